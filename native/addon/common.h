@@ -1,0 +1,71 @@
+// Shared helpers of the Node bindings: engine errors → JS Errors with a `code`,
+// typed-array argument checks, and running a job on the engine thread with its
+// result delivered to a Promise through a ThreadSafeFunction.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace wcjs {
+
+inline Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+// Run fn, converting engine and std exceptions into JS exceptions with a code.
+template <typename F>
+auto guarded(Napi::Env env, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const wc::Error& e) {
+    throw make_error(env, wc::error_kind_name(e.kind()), e.what());
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, "OUT_OF_MEMORY", "out of memory");
+  } catch (const std::exception& e) {
+    throw make_error(env, "INTERNAL", e.what());
+  }
+}
+
+[[noreturn]] inline void throw_arg(Napi::Env env, const std::string& msg) { throw make_error(env, "ARGUMENT", msg); }
+[[noreturn]] inline void throw_shape(Napi::Env env, const std::string& msg) { throw make_error(env, "SHAPE", msg); }
+
+// A Float32Array argument copied out (engine jobs never touch JS memory).
+inline std::vector<float> float_array(Napi::Env env, const Napi::Value& v, const std::string& what,
+                                      int64_t expect = -1) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_arg(env, what + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (expect >= 0 && int64_t(a.ElementLength()) != expect)
+    throw_shape(env, what + " has " + std::to_string(a.ElementLength()) + " values, expected " + std::to_string(expect));
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+inline Napi::Float32Array to_float32(Napi::Env env, std::vector<float>&& data) {
+  auto* owned = new std::vector<float>(std::move(data));
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, owned->data(), owned->size() * sizeof(float),
+                                                [](Napi::Env, void*, std::vector<float>* p) { delete p; }, owned);
+  return Napi::Float32Array::New(env, owned->size(), ab, 0);
+}
+
+// The outcome of an engine job: either an error (kind + message) or a value built on the JS thread.
+struct JobResult {
+  bool ok = true;
+  std::string code, message;
+  std::function<Napi::Value(Napi::Env)> make;  // builds the resolved value on the JS thread
+};
+
+// Submit `work` (run on the engine thread; returns the builder of the JS value) and
+// return a Promise settled on the JS thread with its result.
+Napi::Promise run_async(Napi::Env env, const std::function<void(std::function<void()>)>& submit,
+                        std::function<std::function<Napi::Value(Napi::Env)>()> work);
+
+}  // namespace wcjs

@@ -1,0 +1,120 @@
+#include "addon/model_wrap.h"
+
+#include "addon/common.h"
+#include "addon/session_wrap.h"
+#include "core/cpu_features.h"
+
+namespace wcjs {
+
+Napi::FunctionReference* ModelWrap::ctor = nullptr;
+
+void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "Model",
+                                 {
+                                     InstanceMethod("config", &ModelWrap::Config),
+                                     InstanceMethod("info", &ModelWrap::Info),
+                                     InstanceMethod("createSession", &ModelWrap::CreateSession),
+                                     InstanceMethod("close", &ModelWrap::Close),
+                                     InstanceAccessor("closed", &ModelWrap::Closed, nullptr),
+                                 });
+  ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set("Model", f);
+}
+
+// new Model(dir, {threads?})
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  Napi::Env env = info.Env();
+  guarded(env, [&] {
+    if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "Model: the first argument must be a directory path");
+    int threads = 0;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Value t = info[1].As<Napi::Object>().Get("threads");
+      if (!t.IsUndefined()) {
+        if (!t.IsNumber()) throw_arg(env, "threads must be a number");
+        double d = t.As<Napi::Number>().DoubleValue();
+        if (!(d >= 1 && d <= 256) || d != double(int(d))) throw_arg(env, "threads must be an integer in [1, 256]");
+        threads = int(d);
+      }
+    }
+    auto ctx = std::make_shared<ModelCtx>();
+    wc::LoadOptions lo;
+    lo.isa = wc::active_isa();
+    ctx->model = wc::load_wan_model(info[0].As<Napi::String>().Utf8Value(), lo);
+    ctx->executor = std::make_unique<wc::Executor>(threads);
+    ctx_ = ctx;
+    return 0;
+  });
+}
+
+Napi::Value ModelWrap::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ctx_->closed.load());
+}
+
+Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const wc::ModelConfig& c = ctx_->model->config;
+  Napi::Object o = Napi::Object::New(env);
+  auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  o.Set("model_type", c.model_type);
+  Napi::Array ps = Napi::Array::New(env, 3);
+  ps.Set(0u, c.patch_t); ps.Set(1u, c.patch_h); ps.Set(2u, c.patch_w);
+  o.Set("patch_size", ps);
+  num("text_len", c.text_len); num("in_dim", c.in_dim); num("dim", c.dim); num("ffn_dim", c.ffn_dim);
+  num("freq_dim", c.freq_dim); num("text_dim", c.text_dim); num("out_dim", c.out_dim);
+  num("num_heads", c.num_heads); num("num_layers", c.num_layers);
+  o.Set("qk_norm", c.qk_norm); o.Set("cross_attn_norm", c.cross_attn_norm); num("eps", c.eps);
+  num("num_frame_per_block", c.num_frame_per_block); num("local_attn_size", c.local_attn_size);
+  num("sink_size", c.sink_size);
+  Napi::Array sl = Napi::Array::New(env, c.denoising_step_list.size());
+  for (size_t i = 0; i < c.denoising_step_list.size(); ++i) sl.Set(uint32_t(i), c.denoising_step_list[i]);
+  o.Set("denoising_step_list", sl);
+  o.Set("warp_denoising_step", c.warp_denoising_step);
+  num("timestep_shift", c.timestep_shift); num("num_train_timesteps", c.num_train_timesteps);
+  num("context_noise", c.context_noise); num("latent_height", c.latent_height); num("latent_width", c.latent_width);
+  if (c.has_action) {
+    Napi::Object a = Napi::Object::New(env);
+    a.Set("mode", c.action.mode);
+    Napi::Array keys = Napi::Array::New(env, c.action.keys.size());
+    for (size_t i = 0; i < c.action.keys.size(); ++i) keys.Set(uint32_t(i), c.action.keys[i]);
+    a.Set("keys", keys);
+    Napi::Array mouse = Napi::Array::New(env, c.action.mouse.size());
+    for (size_t i = 0; i < c.action.mouse.size(); ++i) {
+      Napi::Object ax = Napi::Object::New(env);
+      ax.Set("name", c.action.mouse[i].name);
+      ax.Set("min", c.action.mouse[i].min);
+      ax.Set("max", c.action.mouse[i].max);
+      mouse.Set(uint32_t(i), ax);
+    }
+    a.Set("mouse", mouse);
+    o.Set("action", a);
+  } else {
+    o.Set("action", env.Null());
+  }
+  o.Set("decoder", env.Global().Get("JSON").As<Napi::Object>().Get("parse").As<Napi::Function>().Call({Napi::String::New(env, c.decoder)}));
+  return o;
+}
+
+Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dir", ctx_->model->dir);
+  o.Set("isa", wc::isa_name(ctx_->model->head_head.isa));
+  o.Set("cpuFeatures", wc::cpu_features_string());
+  o.Set("threads", ctx_->executor->threads());
+  o.Set("weightBytes", double(ctx_->model->weight_bytes));
+  return o;
+}
+
+Napi::Value ModelWrap::CreateSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
+  Napi::Value opts = info.Length() > 0 ? info[0] : env.Undefined();
+  return SessionWrap::ctor->New({Value(), opts});
+}
+
+Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
+  ctx_->closed = true;
+  return info.Env().Undefined();
+}
+
+}  // namespace wcjs

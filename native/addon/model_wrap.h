@@ -1,0 +1,37 @@
+// JS class Model: the weights (shared by its sessions) and the engine thread.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "engine/executor.h"
+#include "model/wan_model.h"
+
+namespace wcjs {
+
+// Owned only by JS-thread objects (ModelWrap, SessionWrap) so the executor is never
+// destroyed from its own thread; engine jobs capture the model weights, not this.
+struct ModelCtx {
+  std::shared_ptr<const wc::WanModel> model;
+  std::unique_ptr<wc::Executor> executor;
+  std::atomic<bool> closed{false};
+};
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+  static Napi::FunctionReference* ctor;
+  std::shared_ptr<ModelCtx> ctx() const { return ctx_; }
+
+ private:
+  Napi::Value Config(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value CreateSession(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  std::shared_ptr<ModelCtx> ctx_;
+};
+
+}  // namespace wcjs

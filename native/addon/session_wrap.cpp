@@ -1,0 +1,297 @@
+#include "addon/session_wrap.h"
+
+#include <cmath>
+
+#include "addon/common.h"
+
+namespace wcjs {
+
+Napi::FunctionReference* SessionWrap::ctor = nullptr;
+
+void SessionWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "Session",
+                                 {
+                                     InstanceMethod("step", &SessionWrap::Step),
+                                     InstanceMethod("probe", &SessionWrap::Probe),
+                                     InstanceMethod("commit", &SessionWrap::Commit),
+                                     InstanceMethod("setPrompt", &SessionWrap::SetPrompt),
+                                     InstanceMethod("setWindow", &SessionWrap::SetWindow),
+                                     InstanceMethod("stats", &SessionWrap::Stats),
+                                     InstanceMethod("close", &SessionWrap::Close),
+                                     InstanceAccessor("closed", &SessionWrap::Closed, nullptr),
+                                     InstanceAccessor("layout", &SessionWrap::Layout, nullptr),
+                                 });
+  ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set("Session", f);
+}
+
+namespace {
+
+int opt_int(Napi::Env env, const Napi::Object& o, const char* key, int def, double lo, double hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) throw_arg(env, std::string(key) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != std::floor(d))
+    throw_arg(env, std::string(key) + " must be an integer in [" + std::to_string(int64_t(lo)) + ", " +
+                       std::to_string(int64_t(hi)) + "]");
+  return int(d);
+}
+
+}  // namespace
+
+// new Session(model, {seed?, localAttnSize?, sinkSize?, latentHeight?, latentWidth?})
+SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
+  Napi::Env env = info.Env();
+  guarded(env, [&] {
+    if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(ModelWrap::ctor->Value()))
+      throw_arg(env, "Session: the first argument must be a Model (use model.createSession())");
+    ModelWrap* mw = ModelWrap::Unwrap(info[0].As<Napi::Object>());
+    ctx_ = mw->ctx();
+    if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
+    const wc::ModelConfig& c = ctx_->model->config;
+    wc::SessionOptions so;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsObject()) throw_arg(env, "session options must be an object");
+      Napi::Object o = info[1].As<Napi::Object>();
+      Napi::Value seed = o.Get("seed");
+      if (seed.IsBigInt()) {
+        bool lossless;
+        so.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
+        if (!lossless) throw_arg(env, "seed must fit in 64 bits");
+      } else if (seed.IsNumber()) {
+        double d = seed.As<Napi::Number>().DoubleValue();
+        if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
+          throw_arg(env, "seed must be a non-negative integer (or a bigint)");
+        so.seed = uint64_t(d);
+      } else if (!seed.IsUndefined()) {
+        throw_arg(env, "seed must be a number or a bigint");
+      }
+      Napi::Value las = o.Get("localAttnSize"), sk = o.Get("sinkSize");
+      if (!las.IsUndefined() || !sk.IsUndefined()) {
+        so.has_window = true;
+        so.local_attn_size = opt_int(env, o, "localAttnSize", c.local_attn_size, -1, 1 << 20);
+        so.sink_size = opt_int(env, o, "sinkSize", c.sink_size, 0, 1 << 20);
+      }
+      so.latent_height = opt_int(env, o, "latentHeight", 0, 0, 1 << 14);
+      so.latent_width = opt_int(env, o, "latentWidth", 0, 0, 1 << 14);
+    }
+    session_ = std::make_shared<wc::Session>(ctx_->model, ctx_->executor->pool(), so);
+    frames_ = session_->block_frames();
+    channels_ = c.in_dim;
+    height_ = session_->latent_height();
+    width_ = session_->latent_width();
+    n_act_ = c.has_action ? c.action.size() : 0;
+    steps_ = int(session_->step_list().size());
+    timesteps_ = session_->step_list();
+    return 0;
+  });
+}
+
+void SessionWrap::check_open(Napi::Env env) const {
+  if (closed_) throw make_error(env, "CLOSED", "session is closed");
+  if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
+}
+
+std::vector<float> SessionWrap::actions_arg(Napi::Env env, const Napi::Value& v) const {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (n_act_ == 0) throw_arg(env, "this model has no action input");
+  return float_array(env, v, "actions", int64_t(frames_) * n_act_);
+}
+
+Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("frames", frames_);
+  o.Set("channels", channels_);
+  o.Set("height", height_);
+  o.Set("width", width_);
+  o.Set("actionSize", n_act_);
+  o.Set("steps", steps_);
+  Napi::Array sl = Napi::Array::New(env, timesteps_.size());
+  for (size_t i = 0; i < timesteps_.size(); ++i) sl.Set(uint32_t(i), timesteps_[i]);
+  o.Set("timesteps", sl);
+  return o;
+}
+
+Napi::Value SessionWrap::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_.load()); }
+
+// step({actions?, noise?}) → Promise<{x0, frameStart, frames, channels, height, width, forwards, seconds, times}>
+Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    std::vector<float> actions;
+    std::vector<std::vector<float>> noise;
+    bool has_noise = false;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsObject()) throw_arg(env, "step options must be an object");
+      Napi::Object o = info[0].As<Napi::Object>();
+      actions = actions_arg(env, o.Get("actions"));
+      Napi::Value nz = o.Get("noise");
+      if (!nz.IsUndefined()) {
+        if (!nz.IsArray()) throw_arg(env, "noise must be an array of Float32Array");
+        Napi::Array a = nz.As<Napi::Array>();
+        if (int(a.Length()) != steps_)
+          throw_shape(env, "noise has " + std::to_string(a.Length()) + " tensors, expected " + std::to_string(steps_) +
+                               " (one per denoising step)");
+        const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
+        for (uint32_t i = 0; i < a.Length(); ++i)
+          noise.push_back(float_array(env, a.Get(i), "noise[" + std::to_string(i) + "]", n));
+        has_noise = true;
+      }
+    }
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
+                     [s, actions = std::move(actions), noise = std::move(noise), has_noise]() {
+                       std::vector<const float*> ptrs;
+                       for (auto& n : noise) ptrs.push_back(n.data());
+                       auto out = std::make_shared<wc::BlockOutput>();
+                       s->step(actions.empty() ? nullptr : actions.data(), has_noise ? &ptrs : nullptr, *out);
+                       return [out](Napi::Env env) -> Napi::Value {
+                         Napi::Object o = Napi::Object::New(env);
+                         o.Set("x0", to_float32(env, std::move(out->x0)));
+                         o.Set("frameStart", double(out->frame_start));
+                         o.Set("frames", out->frames);
+                         o.Set("channels", out->channels);
+                         o.Set("height", out->height);
+                         o.Set("width", out->width);
+                         o.Set("forwards", out->forwards);
+                         o.Set("seconds", out->seconds);
+                         Napi::Object t = Napi::Object::New(env);
+                         for (int i = 0; i < int(wc::Stage::Count); ++i)
+                           t.Set(wc::stage_name(wc::Stage(i)), out->times.sec[i]);
+                         o.Set("times", t);
+                         return o;
+                       };
+                     });
+  });
+}
+
+// probe(x, t, actions?) → Promise<Float32Array v>
+Napi::Value SessionWrap::Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
+    std::vector<float> x = float_array(env, info[0], "x", n);
+    std::vector<float> t = float_array(env, info[1], "t", frames_);
+    std::vector<float> actions = actions_arg(env, info.Length() > 2 ? info[2] : env.Undefined());
+    auto s = session_;
+    const int out_n = int(ctx_->model->config.out_dim) * frames_ * height_ * width_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
+                     [s, x = std::move(x), t = std::move(t), actions = std::move(actions), out_n]() {
+                       auto v = std::make_shared<std::vector<float>>(out_n);
+                       s->probe(x.data(), t.data(), actions.empty() ? nullptr : actions.data(), v->data());
+                       return [v](Napi::Env env) -> Napi::Value { return to_float32(env, std::move(*v)); };
+                     });
+  });
+}
+
+// commit(x0, actions?) → Promise<void>
+Napi::Value SessionWrap::Commit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
+    std::vector<float> x0 = float_array(env, info[0], "x0", n);
+    std::vector<float> actions = actions_arg(env, info.Length() > 1 ? info[1] : env.Undefined());
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
+                     [s, x0 = std::move(x0), actions = std::move(actions)]() {
+                       s->commit(x0.data(), actions.empty() ? nullptr : actions.data());
+                       return std::function<Napi::Value(Napi::Env)>();
+                     });
+  });
+}
+
+// setPrompt(embedding: Float32Array [rows × text_dim]) — applies from the next block.
+Napi::Value SessionWrap::SetPrompt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    const wc::ModelConfig& c = ctx_->model->config;
+    std::vector<float> emb = float_array(env, info[0], "prompt embedding");
+    if (emb.size() % size_t(c.text_dim))
+      throw_shape(env, "prompt embedding has " + std::to_string(emb.size()) + " values, not a multiple of text_dim " +
+                           std::to_string(c.text_dim));
+    const int64_t rows = int64_t(emb.size() / size_t(c.text_dim));
+    if (rows > c.text_len)
+      throw_shape(env, "prompt embedding has " + std::to_string(rows) + " rows; this model takes at most text_len = " +
+                           std::to_string(c.text_len));
+    for (float v : emb)
+      if (!std::isfinite(v)) throw_arg(env, "prompt embedding contains NaN or infinity");
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
+                     [s, emb = std::move(emb), rows]() {
+                       s->set_prompt(emb.data(), int(rows));
+                       return std::function<Napi::Value(Napi::Env)>();
+                     });
+  });
+}
+
+// setWindow(localAttnSize, sinkSize) — applies from the next block.
+Napi::Value SessionWrap::SetWindow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      throw_arg(env, "setWindow(localAttnSize, sinkSize) takes two integers");
+    const int L = info[0].As<Napi::Number>().Int32Value(), S = info[1].As<Napi::Number>().Int32Value();
+    wc::validate_window(L, S, frames_, "setWindow");
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s, L, S]() {
+      s->set_window(L, S);
+      return std::function<Napi::Value(Napi::Env)>();
+    });
+  });
+}
+
+// stats() → Promise<{nextFrame, kvFrames, kvBytes, crossBytes, times}>
+Napi::Value SessionWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s]() {
+      struct Snap {
+        int64_t next, frames;
+        size_t bytes, cross;
+        wc::StageTimes times;
+      };
+      auto snap = std::make_shared<Snap>(
+          Snap{s->next_frame(), s->kv().frames_stored(), s->kv().bytes(), s->cross_bytes(), s->total_times()});
+      return [snap](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("nextFrame", double(snap->next));
+        o.Set("kvFrames", double(snap->frames));
+        o.Set("kvBytes", double(snap->bytes));
+        o.Set("crossBytes", double(snap->cross));
+        Napi::Object t = Napi::Object::New(env);
+        for (int i = 0; i < int(wc::Stage::Count); ++i) t.Set(wc::stage_name(wc::Stage(i)), snap->times.sec[i]);
+        o.Set("times", t);
+        return o;
+      };
+    });
+  });
+}
+
+// close() → Promise<void>: pending work finishes, then the session's memory is released.
+Napi::Value SessionWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (closed_.exchange(true)) {
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(env.Undefined());
+      return d.Promise();
+    }
+    auto s = std::move(session_);
+    session_ = nullptr;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s]() mutable {
+      s.reset();
+      return std::function<Napi::Value(Napi::Env)>();
+    });
+  });
+}
+
+}  // namespace wcjs

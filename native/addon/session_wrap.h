@@ -1,0 +1,42 @@
+// JS class Session: per-session engine state; every operation runs on the model's
+// engine thread in submission order and settles a Promise.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "addon/model_wrap.h"
+#include "engine/session.h"
+
+namespace wcjs {
+
+class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  explicit SessionWrap(const Napi::CallbackInfo& info);
+  static Napi::FunctionReference* ctor;
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Probe(const Napi::CallbackInfo& info);
+  Napi::Value Commit(const Napi::CallbackInfo& info);
+  Napi::Value SetPrompt(const Napi::CallbackInfo& info);
+  Napi::Value SetWindow(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value Layout(const Napi::CallbackInfo& info);
+
+  void check_open(Napi::Env env) const;
+  std::vector<float> actions_arg(Napi::Env env, const Napi::Value& v) const;
+  void submit(std::function<void()> job) { ctx_->executor->submit(std::move(job)); }
+
+  std::shared_ptr<ModelCtx> ctx_;
+  std::shared_ptr<wc::Session> session_;  // touched only on the engine thread
+  std::atomic<bool> closed_{false};
+  int frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0;
+  std::vector<double> timesteps_;
+};
+
+}  // namespace wcjs

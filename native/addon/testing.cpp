@@ -1,0 +1,250 @@
+#include "addon/testing.h"
+
+#include "addon/common.h"
+#include "core/cpu_features.h"
+#include "engine/noise.h"
+#include "engine/schedule.h"
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/norms.h"
+#include "kernels/rope.h"
+#include "model/config.h"
+#include "model/forward.h"
+#include "model/json.h"
+#include "model/safetensors.h"
+
+namespace wcjs {
+namespace {
+
+wc::ThreadPool& test_pool() {
+  static wc::ThreadPool pool(0);
+  return pool;
+}
+
+int int_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw_arg(info.Env(), std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsString()) return wc::active_isa();
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "scalar") return wc::Isa::Scalar;
+  if (s == "avx2") return wc::Isa::Avx2;
+  if (s == "avx512") return wc::Isa::Avx512;
+  throw_arg(env, "isa must be scalar, avx2 or avx512");
+}
+
+// cpu() → {features, best, active}
+Napi::Value Cpu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("features", wc::cpu_features_string());
+  o.Set("best", wc::isa_name(wc::best_isa()));
+  o.Set("active", wc::isa_name(wc::active_isa()));
+  return o;
+}
+
+// gemm(x, M, K, W, N, bias|null, isa, epilogue, ref) → y
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int M = int_arg(info, 1, "M"), K = int_arg(info, 2, "K"), N = int_arg(info, 4, "N");
+    std::vector<float> x = float_array(env, info[0], "x", int64_t(M) * K);
+    std::vector<float> W = float_array(env, info[3], "W", int64_t(N) * K);
+    std::vector<float> b;
+    if (!info[5].IsNull() && !info[5].IsUndefined()) b = float_array(env, info[5], "bias", N);
+    wc::Isa isa = isa_arg(env, info[6]);
+    if (int(isa) > int(wc::best_isa())) throw_arg(env, "this CPU lacks that ISA");
+    wc::Epilogue ep = wc::Epilogue(int_arg(info, 7, "epilogue"));
+    bool ref = info.Length() > 8 && info[8].ToBoolean();
+    std::vector<float> y(size_t(M) * N);
+    if (ref) {
+      wc::linear_ref(x.data(), M, K, W.data(), b.empty() ? nullptr : b.data(), N, y.data(), ep);
+    } else {
+      wc::PackedLinear p;
+      wc::pack_linear(W.data(), b.empty() ? nullptr : b.data(), N, K, isa, p);
+      wc::linear(x.data(), M, K, p, y.data(), N, &test_pool(), ep);
+    }
+    return to_float32(env, std::move(y));
+  });
+}
+
+// attention(q, nQ, [{k, v, tokens}], nHeads, headDim, ref) → out
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int nq = int_arg(info, 1, "nQ"), nh = int_arg(info, 3, "nHeads"), hd = int_arg(info, 4, "headDim");
+    const int64_t D = int64_t(nh) * hd;
+    std::vector<float> q = float_array(env, info[0], "q", nq * D);
+    if (!info[2].IsArray()) throw_arg(env, "spans must be an array");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    std::vector<std::vector<float>> ks, vs;
+    std::vector<wc::KvSpan> spans;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Object o = arr.Get(i).As<Napi::Object>();
+      const int t = o.Get("tokens").As<Napi::Number>().Int32Value();
+      ks.push_back(float_array(env, o.Get("k"), "k", t * D));
+      vs.push_back(float_array(env, o.Get("v"), "v", t * D));
+    }
+    for (size_t i = 0; i < ks.size(); ++i) {
+      wc::KvSpan s;
+      s.k = ks[i].data();
+      s.v = vs[i].data();
+      s.tokens = int64_t(ks[i].size()) / D;
+      s.stride = D;
+      spans.push_back(s);
+    }
+    std::vector<float> out(size_t(nq) * D);
+    if (info.Length() > 5 && info[5].ToBoolean())
+      wc::attention_ref(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D);
+    else
+      wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool());
+    return to_float32(env, std::move(out));
+  });
+}
+
+// norm(kind, x, rows, dim, eps, a|null, b|null) with kind 'layer' | 'layer_mod' | 'rms'
+Napi::Value Norm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::string kind = info[0].As<Napi::String>().Utf8Value();
+    const int rows = int_arg(info, 2, "rows"), dim = int_arg(info, 3, "dim");
+    const float eps = info[4].As<Napi::Number>().FloatValue();
+    std::vector<float> x = float_array(env, info[1], "x", int64_t(rows) * dim);
+    std::vector<float> a, b;
+    if (info[5].IsTypedArray()) a = float_array(env, info[5], "a", dim);
+    if (info[6].IsTypedArray()) b = float_array(env, info[6], "b", dim);
+    std::vector<float> y(x.size());
+    if (kind == "layer") wc::layer_norm(x.data(), rows, dim, dim, eps, a.empty() ? nullptr : a.data(), b.empty() ? nullptr : b.data(), y.data(), dim);
+    else if (kind == "layer_mod") wc::layer_norm_mod(x.data(), rows, dim, dim, eps, a.data(), b.data(), y.data(), dim);
+    else if (kind == "rms") wc::rms_norm(x.data(), rows, dim, dim, eps, a.data(), y.data(), dim);
+    else throw_arg(env, "unknown norm kind");
+    return to_float32(env, std::move(y));
+  });
+}
+
+// rope(x, F, H, W, frameStart, nHeads, headDim, ref) → rotated copy
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int F = int_arg(info, 1, "F"), H = int_arg(info, 2, "H"), W = int_arg(info, 3, "W");
+    const int64_t fs = info[4].As<Napi::Number>().Int64Value();
+    const int nh = int_arg(info, 5, "nHeads"), hd = int_arg(info, 6, "headDim");
+    std::vector<float> x = float_array(env, info[0], "x", int64_t(F) * H * W * nh * hd);
+    if (info.Length() > 7 && info[7].ToBoolean()) wc::rope_apply_ref(x.data(), int64_t(nh) * hd, F, H, W, fs, nh, hd);
+    else wc::rope_apply(x.data(), int64_t(nh) * hd, F, H, W, fs, nh, hd);
+    return to_float32(env, std::move(x));
+  });
+}
+
+// parseSafetensors(Uint8Array) → [{name, dtype, shape, nbytes}] or throws a WEIGHTS error
+Napi::Value ParseSafetensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsTypedArray()) throw_arg(env, "expected a Uint8Array");
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    auto st = wc::SafeTensors::from_bytes(p, ta.ByteLength(), "<fuzz>");
+    Napi::Array out = Napi::Array::New(env, st->tensors().size());
+    uint32_t i = 0;
+    for (auto& t : st->tensors()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", t.name);
+      o.Set("dtype", t.dtype_str);
+      Napi::Array sh = Napi::Array::New(env, t.shape.size());
+      for (size_t j = 0; j < t.shape.size(); ++j) sh.Set(uint32_t(j), double(t.shape[j]));
+      o.Set("shape", sh);
+      o.Set("nbytes", double(t.nbytes));
+      out.Set(i++, o);
+    }
+    return out;
+  });
+}
+
+// parseConfig(text) → {dim, ...} or throws a CONFIG error
+Napi::Value ParseConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::string text = info[0].As<Napi::String>().Utf8Value();
+    wc::ModelConfig c = wc::parse_model_config(wc::Json::parse(text, "<config>"), "<config>");
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("dim", c.dim);
+    o.Set("num_heads", c.num_heads);
+    o.Set("num_layers", c.num_layers);
+    o.Set("actionSize", c.has_action ? c.action.size() : 0);
+    return o;
+  });
+}
+
+// philox([c0..c3], [k0, k1]) → [4 uint32]
+Napi::Value Philox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array c = info[0].As<Napi::Array>(), k = info[1].As<Napi::Array>();
+  std::array<uint32_t, 4> ctr;
+  for (uint32_t i = 0; i < 4; ++i) ctr[i] = c.Get(i).As<Napi::Number>().Uint32Value();
+  auto r = wc::philox4x32_10(ctr, {k.Get(0u).As<Napi::Number>().Uint32Value(), k.Get(1u).As<Napi::Number>().Uint32Value()});
+  Napi::Array out = Napi::Array::New(env, 4);
+  for (uint32_t i = 0; i < 4; ++i) out.Set(i, double(r[i]));
+  return out;
+}
+
+// normals(seed: bigint|number, blockFirstFrame, step, n) → Float32Array
+Napi::Value Normals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t seed;
+  if (info[0].IsBigInt()) { bool l; seed = info[0].As<Napi::BigInt>().Uint64Value(&l); }
+  else seed = uint64_t(info[0].As<Napi::Number>().Int64Value());
+  std::vector<float> out(size_t(int_arg(info, 3, "n")));
+  wc::seeded_normals(seed, info[1].As<Napi::Number>().Int64Value(), int_arg(info, 2, "step"), out.data(), int64_t(out.size()));
+  return to_float32(env, std::move(out));
+}
+
+// schedule(shift, n, steps[], warp) → {steps, sigmas}
+Napi::Value Schedule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    wc::FlowMatchSchedule s(info[0].As<Napi::Number>().DoubleValue(), int_arg(info, 1, "n"));
+    Napi::Array a = info[2].As<Napi::Array>();
+    std::vector<double> list;
+    for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+    auto st = s.steps(list, info[3].ToBoolean());
+    Napi::Array steps = Napi::Array::New(env, st.size()), sig = Napi::Array::New(env, st.size());
+    for (size_t i = 0; i < st.size(); ++i) {
+      steps.Set(uint32_t(i), st[i]);
+      sig.Set(uint32_t(i), s.sigma(st[i]));
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("steps", steps);
+    o.Set("sigmas", sig);
+    return o;
+  });
+}
+
+// sinusoid(t, dim) → Float32Array
+Napi::Value Sinusoid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<float> out(size_t(int_arg(info, 1, "dim")));
+  wc::timestep_sinusoid(info[0].As<Napi::Number>().DoubleValue(), int(out.size()), out.data());
+  return to_float32(env, std::move(out));
+}
+
+}  // namespace
+
+Napi::Object testing_exports(Napi::Env env) {
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("cpu", Napi::Function::New(env, Cpu));
+  t.Set("gemm", Napi::Function::New(env, Gemm));
+  t.Set("attention", Napi::Function::New(env, Attention));
+  t.Set("norm", Napi::Function::New(env, Norm));
+  t.Set("rope", Napi::Function::New(env, Rope));
+  t.Set("parseSafetensors", Napi::Function::New(env, ParseSafetensors));
+  t.Set("parseConfig", Napi::Function::New(env, ParseConfig));
+  t.Set("philox", Napi::Function::New(env, Philox));
+  t.Set("normals", Napi::Function::New(env, Normals));
+  t.Set("schedule", Napi::Function::New(env, Schedule));
+  t.Set("sinusoid", Napi::Function::New(env, Sinusoid));
+  return t;
+}
+
+}  // namespace wcjs

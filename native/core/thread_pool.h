@@ -1,0 +1,47 @@
+// The engine's own compute threads (no OpenMP, no libuv pool). The calling
+// thread takes part as thread 0; workers spin briefly, then sleep.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace wc {
+
+class ThreadPool {
+ public:
+  // n_threads: total threads including the caller; <= 0 means hardware concurrency.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return int(workers_.size()) + 1; }
+
+  // Runs fn(task, thread) for every task in [0, n_tasks) and returns when all are
+  // done. The first exception thrown by a task is rethrown here (other tasks still run).
+  void parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn);
+
+ private:
+  void worker_main(int index);
+  void run_tasks(int thread);
+
+  std::vector<std::thread> workers_;
+  std::mutex call_mu_;  // one parallel_for at a time
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_{0};
+  std::atomic<int> active_{0};
+  int64_t n_tasks_ = 0;
+  const std::function<void(int64_t, int)>* fn_ = nullptr;
+  std::exception_ptr error_;
+  std::mutex error_mu_;
+  bool stop_ = false;
+};
+
+}  // namespace wc

@@ -1,0 +1,158 @@
+#include "engine/session.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "engine/noise.h"
+
+namespace wc {
+
+Session::Session(std::shared_ptr<const WanModel> model, ThreadPool* pool, const SessionOptions& o)
+    : model_(std::move(model)),
+      pool_(pool),
+      seed_(o.seed),
+      sched_(model_->config.timestep_shift, model_->config.num_train_timesteps) {
+  const ModelConfig& c = model_->config;
+  H_ = o.latent_height > 0 ? o.latent_height : c.latent_height;
+  W_ = o.latent_width > 0 ? o.latent_width : c.latent_width;
+  if (H_ % c.patch_h || W_ % c.patch_w)
+    fail(ErrorKind::Argument, "latent size " + std::to_string(H_) + "x" + std::to_string(W_) +
+                                  " is not a multiple of the patch size");
+  if (int64_t(H_) * W_ > (int64_t(1) << 24)) fail(ErrorKind::Argument, "latent size is too large");
+  KvWindow w;
+  w.local_attn_size = o.has_window ? o.local_attn_size : c.local_attn_size;
+  w.sink_size = o.has_window ? o.sink_size : c.sink_size;
+  w.block_frames = c.num_frame_per_block;
+  validate_window(w.local_attn_size, w.sink_size, w.block_frames, "session options");
+  const int tpf = (H_ / c.patch_h) * (W_ / c.patch_w);
+  kv_ = std::make_unique<FrameKvStore>(c.num_layers, tpf, c.dim, w);
+  steps_ = sched_.steps(c.denoising_step_list, c.warp_denoising_step);
+}
+
+void Session::set_prompt(const float* emb, int len) {
+  const ModelConfig& c = model_->config;
+  if (len < 0 || len > c.text_len)
+    fail(ErrorKind::Shape, "prompt has " + std::to_string(len) + " rows; this model takes 0.." +
+                               std::to_string(c.text_len) + " rows of text_dim " + std::to_string(c.text_dim));
+  for (int64_t i = 0; i < int64_t(len) * c.text_dim; ++i)
+    if (!std::isfinite(emb[i])) fail(ErrorKind::Argument, "prompt embedding contains NaN or infinity");
+  prompt_.assign(emb, emb + int64_t(len) * c.text_dim);
+  prompt_len_ = len;
+  cross_.reset();
+}
+
+const CrossKv& Session::cross() {
+  if (!cross_) cross_ = compute_cross_kv(*model_, prompt_.data(), prompt_len_, pool_, &times_);
+  return *cross_;
+}
+
+void Session::set_window(int local_attn_size, int sink_size) {
+  KvWindow w = kv_->window();
+  validate_window(local_attn_size, sink_size, w.block_frames, "set_window");
+  w.local_attn_size = local_attn_size;
+  w.sink_size = sink_size;
+  kv_->set_window(w);
+}
+
+void Session::run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out) {
+  const ModelConfig& c = model_->config;
+  SeqInput in;
+  in.x = x;
+  in.F = c.num_frame_per_block;
+  in.H = H_;
+  in.W = W_;
+  in.t = t;
+  in.actions = actions;
+  in.frame_start = next_frame_;
+  in.cross = &cross();
+  in.kv = kv_.get();
+  in.commit_to = commit ? kv_.get() : nullptr;
+  in.v_out = v_out;
+  wan_forward(*model_, &in, 1, ws_, pool_, &times_);
+}
+
+static void check_actions(const float* actions, const ModelConfig& c) {
+  if (!actions) return;
+  const int n = c.num_frame_per_block * c.action.size();
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(actions[i])) fail(ErrorKind::Argument, "actions contain NaN or infinity");
+}
+
+void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out) {
+  const ModelConfig& c = model_->config;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (actions && !c.has_action) fail(ErrorKind::Argument, "this model has no action input");
+  check_actions(actions, c);
+  const int F = c.num_frame_per_block;
+  const int64_t n = block_numel();
+  const int n_steps = int(steps_.size());
+  if (noise && int(noise->size()) != n_steps)
+    fail(ErrorKind::Shape, "supplied noise has " + std::to_string(noise->size()) + " tensors; this model's sampler takes " +
+                               std::to_string(n_steps) + " (one per denoising step)");
+  times_ = StageTimes();
+  x_.resize(n);
+  v_.resize(n);
+  x0_.resize(n);
+  eps_.resize(n);
+  tbuf_.resize(F);
+  auto noise_for = [&](int i) -> const float* {
+    if (noise) return (*noise)[i];
+    seeded_normals(seed_, next_frame_, i, eps_.data(), n);
+    return eps_.data();
+  };
+  std::memcpy(x_.data(), noise_for(0), n * sizeof(float));
+  for (int i = 0; i < n_steps; ++i) {
+    for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[i]);
+    run_forward(x_.data(), tbuf_.data(), actions, false, v_.data());
+    const double sg = sched_.sigma(steps_[i]);
+    for (int64_t j = 0; j < n; ++j) x0_[j] = float(double(x_[j]) - sg * double(v_[j]));
+    if (i + 1 < n_steps) {
+      const double sn = sched_.sigma(steps_[i + 1]);
+      const float* e = noise_for(i + 1);
+      for (int64_t j = 0; j < n; ++j) x_[j] = float((1.0 - sn) * double(x0_[j]) + sn * double(e[j]));
+    }
+  }
+  // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
+  for (int f = 0; f < F; ++f) tbuf_[f] = float(c.context_noise);
+  run_forward(x0_.data(), tbuf_.data(), actions, true, nullptr);
+  out.frame_start = next_frame_;
+  next_frame_ += F;
+  kv_->end_commit(next_frame_);
+  out.x0 = x0_;
+  out.frames = F;
+  out.channels = c.in_dim;
+  out.height = H_;
+  out.width = W_;
+  out.forwards = n_steps + 1;
+  out.times = times_;
+  total_.add(times_);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void Session::probe(const float* x, const float* t, const float* actions, float* v_out) {
+  const ModelConfig& c = model_->config;
+  if (actions && !c.has_action) fail(ErrorKind::Argument, "this model has no action input");
+  check_actions(actions, c);
+  times_ = StageTimes();
+  run_forward(x, t, actions, false, v_out);
+  total_.add(times_);
+}
+
+void Session::commit(const float* x0, const float* actions) {
+  const ModelConfig& c = model_->config;
+  if (actions && !c.has_action) fail(ErrorKind::Argument, "this model has no action input");
+  check_actions(actions, c);
+  const int64_t n = block_numel();
+  for (int64_t j = 0; j < n; ++j)
+    if (!std::isfinite(x0[j])) fail(ErrorKind::Argument, "latents contain NaN or infinity");
+  times_ = StageTimes();
+  tbuf_.assign(c.num_frame_per_block, float(c.context_noise));
+  run_forward(x0, tbuf_.data(), actions, true, nullptr);
+  next_frame_ += c.num_frame_per_block;
+  kv_->end_commit(next_frame_);
+  total_.add(times_);
+}
+
+}  // namespace wc

@@ -1,0 +1,87 @@
+// Per-session state (as whisper.cpp separates weights from state): committed KV
+// frames, the prompt and its cross-attention K/V, the frame position, the noise seed.
+// The block loop (Self Forcing's causal inference):
+//   x = noise₀; for each step i: v = net(x, tᵢ); x0 = x − σ(tᵢ)·v;
+//               if more steps: x = (1−σ(tᵢ₊₁))·x0 + σ(tᵢ₊₁)·noiseᵢ₊₁
+//   then one commit forward of x0 at t = context_noise writes the block's clean K/V.
+// During the denoising forwards the block's own K/V live in scratch only the block sees.
+// Not thread-safe: the engine runs one job at a time per model.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/stage_times.h"
+#include "core/thread_pool.h"
+#include "engine/schedule.h"
+#include "kv/kv_store.h"
+#include "model/forward.h"
+#include "model/wan_model.h"
+
+namespace wc {
+
+struct SessionOptions {
+  uint64_t seed = 0;
+  bool has_window = false;  // override the config's local_attn_size / sink_size
+  int local_attn_size = -1;
+  int sink_size = 0;
+  int latent_height = 0;  // 0: the config's
+  int latent_width = 0;
+};
+
+struct BlockOutput {
+  std::vector<float> x0;  // [C, F, H, W]
+  int64_t frame_start = 0;
+  int frames = 0, channels = 0, height = 0, width = 0;
+  int forwards = 0;
+  double seconds = 0;
+  StageTimes times;
+};
+
+class Session {
+ public:
+  Session(std::shared_ptr<const WanModel> model, ThreadPool* pool, const SessionOptions& opts);
+
+  // Prompt embedding [len, text_dim] (len <= text_len); the cross-attention K/V are
+  // dropped and recomputed for the next block.
+  void set_prompt(const float* emb, int len);
+  // One block. actions: [F, n_act] or null. noise: null for the seeded generator, or
+  // exactly `steps` arrays of C·F·H·W floats (item 0 the start, item i the re-noise to step i).
+  void step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out);
+  // A side-effect-free forward of the next block's position: v = net(x, t) with t per frame.
+  void probe(const float* x, const float* t, const float* actions, float* v_out);
+  // Append a clean block x0 [C, F, H, W] (commit pass only), e.g. known opening frames.
+  void commit(const float* x0, const float* actions);
+  void set_window(int local_attn_size, int sink_size);
+
+  int64_t next_frame() const { return next_frame_; }
+  int block_frames() const { return model_->config.num_frame_per_block; }
+  int latent_height() const { return H_; }
+  int latent_width() const { return W_; }
+  int64_t block_numel() const { return int64_t(model_->config.in_dim) * block_frames() * H_ * W_; }
+  const std::vector<double>& step_list() const { return steps_; }
+  const KvStore& kv() const { return *kv_; }
+  const StageTimes& total_times() const { return total_; }
+  size_t cross_bytes() const { return cross_ ? cross_->bytes() : 0; }
+
+ private:
+  const CrossKv& cross();
+  void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
+
+  std::shared_ptr<const WanModel> model_;
+  ThreadPool* pool_;
+  int H_, W_;
+  uint64_t seed_;
+  std::unique_ptr<KvStore> kv_;
+  std::vector<float> prompt_;
+  int prompt_len_ = 0;
+  std::shared_ptr<CrossKv> cross_;
+  FlowMatchSchedule sched_;
+  std::vector<double> steps_;
+  int64_t next_frame_ = 0;
+  ForwardWorkspace ws_;
+  StageTimes times_, total_;
+  std::vector<float> x_, v_, x0_, eps_, tbuf_;
+};
+
+}  // namespace wc

@@ -1,0 +1,201 @@
+#include "model/config.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+
+namespace wc {
+namespace {
+
+[[noreturn]] void cerr_(const std::string& where, const std::string& msg) { fail(ErrorKind::Config, where + ": " + msg); }
+
+const Json* get(const Json& j, const char* key, Json::Type type, const std::string& where) {
+  const Json* v = j.find(key);
+  if (!v) return nullptr;
+  if (v->type() != type)
+    cerr_(where, std::string("\"") + key + "\" must be a " + Json::type_name(type) + ", not a " +
+                     Json::type_name(v->type()));
+  return v;
+}
+
+void get_int(const Json& j, const char* key, int& out, const std::string& where, double lo = -1e9, double hi = 1e9) {
+  const Json* v = get(j, key, Json::Type::Number, where);
+  if (!v) return;
+  double d = v->as_number();
+  if (std::floor(d) != d || d < lo || d > hi)
+    cerr_(where, std::string("\"") + key + "\" must be an integer in [" + std::to_string(int64_t(lo)) + ", " +
+                     std::to_string(int64_t(hi)) + "]");
+  out = int(d);
+}
+
+void get_num(const Json& j, const char* key, double& out, const std::string& where) {
+  const Json* v = get(j, key, Json::Type::Number, where);
+  if (!v) return;
+  if (!std::isfinite(v->as_number())) cerr_(where, std::string("\"") + key + "\" must be finite");
+  out = v->as_number();
+}
+
+void get_bool(const Json& j, const char* key, bool& out, const std::string& where) {
+  const Json* v = get(j, key, Json::Type::Bool, where);
+  if (v) out = v->as_bool();
+}
+
+std::string quote(const std::string& str) {
+  std::string o = "\"";
+  for (char c : str) {
+    if (c == '"' || c == '\\') { o += '\\'; o += c; }
+    else if (static_cast<unsigned char>(c) < 0x20) { char b[8]; snprintf(b, sizeof b, "\\u%04x", c); o += b; }
+    else o += c;
+  }
+  return o + "\"";
+}
+
+// Re-serialise a JSON value (used to hand the raw "decoder" entry to the SDK).
+std::string to_json(const Json& j) {
+  std::ostringstream o;
+  switch (j.type()) {
+    case Json::Type::Null: o << "null"; break;
+    case Json::Type::Bool: o << (j.as_bool() ? "true" : "false"); break;
+    case Json::Type::Number: o.precision(17); o << j.as_number(); break;
+    case Json::Type::String: o << quote(j.as_string()); break;
+    case Json::Type::Array: {
+      o << '[';
+      for (size_t i = 0; i < j.items().size(); ++i) o << (i ? "," : "") << to_json(j.items()[i]);
+      o << ']';
+      break;
+    }
+    case Json::Type::Object: {
+      o << '{';
+      for (size_t i = 0; i < j.members().size(); ++i)
+        o << (i ? "," : "") << quote(j.members()[i].first) << ':' << to_json(j.members()[i].second);
+      o << '}';
+      break;
+    }
+  }
+  return o.str();
+}
+
+}  // namespace
+
+void validate_window(int L, int S, int F, const std::string& where) {
+  if (S < 0) cerr_(where, "sink_size must be >= 0");
+  if (L == -1) return;
+  if (L < 1) cerr_(where, "local_attn_size must be -1 (global) or a positive number of frames");
+  if (L - S - F < 1)
+    cerr_(where, "local_attn_size (" + std::to_string(L) + ") must exceed sink_size (" + std::to_string(S) +
+                     ") + num_frame_per_block (" + std::to_string(F) + ") so at least one past frame stays visible");
+}
+
+ModelConfig parse_model_config(const Json& j, const std::string& where) {
+  if (!j.is_object()) cerr_(where, "config must be a JSON object");
+  ModelConfig c;
+  if (const Json* v = get(j, "model_type", Json::Type::String, where)) c.model_type = v->as_string();
+  if (c.model_type != "t2v")
+    cerr_(where, "model_type \"" + c.model_type + "\" is not supported yet (only \"t2v\")");
+  if (const Json* v = get(j, "patch_size", Json::Type::Array, where)) {
+    if (v->items().size() != 3) cerr_(where, "\"patch_size\" must have 3 entries");
+    int p[3];
+    for (int i = 0; i < 3; ++i) {
+      const Json& e = v->items()[i];
+      if (!e.is_number() || std::floor(e.as_number()) != e.as_number() || e.as_number() < 1 || e.as_number() > 16)
+        cerr_(where, "\"patch_size\" entries must be integers in [1, 16]");
+      p[i] = int(e.as_number());
+    }
+    c.patch_t = p[0]; c.patch_h = p[1]; c.patch_w = p[2];
+  }
+  get_int(j, "text_len", c.text_len, where, 1, 1 << 16);
+  get_int(j, "in_dim", c.in_dim, where, 1, 4096);
+  get_int(j, "dim", c.dim, where, 1, 1 << 16);
+  get_int(j, "ffn_dim", c.ffn_dim, where, 1, 1 << 18);
+  get_int(j, "freq_dim", c.freq_dim, where, 2, 1 << 14);
+  get_int(j, "text_dim", c.text_dim, where, 1, 1 << 16);
+  get_int(j, "out_dim", c.out_dim, where, 1, 4096);
+  get_int(j, "num_heads", c.num_heads, where, 1, 1024);
+  get_int(j, "num_layers", c.num_layers, where, 1, 1024);
+  get_bool(j, "qk_norm", c.qk_norm, where);
+  get_bool(j, "cross_attn_norm", c.cross_attn_norm, where);
+  get_num(j, "eps", c.eps, where);
+  if (const Json* v = j.find("window_size")) {
+    bool ok = v->is_array() && v->items().size() == 2;
+    for (size_t i = 0; ok && i < 2; ++i) ok = v->items()[i].is_number() && v->items()[i].as_number() == -1;
+    if (!ok) cerr_(where, "\"window_size\" other than [-1, -1] is not supported");
+  }
+  get_int(j, "num_frame_per_block", c.num_frame_per_block, where, 1, 64);
+  get_int(j, "local_attn_size", c.local_attn_size, where, -1, 1 << 20);
+  get_int(j, "sink_size", c.sink_size, where, 0, 1 << 20);
+  if (const Json* v = get(j, "denoising_step_list", Json::Type::Array, where)) {
+    c.denoising_step_list.clear();
+    for (auto& e : v->items()) {
+      if (!e.is_number() || !(e.as_number() >= 0) || e.as_number() > 1000)
+        cerr_(where, "\"denoising_step_list\" entries must be numbers in [0, 1000]");
+      c.denoising_step_list.push_back(e.as_number());
+    }
+    if (c.denoising_step_list.empty()) cerr_(where, "\"denoising_step_list\" must not be empty");
+  }
+  get_bool(j, "warp_denoising_step", c.warp_denoising_step, where);
+  get_num(j, "timestep_shift", c.timestep_shift, where);
+  get_int(j, "num_train_timesteps", c.num_train_timesteps, where, 1, 1 << 20);
+  get_num(j, "context_noise", c.context_noise, where);
+  get_int(j, "latent_height", c.latent_height, where, 1, 1 << 14);
+  get_int(j, "latent_width", c.latent_width, where, 1, 1 << 14);
+  if (const Json* a = j.find("action"); a && !a->is_null()) {
+    if (!a->is_object()) cerr_(where, "\"action\" must be an object or null");
+    c.has_action = true;
+    const std::string aw = where + " action";
+    if (const Json* m = get(*a, "mode", Json::Type::String, aw)) c.action.mode = m->as_string();
+    if (c.action.mode != "additive")
+      cerr_(where, "action mode \"" + c.action.mode + "\" is not supported (only \"additive\")");
+    if (const Json* k = get(*a, "keys", Json::Type::Array, aw))
+      for (auto& e : k->items()) {
+        if (!e.is_string() || e.as_string().empty()) cerr_(aw, "\"keys\" must be non-empty strings");
+        c.action.keys.push_back(e.as_string());
+      }
+    if (const Json* m = get(*a, "mouse", Json::Type::Array, aw))
+      for (auto& e : m->items()) {
+        ActionAxis ax;
+        if (e.is_string()) ax.name = e.as_string();
+        else if (e.is_object()) {
+          const Json* n = get(e, "name", Json::Type::String, aw);
+          if (!n) cerr_(aw, "mouse axis needs a \"name\"");
+          ax.name = n->as_string();
+          get_num(e, "min", ax.min, aw);
+          get_num(e, "max", ax.max, aw);
+        } else {
+          cerr_(aw, "\"mouse\" entries must be names or {name, min, max}");
+        }
+        if (!(ax.min < ax.max)) cerr_(aw, "mouse axis \"" + ax.name + "\" needs min < max");
+        c.action.mouse.push_back(ax);
+      }
+    if (c.action.size() == 0) cerr_(aw, "action space has no keys and no mouse axes");
+  }
+  if (const Json* d = j.find("decoder")) c.decoder = to_json(*d);
+  else c.decoder = "null";
+
+  if (c.dim % c.num_heads) cerr_(where, "dim must be divisible by num_heads");
+  if (c.head_dim() % 2) cerr_(where, "head_dim (dim / num_heads) must be even for RoPE");
+  if (c.head_dim() > kMaxHeadDim) cerr_(where, "head_dim above 256 is not supported");
+  if (c.freq_dim % 2) cerr_(where, "freq_dim must be even");
+  if (!(c.eps > 0)) cerr_(where, "eps must be positive");
+  if (!(c.timestep_shift > 0)) cerr_(where, "timestep_shift must be positive");
+  if (c.patch_t != 1) cerr_(where, "temporal patch size other than 1 is not supported");
+  if (c.latent_height % c.patch_h || c.latent_width % c.patch_w)
+    cerr_(where, "latent_height/latent_width must be multiples of the patch size");
+  validate_window(c.local_attn_size, c.sink_size, c.num_frame_per_block, where);
+  return c;
+}
+
+ModelConfig load_model_config(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::Config, path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > (16u << 20)) fail(ErrorKind::Config, path + ": file is too large for a config");
+  return parse_model_config(Json::parse(text, path), path);
+}
+
+}  // namespace wc

@@ -1,0 +1,321 @@
+#include "model/forward.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/activations.h"
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/norms.h"
+#include "kernels/rope.h"
+
+namespace wc {
+
+void timestep_sinusoid(double t, int d, float* out) {
+  const int half = d / 2;
+  for (int i = 0; i < half; ++i) {
+    const double a = t * std::pow(10000.0, -double(i) / double(half));
+    out[i] = float(std::cos(a));
+    out[half + i] = float(std::sin(a));
+  }
+}
+
+namespace {
+
+void lin(const float* x, int64_t M, const PackedLinear& w, float* y, ThreadPool* pool, StageTimes* times,
+         Epilogue ep = Epilogue::None) {
+  StageTimer st(times, Stage::Gemm);
+  linear(x, M, w.in, w, y, w.out, pool, ep);
+}
+
+template <typename Fn>
+void for_groups(ThreadPool* pool, const std::vector<ForwardWorkspace::Group>& groups, Fn&& fn) {
+  auto task = [&](int64_t g, int) { fn(int(g), groups[size_t(g)]); };
+  if (pool && groups.size() > 1) pool->parallel_for(int64_t(groups.size()), task);
+  else for (size_t g = 0; g < groups.size(); ++g) task(int64_t(g), 0);
+}
+
+}  // namespace
+
+std::shared_ptr<CrossKv> compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
+                                          StageTimes* times) {
+  const ModelConfig& c = m.config;
+  if (len < 0 || len > c.text_len)
+    fail(ErrorKind::Shape, "prompt has " + std::to_string(len) + " rows; this model takes at most text_len = " +
+                               std::to_string(c.text_len));
+  FloatBuffer ctx(size_t(c.text_len) * c.text_dim), h1(size_t(c.text_len) * c.dim), emb(size_t(c.text_len) * c.dim);
+  ctx.zero();
+  if (len) std::memcpy(ctx.data(), prompt, sizeof(float) * size_t(len) * c.text_dim);
+  lin(ctx.data(), c.text_len, m.text_embedding_0, h1.data(), pool, times, Epilogue::GeluTanh);
+  lin(h1.data(), c.text_len, m.text_embedding_2, emb.data(), pool, times);
+  auto out = std::make_shared<CrossKv>();
+  out->text_len = c.text_len;
+  out->dim = c.dim;
+  out->k.resize(c.num_layers);
+  out->v.resize(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const CrossAttention& ca = m.blocks[l].cross_attn;
+    out->k[l].resize(size_t(c.text_len) * c.dim);
+    out->v[l].resize(size_t(c.text_len) * c.dim);
+    lin(emb.data(), c.text_len, ca.k, out->k[l].data(), pool, times);
+    lin(emb.data(), c.text_len, ca.v, out->v[l].data(), pool, times);
+    if (c.qk_norm) {
+      StageTimer st(times, Stage::Norm);
+      rms_norm(out->k[l].data(), c.text_len, c.dim, c.dim, float(c.eps), ca.norm_k.ptr(), out->k[l].data(), c.dim);
+    }
+  }
+  return out;
+}
+
+void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWorkspace& ws, ThreadPool* pool,
+                 StageTimes* times) {
+  const ModelConfig& c = m.config;
+  const int D = c.dim, ph = c.patch_h, pw = c.patch_w, nh = c.num_heads, hd = c.head_dim();
+  const int n_act = c.has_action ? c.action.size() : 0;
+  const float eps = float(c.eps);
+  if (n_seqs <= 0) return;
+
+  // ---- layout: rows of every sequence's tokens in (f, h, w) order, one group per frame
+  std::vector<int64_t> row0(n_seqs), frame0(n_seqs);
+  int64_t T = 0, nF = 0;
+  ws.groups.clear();
+  for (int s = 0; s < n_seqs; ++s) {
+    const SeqInput& q = seqs[s];
+    if (!q.x || !q.t || !q.cross) fail(ErrorKind::Argument, "forward: missing input latents, timesteps or prompt");
+    if (q.F < 1 || q.H < ph || q.W < pw || q.H % ph || q.W % pw)
+      fail(ErrorKind::Shape, "forward: latent block of " + std::to_string(q.F) + " frames of " + std::to_string(q.H) +
+                                 "x" + std::to_string(q.W) + " does not fit the patch size " + std::to_string(ph) + "x" +
+                                 std::to_string(pw));
+    if (q.frame_start < 0) fail(ErrorKind::Argument, "forward: negative frame_start");
+    for (int f = 0; f < q.F; ++f)
+      if (!std::isfinite(q.t[f]) || q.t[f] < 0 || q.t[f] > c.num_train_timesteps)
+        fail(ErrorKind::Argument, "forward: timestep out of range [0, " + std::to_string(c.num_train_timesteps) + "]");
+    const int64_t tpf = int64_t(q.H / ph) * (q.W / pw);
+    row0[s] = T;
+    frame0[s] = nF;
+    for (int f = 0; f < q.F; ++f) ws.groups.push_back({T + f * tpf, tpf, s});
+    T += q.F * tpf;
+    nF += q.F;
+  }
+  const int Kp = c.in_dim * ph * pw;
+
+  // ---- patch embedding (Conv3d with k = s = patch → linear over (c, pt, ph, pw))
+  ws.patches.resize(size_t(T) * Kp);
+  ws.x.resize(size_t(T) * D);
+  {
+    StageTimer st(times, Stage::Other);
+    for (int s = 0; s < n_seqs; ++s) {
+      const SeqInput& q = seqs[s];
+      const int Hp = q.H / ph, Wp = q.W / pw;
+      for (int f = 0; f < q.F; ++f)
+        for (int y = 0; y < Hp; ++y)
+          for (int xw = 0; xw < Wp; ++xw) {
+            float* row = ws.patches.data() + (row0[s] + (int64_t(f) * Hp + y) * Wp + xw) * Kp;
+            for (int ch = 0; ch < c.in_dim; ++ch)
+              for (int i = 0; i < ph; ++i)
+                for (int j = 0; j < pw; ++j)
+                  row[(ch * ph + i) * pw + j] = q.x[((int64_t(ch) * q.F + f) * q.H + y * ph + i) * q.W + xw * pw + j];
+          }
+    }
+  }
+  lin(ws.patches.data(), T, m.patch_embedding, ws.x.data(), pool, times);
+
+  // ---- time (+ action) embedding, one per frame: e = time_embedding(sin(t)) [+ action_embedding(a)]
+  ws.sinus.resize(size_t(nF) * c.freq_dim);
+  ws.te.resize(size_t(nF) * D);
+  ws.e.resize(size_t(nF) * D);
+  ws.e0.resize(size_t(nF) * 6 * D);
+  {
+    StageTimer st(times, Stage::Other);
+    for (int s = 0; s < n_seqs; ++s)
+      for (int f = 0; f < seqs[s].F; ++f)
+        timestep_sinusoid(double(seqs[s].t[f]), c.freq_dim, ws.sinus.data() + (frame0[s] + f) * c.freq_dim);
+  }
+  lin(ws.sinus.data(), nF, m.time_embedding_0, ws.te.data(), pool, times, Epilogue::Silu);
+  lin(ws.te.data(), nF, m.time_embedding_2, ws.e.data(), pool, times);
+  if (n_act > 0) {
+    ws.act_h.resize(size_t(nF) * n_act);
+    ws.act_h.zero();
+    for (int s = 0; s < n_seqs; ++s)
+      if (seqs[s].actions)
+        std::memcpy(ws.act_h.data() + frame0[s] * n_act, seqs[s].actions, sizeof(float) * seqs[s].F * n_act);
+    lin(ws.act_h.data(), nF, m.action_embedding_0, ws.te.data(), pool, times, Epilogue::Silu);
+    ws.y.resize(size_t(nF) * D);
+    lin(ws.te.data(), nF, m.action_embedding_2, ws.y.data(), pool, times);
+    for (int64_t i = 0; i < nF * D; ++i) ws.e[i] += ws.y[i];
+  }
+  // e0 = time_projection(SiLU(e)) → 6 modulation rows per frame
+  ws.te.resize(size_t(nF) * D);
+  for (int64_t i = 0; i < nF * D; ++i) ws.te[i] = silu(ws.e[i]);
+  lin(ws.te.data(), nF, m.time_projection_1, ws.e0.data(), pool, times);
+
+  ws.h.resize(size_t(T) * D);
+  ws.q.resize(size_t(T) * D);
+  ws.k.resize(size_t(T) * D);
+  ws.v.resize(size_t(T) * D);
+  ws.attn.resize(size_t(T) * D);
+  ws.y.resize(size_t(T) * D);
+  ws.ffn.resize(size_t(T) * c.ffn_dim);
+  ws.mods.resize(size_t(nF) * 6 * D);
+
+  for (int l = 0; l < c.num_layers; ++l) {
+    const WanBlock& B = m.blocks[l];
+    // (sh1, sc1, g1, sh2, sc2, g2) = modulation + e0, per frame
+    for (int64_t g = 0; g < nF; ++g)
+      for (int i = 0; i < 6 * D; ++i) ws.mods[g * 6 * D + i] = B.modulation.data[i] + ws.e0[g * 6 * D + i];
+    auto mod = [&](int g, int chunk) { return ws.mods.data() + (int64_t(g) * 6 + chunk) * D; };
+
+    // --- self-attention on LN(x)·(1+sc1)+sh1
+    {
+      StageTimer st(times, Stage::Norm);
+      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
+        layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, mod(g, 0), mod(g, 1),
+                       ws.h.data() + gr.row0 * D, D);
+      });
+    }
+    lin(ws.h.data(), T, B.self_attn.q, ws.q.data(), pool, times);
+    lin(ws.h.data(), T, B.self_attn.k, ws.k.data(), pool, times);
+    lin(ws.h.data(), T, B.self_attn.v, ws.v.data(), pool, times);
+    if (c.qk_norm) {
+      StageTimer st(times, Stage::Norm);
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        rms_norm(ws.q.data() + gr.row0 * D, gr.rows, D, D, eps, B.self_attn.norm_q.ptr(), ws.q.data() + gr.row0 * D, D);
+        rms_norm(ws.k.data() + gr.row0 * D, gr.rows, D, D, eps, B.self_attn.norm_k.ptr(), ws.k.data() + gr.row0 * D, D);
+      });
+    }
+    {
+      StageTimer st(times, Stage::Rope);
+      for (int s = 0; s < n_seqs; ++s) {
+        const SeqInput& q = seqs[s];
+        rope_apply(ws.q.data() + row0[s] * D, D, q.F, q.H / ph, q.W / pw, q.frame_start, nh, hd);
+        rope_apply(ws.k.data() + row0[s] * D, D, q.F, q.H / ph, q.W / pw, q.frame_start, nh, hd);
+      }
+    }
+    for (int s = 0; s < n_seqs; ++s) {
+      const SeqInput& q = seqs[s];
+      const int64_t Ts = q.F * int64_t(q.H / ph) * (q.W / pw);
+      ws.spans.clear();
+      if (q.kv) q.kv->spans(l, q.frame_start, ws.spans);
+      KvSpan own;  // the block itself: bidirectional within the block
+      own.k = ws.k.data() + row0[s] * D;
+      own.v = ws.v.data() + row0[s] * D;
+      own.tokens = Ts;
+      own.stride = D;
+      ws.spans.push_back(own);
+      {
+        StageTimer st(times, Stage::Attention);
+        attention(ws.q.data() + row0[s] * D, Ts, D, ws.spans.data(), int(ws.spans.size()), nh, hd,
+                  ws.attn.data() + row0[s] * D, D, pool);
+      }
+      if (q.commit_to) {
+        StageTimer st(times, Stage::Other);
+        q.commit_to->commit(l, q.frame_start, q.F, own.k, own.v);
+      }
+    }
+    lin(ws.attn.data(), T, B.self_attn.o, ws.y.data(), pool, times);
+    {
+      StageTimer st(times, Stage::Other);
+      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
+        const float* gate = mod(g, 2);
+        for (int64_t r = gr.row0; r < gr.row0 + gr.rows; ++r)
+          for (int i = 0; i < D; ++i) ws.x[r * D + i] += ws.y[r * D + i] * gate[i];
+      });
+    }
+
+    // --- cross-attention on norm3(x) over the prompt K/V (no mask)
+    {
+      StageTimer st(times, Stage::Norm);
+      if (c.cross_attn_norm)
+        for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+          layer_norm(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, B.norm3_weight.ptr(), B.norm3_bias.ptr(),
+                     ws.h.data() + gr.row0 * D, D);
+        });
+      else
+        std::memcpy(ws.h.data(), ws.x.data(), sizeof(float) * T * D);
+    }
+    lin(ws.h.data(), T, B.cross_attn.q, ws.q.data(), pool, times);
+    if (c.qk_norm) {
+      StageTimer st(times, Stage::Norm);
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        rms_norm(ws.q.data() + gr.row0 * D, gr.rows, D, D, eps, B.cross_attn.norm_q.ptr(), ws.q.data() + gr.row0 * D,
+                 D);
+      });
+    }
+    for (int s = 0; s < n_seqs; ++s) {
+      const SeqInput& q = seqs[s];
+      const int64_t Ts = q.F * int64_t(q.H / ph) * (q.W / pw);
+      KvSpan span;
+      span.k = q.cross->k[l].data();
+      span.v = q.cross->v[l].data();
+      span.tokens = q.cross->text_len;
+      span.stride = D;
+      StageTimer st(times, Stage::Attention);
+      attention(ws.q.data() + row0[s] * D, Ts, D, &span, 1, nh, hd, ws.attn.data() + row0[s] * D, D, pool);
+    }
+    lin(ws.attn.data(), T, B.cross_attn.o, ws.y.data(), pool, times);
+    {
+      StageTimer st(times, Stage::Other);
+      for (int64_t i = 0; i < T * D; ++i) ws.x[i] += ws.y[i];
+    }
+
+    // --- FFN on LN(x)·(1+sc2)+sh2, x += ffn·g2
+    {
+      StageTimer st(times, Stage::Norm);
+      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
+        layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, mod(g, 3), mod(g, 4),
+                       ws.h.data() + gr.row0 * D, D);
+      });
+    }
+    lin(ws.h.data(), T, B.ffn_0, ws.ffn.data(), pool, times, Epilogue::GeluTanh);
+    lin(ws.ffn.data(), T, B.ffn_2, ws.y.data(), pool, times);
+    {
+      StageTimer st(times, Stage::Other);
+      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
+        const float* gate = mod(g, 5);
+        for (int64_t r = gr.row0; r < gr.row0 + gr.rows; ++r)
+          for (int i = 0; i < D; ++i) ws.x[r * D + i] += ws.y[r * D + i] * gate[i];
+      });
+    }
+  }
+
+  // ---- head: LN(x)·(1+scale)+shift with (shift, scale) = head.modulation + e, then Linear
+  ws.head_mods.resize(size_t(nF) * 2 * D);
+  for (int64_t g = 0; g < nF; ++g)
+    for (int ch = 0; ch < 2; ++ch)
+      for (int i = 0; i < D; ++i)
+        ws.head_mods[(g * 2 + ch) * D + i] = m.head_modulation.data[ch * D + i] + ws.e[g * D + i];
+  {
+    StageTimer st(times, Stage::Norm);
+    for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
+      layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, ws.head_mods.data() + int64_t(g) * 2 * D,
+                     ws.head_mods.data() + (int64_t(g) * 2 + 1) * D, ws.h.data() + gr.row0 * D, D);
+    });
+  }
+  const int No = m.head_head.out;  // out_dim · pt · ph · pw
+  ws.out.resize(size_t(T) * No);
+  bool any_out = false;
+  for (int s = 0; s < n_seqs; ++s) any_out |= seqs[s].v_out != nullptr;
+  if (!any_out) return;
+  lin(ws.h.data(), T, m.head_head, ws.out.data(), pool, times);
+
+  // ---- unpatchify: columns in (pt, ph, pw, c) order
+  StageTimer st(times, Stage::Other);
+  for (int s = 0; s < n_seqs; ++s) {
+    const SeqInput& q = seqs[s];
+    if (!q.v_out) continue;
+    const int Hp = q.H / ph, Wp = q.W / pw;
+    for (int f = 0; f < q.F; ++f)
+      for (int y = 0; y < Hp; ++y)
+        for (int xw = 0; xw < Wp; ++xw) {
+          const float* row = ws.out.data() + (row0[s] + (int64_t(f) * Hp + y) * Wp + xw) * No;
+          for (int i = 0; i < ph; ++i)
+            for (int j = 0; j < pw; ++j)
+              for (int ch = 0; ch < c.out_dim; ++ch)
+                q.v_out[((int64_t(ch) * q.F + f) * q.H + y * ph + i) * q.W + xw * pw + j] =
+                    row[(i * pw + j) * c.out_dim + ch];
+        }
+  }
+}
+
+}  // namespace wc

@@ -1,0 +1,56 @@
+// The Wan causal DiT forward (DESIGN.md "numerics checklist"), batched: several
+// sequences (sessions' blocks) are stacked as rows so every linear is one GEMM,
+// while each keeps its own timesteps, frames, prompt K/V and committed KV frames.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/stage_times.h"
+#include "core/thread_pool.h"
+#include "kv/kv_store.h"
+#include "model/wan_model.h"
+
+namespace wc {
+
+// Cross-attention K/V of one prompt: per layer [text_len, dim], computed once per prompt.
+struct CrossKv {
+  int text_len = 0, dim = 0;
+  std::vector<FloatBuffer> k, v;
+  size_t bytes() const { return k.size() * 2 * size_t(text_len) * dim * sizeof(float); }
+};
+
+// prompt: [len, text_dim] with len <= text_len (rows past len are zero, as upstream pads).
+std::shared_ptr<CrossKv> compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
+                                          StageTimes* times);
+
+struct SeqInput {
+  const float* x = nullptr;        // [in_dim, F, H, W] noisy latents (or clean x0 for a commit)
+  int F = 0, H = 0, W = 0;         // latent frames and size
+  const float* t = nullptr;        // [F] timesteps (0..1000), one per frame
+  const float* actions = nullptr;  // [F, action.size()] or null (= all zeros)
+  int64_t frame_start = 0;         // absolute index of the first frame (RoPE t position)
+  const CrossKv* cross = nullptr;  // prompt K/V (required)
+  const KvStore* kv = nullptr;     // committed frames to attend to (null: none)
+  KvStore* commit_to = nullptr;    // non-null: write this block's roped K and V there (commit pass)
+  float* v_out = nullptr;          // [out_dim, F, H, W] flow prediction; may be null on a commit
+};
+
+struct ForwardWorkspace {
+  FloatBuffer patches, x, h, q, k, v, attn, y, ffn, sinus, te, e, e0, act_h, mods, head_mods, out;
+  std::vector<KvSpan> spans;
+  struct Group {  // the rows of one latent frame of one sequence
+    int64_t row0, rows;
+    int seq;
+  };
+  std::vector<Group> groups;
+};
+
+void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWorkspace& ws, ThreadPool* pool,
+                 StageTimes* times);
+
+// sinusoid of dim d for timestep t: [cos(t·f_i), sin(t·f_i)], f_i = 10000^(-i/(d/2)), in double.
+void timestep_sinusoid(double t, int d, float* out);
+
+}  // namespace wc

@@ -1,0 +1,194 @@
+#include "model/wan_model.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "model/safetensors.h"
+
+namespace wc {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+void add_linear(std::vector<ExpectedTensor>& v, const std::string& p, int64_t out, int64_t in, bool bias = true) {
+  v.push_back({p + ".weight", {out, in}});
+  if (bias) v.push_back({p + ".bias", {out}});
+}
+
+}  // namespace
+
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
+  std::vector<ExpectedTensor> v;
+  const int64_t d = c.dim;
+  v.push_back({"patch_embedding.weight", {d, c.in_dim, c.patch_t, c.patch_h, c.patch_w}});
+  v.push_back({"patch_embedding.bias", {d}});
+  add_linear(v, "text_embedding.0", d, c.text_dim);
+  add_linear(v, "text_embedding.2", d, d);
+  add_linear(v, "time_embedding.0", d, c.freq_dim);
+  add_linear(v, "time_embedding.2", d, d);
+  add_linear(v, "time_projection.1", 6 * d, d);
+  if (c.has_action) {
+    add_linear(v, "action_embedding.0", d, c.action.size());
+    add_linear(v, "action_embedding.2", d, d);
+  }
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string b = "blocks." + std::to_string(i) + ".";
+    for (const char* a : {"self_attn", "cross_attn"}) {
+      for (const char* l : {"q", "k", "v", "o"}) add_linear(v, b + a + "." + l, d, d);
+      if (c.qk_norm) {
+        v.push_back({b + a + ".norm_q.weight", {d}});
+        v.push_back({b + a + ".norm_k.weight", {d}});
+      }
+    }
+    if (c.cross_attn_norm) {
+      v.push_back({b + "norm3.weight", {d}});
+      v.push_back({b + "norm3.bias", {d}});
+    }
+    add_linear(v, b + "ffn.0", c.ffn_dim, d);
+    add_linear(v, b + "ffn.2", d, c.ffn_dim);
+    v.push_back({b + "modulation", {1, 6, d}});
+  }
+  add_linear(v, "head.head", int64_t(c.out_dim) * c.patch_numel(), d);
+  v.push_back({"head.modulation", {1, 2, d}});
+  return v;
+}
+
+std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptions& opts) {
+  auto m = std::make_shared<WanModel>();
+  m->dir = dir;
+  m->config = load_model_config(dir + "/config.json");
+  const ModelConfig& c = m->config;
+
+  // Every *.safetensors file in the directory (sorted, so shards load in a stable order).
+  std::vector<std::string> files;
+  if (DIR* dp = opendir(dir.c_str())) {
+    while (dirent* e = readdir(dp)) {
+      std::string n = e->d_name;
+      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) files.push_back(dir + "/" + n);
+    }
+    closedir(dp);
+  } else {
+    fail(ErrorKind::Weights, dir + ": cannot open model directory");
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) fail(ErrorKind::Weights, dir + ": no *.safetensors file in the model directory");
+
+  std::vector<std::unique_ptr<SafeTensors>> sts;
+  std::map<std::string, std::pair<const TensorInfo*, std::string>> all;  // name → (info, file)
+  for (auto& f : files) {
+    sts.push_back(SafeTensors::open(f));
+    for (auto& t : sts.back()->tensors()) {
+      auto it = all.find(t.name);
+      if (it != all.end())
+        fail(ErrorKind::Weights, f + ": tensor \"" + t.name + "\" also appears in " + it->second.second);
+      all[t.name] = {&t, f};
+    }
+  }
+
+  // Validate the whole set before converting anything.
+  auto expected = expected_tensors(c);
+  std::set<std::string> want;
+  std::vector<std::string> missing;
+  for (auto& e : expected) {
+    want.insert(e.name);
+    auto it = all.find(e.name);
+    if (it == all.end()) { missing.push_back(e.name); continue; }
+    const TensorInfo& t = *it->second.first;
+    if (t.shape != e.shape)
+      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has shape " + shape_str(t.shape) +
+                                   ", expected " + shape_str(e.shape) + " for this config");
+    if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64)
+      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has dtype " + t.dtype_str +
+                                   "; weights must be F32, F16, BF16 or F64");
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + ("\"" + missing[i] + "\"");
+    if (missing.size() > 8) list += ", … (" + std::to_string(missing.size()) + " in all)";
+    fail(ErrorKind::Weights, files[0] + (files.size() > 1 ? " (and other shards)" : "") +
+                                 ": missing tensor(s) " + list);
+  }
+  std::vector<std::string> extra;
+  for (auto& kv : all) if (!want.count(kv.first)) extra.push_back(kv.second.second + ": \"" + kv.first + "\"");
+  if (!extra.empty()) {
+    std::string list;
+    for (size_t i = 0; i < extra.size() && i < 8; ++i) list += (i ? ", " : "") + extra[i];
+    if (extra.size() > 8) list += ", … (" + std::to_string(extra.size()) + " in all)";
+    fail(ErrorKind::Weights, "unexpected tensor(s) not used by this config: " + list);
+  }
+
+  FloatBuffer tmp;
+  auto to_f32 = [&](const std::string& name) -> const float* {
+    const TensorInfo& t = *all.at(name).first;
+    tmp.resize(size_t(t.numel));
+    convert_to_f32(t.data, t.dtype, size_t(t.numel), tmp.data());
+    return tmp.data();
+  };
+  FloatBuffer wbuf;
+  auto linear = [&](const std::string& p, PackedLinear& out) {
+    const TensorInfo& w = *all.at(p + ".weight").first;
+    wbuf.resize(size_t(w.numel));
+    convert_to_f32(w.data, w.dtype, size_t(w.numel), wbuf.data());
+    const float* b = to_f32(p + ".bias");
+    const int N = int(w.shape[0]);
+    const int K = int(w.numel / w.shape[0]);
+    pack_linear(wbuf.data(), b, N, K, opts.isa, out);
+    m->weight_bytes += out.bytes();
+  };
+  auto vec = [&](const std::string& name, Vec& out) {
+    const float* p = to_f32(name);
+    out.data.resize(tmp.size());
+    std::copy(p, p + tmp.size(), out.data.data());
+    m->weight_bytes += tmp.size() * 4;
+  };
+
+  linear("patch_embedding", m->patch_embedding);  // [dim, in, pt, ph, pw] flattens to (c, pt, ph, pw)
+  linear("text_embedding.0", m->text_embedding_0);
+  linear("text_embedding.2", m->text_embedding_2);
+  linear("time_embedding.0", m->time_embedding_0);
+  linear("time_embedding.2", m->time_embedding_2);
+  linear("time_projection.1", m->time_projection_1);
+  if (c.has_action) {
+    linear("action_embedding.0", m->action_embedding_0);
+    linear("action_embedding.2", m->action_embedding_2);
+  }
+  m->blocks.resize(c.num_layers);
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string b = "blocks." + std::to_string(i) + ".";
+    WanBlock& B = m->blocks[i];
+    linear(b + "self_attn.q", B.self_attn.q);
+    linear(b + "self_attn.k", B.self_attn.k);
+    linear(b + "self_attn.v", B.self_attn.v);
+    linear(b + "self_attn.o", B.self_attn.o);
+    linear(b + "cross_attn.q", B.cross_attn.q);
+    linear(b + "cross_attn.k", B.cross_attn.k);
+    linear(b + "cross_attn.v", B.cross_attn.v);
+    linear(b + "cross_attn.o", B.cross_attn.o);
+    if (c.qk_norm) {
+      vec(b + "self_attn.norm_q.weight", B.self_attn.norm_q);
+      vec(b + "self_attn.norm_k.weight", B.self_attn.norm_k);
+      vec(b + "cross_attn.norm_q.weight", B.cross_attn.norm_q);
+      vec(b + "cross_attn.norm_k.weight", B.cross_attn.norm_k);
+    }
+    if (c.cross_attn_norm) {
+      vec(b + "norm3.weight", B.norm3_weight);
+      vec(b + "norm3.bias", B.norm3_bias);
+    }
+    linear(b + "ffn.0", B.ffn_0);
+    linear(b + "ffn.2", B.ffn_2);
+    vec(b + "modulation", B.modulation);
+  }
+  linear("head.head", m->head_head);
+  vec("head.modulation", m->head_modulation);
+  return m;
+}
+
+}  // namespace wc

@@ -1,0 +1,69 @@
+// Weights of a Wan2.1 causal DiT checkpoint (shared, read-only; per-session state
+// lives in engine/Session). Member names follow the checkpoint keys, so
+// `blocks[i].self_attn.q` is `blocks.{i}.self_attn.q.{weight,bias}`.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/cpu_features.h"
+#include "kernels/gemm.h"
+#include "model/config.h"
+
+namespace wc {
+
+struct Vec {  // a 1-D parameter (norm weight/bias, modulation rows)
+  FloatBuffer data;
+  const float* ptr() const { return data.data(); }
+};
+
+struct SelfAttention {
+  PackedLinear q, k, v, o;
+  Vec norm_q, norm_k;  // empty when qk_norm is false
+};
+
+struct CrossAttention {
+  PackedLinear q, k, v, o;
+  Vec norm_q, norm_k;
+};
+
+struct WanBlock {
+  SelfAttention self_attn;
+  CrossAttention cross_attn;
+  Vec norm3_weight, norm3_bias;  // empty when cross_attn_norm is false
+  PackedLinear ffn_0, ffn_2;
+  Vec modulation;  // [6, dim]
+};
+
+struct WanModel {
+  ModelConfig config;
+  std::string dir;
+  PackedLinear patch_embedding;  // Conv3d k=s=patch as a linear over (c, pt, ph, pw)
+  PackedLinear text_embedding_0, text_embedding_2;
+  PackedLinear time_embedding_0, time_embedding_2;
+  PackedLinear time_projection_1;
+  PackedLinear action_embedding_0, action_embedding_2;  // present when config.has_action
+  std::vector<WanBlock> blocks;
+  PackedLinear head_head;
+  Vec head_modulation;  // [2, dim]
+  size_t weight_bytes = 0;
+};
+
+struct LoadOptions {
+  Isa isa = Isa::Scalar;  // layout the linears are packed for (normally active_isa())
+};
+
+// Loads `dir/config.json` and every `dir/*.safetensors` (upstream names; F32/F16/BF16/F64
+// on disk, converted to f32). Missing, extra or mis-shaped tensors, a bad header, a
+// truncated file or an unusable dtype raise a Weights error naming file and tensor.
+std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptions& opts);
+
+// The tensor names and shapes a config expects (for loaders, converters and tests).
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c);
+
+}  // namespace wc

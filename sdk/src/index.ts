@@ -1,0 +1,26 @@
+/**
+ * worldcast: block-diffusion video world models inside game servers.
+ * @packageDocumentation
+ */
+export { loadModel, Model, Session } from './model.js';
+export type {
+  ActionAxis,
+  ActionSpace,
+  LatentBlock,
+  LoadOptions,
+  ModelConfig,
+  SessionOptions,
+  StageTimes,
+  StepOptions,
+} from './model.js';
+export {
+  WorldcastError,
+  WeightsError,
+  ConfigError,
+  ShapeError,
+  ArgumentError,
+  KvBudgetError,
+  ClosedError,
+} from './errors.js';
+export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors } from './safetensors.js';
+export type { FloatDType, Tensor } from './safetensors.js';

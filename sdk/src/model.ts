@@ -1,0 +1,198 @@
+/**
+ * Model and Session: the SDK's engine API.
+ *
+ * ```ts
+ * const model = await loadModel('models/tiny', { threads: 2 });
+ * const s = model.createSession({ seed: 1 });
+ * await s.setPrompt(embedding);            // Float32Array [rows × text_dim]
+ * const block = await s.step({ actions }); // Float32Array [frames × actionSize]
+ * ```
+ */
+import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
+import { native, type NativeModel, type NativeSession, type NativeStageTimes } from './native.js';
+
+/** Options of {@link loadModel}. */
+export interface LoadOptions {
+  /** Compute threads of this model's engine (default: the number of cores). */
+  threads?: number;
+}
+
+/** One keyboard key or mouse axis of a model's action space. */
+export interface ActionAxis {
+  name: string;
+  min: number;
+  max: number;
+}
+
+/** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes...]. */
+export interface ActionSpace {
+  mode: string;
+  keys: string[];
+  mouse: ActionAxis[];
+}
+
+/** The parts of config.json the SDK exposes (upstream names). */
+export interface ModelConfig {
+  model_type: string;
+  patch_size: [number, number, number];
+  text_len: number;
+  in_dim: number;
+  dim: number;
+  ffn_dim: number;
+  freq_dim: number;
+  text_dim: number;
+  out_dim: number;
+  num_heads: number;
+  num_layers: number;
+  num_frame_per_block: number;
+  local_attn_size: number;
+  sink_size: number;
+  denoising_step_list: number[];
+  warp_denoising_step: boolean;
+  timestep_shift: number;
+  num_train_timesteps: number;
+  context_noise: number;
+  latent_height: number;
+  latent_width: number;
+  action: ActionSpace | null;
+  decoder: unknown;
+}
+
+/** Options of {@link Model.createSession}. */
+export interface SessionOptions {
+  /** Seed of the session's noise (Philox4x32-10; see native/engine/noise.h). Default 0. */
+  seed?: number | bigint;
+  /** Attention window in latent frames (-1 = global); default from config.json. */
+  localAttnSize?: number;
+  /** Sink frames kept at the start of the window; default from config.json. */
+  sinkSize?: number;
+  /** Latent frame size; default from config.json. */
+  latentHeight?: number;
+  latentWidth?: number;
+  /** Initial prompt embedding [rows × text_dim]. */
+  prompt?: Float32Array;
+}
+
+/** Seconds spent per forward stage. */
+export type StageTimes = NativeStageTimes;
+
+/** One denoised block of latent frames. */
+export interface LatentBlock {
+  /** Clean latents x0 in (C, F, H, W) order. */
+  latents: Float32Array;
+  /** Absolute index of the block's first latent frame. */
+  frameStart: number;
+  frames: number;
+  channels: number;
+  height: number;
+  width: number;
+  /** Model forwards run (denoising steps + the commit pass). */
+  forwards: number;
+  /** Wall-clock seconds of the block on the engine thread. */
+  seconds: number;
+  /** Per-stage seconds. */
+  times: StageTimes;
+}
+
+/** Options of {@link Session.step}. */
+export interface StepOptions {
+  /** Per-frame action vectors, [frames × actionSize]; omitted = all zeros. */
+  actions?: Float32Array;
+  /** Caller-supplied noise: one (C, F, H, W) tensor per denoising step (item 0 the start). */
+  noise?: Float32Array[];
+}
+
+/** A world-model session: its KV memory, prompt, frame position and noise. */
+export class Session {
+  readonly #s: NativeSession;
+  /** @internal */
+  constructor(s: NativeSession) {
+    this.#s = s;
+  }
+  /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
+  get layout() {
+    return this.#s.layout;
+  }
+  get closed(): boolean {
+    return this.#s.closed;
+  }
+  /** Denoise and commit the next block. */
+  async step(opts: StepOptions = {}): Promise<LatentBlock> {
+    const b = await wrapAsync(() => this.#s.step(opts));
+    return {
+      latents: b.x0,
+      frameStart: b.frameStart,
+      frames: b.frames,
+      channels: b.channels,
+      height: b.height,
+      width: b.width,
+      forwards: b.forwards,
+      seconds: b.seconds,
+      times: b.times,
+    };
+  }
+  /** Replace the prompt embedding [rows × text_dim]; applies from the next block. */
+  setPrompt(embedding: Float32Array): Promise<void> {
+    return wrapAsync(() => this.#s.setPrompt(embedding));
+  }
+  /** Change the attention window; applies from the next block. */
+  setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
+    return wrapAsync(() => this.#s.setWindow(localAttnSize, sinkSize));
+  }
+  /** A side-effect-free forward at the next block's position: the flow prediction v for x at timesteps t (one per frame). */
+  probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array> {
+    return wrapAsync(() => this.#s.probe(x, t, actions));
+  }
+  /** Append known clean latents (C, F, H, W) as the next block (commit pass only). */
+  commit(x0: Float32Array, actions?: Float32Array): Promise<void> {
+    return wrapAsync(() => this.#s.commit(x0, actions));
+  }
+  /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
+  stats() {
+    return wrapAsync(() => this.#s.stats());
+  }
+  /** Finish pending work and release the session's memory. */
+  close(): Promise<void> {
+    return wrapAsync(() => this.#s.close());
+  }
+}
+
+/** Loaded weights plus the engine thread that runs its sessions. */
+export class Model {
+  readonly #m: NativeModel;
+  readonly config: ModelConfig;
+  /** @internal */
+  constructor(m: NativeModel) {
+    this.#m = m;
+    this.config = m.config() as unknown as ModelConfig;
+  }
+  /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
+  info() {
+    return this.#m.info();
+  }
+  /** Start a session. */
+  createSession(opts: SessionOptions = {}): Session {
+    if (this.#m.closed) throw new ClosedError('model is closed', 'CLOSED');
+    const { prompt, ...rest } = opts;
+    const s = new Session(wrapSync(() => this.#m.createSession(rest)));
+    if (prompt !== undefined) {
+      if (!(prompt instanceof Float32Array)) throw new ArgumentError('prompt must be a Float32Array', 'ARGUMENT');
+      // Validated synchronously by the addon; the Promise only orders it before the first step.
+      void s.setPrompt(prompt).catch(() => undefined);
+    }
+    return s;
+  }
+  get closed(): boolean {
+    return this.#m.closed;
+  }
+  /** Refuse new work; sessions' pending work still completes. */
+  close(): void {
+    this.#m.close();
+  }
+}
+
+/** Load a model directory (config.json + *.safetensors with upstream tensor names). */
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
+  const addon = native();
+  return new Model(wrapSync(() => new addon.Model(dir, opts)));
+}

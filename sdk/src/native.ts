@@ -1,0 +1,119 @@
+/**
+ * The native addon's shape (internal). Users import the SDK, never this.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeStageTimes {
+  gemm: number;
+  attention: number;
+  norm: number;
+  rope: number;
+  other: number;
+}
+
+export interface NativeBlock {
+  x0: Float32Array;
+  frameStart: number;
+  frames: number;
+  channels: number;
+  height: number;
+  width: number;
+  forwards: number;
+  seconds: number;
+  times: NativeStageTimes;
+}
+
+export interface NativeLayout {
+  frames: number;
+  channels: number;
+  height: number;
+  width: number;
+  actionSize: number;
+  steps: number;
+  timesteps: number[];
+}
+
+export interface NativeSessionStats {
+  nextFrame: number;
+  kvFrames: number;
+  kvBytes: number;
+  crossBytes: number;
+  times: NativeStageTimes;
+}
+
+export interface NativeSession {
+  step(opts?: { actions?: Float32Array; noise?: Float32Array[] }): Promise<NativeBlock>;
+  probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array>;
+  commit(x0: Float32Array, actions?: Float32Array): Promise<void>;
+  setPrompt(embedding: Float32Array): Promise<void>;
+  setWindow(localAttnSize: number, sinkSize: number): Promise<void>;
+  stats(): Promise<NativeSessionStats>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+  readonly layout: NativeLayout;
+}
+
+export interface NativeModelInfo {
+  dir: string;
+  isa: string;
+  cpuFeatures: string;
+  threads: number;
+  weightBytes: number;
+}
+
+export interface NativeModel {
+  config(): Record<string, unknown>;
+  info(): NativeModelInfo;
+  createSession(opts?: {
+    seed?: number | bigint;
+    localAttnSize?: number;
+    sinkSize?: number;
+    latentHeight?: number;
+    latentWidth?: number;
+  }): NativeSession;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface NativeTesting {
+  cpu(): { features: string; best: string; active: string };
+  gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean): Float32Array;
+  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number }[], nHeads: number, headDim: number, ref?: boolean): Float32Array;
+  norm(kind: 'layer' | 'layer_mod' | 'rms', x: Float32Array, rows: number, dim: number, eps: number, a: Float32Array | null, b: Float32Array | null): Float32Array;
+  rope(x: Float32Array, F: number, H: number, W: number, frameStart: number, nHeads: number, headDim: number, ref?: boolean): Float32Array;
+  parseSafetensors(bytes: Uint8Array): { name: string; dtype: string; shape: number[]; nbytes: number }[];
+  parseConfig(text: string): { dim: number; num_heads: number; num_layers: number; actionSize: number };
+  philox(ctr: number[], key: number[]): number[];
+  normals(seed: number | bigint, blockFirstFrame: number, step: number, n: number): Float32Array;
+  schedule(shift: number, n: number, steps: number[], warp: boolean): { steps: number[]; sigmas: number[] };
+  sinusoid(t: number, dim: number): Float32Array;
+}
+
+export interface NativeAddon {
+  Model: new (dir: string, opts?: { threads?: number }) => NativeModel;
+  Session: unknown;
+  testing: NativeTesting;
+}
+
+function findAddon(): string {
+  // From sdk/src (tsx/vitest) or dist/sdk/src (compiled): walk up to the package root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'worldcast.node');
+    if (existsSync(candidate)) return candidate;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('worldcast native addon not found: run `npm install` (it builds build/Release/worldcast.node)');
+}
+
+const require = createRequire(import.meta.url);
+let cached: NativeAddon | undefined;
+
+/** Load the addon once. */
+export function native(): NativeAddon {
+  cached ??= require(findAddon()) as NativeAddon;
+  return cached;
+}
