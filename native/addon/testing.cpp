@@ -45,6 +45,15 @@ Napi::Value Cpu(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// setIsa(name) → the level now active (clamped to what the CPU has); models loaded
+// afterwards pack their weights for it.
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    return Napi::String::New(env, wc::isa_name(wc::set_active_isa(isa_arg(env, info[0]))));
+  });
+}
+
 // gemm(x, M, K, W, N, bias|null, isa, epilogue, ref) → y
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -234,6 +243,7 @@ Napi::Value Sinusoid(const Napi::CallbackInfo& info) {
 Napi::Object testing_exports(Napi::Env env) {
   Napi::Object t = Napi::Object::New(env);
   t.Set("cpu", Napi::Function::New(env, Cpu));
+  t.Set("setIsa", Napi::Function::New(env, SetIsa));
   t.Set("gemm", Napi::Function::New(env, Gemm));
   t.Set("attention", Napi::Function::New(env, Attention));
   t.Set("norm", Napi::Function::New(env, Norm));

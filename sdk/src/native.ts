@@ -80,6 +80,7 @@ export interface NativeModel {
 
 export interface NativeTesting {
   cpu(): { features: string; best: string; active: string };
+  setIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
   gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean): Float32Array;
   attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number }[], nHeads: number, headDim: number, ref?: boolean): Float32Array;
   norm(kind: 'layer' | 'layer_mod' | 'rms', x: Float32Array, rows: number, dim: number, eps: number, a: Float32Array | null, b: Float32Array | null): Float32Array;

@@ -1,0 +1,100 @@
+// Golden tests: the engine against the PyTorch reference (tools/reference, float64),
+// on the tiny fixture checkpoint. Tolerance 1e-5 of the reference's scale: the engine
+// computes in fp32 (different summation order, fp32 GEMMs), which over 2 layers and a
+// 4-step sampler lands near 5e-7; 1e-5 leaves room for other SIMD paths and thread counts
+// while catching any semantic slip (a wrong RoPE split, sink or modulation is > 1e-2).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+
+import { loadModel, type Model } from '../sdk/src/index.js';
+import { fixtures, goldenCases, goldenTensors, relErr, tensor, tinyDir } from './helpers/fixtures.js';
+
+const TOL = 1e-5;
+const cases = goldenCases();
+let model: Model;
+
+beforeAll(async () => {
+  model = await loadModel(tinyDir, { threads: 2 });
+});
+afterAll(() => model.close());
+
+describe('golden: schedule', () => {
+  it('warps the step list through the shifted table as upstream does', async () => {
+    const s = model.createSession();
+    const ts = s.layout.timesteps;
+    expect(ts.length).toBe(cases.schedule.steps.length);
+    ts.forEach((t, i) => expect(t).toBeCloseTo(cases.schedule.steps[i]!, 4));
+    await s.close();
+  });
+});
+
+for (const c of cases.cases) {
+  describe(`golden: ${c.name} (local_attn_size ${c.local_attn_size}, sink ${c.sink_size})`, () => {
+    const g = goldenTensors(c);
+
+    it('every forward matches, teacher-forced (probe with per-frame timesteps, each denoising step)', async () => {
+      const s = model.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
+      let prompt = -1;
+      for (let b = 0; b < c.blocks.length; b++) {
+        const blk = c.blocks[b]!;
+        if (blk.prompt !== prompt) {
+          await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
+          prompt = blk.prompt;
+        }
+        // the KV frames held are exactly the frames this block attends to
+        expect((await s.stats()).kvFrames).toBe(blk.attended_frames.length);
+        const act = tensor(g, `block.${b}.actions`);
+        if (blk.probe) {
+          const v = await s.probe(tensor(g, `block.${b}.probe.x`), tensor(g, `block.${b}.probe.t`), act);
+          expect(relErr(v, tensor(g, `block.${b}.probe.v`)), `block ${b} probe`).toBeLessThan(TOL);
+        }
+        for (let i = 0; i < blk.steps; i++) {
+          const t = tensor(g, `block.${b}.fwd.${i}.t`);
+          const v = await s.probe(tensor(g, `block.${b}.fwd.${i}.x`), t, act);
+          expect(relErr(v, tensor(g, `block.${b}.fwd.${i}.v`)), `block ${b} step ${i}`).toBeLessThan(TOL);
+        }
+        await s.commit(tensor(g, `block.${b}.x0`), act);
+      }
+      await s.close();
+    });
+
+    it('the free-running block loop with the reference noise reproduces every block', async () => {
+      const s = model.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
+      let prompt = -1;
+      for (let b = 0; b < c.blocks.length; b++) {
+        const blk = c.blocks[b]!;
+        if (blk.prompt !== prompt) {
+          await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
+          prompt = blk.prompt;
+        }
+        const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
+        const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise });
+        expect(out.frameStart).toBe(blk.frame_start);
+        expect(out.forwards).toBe(blk.steps + 1);
+        expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
+      }
+      await s.close();
+    });
+  });
+}
+
+describe('golden: reduced-precision checkpoints load and convert at load', () => {
+  const c = cases.cases[0]!;
+  const g = goldenTensors(c);
+  for (const [dir, tol] of [
+    ['tiny_bf16', 3e-2],
+    ['tiny_f16', 3e-3],
+  ] as const) {
+    it(`${dir} stays within ${tol} of the fp32 reference`, async () => {
+      const m = await loadModel(join(fixtures, dir), { threads: 2 });
+      const s = m.createSession();
+      await s.setPrompt(tensor(g, 'prompt.0'));
+      const v = await s.probe(tensor(g, 'block.0.fwd.0.x'), tensor(g, 'block.0.fwd.0.t'), tensor(g, 'block.0.actions'));
+      const e = relErr(v, tensor(g, 'block.0.fwd.0.v'));
+      expect(e).toBeLessThan(tol);
+      expect(e).toBeGreaterThan(0); // it really is the rounded checkpoint
+      await s.close();
+      m.close();
+    });
+  }
+});

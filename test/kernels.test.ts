@@ -1,0 +1,198 @@
+// Every native kernel against its scalar reference (or, for single-implementation
+// kernels, the formula written out here), on every SIMD level this CPU has.
+import { describe, expect, it } from 'vitest';
+
+import { native } from '../sdk/src/native.js';
+import { randoms, relErr } from './helpers/fixtures.js';
+
+const T = native().testing;
+const order = ['scalar', 'avx2', 'avx512'] as const;
+const best = T.cpu().best as (typeof order)[number];
+const isas = order.slice(0, order.indexOf(best) + 1);
+
+function maxAbs(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('cpu features', () => {
+  it('probes the CPU and picks a level it supports', () => {
+    const c = T.cpu();
+    expect(order).toContain(c.best);
+    expect(order.indexOf(c.active as (typeof order)[number])).toBeLessThanOrEqual(order.indexOf(best));
+    if (c.best === 'avx512') expect(c.features).toMatch(/avx512f/);
+    if (c.best !== 'scalar') expect(c.features).toMatch(/avx2/);
+  });
+});
+
+describe('gemm (linear: x·Wᵀ + b, epilogue)', () => {
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 7, 5],
+    [8, 64, 32],
+    [13, 33, 47],
+    [97, 130, 65],
+    [200, 256, 96],
+  ];
+  for (const isa of isas)
+    for (const [M, K, N] of shapes)
+      for (const ep of [0, 1, 2])
+        it(`${isa} M=${M} K=${K} N=${N} epilogue=${['none', 'gelu_tanh', 'silu'][ep]}`, () => {
+          const x = randoms(M * K, M * 7 + K);
+          const W = randoms(N * K, N * 13 + K);
+          const b = randoms(N, N);
+          const ref = T.gemm(x, M, K, W, N, b, isa, ep, true);
+          const got = T.gemm(x, M, K, W, N, b, isa, ep, false);
+          // fp32 accumulation of K products of |x|,|w| < 1 against a double reference
+          expect(maxAbs(got, ref)).toBeLessThan(1e-6 * Math.sqrt(K) * 4 + 1e-6);
+        });
+  it('treats a missing bias as zeros', () => {
+    const x = randoms(5 * 9, 1);
+    const W = randoms(4 * 9, 2);
+    expect(maxAbs(T.gemm(x, 5, 9, W, 4, null, null, 0), T.gemm(x, 5, 9, W, 4, new Float32Array(4), null, 0))).toBe(0);
+  });
+});
+
+describe('attention (online softmax over K/V spans)', () => {
+  const cases: [number, number, number, number[]][] = [
+    [1, 1, 8, [1]],
+    [5, 2, 32, [7]],
+    [48, 2, 32, [16, 16, 48]],
+    [17, 3, 24, [100, 1, 64]],
+    [40, 4, 128, [130]],
+  ];
+  for (const [nq, nh, hd, toks] of cases)
+    it(`nQ=${nq} heads=${nh} headDim=${hd} spans=[${toks}]`, () => {
+      const D = nh * hd;
+      const q = randoms(nq * D, 3).map((v) => v * 3);
+      const spans = toks.map((t, i) => ({ k: randoms(t * D, 10 + i).map((v) => v * 3), v: randoms(t * D, 20 + i), tokens: t }));
+      const ref = T.attention(q, nq, spans, nh, hd, true);
+      const got = T.attention(q, nq, spans, nh, hd, false);
+      expect(maxAbs(got, ref)).toBeLessThan(2e-6);
+    });
+  it('splitting the keys into spans changes nothing (pages are read in place)', () => {
+    const nh = 2, hd = 16, D = nh * hd;
+    const q = randoms(10 * D, 5);
+    const k = randoms(30 * D, 6), v = randoms(30 * D, 7);
+    const whole = T.attention(q, 10, [{ k, v, tokens: 30 }], nh, hd);
+    const parts = T.attention(q, 10, [0, 7, 19].map((s, i, a) => {
+      const e = a[i + 1] ?? 30;
+      return { k: k.slice(s * D, e * D), v: v.slice(s * D, e * D), tokens: e - s };
+    }), nh, hd);
+    expect(maxAbs(whole, parts)).toBeLessThan(1e-6);
+  });
+});
+
+describe('norms', () => {
+  const rows = 6, dim = 40, eps = 1e-6;
+  const x = randoms(rows * dim, 11).map((v, i) => v * 5 + (i % 3));
+  const w = randoms(dim, 12), b = randoms(dim, 13);
+  function ln(r: number): number[] {
+    const row = Array.from(x.subarray(r * dim, (r + 1) * dim));
+    const mean = row.reduce((a, c) => a + c, 0) / dim;
+    const v = row.reduce((a, c) => a + (c - mean) ** 2, 0) / dim;
+    return row.map((c) => (c - mean) / Math.sqrt(v + eps));
+  }
+  it('layer norm, affine and not (nn.LayerNorm, biased variance)', () => {
+    const got = T.norm('layer', x, rows, dim, eps, w, b);
+    const plain = T.norm('layer', x, rows, dim, eps, null, null);
+    for (let r = 0; r < rows; r++)
+      ln(r).forEach((n, i) => {
+        expect(got[r * dim + i]).toBeCloseTo(n * w[i]! + b[i]!, 5);
+        expect(plain[r * dim + i]).toBeCloseTo(n, 5);
+      });
+  });
+  it('modulated layer norm: LN(x)·(1+scale)+shift', () => {
+    const got = T.norm('layer_mod', x, rows, dim, eps, b, w); // a = shift, b = scale
+    for (let r = 0; r < rows; r++) ln(r).forEach((n, i) => expect(got[r * dim + i]).toBeCloseTo(n * (1 + w[i]!) + b[i]!, 5));
+  });
+  it('RMS norm over the full dim with a learned weight', () => {
+    const got = T.norm('rms', x, rows, dim, eps, w, null);
+    for (let r = 0; r < rows; r++) {
+      const row = x.subarray(r * dim, (r + 1) * dim);
+      const rr = 1 / Math.sqrt(row.reduce((a, c) => a + c * c, 0) / dim + eps);
+      row.forEach((c, i) => expect(got[r * dim + i]).toBeCloseTo(c * rr * w[i]!, 5));
+    }
+  });
+});
+
+describe('rope (3D, absolute frame positions)', () => {
+  for (const [F, H, W, fs, nh, hd] of [
+    [3, 4, 4, 0, 2, 32],
+    [1, 2, 3, 1234, 3, 24],
+    [2, 3, 5, 7, 1, 128],
+  ] as const)
+    it(`F=${F} H=${H} W=${W} start=${fs} heads=${nh} headDim=${hd} matches the per-element formula`, () => {
+      const x = randoms(F * H * W * nh * hd, fs + 1);
+      expect(maxAbs(T.rope(x, F, H, W, fs, nh, hd, false), T.rope(x, F, H, W, fs, nh, hd, true))).toBeLessThan(1e-6);
+    });
+  it('splits head_dim 32 as [12, 10, 10] and rotates by the absolute frame index', () => {
+    // One token at (f, h, w) = (0, 0, 0) of frame_start 5: only the t axis (first 12 dims) rotates.
+    const x = new Float32Array(32).fill(1);
+    const y = T.rope(x, 1, 1, 1, 5, 1, 32);
+    for (let j = 0; j < 6; j++) {
+      const a = 5 * Math.pow(10000, -(2 * j) / 12);
+      expect(y[2 * j]).toBeCloseTo(Math.cos(a) - Math.sin(a), 5);
+      expect(y[2 * j + 1]).toBeCloseTo(Math.sin(a) + Math.cos(a), 5);
+    }
+    for (let i = 12; i < 32; i++) expect(y[i]).toBe(1);
+  });
+});
+
+describe('time embedding sinusoid', () => {
+  it('is [cos, sin] with freq_i = 10000^(-i/half)', () => {
+    const t = 937.5, d = 256, half = d / 2;
+    const s = T.sinusoid(t, d);
+    for (const i of [0, 1, 17, 100, 127]) {
+      const a = t * Math.pow(10000, -i / half);
+      expect(s[i]).toBeCloseTo(Math.cos(a), 5);
+      expect(s[half + i]).toBeCloseTo(Math.sin(a), 5);
+    }
+  });
+});
+
+describe('schedule', () => {
+  it('warps [1000, 750, 500, 250] to [1000, 937.5, 833.3, 625] at shift 5, σ = t/1000', () => {
+    const s = T.schedule(5, 1000, [1000, 750, 500, 250], true);
+    [1000, 937.5, 833.3333, 625].forEach((v, i) => expect(s.steps[i]).toBeCloseTo(v, 3));
+    s.steps.forEach((t, i) => expect(s.sigmas[i]).toBeCloseTo(t / 1000, 6));
+  });
+  it('keeps an unwarped list (CausVid) and looks σ up in the shifted table', () => {
+    const s = T.schedule(8, 1000, [1000, 757, 522], false);
+    expect(s.steps).toEqual([1000, 757, 522]);
+    s.sigmas.forEach((g, i) => expect(Math.abs(g - s.steps[i]! / 1000)).toBeLessThan(2e-3));
+  });
+  it('rejects a non-integer step under warp', () => {
+    expect(() => T.schedule(5, 1000, [1000, 750.5], true)).toThrow(/integer steps/);
+  });
+});
+
+describe('noise', () => {
+  it('Philox4x32-10 matches the Random123 known-answer vectors', () => {
+    expect(T.philox([0, 0, 0, 0], [0, 0])).toEqual([0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+    expect(T.philox([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])).toEqual([
+      0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd,
+    ]);
+  });
+  it('seeded normals are deterministic, independent per (seed, frame, step), and standard normal', () => {
+    const a = T.normals(42, 6, 1, 40000);
+    expect(maxAbs(a, T.normals(42, 6, 1, 40000))).toBe(0);
+    expect(maxAbs(a.subarray(0, 100), T.normals(42, 6, 1, 100))).toBe(0); // prefix-stable
+    expect(maxAbs(a, T.normals(43, 6, 1, 40000))).toBeGreaterThan(1);
+    expect(maxAbs(a, T.normals(42, 9, 1, 40000))).toBeGreaterThan(1);
+    expect(maxAbs(a, T.normals(42, 6, 2, 40000))).toBeGreaterThan(1);
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    const varc = a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length;
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(Math.abs(varc - 1)).toBeLessThan(0.03);
+  });
+  it('accepts 64-bit seeds as bigint', () => {
+    expect(maxAbs(T.normals(2n ** 63n + 5n, 0, 0, 16), T.normals(5, 0, 0, 16))).toBeGreaterThan(0);
+  });
+});
+
+it('relErr helper is a real comparison', () => {
+  expect(relErr(new Float32Array([1, 2]), new Float32Array([1, 2]))).toBe(0);
+  expect(relErr(new Float32Array([1, 3]), new Float32Array([1, 2]))).toBe(0.5);
+});

@@ -1,0 +1,254 @@
+// Loading checkpoints: every kind of bad file is a typed error naming the file and
+// tensor (never a crash), and the header parser survives fuzzing.
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ConfigError, WeightsError, decodeSafetensors, encodeSafetensors, loadModel, type Tensor } from '../sdk/src/index.js';
+import { native } from '../sdk/src/native.js';
+import { tinyDir } from './helpers/fixtures.js';
+
+const T = native().testing;
+const work = mkdtempSync(join(tmpdir(), 'wc-weights-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const tinyConfig = readFileSync(join(tinyDir, 'config.json'), 'utf8');
+const tiny = decodeSafetensors(readFileSync(join(tinyDir, 'model.safetensors'))).tensors;
+
+let n = 0;
+function modelDir(tensors: Record<string, Tensor> | Buffer, config = tinyConfig): string {
+  const dir = join(work, `m${n++}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.json'), config);
+  writeFileSync(join(dir, 'model.safetensors'), Buffer.isBuffer(tensors) ? tensors : encodeSafetensors(tensors));
+  return dir;
+}
+function tinyTensors(): Record<string, Tensor> {
+  return Object.fromEntries(tiny.entries());
+}
+
+async function loadError(dir: string): Promise<Error> {
+  try {
+    const m = await loadModel(dir, { threads: 1 });
+    m.close();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the load to fail');
+}
+
+describe('checkpoint loader', () => {
+  it('loads the tiny checkpoint (re-encoded by the TS writer) and exposes its config', async () => {
+    const m = await loadModel(modelDir(tinyTensors()), { threads: 1 });
+    expect(m.config.dim).toBe(64);
+    expect(m.config.action?.keys).toEqual(['w', 'a', 's', 'd', 'space']);
+    expect(m.info().weightBytes).toBeGreaterThan(600_000);
+    m.close();
+  });
+
+  it('names a missing tensor', async () => {
+    const t = tinyTensors();
+    delete t['blocks.1.self_attn.norm_k.weight'];
+    const e = await loadError(modelDir(t));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/model\.safetensors.*missing tensor.*blocks\.1\.self_attn\.norm_k\.weight/);
+  });
+
+  it('names an extra tensor', async () => {
+    const t = tinyTensors();
+    t['blocks.0.surprise'] = { shape: [2], data: new Float32Array(2) };
+    const e = await loadError(modelDir(t));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/model\.safetensors: "blocks\.0\.surprise"/);
+  });
+
+  it('names a mis-shaped tensor with both shapes', async () => {
+    const t = tinyTensors();
+    t['blocks.0.ffn.0.weight'] = { shape: [128, 63], data: new Float32Array(128 * 63) };
+    const e = await loadError(modelDir(t));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/"blocks\.0\.ffn\.0\.weight" has shape \[128, 63\], expected \[128, 64\]/);
+  });
+
+  it('rejects a truncated file without reading past its end', async () => {
+    const dir = modelDir(tinyTensors());
+    const f = join(dir, 'model.safetensors');
+    truncateSync(f, readFileSync(f).length - 1000);
+    const e = await loadError(dir);
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/model\.safetensors: tensor ".*": data runs past the end of the file.*truncated/);
+  });
+
+  it('rejects a file cut inside its header', async () => {
+    const dir = modelDir(tinyTensors());
+    truncateSync(join(dir, 'model.safetensors'), 100);
+    expect((await loadError(dir)).message).toMatch(/header length \d+ runs past the end of the file/);
+  });
+
+  it('rejects a bad header', async () => {
+    const bytes = Buffer.alloc(8 + 12);
+    bytes.writeBigUInt64LE(12n, 0);
+    bytes.write('{"a": [1, 2', 8);
+    const e = await loadError(modelDir(bytes));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/header: invalid JSON at byte/);
+  });
+
+  it('rejects a weight stored as integers', async () => {
+    const buf = Buffer.from(encodeSafetensors(tinyTensors()));
+    const hlen = Number(buf.readBigUInt64LE(0));
+    const header = buf.subarray(8, 8 + hlen).toString();
+    // head.modulation is [1, 2, 64] F32 = 512 bytes; relabel it as I32 (same size)
+    const patched = header.replace(/("head\.modulation":\{"dtype":")F32/, '$1I32');
+    expect(patched).not.toBe(header);
+    buf.write(patched, 8);
+    const e = await loadError(modelDir(buf));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/"head\.modulation" has dtype I32; weights must be F32, F16, BF16 or F64/);
+  });
+
+  it('reports a missing directory and an empty one', async () => {
+    expect((await loadError(join(work, 'nope'))).message).toMatch(/config\.json: cannot open/);
+    const dir = join(work, 'empty');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), tinyConfig);
+    expect((await loadError(dir)).message).toMatch(/no \*\.safetensors file/);
+  });
+
+  it('loads a checkpoint split over shards and refuses a tensor in two shards', async () => {
+    const dir = join(work, 'sharded');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), tinyConfig);
+    const all = tinyTensors();
+    const names = Object.keys(all);
+    const half = (a: string[]) => Object.fromEntries(a.map((k) => [k, all[k]!]));
+    writeFileSync(join(dir, 'model-00001-of-00002.safetensors'), encodeSafetensors(half(names.slice(0, 40))));
+    writeFileSync(join(dir, 'model-00002-of-00002.safetensors'), encodeSafetensors(half(names.slice(40))));
+    const m = await loadModel(dir, { threads: 1 });
+    m.close();
+    writeFileSync(join(dir, 'model-00002-of-00002.safetensors'), encodeSafetensors(half(names.slice(39))));
+    expect((await loadError(dir)).message).toMatch(/also appears in .*model-00001-of-00002/);
+  });
+});
+
+describe('config.json', () => {
+  const base = JSON.parse(tinyConfig) as Record<string, unknown>;
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['wrong type', { dim: '64' }, /"dim" must be a number, not a string/],
+    ['heads do not divide dim', { num_heads: 3 }, /dim must be divisible by num_heads/],
+    ['window too small', { local_attn_size: 3, sink_size: 1 }, /local_attn_size \(3\) must exceed sink_size/],
+    ['unsupported model_type', { model_type: 'i2v' }, /model_type "i2v" is not supported yet/],
+    ['bad action axis', { action: { keys: ['w'], mouse: [{ name: 'dx', min: 1, max: -1 }] } }, /needs min < max/],
+    ['step out of range', { denoising_step_list: [1000, 2000] }, /entries must be numbers in \[0, 1000\]/],
+  ];
+  for (const [what, patch, re] of bad)
+    it(`rejects ${what}`, async () => {
+      const e = await loadError(modelDir(tinyTensors(), JSON.stringify({ ...base, ...patch })));
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(e.message).toMatch(/config\.json/);
+      expect(e.message).toMatch(re);
+    });
+  it('rejects malformed JSON with the byte offset', async () => {
+    const e = await loadError(modelDir(tinyTensors(), '{"dim": 64,, }'));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toMatch(/invalid JSON at byte 11/);
+  });
+  it('takes upstream defaults for absent keys (a Wan2.1 1.3B config parses)', () => {
+    const c = T.parseConfig(JSON.stringify({ _class_name: 'WanModel', dim: 1536, eps: 1e-6, ffn_dim: 8960, freq_dim: 256, in_dim: 16, model_type: 't2v', num_heads: 12, num_layers: 30, out_dim: 16, text_len: 512 }));
+    expect(c).toEqual({ dim: 1536, num_heads: 12, num_layers: 30, actionSize: 0 });
+  });
+});
+
+describe('safetensors header fuzzing', () => {
+  const valid = encodeSafetensors({
+    a: { shape: [2, 3], data: new Float32Array(6).fill(1) },
+    b: { shape: [4], data: new Float32Array(4).fill(2) },
+  }, 'F32', { format: 'pt' });
+
+  function parseOrWeightsError(bytes: Uint8Array): void {
+    try {
+      const r = T.parseSafetensors(bytes);
+      expect(Array.isArray(r)).toBe(true);
+    } catch (e) {
+      expect((e as { code?: string }).code, String(e)).toBe('WEIGHTS');
+      expect((e as Error).message).toMatch(/^<fuzz>( header)?: /);
+    }
+  }
+
+  it('parses the valid file', () => {
+    expect(T.parseSafetensors(valid).map((t) => t.name)).toEqual(['a', 'b']);
+  });
+
+  it('every truncation is either valid or a clear error', () => {
+    for (let len = 0; len < valid.length; len++) parseOrWeightsError(valid.subarray(0, len));
+  });
+
+  it('random byte corruption never crashes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
+        const b = Buffer.from(valid);
+        for (const [i, v] of edits) b[i] = v;
+        parseOrWeightsError(b);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('random headers (JSON-ish text with a correct or lying length) never crash', () => {
+    const entry = fc.record({
+      dtype: fc.constantFrom('F32', 'F16', 'BF16', 'I64', 'U8', 'F8', '', 'f32'),
+      shape: fc.array(fc.oneof(fc.nat(10), fc.integer({ min: -3, max: 3 }), fc.double()), { maxLength: 4 }),
+      data_offsets: fc.array(fc.oneof(fc.nat(64), fc.integer({ min: -5, max: 2 ** 40 }), fc.double()), { minLength: 0, maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(entry, fc.anything())),
+        fc.nat(64),
+        fc.integer({ min: -4, max: 4 }),
+        (header, dataLen, lie) => {
+          const json = Buffer.from(JSON.stringify(header));
+          const b = Buffer.alloc(8 + json.length + dataLen);
+          b.writeBigUInt64LE(BigInt(Math.max(0, json.length + lie)), 0);
+          json.copy(b, 8);
+          parseOrWeightsError(b);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('random bytes never crash', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => parseOrWeightsError(b)), { numRuns: 3000 });
+  });
+
+  it('rejects overlapping data ranges and implausible header lengths', () => {
+    const json = Buffer.from(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }));
+    const b = Buffer.alloc(8 + json.length + 12);
+    b.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(b, 8);
+    expect(() => T.parseSafetensors(b)).toThrow(/overlap/);
+    const big = Buffer.alloc(16);
+    big.writeBigUInt64LE(2n ** 62n, 0);
+    expect(() => T.parseSafetensors(big)).toThrow(/implausible/);
+  });
+});
+
+it('a corrupted weights file on disk is a WeightsError through the full loader', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.nat(4000), fc.integer({ min: 0, max: 255 }), async (i, v) => {
+      const buf = Buffer.from(readFileSync(join(tinyDir, 'model.safetensors')));
+      buf[i] = v;
+      const dir = modelDir(buf);
+      try {
+        (await loadModel(dir, { threads: 1 })).close();
+      } catch (e) {
+        expect(e).toBeInstanceOf(WeightsError);
+      }
+      rmSync(dir, { recursive: true });
+    }),
+    { numRuns: 60 },
+  );
+});
+
