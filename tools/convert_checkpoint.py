@@ -1,0 +1,323 @@
+#!/usr/bin/python3
+"""Convert an upstream (Self Forcing / CausVid / Wan2.1) causal DiT checkpoint into a
+worldcast model directory: config.json + model.safetensors with upstream tensor names.
+
+    /usr/bin/python3 tools/convert_checkpoint.py CHECKPOINT --config CONFIG.json --out DIR
+        [--dtype f32|bf16|f16] [--key generator_ema] [--set local_attn_size=12 ...]
+
+CHECKPOINT  a torch .pt/.pth state_dict (possibly nested under generator_ema / generator /
+            model / state_dict and prefixed with `model.` as Self Forcing saves it, or
+            `module.` / `_orig_mod.`), or a .safetensors file.
+CONFIG      the upstream diffusers config.json (e.g. Wan2.1-T2V-1.3B/config.json) or a
+            worldcast config.json.  Upstream-constructor keys missing from it take the
+            upstream CausalWanModel defaults, except text_dim / patch_size / qk_norm /
+            cross_attn_norm (upstream's `ignore_for_config`), which are read off the
+            checkpoint when absent.  Loop keys missing from it take worldcast's defaults:
+            num_frame_per_block 3, local_attn_size -1, sink_size 0,
+            denoising_step_list [1000,750,500,250], warp_denoising_step true,
+            timestep_shift 5.0, context_noise 0, num_train_timesteps 1000.
+--set K=V   override/add a config key (V parsed as JSON, else kept as a string).
+
+Names and shapes are validated against the config; any missing / unexpected / mis-shaped
+tensor is an error that lists them all.  Wrapper-level tensors outside the model (e.g. a
+GAN critic's `_cls_pred_branch.*` next to `model.*`) are dropped with a notice.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+
+import safetensors_io  # noqa: E402
+
+MODEL_DEFAULTS = {
+    "model_type": "t2v",
+    "patch_size": [1, 2, 2],
+    "text_len": 512,
+    "in_dim": 16,
+    "dim": 2048,
+    "ffn_dim": 8192,
+    "freq_dim": 256,
+    "text_dim": 4096,
+    "out_dim": 16,
+    "num_heads": 16,
+    "num_layers": 32,
+    "qk_norm": True,
+    "cross_attn_norm": True,
+    "eps": 1e-6,
+}
+INFERRED_IF_ABSENT = ("text_dim", "patch_size", "qk_norm", "cross_attn_norm")
+LOOP_DEFAULTS = {
+    "num_frame_per_block": 3,
+    "local_attn_size": -1,
+    "sink_size": 0,
+    "denoising_step_list": [1000, 750, 500, 250],
+    "warp_denoising_step": True,
+    "timestep_shift": 5.0,
+    "num_train_timesteps": 1000,
+    "context_noise": 0,
+}
+NESTED_KEYS = ("generator_ema", "generator", "model", "state_dict", "module")
+PREFIXES = ("model.", "module.", "_orig_mod.")
+# Keys of upstream/diffusers configs that are not model facts worldcast keeps.
+DROP_CONFIG_KEYS = ("_diffusers_version", "_name_or_path")
+
+
+class ConversionError(Exception):
+    pass
+
+
+def expected_shapes(cfg):
+    """name -> shape of upstream CausalWanModel.state_dict() (+ worldcast's action module)."""
+    dim, ffn, heads = cfg["dim"], cfg["ffn_dim"], cfg["num_heads"]
+    pt, ph, pw = cfg["patch_size"]
+    if dim % heads or (dim // heads) % 2:
+        raise ConversionError(f"dim {dim} must be a multiple of num_heads {heads} with an even head_dim")
+    s = {
+        "patch_embedding.weight": [dim, cfg["in_dim"], pt, ph, pw],
+        "patch_embedding.bias": [dim],
+        "text_embedding.0.weight": [dim, cfg["text_dim"]],
+        "text_embedding.0.bias": [dim],
+        "text_embedding.2.weight": [dim, dim],
+        "text_embedding.2.bias": [dim],
+        "time_embedding.0.weight": [dim, cfg["freq_dim"]],
+        "time_embedding.0.bias": [dim],
+        "time_embedding.2.weight": [dim, dim],
+        "time_embedding.2.bias": [dim],
+        "time_projection.1.weight": [6 * dim, dim],
+        "time_projection.1.bias": [6 * dim],
+        "head.head.weight": [pt * ph * pw * cfg["out_dim"], dim],
+        "head.head.bias": [pt * ph * pw * cfg["out_dim"]],
+        "head.modulation": [1, 2, dim],
+    }
+    for i in range(cfg["num_layers"]):
+        b = f"blocks.{i}."
+        for att in ("self_attn", "cross_attn"):
+            for lin in "qkvo":
+                s[f"{b}{att}.{lin}.weight"] = [dim, dim]
+                s[f"{b}{att}.{lin}.bias"] = [dim]
+            if cfg["qk_norm"]:
+                s[f"{b}{att}.norm_q.weight"] = [dim]
+                s[f"{b}{att}.norm_k.weight"] = [dim]
+        if cfg["cross_attn_norm"]:
+            s[f"{b}norm3.weight"] = [dim]
+            s[f"{b}norm3.bias"] = [dim]
+        s[f"{b}ffn.0.weight"] = [ffn, dim]
+        s[f"{b}ffn.0.bias"] = [ffn]
+        s[f"{b}ffn.2.weight"] = [dim, ffn]
+        s[f"{b}ffn.2.bias"] = [dim]
+        s[f"{b}modulation"] = [1, 6, dim]
+    act = cfg.get("action")
+    if act:
+        if act.get("mode", "additive") != "additive":
+            raise ConversionError(f"action mode {act.get('mode')!r} is not supported")
+        n_act = len(act.get("keys", [])) + len(act.get("mouse", []))
+        s["action_embedding.0.weight"] = [dim, n_act]
+        s["action_embedding.0.bias"] = [dim]
+        s["action_embedding.2.weight"] = [dim, dim]
+        s["action_embedding.2.bias"] = [dim]
+    return s
+
+
+def load_checkpoint(path, key=None, allow_pickle=False):
+    """Return (flat {name: tensor}, description of where it came from)."""
+    if path.endswith(".safetensors"):
+        return safetensors_io.load_file(path), "safetensors"
+    import torch
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    except TypeError:  # torch without weights_only
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # noqa: BLE001
+        if allow_pickle:
+            raise
+        raise ConversionError(f"could not load {path} with weights_only=True ({e}); "
+                              f"if you trust the file, re-run with --allow-pickle") from e
+    where = "top level"
+    if key is not None:
+        if not isinstance(obj, dict) or key not in obj:
+            raise ConversionError(f"--key {key!r} not in checkpoint (top-level keys: "
+                                  f"{sorted(obj)[:20] if isinstance(obj, dict) else type(obj).__name__})")
+        obj, where = obj[key], f"[{key!r}]"
+    else:
+        while isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
+            found = [k for k in NESTED_KEYS if k in obj and isinstance(obj[k], dict)]
+            if not found:
+                raise ConversionError(f"no state_dict found; top-level keys: {sorted(obj)[:20]}")
+            obj = obj[found[0]]
+            where = f"[{found[0]!r}]" if where == "top level" else f"{where}[{found[0]!r}]"
+    if not isinstance(obj, dict):
+        raise ConversionError(f"expected a state_dict, got {type(obj).__name__}")
+    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    return tensors, where
+
+
+def strip_prefixes(sd, expected):
+    """Strip wrapper prefixes (model., module., _orig_mod.) as long as that helps matching."""
+    notes = []
+    dropped = []
+    changed = True
+    while changed:
+        changed = False
+        for p in PREFIXES:
+            with_p = [k for k in sd if k.startswith(p)]
+            if not with_p:
+                continue
+            hits_stripped = sum(1 for k in with_p if k[len(p):] in expected)
+            hits_plain = sum(1 for k in sd if k in expected)
+            if hits_stripped > hits_plain:
+                others = [k for k in sd if not k.startswith(p)]
+                dropped += others
+                sd = {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
+                notes.append(f"stripped prefix {p!r}")
+                changed = True
+    return sd, notes, dropped
+
+
+def parse_set(items):
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise ConversionError(f"--set expects KEY=VALUE, got {it!r}")
+        k, v = it.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def infer_from_checkpoint(sd):
+    got = {}
+    w = sd.get("text_embedding.0.weight")
+    if w is not None:
+        got["text_dim"] = int(w.shape[1])
+    w = sd.get("patch_embedding.weight")
+    if w is not None and w.dim() == 5:
+        got["patch_size"] = [int(x) for x in w.shape[2:]]
+    got["qk_norm"] = "blocks.0.self_attn.norm_q.weight" in sd
+    got["cross_attn_norm"] = "blocks.0.norm3.weight" in sd
+    return got
+
+
+def build_config(src_cfg, sd, overrides):
+    cfg = {k: v for k, v in src_cfg.items() if k not in DROP_CONFIG_KEYS}
+    notes = []
+    cls = cfg.get("_class_name")
+    if cls not in (None, "CausalWanModel", "WanModel"):
+        notes.append(f"note: source _class_name is {cls!r}")
+    cfg["_class_name"] = "CausalWanModel"
+    inferred = infer_from_checkpoint(sd)
+    for k in INFERRED_IF_ABSENT:
+        if k not in cfg and k not in overrides and k in inferred:
+            cfg[k] = inferred[k]
+            notes.append(f"{k} = {json.dumps(inferred[k])} (not in config; read off the checkpoint)")
+    for k, v in MODEL_DEFAULTS.items():
+        if k not in cfg and k not in overrides:
+            cfg[k] = v
+            notes.append(f"{k} = {json.dumps(v)} (upstream default)")
+    for k, v in LOOP_DEFAULTS.items():
+        if k not in cfg and k not in overrides:
+            cfg[k] = v
+            notes.append(f"{k} = {json.dumps(v)} (worldcast default)")
+    cfg.setdefault("action", None)
+    cfg.setdefault("decoder", None)
+    for k, v in overrides.items():
+        cfg[k] = v
+        notes.append(f"{k} = {json.dumps(v)} (--set)")
+    cfg["patch_size"] = list(cfg["patch_size"])
+    if cfg.get("model_type", "t2v") != "t2v":
+        raise ConversionError(f"model_type {cfg['model_type']!r} is not supported (t2v only)")
+    L, S, F = cfg["local_attn_size"], cfg["sink_size"], cfg["num_frame_per_block"]
+    if L != -1 and L - S - F < 1:
+        raise ConversionError(f"local_attn_size {L} must be -1 or >= sink_size {S} + num_frame_per_block {F} + 1")
+    return cfg, notes
+
+
+def validate(sd, expected):
+    missing = sorted(k for k in expected if k not in sd)
+    extra = sorted(k for k in sd if k not in expected)
+    bad = sorted(f"{k}: checkpoint {list(sd[k].shape)} != expected {expected[k]}"
+                 for k in expected if k in sd and list(sd[k].shape) != expected[k])
+    if missing or extra or bad:
+        lines = ["checkpoint does not match the config:"]
+        for title, items in (("missing", missing), ("unexpected", extra), ("mis-shaped", bad)):
+            if items:
+                lines.append(f"  {title} ({len(items)}):")
+                lines += [f"    {x}" for x in items]
+        raise ConversionError("\n".join(lines))
+
+
+def convert(checkpoint, config_path, out_dir, dtype="f32", key=None, overrides=None, allow_pickle=False,
+            log=print):
+    import torch
+    with open(config_path) as f:
+        src_cfg = json.load(f)
+    sd, where = load_checkpoint(checkpoint, key, allow_pickle)
+    log(f"loaded {len(sd)} tensors from {checkpoint} ({where})")
+    # first pass: a rough expected set from the raw config, to decide prefix stripping
+    rough_cfg, _ = build_config(src_cfg, {}, overrides or {})
+    sd, notes, dropped = strip_prefixes(sd, expected_shapes(rough_cfg))
+    for n in notes:
+        log(n)
+    if dropped:
+        log(f"dropped {len(dropped)} tensors outside the model namespace: "
+            + ", ".join(sorted(dropped)[:8]) + (" ..." if len(dropped) > 8 else ""))
+    cfg, notes = build_config(src_cfg, sd, overrides or {})
+    for n in notes:
+        log("config: " + n)
+    expected = expected_shapes(cfg)
+    validate(sd, expected)
+    st_dtype = safetensors_io.normalize_dtype(dtype)
+    if st_dtype not in ("F32", "BF16", "F16"):
+        raise ConversionError(f"--dtype must be f32, bf16 or f16, not {dtype}")
+    src_dtypes = sorted({str(v.dtype).replace("torch.", "") for v in sd.values()})
+    tensors = {}
+    for k in expected:
+        t = sd[k]
+        if not torch.is_floating_point(t):
+            raise ConversionError(f"{k} has non-float dtype {t.dtype}")
+        tensors[k] = t.detach().to(torch.float32) if (st_dtype != "BF16" or t.dtype != torch.bfloat16) else t
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    out_path = os.path.join(out_dir, "model.safetensors")
+    safetensors_io.save_file(tensors, out_path, dtype=st_dtype, metadata={
+        "format": "pt", "source": os.path.basename(checkpoint), "converted_by": "worldcast tools/convert_checkpoint.py"})
+    n_params = sum(math.prod(v) for v in expected.values())
+    log(f"wrote {out_dir}/config.json and model.safetensors: {len(tensors)} tensors, {n_params} parameters, "
+        f"{src_dtypes} -> {st_dtype}, {os.path.getsize(out_path)} bytes")
+    log(f"model: dim {cfg['dim']}, {cfg['num_layers']} layers, {cfg['num_heads']} heads, ffn {cfg['ffn_dim']}, "
+        f"text {cfg['text_dim']}x{cfg['text_len']}, in/out {cfg['in_dim']}/{cfg['out_dim']}, patch {cfg['patch_size']}; "
+        f"loop: {cfg['num_frame_per_block']} frames/block, local_attn_size {cfg['local_attn_size']}, "
+        f"sink {cfg['sink_size']}, steps {cfg['denoising_step_list']} (warp {cfg['warp_denoising_step']}), "
+        f"shift {cfg['timestep_shift']}")
+    return cfg
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("--config", required=True, help="upstream or worldcast config.json")
+    ap.add_argument("--out", required=True, help="output model directory")
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
+    ap.add_argument("--key", default=None, help="take the state_dict from this top-level key "
+                    "(default: first of generator_ema, generator, model, state_dict, module)")
+    ap.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (JSON value)")
+    ap.add_argument("--allow-pickle", action="store_true", help="torch.load with weights_only=False (trusted files only)")
+    args = ap.parse_args(argv)
+    try:
+        convert(args.checkpoint, args.config, args.out, args.dtype, args.key, parse_set(args.set), args.allow_pickle)
+    except ConversionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
