@@ -1,0 +1,106 @@
+/**
+ * Block-step benchmark: the time of one block (all denoising forwards + the commit) of
+ * the tiny fixture model and of a mid-size config (dim 512, 8 layers, 3 frames of 16×16
+ * latents), with the per-stage breakdown, against the PyTorch reference in float32 on
+ * the same threads (run as a subprocess when Debian's python3-torch is installed).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { loadModel } from '../sdk/src/index.js';
+import { writeRandomModel } from './random_model.js';
+
+const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
+const BLOCKS = Number(process.env.WORLDCAST_BENCH_BLOCKS ?? 5);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface Row {
+  model: string;
+  tokensPerBlock: number;
+  blockMs: number;
+  latentFramesPerSec: number;
+  stagesMs: Record<string, number>;
+  peer?: string;
+  peerBlockMs?: number;
+  speedup?: number;
+}
+
+async function measure(name: string, dir: string): Promise<Row> {
+  const model = await loadModel(dir, { threads: THREADS });
+  const c = model.config;
+  const s = model.createSession({ seed: 1 });
+  const rows = Math.min(20, c.text_len);
+  const prompt = new Float32Array(rows * c.text_dim).map((_, i) => Math.sin(i * 0.37));
+  await s.setPrompt(prompt);
+  await s.step(); // warm-up: computes the prompt's cross-attention K/V
+  const ms: number[] = [];
+  const stages: Record<string, number[]> = {};
+  for (let b = 0; b < BLOCKS; b++) {
+    const blk = await s.step();
+    ms.push(blk.seconds * 1e3);
+    for (const [k, v] of Object.entries(blk.times)) (stages[k] ??= []).push(v * 1e3);
+  }
+  await s.close();
+  model.close();
+  const blockMs = median(ms);
+  const row: Row = {
+    model: name,
+    tokensPerBlock: c.num_frame_per_block * (c.latent_height / 2) * (c.latent_width / 2),
+    blockMs,
+    latentFramesPerSec: (c.num_frame_per_block * 1e3) / blockMs,
+    stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
+  };
+  const py = '/usr/bin/python3';
+  if (existsSync(py) && process.env.WORLDCAST_BENCH_NO_PEER !== '1') {
+    const r = spawnSync(py, ['tools/reference/bench_block.py', dir, '--blocks', String(BLOCKS), '--threads', String(THREADS)], {
+      encoding: 'utf8',
+      timeout: 1_800_000,
+    });
+    if (r.status === 0) {
+      const p = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peer: string; median_block_seconds: number };
+      row.peer = p.peer;
+      row.peerBlockMs = p.median_block_seconds * 1e3;
+      row.speedup = row.peerBlockMs / blockMs;
+    } else {
+      row.peer = `unavailable (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+    }
+  } else {
+    row.peer = 'unavailable (install python3-torch)';
+  }
+  return row;
+}
+
+export async function runBlockBench(): Promise<unknown> {
+  const tmp = mkdtempSync(join(tmpdir(), 'wc-bench-'));
+  try {
+    const midDir = join(tmp, 'mid');
+    writeRandomModel(midDir, {
+      dim: 512, ffn_dim: 2048, num_heads: 8, num_layers: 8, in_dim: 16, out_dim: 16,
+      text_dim: 4096, text_len: 512, latent_height: 16, latent_width: 16,
+      action: { keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }] },
+    });
+    const rows = [await measure('tiny fixture (dim 64, 2 layers, 3×8×8)', 'test/fixtures/tiny'), await measure('mid (dim 512, 8 layers, 3×16×16)', midDir)];
+    const probe = await loadModel('test/fixtures/tiny', { threads: THREADS });
+    const info = probe.info();
+    probe.close();
+    console.log(`\nblock step, ${THREADS} threads, ${info.isa} kernels, median of ${BLOCKS} blocks (5 forwards each: 4 denoising + commit)`);
+    console.log('| model | tokens/block | block ms | latent frames/s | gemm | attention | norm | rope | other | PyTorch ms | speedup |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      const st = r.stagesMs;
+      const f = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(2));
+      console.log(`| ${r.model} | ${r.tokensPerBlock} | ${f(r.blockMs)} | ${f(r.latentFramesPerSec)} | ${f(st.gemm)} | ${f(st.attention)} | ${f(st.norm)} | ${f(st.rope)} | ${f(st.other)} | ${f(r.peerBlockMs)} | ${r.speedup ? r.speedup.toFixed(2) + '×' : 'n/a'} |`);
+    }
+    console.log(`peer: ${rows[0]!.peer}`);
+    return { suite: 'block', threads: THREADS, isa: info.isa, cpu: info.cpuFeatures, blocks: BLOCKS, rows };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * `npm run bench [-- suite...]`: runs benchmark suites, prints a table with ratios
+ * against a peer measured in the same run, and writes JSON to bench/results/.
+ * Suites: block (one block step: tiny fixture model and a mid-size config, per-stage
+ * breakdown, PyTorch CPU peer when Debian's python3-torch is installed).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { runBlockBench } from './block.js';
+
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench };
+const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const chosen = args.length ? args : Object.keys(suites);
+for (const name of chosen) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown suite "${name}"; known: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  const result = await suite();
+  const dir = join(process.cwd(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log(`\nwrote ${file}`);
+}
