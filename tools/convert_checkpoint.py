@@ -34,33 +34,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ref
 
 import safetensors_io  # noqa: E402
 
-MODEL_DEFAULTS = {
-    "model_type": "t2v",
-    "patch_size": [1, 2, 2],
-    "text_len": 512,
-    "in_dim": 16,
-    "dim": 2048,
-    "ffn_dim": 8192,
-    "freq_dim": 256,
-    "text_dim": 4096,
-    "out_dim": 16,
-    "num_heads": 16,
-    "num_layers": 32,
-    "qk_norm": True,
-    "cross_attn_norm": True,
-    "eps": 1e-6,
-}
+from wan_causal import LOOP_DEFAULTS, MODEL_DEFAULTS  # noqa: E402  (one source of the defaults)
+
 INFERRED_IF_ABSENT = ("text_dim", "patch_size", "qk_norm", "cross_attn_norm")
-LOOP_DEFAULTS = {
-    "num_frame_per_block": 3,
-    "local_attn_size": -1,
-    "sink_size": 0,
-    "denoising_step_list": [1000, 750, 500, 250],
-    "warp_denoising_step": True,
-    "timestep_shift": 5.0,
-    "num_train_timesteps": 1000,
-    "context_noise": 0,
-}
 NESTED_KEYS = ("generator_ema", "generator", "model", "state_dict", "module")
 PREFIXES = ("model.", "module.", "_orig_mod.")
 # Keys of upstream/diffusers configs that are not model facts worldcast keeps.
