@@ -3,6 +3,11 @@
 #include "addon/common.h"
 #include "addon/session_wrap.h"
 #include "core/cpu_features.h"
+#include "engine/session.h"
+
+#include <unistd.h>
+
+#include <algorithm>
 
 namespace wcjs {
 
@@ -14,6 +19,7 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("config", &ModelWrap::Config),
                                      InstanceMethod("info", &ModelWrap::Info),
                                      InstanceMethod("createSession", &ModelWrap::CreateSession),
+                                     InstanceMethod("kvStats", &ModelWrap::KvStats),
                                      InstanceMethod("close", &ModelWrap::Close),
                                      InstanceAccessor("closed", &ModelWrap::Closed, nullptr),
                                  });
@@ -21,13 +27,47 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", f);
 }
 
-// new Model(dir, {threads?})
+namespace {
+
+// Default KV budget: half the machine's memory, at most 8 GiB.
+size_t default_kv_budget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  size_t half = pages > 0 && page > 0 ? size_t(pages) * size_t(page) / 2 : (size_t(4) << 30);
+  return std::min(half, size_t(8) << 30);
+}
+
+}  // namespace
+
+wc::KvType kv_type_arg(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsString()) throw_arg(env, "kv dtype must be 'f32', 'bf16' or 'int8'");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "f32") return wc::KvType::F32;
+  if (s == "bf16") return wc::KvType::BF16;
+  if (s == "int8") return wc::KvType::I8;
+  throw_arg(env, "kv dtype must be 'f32', 'bf16' or 'int8', not '" + s + "'");
+}
+
+// new Model(dir, {threads?, kv?: {budgetBytes?, dtype?}})
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
     if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "Model: the first argument must be a directory path");
     int threads = 0;
+    size_t budget = default_kv_budget();
+    wc::KvType kv_type = wc::KvType::F32;
     if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Value kv = info[1].As<Napi::Object>().Get("kv");
+      if (!kv.IsUndefined()) {
+        if (!kv.IsObject()) throw_arg(env, "kv options must be an object");
+        Napi::Value b = kv.As<Napi::Object>().Get("budgetBytes");
+        if (!b.IsUndefined()) {
+          double d = b.IsNumber() ? b.As<Napi::Number>().DoubleValue() : -1;
+          if (!(d >= 0) || d > 1e15) throw_arg(env, "kv.budgetBytes must be a non-negative number of bytes");
+          budget = size_t(d);
+        }
+        Napi::Value t = kv.As<Napi::Object>().Get("dtype");
+        if (!t.IsUndefined()) kv_type = kv_type_arg(env, t);
+      }
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) {
         if (!t.IsNumber()) throw_arg(env, "threads must be a number");
@@ -40,6 +80,8 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     wc::LoadOptions lo;
     lo.isa = wc::active_isa();
     ctx->model = wc::load_wan_model(info[0].As<Napi::String>().Utf8Value(), lo);
+    ctx->pool = std::make_unique<wc::KvPool>(budget);
+    ctx->kv_type = kv_type;
     ctx->executor = std::make_unique<wc::Executor>(threads);
     ctx_ = ctx;
     return 0;
@@ -110,6 +152,39 @@ Napi::Value ModelWrap::CreateSession(const Napi::CallbackInfo& info) {
   if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
   Napi::Value opts = info.Length() > 0 ? info[0] : env.Undefined();
   return SessionWrap::ctor->New({Value(), opts});
+}
+
+// kvStats() → pool statistics (exact, read under the pool's lock)
+Napi::Value ModelWrap::KvStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const wc::ModelConfig& c = ctx_->model->config;
+  wc::KvPoolStats s = ctx_->pool->stats(wc::page_geometry(c, c.latent_height, c.latent_width, ctx_->kv_type));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("budgetBytes", double(s.budget));
+  o.Set("usedBytes", double(s.used));
+  o.Set("reservedBytes", double(s.reserved));
+  o.Set("availableBytes", double(s.available));
+  o.Set("sessions", s.sessions);
+  Napi::Object pages = Napi::Object::New(env);
+  pages.Set("used", double(s.pages_used));
+  pages.Set("shared", double(s.pages_shared));
+  pages.Set("free", double(s.pages_free));
+  pages.Set("total", double(s.pages_used + s.pages_free));
+  pages.Set("cached", double(s.pages_cached));
+  pages.Set("refs", double(s.page_refs));
+  pages.Set("pageBytes", double(s.page_bytes));
+  o.Set("pages", pages);
+  Napi::Object by = Napi::Object::New(env);
+  by.Set("f32", double(s.bytes_f32));
+  by.Set("bf16", double(s.bytes_bf16));
+  by.Set("int8", double(s.bytes_i8));
+  o.Set("bytesByDtype", by);
+  o.Set("crossCaches", double(s.cross_caches));
+  o.Set("crossBytes", double(s.cross_bytes));
+  o.Set("payloadBytes", double(s.payload));
+  o.Set("wasteBytes", double(s.waste));
+  o.Set("wastePercent", s.payload + s.waste ? 100.0 * double(s.waste) / double(s.payload + s.waste) : 0.0);
+  return o;
 }
 
 Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {

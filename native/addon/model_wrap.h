@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "engine/executor.h"
+#include "kv/page_pool.h"
 #include "model/wan_model.h"
 
 namespace wcjs {
@@ -14,9 +15,13 @@ namespace wcjs {
 // destroyed from its own thread; engine jobs capture the model weights, not this.
 struct ModelCtx {
   std::shared_ptr<const wc::WanModel> model;
+  std::unique_ptr<wc::KvPool> pool;  // declared before the executor: destroyed after its jobs drain
+  wc::KvType kv_type = wc::KvType::F32;
   std::unique_ptr<wc::Executor> executor;
   std::atomic<bool> closed{false};
 };
+
+wc::KvType kv_type_arg(Napi::Env env, const Napi::Value& v);
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
@@ -29,6 +34,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Config(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value CreateSession(const Napi::CallbackInfo& info);
+  Napi::Value KvStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   std::shared_ptr<ModelCtx> ctx_;

@@ -17,6 +17,9 @@ void SessionWrap::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("setPrompt", &SessionWrap::SetPrompt),
                                      InstanceMethod("setWindow", &SessionWrap::SetWindow),
                                      InstanceMethod("stats", &SessionWrap::Stats),
+                                     InstanceMethod("fork", &SessionWrap::Fork),
+                                     InstanceMethod("setSelection", &SessionWrap::SetSelection),
+                                     InstanceMethod("kvPages", &SessionWrap::KvPages),
                                      InstanceMethod("close", &SessionWrap::Close),
                                      InstanceAccessor("closed", &SessionWrap::Closed, nullptr),
                                      InstanceAccessor("layout", &SessionWrap::Layout, nullptr),
@@ -40,7 +43,8 @@ int opt_int(Napi::Env env, const Napi::Object& o, const char* key, int def, doub
 
 }  // namespace
 
-// new Session(model, {seed?, localAttnSize?, sinkSize?, latentHeight?, latentWidth?})
+// new Session(model, {seed?, localAttnSize?, sinkSize?, latentHeight?, latentWidth?, kvDtype?})
+// (internally also new Session(model, External<shared_ptr<Session>>) for forks)
 SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
@@ -48,9 +52,16 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
       throw_arg(env, "Session: the first argument must be a Model (use model.createSession())");
     ModelWrap* mw = ModelWrap::Unwrap(info[0].As<Napi::Object>());
     ctx_ = mw->ctx();
+    model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
     if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
+    if (info.Length() > 1 && info[1].IsExternal()) {
+      session_ = *info[1].As<Napi::External<std::shared_ptr<wc::Session>>>().Data();
+      init_layout();
+      return 0;
+    }
     const wc::ModelConfig& c = ctx_->model->config;
     wc::SessionOptions so;
+    so.kv_type = ctx_->kv_type;
     if (info.Length() > 1 && !info[1].IsUndefined()) {
       if (!info[1].IsObject()) throw_arg(env, "session options must be an object");
       Napi::Object o = info[1].As<Napi::Object>();
@@ -75,17 +86,25 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
       }
       so.latent_height = opt_int(env, o, "latentHeight", 0, 0, 1 << 14);
       so.latent_width = opt_int(env, o, "latentWidth", 0, 0, 1 << 14);
+      Napi::Value kt = o.Get("kvDtype");
+      if (!kt.IsUndefined()) so.kv_type = kv_type_arg(env, kt);
     }
-    session_ = std::make_shared<wc::Session>(ctx_->model, ctx_->executor->pool(), so);
-    frames_ = session_->block_frames();
-    channels_ = c.in_dim;
-    height_ = session_->latent_height();
-    width_ = session_->latent_width();
-    n_act_ = c.has_action ? c.action.size() : 0;
-    steps_ = int(session_->step_list().size());
-    timesteps_ = session_->step_list();
+    // Admission to the KV pool happens here, under the pool's lock: refused up front.
+    session_ = std::make_shared<wc::Session>(ctx_->model, *ctx_->pool, ctx_->executor->pool(), so);
+    init_layout();
     return 0;
   });
+}
+
+void SessionWrap::init_layout() {
+  const wc::ModelConfig& c = ctx_->model->config;
+  frames_ = session_->block_frames();
+  channels_ = c.in_dim;
+  height_ = session_->latent_height();
+  width_ = session_->latent_width();
+  n_act_ = c.has_action ? c.action.size() : 0;
+  steps_ = int(session_->step_list().size());
+  timesteps_ = session_->step_list();
 }
 
 void SessionWrap::check_open(Napi::Env env) const {
@@ -260,7 +279,8 @@ Napi::Value SessionWrap::Stats(const Napi::CallbackInfo& info) {
         wc::StageTimes times;
       };
       auto snap = std::make_shared<Snap>(
-          Snap{s->next_frame(), s->kv().frames_stored(), s->kv().bytes(), s->cross_bytes(), s->total_times()});
+          Snap{s->next_frame(), s->kv().frames(), s->kv().bytes(),
+               s->kv().cross() ? s->kv().cross()->kv.bytes() : 0, s->total_times()});
       return [snap](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("nextFrame", double(snap->next));
@@ -274,6 +294,116 @@ Napi::Value SessionWrap::Stats(const Napi::CallbackInfo& info) {
       };
     });
   });
+}
+
+// fork({seed?}) → Promise<Session>: after this session's pending work, a new session
+// sharing every committed page and the prompt cache (admitted against the KV budget).
+Napi::Value SessionWrap::Fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    bool has_seed = false;
+    uint64_t seed = 0;
+    if (info.Length() > 0 && info[0].IsObject()) {
+      Napi::Value sv = info[0].As<Napi::Object>().Get("seed");
+      if (sv.IsBigInt()) {
+        bool l;
+        seed = sv.As<Napi::BigInt>().Uint64Value(&l);
+        has_seed = true;
+      } else if (sv.IsNumber()) {
+        double d = sv.As<Napi::Number>().DoubleValue();
+        if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
+          throw_arg(env, "seed must be a non-negative integer (or a bigint)");
+        seed = uint64_t(d);
+        has_seed = true;
+      } else if (!sv.IsUndefined()) {
+        throw_arg(env, "seed must be a number or a bigint");
+      }
+    }
+    auto s = session_;
+    auto ctx = ctx_;
+    auto model_ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(model_ref_.Value()));
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
+                     [s, has_seed, seed, model_ref]() {
+                       auto child = std::make_shared<std::shared_ptr<wc::Session>>(
+                           std::make_shared<wc::Session>(*s, has_seed ? seed : s->seed()));
+                       return [child, model_ref](Napi::Env env) -> Napi::Value {
+                         auto ext = Napi::External<std::shared_ptr<wc::Session>>::New(env, child.get());
+                         Napi::Value v = SessionWrap::ctor->New({model_ref->Value(), ext});
+                         model_ref->Reset();
+                         return v;
+                       };
+                     });
+  });
+}
+
+// setSelection({all?, sink?, recent?, frames?, ranges?}) — applies from the next block;
+// frames it can no longer reach are freed at once.
+Napi::Value SessionWrap::SetSelection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw_arg(env, "setSelection takes an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    wc::Selection sel;
+    auto nonneg = [&](const char* key) -> int64_t {
+      Napi::Value v = o.Get(key);
+      if (v.IsUndefined()) return 0;
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || d != std::floor(d) || d > 1e12) throw_arg(env, std::string("selection.") + key + " must be a non-negative integer");
+      return int64_t(d);
+    };
+    Napi::Value all = o.Get("all");
+    sel.all = all.IsBoolean() && all.As<Napi::Boolean>().Value();
+    sel.sink = nonneg("sink");
+    sel.recent = nonneg("recent");
+    Napi::Value fr = o.Get("frames");
+    if (!fr.IsUndefined()) {
+      if (!fr.IsArray()) throw_arg(env, "selection.frames must be an array of frame indices");
+      Napi::Array a = fr.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        Napi::Value e = a.Get(i);
+        double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+        if (!(d >= 0) || d != std::floor(d) || d > 1e12) throw_arg(env, "selection.frames entries must be non-negative integers");
+        sel.frames.push_back(int64_t(d));
+      }
+    }
+    Napi::Value rg = o.Get("ranges");
+    if (!rg.IsUndefined()) {
+      if (!rg.IsArray()) throw_arg(env, "selection.ranges must be an array of [start, end) pairs");
+      Napi::Array a = rg.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        Napi::Value e = a.Get(i);
+        if (!e.IsArray() || e.As<Napi::Array>().Length() != 2) throw_arg(env, "selection.ranges entries must be [start, end)");
+        double x = e.As<Napi::Array>().Get(0u).ToNumber().DoubleValue(), y = e.As<Napi::Array>().Get(1u).ToNumber().DoubleValue();
+        if (!(x >= 0) || !(y >= x) || x != std::floor(x) || y != std::floor(y) || y > 1e12)
+          throw_arg(env, "selection.ranges entries must be [start, end) with 0 <= start <= end");
+        sel.ranges.emplace_back(int64_t(x), int64_t(y));
+      }
+    }
+    sel.normalise();
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s, sel]() {
+      s->set_selection(sel);
+      return std::function<Napi::Value(Napi::Env)>();
+    });
+  });
+}
+
+// kvPages() → [{frame, page, refs}] of the committed frames this session holds (read under the pool's lock)
+Napi::Value SessionWrap::KvPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  check_open(env);
+  auto pages = session_->kv().pages();
+  Napi::Array out = Napi::Array::New(env, pages.size());
+  for (size_t i = 0; i < pages.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("frame", double(pages[i].frame));
+    o.Set("page", double(pages[i].page));
+    o.Set("refs", pages[i].refs);
+    out.Set(uint32_t(i), o);
+  }
+  return out;
 }
 
 // close() → Promise<void>: pending work finishes, then the session's memory is released.

@@ -24,6 +24,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value SetPrompt(const Napi::CallbackInfo& info);
   Napi::Value SetWindow(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Fork(const Napi::CallbackInfo& info);
+  Napi::Value SetSelection(const Napi::CallbackInfo& info);
+  Napi::Value KvPages(const Napi::CallbackInfo& info);
+  void init_layout();
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   Napi::Value Layout(const Napi::CallbackInfo& info);
@@ -33,6 +37,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   void submit(std::function<void()> job) { ctx_->executor->submit(std::move(job)); }
 
   std::shared_ptr<ModelCtx> ctx_;
+  Napi::ObjectReference model_ref_;  // keeps the JS Model alive while its sessions are
   std::shared_ptr<wc::Session> session_;  // touched only on the engine thread
   std::atomic<bool> closed_{false};
   int frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0;

@@ -8,6 +8,9 @@
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "kernels/rope.h"
+#include "kv/quantize.h"
+
+#include <cstring>
 #include "model/config.h"
 #include "model/forward.h"
 #include "model/json.h"
@@ -79,7 +82,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   });
 }
 
-// attention(q, nQ, [{k, v, tokens}], nHeads, headDim, ref) → out
+// attention(q, nQ, [{k, v, tokens, type?}], nHeads, headDim, ref) → out
+// Span data comes as f32 and is stored as `type` ('f32' | 'bf16' | 'int8') first, as pages store it.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -88,21 +92,50 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     std::vector<float> q = float_array(env, info[0], "q", nq * D);
     if (!info[2].IsArray()) throw_arg(env, "spans must be an array");
     Napi::Array arr = info[2].As<Napi::Array>();
-    std::vector<std::vector<float>> ks, vs;
+    struct Store {
+      std::vector<float> kf, vf, ks, vs;
+      std::vector<uint16_t> kb, vb;
+      std::vector<int8_t> ki, vi;
+    };
+    std::vector<Store> store(arr.Length());
     std::vector<wc::KvSpan> spans;
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       Napi::Object o = arr.Get(i).As<Napi::Object>();
       const int t = o.Get("tokens").As<Napi::Number>().Int32Value();
-      ks.push_back(float_array(env, o.Get("k"), "k", t * D));
-      vs.push_back(float_array(env, o.Get("v"), "v", t * D));
-    }
-    for (size_t i = 0; i < ks.size(); ++i) {
-      wc::KvSpan s;
-      s.k = ks[i].data();
-      s.v = vs[i].data();
-      s.tokens = int64_t(ks[i].size()) / D;
-      s.stride = D;
-      spans.push_back(s);
+      Store& st = store[i];
+      st.kf = float_array(env, o.Get("k"), "k", t * D);
+      st.vf = float_array(env, o.Get("v"), "v", t * D);
+      wc::KvSpan sp;
+      sp.tokens = t;
+      sp.stride = D;
+      std::string type = o.Get("type").IsString() ? o.Get("type").As<Napi::String>().Utf8Value() : "f32";
+      if (type == "f32") {
+        sp.k = st.kf.data();
+        sp.v = st.vf.data();
+      } else if (type == "bf16") {
+        st.kb.resize(st.kf.size());
+        st.vb.resize(st.vf.size());
+        wc::to_bf16(st.kf.data(), int64_t(st.kf.size()), st.kb.data());
+        wc::to_bf16(st.vf.data(), int64_t(st.vf.size()), st.vb.data());
+        sp.k = st.kb.data();
+        sp.v = st.vb.data();
+        sp.type = wc::KvType::BF16;
+      } else if (type == "int8") {
+        st.ki.resize(st.kf.size());
+        st.vi.resize(st.vf.size());
+        st.ks.resize(size_t(t) * nh);
+        st.vs.resize(size_t(t) * nh);
+        wc::quantize_i8(st.kf.data(), t, nh, hd, st.ki.data(), st.ks.data());
+        wc::quantize_i8(st.vf.data(), t, nh, hd, st.vi.data(), st.vs.data());
+        sp.k = st.ki.data();
+        sp.v = st.vi.data();
+        sp.k_scale = st.ks.data();
+        sp.v_scale = st.vs.data();
+        sp.type = wc::KvType::I8;
+      } else {
+        throw_arg(env, "span type must be f32, bf16 or int8");
+      }
+      spans.push_back(sp);
     }
     std::vector<float> out(size_t(nq) * D);
     if (info.Length() > 5 && info[5].ToBoolean())
@@ -110,6 +143,26 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     else
       wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool());
     return to_float32(env, std::move(out));
+  });
+}
+
+// quantizeI8(x, tokens, heads, headDim) → {q: Int8Array, scales: Float32Array, back: Float32Array}
+Napi::Value QuantizeI8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int t = int_arg(info, 1, "tokens"), nh = int_arg(info, 2, "heads"), hd = int_arg(info, 3, "headDim");
+    std::vector<float> x = float_array(env, info[0], "x", int64_t(t) * nh * hd);
+    std::vector<int8_t> q(x.size());
+    std::vector<float> sc(size_t(t) * nh), back(x.size());
+    wc::quantize_i8(x.data(), t, nh, hd, q.data(), sc.data());
+    wc::dequantize_i8(q.data(), sc.data(), t, nh, hd, back.data());
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Int8Array qa = Napi::Int8Array::New(env, q.size());
+    std::memcpy(qa.Data(), q.data(), q.size());
+    o.Set("q", qa);
+    o.Set("scales", to_float32(env, std::move(sc)));
+    o.Set("back", to_float32(env, std::move(back)));
+    return o;
   });
 }
 
@@ -246,6 +299,7 @@ Napi::Object testing_exports(Napi::Env env) {
   t.Set("setIsa", Napi::Function::New(env, SetIsa));
   t.Set("gemm", Napi::Function::New(env, Gemm));
   t.Set("attention", Napi::Function::New(env, Attention));
+  t.Set("quantizeI8", Napi::Function::New(env, QuantizeI8));
   t.Set("norm", Napi::Function::New(env, Norm));
   t.Set("rope", Napi::Function::New(env, Rope));
   t.Set("parseSafetensors", Napi::Function::New(env, ParseSafetensors));

@@ -9,9 +9,23 @@
 
 namespace wc {
 
-Session::Session(std::shared_ptr<const WanModel> model, ThreadPool* pool, const SessionOptions& o)
+PageGeometry page_geometry(const ModelConfig& c, int H, int W, KvType type) {
+  PageGeometry g;
+  g.layers = c.num_layers;
+  g.tokens = (H / c.patch_h) * (W / c.patch_w);
+  g.dim = c.dim;
+  g.heads = c.num_heads;
+  g.type = type;
+  return g;
+}
+
+size_t cross_cache_bytes(const ModelConfig& c) {
+  return size_t(c.num_layers) * 2 * size_t(c.text_len) * c.dim * sizeof(float);
+}
+
+Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool* threads, const SessionOptions& o)
     : model_(std::move(model)),
-      pool_(pool),
+      threads_(threads),
       seed_(o.seed),
       sched_(model_->config.timestep_shift, model_->config.num_train_timesteps) {
   const ModelConfig& c = model_->config;
@@ -21,15 +35,25 @@ Session::Session(std::shared_ptr<const WanModel> model, ThreadPool* pool, const 
     fail(ErrorKind::Argument, "latent size " + std::to_string(H_) + "x" + std::to_string(W_) +
                                   " is not a multiple of the patch size");
   if (int64_t(H_) * W_ > (int64_t(1) << 24)) fail(ErrorKind::Argument, "latent size is too large");
-  KvWindow w;
-  w.local_attn_size = o.has_window ? o.local_attn_size : c.local_attn_size;
-  w.sink_size = o.has_window ? o.sink_size : c.sink_size;
-  w.block_frames = c.num_frame_per_block;
-  validate_window(w.local_attn_size, w.sink_size, w.block_frames, "session options");
-  const int tpf = (H_ / c.patch_h) * (W_ / c.patch_w);
-  kv_ = std::make_unique<FrameKvStore>(c.num_layers, tpf, c.dim, w);
+  const Selection sel = Selection::window(o.has_window ? o.local_attn_size : c.local_attn_size,
+                                          o.has_window ? o.sink_size : c.sink_size, c.num_frame_per_block,
+                                          "session options");
+  kv_ = std::make_unique<SessionKv>(pool, page_geometry(c, H_, W_, o.kv_type), sel, c.num_frame_per_block,
+                                    cross_cache_bytes(c));
   steps_ = sched_.steps(c.denoising_step_list, c.warp_denoising_step);
 }
+
+Session::Session(const Session& p, uint64_t seed)
+    : model_(p.model_),
+      threads_(p.threads_),
+      H_(p.H_),
+      W_(p.W_),
+      seed_(seed),
+      kv_(p.kv_->fork()),
+      prompt_(p.prompt_),
+      sched_(p.sched_),
+      steps_(p.steps_),
+      next_frame_(p.next_frame_) {}
 
 void Session::set_prompt(const float* emb, int len) {
   const ModelConfig& c = model_->config;
@@ -39,21 +63,34 @@ void Session::set_prompt(const float* emb, int len) {
   for (int64_t i = 0; i < int64_t(len) * c.text_dim; ++i)
     if (!std::isfinite(emb[i])) fail(ErrorKind::Argument, "prompt embedding contains NaN or infinity");
   prompt_.assign(emb, emb + int64_t(len) * c.text_dim);
-  prompt_len_ = len;
-  cross_.reset();
+  kv_->set_cross(nullptr);  // dropped; the next block finds or computes the new prompt's cache
 }
 
 const CrossKv& Session::cross() {
-  if (!cross_) cross_ = compute_cross_kv(*model_, prompt_.data(), prompt_len_, pool_, &times_);
-  return *cross_;
+  if (CrossEntry* e = kv_->cross()) return e->kv;
+  KvPool& pool = kv_->pool();
+  if (CrossEntry* e = pool.find_cross(prompt_)) {  // another session's cache of the same prompt
+    kv_->set_cross(e);
+    pool.release(e);  // find_cross retained it for us; set_cross took its own reference
+    return e->kv;
+  }
+  const ModelConfig& c = model_->config;
+  CrossKv kv = compute_cross_kv(*model_, prompt_.data(), int(prompt_.size() / size_t(c.text_dim)), threads_, &times_);
+  CrossEntry* e = pool.add_cross(prompt_, std::move(kv));
+  kv_->set_cross(e);
+  pool.release(e);
+  pool.check_budget("the prompt's cross-attention cache", e->kv.bytes());  // within the session's quota
+  return e->kv;
 }
 
 void Session::set_window(int local_attn_size, int sink_size) {
-  KvWindow w = kv_->window();
-  validate_window(local_attn_size, sink_size, w.block_frames, "set_window");
-  w.local_attn_size = local_attn_size;
-  w.sink_size = sink_size;
-  kv_->set_window(w);
+  set_selection(Selection::window(local_attn_size, sink_size, block_frames(), "set_window"));
+}
+
+void Session::set_selection(const Selection& sel) {
+  Selection s = sel;
+  s.normalise();
+  kv_->set_selection(s, next_frame_);
 }
 
 void Session::run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out) {
@@ -70,11 +107,13 @@ void Session::run_forward(const float* x, const float* t, const float* actions, 
   in.kv = kv_.get();
   in.commit_to = commit ? kv_.get() : nullptr;
   in.v_out = v_out;
-  wan_forward(*model_, &in, 1, ws_, pool_, &times_);
+  wan_forward(*model_, &in, 1, ws_, threads_, &times_);
 }
 
-static void check_actions(const float* actions, const ModelConfig& c) {
+void Session::check_actions(const float* actions) const {
+  const ModelConfig& c = model_->config;
   if (!actions) return;
+  if (!c.has_action) fail(ErrorKind::Argument, "this model has no action input");
   const int n = c.num_frame_per_block * c.action.size();
   for (int i = 0; i < n; ++i)
     if (!std::isfinite(actions[i])) fail(ErrorKind::Argument, "actions contain NaN or infinity");
@@ -83,8 +122,7 @@ static void check_actions(const float* actions, const ModelConfig& c) {
 void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out) {
   const ModelConfig& c = model_->config;
   const auto t0 = std::chrono::steady_clock::now();
-  if (actions && !c.has_action) fail(ErrorKind::Argument, "this model has no action input");
-  check_actions(actions, c);
+  check_actions(actions);
   const int F = c.num_frame_per_block;
   const int64_t n = block_numel();
   const int n_steps = int(steps_.size());
@@ -92,34 +130,41 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
     fail(ErrorKind::Shape, "supplied noise has " + std::to_string(noise->size()) + " tensors; this model's sampler takes " +
                                std::to_string(n_steps) + " (one per denoising step)");
   times_ = StageTimes();
-  x_.resize(n);
-  v_.resize(n);
-  x0_.resize(n);
-  eps_.resize(n);
-  tbuf_.resize(F);
-  auto noise_for = [&](int i) -> const float* {
-    if (noise) return (*noise)[i];
-    seeded_normals(seed_, next_frame_, i, eps_.data(), n);
-    return eps_.data();
-  };
-  std::memcpy(x_.data(), noise_for(0), n * sizeof(float));
-  for (int i = 0; i < n_steps; ++i) {
-    for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[i]);
-    run_forward(x_.data(), tbuf_.data(), actions, false, v_.data());
-    const double sg = sched_.sigma(steps_[i]);
-    for (int64_t j = 0; j < n; ++j) x0_[j] = float(double(x_[j]) - sg * double(v_[j]));
-    if (i + 1 < n_steps) {
-      const double sn = sched_.sigma(steps_[i + 1]);
-      const float* e = noise_for(i + 1);
-      for (int64_t j = 0; j < n; ++j) x_[j] = float((1.0 - sn) * double(x0_[j]) + sn * double(e[j]));
+  cross();                       // the prompt cache first (shared or computed, within the quota)
+  kv_->begin_block(next_frame_);  // then the block's pages: refused here, before any compute
+  try {
+    x_.resize(n);
+    v_.resize(n);
+    x0_.resize(n);
+    eps_.resize(n);
+    tbuf_.resize(F);
+    auto noise_for = [&](int i) -> const float* {
+      if (noise) return (*noise)[i];
+      seeded_normals(seed_, next_frame_, i, eps_.data(), n);
+      return eps_.data();
+    };
+    std::memcpy(x_.data(), noise_for(0), n * sizeof(float));
+    for (int i = 0; i < n_steps; ++i) {
+      for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[i]);
+      run_forward(x_.data(), tbuf_.data(), actions, false, v_.data());
+      const double sg = sched_.sigma(steps_[i]);
+      for (int64_t j = 0; j < n; ++j) x0_[j] = float(double(x_[j]) - sg * double(v_[j]));
+      if (i + 1 < n_steps) {
+        const double sn = sched_.sigma(steps_[i + 1]);
+        const float* e = noise_for(i + 1);
+        for (int64_t j = 0; j < n; ++j) x_[j] = float((1.0 - sn) * double(x0_[j]) + sn * double(e[j]));
+      }
     }
+    // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
+    for (int f = 0; f < F; ++f) tbuf_[f] = float(c.context_noise);
+    run_forward(x0_.data(), tbuf_.data(), actions, true, nullptr);
+  } catch (...) {
+    kv_->abort_block();
+    throw;
   }
-  // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
-  for (int f = 0; f < F; ++f) tbuf_[f] = float(c.context_noise);
-  run_forward(x0_.data(), tbuf_.data(), actions, true, nullptr);
   out.frame_start = next_frame_;
   next_frame_ += F;
-  kv_->end_commit(next_frame_);
+  kv_->end_block(next_frame_);
   out.x0 = x0_;
   out.frames = F;
   out.channels = c.in_dim;
@@ -132,9 +177,7 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
 }
 
 void Session::probe(const float* x, const float* t, const float* actions, float* v_out) {
-  const ModelConfig& c = model_->config;
-  if (actions && !c.has_action) fail(ErrorKind::Argument, "this model has no action input");
-  check_actions(actions, c);
+  check_actions(actions);
   times_ = StageTimes();
   run_forward(x, t, actions, false, v_out);
   total_.add(times_);
@@ -142,16 +185,22 @@ void Session::probe(const float* x, const float* t, const float* actions, float*
 
 void Session::commit(const float* x0, const float* actions) {
   const ModelConfig& c = model_->config;
-  if (actions && !c.has_action) fail(ErrorKind::Argument, "this model has no action input");
-  check_actions(actions, c);
+  check_actions(actions);
   const int64_t n = block_numel();
   for (int64_t j = 0; j < n; ++j)
     if (!std::isfinite(x0[j])) fail(ErrorKind::Argument, "latents contain NaN or infinity");
   times_ = StageTimes();
-  tbuf_.assign(c.num_frame_per_block, float(c.context_noise));
-  run_forward(x0, tbuf_.data(), actions, true, nullptr);
+  cross();
+  kv_->begin_block(next_frame_);
+  try {
+    tbuf_.assign(c.num_frame_per_block, float(c.context_noise));
+    run_forward(x0, tbuf_.data(), actions, true, nullptr);
+  } catch (...) {
+    kv_->abort_block();
+    throw;
+  }
   next_frame_ += c.num_frame_per_block;
-  kv_->end_commit(next_frame_);
+  kv_->end_block(next_frame_);
   total_.add(times_);
 }
 

@@ -1,10 +1,13 @@
-// Per-session state (as whisper.cpp separates weights from state): committed KV
-// frames, the prompt and its cross-attention K/V, the frame position, the noise seed.
+// Per-session state (as whisper.cpp separates weights from state): the session's KV
+// memory (pages in the model's pool), its prompt and the prompt's shared cross-attention
+// cache, the frame position and the noise seed.
 // The block loop (Self Forcing's causal inference):
 //   x = noise₀; for each step i: v = net(x, tᵢ); x0 = x − σ(tᵢ)·v;
 //               if more steps: x = (1−σ(tᵢ₊₁))·x0 + σ(tᵢ₊₁)·noiseᵢ₊₁
 //   then one commit forward of x0 at t = context_noise writes the block's clean K/V.
 // During the denoising forwards the block's own K/V live in scratch only the block sees.
+// Pages for the block are taken from the pool before any compute, so a block the budget
+// cannot hold fails up front and changes nothing.
 // Not thread-safe: the engine runs one job at a time per model.
 #pragma once
 #include <cstdint>
@@ -14,7 +17,8 @@
 #include "core/stage_times.h"
 #include "core/thread_pool.h"
 #include "engine/schedule.h"
-#include "kv/kv_store.h"
+#include "kv/page_pool.h"
+#include "kv/session_kv.h"
 #include "model/forward.h"
 #include "model/wan_model.h"
 
@@ -27,6 +31,7 @@ struct SessionOptions {
   int sink_size = 0;
   int latent_height = 0;  // 0: the config's
   int latent_width = 0;
+  KvType kv_type = KvType::F32;
 };
 
 struct BlockOutput {
@@ -40,10 +45,11 @@ struct BlockOutput {
 
 class Session {
  public:
-  Session(std::shared_ptr<const WanModel> model, ThreadPool* pool, const SessionOptions& opts);
+  Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool* threads, const SessionOptions& opts);
+  // A session sharing every committed page and the prompt cache of `parent`, with its own seed.
+  Session(const Session& parent, uint64_t seed);
 
-  // Prompt embedding [len, text_dim] (len <= text_len); the cross-attention K/V are
-  // dropped and recomputed for the next block.
+  // Prompt embedding [len, text_dim] (len <= text_len); applies from the next block.
   void set_prompt(const float* emb, int len);
   // One block. actions: [F, n_act] or null. noise: null for the seeded generator, or
   // exactly `steps` arrays of C·F·H·W floats (item 0 the start, item i the re-noise to step i).
@@ -53,6 +59,7 @@ class Session {
   // Append a clean block x0 [C, F, H, W] (commit pass only), e.g. known opening frames.
   void commit(const float* x0, const float* actions);
   void set_window(int local_attn_size, int sink_size);
+  void set_selection(const Selection& sel);
 
   int64_t next_frame() const { return next_frame_; }
   int block_frames() const { return model_->config.num_frame_per_block; }
@@ -60,22 +67,21 @@ class Session {
   int latent_width() const { return W_; }
   int64_t block_numel() const { return int64_t(model_->config.in_dim) * block_frames() * H_ * W_; }
   const std::vector<double>& step_list() const { return steps_; }
-  const KvStore& kv() const { return *kv_; }
+  const SessionKv& kv() const { return *kv_; }
   const StageTimes& total_times() const { return total_; }
-  size_t cross_bytes() const { return cross_ ? cross_->bytes() : 0; }
+  uint64_t seed() const { return seed_; }
 
  private:
   const CrossKv& cross();
   void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
+  void check_actions(const float* actions) const;
 
   std::shared_ptr<const WanModel> model_;
-  ThreadPool* pool_;
+  ThreadPool* threads_;
   int H_, W_;
   uint64_t seed_;
-  std::unique_ptr<KvStore> kv_;
-  std::vector<float> prompt_;
-  int prompt_len_ = 0;
-  std::shared_ptr<CrossKv> cross_;
+  std::unique_ptr<SessionKv> kv_;
+  std::vector<float> prompt_;  // [rows, text_dim]
   FlowMatchSchedule sched_;
   std::vector<double> steps_;
   int64_t next_frame_ = 0;
@@ -83,5 +89,10 @@ class Session {
   StageTimes times_, total_;
   std::vector<float> x_, v_, x0_, eps_, tbuf_;
 };
+
+// Geometry of a session's pages for a model, latent size and storage type.
+PageGeometry page_geometry(const ModelConfig& c, int latent_height, int latent_width, KvType type);
+// Bytes of one prompt's cross-attention cache for a model.
+size_t cross_cache_bytes(const ModelConfig& c);
 
 }  // namespace wc

@@ -1,8 +1,9 @@
-// Multi-head attention over a list of K/V spans (pages, a scratch block, cached
-// prompt K/V) read in place: no gather into a contiguous buffer.
-// Rows are token vectors of all heads ([n_heads][head_dim]); head h uses
-// columns [h*head_dim, (h+1)*head_dim). Every query sees every key of every span
-// (masks are expressed by which spans are passed).
+// Multi-head attention over a list of K/V spans (KV pages, a block's scratch K/V,
+// cached prompt K/V) read in place: no gather into a contiguous buffer.
+// Rows are token vectors of all heads ([n_heads][head_dim]); head h uses columns
+// [h*head_dim, (h+1)*head_dim). Every query sees every key of every span (masks are
+// expressed by which spans are passed). Spans may be stored as f32, bf16 or int8
+// (symmetric, one f32 scale per token per head for K and for V).
 #pragma once
 #include <cstdint>
 
@@ -10,11 +11,16 @@
 
 namespace wc {
 
+enum class KvType : uint8_t { F32 = 0, BF16 = 1, I8 = 2 };
+
 struct KvSpan {
-  const float* k = nullptr;
-  const float* v = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const float* k_scale = nullptr;  // I8 only: [tokens][n_heads]
+  const float* v_scale = nullptr;
   int64_t tokens = 0;
-  int64_t stride = 0;  // floats between consecutive token rows of k and of v
+  int64_t stride = 0;  // elements between consecutive token rows of k and of v
+  KvType type = KvType::F32;
 };
 
 constexpr int kMaxHeadDim = 256;
@@ -26,5 +32,8 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
 // Scalar reference: full score row, max-subtracted softmax, double sums.
 void attention_ref(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* spans, int n_spans, int n_heads,
                    int head_dim, float* out, int64_t out_stride);
+
+// Element (token j, column c) of a span's K or V as f32 (dequantised; head = c / head_dim).
+float kv_element(const KvSpan& s, bool value, int64_t j, int64_t c, int n_heads, int head_dim);
 
 }  // namespace wc

@@ -38,7 +38,7 @@ void for_groups(ThreadPool* pool, const std::vector<ForwardWorkspace::Group>& gr
 
 }  // namespace
 
-std::shared_ptr<CrossKv> compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
+CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
                                           StageTimes* times) {
   const ModelConfig& c = m.config;
   if (len < 0 || len > c.text_len)
@@ -49,7 +49,8 @@ std::shared_ptr<CrossKv> compute_cross_kv(const WanModel& m, const float* prompt
   if (len) std::memcpy(ctx.data(), prompt, sizeof(float) * size_t(len) * c.text_dim);
   lin(ctx.data(), c.text_len, m.text_embedding_0, h1.data(), pool, times, Epilogue::GeluTanh);
   lin(h1.data(), c.text_len, m.text_embedding_2, emb.data(), pool, times);
-  auto out = std::make_shared<CrossKv>();
+  CrossKv kv;
+  CrossKv* out = &kv;
   out->text_len = c.text_len;
   out->dim = c.dim;
   out->k.resize(c.num_layers);
@@ -65,7 +66,7 @@ std::shared_ptr<CrossKv> compute_cross_kv(const WanModel& m, const float* prompt
       rms_norm(out->k[l].data(), c.text_len, c.dim, c.dim, float(c.eps), ca.norm_k.ptr(), out->k[l].data(), c.dim);
     }
   }
-  return out;
+  return kv;
 }
 
 void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWorkspace& ws, ThreadPool* pool,
@@ -210,7 +211,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       }
       if (q.commit_to) {
         StageTimer st(times, Stage::Other);
-        q.commit_to->commit(l, q.frame_start, q.F, own.k, own.v);
+        q.commit_to->commit(l, q.frame_start, q.F, ws.k.data() + row0[s] * D, ws.v.data() + row0[s] * D);
       }
     }
     lin(ws.attn.data(), T, B.self_attn.o, ws.y.data(), pool, times);
@@ -245,7 +246,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     for (int s = 0; s < n_seqs; ++s) {
       const SeqInput& q = seqs[s];
       const int64_t Ts = q.F * int64_t(q.H / ph) * (q.W / pw);
-      KvSpan span;
+      KvSpan span;  // f32
       span.k = q.cross->k[l].data();
       span.v = q.cross->v[l].data();
       span.tokens = q.cross->text_len;

@@ -9,20 +9,14 @@
 #include "core/buffer.h"
 #include "core/stage_times.h"
 #include "core/thread_pool.h"
+#include "kv/cross_kv.h"
 #include "kv/kv_store.h"
 #include "model/wan_model.h"
 
 namespace wc {
 
-// Cross-attention K/V of one prompt: per layer [text_len, dim], computed once per prompt.
-struct CrossKv {
-  int text_len = 0, dim = 0;
-  std::vector<FloatBuffer> k, v;
-  size_t bytes() const { return k.size() * 2 * size_t(text_len) * dim * sizeof(float); }
-};
-
 // prompt: [len, text_dim] with len <= text_len (rows past len are zero, as upstream pads).
-std::shared_ptr<CrossKv> compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
+CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
                                           StageTimes* times);
 
 struct SeqInput {

@@ -6,6 +6,10 @@ export { loadModel, Model, Session } from './model.js';
 export type {
   ActionAxis,
   ActionSpace,
+  KvDType,
+  KvPage,
+  KvSelection,
+  KvStats,
   LatentBlock,
   LoadOptions,
   ModelConfig,

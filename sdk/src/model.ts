@@ -9,12 +9,29 @@
  * ```
  */
 import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
-import { native, type NativeModel, type NativeSession, type NativeStageTimes } from './native.js';
+import {
+  native,
+  type KvDType,
+  type KvSelection,
+  type NativeKvPage,
+  type NativeKvStats,
+  type NativeModel,
+  type NativeSession,
+  type NativeStageTimes,
+} from './native.js';
+
+export type { KvDType, KvSelection };
+/** One committed frame a session holds: its page and how many sessions share it. */
+export type KvPage = NativeKvPage;
+/** The model's KV pool: budget, bytes in use and reserved, pages, dtypes, waste. */
+export type KvStats = NativeKvStats;
 
 /** Options of {@link loadModel}. */
 export interface LoadOptions {
   /** Compute threads of this model's engine (default: the number of cores). */
   threads?: number;
+  /** The KV pool: byte budget (default: half the RAM, at most 8 GiB) and the default page dtype (default 'f32'). */
+  kv?: { budgetBytes?: number; dtype?: KvDType };
 }
 
 /** One keyboard key or mouse axis of a model's action space. */
@@ -69,6 +86,8 @@ export interface SessionOptions {
   /** Latent frame size; default from config.json. */
   latentHeight?: number;
   latentWidth?: number;
+  /** Storage type of this session's KV pages (default: the model's kv.dtype). */
+  kvDtype?: KvDType;
   /** Initial prompt embedding [rows × text_dim]. */
   prompt?: Float32Array;
 }
@@ -147,6 +166,22 @@ export class Session {
   commit(x0: Float32Array, actions?: Float32Array): Promise<void> {
     return wrapAsync(() => this.#s.commit(x0, actions));
   }
+  /**
+   * A new session sharing every committed page and the prompt cache (nothing is copied:
+   * pages are immutable). It continues from the same frame; give it its own seed to diverge.
+   * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
+   */
+  async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
+    return new Session(await wrapAsync(() => this.#s.fork(opts)));
+  }
+  /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
+  setSelection(sel: KvSelection): Promise<void> {
+    return wrapAsync(() => this.#s.setSelection(sel));
+  }
+  /** The committed frames this session holds, with page ids and share counts. */
+  kvPages(): KvPage[] {
+    return wrapSync(() => this.#s.kvPages());
+  }
   /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
   stats() {
     return wrapAsync(() => this.#s.stats());
@@ -184,6 +219,10 @@ export class Model {
   }
   get closed(): boolean {
     return this.#m.closed;
+  }
+  /** Exact statistics of the model's KV pool. */
+  kvStats(): KvStats {
+    return this.#m.kvStats();
   }
   /** Refuse new work; sessions' pending work still completes. */
   close(): void {

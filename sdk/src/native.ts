@@ -44,7 +44,48 @@ export interface NativeSessionStats {
   times: NativeStageTimes;
 }
 
+/** Storage type of KV pages. */
+export type KvDType = 'f32' | 'bf16' | 'int8';
+
+/** Which committed frames a block attends to (see native/kv/selection.h). */
+export interface KvSelection {
+  /** Every committed frame (global attention). */
+  all?: boolean;
+  /** Frames [0, sink) stay selected. */
+  sink?: number;
+  /** The `recent` frames just before each block. */
+  recent?: number;
+  /** Explicit absolute frame indices (keyframe memory). */
+  frames?: number[];
+  /** Ranges [start, end) of absolute frame indices. */
+  ranges?: [number, number][];
+}
+
+export interface NativeKvPage {
+  frame: number;
+  page: number;
+  refs: number;
+}
+
+export interface NativeKvStats {
+  budgetBytes: number;
+  usedBytes: number;
+  reservedBytes: number;
+  availableBytes: number;
+  sessions: number;
+  pages: { used: number; shared: number; free: number; total: number; cached: number; refs: number; pageBytes: number };
+  bytesByDtype: { f32: number; bf16: number; int8: number };
+  crossCaches: number;
+  crossBytes: number;
+  payloadBytes: number;
+  wasteBytes: number;
+  wastePercent: number;
+}
+
 export interface NativeSession {
+  fork(opts?: { seed?: number | bigint }): Promise<NativeSession>;
+  setSelection(sel: KvSelection): Promise<void>;
+  kvPages(): NativeKvPage[];
   step(opts?: { actions?: Float32Array; noise?: Float32Array[] }): Promise<NativeBlock>;
   probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array>;
   commit(x0: Float32Array, actions?: Float32Array): Promise<void>;
@@ -67,8 +108,10 @@ export interface NativeModelInfo {
 export interface NativeModel {
   config(): Record<string, unknown>;
   info(): NativeModelInfo;
+  kvStats(): NativeKvStats;
   createSession(opts?: {
     seed?: number | bigint;
+    kvDtype?: KvDType;
     localAttnSize?: number;
     sinkSize?: number;
     latentHeight?: number;
@@ -82,7 +125,8 @@ export interface NativeTesting {
   cpu(): { features: string; best: string; active: string };
   setIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
   gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean): Float32Array;
-  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number }[], nHeads: number, headDim: number, ref?: boolean): Float32Array;
+  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean): Float32Array;
+  quantizeI8(x: Float32Array, tokens: number, heads: number, headDim: number): { q: Int8Array; scales: Float32Array; back: Float32Array };
   norm(kind: 'layer' | 'layer_mod' | 'rms', x: Float32Array, rows: number, dim: number, eps: number, a: Float32Array | null, b: Float32Array | null): Float32Array;
   rope(x: Float32Array, F: number, H: number, W: number, frameStart: number, nHeads: number, headDim: number, ref?: boolean): Float32Array;
   parseSafetensors(bytes: Uint8Array): { name: string; dtype: string; shape: number[]; nbytes: number }[];
@@ -94,7 +138,7 @@ export interface NativeTesting {
 }
 
 export interface NativeAddon {
-  Model: new (dir: string, opts?: { threads?: number }) => NativeModel;
+  Model: new (dir: string, opts?: { threads?: number; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
   testing: NativeTesting;
 }
