@@ -8,8 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { runBlockBench } from './block.js';
+import { runKvBench } from './kv.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {

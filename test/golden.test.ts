@@ -14,7 +14,7 @@ const cases = goldenCases();
 let model: Model;
 
 beforeAll(async () => {
-  model = await loadModel(tinyDir, { threads: 2 });
+  model = await loadModel(tinyDir, { threads: 2, kv: { dtype: 'f32' } });
 });
 afterAll(() => model.close());
 

@@ -12,7 +12,7 @@ const prompt0 = tensor(g, 'prompt.0');
 const prompt1 = tensor(g, 'prompt.1');
 
 beforeAll(async () => {
-  model = await loadModel(tinyDir, { threads: 2 });
+  model = await loadModel(tinyDir, { threads: 2, kv: { dtype: 'f32' } });
 });
 afterAll(() => model.close());
 
@@ -39,7 +39,7 @@ describe('block loop', () => {
   });
 
   it('is the same on one thread as on two', async () => {
-    const m1 = await loadModel(tinyDir, { threads: 1 });
+    const m1 = await loadModel(tinyDir, { threads: 1, kv: { dtype: 'f32' } });
     const s = m1.createSession({ seed: 3, prompt: prompt0 });
     const one = [(await s.step()).latents, (await s.step()).latents];
     m1.close();
@@ -128,7 +128,7 @@ describe('block loop', () => {
     try {
       for (const isa of levels.slice(0, levels.indexOf(best) + 1)) {
         T.setIsa(isa);
-        const m = await loadModel(tinyDir, { threads: 2 });
+        const m = await loadModel(tinyDir, { threads: 2, kv: { dtype: 'f32' } });
         expect(m.info().isa).toBe(isa);
         const s = m.createSession({ seed: 11, prompt: prompt0 });
         for (const r of ref) expect(relErr((await s.step()).latents, r)).toBeLessThan(1e-5);

@@ -54,7 +54,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "Model: the first argument must be a directory path");
     int threads = 0;
     size_t budget = default_kv_budget();
-    wc::KvType kv_type = wc::KvType::F32;
+    wc::KvType kv_type = wc::KvType::BF16;  // the documented default (README: KV memory)
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Value kv = info[1].As<Napi::Object>().Get("kv");
       if (!kv.IsUndefined()) {

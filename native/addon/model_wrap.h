@@ -16,7 +16,7 @@ namespace wcjs {
 struct ModelCtx {
   std::shared_ptr<const wc::WanModel> model;
   std::unique_ptr<wc::KvPool> pool;  // declared before the executor: destroyed after its jobs drain
-  wc::KvType kv_type = wc::KvType::F32;
+  wc::KvType kv_type = wc::KvType::BF16;
   std::unique_ptr<wc::Executor> executor;
   std::atomic<bool> closed{false};
 };

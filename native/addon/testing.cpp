@@ -10,6 +10,7 @@
 #include "kernels/rope.h"
 #include "kv/quantize.h"
 
+#include <chrono>
 #include <cstring>
 #include "model/config.h"
 #include "model/forward.h"
@@ -143,6 +144,65 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     else
       wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool());
     return to_float32(env, std::move(out));
+  });
+}
+
+// benchAttention(nQ, frames, tokensPerFrame, heads, headDim, type, reps) →
+// {pagesSec, contiguousSec}: the same keys as one span per frame page vs one contiguous span.
+Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int nq = int_arg(info, 0, "nQ"), frames = int_arg(info, 1, "frames"), tpf = int_arg(info, 2, "tokensPerFrame");
+    const int nh = int_arg(info, 3, "heads"), hd = int_arg(info, 4, "headDim"), reps = int_arg(info, 6, "reps");
+    const std::string type = info[5].As<Napi::String>().Utf8Value();
+    const int64_t D = int64_t(nh) * hd, T = int64_t(frames) * tpf;
+    std::vector<float> q(size_t(nq) * D), k(size_t(T) * D), v(size_t(T) * D), out(size_t(nq) * D);
+    uint32_t st = 12345;
+    auto rnd = [&] { st = st * 1664525u + 1013904223u; return float(int32_t(st >> 8) - (1 << 23)) / float(1 << 23); };
+    for (auto* a : {&q, &k, &v}) for (float& x : *a) x = rnd();
+    std::vector<uint16_t> kb, vb;
+    std::vector<int8_t> ki, vi;
+    std::vector<float> ks, vs;
+    wc::KvSpan whole;
+    whole.tokens = T;
+    whole.stride = D;
+    if (type == "bf16") {
+      kb.resize(k.size()); vb.resize(v.size());
+      wc::to_bf16(k.data(), int64_t(k.size()), kb.data());
+      wc::to_bf16(v.data(), int64_t(v.size()), vb.data());
+      whole.k = kb.data(); whole.v = vb.data(); whole.type = wc::KvType::BF16;
+    } else if (type == "int8") {
+      ki.resize(k.size()); vi.resize(v.size()); ks.resize(size_t(T) * nh); vs.resize(size_t(T) * nh);
+      wc::quantize_i8(k.data(), T, nh, hd, ki.data(), ks.data());
+      wc::quantize_i8(v.data(), T, nh, hd, vi.data(), vs.data());
+      whole.k = ki.data(); whole.v = vi.data(); whole.k_scale = ks.data(); whole.v_scale = vs.data();
+      whole.type = wc::KvType::I8;
+    } else {
+      whole.k = k.data(); whole.v = v.data();
+    }
+    const size_t esz = type == "f32" ? 4 : type == "bf16" ? 2 : 1;
+    std::vector<wc::KvSpan> pages;
+    for (int f = 0; f < frames; ++f) {
+      wc::KvSpan p = whole;
+      p.tokens = tpf;
+      p.k = static_cast<const uint8_t*>(whole.k) + size_t(f) * tpf * D * esz;
+      p.v = static_cast<const uint8_t*>(whole.v) + size_t(f) * tpf * D * esz;
+      if (whole.k_scale) { p.k_scale = whole.k_scale + size_t(f) * tpf * nh; p.v_scale = whole.v_scale + size_t(f) * tpf * nh; }
+      pages.push_back(p);
+    }
+    auto time = [&](const std::vector<wc::KvSpan>& sp) {
+      wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, &test_pool());
+      auto t0 = std::chrono::steady_clock::now();
+      for (int r = 0; r < reps; ++r)
+        wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, &test_pool());
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+    };
+    std::vector<wc::KvSpan> one{whole};
+    double c1 = time(one), p1 = time(pages), c2 = time(one), p2 = time(pages);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pagesSec", std::min(p1, p2));
+    o.Set("contiguousSec", std::min(c1, c2));
+    return o;
   });
 }
 
@@ -300,6 +360,7 @@ Napi::Object testing_exports(Napi::Env env) {
   t.Set("gemm", Napi::Function::New(env, Gemm));
   t.Set("attention", Napi::Function::New(env, Attention));
   t.Set("quantizeI8", Napi::Function::New(env, QuantizeI8));
+  t.Set("benchAttention", Napi::Function::New(env, BenchAttention));
   t.Set("norm", Napi::Function::New(env, Norm));
   t.Set("rope", Napi::Function::New(env, Rope));
   t.Set("parseSafetensors", Napi::Function::New(env, ParseSafetensors));

@@ -20,6 +20,12 @@ SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel
   }
 }
 
+SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int block_frames,
+                     size_t cross_quota, Unchecked)
+    : pool_(pool), geo_(geo), sel_(sel), block_frames_(block_frames), cross_quota_(cross_quota) {
+  pool_.add_holder(this);
+}
+
 SessionKv::~SessionKv() {
   std::lock_guard<std::recursive_mutex> lk(pool_.mutex());
   pool_.remove_holder(this);
@@ -33,8 +39,7 @@ std::unique_ptr<SessionKv> SessionKv::fork() const {
   if (!pending_.empty()) fail(ErrorKind::Internal, "fork during a block");
   // Built unregistered, then admitted with the shares in place (the parent's pages
   // stop being exclusive, so its reservation grows); destroyed again on refusal.
-  std::unique_ptr<SessionKv> f(new SessionKv(pool_, geo_, sel_, block_frames_, 0));
-  f->cross_quota_ = cross_quota_;
+  std::unique_ptr<SessionKv> f(new SessionKv(pool_, geo_, sel_, block_frames_, cross_quota_, Unchecked()));
   for (auto& kv : table_) {
     pool_.retain(kv.second);
     f->table_[kv.first] = kv.second;

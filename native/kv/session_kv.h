@@ -60,6 +60,9 @@ class SessionKv final : public KvStore, public KvHolder {
   KvPool& pool() const { return pool_; }
 
  private:
+  struct Unchecked {};
+  SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int block_frames, size_t cross_quota,
+            Unchecked);  // registered but not yet admitted (fork admits once its shares are in place)
   void evict(int64_t next_block_start);
   KvPool& pool_;
   PageGeometry geo_;
