@@ -145,6 +145,9 @@ export interface NativeAddon {
 }
 
 function findAddon(): string {
+  // WORLDCAST_ADDON points at another build of the addon (e.g. a debug or sanitizer build).
+  const override = process.env.WORLDCAST_ADDON;
+  if (override) return resolve(override);
   // From sdk/src (tsx/vitest) or dist/sdk/src (compiled): walk up to the package root.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
