@@ -139,10 +139,30 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       spans.push_back(sp);
     }
     std::vector<float> out(size_t(nq) * D);
-    if (info.Length() > 5 && info[5].ToBoolean())
+    // opts: {isa?, strategy?: 'auto'|'heads'|'sequence'}
+    wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
+    wc::Isa isa = wc::active_isa();
+    if (info.Length() > 6 && info[6].IsObject()) {
+      Napi::Object o = info[6].As<Napi::Object>();
+      if (o.Get("isa").IsString()) isa = isa_arg(env, o.Get("isa"));
+      if (o.Get("strategy").IsString()) {
+        std::string st = o.Get("strategy").As<Napi::String>().Utf8Value();
+        strategy = st == "heads" ? wc::AttnStrategy::Heads : st == "sequence" ? wc::AttnStrategy::Sequence : wc::AttnStrategy::Auto;
+      }
+    }
+    if (info.Length() > 5 && info[5].ToBoolean()) {
       wc::attention_ref(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D);
-    else
-      wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool());
+    } else {
+      const wc::Isa before = wc::active_isa();
+      wc::set_active_isa(isa);
+      try {
+        wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool(), strategy);
+      } catch (...) {
+        wc::set_active_isa(before);
+        throw;
+      }
+      wc::set_active_isa(before);
+    }
     return to_float32(env, std::move(out));
   });
 }
