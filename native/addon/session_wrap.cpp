@@ -88,6 +88,11 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
       so.latent_width = opt_int(env, o, "latentWidth", 0, 0, 1 << 14);
       Napi::Value kt = o.Get("kvDtype");
       if (!kt.IsUndefined()) so.kv_type = kv_type_arg(env, kt);
+      Napi::Value fc = o.Get("foldCommit");
+      if (!fc.IsUndefined()) {
+        if (!fc.IsBoolean()) throw_arg(env, "foldCommit must be a boolean");
+        so.fold_commit = fc.As<Napi::Boolean>().Value();
+      }
     }
     // Admission to the KV pool happens here, under the pool's lock: refused up front.
     session_ = std::make_shared<wc::Session>(ctx_->model, *ctx_->pool, ctx_->executor->pool(), so);
@@ -325,6 +330,7 @@ Napi::Value SessionWrap::Fork(const Napi::CallbackInfo& info) {
     auto model_ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(model_ref_.Value()));
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
                      [s, has_seed, seed, model_ref]() {
+                       s->flush();  // a commit waiting to be folded joins the shared prefix first
                        auto child = std::make_shared<std::shared_ptr<wc::Session>>(
                            std::make_shared<wc::Session>(*s, has_seed ? seed : s->seed()));
                        return [child, model_ref](Napi::Env env) -> Napi::Value {

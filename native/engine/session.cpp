@@ -27,7 +27,8 @@ Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool
     : model_(std::move(model)),
       threads_(threads),
       seed_(o.seed),
-      sched_(model_->config.timestep_shift, model_->config.num_train_timesteps) {
+      sched_(model_->config.timestep_shift, model_->config.num_train_timesteps),
+      fold_(o.fold_commit) {
   const ModelConfig& c = model_->config;
   H_ = o.latent_height > 0 ? o.latent_height : c.latent_height;
   W_ = o.latent_width > 0 ? o.latent_width : c.latent_width;
@@ -53,7 +54,10 @@ Session::Session(const Session& p, uint64_t seed)
       prompt_(p.prompt_),
       sched_(p.sched_),
       steps_(p.steps_),
-      next_frame_(p.next_frame_) {}
+      next_frame_(p.next_frame_),
+      fold_(p.fold_) {
+  if (p.pending_) fail(ErrorKind::Internal, "fork with a pending commit (flush the parent first)");
+}
 
 void Session::set_prompt(const float* emb, int len) {
   const ModelConfig& c = model_->config;
@@ -62,6 +66,7 @@ void Session::set_prompt(const float* emb, int len) {
                                std::to_string(c.text_len) + " rows of text_dim " + std::to_string(c.text_dim));
   for (int64_t i = 0; i < int64_t(len) * c.text_dim; ++i)
     if (!std::isfinite(emb[i])) fail(ErrorKind::Argument, "prompt embedding contains NaN or infinity");
+  flush();  // a waiting commit belongs to the old prompt
   prompt_.assign(emb, emb + int64_t(len) * c.text_dim);
   kv_->set_cross(nullptr);  // dropped; the next block finds or computes the new prompt's cache
 }
@@ -88,26 +93,50 @@ void Session::set_window(int local_attn_size, int sink_size) {
 }
 
 void Session::set_selection(const Selection& sel) {
+  flush();
   Selection s = sel;
   s.normalise();
   kv_->set_selection(s, next_frame_);
 }
 
-void Session::run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out) {
-  const ModelConfig& c = model_->config;
-  SeqInput in;
+void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start) {
   in.x = x;
-  in.F = c.num_frame_per_block;
+  in.F = model_->config.num_frame_per_block;
   in.H = H_;
   in.W = W_;
   in.t = t;
   in.actions = actions;
-  in.frame_start = next_frame_;
+  in.frame_start = frame_start;
   in.cross = &cross();
   in.kv = kv_.get();
+}
+
+void Session::run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out) {
+  SeqInput in;
+  fill_seq(in, x, t, actions, next_frame_);
   in.commit_to = commit ? kv_.get() : nullptr;
   in.v_out = v_out;
   wan_forward(*model_, &in, 1, ws_, threads_, &times_);
+}
+
+void Session::flush() {
+  if (!pending_) return;
+  const ModelConfig& c = model_->config;
+  cross();
+  kv_->begin_block(pending_start_);
+  try {
+    tctx_.assign(c.num_frame_per_block, float(c.context_noise));
+    SeqInput in;
+    fill_seq(in, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
+             pending_start_);
+    in.commit_to = kv_.get();
+    wan_forward(*model_, &in, 1, ws_, threads_, &times_);
+  } catch (...) {
+    kv_->abort_block();
+    throw;
+  }
+  kv_->end_block(pending_start_ + c.num_frame_per_block);
+  pending_ = false;
 }
 
 void Session::check_actions(const float* actions) const {
@@ -130,8 +159,13 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
     fail(ErrorKind::Shape, "supplied noise has " + std::to_string(noise->size()) + " tensors; this model's sampler takes " +
                                std::to_string(n_steps) + " (one per denoising step)");
   times_ = StageTimes();
-  cross();                       // the prompt cache first (shared or computed, within the quota)
-  kv_->begin_block(next_frame_);  // then the block's pages: refused here, before any compute
+  cross();  // the prompt cache first (shared or computed, within the quota)
+  // Then the pages of the block to commit: refused here, before any compute. In fold
+  // mode that is the previous block, committed inside this block's first forward.
+  const bool folded = fold_ && pending_;
+  const bool commit_now = !fold_;
+  if (folded) kv_->begin_block(pending_start_);
+  else if (commit_now) kv_->begin_block(next_frame_);
   try {
     x_.resize(n);
     v_.resize(n);
@@ -146,7 +180,22 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
     std::memcpy(x_.data(), noise_for(0), n * sizeof(float));
     for (int i = 0; i < n_steps; ++i) {
       for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[i]);
-      run_forward(x_.data(), tbuf_.data(), actions, false, v_.data());
+      if (i == 0 && folded) {
+        // [previous block at t = context_noise → commit] + [this block at t₀, which also sees it]
+        tctx_.assign(F, float(c.context_noise));
+        SeqInput seq[2];
+        fill_seq(seq[0], pending_x0_.data(), tctx_.data(),
+                 pending_actions_.empty() ? nullptr : pending_actions_.data(), pending_start_);
+        seq[0].commit_to = kv_.get();
+        fill_seq(seq[1], x_.data(), tbuf_.data(), actions, next_frame_);
+        seq[1].attend_seq = 0;
+        seq[1].v_out = v_.data();
+        wan_forward(*model_, seq, 2, ws_, threads_, &times_);
+        kv_->end_block(next_frame_);
+        pending_ = false;
+      } else {
+        run_forward(x_.data(), tbuf_.data(), actions, false, v_.data());
+      }
       const double sg = sched_.sigma(steps_[i]);
       for (int64_t j = 0; j < n; ++j) x0_[j] = float(double(x_[j]) - sg * double(v_[j]));
       if (i + 1 < n_steps) {
@@ -155,22 +204,35 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
         for (int64_t j = 0; j < n; ++j) x_[j] = float((1.0 - sn) * double(x0_[j]) + sn * double(e[j]));
       }
     }
-    // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
-    for (int f = 0; f < F; ++f) tbuf_[f] = float(c.context_noise);
-    run_forward(x0_.data(), tbuf_.data(), actions, true, nullptr);
+    if (commit_now) {
+      // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
+      for (int f = 0; f < F; ++f) tbuf_[f] = float(c.context_noise);
+      run_forward(x0_.data(), tbuf_.data(), actions, true, nullptr);
+    }
   } catch (...) {
-    kv_->abort_block();
+    if (folded && pending_) kv_->abort_block();
+    else if (commit_now) kv_->abort_block();
     throw;
   }
-  out.frame_start = next_frame_;
-  next_frame_ += F;
-  kv_->end_block(next_frame_);
+  if (fold_) {
+    pending_ = true;
+    pending_start_ = next_frame_;
+    pending_x0_ = x0_;
+    if (actions) pending_actions_.assign(actions, actions + int64_t(F) * c.action.size());
+    else pending_actions_.clear();
+    out.frame_start = next_frame_;
+    next_frame_ += F;
+  } else {
+    out.frame_start = next_frame_;
+    next_frame_ += F;
+    kv_->end_block(next_frame_);
+  }
   out.x0 = x0_;
   out.frames = F;
   out.channels = c.in_dim;
   out.height = H_;
   out.width = W_;
-  out.forwards = n_steps + 1;
+  out.forwards = fold_ ? n_steps : n_steps + 1;
   out.times = times_;
   total_.add(times_);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -178,6 +240,7 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
 
 void Session::probe(const float* x, const float* t, const float* actions, float* v_out) {
   check_actions(actions);
+  flush();
   times_ = StageTimes();
   run_forward(x, t, actions, false, v_out);
   total_.add(times_);
@@ -189,6 +252,7 @@ void Session::commit(const float* x0, const float* actions) {
   const int64_t n = block_numel();
   for (int64_t j = 0; j < n; ++j)
     if (!std::isfinite(x0[j])) fail(ErrorKind::Argument, "latents contain NaN or infinity");
+  flush();
   times_ = StageTimes();
   cross();
   kv_->begin_block(next_frame_);

@@ -32,6 +32,10 @@ struct SessionOptions {
   int latent_height = 0;  // 0: the config's
   int latent_width = 0;
   KvType kv_type = KvType::F32;
+  // Fold each block's commit pass into the next block's first denoising forward (one
+  // batched forward of [block n at t = context_noise, block n+1 at t₀] under the
+  // block-causal rule, as MAGI-1 runs chunks), saving one forward per block.
+  bool fold_commit = false;
 };
 
 struct BlockOutput {
@@ -60,6 +64,9 @@ class Session {
   void commit(const float* x0, const float* actions);
   void set_window(int local_attn_size, int sink_size);
   void set_selection(const Selection& sel);
+  // Run a commit still waiting to be folded into the next block (fold_commit mode).
+  void flush();
+  bool fold_commit() const { return fold_; }
 
   int64_t next_frame() const { return next_frame_; }
   int block_frames() const { return model_->config.num_frame_per_block; }
@@ -74,6 +81,7 @@ class Session {
  private:
   const CrossKv& cross();
   void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
+  void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start);
   void check_actions(const float* actions) const;
 
   std::shared_ptr<const WanModel> model_;
@@ -87,7 +95,11 @@ class Session {
   int64_t next_frame_ = 0;
   ForwardWorkspace ws_;
   StageTimes times_, total_;
-  std::vector<float> x_, v_, x0_, eps_, tbuf_;
+  std::vector<float> x_, v_, x0_, eps_, tbuf_, tctx_;
+  bool fold_ = false;
+  bool pending_ = false;  // fold mode: the last block's x0 awaits its commit
+  int64_t pending_start_ = 0;
+  std::vector<float> pending_x0_, pending_actions_;
 };
 
 // Geometry of a session's pages for a model, latent size and storage type.

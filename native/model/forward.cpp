@@ -198,6 +198,16 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       const int64_t Ts = q.F * int64_t(q.H / ph) * (q.W / pw);
       ws.spans.clear();
       if (q.kv) q.kv->spans(l, q.frame_start, ws.spans);
+      if (q.attend_seq >= 0) {
+        if (q.attend_seq >= s) fail(ErrorKind::Internal, "forward: attend_seq must name an earlier sequence");
+        const SeqInput& o = seqs[q.attend_seq];
+        KvSpan prev;
+        prev.k = ws.k.data() + row0[q.attend_seq] * D;
+        prev.v = ws.v.data() + row0[q.attend_seq] * D;
+        prev.tokens = o.F * int64_t(o.H / ph) * (o.W / pw);
+        prev.stride = D;
+        ws.spans.push_back(prev);
+      }
       KvSpan own;  // the block itself: bidirectional within the block
       own.k = ws.k.data() + row0[s] * D;
       own.v = ws.v.data() + row0[s] * D;

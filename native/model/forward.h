@@ -28,6 +28,8 @@ struct SeqInput {
   const CrossKv* cross = nullptr;  // prompt K/V (required)
   const KvStore* kv = nullptr;     // committed frames to attend to (null: none)
   KvStore* commit_to = nullptr;    // non-null: write this block's roped K and V there (commit pass)
+  int attend_seq = -1;             // >= 0: also attend to the fresh K/V of that (earlier) sequence of the
+                                   // batch — a commit folded into the next block's first forward
   float* v_out = nullptr;          // [out_dim, F, H, W] flow prediction; may be null on a commit
 };
 

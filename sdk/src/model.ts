@@ -88,6 +88,12 @@ export interface SessionOptions {
   latentWidth?: number;
   /** Storage type of this session's KV pages (default: the model's kv.dtype). */
   kvDtype?: KvDType;
+  /**
+   * Fold each block's commit pass into the next block's first denoising forward (one
+   * batched forward, MAGI-1 style): one forward fewer per block, same outputs within
+   * fp32 rounding (exactly the same K/V with f32 pages). Default false.
+   */
+  foldCommit?: boolean;
   /** Initial prompt embedding [rows × text_dim]. */
   prompt?: Float32Array;
 }
@@ -105,7 +111,7 @@ export interface LatentBlock {
   channels: number;
   height: number;
   width: number;
-  /** Model forwards run (denoising steps + the commit pass). */
+  /** Model forwards run (denoising steps + the commit pass, which foldCommit merges into the next block). */
   forwards: number;
   /** Wall-clock seconds of the block on the engine thread. */
   seconds: number;

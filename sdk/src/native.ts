@@ -112,6 +112,7 @@ export interface NativeModel {
   createSession(opts?: {
     seed?: number | bigint;
     kvDtype?: KvDType;
+    foldCommit?: boolean;
     localAttnSize?: number;
     sinkSize?: number;
     latentHeight?: number;
