@@ -1,6 +1,7 @@
 // Wall-clock seconds per forward stage, accumulated by the model forward and read by
 // the engine's profiler. Stages: gemm, attention, norm (layer/RMS norms + modulation),
-// rope, other (patchify, time embedding, residual/gating, unpatchify, KV commit).
+// rope (q/k RMSNorm fused with the 3D RoPE), other (patchify, time embedding,
+// residual/gating, unpatchify, KV commit).
 #pragma once
 #include <chrono>
 

@@ -24,7 +24,7 @@ void ThreadPool::run_tasks(int thread) {
     int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
     if (t >= n_tasks_) break;
     try {
-      (*fn_)(t, thread);
+      call_(ctx_, t, thread);
     } catch (...) {
       std::lock_guard<std::mutex> lk(error_mu_);
       if (!error_) error_ = std::current_exception();
@@ -58,16 +58,17 @@ void ThreadPool::worker_main(int index) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) {
+void ThreadPool::run(int64_t n_tasks, void* ctx, Call call) {
   if (n_tasks <= 0) return;
-  std::lock_guard<std::mutex> call(call_mu_);
+  std::lock_guard<std::mutex> lock(call_mu_);
   if (workers_.empty() || n_tasks == 1) {
-    for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
+    for (int64_t t = 0; t < n_tasks; ++t) call(ctx, t, 0);
     return;
   }
   {
     std::lock_guard<std::mutex> lk(mu_);
-    fn_ = &fn;
+    ctx_ = ctx;
+    call_ = call;
     n_tasks_ = n_tasks;
     next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
@@ -85,7 +86,8 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
       std::this_thread::yield();
     }
   }
-  fn_ = nullptr;
+  ctx_ = nullptr;
+  call_ = nullptr;
   if (error_) {
     std::exception_ptr e = error_;
     error_ = nullptr;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace wc {
@@ -24,9 +25,18 @@ class ThreadPool {
 
   // Runs fn(task, thread) for every task in [0, n_tasks) and returns when all are
   // done. The first exception thrown by a task is rethrown here (other tasks still run).
-  void parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn);
+  // Tasks are claimed one at a time from an atomic counter (chunk stealing), so uneven
+  // tasks balance. The callable is passed by pointer: no allocation per call.
+  template <typename Fn>
+  void parallel_for(int64_t n_tasks, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run(n_tasks, const_cast<void*>(static_cast<const void*>(&fn)),
+        [](void* ctx, int64_t task, int thread) { (*static_cast<F*>(ctx))(task, thread); });
+  }
 
  private:
+  using Call = void (*)(void*, int64_t, int);
+  void run(int64_t n_tasks, void* ctx, Call call);
   void worker_main(int index);
   void run_tasks(int thread);
 
@@ -38,7 +48,8 @@ class ThreadPool {
   std::atomic<int64_t> next_{0};
   std::atomic<int> active_{0};
   int64_t n_tasks_ = 0;
-  const std::function<void(int64_t, int)>* fn_ = nullptr;
+  void* ctx_ = nullptr;
+  Call call_ = nullptr;
   std::exception_ptr error_;
   std::mutex error_mu_;
   bool stop_ = false;

@@ -11,44 +11,83 @@ RopeAxes rope_axes(int head_dim) {
 
 namespace {
 
-// cos/sin of position p for the `n` pairs of an axis of width 2n.
-void axis_table(int64_t p, int n, std::vector<double>& cs, std::vector<double>& sn) {
-  cs.resize(n);
-  sn.resize(n);
+// cos/sin of positions [0, n_pos) (offset by p0) for the `n` pairs of an axis of width 2n.
+void axis_table(int64_t p0, int n_pos, int n, std::vector<double>& cs, std::vector<double>& sn) {
+  cs.resize(size_t(n_pos) * n);
+  sn.resize(size_t(n_pos) * n);
   for (int j = 0; j < n; ++j) {
     const double inv = 1.0 / std::pow(10000.0, double(2 * j) / double(2 * n));
-    const double a = double(p) * inv;
-    cs[j] = std::cos(a);
-    sn[j] = std::sin(a);
+    for (int p = 0; p < n_pos; ++p) {
+      const double a = double(p0 + p) * inv;
+      cs[size_t(p) * n + j] = std::cos(a);
+      sn[size_t(p) * n + j] = std::sin(a);
+    }
   }
 }
 
-inline void rotate(float* x, double c, double s) {
-  const double a = x[0], b = x[1];
-  x[0] = float(a * c - b * s);
-  x[1] = float(a * s + b * c);
+inline void rotate_pairs(float* x, const double* c, const double* s, int n) {
+  for (int j = 0; j < n; ++j) {
+    const double a = x[2 * j], b = x[2 * j + 1];
+    x[2 * j] = float(a * c[j] - b * s[j]);
+    x[2 * j + 1] = float(a * s[j] + b * c[j]);
+  }
 }
 
 }  // namespace
 
+void RopeTable::prepare(int F, int H, int W, int64_t frame_start, int head_dim) {
+  if (head_dim != hd_ || H != H_ || W != W_) {
+    hd_ = head_dim;
+    H_ = H;
+    W_ = W;
+    ax_ = rope_axes(head_dim);
+    axis_table(0, H, ax_.c_h, hc_, hs_);
+    axis_table(0, W, ax_.c_w, wc_, ws_);
+    F_ = -1;
+  }
+  if (F != F_ || frame_start != fs_) {
+    F_ = F;
+    fs_ = frame_start;
+    axis_table(frame_start, F, ax_.c_t, tc_, ts_);
+  }
+}
+
+void RopeTable::rotate(float* x, int n_heads, int f, int h, int w) const {
+  const double* tc = tc_.data() + size_t(f) * ax_.c_t;
+  const double* ts = ts_.data() + size_t(f) * ax_.c_t;
+  const double* hc = hc_.data() + size_t(h) * ax_.c_h;
+  const double* hs = hs_.data() + size_t(h) * ax_.c_h;
+  const double* wcs = wc_.data() + size_t(w) * ax_.c_w;
+  const double* wsn = ws_.data() + size_t(w) * ax_.c_w;
+  for (int hd = 0; hd < n_heads; ++hd) {
+    float* p = x + hd * hd_;
+    rotate_pairs(p, tc, ts, ax_.c_t);
+    rotate_pairs(p + 2 * ax_.c_t, hc, hs, ax_.c_h);
+    rotate_pairs(p + 2 * (ax_.c_t + ax_.c_h), wcs, wsn, ax_.c_w);
+  }
+}
+
 void rope_apply(float* x, int64_t ld, int F, int H, int W, int64_t frame_start, int n_heads, int head_dim) {
-  const RopeAxes ax = rope_axes(head_dim);
-  std::vector<std::vector<double>> tc(F), ts(F), hc(H), hs(H), wcs(W), wsn(W);
-  for (int f = 0; f < F; ++f) axis_table(frame_start + f, ax.c_t, tc[f], ts[f]);
-  for (int h = 0; h < H; ++h) axis_table(h, ax.c_h, hc[h], hs[h]);
-  for (int w = 0; w < W; ++w) axis_table(w, ax.c_w, wcs[w], wsn[w]);
+  RopeTable t;
+  t.prepare(F, H, W, frame_start, head_dim);
   for (int f = 0; f < F; ++f)
     for (int h = 0; h < H; ++h)
-      for (int w = 0; w < W; ++w) {
-        float* row = x + ((int64_t(f) * H + h) * W + w) * ld;
-        for (int hd = 0; hd < n_heads; ++hd) {
-          float* p = row + hd * head_dim;
-          int pair = 0;
-          for (int j = 0; j < ax.c_t; ++j, ++pair) rotate(p + 2 * pair, tc[f][j], ts[f][j]);
-          for (int j = 0; j < ax.c_h; ++j, ++pair) rotate(p + 2 * pair, hc[h][j], hs[h][j]);
-          for (int j = 0; j < ax.c_w; ++j, ++pair) rotate(p + 2 * pair, wcs[w][j], wsn[w][j]);
-        }
-      }
+      for (int w = 0; w < W; ++w) t.rotate(x + ((int64_t(f) * H + h) * W + w) * ld, n_heads, f, h, w);
+}
+
+void rms_norm_rope(float* x, int64_t rows, int dim, int64_t ld, float eps, const float* weight, int n_heads,
+                   const RopeTable& table, int f) {
+  const int W = table.W();
+  for (int64_t r = 0; r < rows; ++r) {
+    float* xr = x + r * ld;
+    if (weight) {
+      double s = 0;
+      for (int i = 0; i < dim; ++i) s += double(xr[i]) * xr[i];
+      const double rr = 1.0 / std::sqrt(s / dim + double(eps));
+      for (int i = 0; i < dim; ++i) xr[i] = float(xr[i] * rr) * weight[i];
+    }
+    table.rotate(xr, n_heads, f, int(r / W), int(r % W));
+  }
 }
 
 void rope_apply_ref(float* x, int64_t ld, int F, int H, int W, int64_t frame_start, int n_heads, int head_dim) {

@@ -1,5 +1,6 @@
 #include "model/forward.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -78,7 +79,11 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
   if (n_seqs <= 0) return;
 
   // ---- layout: rows of every sequence's tokens in (f, h, w) order, one group per frame
-  std::vector<int64_t> row0(n_seqs), frame0(n_seqs);
+  std::vector<int64_t>& row0 = ws.row0;
+  std::vector<int64_t>& frame0 = ws.frame0;
+  row0.resize(n_seqs);
+  frame0.resize(n_seqs);
+  ws.rope.resize(std::max<size_t>(ws.rope.size(), size_t(n_seqs)));
   int64_t T = 0, nF = 0;
   ws.groups.clear();
   for (int s = 0; s < n_seqs; ++s) {
@@ -95,7 +100,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     const int64_t tpf = int64_t(q.H / ph) * (q.W / pw);
     row0[s] = T;
     frame0[s] = nF;
-    for (int f = 0; f < q.F; ++f) ws.groups.push_back({T + f * tpf, tpf, s});
+    for (int f = 0; f < q.F; ++f) ws.groups.push_back({T + f * tpf, tpf, s, f});
+    ws.rope[size_t(s)].prepare(q.F, q.H / ph, q.W / pw, q.frame_start, hd);
     T += q.F * tpf;
     nF += q.F;
   }
@@ -123,18 +129,31 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
   lin(ws.patches.data(), T, m.patch_embedding, ws.x.data(), pool, times);
 
   // ---- time (+ action) embedding, one per frame: e = time_embedding(sin(t)) [+ action_embedding(a)]
-  ws.sinus.resize(size_t(nF) * c.freq_dim);
+  ws.sinus.resize(size_t(c.freq_dim));
   ws.te.resize(size_t(nF) * D);
   ws.e.resize(size_t(nF) * D);
   ws.e0.resize(size_t(nF) * 6 * D);
-  {
-    StageTimer st(times, Stage::Other);
-    for (int s = 0; s < n_seqs; ++s)
-      for (int f = 0; f < seqs[s].F; ++f)
-        timestep_sinusoid(double(seqs[s].t[f]), c.freq_dim, ws.sinus.data() + (frame0[s] + f) * c.freq_dim);
-  }
-  lin(ws.sinus.data(), nF, m.time_embedding_0, ws.te.data(), pool, times, Epilogue::Silu);
-  lin(ws.te.data(), nF, m.time_embedding_2, ws.e.data(), pool, times);
+  // e = time_embedding(sinusoid(t)) depends on t alone: computed once per distinct timestep
+  // (a session steps the same few) and cached in the workspace.
+  for (int s = 0; s < n_seqs; ++s)
+    for (int f = 0; f < seqs[s].F; ++f) {
+      const float t = seqs[s].t[f];
+      ForwardWorkspace::TimeEmb* hit = nullptr;
+      for (auto& te : ws.time_cache)
+        if (te.t == t) hit = &te;
+      if (!hit) {
+        if (ws.time_cache.size() >= 64) ws.time_cache.erase(ws.time_cache.begin());
+        ws.time_cache.push_back({t, FloatBuffer(size_t(D))});
+        hit = &ws.time_cache.back();
+        {
+          StageTimer st(times, Stage::Other);
+          timestep_sinusoid(double(t), c.freq_dim, ws.sinus.data());
+        }
+        lin(ws.sinus.data(), 1, m.time_embedding_0, ws.te.data(), pool, times, Epilogue::Silu);
+        lin(ws.te.data(), 1, m.time_embedding_2, hit->e.data(), pool, times);
+      }
+      std::memcpy(ws.e.data() + (frame0[s] + f) * D, hit->e.data(), sizeof(float) * D);
+    }
   if (n_act > 0) {
     ws.act_h.resize(size_t(nF) * n_act);
     ws.act_h.zero();
@@ -178,20 +197,16 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     lin(ws.h.data(), T, B.self_attn.q, ws.q.data(), pool, times);
     lin(ws.h.data(), T, B.self_attn.k, ws.k.data(), pool, times);
     lin(ws.h.data(), T, B.self_attn.v, ws.v.data(), pool, times);
-    if (c.qk_norm) {
-      StageTimer st(times, Stage::Norm);
-      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
-        rms_norm(ws.q.data() + gr.row0 * D, gr.rows, D, D, eps, B.self_attn.norm_q.ptr(), ws.q.data() + gr.row0 * D, D);
-        rms_norm(ws.k.data() + gr.row0 * D, gr.rows, D, D, eps, B.self_attn.norm_k.ptr(), ws.k.data() + gr.row0 * D, D);
-      });
-    }
     {
+      // q, k: RMSNorm (when qk_norm) fused with the 3D RoPE, one pass per frame's rows
       StageTimer st(times, Stage::Rope);
-      for (int s = 0; s < n_seqs; ++s) {
-        const SeqInput& q = seqs[s];
-        rope_apply(ws.q.data() + row0[s] * D, D, q.F, q.H / ph, q.W / pw, q.frame_start, nh, hd);
-        rope_apply(ws.k.data() + row0[s] * D, D, q.F, q.H / ph, q.W / pw, q.frame_start, nh, hd);
-      }
+      const float* wq = c.qk_norm ? B.self_attn.norm_q.ptr() : nullptr;
+      const float* wk = c.qk_norm ? B.self_attn.norm_k.ptr() : nullptr;
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        const RopeTable& rt = ws.rope[size_t(gr.seq)];
+        rms_norm_rope(ws.q.data() + gr.row0 * D, gr.rows, D, D, eps, wq, nh, rt, gr.frame);
+        rms_norm_rope(ws.k.data() + gr.row0 * D, gr.rows, D, D, eps, wk, nh, rt, gr.frame);
+      });
     }
     for (int s = 0; s < n_seqs; ++s) {
       const SeqInput& q = seqs[s];

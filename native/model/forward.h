@@ -10,6 +10,7 @@
 #include "core/stage_times.h"
 #include "core/thread_pool.h"
 #include "kv/cross_kv.h"
+#include "kernels/rope.h"
 #include "kv/kv_store.h"
 #include "model/wan_model.h"
 
@@ -36,9 +37,17 @@ struct SeqInput {
 struct ForwardWorkspace {
   FloatBuffer patches, x, h, q, k, v, attn, y, ffn, sinus, te, e, e0, act_h, mods, head_mods, out;
   std::vector<KvSpan> spans;
+  std::vector<int64_t> row0, frame0;
+  std::vector<RopeTable> rope;  // one per sequence, rebuilt only when its layout changes
+  struct TimeEmb {              // time_embedding(sinusoid(t)) per distinct timestep seen
+    float t;
+    FloatBuffer e;
+  };
+  std::vector<TimeEmb> time_cache;
   struct Group {  // the rows of one latent frame of one sequence
     int64_t row0, rows;
     int seq;
+    int frame;  // index within its sequence's block
   };
   std::vector<Group> groups;
 };
