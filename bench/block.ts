@@ -32,10 +32,11 @@ interface Row {
   speedup?: number;
 }
 
-async function measure(name: string, dir: string): Promise<Row> {
-  const model = await loadModel(dir, { threads: THREADS });
+async function measure(name: string, dir: string, opts: { threads?: number; fold?: boolean; peer?: boolean } = {}): Promise<Row> {
+  const threads = opts.threads ?? THREADS;
+  const model = await loadModel(dir, { threads });
   const c = model.config;
-  const s = model.createSession({ seed: 1 });
+  const s = model.createSession({ seed: 1, foldCommit: opts.fold ?? false });
   const rows = Math.min(20, c.text_len);
   const prompt = new Float32Array(rows * c.text_dim).map((_, i) => Math.sin(i * 0.37));
   await s.setPrompt(prompt);
@@ -58,8 +59,10 @@ async function measure(name: string, dir: string): Promise<Row> {
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
   };
   const py = '/usr/bin/python3';
-  if (existsSync(py) && process.env.WORLDCAST_BENCH_NO_PEER !== '1') {
-    const r = spawnSync(py, ['tools/reference/bench_block.py', dir, '--blocks', String(BLOCKS), '--threads', String(THREADS)], {
+  if (opts.peer === false) {
+    row.peer = 'not run for this variant';
+  } else if (existsSync(py) && process.env.WORLDCAST_BENCH_NO_PEER !== '1') {
+    const r = spawnSync(py, ['tools/reference/bench_block.py', dir, '--blocks', String(BLOCKS), '--threads', String(threads)], {
       encoding: 'utf8',
       timeout: 1_800_000,
     });
@@ -86,11 +89,18 @@ export async function runBlockBench(): Promise<unknown> {
       text_dim: 4096, text_len: 512, latent_height: 16, latent_width: 16,
       action: { keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }] },
     });
-    const rows = [await measure('tiny fixture (dim 64, 2 layers, 3×8×8)', 'test/fixtures/tiny'), await measure('mid (dim 512, 8 layers, 3×16×16)', midDir)];
+    const tiny = 'tiny fixture (dim 64, 2 layers, 3×8×8)', mid = 'mid (dim 512, 8 layers, 3×16×16)';
+    const rows = [
+      await measure(tiny, 'test/fixtures/tiny'),
+      await measure(`${tiny}, foldCommit`, 'test/fixtures/tiny', { fold: true, peer: false }),
+      await measure(mid, midDir),
+      await measure(`${mid}, foldCommit`, midDir, { fold: true, peer: false }),
+      await measure(`${mid}, 1 thread`, midDir, { threads: 1, peer: false }),
+    ];
     const probe = await loadModel('test/fixtures/tiny', { threads: THREADS });
     const info = probe.info();
     probe.close();
-    console.log(`\nblock step, ${THREADS} threads, ${info.isa} kernels, median of ${BLOCKS} blocks (5 forwards each: 4 denoising + commit)`);
+    console.log(`\nblock step, ${THREADS} threads unless noted, ${info.isa} kernels, median of ${BLOCKS} blocks (5 forwards each: 4 denoising + commit)`);
     console.log('| model | tokens/block | block ms | latent frames/s | gemm | attention | norm | rope | other | PyTorch ms | speedup |');
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
@@ -99,6 +109,7 @@ export async function runBlockBench(): Promise<unknown> {
       console.log(`| ${r.model} | ${r.tokensPerBlock} | ${f(r.blockMs)} | ${f(r.latentFramesPerSec)} | ${f(st.gemm)} | ${f(st.attention)} | ${f(st.norm)} | ${f(st.rope)} | ${f(st.other)} | ${f(r.peerBlockMs)} | ${r.speedup ? r.speedup.toFixed(2) + '×' : 'n/a'} |`);
     }
     console.log(`peer: ${rows[0]!.peer}`);
+    console.log(`foldCommit speedup: tiny ${(rows[0]!.blockMs / rows[1]!.blockMs).toFixed(2)}×, mid ${(rows[2]!.blockMs / rows[3]!.blockMs).toFixed(2)}×; mid 1 → ${THREADS} threads: ${(rows[4]!.blockMs / rows[2]!.blockMs).toFixed(2)}×`);
     return { suite: 'block', threads: THREADS, isa: info.isa, cpu: info.cpuFeatures, blocks: BLOCKS, rows };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -175,6 +175,14 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
     const int nq = int_arg(info, 0, "nQ"), frames = int_arg(info, 1, "frames"), tpf = int_arg(info, 2, "tokensPerFrame");
     const int nh = int_arg(info, 3, "heads"), hd = int_arg(info, 4, "headDim"), reps = int_arg(info, 6, "reps");
     const std::string type = info[5].As<Napi::String>().Utf8Value();
+    // optional: strategy ('auto' | 'heads' | 'sequence') and threads (1 = no pool)
+    wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
+    if (info.Length() > 7 && info[7].IsString()) {
+      const std::string st = info[7].As<Napi::String>().Utf8Value();
+      strategy = st == "heads" ? wc::AttnStrategy::Heads : st == "sequence" ? wc::AttnStrategy::Sequence : wc::AttnStrategy::Auto;
+    }
+    const bool single = info.Length() > 8 && info[8].IsNumber() && info[8].As<Napi::Number>().Int32Value() == 1;
+    wc::ThreadPool* bp = single ? nullptr : &test_pool();
     const int64_t D = int64_t(nh) * hd, T = int64_t(frames) * tpf;
     std::vector<float> q(size_t(nq) * D), k(size_t(T) * D), v(size_t(T) * D), out(size_t(nq) * D);
     uint32_t st = 12345;
@@ -211,10 +219,10 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
       pages.push_back(p);
     }
     auto time = [&](const std::vector<wc::KvSpan>& sp) {
-      wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, &test_pool());
+      wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
       auto t0 = std::chrono::steady_clock::now();
       for (int r = 0; r < reps; ++r)
-        wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, &test_pool());
+        wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
     };
     std::vector<wc::KvSpan> one{whole};
@@ -222,6 +230,7 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("pagesSec", std::min(p1, p2));
     o.Set("contiguousSec", std::min(c1, c2));
+    o.Set("auto", wc::attention_auto_strategy(nq, nh, T, single ? 1 : test_pool().size()) == wc::AttnStrategy::Heads ? "heads" : "sequence");
     return o;
   });
 }
