@@ -3,9 +3,13 @@
  * @packageDocumentation
  */
 export { loadModel, Model, Session } from './model.js';
+export { TablePromptEncoder } from './prompts.js';
+export type { Prompt, PromptEncoder } from './prompts.js';
+export { encodeActions, actionSize } from './actions.js';
+export type { ActionAxis, ActionInput, ActionSpace } from './actions.js';
 export type {
-  ActionAxis,
-  ActionSpace,
+  ActionSource,
+  StreamOptions,
   KvDType,
   KvPage,
   KvSelection,

@@ -8,7 +8,9 @@
  * const block = await s.step({ actions }); // Float32Array [frames × actionSize]
  * ```
  */
+import { encodeActions, type ActionInput, type ActionSpace } from './actions.js';
 import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
+import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import {
   native,
   type KvDType,
@@ -32,20 +34,8 @@ export interface LoadOptions {
   threads?: number;
   /** The KV pool: byte budget (default: half the RAM, at most 8 GiB) and the default page dtype (default 'bf16': half of f32, PSNR > 100 dB against f32 KV in `npm run bench -- kv`). */
   kv?: { budgetBytes?: number; dtype?: KvDType };
-}
-
-/** One keyboard key or mouse axis of a model's action space. */
-export interface ActionAxis {
-  name: string;
-  min: number;
-  max: number;
-}
-
-/** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes...]. */
-export interface ActionSpace {
-  mode: string;
-  keys: string[];
-  mouse: ActionAxis[];
+  /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
+  promptEncoder?: PromptEncoder;
 }
 
 /** The parts of config.json the SDK exposes (upstream names). */
@@ -94,8 +84,8 @@ export interface SessionOptions {
    * fp32 rounding (exactly the same K/V with f32 pages). Default false.
    */
   foldCommit?: boolean;
-  /** Initial prompt embedding [rows × text_dim]. */
-  prompt?: Float32Array;
+  /** Initial prompt: text (resolved by the model's prompt encoder) or an embedding [rows × text_dim]. */
+  prompt?: Prompt;
 }
 
 /** Seconds spent per forward stage. */
@@ -117,12 +107,33 @@ export interface LatentBlock {
   seconds: number;
   /** Per-stage seconds. */
   times: StageTimes;
+  /** Milliseconds from the step() call to the block in hand (queueing included). */
+  latencyMs: number;
+}
+
+/** Where a stream takes each block's actions from. */
+export type ActionSource =
+  | AsyncIterable<ActionInput | Float32Array | undefined>
+  | Iterable<ActionInput | Float32Array | undefined>
+  | (() => ActionInput | Float32Array | undefined | Promise<ActionInput | Float32Array | undefined>);
+
+/** Options of {@link Session.stream}. */
+export interface StreamOptions {
+  /** Stop after this many blocks. */
+  blocks?: number;
+  /** Stop when aborted (the block in flight completes first). */
+  signal?: AbortSignal;
+  /** Close the session when the stream ends, is broken out of or fails (default true). */
+  closeOnEnd?: boolean;
 }
 
 /** Options of {@link Session.step}. */
 export interface StepOptions {
-  /** Per-frame action vectors, [frames × actionSize]; omitted = all zeros. */
-  actions?: Float32Array;
+  /**
+   * The block's actions: encoded per-frame vectors [frames × actionSize], one
+   * {@link ActionInput} for every frame, or one per frame; omitted = nothing pressed.
+   */
+  actions?: Float32Array | ActionInput | readonly ActionInput[];
   /** Caller-supplied noise: one (C, F, H, W) tensor per denoising step (item 0 the start). */
   noise?: Float32Array[];
 }
@@ -131,8 +142,11 @@ export interface StepOptions {
 export class Session {
   readonly #s: NativeSession;
   /** @internal */
-  constructor(s: NativeSession) {
+  readonly #encoder: PromptEncoder | null;
+  constructor(s: NativeSession, actionSpace: ActionSpace | null, encoder: PromptEncoder | null) {
     this.#s = s;
+    this.actionSpace = actionSpace;
+    this.#encoder = encoder;
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
   get layout() {
@@ -141,10 +155,19 @@ export class Session {
   get closed(): boolean {
     return this.#s.closed;
   }
+  /** The model's action space (null when it takes no actions). */
+  readonly actionSpace: ActionSpace | null;
   /** Denoise and commit the next block. */
   async step(opts: StepOptions = {}): Promise<LatentBlock> {
-    const b = await wrapAsync(() => this.#s.step(opts));
+    const { actions, noise } = opts;
+    let encoded: Float32Array | undefined;
+    if (actions instanceof Float32Array || actions === undefined) encoded = actions;
+    else if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
+    else encoded = encodeActions(actions, this.actionSpace, this.layout.frames);
+    const t0 = performance.now();
+    const b = await wrapAsync(() => this.#s.step({ actions: encoded, noise }));
     return {
+      latencyMs: performance.now() - t0,
       latents: b.x0,
       frameStart: b.frameStart,
       frames: b.frames,
@@ -156,8 +179,48 @@ export class Session {
       times: b.times,
     };
   }
-  /** Replace the prompt embedding [rows × text_dim]; applies from the next block. */
-  setPrompt(embedding: Float32Array): Promise<void> {
+  /**
+   * Blocks as an async iterator: each block's actions are read from `source` when the
+   * block is submitted, so input given while a block runs applies to the next one.
+   * Breaking out of the loop (or aborting) ends the stream and, by default, closes the
+   * session, which frees its KV pages.
+   */
+  async *stream(source: ActionSource, opts: StreamOptions = {}): AsyncGenerator<LatentBlock, void, undefined> {
+    const { blocks = Infinity, signal, closeOnEnd = true } = opts;
+    const it =
+      typeof source === 'function'
+        ? undefined
+        : Symbol.asyncIterator in source
+          ? (source as AsyncIterable<ActionInput | Float32Array | undefined>)[Symbol.asyncIterator]()
+          : (source as Iterable<ActionInput | Float32Array | undefined>)[Symbol.iterator]();
+    try {
+      for (let n = 0; n < blocks && !signal?.aborted; n++) {
+        let actions: ActionInput | Float32Array | undefined;
+        if (typeof source === 'function') {
+          actions = await source();
+        } else {
+          const r = await it!.next();
+          if (r.done) break;
+          actions = r.value;
+        }
+        yield await this.step({ actions });
+      }
+    } finally {
+      if (closeOnEnd) await this.close();
+    }
+  }
+  /**
+   * Replace the prompt (text or an embedding [rows × text_dim]). It applies from the
+   * next block submitted; the previous prompt's cross-attention cache is dropped.
+   */
+  async setPrompt(prompt: Prompt): Promise<void> {
+    let embedding: Float32Array;
+    if (typeof prompt === 'string') {
+      if (!this.#encoder) throw new ArgumentError('this model has no prompt encoder; pass an embedding or loadModel(dir, {promptEncoder})', 'ARGUMENT');
+      embedding = await this.#encoder.encode(prompt);
+    } else {
+      embedding = prompt;
+    }
     return wrapAsync(() => this.#s.setPrompt(embedding));
   }
   /** Change the attention window; applies from the next block. */
@@ -178,7 +241,7 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
-    return new Session(await wrapAsync(() => this.#s.fork(opts)));
+    return new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder);
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
   setSelection(sel: KvSelection): Promise<void> {
@@ -202,10 +265,13 @@ export class Session {
 export class Model {
   readonly #m: NativeModel;
   readonly config: ModelConfig;
+  /** Resolves string prompts; null when the model has none. */
+  readonly promptEncoder: PromptEncoder | null;
   /** @internal */
-  constructor(m: NativeModel) {
+  constructor(m: NativeModel, encoder: PromptEncoder | null) {
     this.#m = m;
     this.config = m.config() as unknown as ModelConfig;
+    this.promptEncoder = encoder;
   }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info() {
@@ -215,13 +281,19 @@ export class Model {
   createSession(opts: SessionOptions = {}): Session {
     if (this.#m.closed) throw new ClosedError('model is closed', 'CLOSED');
     const { prompt, ...rest } = opts;
-    const s = new Session(wrapSync(() => this.#m.createSession(rest)));
-    if (prompt !== undefined) {
-      if (!(prompt instanceof Float32Array)) throw new ArgumentError('prompt must be a Float32Array', 'ARGUMENT');
-      // Validated synchronously by the addon; the Promise only orders it before the first step.
-      void s.setPrompt(prompt).catch(() => undefined);
-    }
+    if (prompt !== undefined && typeof prompt !== 'string' && !(prompt instanceof Float32Array))
+      throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
+    const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
+    const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder);
+    // Validated synchronously by the addon; the Promise only orders it before the first step.
+    if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
     return s;
+  }
+  #encodeNow(text: string): Float32Array {
+    if (!this.promptEncoder) throw new ArgumentError('this model has no prompt encoder; pass an embedding or loadModel(dir, {promptEncoder})', 'ARGUMENT');
+    const e = this.promptEncoder.encode(text);
+    if (!(e instanceof Float32Array)) throw new ArgumentError('this prompt encoder is asynchronous: use session.setPrompt(text)', 'ARGUMENT');
+    return e;
   }
   get closed(): boolean {
     return this.#m.closed;
@@ -239,5 +311,8 @@ export class Model {
 /** Load a model directory (config.json + *.safetensors with upstream tensor names). */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
-  return new Model(wrapSync(() => new addon.Model(dir, opts)));
+  const { promptEncoder, ...nativeOpts } = opts;
+  const m = wrapSync(() => new addon.Model(dir, nativeOpts));
+  const textDim = (m.config() as { text_dim: number }).text_dim;
+  return new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, textDim));
 }

@@ -1,0 +1,86 @@
+/**
+ * Actions: what players press and move, encoded as the per-frame vectors a model's
+ * action module takes. The action space comes from the model's config.json: named
+ * keyboard keys (0 or 1 each) followed by mouse axes (a value in [min, max] each).
+ */
+import { ArgumentError } from './errors.js';
+
+/** One keyboard key or mouse axis of a model's action space. */
+export interface ActionAxis {
+  name: string;
+  min: number;
+  max: number;
+}
+
+/** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes...]. */
+export interface ActionSpace {
+  mode: string;
+  keys: string[];
+  mouse: ActionAxis[];
+}
+
+/** The input of one frame: keys held (names, or a name → pressed map) and mouse axis values. */
+export interface ActionInput {
+  keys?: Iterable<string> | Record<string, boolean>;
+  mouse?: Record<string, number>;
+}
+
+/** Length of one frame's action vector. */
+export function actionSize(space: ActionSpace): number {
+  return space.keys.length + space.mouse.length;
+}
+
+function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, offset: number, where: string): void {
+  if (input === null || typeof input !== 'object') throw new ArgumentError(`${where}: an action must be an object {keys, mouse}`, 'ARGUMENT');
+  const known = space.keys;
+  const pressed: string[] = [];
+  if (input.keys !== undefined) {
+    if (typeof (input.keys as Iterable<string>)[Symbol.iterator] === 'function' && typeof input.keys !== 'string') {
+      for (const k of input.keys as Iterable<string>) pressed.push(k);
+    } else if (typeof input.keys === 'object') {
+      for (const [k, v] of Object.entries(input.keys)) {
+        if (typeof v !== 'boolean') throw new ArgumentError(`${where}: key "${k}" must be true or false`, 'ARGUMENT');
+        if (v) pressed.push(k);
+      }
+    } else {
+      throw new ArgumentError(`${where}: keys must be a list of key names or a {name: boolean} map`, 'ARGUMENT');
+    }
+  }
+  for (const k of pressed) {
+    if (typeof k !== 'string') throw new ArgumentError(`${where}: key names must be strings`, 'ARGUMENT');
+    const i = known.indexOf(k);
+    if (i < 0) throw new ArgumentError(`${where}: unknown key "${k}"; this model's keys are ${known.join(', ') || '(none)'}`, 'ARGUMENT');
+    out[offset + i] = 1;
+  }
+  if (input.mouse !== undefined) {
+    if (input.mouse === null || typeof input.mouse !== 'object') throw new ArgumentError(`${where}: mouse must be a {axis: value} map`, 'ARGUMENT');
+    for (const [name, value] of Object.entries(input.mouse)) {
+      const j = space.mouse.findIndex((a) => a.name === name);
+      if (j < 0)
+        throw new ArgumentError(`${where}: unknown mouse axis "${name}"; this model's axes are ${space.mouse.map((a) => a.name).join(', ') || '(none)'}`, 'ARGUMENT');
+      const ax = space.mouse[j]!;
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new ArgumentError(`${where}: mouse axis "${name}" must be a finite number, not ${String(value)}`, 'ARGUMENT');
+      if (value < ax.min || value > ax.max) throw new ArgumentError(`${where}: mouse axis "${name}" = ${value} is outside [${ax.min}, ${ax.max}]`, 'ARGUMENT');
+      out[offset + known.length + j] = value;
+    }
+  }
+}
+
+/**
+ * Encode actions into [frames × actionSize] floats. One input applies to every frame;
+ * an array gives one input per frame (its length must equal `frames`).
+ * Unknown keys or axes, non-finite or out-of-range values throw an {@link ArgumentError}.
+ */
+export function encodeActions(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number): Float32Array {
+  if (!Number.isInteger(frames) || frames < 1) throw new ArgumentError('frames must be a positive integer', 'ARGUMENT');
+  const n = actionSize(space);
+  const out = new Float32Array(frames * n);
+  if (Array.isArray(input)) {
+    if (input.length !== frames) throw new ArgumentError(`got actions for ${input.length} frames; a block has ${frames}`, 'ARGUMENT');
+    input.forEach((a, f) => encodeOne(a, space, out, f * n, `frame ${f}`));
+  } else {
+    encodeOne(input as ActionInput, space, out, 0, 'action');
+    for (let f = 1; f < frames; f++) out.copyWithin(f * n, 0, n);
+  }
+  return out;
+}
