@@ -1,8 +1,10 @@
-// Per-stage timing summaries of the engine (what `npm run bench -- block` prints).
+// Per-stage timing summaries of the engine (what `npm run bench -- block` prints); the
+// trace events themselves are recorded through core/trace.h.
 #pragma once
 #include <string>
 
 #include "core/stage_times.h"
+#include "core/trace.h"
 
 namespace wc {
 

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "engine/noise.h"
+#include "engine/profiler.h"
 
 namespace wc {
 
@@ -149,6 +150,7 @@ void Session::check_actions(const float* actions) const {
 }
 
 void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out) {
+  TraceScope trace("step", "engine");
   const ModelConfig& c = model_->config;
   const auto t0 = std::chrono::steady_clock::now();
   check_actions(actions);
@@ -164,8 +166,11 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
   // mode that is the previous block, committed inside this block's first forward.
   const bool folded = fold_ && pending_;
   const bool commit_now = !fold_;
-  if (folded) kv_->begin_block(pending_start_);
-  else if (commit_now) kv_->begin_block(next_frame_);
+  {
+    TraceScope tr("kv_begin_block", "kv");
+    if (folded) kv_->begin_block(pending_start_);
+    else if (commit_now) kv_->begin_block(next_frame_);
+  }
   try {
     x_.resize(n);
     v_.resize(n);

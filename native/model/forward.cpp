@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/trace.h"
 #include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
@@ -26,6 +27,7 @@ namespace {
 
 void lin(const float* x, int64_t M, const PackedLinear& w, float* y, ThreadPool* pool, StageTimes* times,
          Epilogue ep = Epilogue::None) {
+  TraceScope tr("gemm", "kernel");
   StageTimer st(times, Stage::Gemm);
   linear(x, M, w.in, w, y, w.out, pool, ep);
 }
@@ -72,6 +74,7 @@ CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, Thread
 
 void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWorkspace& ws, ThreadPool* pool,
                  StageTimes* times) {
+  TraceScope trace("forward", "model");
   const ModelConfig& c = m.config;
   const int D = c.dim, ph = c.patch_h, pw = c.patch_w, nh = c.num_heads, hd = c.head_dim();
   const int n_act = c.has_action ? c.action.size() : 0;
@@ -180,6 +183,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
   ws.mods.resize(size_t(nF) * 6 * D);
 
   for (int l = 0; l < c.num_layers; ++l) {
+    TraceScope layer_trace("layer", "model");
     const WanBlock& B = m.blocks[l];
     // (sh1, sc1, g1, sh2, sc2, g2) = modulation + e0, per frame
     for (int64_t g = 0; g < nF; ++g)
@@ -230,6 +234,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       own.stride = D;
       ws.spans.push_back(own);
       {
+        TraceScope tr("self_attention", "kernel");
         StageTimer st(times, Stage::Attention);
         attention(ws.q.data() + row0[s] * D, Ts, D, ws.spans.data(), int(ws.spans.size()), nh, hd,
                   ws.attn.data() + row0[s] * D, D, pool);
@@ -276,6 +281,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       span.v = q.cross->v[l].data();
       span.tokens = q.cross->text_len;
       span.stride = D;
+      TraceScope tr("cross_attention", "kernel");
       StageTimer st(times, Stage::Attention);
       attention(ws.q.data() + row0[s] * D, Ts, D, &span, 1, nh, hd, ws.attn.data() + row0[s] * D, D, pool);
     }
