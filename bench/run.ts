@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { runAttentionBench } from './attention.js';
 import { runBlockBench } from './block.js';
 import { runKvBench } from './kv.js';
+import { runProfilerBench } from './profiler.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {

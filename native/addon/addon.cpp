@@ -2,7 +2,10 @@
 // engine below knows nothing of Node.
 #include <napi.h>
 
+#include <cstring>
+
 #include "addon/common.h"
+#include "core/trace.h"
 #include "addon/model_wrap.h"
 #include "addon/session_wrap.h"
 #include "addon/testing.h"
@@ -76,10 +79,52 @@ Napi::Promise run_async(Napi::Env env, const std::function<void(std::function<vo
 
 }  // namespace wcjs
 
+// profiler.start(); profiler.stop() → {names: string[], cats: string[], data: Float64Array}
+// with data = [nameIndex, catIndex, tsMicros, durMicros, tid] per event; profiler.now() → µs.
+static Napi::Object profiler_exports(Napi::Env env) {
+  Napi::Object p = Napi::Object::New(env);
+  p.Set("start", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    wc::Trace::start();
+    return info.Env().Undefined();
+  }));
+  p.Set("now", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(wc::Trace::now_ns()) / 1e3);
+  }));
+  p.Set("stop", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<wc::TraceEvent> ev = wc::Trace::stop();
+    std::vector<const char*> names, cats;
+    auto index = [](std::vector<const char*>& v, const char* s) {
+      for (size_t i = 0; i < v.size(); ++i)
+        if (v[i] == s || std::strcmp(v[i], s) == 0) return double(i);
+      v.push_back(s);
+      return double(v.size() - 1);
+    };
+    Napi::Float64Array data = Napi::Float64Array::New(env, ev.size() * 5);
+    for (size_t i = 0; i < ev.size(); ++i) {
+      data[i * 5] = index(names, ev[i].name);
+      data[i * 5 + 1] = index(cats, ev[i].cat);
+      data[i * 5 + 2] = double(ev[i].ts_ns) / 1e3;
+      data[i * 5 + 3] = double(ev[i].dur_ns) / 1e3;
+      data[i * 5 + 4] = ev[i].tid;
+    }
+    Napi::Array n = Napi::Array::New(env, names.size()), c = Napi::Array::New(env, cats.size());
+    for (size_t i = 0; i < names.size(); ++i) n.Set(uint32_t(i), names[i]);
+    for (size_t i = 0; i < cats.size(); ++i) c.Set(uint32_t(i), cats[i]);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("names", n);
+    o.Set("cats", c);
+    o.Set("data", data);
+    return o;
+  }));
+  return p;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wcjs::ModelWrap::Init(env, exports);
   wcjs::SessionWrap::Init(env, exports);
   exports.Set("testing", wcjs::testing_exports(env));
+  exports.Set("profiler", profiler_exports(env));
   return exports;
 }
 

@@ -4,6 +4,8 @@
  */
 export { loadModel, Model, Session } from './model.js';
 export { TablePromptEncoder } from './prompts.js';
+export { profiler, Profile } from './profiler.js';
+export type { ProfileEvent, ProfileRow } from './profiler.js';
 export type { Prompt, PromptEncoder } from './prompts.js';
 export { encodeActions, actionSize } from './actions.js';
 export type { ActionAxis, ActionInput, ActionSpace } from './actions.js';

@@ -10,6 +10,7 @@
  */
 import { encodeActions, type ActionInput, type ActionSpace } from './actions.js';
 import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
+import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import {
   native,
@@ -160,12 +161,14 @@ export class Session {
   /** Denoise and commit the next block. */
   async step(opts: StepOptions = {}): Promise<LatentBlock> {
     const { actions, noise } = opts;
+    const t0 = performance.now();
+    const e0 = profiler.active ? profiler.now() : 0;
     let encoded: Float32Array | undefined;
     if (actions instanceof Float32Array || actions === undefined) encoded = actions;
     else if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
     else encoded = encodeActions(actions, this.actionSpace, this.layout.frames);
-    const t0 = performance.now();
-    const b = await wrapAsync(() => this.#s.step({ actions: encoded, noise }));
+    if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
+    const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ actions: encoded, noise })));
     return {
       latencyMs: performance.now() - t0,
       latents: b.x0,

@@ -143,6 +143,11 @@ export interface NativeAddon {
   Model: new (dir: string, opts?: { threads?: number; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
   testing: NativeTesting;
+  profiler: {
+    start(): void;
+    stop(): { names: string[]; cats: string[]; data: Float64Array };
+    now(): number;
+  };
 }
 
 function findAddon(): string {
