@@ -9,18 +9,15 @@ export type { ProfileEvent, ProfileRow } from './profiler.js';
 export type { Prompt, PromptEncoder } from './prompts.js';
 export { encodeActions, actionSize } from './actions.js';
 export type { ActionAxis, ActionInput, ActionSpace } from './actions.js';
+export type { KvDType, KvSelection } from './kvtypes.js';
+export type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes } from './types.js';
 export type {
   ActionSource,
   StreamOptions,
-  KvDType,
-  KvPage,
-  KvSelection,
-  KvStats,
   LatentBlock,
   LoadOptions,
   ModelConfig,
   SessionOptions,
-  StageTimes,
   StepOptions,
 } from './model.js';
 export {

@@ -12,22 +12,9 @@ import { encodeActions, type ActionInput, type ActionSpace } from './actions.js'
 import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
-import {
-  native,
-  type KvDType,
-  type KvSelection,
-  type NativeKvPage,
-  type NativeKvStats,
-  type NativeModel,
-  type NativeSession,
-  type NativeStageTimes,
-} from './native.js';
-
-export type { KvDType, KvSelection };
-/** One committed frame a session holds: its page and how many sessions share it. */
-export type KvPage = NativeKvPage;
-/** The model's KV pool: budget, bytes in use and reserved, pages, dtypes, waste. */
-export type KvStats = NativeKvStats;
+import type { KvDType, KvSelection } from './kvtypes.js';
+import { native, type NativeModel, type NativeSession } from './native.js';
+import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes } from './types.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadOptions {
@@ -89,8 +76,6 @@ export interface SessionOptions {
   prompt?: Prompt;
 }
 
-/** Seconds spent per forward stage. */
-export type StageTimes = NativeStageTimes;
 
 /** One denoised block of latent frames. */
 export interface LatentBlock {
@@ -142,15 +127,15 @@ export interface StepOptions {
 /** A world-model session: its KV memory, prompt, frame position and noise. */
 export class Session {
   readonly #s: NativeSession;
-  /** @internal */
   readonly #encoder: PromptEncoder | null;
+  /** @internal */
   constructor(s: NativeSession, actionSpace: ActionSpace | null, encoder: PromptEncoder | null) {
     this.#s = s;
     this.actionSpace = actionSpace;
     this.#encoder = encoder;
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
-  get layout() {
+  get layout(): SessionLayout {
     return this.#s.layout;
   }
   get closed(): boolean {
@@ -255,7 +240,7 @@ export class Session {
     return wrapSync(() => this.#s.kvPages());
   }
   /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
-  stats() {
+  stats(): Promise<SessionStats> {
     return wrapAsync(() => this.#s.stats());
   }
   /** Finish pending work and release the session's memory. */
@@ -277,7 +262,7 @@ export class Model {
     this.promptEncoder = encoder;
   }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
-  info() {
+  info(): ModelInfo {
     return this.#m.info();
   }
   /** Start a session. */

@@ -6,13 +6,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface NativeStageTimes {
-  gemm: number;
-  attention: number;
-  norm: number;
-  rope: number;
-  other: number;
-}
+import type { KvDType, KvSelection } from './kvtypes.js';
+import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes } from './types.js';
+
 
 export interface NativeBlock {
   x0: Float32Array;
@@ -23,92 +19,35 @@ export interface NativeBlock {
   width: number;
   forwards: number;
   seconds: number;
-  times: NativeStageTimes;
+  times: StageTimes;
 }
 
-export interface NativeLayout {
-  frames: number;
-  channels: number;
-  height: number;
-  width: number;
-  actionSize: number;
-  steps: number;
-  timesteps: number[];
-}
 
-export interface NativeSessionStats {
-  nextFrame: number;
-  kvFrames: number;
-  kvBytes: number;
-  crossBytes: number;
-  times: NativeStageTimes;
-}
 
-/** Storage type of KV pages. */
-export type KvDType = 'f32' | 'bf16' | 'int8';
 
-/** Which committed frames a block attends to (see native/kv/selection.h). */
-export interface KvSelection {
-  /** Every committed frame (global attention). */
-  all?: boolean;
-  /** Frames [0, sink) stay selected. */
-  sink?: number;
-  /** The `recent` frames just before each block. */
-  recent?: number;
-  /** Explicit absolute frame indices (keyframe memory). */
-  frames?: number[];
-  /** Ranges [start, end) of absolute frame indices. */
-  ranges?: [number, number][];
-}
 
-export interface NativeKvPage {
-  frame: number;
-  page: number;
-  refs: number;
-}
 
-export interface NativeKvStats {
-  budgetBytes: number;
-  usedBytes: number;
-  reservedBytes: number;
-  availableBytes: number;
-  sessions: number;
-  pages: { used: number; shared: number; free: number; total: number; cached: number; refs: number; pageBytes: number };
-  bytesByDtype: { f32: number; bf16: number; int8: number };
-  crossCaches: number;
-  crossBytes: number;
-  payloadBytes: number;
-  wasteBytes: number;
-  wastePercent: number;
-}
 
 export interface NativeSession {
   fork(opts?: { seed?: number | bigint }): Promise<NativeSession>;
   setSelection(sel: KvSelection): Promise<void>;
-  kvPages(): NativeKvPage[];
+  kvPages(): KvPage[];
   step(opts?: { actions?: Float32Array; noise?: Float32Array[] }): Promise<NativeBlock>;
   probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array>;
   commit(x0: Float32Array, actions?: Float32Array): Promise<void>;
   setPrompt(embedding: Float32Array): Promise<void>;
   setWindow(localAttnSize: number, sinkSize: number): Promise<void>;
-  stats(): Promise<NativeSessionStats>;
+  stats(): Promise<SessionStats>;
   close(): Promise<void>;
   readonly closed: boolean;
-  readonly layout: NativeLayout;
+  readonly layout: SessionLayout;
 }
 
-export interface NativeModelInfo {
-  dir: string;
-  isa: string;
-  cpuFeatures: string;
-  threads: number;
-  weightBytes: number;
-}
 
 export interface NativeModel {
   config(): Record<string, unknown>;
-  info(): NativeModelInfo;
-  kvStats(): NativeKvStats;
+  info(): ModelInfo;
+  kvStats(): KvStats;
   createSession(opts?: {
     seed?: number | bigint;
     kvDtype?: KvDType;
