@@ -20,6 +20,7 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("info", &ModelWrap::Info),
                                      InstanceMethod("createSession", &ModelWrap::CreateSession),
                                      InstanceMethod("kvStats", &ModelWrap::KvStats),
+                                     InstanceMethod("stepBatch", &ModelWrap::StepBatch),
                                      InstanceMethod("close", &ModelWrap::Close),
                                      InstanceAccessor("closed", &ModelWrap::Closed, nullptr),
                                  });
@@ -185,6 +186,90 @@ Napi::Value ModelWrap::KvStats(const Napi::CallbackInfo& info) {
   o.Set("wasteBytes", double(s.waste));
   o.Set("wastePercent", s.payload + s.waste ? 100.0 * double(s.waste) / double(s.payload + s.waste) : 0.0);
   return o;
+}
+
+// stepBatch([{session, actions?, noise?}]) → Promise<[{block} | {error: {code, message}}]>:
+// one block for each session, run as batched forwards (stacked tokens in the GEMMs).
+Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
+    if (info.Length() < 1 || !info[0].IsArray()) throw_arg(env, "stepBatch takes an array of {session, actions?, noise?}");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    struct Item {
+      std::shared_ptr<wc::Session> s;
+      std::vector<float> actions;
+      std::vector<std::vector<float>> noise;
+      std::vector<const float*> noise_ptrs;
+      bool has_noise = false;
+    };
+    auto items = std::make_shared<std::vector<Item>>(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) throw_arg(env, "stepBatch: item " + std::to_string(i) + " is not an object");
+      Napi::Object o = v.As<Napi::Object>();
+      Napi::Value sv = o.Get("session");
+      if (!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(SessionWrap::ctor->Value()))
+        throw_arg(env, "stepBatch: item " + std::to_string(i) + " has no session");
+      SessionWrap* sw = SessionWrap::Unwrap(sv.As<Napi::Object>());
+      if (sw->is_closed()) throw make_error(env, "CLOSED", "stepBatch: session " + std::to_string(i) + " is closed");
+      Item& it = (*items)[i];
+      it.s = sw->session();
+      if (it.s->kv().pool().budget() != ctx_->pool->budget() || &it.s->kv().pool() != ctx_->pool.get())
+        throw_arg(env, "stepBatch: session " + std::to_string(i) + " belongs to another model");
+      Napi::Value a = o.Get("actions");
+      if (!a.IsUndefined() && !a.IsNull()) {
+        if (sw->action_size() == 0) throw_arg(env, "this model has no action input");
+        it.actions = float_array(env, a, "actions", int64_t(sw->frames()) * sw->action_size());
+      }
+      Napi::Value nz = o.Get("noise");
+      if (!nz.IsUndefined()) {
+        if (!nz.IsArray() || int(nz.As<Napi::Array>().Length()) != sw->steps())
+          throw_shape(env, "stepBatch: noise must be an array of " + std::to_string(sw->steps()) + " Float32Array");
+        for (uint32_t k = 0; k < nz.As<Napi::Array>().Length(); ++k)
+          it.noise.push_back(float_array(env, nz.As<Napi::Array>().Get(k), "noise", sw->numel()));
+        it.has_noise = true;
+      }
+    }
+    auto ctx = ctx_;
+    return run_async(env, [ctx](std::function<void()> j) { ctx->executor->submit(std::move(j)); }, [items, ctx]() {
+      const int n = int(items->size());
+      std::vector<wc::Session*> ss;
+      std::vector<wc::StepRequest> reqs(n);
+      for (int k = 0; k < n; ++k) {
+        Item& it = (*items)[size_t(k)];
+        ss.push_back(it.s.get());
+        for (auto& v : it.noise) it.noise_ptrs.push_back(v.data());
+        reqs[size_t(k)].actions = it.actions.empty() ? nullptr : it.actions.data();
+        reqs[size_t(k)].noise = it.has_noise ? &it.noise_ptrs : nullptr;
+      }
+      auto outs = std::make_shared<std::vector<wc::BlockOutput>>(size_t(n));
+      auto errs = std::make_shared<std::vector<std::exception_ptr>>(size_t(n));
+      wc::step_batch(ss.data(), reqs.data(), n, outs->data(), errs->data(), ctx->batch_ws, ctx->executor->pool());
+      return [outs, errs](Napi::Env env) -> Napi::Value {
+        Napi::Array res = Napi::Array::New(env, outs->size());
+        for (size_t k = 0; k < outs->size(); ++k) {
+          Napi::Object r = Napi::Object::New(env);
+          if ((*errs)[k]) {
+            std::string code = "INTERNAL", msg = "unknown error";
+            try {
+              std::rethrow_exception((*errs)[k]);
+            } catch (const wc::Error& e) {
+              code = wc::error_kind_name(e.kind());
+              msg = e.what();
+            } catch (const std::exception& e) {
+              msg = e.what();
+            }
+            r.Set("error", make_error(env, code, msg).Value());
+          } else {
+            r.Set("block", block_to_js(env, (*outs)[k]));
+          }
+          res.Set(uint32_t(k), r);
+        }
+        return res;
+      };
+    });
+  });
 }
 
 Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {

@@ -7,6 +7,7 @@
 
 #include "engine/executor.h"
 #include "kv/page_pool.h"
+#include "model/forward.h"
 #include "model/wan_model.h"
 
 namespace wcjs {
@@ -18,6 +19,7 @@ struct ModelCtx {
   std::unique_ptr<wc::KvPool> pool;  // declared before the executor: destroyed after its jobs drain
   wc::KvType kv_type = wc::KvType::BF16;
   std::unique_ptr<wc::Executor> executor;
+  wc::ForwardWorkspace batch_ws;  // for step_batch; used on the engine thread only
   std::atomic<bool> closed{false};
 };
 
@@ -35,6 +37,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value CreateSession(const Napi::CallbackInfo& info);
   Napi::Value KvStats(const Napi::CallbackInfo& info);
+  Napi::Value StepBatch(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   std::shared_ptr<ModelCtx> ctx_;

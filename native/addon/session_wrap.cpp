@@ -8,6 +8,22 @@ namespace wcjs {
 
 Napi::FunctionReference* SessionWrap::ctor = nullptr;
 
+Napi::Value block_to_js(Napi::Env env, wc::BlockOutput& out) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("x0", to_float32(env, std::move(out.x0)));
+  o.Set("frameStart", double(out.frame_start));
+  o.Set("frames", out.frames);
+  o.Set("channels", out.channels);
+  o.Set("height", out.height);
+  o.Set("width", out.width);
+  o.Set("forwards", out.forwards);
+  o.Set("seconds", out.seconds);
+  Napi::Object t = Napi::Object::New(env);
+  for (int i = 0; i < int(wc::Stage::Count); ++i) t.Set(wc::stage_name(wc::Stage(i)), out.times.sec[i]);
+  o.Set("times", t);
+  return o;
+}
+
 void SessionWrap::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function f = DefineClass(env, "Session",
                                  {
@@ -172,22 +188,7 @@ Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
                        for (auto& n : noise) ptrs.push_back(n.data());
                        auto out = std::make_shared<wc::BlockOutput>();
                        s->step(actions.empty() ? nullptr : actions.data(), has_noise ? &ptrs : nullptr, *out);
-                       return [out](Napi::Env env) -> Napi::Value {
-                         Napi::Object o = Napi::Object::New(env);
-                         o.Set("x0", to_float32(env, std::move(out->x0)));
-                         o.Set("frameStart", double(out->frame_start));
-                         o.Set("frames", out->frames);
-                         o.Set("channels", out->channels);
-                         o.Set("height", out->height);
-                         o.Set("width", out->width);
-                         o.Set("forwards", out->forwards);
-                         o.Set("seconds", out->seconds);
-                         Napi::Object t = Napi::Object::New(env);
-                         for (int i = 0; i < int(wc::Stage::Count); ++i)
-                           t.Set(wc::stage_name(wc::Stage(i)), out->times.sec[i]);
-                         o.Set("times", t);
-                         return o;
-                       };
+                       return [out](Napi::Env env) -> Napi::Value { return block_to_js(env, *out); };
                      });
   });
 }

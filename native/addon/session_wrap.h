@@ -11,11 +11,22 @@
 
 namespace wcjs {
 
+// A finished block as the JS object step() and stepBatch() resolve with (x0 moved out, zero-copy).
+Napi::Value block_to_js(Napi::Env env, wc::BlockOutput& out);
+
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   explicit SessionWrap(const Napi::CallbackInfo& info);
   static Napi::FunctionReference* ctor;
+
+ public:
+  std::shared_ptr<wc::Session> session() const { return session_; }
+  bool is_closed() const { return closed_.load(); }
+  int frames() const { return frames_; }
+  int numel() const { return channels_ * frames_ * height_ * width_; }
+  int action_size() const { return n_act_; }
+  int steps() const { return steps_; }
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);

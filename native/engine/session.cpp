@@ -150,85 +150,109 @@ void Session::check_actions(const float* actions) const {
 }
 
 void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out) {
-  TraceScope trace("step", "engine");
+  Session* self = this;
+  StepRequest req{actions, noise};
+  std::exception_ptr err;
+  step_batch(&self, &req, 1, &out, &err, ws_, threads_);
+  if (err) std::rethrow_exception(err);
+}
+
+const float* Session::noise_for(const Run& r, int i) {
+  if (r.req.noise) return (*r.req.noise)[size_t(i)];
+  seeded_normals(seed_, next_frame_, i, eps_.data(), r.n);
+  return eps_.data();
+}
+
+void Session::run_begin(Run& r) {
   const ModelConfig& c = model_->config;
-  const auto t0 = std::chrono::steady_clock::now();
-  check_actions(actions);
+  r.t0 = std::chrono::steady_clock::now();
+  check_actions(r.req.actions);
   const int F = c.num_frame_per_block;
-  const int64_t n = block_numel();
+  r.n = block_numel();
   const int n_steps = int(steps_.size());
-  if (noise && int(noise->size()) != n_steps)
-    fail(ErrorKind::Shape, "supplied noise has " + std::to_string(noise->size()) + " tensors; this model's sampler takes " +
-                               std::to_string(n_steps) + " (one per denoising step)");
+  if (r.req.noise && int(r.req.noise->size()) != n_steps)
+    fail(ErrorKind::Shape, "supplied noise has " + std::to_string(r.req.noise->size()) +
+                               " tensors; this model's sampler takes " + std::to_string(n_steps) +
+                               " (one per denoising step)");
   times_ = StageTimes();
   cross();  // the prompt cache first (shared or computed, within the quota)
   // Then the pages of the block to commit: refused here, before any compute. In fold
   // mode that is the previous block, committed inside this block's first forward.
-  const bool folded = fold_ && pending_;
-  const bool commit_now = !fold_;
+  r.folded = fold_ && pending_;
+  r.commit_now = !fold_;
   {
     TraceScope tr("kv_begin_block", "kv");
-    if (folded) kv_->begin_block(pending_start_);
-    else if (commit_now) kv_->begin_block(next_frame_);
+    if (r.folded) kv_->begin_block(pending_start_);
+    else if (r.commit_now) kv_->begin_block(next_frame_);
   }
-  try {
-    x_.resize(n);
-    v_.resize(n);
-    x0_.resize(n);
-    eps_.resize(n);
-    tbuf_.resize(F);
-    auto noise_for = [&](int i) -> const float* {
-      if (noise) return (*noise)[i];
-      seeded_normals(seed_, next_frame_, i, eps_.data(), n);
-      return eps_.data();
-    };
-    std::memcpy(x_.data(), noise_for(0), n * sizeof(float));
-    for (int i = 0; i < n_steps; ++i) {
-      for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[i]);
-      if (i == 0 && folded) {
-        // [previous block at t = context_noise → commit] + [this block at t₀, which also sees it]
-        tctx_.assign(F, float(c.context_noise));
-        SeqInput seq[2];
-        fill_seq(seq[0], pending_x0_.data(), tctx_.data(),
-                 pending_actions_.empty() ? nullptr : pending_actions_.data(), pending_start_);
-        seq[0].commit_to = kv_.get();
-        fill_seq(seq[1], x_.data(), tbuf_.data(), actions, next_frame_);
-        seq[1].attend_seq = 0;
-        seq[1].v_out = v_.data();
-        wan_forward(*model_, seq, 2, ws_, threads_, &times_);
-        kv_->end_block(next_frame_);
-        pending_ = false;
-      } else {
-        run_forward(x_.data(), tbuf_.data(), actions, false, v_.data());
-      }
-      const double sg = sched_.sigma(steps_[i]);
-      for (int64_t j = 0; j < n; ++j) x0_[j] = float(double(x_[j]) - sg * double(v_[j]));
-      if (i + 1 < n_steps) {
-        const double sn = sched_.sigma(steps_[i + 1]);
-        const float* e = noise_for(i + 1);
-        for (int64_t j = 0; j < n; ++j) x_[j] = float((1.0 - sn) * double(x0_[j]) + sn * double(e[j]));
-      }
-    }
-    if (commit_now) {
-      // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
-      for (int f = 0; f < F; ++f) tbuf_[f] = float(c.context_noise);
-      run_forward(x0_.data(), tbuf_.data(), actions, true, nullptr);
-    }
-  } catch (...) {
-    if (folded && pending_) kv_->abort_block();
-    else if (commit_now) kv_->abort_block();
-    throw;
+  x_.resize(r.n);
+  v_.resize(r.n);
+  x0_.resize(r.n);
+  eps_.resize(r.n);
+  tbuf_.resize(F);
+  tctx_.assign(F, float(c.context_noise));
+  std::memcpy(x_.data(), noise_for(r, 0), r.n * sizeof(float));
+}
+
+void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
+  const int F = model_->config.num_frame_per_block;
+  for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[size_t(i)]);
+  int attend = -1;
+  if (i == 0 && r.folded) {
+    // [previous block at t = context_noise → commit] + [this block at t₀, which also sees it]
+    SeqInput c;
+    fill_seq(c, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
+             pending_start_);
+    c.commit_to = kv_.get();
+    attend = int(seqs.size());
+    seqs.push_back(c);
   }
+  SeqInput in;
+  fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, next_frame_);
+  in.attend_seq = attend;
+  in.v_out = v_.data();
+  seqs.push_back(in);
+}
+
+void Session::run_after(Run& r, int i) {
+  if (i == 0 && r.folded) {
+    kv_->end_block(next_frame_);  // the previous block's pages are committed now
+    pending_ = false;
+  }
+  const double sg = sched_.sigma(steps_[size_t(i)]);
+  for (int64_t j = 0; j < r.n; ++j) x0_[j] = float(double(x_[j]) - sg * double(v_[j]));
+  if (size_t(i) + 1 < steps_.size()) {
+    const double sn = sched_.sigma(steps_[size_t(i) + 1]);
+    const float* e = noise_for(r, i + 1);
+    for (int64_t j = 0; j < r.n; ++j) x_[j] = float((1.0 - sn) * double(x0_[j]) + sn * double(e[j]));
+  }
+}
+
+void Session::run_commit_seq(Run& r, std::vector<SeqInput>& seqs) {
+  if (!r.commit_now) return;
+  // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
+  SeqInput in;
+  fill_seq(in, x0_.data(), tctx_.data(), r.req.actions, next_frame_);
+  in.commit_to = kv_.get();
+  seqs.push_back(in);
+}
+
+void Session::run_abort(Run& r) {
+  if ((r.folded && pending_) || r.commit_now) kv_->abort_block();
+}
+
+void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
+  const ModelConfig& c = model_->config;
+  const int F = c.num_frame_per_block;
+  out.frame_start = next_frame_;
   if (fold_) {
     pending_ = true;
     pending_start_ = next_frame_;
     pending_x0_ = x0_;
-    if (actions) pending_actions_.assign(actions, actions + int64_t(F) * c.action.size());
+    if (r.req.actions) pending_actions_.assign(r.req.actions, r.req.actions + int64_t(F) * c.action.size());
     else pending_actions_.clear();
-    out.frame_start = next_frame_;
     next_frame_ += F;
   } else {
-    out.frame_start = next_frame_;
     next_frame_ += F;
     kv_->end_block(next_frame_);
   }
@@ -237,10 +261,56 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
   out.channels = c.in_dim;
   out.height = H_;
   out.width = W_;
-  out.forwards = fold_ ? n_steps : n_steps + 1;
-  out.times = times_;
-  total_.add(times_);
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.forwards = int(steps_.size()) + (fold_ ? 0 : 1);
+  out.times = times;
+  out.times.add(times_);  // this session's own prompt-cache work
+  total_.add(out.times);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.t0).count();
+}
+
+void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput* outs, std::exception_ptr* errs,
+                ForwardWorkspace& ws, ThreadPool* threads) {
+  TraceScope trace("step", "engine");
+  if (n <= 0) return;
+  const WanModel* model = ss[0]->model_.get();
+  std::vector<Session::Run> runs;
+  runs.resize(size_t(n));
+  std::vector<int> live;
+  for (int k = 0; k < n; ++k) {
+    errs[k] = nullptr;
+    try {
+      if (ss[k]->model_.get() != model) fail(ErrorKind::Argument, "step_batch: sessions of different models");
+      for (int j = 0; j < k; ++j)
+        if (ss[j] == ss[k]) fail(ErrorKind::Argument, "step_batch: a session appears twice in one batch");
+      runs[size_t(k)].req = reqs[k];
+      ss[k]->run_begin(runs[size_t(k)]);
+      live.push_back(k);
+    } catch (...) {
+      errs[k] = std::current_exception();
+    }
+  }
+  if (live.empty()) return;
+  StageTimes times;
+  std::vector<SeqInput> seqs;
+  try {
+    const size_t n_steps = ss[live[0]]->steps_.size();
+    for (size_t i = 0; i < n_steps; ++i) {
+      seqs.clear();
+      for (int k : live) ss[k]->run_seqs(runs[size_t(k)], int(i), seqs);
+      wan_forward(*model, seqs.data(), int(seqs.size()), ws, threads, &times);
+      for (int k : live) ss[k]->run_after(runs[size_t(k)], int(i));
+    }
+    seqs.clear();
+    for (int k : live) ss[k]->run_commit_seq(runs[size_t(k)], seqs);
+    if (!seqs.empty()) wan_forward(*model, seqs.data(), int(seqs.size()), ws, threads, &times);
+  } catch (...) {
+    for (int k : live) {
+      ss[k]->run_abort(runs[size_t(k)]);
+      errs[k] = std::current_exception();
+    }
+    return;
+  }
+  for (int k : live) ss[k]->run_finish(runs[size_t(k)], times, outs[k]);
 }
 
 void Session::probe(const float* x, const float* t, const float* actions, float* v_out) {

@@ -10,7 +10,9 @@
 // cannot hold fails up front and changes nothing.
 // Not thread-safe: the engine runs one job at a time per model.
 #pragma once
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <vector>
 
@@ -47,8 +49,33 @@ struct BlockOutput {
   StageTimes times;
 };
 
+class Session;
+
+// One block's inputs for step_batch: per-frame actions [F, n_act] or null, and supplied
+// noise (exactly `steps` arrays) or null for the seeded generator.
+struct StepRequest {
+  const float* actions = nullptr;
+  const std::vector<const float*>* noise = nullptr;
+};
+
+// Runs one block for each session with batched forwards (one per denoising step, plus
+// the commit): the sessions' tokens are stacked in the GEMMs while each keeps its own
+// timesteps, prompt cache, KV pages, window and noise. Session::step is the batch of
+// one. A session refused at admission or with bad input gets its error in errs[k] and
+// is left unchanged; the others proceed. All sessions must share one model.
+void step_batch(Session* const* sessions, const StepRequest* reqs, int n, BlockOutput* outs, std::exception_ptr* errs,
+                ForwardWorkspace& ws, ThreadPool* threads);
+
 class Session {
  public:
+  // The state of one block in flight through step_batch's phases.
+  struct Run {
+    StepRequest req;
+    bool folded = false, commit_now = false;
+    int64_t n = 0;
+    std::chrono::steady_clock::time_point t0;
+  };
+
   Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool* threads, const SessionOptions& opts);
   // A session sharing every committed page and the prompt cache of `parent`, with its own seed.
   Session(const Session& parent, uint64_t seed);
@@ -79,6 +106,15 @@ class Session {
   uint64_t seed() const { return seed_; }
 
  private:
+  friend void step_batch(Session* const*, const StepRequest*, int, BlockOutput*, std::exception_ptr*,
+                         ForwardWorkspace&, ThreadPool*);
+  void run_begin(Run& r);  // validates, takes the prompt cache and the pages; x = noise₀
+  void run_seqs(Run& r, int step, std::vector<SeqInput>& seqs);  // this block's sequences for a step
+  void run_after(Run& r, int step);                              // x0 and the re-noise
+  void run_commit_seq(Run& r, std::vector<SeqInput>& seqs);      // the commit pass's sequence, if any
+  void run_finish(Run& r, const StageTimes& times, BlockOutput& out);
+  void run_abort(Run& r);
+  const float* noise_for(const Run& r, int step);
   const CrossKv& cross();
   void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
   void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start);

@@ -13,6 +13,7 @@ export type { KvDType, KvSelection } from './kvtypes.js';
 export type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes } from './types.js';
 export type {
   ActionSource,
+  BatchItem,
   StreamOptions,
   LatentBlock,
   LoadOptions,

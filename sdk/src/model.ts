@@ -9,12 +9,12 @@
  * ```
  */
 import { encodeActions, type ActionInput, type ActionSpace } from './actions.js';
-import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
+import { ArgumentError, ClosedError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import type { KvDType, KvSelection } from './kvtypes.js';
-import { native, type NativeModel, type NativeSession } from './native.js';
-import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes } from './types.js';
+import { native, type NativeBlock, type NativeModel, type NativeSession } from './native.js';
+import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes, WeightType } from './types.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadOptions {
@@ -22,6 +22,8 @@ export interface LoadOptions {
   threads?: number;
   /** The KV pool: byte budget (default: half the RAM, at most 8 GiB) and the default page dtype (default 'bf16': half of f32, PSNR > 100 dB against f32 KV in `npm run bench -- kv`). */
   kv?: { budgetBytes?: number; dtype?: KvDType };
+  /** Storage of the linear layers' weights, repacked once at load (default 'f32'; norms, modulation and biases stay f32). 'bf16' halves and 'int8' quarters weight memory; on CPUs with AVX512_BF16 / AVX512_VNNI the activations are converted too and the GEMMs run on those instructions. */
+  weights?: WeightType;
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
   promptEncoder?: PromptEncoder;
 }
@@ -124,6 +126,28 @@ export interface StepOptions {
   noise?: Float32Array[];
 }
 
+const nativeOf = new WeakMap<Session, NativeSession>();
+
+function toBlock(b: NativeBlock, t0: number): LatentBlock {
+  return {
+    latencyMs: performance.now() - t0,
+    latents: b.x0,
+    frameStart: b.frameStart,
+    frames: b.frames,
+    channels: b.channels,
+    height: b.height,
+    width: b.width,
+    forwards: b.forwards,
+    seconds: b.seconds,
+    times: b.times,
+  };
+}
+
+/** One session's block in {@link Model.stepMany}. */
+export interface BatchItem extends StepOptions {
+  session: Session;
+}
+
 /** A world-model session: its KV memory, prompt, frame position and noise. */
 export class Session {
   readonly #s: NativeSession;
@@ -133,6 +157,13 @@ export class Session {
     this.#s = s;
     this.actionSpace = actionSpace;
     this.#encoder = encoder;
+    nativeOf.set(this, s);
+  }
+  /** @internal The actions of a step, encoded. */
+  encode(actions: StepOptions['actions']): Float32Array | undefined {
+    if (actions instanceof Float32Array || actions === undefined) return actions;
+    if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
+    return encodeActions(actions, this.actionSpace, this.layout.frames);
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
   get layout(): SessionLayout {
@@ -148,24 +179,10 @@ export class Session {
     const { actions, noise } = opts;
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
-    let encoded: Float32Array | undefined;
-    if (actions instanceof Float32Array || actions === undefined) encoded = actions;
-    else if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
-    else encoded = encodeActions(actions, this.actionSpace, this.layout.frames);
+    const encoded = this.encode(actions);
     if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
     const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ actions: encoded, noise })));
-    return {
-      latencyMs: performance.now() - t0,
-      latents: b.x0,
-      frameStart: b.frameStart,
-      frames: b.frames,
-      channels: b.channels,
-      height: b.height,
-      width: b.width,
-      forwards: b.forwards,
-      seconds: b.seconds,
-      times: b.times,
-    };
+    return toBlock(b, t0);
   }
   /**
    * Blocks as an async iterator: each block's actions are read from `source` when the
@@ -285,6 +302,22 @@ export class Model {
   }
   get closed(): boolean {
     return this.#m.closed;
+  }
+  /**
+   * One block for each session, run together: every denoising step of all of them is one
+   * batched forward (their tokens stacked in the GEMMs; each keeps its own timesteps,
+   * prompt, KV pages and noise). Results come back in order; a session refused (e.g. by
+   * the KV budget) gets its error in its slot and the others still run.
+   */
+  async stepMany(items: readonly BatchItem[]): Promise<(LatentBlock | WorldcastError)[]> {
+    const t0 = performance.now();
+    const req = items.map((it) => {
+      const s = nativeOf.get(it.session);
+      if (!s) throw new ArgumentError('stepMany: not a worldcast Session', 'ARGUMENT');
+      return { session: s, actions: it.session.encode(it.actions), noise: it.noise };
+    });
+    const res = await wrapAsync(() => this.#m.stepBatch(req));
+    return res.map((r) => ('block' in r ? toBlock(r.block, t0) : (fromNative(r.error) as WorldcastError)));
   }
   /** Exact statistics of the model's KV pool. */
   kvStats(): KvStats {

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { KvDType, KvSelection } from './kvtypes.js';
-import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes } from './types.js';
+import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes, WeightType } from './types.js';
 
 
 export interface NativeBlock {
@@ -48,6 +48,7 @@ export interface NativeModel {
   config(): Record<string, unknown>;
   info(): ModelInfo;
   kvStats(): KvStats;
+  stepBatch(items: { session: NativeSession; actions?: Float32Array; noise?: Float32Array[] }[]): Promise<({ block: NativeBlock } | { error: Error })[]>;
   createSession(opts?: {
     seed?: number | bigint;
     kvDtype?: KvDType;
@@ -64,7 +65,9 @@ export interface NativeModel {
 export interface NativeTesting {
   cpu(): { features: string; best: string; active: string };
   setIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
-  gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean): Float32Array;
+  gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean, opts?: { weights?: WeightType; dot?: boolean }): Float32Array;
+  gemmPath(isa: string | null, weights: WeightType, dot?: boolean): string;
+  benchGemm(M: number, K: number, N: number, weights: WeightType, threads: number, reps: number, dot?: boolean): { seconds: number[]; path: string; isa: string };
   attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean, opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; strategy?: 'auto' | 'heads' | 'sequence' }): Float32Array;
   benchAttention(nQ: number, frames: number, tokensPerFrame: number, heads: number, headDim: number, type: KvDType, reps: number, strategy?: 'auto' | 'heads' | 'sequence', threads?: number): { pagesSec: number; contiguousSec: number; auto: 'heads' | 'sequence' };
   quantizeI8(x: Float32Array, tokens: number, heads: number, headDim: number): { q: Int8Array; scales: Float32Array; back: Float32Array };
@@ -78,10 +81,74 @@ export interface NativeTesting {
   sinusoid(t: number, dim: number): Float32Array;
 }
 
+/** A TAEHV decoder config as the engine parsed it (config.json keys plus derived values). */
+export interface NativeDecoderConfig {
+  type: 'taehv';
+  latent_channels: number;
+  image_channels: number;
+  patch_size: number;
+  n_f: [number, number, number, number];
+  decoder_time_upscale: [boolean, boolean, boolean];
+  decoder_space_upscale: [boolean, boolean, boolean];
+  trim_first_frames: boolean;
+  t_upscale: number;
+  frames_to_trim: number;
+  space_scale: number;
+}
+
+export interface NativeDecoded<T> {
+  frames: T[];
+  channels: number;
+  height: number;
+  width: number;
+  seconds: number;
+  latentFrames: number;
+  framesOut: number;
+}
+
+export interface NativeDecoderStreamStats {
+  latentFrames: number;
+  framesOut: number;
+  stateBytes: number;
+  workspaceBytes: number;
+  latentHeight: number;
+  latentWidth: number;
+}
+
+export interface NativeDecoderStream {
+  decode(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Buffer>>;
+  decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Float32Array>>;
+  reset(): Promise<void>;
+  stats(): Promise<NativeDecoderStreamStats>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface NativeDecoder {
+  config(): NativeDecoderConfig;
+  info(): { dir: string; isa: string; threads: number; weightBytes: number };
+  createStream(): NativeDecoderStream;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface NativeDecoderTesting {
+  conv2d(
+    inputs: { data: Float32Array; channels: number; up2?: boolean }[],
+    H: number, W: number, weight: Float32Array, bias: Float32Array | null, cout: number, k: number,
+    opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; residual?: Float32Array; relu?: boolean; ref?: boolean; threads?: number },
+  ): Float32Array;
+  upsample2(x: Float32Array, C: number, H: number, W: number): Float32Array;
+  frameToU8(x: Float32Array, C: number, H: number, W: number): Uint8Array;
+  parseConfig(text: string): NativeDecoderConfig;
+}
+
 export interface NativeAddon {
-  Model: new (dir: string, opts?: { threads?: number; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
+  Model: new (dir: string, opts?: { threads?: number; weights?: WeightType; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
   testing: NativeTesting;
+  Decoder: new (dir: string, opts?: { threads?: number }) => NativeDecoder;
+  decoderTesting: NativeDecoderTesting;
   profiler: {
     start(): void;
     stop(): { names: string[]; cats: string[]; data: Float64Array };
