@@ -2,7 +2,7 @@
 // exactly what stepping them one by one gives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { KvBudgetError, loadModel, type Model, type SessionOptions } from '../sdk/src/index.js';
+import { KvBudgetError, loadModel, type LatentBlock, type Model, type SessionOptions } from '../sdk/src/index.js';
 import { goldenCases, goldenTensors, relErr, tensor, tinyDir } from './helpers/fixtures.js';
 
 const g = goldenTensors(goldenCases().cases[0]!);
@@ -27,7 +27,7 @@ describe('stepMany', () => {
     const solo = configs.map((c) => model.createSession(c));
     const batched = configs.map((c) => model.createSession(c));
     for (let b = 0; b < 5; b++) {
-      const one = [];
+      const one: LatentBlock[] = [];
       for (let k = 0; k < solo.length; k++) one.push(await solo[k]!.step({ actions: act(b, k) }));
       const many = await model.stepMany(batched.map((s, k) => ({ session: s, actions: act(b, k) })));
       many.forEach((r, k) => {
