@@ -4,6 +4,7 @@
  * Suites: block (one block step: tiny fixture model and a mid-size config, per-stage
  * breakdown, PyTorch CPU peer when Debian's python3-torch is installed).
  * gemm: linear() GFLOP/s with f32/bf16/int8 weights at the Wan layer shapes vs OpenBLAS sgemm.
+ * decoder: one block of 3 latent frames through the TAEHV video decoder (tiny and Wan 2.1 size) vs PyTorch.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,11 +12,12 @@ import { join } from 'node:path';
 import { runAttentionBench } from './attention.js';
 import { runBatchBench } from './batch.js';
 import { runBlockBench } from './block.js';
+import { runDecoderBench } from './decoder.js';
 import { runGemmBench } from './gemm.js';
 import { runKvBench } from './kv.js';
 import { runProfilerBench } from './profiler.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, gemm: runGemmBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, gemm: runGemmBench, decoder: runDecoderBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {

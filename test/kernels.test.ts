@@ -54,6 +54,83 @@ describe('gemm (linear: x·Wᵀ + b, epilogue)', () => {
   });
 });
 
+describe('gemm weight types: every (isa, weights, path) this CPU has against its reference', () => {
+  const types = ['f32', 'bf16', 'int8'] as const;
+  // Distinct kernels: the widen paths everywhere, the dot paths (AVX512_BF16 vdpbf16ps,
+  // AVX512_VNNI vpdpbusd) only where the CPU has them.
+  const combos: { isa: string; weights: (typeof types)[number]; dot: boolean; path: string }[] = [];
+  for (const isa of isas)
+    for (const weights of types)
+      for (const dot of [false, true]) {
+        const path = T.gemmPath(isa, weights, dot);
+        if (!combos.some((c) => c.isa === isa && c.path === path)) combos.push({ isa, weights, dot, path });
+      }
+  // Odd shapes (no tile multiple), M=1, several k-blocks (K=1100), bias-only (K=1), and for
+  // the dot paths two activation chunks (K=17000 bounds a chunk to one row block).
+  const shapes: [number, number, number][] = [
+    [1, 33, 47],
+    [97, 130, 47],
+    [13, 1, 5],
+    [350, 64, 70],
+    [29, 1100, 33],
+  ];
+  for (const c of combos) {
+    const list = c.path.endsWith('_dot') ? [...shapes, [350, 17000, 20] as [number, number, number]] : shapes;
+    for (const [M, K, N] of list)
+      it(`${c.isa} ${c.path} M=${M} K=${K} N=${N}`, () => {
+        const x = randoms(M * K, M * 7 + K + 1);
+        const W = randoms(N * K, N * 13 + K + 2);
+        const b = randoms(N, N + 3);
+        const opts = { weights: c.weights, dot: c.dot };
+        const ep = (M + K) % 3;
+        const ref = T.gemm(x, M, K, W, N, b, c.isa, ep, true, opts);
+        const got = T.gemm(x, M, K, W, N, b, c.isa, ep, false, opts);
+        // Same operands as the reference (stored weights, converted activations): only
+        // f32 accumulation differs, as for the f32 kernels above.
+        expect(maxAbs(got, ref)).toBeLessThan(1e-6 * Math.sqrt(K) * 4 + 1e-6);
+      });
+  }
+  // Error of each storage type against exact f32 weights (random |x|,|w| < 1, K = 1536):
+  // bf16 rounds each weight by ≤ 2^-9 relative; int8 by ≤ d/2 = max|w_block|/254; the
+  // dot paths round the activations the same way. Measured 1.4e-3 / 1.8e-3 (bf16 widen /
+  // dot) and 3.4e-3 / 4.4e-3 (int8 widen / dot) of max|y|; the bounds leave ≥ 5× margin.
+  for (const c of combos.filter((c) => c.weights !== 'f32'))
+    it(`${c.isa} ${c.path}: error against f32 weights stays within its type's bound`, () => {
+      const M = 16, K = 1536, N = 64;
+      const x = randoms(M * K, 5), W = randoms(N * K, 6);
+      const exact = T.gemm(x, M, K, W, N, null, c.isa, 0, true);
+      const got = T.gemm(x, M, K, W, N, null, c.isa, 0, false, { weights: c.weights, dot: c.dot });
+      expect(relErr(got, exact)).toBeLessThan(c.weights === 'bf16' ? 1e-2 : 3e-2);
+    });
+  // The SIMD levels compute the epilogue in f32 (x / (1 + exp(t))); the reference is
+  // PyTorch's formula in double. Over a wide range, including overflow of x³ and exp.
+  for (const isa of isas)
+    for (const ep of [1, 2])
+      it(`${isa} ${ep === 1 ? 'gelu_tanh' : 'silu'} epilogue over [-1e20, 1e20]`, () => {
+        const xs = [-1e20, -1e4, -100, -90, -88.5, 88.5, 90, 100, 1e4, 1e20, 1e-30, -1e-30, 0];
+        for (let i = 0; i <= 2000; i++) xs.push(-50 + i * 0.05);
+        const x = new Float32Array(xs);
+        const M = x.length;
+        const ref = T.gemm(x, M, 1, new Float32Array([1]), 1, null, isa, ep, true);
+        const got = T.gemm(x, M, 1, new Float32Array([1]), 1, null, isa, ep, false);
+        for (let i = 0; i < M; i++) expect(Math.abs(got[i]! - ref[i]!), `x=${x[i]}`).toBeLessThanOrEqual(2e-6 * Math.abs(ref[i]!) + 1e-9);
+      });
+  it('names the paths it picks', () => {
+    expect(T.gemmPath('scalar', 'int8', true)).toBe('int8_widen');
+    expect(T.gemmPath('scalar', 'bf16', true)).toBe('bf16_widen');
+    expect(T.gemmPath('scalar', 'f32', true)).toBe('f32');
+    const f = T.cpu().features;
+    if (best === 'avx512') {
+      expect(T.gemmPath('avx512', 'bf16', true)).toBe(/avx512_bf16/.test(f) ? 'bf16_dot' : 'bf16_widen');
+      expect(T.gemmPath('avx512', 'int8', true)).toBe(/avx512_vnni/.test(f) ? 'int8_dot' : 'int8_widen');
+      expect(T.gemmPath('avx512', 'int8', false)).toBe('int8_widen');
+      // The engine's own choice: VNNI whenever present; bf16 dot only where calibrated faster.
+      expect(T.gemmPath('avx512', 'int8')).toBe(/avx512_vnni/.test(f) ? 'int8_dot' : 'int8_widen');
+      expect(['bf16_dot', 'bf16_widen']).toContain(T.gemmPath('avx512', 'bf16'));
+    }
+  });
+});
+
 describe('attention (online softmax over K/V spans)', () => {
   const cases: [number, number, number, number[]][] = [
     [1, 1, 8, [1]],

@@ -9,6 +9,7 @@
 #include "addon/model_wrap.h"
 #include "addon/session_wrap.h"
 #include "addon/testing.h"
+#include "addon/decoder_wrap.h"
 
 namespace wcjs {
 
@@ -123,6 +124,7 @@ static Napi::Object profiler_exports(Napi::Env env) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wcjs::ModelWrap::Init(env, exports);
   wcjs::SessionWrap::Init(env, exports);
+  wcjs::DecoderWrap::Init(env, exports);
   exports.Set("testing", wcjs::testing_exports(env));
   exports.Set("profiler", profiler_exports(env));
   return exports;

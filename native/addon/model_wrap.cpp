@@ -48,7 +48,7 @@ wc::KvType kv_type_arg(Napi::Env env, const Napi::Value& v) {
   throw_arg(env, "kv dtype must be 'f32', 'bf16' or 'int8', not '" + s + "'");
 }
 
-// new Model(dir, {threads?, kv?: {budgetBytes?, dtype?}})
+// new Model(dir, {threads?, weights?: 'f32'|'bf16'|'int8', kv?: {budgetBytes?, dtype?}})
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
@@ -56,6 +56,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     int threads = 0;
     size_t budget = default_kv_budget();
     wc::KvType kv_type = wc::KvType::BF16;  // the documented default (README: KV memory)
+    wc::WeightType weights = wc::WeightType::F32;  // storage of the linears' weights
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Value kv = info[1].As<Napi::Object>().Get("kv");
       if (!kv.IsUndefined()) {
@@ -69,6 +70,14 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
         Napi::Value t = kv.As<Napi::Object>().Get("dtype");
         if (!t.IsUndefined()) kv_type = kv_type_arg(env, t);
       }
+      Napi::Value wt = info[1].As<Napi::Object>().Get("weights");
+      if (!wt.IsUndefined()) {
+        std::string ws = wt.IsString() ? wt.As<Napi::String>().Utf8Value() : "";
+        if (ws == "f32") weights = wc::WeightType::F32;
+        else if (ws == "bf16") weights = wc::WeightType::BF16;
+        else if (ws == "int8") weights = wc::WeightType::I8;
+        else throw_arg(env, "weights must be 'f32', 'bf16' or 'int8'");
+      }
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) {
         if (!t.IsNumber()) throw_arg(env, "threads must be a number");
@@ -80,6 +89,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     auto ctx = std::make_shared<ModelCtx>();
     wc::LoadOptions lo;
     lo.isa = wc::active_isa();
+    lo.weights = weights;
     ctx->model = wc::load_wan_model(info[0].As<Napi::String>().Utf8Value(), lo);
     ctx->pool = std::make_unique<wc::KvPool>(budget);
     ctx->kv_type = kv_type;
@@ -142,6 +152,8 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("dir", ctx_->model->dir);
   o.Set("isa", wc::isa_name(ctx_->model->head_head.isa));
+  o.Set("weights", wc::weight_type_name(ctx_->model->weights));
+  o.Set("gemmPath", wc::gemm_path_name(ctx_->model->head_head.path));
   o.Set("cpuFeatures", wc::cpu_features_string());
   o.Set("threads", ctx_->executor->threads());
   o.Set("weightBytes", double(ctx_->model->weight_bytes));

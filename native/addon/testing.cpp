@@ -58,7 +58,25 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   });
 }
 
-// gemm(x, M, K, W, N, bias|null, isa, epilogue, ref) → y
+wc::WeightType weight_type_arg(Napi::Env env, const Napi::Value& v) {
+  if (v.IsUndefined()) return wc::WeightType::F32;
+  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (s == "f32") return wc::WeightType::F32;
+  if (s == "bf16") return wc::WeightType::BF16;
+  if (s == "int8") return wc::WeightType::I8;
+  throw_arg(env, "weights must be 'f32', 'bf16' or 'int8'");
+}
+
+// dot: true → the dot-product paths wherever the CPU has them, false → never,
+// undefined → the engine's own choice (DotPolicy::Auto).
+wc::DotPolicy dot_arg(const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return wc::DotPolicy::Auto;
+  return v.ToBoolean() ? wc::DotPolicy::Always : wc::DotPolicy::Never;
+}
+
+// gemm(x, M, K, W, N, bias|null, isa, epilogue, ref, {weights?, dot?}) → y
+// ref: linear_ref on dequantize_weights(W) and round_activations(x) for the path that
+// (isa, weights, dot) selects — what that path's kernel must reproduce.
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -71,15 +89,73 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     if (int(isa) > int(wc::best_isa())) throw_arg(env, "this CPU lacks that ISA");
     wc::Epilogue ep = wc::Epilogue(int_arg(info, 7, "epilogue"));
     bool ref = info.Length() > 8 && info[8].ToBoolean();
+    wc::WeightType wt = wc::WeightType::F32;
+    wc::DotPolicy dot = wc::DotPolicy::Auto;
+    if (info.Length() > 9 && info[9].IsObject()) {
+      Napi::Object o = info[9].As<Napi::Object>();
+      wt = weight_type_arg(env, o.Get("weights"));
+      dot = dot_arg(o.Get("dot"));
+    }
     std::vector<float> y(size_t(M) * N);
     if (ref) {
-      wc::linear_ref(x.data(), M, K, W.data(), b.empty() ? nullptr : b.data(), N, y.data(), ep);
+      const wc::GemmPath path = wc::gemm_path_for(isa, wt, dot);
+      std::vector<float> xr(x.size()), Wr(W.size());
+      wc::round_activations(x.data(), M, K, path, xr.data());
+      wc::dequantize_weights(W.data(), N, K, wt, Wr.data());
+      wc::linear_ref(xr.data(), M, K, Wr.data(), b.empty() ? nullptr : b.data(), N, y.data(), ep);
     } else {
       wc::PackedLinear p;
-      wc::pack_linear(W.data(), b.empty() ? nullptr : b.data(), N, K, isa, p);
+      wc::pack_linear(W.data(), b.empty() ? nullptr : b.data(), N, K, isa, p, wt, dot);
       wc::linear(x.data(), M, K, p, y.data(), N, &test_pool(), ep);
     }
     return to_float32(env, std::move(y));
+  });
+}
+
+// gemmPath(isa, weights, dot) → the GemmPath name pack_linear picks on this CPU.
+Napi::Value GemmPathName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    wc::Isa isa = isa_arg(env, info[0]);
+    wc::WeightType wt = weight_type_arg(env, info[1]);
+    return Napi::String::New(env, wc::gemm_path_name(wc::gemm_path_for(isa, wt, dot_arg(info[2]))));
+  });
+}
+
+// benchGemm(M, K, N, weights, threads, reps, dot?, epilogue?) → {seconds: number[], path, isa}
+// Times linear() (with bias) on pseudo-random data at the active ISA.
+Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int M = int_arg(info, 0, "M"), K = int_arg(info, 1, "K"), N = int_arg(info, 2, "N");
+    wc::WeightType wt = weight_type_arg(env, info[3]);
+    const int threads = int_arg(info, 4, "threads"), reps = int_arg(info, 5, "reps");
+    const wc::DotPolicy dot = dot_arg(info[6]);
+    const wc::Epilogue ep = info.Length() > 7 && info[7].IsNumber() ? wc::Epilogue(int_arg(info, 7, "epilogue"))
+                                                                    : wc::Epilogue::None;
+    if (M < 1 || K < 1 || N < 1 || threads < 1 || reps < 1) throw_arg(env, "benchGemm: sizes must be positive");
+    std::vector<float> x(size_t(M) * K), W(size_t(N) * K), b(N), y(size_t(M) * N);
+    uint32_t s = 12345;
+    auto rnd = [&] { s = s * 1664525u + 1013904223u; return float(int32_t(s >> 8) - (1 << 23)) / float(1 << 23); };
+    for (auto& v : x) v = rnd();
+    for (auto& v : W) v = rnd() * 0.05f;
+    for (auto& v : b) v = rnd();
+    wc::PackedLinear p;
+    const wc::Isa isa = wc::active_isa();
+    wc::pack_linear(W.data(), b.data(), N, K, isa, p, wt, dot);
+    wc::ThreadPool pool(threads);
+    wc::linear(x.data(), M, K, p, y.data(), N, &pool, ep);  // warm-up (scratch, caches)
+    Napi::Array secs = Napi::Array::New(env, reps);
+    for (int r = 0; r < reps; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      wc::linear(x.data(), M, K, p, y.data(), N, &pool, ep);
+      secs.Set(uint32_t(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("seconds", secs);
+    o.Set("path", wc::gemm_path_name(p.path));
+    o.Set("isa", wc::isa_name(isa));
+    return o;
   });
 }
 
@@ -387,6 +463,8 @@ Napi::Object testing_exports(Napi::Env env) {
   t.Set("cpu", Napi::Function::New(env, Cpu));
   t.Set("setIsa", Napi::Function::New(env, SetIsa));
   t.Set("gemm", Napi::Function::New(env, Gemm));
+  t.Set("gemmPath", Napi::Function::New(env, GemmPathName));
+  t.Set("benchGemm", Napi::Function::New(env, BenchGemm));
   t.Set("attention", Napi::Function::New(env, Attention));
   t.Set("quantizeI8", Napi::Function::New(env, QuantizeI8));
   t.Set("benchAttention", Napi::Function::New(env, BenchAttention));

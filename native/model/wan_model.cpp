@@ -64,6 +64,7 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
 std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptions& opts) {
   auto m = std::make_shared<WanModel>();
   m->dir = dir;
+  m->weights = opts.weights;
   m->config = load_model_config(dir + "/config.json");
   const ModelConfig& c = m->config;
 
@@ -140,7 +141,7 @@ std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptio
     const float* b = to_f32(p + ".bias");
     const int N = int(w.shape[0]);
     const int K = int(w.numel / w.shape[0]);
-    pack_linear(wbuf.data(), b, N, K, opts.isa, out);
+    pack_linear(wbuf.data(), b, N, K, opts.isa, out, opts.weights);
     m->weight_bytes += out.bytes();
   };
   auto vec = [&](const std::string& name, Vec& out) {

@@ -47,11 +47,14 @@ struct WanModel {
   std::vector<WanBlock> blocks;
   PackedLinear head_head;
   Vec head_modulation;  // [2, dim]
+  WeightType weights = WeightType::F32;  // storage of the linears (LoadOptions::weights)
   size_t weight_bytes = 0;
 };
 
 struct LoadOptions {
   Isa isa = Isa::Scalar;  // layout the linears are packed for (normally active_isa())
+  // Storage of every linear's weight (norm weights, modulation and biases stay f32).
+  WeightType weights = WeightType::F32;
 };
 
 // Loads `dir/config.json` and every `dir/*.safetensors` (upstream names; F32/F16/BF16/F64

@@ -54,10 +54,17 @@ export interface KvStats {
   wastePercent: number;
 }
 
+/** Storage type of the linear layers' weights: f32, bf16 (round to nearest even) or int8 (Q8_0-like: one f32 scale per output column per 32 inputs). */
+export type WeightType = 'f32' | 'bf16' | 'int8';
+
 /** Where the weights came from, the SIMD level in use, thread count and weight bytes. */
 export interface ModelInfo {
   dir: string;
   isa: string;
+  /** Storage of the linears' weights (LoadOptions.weights). */
+  weights: WeightType;
+  /** The GEMM kernel family they run: 'f32', 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI, activations converted too) or 'bf16_widen' / 'int8_widen' (weights widened to f32). */
+  gemmPath: string;
   cpuFeatures: string;
   threads: number;
   weightBytes: number;

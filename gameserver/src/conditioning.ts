@@ -1,0 +1,122 @@
+/**
+ * Motion → action conditioning. The ticks a character moved since its view's last block
+ * are split into one group per latent frame of the next block; each group's motion (what
+ * physics allowed, not what was pressed) becomes that frame's action: movement keys where
+ * the average speed along an axis passes a threshold of the walking speed, `space` where a
+ * jump left the ground, and the mouse axes from the turn rates, scaled into the model's
+ * action ranges (`model.config.action`). A player walking into a wall is conditioned as
+ * standing still.
+ */
+import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/index.js';
+import type { TickMotion } from './physics.js';
+
+/** Which action-space names stand for which motion; names absent from the model's space are skipped. */
+export interface ActionMap {
+  forward: string;
+  back: string;
+  left: string;
+  right: string;
+  jump: string;
+  /** Mouse axis for turning (value > 0 = turning right). */
+  yaw: string;
+  /** Mouse axis for pitching (value > 0 = looking down). */
+  pitch: string;
+}
+
+export const defaultActionMap: ActionMap = { forward: 'w', back: 's', left: 'a', right: 'd', jump: 'space', yaw: 'dx', pitch: 'dy' };
+
+export interface ConditioningParams {
+  /** Speed of a held movement key (m/s): the reference for the key threshold. */
+  walkSpeed: number;
+  /** Turn rate (rad/s) that maps to a mouse axis' full range. */
+  maxTurnRate: number;
+  /** A movement key is "pressed" when the allowed speed along its axis exceeds this fraction of walkSpeed. */
+  keyThreshold: number;
+  map: ActionMap;
+}
+
+/** The motion of one latent frame's worth of ticks. */
+export interface FrameMotion {
+  seconds: number;
+  forwardSpeed: number;
+  rightSpeed: number;
+  /** Rose (m) after a jump in this group. */
+  jumped: boolean;
+  /** rad/s, > 0 = turning right. */
+  turnRate: number;
+  /** rad/s, > 0 = looking down. */
+  pitchRate: number;
+}
+
+/** Split tick motions into `frames` consecutive groups and average each. */
+export function groupMotion(ticks: readonly TickMotion[], frames: number): FrameMotion[] {
+  const out: FrameMotion[] = [];
+  const n = ticks.length;
+  for (let f = 0; f < frames; f++) {
+    let a = Math.floor((f * n) / frames);
+    let b = Math.floor(((f + 1) * n) / frames);
+    // Fewer ticks than frames: a frame takes the tick its time span falls in.
+    if (b <= a && n > 0) b = (a = Math.min(n - 1, a)) + 1;
+    let t = 0;
+    let fw = 0;
+    let rt = 0;
+    let up = 0;
+    let yaw = 0;
+    let pitch = 0;
+    let jumped = false;
+    for (let i = a; i < b; i++) {
+      const m = ticks[i]!;
+      t += m.dt;
+      fw += m.forward;
+      rt += m.right;
+      up += m.up;
+      yaw += m.yaw;
+      pitch += m.pitch;
+      jumped ||= m.jumped;
+    }
+    out.push(
+      t > 0
+        ? { seconds: t, forwardSpeed: fw / t, rightSpeed: rt / t, jumped: jumped && up > 0, turnRate: -yaw / t, pitchRate: -pitch / t }
+        : { seconds: 0, forwardSpeed: 0, rightSpeed: 0, jumped: false, turnRate: 0, pitchRate: 0 },
+    );
+  }
+  return out;
+}
+
+/** Scale v in [-1, 1] into an axis range [min, max] (0 stays 0 when the range spans it). */
+function toAxis(v: number, min: number, max: number): number {
+  const c = Math.max(-1, Math.min(1, v)) + 0; // + 0: no negative zero
+  if (min < 0 && max > 0) return (c >= 0 ? c * max : -c * min) + 0;
+  return min + ((c + 1) / 2) * (max - min);
+}
+
+/** One latent frame's action from its motion. */
+export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningParams): ActionInput {
+  const keys: string[] = [];
+  const thr = p.keyThreshold * p.walkSpeed;
+  const has = (k: string): boolean => space.keys.includes(k);
+  if (m.forwardSpeed > thr && has(p.map.forward)) keys.push(p.map.forward);
+  if (m.forwardSpeed < -thr && has(p.map.back)) keys.push(p.map.back);
+  if (m.rightSpeed > thr && has(p.map.right)) keys.push(p.map.right);
+  if (m.rightSpeed < -thr && has(p.map.left)) keys.push(p.map.left);
+  if (m.jumped && has(p.map.jump)) keys.push(p.map.jump);
+  const mouse: Record<string, number> = {};
+  const yawAxis = space.mouse.find((a) => a.name === p.map.yaw);
+  const pitchAxis = space.mouse.find((a) => a.name === p.map.pitch);
+  if (yawAxis) mouse[yawAxis.name] = toAxis(m.turnRate / p.maxTurnRate, yawAxis.min, yawAxis.max);
+  if (pitchAxis) mouse[pitchAxis.name] = toAxis(m.pitchRate / p.maxTurnRate, pitchAxis.min, pitchAxis.max);
+  return { keys, mouse };
+}
+
+/** The conditioning of one block: per-frame action inputs and the encoded [frames × actionSize] vector. */
+export interface Conditioning {
+  inputs: ActionInput[];
+  encoded: Float32Array | undefined;
+}
+
+/** Per-frame actions for a block of `frames` latent frames from the ticks since the last block. */
+export function motionToConditioning(ticks: readonly TickMotion[], frames: number, space: ActionSpace | null, p: ConditioningParams): Conditioning {
+  if (!space) return { inputs: [], encoded: undefined };
+  const inputs = groupMotion(ticks, frames).map((m) => frameAction(m, space, p));
+  return { inputs, encoded: encodeActions(inputs, space, frames) };
+}

@@ -1,0 +1,232 @@
+/**
+ * The process's engine: one loaded world model (plus its video decoder) shared by every
+ * room, and a batcher in front of it. Rooms call {@link WorldEngine.step} from their tick
+ * and move on; the batcher gathers the blocks asked for while the previous batch ran (or,
+ * when idle, within the current turn of the event loop) and runs them as one
+ * `model.stepMany` — one batched forward per denoising step for all of those sessions,
+ * whichever rooms they belong to. Each caller's Promise settles with its own block or
+ * its own error.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+import {
+  loadDecoder,
+  loadModel,
+  type BatchItem,
+  type Decoder,
+  type LatentBlock,
+  type LoadOptions,
+  type Model,
+  type WorldcastError,
+} from '../../sdk/src/index.js';
+
+export interface EngineOptions {
+  /** Model directory (config.json + *.safetensors). */
+  modelDir: string;
+  /**
+   * Video decoder directory; null = no decoder (frames are latent previews); undefined =
+   * the one the model names (config.json `decoder`: a directory relative to the model,
+   * or `{dir}`), else `<modelDir>/decoder` if present.
+   */
+  decoderDir?: string | null;
+  /** Compute threads of the model's engine (default: cores). */
+  threads?: number;
+  /** Compute threads of the decoder (default 1). */
+  decoderThreads?: number;
+  kv?: LoadOptions['kv'];
+  weights?: LoadOptions['weights'];
+  promptEncoder?: LoadOptions['promptEncoder'];
+  /** Most sessions in one batched step (default 32). */
+  maxBatch?: number;
+}
+
+/** Counters of the batcher. */
+export interface EngineStats {
+  /** stepMany calls made. */
+  batches: number;
+  /** Blocks stepped (successfully or not). */
+  blocks: number;
+  /** Blocks that failed. */
+  errors: number;
+  /** Largest batch so far. */
+  maxBatch: number;
+  /** Blocks waiting for the next batch. */
+  queued: number;
+  /** A batch is running now. */
+  running: boolean;
+  /** Seconds spent inside stepMany. */
+  busySeconds: number;
+}
+
+interface Pending {
+  item: BatchItem;
+  resolve: (b: LatentBlock) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Find the decoder a model directory names. */
+export function resolveDecoderDir(modelDir: string, config: { decoder?: unknown }): string | null {
+  const d = config.decoder;
+  let rel: string | undefined;
+  if (typeof d === 'string') rel = d;
+  else if (typeof d === 'object' && d !== null) {
+    const o = d as { dir?: unknown; path?: unknown };
+    if (typeof o.dir === 'string') rel = o.dir;
+    else if (typeof o.path === 'string') rel = o.path;
+  }
+  if (rel !== undefined) {
+    const p = isAbsolute(rel) ? rel : join(modelDir, rel);
+    if (existsSync(join(p, 'config.json'))) return p;
+  }
+  const sub = join(modelDir, 'decoder');
+  return existsSync(join(sub, 'config.json')) ? sub : null;
+}
+
+/** A world model + decoder + batcher. One per process (see {@link WorldEngine.shared}). */
+export class WorldEngine {
+  readonly model: Model;
+  readonly decoder: Decoder | null;
+  readonly maxBatch: number;
+  readonly #queue: Pending[] = [];
+  #running = false;
+  #scheduled = false;
+  #closed = false;
+  readonly #stats = { batches: 0, blocks: 0, errors: 0, maxBatch: 0, busySeconds: 0 };
+
+  constructor(model: Model, decoder: Decoder | null, opts: { maxBatch?: number } = {}) {
+    this.model = model;
+    this.decoder = decoder;
+    this.maxBatch = opts.maxBatch ?? 32;
+  }
+
+  /** Load a model (and its decoder). */
+  static async load(opts: EngineOptions): Promise<WorldEngine> {
+    const model = await loadModel(opts.modelDir, { threads: opts.threads, kv: opts.kv, weights: opts.weights, promptEncoder: opts.promptEncoder });
+    let decoder: Decoder | null = null;
+    try {
+      const dir = opts.decoderDir === undefined ? resolveDecoderDir(opts.modelDir, model.config) : opts.decoderDir;
+      if (dir) decoder = await loadDecoder(dir, { threads: opts.decoderThreads ?? 1 });
+    } catch (e) {
+      model.close();
+      throw e;
+    }
+    return new WorldEngine(model, decoder, { maxBatch: opts.maxBatch });
+  }
+
+  static #shared = new Map<string, Promise<WorldEngine>>();
+
+  /** The process-wide engine for these options (loaded on first use, then shared by all rooms). */
+  static shared(opts: EngineOptions): Promise<WorldEngine> {
+    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.kv, opts.weights, opts.maxBatch]);
+    let p = WorldEngine.#shared.get(key);
+    if (!p) {
+      p = WorldEngine.load(opts);
+      p.catch(() => WorldEngine.#shared.delete(key));
+      WorldEngine.#shared.set(key, p);
+    }
+    return p;
+  }
+
+  /** Close every shared engine (process shutdown, tests). */
+  static async closeShared(): Promise<void> {
+    const all = [...WorldEngine.#shared.values()];
+    WorldEngine.#shared.clear();
+    for (const p of all) (await p.catch(() => null))?.close();
+  }
+
+  /**
+   * Ask for the next block of `item.session`. Returns at once; the block runs in the next
+   * batch. At most one block per session may be pending (the rooms keep to that).
+   */
+  step(item: BatchItem): Promise<LatentBlock> {
+    return new Promise<LatentBlock>((resolve, reject) => {
+      if (this.#closed) return reject(new Error('engine is closed'));
+      this.#queue.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#scheduled || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#running || this.#queue.length === 0) return;
+    this.#running = true;
+    const batch = this.#queue.splice(0, this.maxBatch);
+    const t0 = performance.now();
+    try {
+      await this.#run(batch);
+    } finally {
+      this.#stats.busySeconds += (performance.now() - t0) / 1000;
+      this.#running = false;
+      this.#schedule();
+    }
+  }
+
+  async #run(batch: Pending[]): Promise<void> {
+    // A session closed while queued (player left) is not sent; its caller hears why.
+    const live: Pending[] = [];
+    for (const p of batch) {
+      if (p.item.session.closed) p.reject(new Error('session closed before its block ran'));
+      else live.push(p);
+    }
+    if (live.length === 0) return;
+    this.#stats.batches++;
+    this.#stats.blocks += live.length;
+    this.#stats.maxBatch = Math.max(this.#stats.maxBatch, live.length);
+    let results: (LatentBlock | WorldcastError)[];
+    try {
+      results = await this.model.stepMany(live.map((p) => p.item));
+    } catch (e) {
+      // The whole call was refused while checking its arguments (nothing ran): one bad
+      // item must not fail the others, so run them one by one to find it.
+      if (live.length === 1) {
+        this.#stats.errors++;
+        live[0]!.reject(e);
+        return;
+      }
+      for (const p of live) {
+        try {
+          const [r] = await this.model.stepMany([p.item]);
+          this.#settle(p, r!);
+        } catch (e1) {
+          this.#stats.errors++;
+          p.reject(e1);
+        }
+      }
+      return;
+    }
+    results.forEach((r, i) => this.#settle(live[i]!, r));
+  }
+
+  #settle(p: Pending, r: LatentBlock | WorldcastError): void {
+    if (r instanceof Error) {
+      this.#stats.errors++;
+      p.reject(r);
+    } else p.resolve(r);
+  }
+
+  get stats(): EngineStats {
+    return { ...this.#stats, queued: this.#queue.length, running: this.#running };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Refuse new blocks; queued ones fail; the model and decoder finish their pending work. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.#queue.splice(0)) p.reject(new Error('engine is closed'));
+    this.model.close();
+    this.decoder?.close();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * worldcast game server: Colyseus rooms that stream a world model's video of rapier
+ * physics, with action conditioning from the motion physics allows.
+ */
+export { WorldRoom, WORLD_ERRORS } from './room.js';
+export type { WorldMode, WorldRoomOptions } from './room.js';
+export { WorldEngine, resolveDecoderDir } from './engine.js';
+export type { EngineOptions, EngineStats } from './engine.js';
+export { PhysicsWorld, Character, initPhysics, defaultCharacterParams } from './physics.js';
+export type { CharacterInput, CharacterParams, TickMotion } from './physics.js';
+export { motionToConditioning, groupMotion, frameAction, defaultActionMap } from './conditioning.js';
+export type { ActionMap, Conditioning, ConditioningParams, FrameMotion } from './conditioning.js';
+export { AutoCodec, JpegCodec, RawCodec, resolveCodec, latentPreview } from './codec.js';
+export type { FrameCodec } from './codec.js';
+export { HmacTokenVerifier, signToken } from './auth.js';
+export type { AuthIdentity, TokenVerifier } from './auth.js';
+export { HashPromptEncoder } from './prompts.js';
+export {
+  ALL_KEYS_MASK,
+  CLOSE,
+  KEY_BITS,
+  MAX_LOOK_PER_INPUT,
+  decodeEnvelope,
+  encodeEnvelope,
+  validateInput,
+  validatePrompt,
+} from './protocol.js';
+export type { FrameHeader, FrameTimes, InputMessage } from './protocol.js';
+export { PlayerState, ViewState, WorldState } from './schema.js';
+export { PlayerRecord, WorldView } from './view.js';
+export type { BlockMeta, ViewKind } from './view.js';
+export { defaultLevel, loadLevelFile, validateLevel } from './levels/index.js';
+export type { Level, LevelBox, LevelSpawn } from './levels/index.js';
+export { startWorldServer, freePort } from './server.js';
+export type { WorldServer, WorldServerOptions } from './server.js';

@@ -1,0 +1,265 @@
+/**
+ * `npm run load`: N simulated players (real @colyseus/sdk clients) over loopback for a
+ * bounded time. Prints frames/s delivered per client, input-to-frame latency (p50/p99:
+ * from sending an input to receiving the first frame whose conditioning includes it),
+ * dropped frames, the server's RSS over the run, the engine's batching and errors.
+ *
+ *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
+ *                   [--url ws://127.0.0.1:2567 --secret S]   (default: start a server child)
+ *                   [--max-batch N] [--threads N] [--mode private|shared]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { ColyseusSDK, type Room } from '@colyseus/sdk';
+
+import { signToken } from './auth.js';
+import { decodeEnvelope } from './protocol.js';
+import { freePort } from './server.js';
+
+const MAX_CLIENTS = 64;
+const MAX_SECONDS = 900;
+
+interface ServerStats {
+  server: { rss: number; heapUsed: number; pid: number };
+  engine: { batches: number; blocks: number; errors: number; maxBatch: number; busySeconds: number };
+  kv: { sessions: number; usedBytes: number };
+}
+
+interface Sim {
+  id: number;
+  room: Room | null;
+  frames: number;
+  bytes: number;
+  firstFrameAt: number;
+  lastFrameAt: number;
+  latencies: number[];
+  sent: Map<number, number>;
+  seq: number;
+  lastMeasured: number;
+  lastSeq: number;
+  gaps: number;
+  droppedByServer: number;
+  errors: string[];
+  left: boolean;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve('gameserver/src/server.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  let out = '';
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 60_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (ws:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res({ child, url: m[1]! });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`server exited (${code}):\n${out}`));
+    });
+  });
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const h = new URL(url).hostname;
+    return h === '127.0.0.1' || h === 'localhost' || h === '[::1]' || h === '::1';
+  } catch {
+    return false;
+  }
+}
+
+async function requestStats(room: Room): Promise<ServerStats | null> {
+  return new Promise((res) => {
+    const t = setTimeout(() => res(null), 3000);
+    const off = room.onMessage('stats', (m: ServerStats) => {
+      clearTimeout(t);
+      off();
+      res(m);
+    });
+    room.send('stats');
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '8' },
+      duration: { type: 'string', default: '60' },
+      'input-hz': { type: 'string', default: '20' },
+      room: { type: 'string', default: 'world' },
+      url: { type: 'string' },
+      secret: { type: 'string' },
+      'max-batch': { type: 'string' },
+      threads: { type: 'string' },
+      mode: { type: 'string', default: 'private' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--threads N] [--mode private|shared]');
+    return;
+  }
+  const nClients = Math.min(MAX_CLIENTS, Math.max(1, Number(values.clients) | 0));
+  const seconds = Math.min(MAX_SECONDS, Math.max(1, Number(values.duration)));
+  const inputHz = Math.min(60, Math.max(1, Number(values['input-hz'])));
+  let secret = values.secret ?? process.env.WORLDCAST_SECRET;
+  let child: ChildProcess | null = null;
+  let url = values.url;
+  if (url) {
+    if (!isLoopback(url)) throw new Error(`load test runs over loopback only; ${url} is not a loopback address`);
+    if (!secret) throw new Error('--url needs --secret (or WORLDCAST_SECRET) to sign tokens');
+  } else {
+    secret ??= randomBytes(24).toString('base64url');
+    const port = await freePort();
+    const args = ['--port', String(port), '--secret', secret, '--mode', values.mode === 'shared' ? 'shared' : 'private'];
+    if (values.threads) args.push('--threads', values.threads);
+    if (values['max-batch']) args.push('--max-batch', values['max-batch']);
+    const started = await startChild(args);
+    child = started.child;
+    url = started.url;
+    console.log(`started server pid ${child.pid} at ${url}`);
+  }
+
+  const sims: Sim[] = [];
+  const joinErrors: string[] = [];
+  for (let i = 0; i < nClients; i++) {
+    const sim: Sim = {
+      id: i, room: null, frames: 0, bytes: 0, firstFrameAt: 0, lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
+      lastMeasured: 0, lastSeq: -1, gaps: 0, droppedByServer: 0, errors: [], left: false,
+    };
+    sims.push(sim);
+    const sdk = new ColyseusSDK(url);
+    sdk.auth.token = signToken(secret, { sub: `load-${i}`, ttlSeconds: seconds + 600 });
+    try {
+      const room = await sdk.joinOrCreate(values.room, {});
+      room.reconnection.enabled = false;
+      sim.room = room;
+      room.onMessage('frame', (b: Uint8Array) => {
+        const now = performance.now();
+        const { header, payload } = decodeEnvelope(b);
+        if (sim.frames === 0) sim.firstFrameAt = now;
+        sim.frames++;
+        sim.lastFrameAt = now;
+        sim.bytes += payload.length;
+        if (sim.lastSeq >= 0 && header.seq > sim.lastSeq + 1) sim.gaps += header.seq - sim.lastSeq - 1;
+        sim.lastSeq = header.seq;
+        sim.droppedByServer = header.dropped;
+        // Every input up to the block's newest one is now visible: its latency ends here.
+        for (let k = sim.lastMeasured + 1; k <= header.input; k++) {
+          const t = sim.sent.get(k);
+          if (t !== undefined) {
+            sim.latencies.push(now - t);
+            sim.sent.delete(k);
+          }
+        }
+        if (header.input > sim.lastMeasured) sim.lastMeasured = header.input;
+      });
+      room.onMessage('error', (m: { message?: string }) => sim.errors.push(`error: ${m?.message}`));
+      room.onMessage('session_ended', (m: { message?: string }) => sim.errors.push(`session ended: ${m?.message}`));
+      for (const t of ['welcome', 'prompt', 'stats']) room.onMessage(t, () => undefined);
+      room.onError((code: number, message?: string) => sim.errors.push(`room error ${code}: ${message}`));
+      room.onLeave((code: number) => {
+        sim.left = true;
+        if (code !== 4000) sim.errors.push(`left with code ${code}`);
+      });
+    } catch (e) {
+      joinErrors.push(`client ${i}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const live = sims.filter((s) => s.room);
+  console.log(`${live.length}/${nClients} clients joined room type "${values.room}"; running ${seconds} s, input ${inputHz} Hz`);
+  const probe = live[0]?.room;
+  const startStats = probe ? await requestStats(probe) : null;
+
+  // Inputs: each client wanders: a key pattern changing every second, small mouse moves.
+  const patterns = [1, 1, 1 | 8, 1 | 2, 0, 4, 2, 8, 1 | 16];
+  const t0 = performance.now();
+  const rss: number[] = startStats ? [startStats.server.rss] : [];
+  const inputTimer = setInterval(() => {
+    const sec = Math.floor((performance.now() - t0) / 1000);
+    for (const s of live) {
+      if (s.left || !s.room) continue;
+      const seq = ++s.seq;
+      const keys = patterns[(sec + s.id) % patterns.length]!;
+      const dx = Math.sin((seq + s.id * 7) / 10) * 0.05;
+      s.sent.set(seq, performance.now());
+      if (s.sent.size > 4096) s.sent.delete(s.sent.keys().next().value as number);
+      s.room.send('input', { seq, keys, dx, dy: 0 });
+    }
+  }, 1000 / inputHz);
+  const rssTimer = setInterval(() => {
+    if (probe && !sims[0]!.left) void requestStats(probe).then((st) => st && rss.push(st.server.rss));
+  }, 5000);
+  const progress = setInterval(() => {
+    const el = (performance.now() - t0) / 1000;
+    const fr = live.reduce((a, s) => a + s.frames, 0);
+    console.log(`  ${el.toFixed(0)} s: ${fr} frames, ${(fr / el / Math.max(1, live.length)).toFixed(1)} frames/s per client`);
+  }, 10_000);
+  await sleep(seconds * 1000);
+  clearInterval(inputTimer);
+  clearInterval(rssTimer);
+  clearInterval(progress);
+  const endStats = probe ? await requestStats(probe) : null;
+  if (endStats) rss.push(endStats.server.rss);
+  const elapsed = (performance.now() - t0) / 1000;
+
+  console.log('\nclient  frames  frames/s  KiB/s   p50 ms  p99 ms  dropped  gaps  errors');
+  const all: number[] = [];
+  for (const s of sims) {
+    all.push(...s.latencies);
+    const fps = s.frames / elapsed;
+    console.log(
+      `${String(s.id).padStart(6)}  ${String(s.frames).padStart(6)}  ${fps.toFixed(1).padStart(8)}  ${(s.bytes / 1024 / elapsed).toFixed(0).padStart(5)}  ${pct(s.latencies, 50).toFixed(0).padStart(7)}  ${pct(s.latencies, 99).toFixed(0).padStart(6)}  ${String(s.droppedByServer).padStart(7)}  ${String(s.gaps).padStart(4)}  ${String(s.errors.length).padStart(6)}`,
+    );
+  }
+  const totalFrames = live.reduce((a, s) => a + s.frames, 0);
+  const errors = joinErrors.length + sims.reduce((a, s) => a + s.errors.length, 0);
+  console.log(`\nclients ${live.length}, ${elapsed.toFixed(1)} s: ${(totalFrames / elapsed).toFixed(1)} frames/s in all, ${(totalFrames / elapsed / Math.max(1, live.length)).toFixed(1)} per client`);
+  console.log(`input-to-frame latency over ${all.length} inputs: p50 ${pct(all, 50).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms`);
+  console.log(`dropped frames (server backpressure): ${sims.reduce((a, s) => a + s.droppedByServer, 0)}; sequence gaps seen: ${sims.reduce((a, s) => a + s.gaps, 0)}`);
+  if (startStats && endStats) {
+    console.log(`server RSS: start ${mb(startStats.server.rss)}, end ${mb(endStats.server.rss)}; samples ${rss.map(mb).join(', ')}`);
+    const e = endStats.engine;
+    const d = { batches: e.batches - startStats.engine.batches, blocks: e.blocks - startStats.engine.blocks };
+    console.log(`engine: ${d.blocks} blocks in ${d.batches} batched steps (mean batch ${(d.blocks / Math.max(1, d.batches)).toFixed(2)}, max ${e.maxBatch}), busy ${(e.busySeconds - startStats.engine.busySeconds).toFixed(1)} s, engine errors ${e.errors}; KV sessions ${endStats.kv.sessions}`);
+  }
+  console.log(`errors: ${errors}`);
+  for (const e of joinErrors) console.log(`  ${e}`);
+  for (const s of sims) for (const e of s.errors.slice(0, 3)) console.log(`  client ${s.id}: ${e}`);
+
+  for (const s of live) if (!s.left) await Promise.race([s.room!.leave(), sleep(1000)]);
+  if (child) {
+    child.kill('SIGTERM');
+    await Promise.race([new Promise((r) => child!.once('exit', r)), sleep(5000)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  process.exitCode = errors > 0 ? 1 : 0;
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,170 @@
+/**
+ * The wire protocol between a WorldRoom and its clients, besides Colyseus' own state sync.
+ *
+ * Client → server (Colyseus messages, msgpack; every one is validated, see {@link validateInput}):
+ * - `input`  `{seq, keys, dx, dy}`: `seq` uint32 (increasing), `keys` a bitmask of held keys
+ *   ({@link KEY_BITS}: w=1, a=2, s=4, d=8, space=16), `dx`/`dy` look deltas in radians since
+ *   the previous input (dx > 0 turns right, dy > 0 looks down), |dx|, |dy| <= {@link MAX_LOOK_PER_INPUT}.
+ * - `prompt` `{text}`: change the world's prompt (1..maxPromptChars characters).
+ * - `stats`  (no payload): the server answers with a `stats` message.
+ * - `restart` (no payload): a fresh world after the player's session ended.
+ *
+ * Server → client:
+ * - `frame` (bytes, {@link encodeEnvelope}): one video frame with its header.
+ * - `welcome`, `prompt` (acknowledgement), `error`, `session_ended`, `stats`: msgpack objects.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+
+/** Bits of the `keys` field of an input message. */
+export const KEY_BITS = { w: 1, a: 2, s: 4, d: 8, space: 16 } as const;
+export type KeyName = keyof typeof KEY_BITS;
+export const ALL_KEYS_MASK = 31;
+/** Largest look delta (radians, per axis) one input message may carry. */
+export const MAX_LOOK_PER_INPUT = Math.PI / 2;
+
+/** Close codes the room uses besides Colyseus' own (4000-4010). */
+export const CLOSE = {
+  /** Sent invalid messages too often. */
+  POLICY_VIOLATION: 4400,
+  /** The player's world session failed and the player asked to leave on it (not used by default). */
+  SESSION_ENDED: 4501,
+} as const;
+
+/** A client's input message after validation. */
+export interface InputMessage {
+  seq: number;
+  keys: number;
+  dx: number;
+  dy: number;
+}
+
+/** A prompt change after validation. */
+export interface PromptMessage {
+  text: string;
+}
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function onlyKeys(o: Record<string, unknown>, allowed: readonly string[]): string | null {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) return k;
+  return null;
+}
+
+/** Validate an `input` message: exact fields, types and ranges. */
+export function validateInput(msg: unknown, maxLook = MAX_LOOK_PER_INPUT): Validation<InputMessage> {
+  if (!isPlainObject(msg)) return { ok: false, error: 'input must be an object {seq, keys, dx, dy}' };
+  const extra = onlyKeys(msg, ['seq', 'keys', 'dx', 'dy']);
+  if (extra !== null) return { ok: false, error: `input has an unknown field "${extra.slice(0, 32)}"` };
+  const { seq, keys, dx = 0, dy = 0 } = msg;
+  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq > 0xffffffff) return { ok: false, error: 'input.seq must be an integer in [0, 2^32)' };
+  if (typeof keys !== 'number' || !Number.isInteger(keys) || keys < 0 || keys > ALL_KEYS_MASK) return { ok: false, error: `input.keys must be an integer bitmask in [0, ${ALL_KEYS_MASK}]` };
+  for (const [name, v] of [['dx', dx], ['dy', dy]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > maxLook) return { ok: false, error: `input.${name} must be a finite number in [-${maxLook.toFixed(4)}, ${maxLook.toFixed(4)}]` };
+  }
+  return { ok: true, value: { seq, keys, dx: dx as number, dy: dy as number } };
+}
+
+/** Validate a `prompt` message. */
+export function validatePrompt(msg: unknown, maxChars: number): Validation<PromptMessage> {
+  if (!isPlainObject(msg)) return { ok: false, error: 'prompt must be an object {text}' };
+  const extra = onlyKeys(msg, ['text']);
+  if (extra !== null) return { ok: false, error: `prompt has an unknown field "${extra.slice(0, 32)}"` };
+  const { text } = msg;
+  if (typeof text !== 'string') return { ok: false, error: 'prompt.text must be a string' };
+  const t = text.trim();
+  if (t.length === 0 || t.length > maxChars) return { ok: false, error: `prompt.text must have 1..${maxChars} characters` };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(t)) return { ok: false, error: 'prompt.text must not contain control characters' };
+  return { ok: true, value: { text: t } };
+}
+
+/** A message that takes no payload (`stats`, `restart`). */
+export function validateEmpty(msg: unknown, type: string): Validation<null> {
+  if (msg === undefined || msg === null || (isPlainObject(msg) && Object.keys(msg).length === 0)) return { ok: true, value: null };
+  return { ok: false, error: `${type} takes no payload` };
+}
+
+/** Server timestamps of a frame (milliseconds, `performance.timeOrigin + performance.now()`). */
+export interface FrameTimes {
+  /** Block submitted to the engine. */
+  submitted: number;
+  /** Latents in hand. */
+  stepped: number;
+  /** Decoded to RGB. */
+  decoded: number;
+  /** Handed to the socket. */
+  sent: number;
+}
+
+/** The header of one frame envelope. */
+export interface FrameHeader {
+  /** The world view (session) the frame belongs to. */
+  view: string;
+  /** Block number within the view (0, 1, ...). */
+  block: number;
+  /** Frame index within the block. */
+  frame: number;
+  /** Frames the block produced. */
+  frames: number;
+  /** Sequence number of the frame within the view (gaps = frames dropped for this client). */
+  seq: number;
+  /** Absolute latent frame index of the block's first latent frame. */
+  latentFrame: number;
+  width: number;
+  height: number;
+  /** Codec of the payload: 'raw' (RGB, row-major) or 'jpeg', or a custom codec's name. */
+  codec: string;
+  /** Newest input seq of the driving player that the block's conditioning includes (-1: none). */
+  input: number;
+  /** Prompt version the block was generated with. */
+  prompt: number;
+  /** Server tick at which the block was submitted. */
+  tick: number;
+  times: FrameTimes;
+  /** Frames dropped for this client so far (backpressure). */
+  dropped: number;
+  /** The block's action conditioning, [frames × actionSize] floats (only on frame 0). */
+  actions?: number[];
+}
+
+export const ENVELOPE_MAGIC = 0x57; // 'W'
+export const ENVELOPE_VERSION = 1;
+const PREFIX = 8;
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
+
+/**
+ * A frame envelope: 8-byte prefix (u8 magic 'W', u8 version, u16 reserved, u32 LE header
+ * length), the msgpack header ({@link FrameHeader}), then the encoded frame.
+ */
+export function encodeEnvelope(header: FrameHeader, payload: Uint8Array): Buffer {
+  const h = packr.pack(header);
+  const out = Buffer.allocUnsafe(PREFIX + h.length + payload.length);
+  out[0] = ENVELOPE_MAGIC;
+  out[1] = ENVELOPE_VERSION;
+  out.writeUInt16LE(0, 2);
+  out.writeUInt32LE(h.length, 4);
+  h.copy(out, PREFIX);
+  out.set(payload, PREFIX + h.length);
+  return out;
+}
+
+/** Split an envelope into its header and payload (a view, not a copy). */
+export function decodeEnvelope(bytes: Uint8Array): { header: FrameHeader; payload: Uint8Array } {
+  if (bytes.length < PREFIX || bytes[0] !== ENVELOPE_MAGIC) throw new Error('not a worldcast frame envelope');
+  if (bytes[1] !== ENVELOPE_VERSION) throw new Error(`unsupported envelope version ${bytes[1]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(4, true);
+  if (PREFIX + n > bytes.length) throw new Error('truncated envelope header');
+  const header = unpackr.unpack(bytes.subarray(PREFIX, PREFIX + n)) as FrameHeader;
+  return { header, payload: bytes.subarray(PREFIX + n) };
+}
+
+/** Hi-resolution wall-clock milliseconds. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,771 @@
+/**
+ * WorldRoom: a Colyseus room where every player walks a rapier character through a level
+ * and sees a world model's video of it. In 'private' mode each player has a world session
+ * of their own; in 'shared' mode the room has one session, driven by one player's motion
+ * (the first connected one) and streamed to all.
+ *
+ * The fixed-timestep tick moves the characters, then, for every view that is ready (its
+ * previous block stepped and a block's worth of ticks gone by), turns the driver's allowed
+ * motion into action conditioning and hands the block to the process's {@link WorldEngine},
+ * which runs all blocks asked for together as one batched forward. The tick never waits:
+ * blocks come back through Promise continuations, are decoded (video decoder, or a latent
+ * preview), encoded per frame (codec) and sent as bytes in frame envelopes, newest-only to
+ * clients whose sockets are behind.
+ *
+ * Configuration comes from the options given to `define()` (never from clients; see
+ * {@link WorldRoom.trustedOptions}).
+ */
+import './compat.js';
+import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
+
+import { KvBudgetError, type ActionSpace, type BatchItem, type LatentBlock, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
+import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
+import { defaultActionMap, motionToConditioning, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
+import { WorldEngine, type EngineOptions } from './engine.js';
+import { defaultLevel, loadLevelFile, validateLevel, type Level } from './levels/index.js';
+import { PhysicsWorld, type CharacterParams, type TickMotion } from './physics.js';
+import { HashPromptEncoder } from './prompts.js';
+import { CLOSE, KEY_BITS, encodeEnvelope, nowMs, validateEmpty, validateInput, validatePrompt, type FrameHeader } from './protocol.js';
+import { PlayerState, ViewState, WorldState } from './schema.js';
+import { PlayerRecord, WorldView, type BlockMeta, type ViewKind } from './view.js';
+
+export type WorldMode = 'private' | 'shared';
+
+/** Options of a WorldRoom, given to `gameServer.define(name, WorldRoom, options)`. */
+export interface WorldRoomOptions {
+  /** 'private': a world session per player; 'shared': one for the room (default 'private'). */
+  mode?: WorldMode;
+  /** The engine to use; default: `WorldEngine.shared(model)` (one per process). */
+  engine?: WorldEngine;
+  /** Model (and decoder) to load when no engine is given. */
+  model?: EngineOptions;
+  /** A level or the path of a level JSON file (default: the built-in yard). */
+  level?: Level | string;
+  character?: Partial<CharacterParams>;
+  /** Simulation ticks per second (default 30). */
+  tickRate?: number;
+  /** Game time one latent frame stands for (s); a block is submitted every frames × this (default 0.25). */
+  latentFrameSeconds?: number;
+  /** Override: ticks between blocks of a view. */
+  ticksPerBlock?: number;
+  /** Blocks of a view stepped but not yet sent before it waits (default 2). */
+  maxPendingDeliveries?: number;
+  /** Options of each world session (default: the model's window, or 12 recent + 3 sink frames for global-attention models). */
+  session?: Omit<SessionOptions, 'prompt'>;
+  /** Initial prompt text. */
+  prompt?: string;
+  /** Turns prompt text into embeddings (default: the model's, else a hash stand-in). */
+  promptEncoder?: PromptEncoder;
+  maxPromptChars?: number;
+  /** Frame codec: 'auto' (raw up to 64×64, else JPEG), 'jpeg', 'raw' or a codec object (default 'auto'). */
+  codec?: FrameCodec | 'auto' | 'jpeg' | 'raw';
+  jpegQuality?: number;
+  /** A client whose socket has more than this many bytes queued gets only the newest frame of a block (default 256 KiB). */
+  backpressureBytes?: number;
+  /** ... and none above this (default 4 MiB). */
+  maxBufferedBytes?: number;
+  /** Token auth: false = none; else a verifier or a shared HMAC secret. Default: required, secret from WORLDCAST_SECRET. */
+  auth?: false | { verifier?: TokenVerifier; secret?: string };
+  /** Seconds a dropped player's world is kept for reconnection (default 20). */
+  reconnectGraceSeconds?: number;
+  maxClients?: number;
+  /** Colyseus' per-client message rate limit; clients above it are disconnected (default 60). */
+  maxMessagesPerSecond?: number;
+  /** Invalid messages a client may send before it is disconnected (default 10). */
+  maxViolations?: number;
+  /** Motion → action mapping. */
+  conditioning?: Partial<Pick<ConditioningParams, 'keyThreshold'>> & { map?: Partial<ActionMap> };
+  /** Colyseus state patch interval (ms, default 50). */
+  patchRate?: number;
+}
+
+/** Error codes sent to clients (`error`, `session_ended` messages and join refusals). */
+export const WORLD_ERRORS = {
+  /** The KV pool cannot hold another world session. */
+  KV_FULL: 4503,
+  /** Authentication failed. */
+  AUTH: ErrorCode.AUTH_FAILED,
+} as const;
+
+type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality'>> & {
+  prompt: string | undefined;
+  session: Omit<SessionOptions, 'prompt'>;
+};
+
+let viewCounter = 0;
+
+export class WorldRoom extends Room<{ state: WorldState }> {
+  /** Defaults of every option not given to define(). Subclasses may replace it. */
+  static defaults: WorldRoomOptions = {};
+
+  protected engine!: WorldEngine;
+  protected physics!: PhysicsWorld;
+  protected codec!: FrameCodec;
+  protected promptEncoder!: PromptEncoder;
+  protected verifier: TokenVerifier | null = null;
+  protected options!: Resolved;
+  protected conditioningParams!: ConditioningParams;
+  protected actionSpace: ActionSpace | null = null;
+  /** Latent frames per block. */
+  protected framesPerBlock = 1;
+  protected ticksPerBlock = 1;
+  protected readonly players = new Map<string, PlayerRecord>();
+  protected readonly views = new Map<string, WorldView>();
+  protected sharedView: WorldView | null = null;
+  #tick = 0;
+  #disposed = false;
+
+  /**
+   * The options this room is configured with. By default those given to `define()` only:
+   * options a client passes when it creates the room are ignored, so no client can pick a
+   * model directory, switch auth off or change limits.
+   */
+  protected trustedOptions(_createOptions: unknown): WorldRoomOptions {
+    let defined: WorldRoomOptions = {};
+    try {
+      defined = (matchMaker.getHandler(this.roomName).options ?? {}) as WorldRoomOptions;
+    } catch {
+      defined = {};
+    }
+    return { ...(this.constructor as typeof WorldRoom).defaults, ...defined };
+  }
+
+  override async onCreate(createOptions: unknown): Promise<void> {
+    const o = this.trustedOptions(createOptions);
+    if (!o.engine && !o.model) throw new Error('WorldRoom: give define() an engine (WorldEngine) or a model ({modelDir, decoderDir?})');
+    this.engine = o.engine ?? (await WorldEngine.shared(o.model!));
+    const model = this.engine.model;
+    this.verifier = makeVerifier(o); // throws on a misconfiguration
+    const level = typeof o.level === 'string' ? loadLevelFile(o.level) : validateLevel(o.level ?? defaultLevel);
+    this.physics = await PhysicsWorld.create(level, o.character);
+    this.codec = resolveCodec(o.codec, o.jpegQuality);
+    this.promptEncoder = o.promptEncoder ?? model.promptEncoder ?? new HashPromptEncoder(model.config.text_dim, Math.min(4, model.config.text_len));
+    const cfg = model.config;
+    const windowed = cfg.local_attn_size > 0;
+    this.options = {
+      mode: o.mode ?? 'private',
+      tickRate: o.tickRate ?? 30,
+      latentFrameSeconds: o.latentFrameSeconds ?? 0.25,
+      maxPendingDeliveries: o.maxPendingDeliveries ?? 2,
+      session: o.session ?? (windowed ? {} : { localAttnSize: 12, sinkSize: 3 }),
+      prompt: o.prompt,
+      maxPromptChars: o.maxPromptChars ?? 200,
+      backpressureBytes: o.backpressureBytes ?? 256 * 1024,
+      maxBufferedBytes: o.maxBufferedBytes ?? 4 * 1024 * 1024,
+      reconnectGraceSeconds: o.reconnectGraceSeconds ?? 20,
+      maxClients: o.maxClients ?? 8,
+      maxMessagesPerSecond: o.maxMessagesPerSecond ?? 60,
+      maxViolations: o.maxViolations ?? 10,
+      patchRate: o.patchRate ?? 50,
+    };
+    if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
+    this.actionSpace = cfg.action;
+    this.framesPerBlock = cfg.num_frame_per_block;
+    this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
+    this.conditioningParams = {
+      walkSpeed: this.physics.params.walkSpeed,
+      maxTurnRate: this.physics.params.maxTurnRate,
+      keyThreshold: o.conditioning?.keyThreshold ?? 0.3,
+      map: { ...defaultActionMap, ...o.conditioning?.map },
+    };
+    this.maxClients = this.options.maxClients;
+    this.maxMessagesPerSecond = this.options.maxMessagesPerSecond;
+    this.patchRate = this.options.patchRate;
+
+    const state = new WorldState();
+    state.mode = this.options.mode;
+    state.tick = 0;
+    state.tickRate = this.options.tickRate;
+    state.level = level.name;
+    this.state = state;
+
+    if (this.options.mode === 'shared') {
+      try {
+        this.sharedView = this.createView('shared');
+      } catch (e) {
+        this.physics.free(); // onDispose does not run for a room that failed to be created
+        throw e;
+      }
+    }
+
+    this.registerMessages();
+    this.setFixedTimestep((ctx) => this.#safeTick(ctx), this.options.tickRate);
+  }
+
+  // ------------------------------------------------------------------ auth
+
+  /**
+   * Token check at matchmaking time (Colyseus calls the static onAuth on the HTTP
+   * matchmaking request, before any room is created or seat reserved). The room's auth
+   * options are found from the request path (`/matchmake/<method>/<roomName | roomId>`).
+   */
+  static override async onAuth(token: string, options: unknown, context: AuthContext): Promise<unknown> {
+    const roomName = await roomNameOf(context);
+    if (roomName === null) throw new ServerError(WORLD_ERRORS.AUTH, 'cannot tell which room is being joined');
+    const verifier = verifierFor(roomName);
+    if (verifier === null) return true;
+    const fromOptions = typeof options === 'object' && options !== null ? (options as { token?: unknown }).token : undefined;
+    const t = token || (typeof fromOptions === 'string' ? fromOptions : undefined);
+    if (!t) throw new ServerError(WORLD_ERRORS.AUTH, 'authentication required: join with a token (client.auth.token or the "token" option)');
+    let id: AuthIdentity | null = null;
+    try {
+      id = await verifier.verify(t, { roomName, ip: context.ip });
+    } catch {
+      id = null;
+    }
+    if (!id) throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
+    return id;
+  }
+
+  // ------------------------------------------------------------------ players
+
+  override onJoin(client: Client, _options?: unknown, auth?: unknown): void {
+    const ps = new PlayerState();
+    const character = this.physics.addCharacter();
+    const a: unknown = client.auth ?? auth;
+    const identity = typeof a === 'object' && a !== null ? (a as AuthIdentity) : null;
+    const p = new PlayerRecord(client, ps, character, identity);
+    try {
+      if (this.options.mode === 'private') {
+        p.view = this.createView('private', p);
+      } else {
+        p.view = this.sharedView!;
+      }
+    } catch (e) {
+      this.physics.removeCharacter(character);
+      throw e;
+    }
+    p.view.subscribers.add(p);
+    if (!p.view.driver) this.#setDriver(p.view, p);
+    Object.assign(ps, { view: p.view.id, connected: true, inputSeq: 0, framesSent: 0, dropped: 0 });
+    this.#syncPose(p);
+    this.players.set(p.id, p);
+    this.state.players.set(p.id, ps);
+    client.send('welcome', this.welcome(p, false));
+  }
+
+  override onDrop(client: Client, code?: number): void {
+    const p = this.players.get(client.sessionId);
+    if (!p) return;
+    p.connected = false;
+    p.state.connected = false;
+    p.input.keys = 0;
+    const abusive = p.abusive || code === CloseCode.WITH_ERROR || code === 1009 || code === CLOSE.POLICY_VIOLATION;
+    if (abusive || this.options.reconnectGraceSeconds <= 0 || this.#disposed) return; // onLeave follows
+    const d = this.allowReconnection(client, this.options.reconnectGraceSeconds) as unknown as Promise<Client>;
+    d.catch(() => undefined);
+  }
+
+  override onReconnect(client: Client): void {
+    const p = this.players.get(client.sessionId);
+    if (!p) return;
+    p.client = client;
+    p.connected = true;
+    p.state.connected = true;
+    p.input.keys = 0;
+    p.input.lookX = 0;
+    p.input.lookY = 0;
+    p.motion = [];
+    client.send('welcome', this.welcome(p, true));
+  }
+
+  override async onLeave(client: Client): Promise<void> {
+    const p = this.players.get(client.sessionId);
+    if (!p) return;
+    this.players.delete(p.id);
+    this.state.players.delete(p.id);
+    this.physics.removeCharacter(p.character);
+    const v = p.view;
+    p.view = null;
+    if (!v) return;
+    v.subscribers.delete(p);
+    if (v.kind === 'private') {
+      this.views.delete(v.id);
+      this.state.views.delete(v.id);
+      await v.close();
+    } else if (v.driver === p) {
+      this.#setDriver(v, this.#firstConnected(v));
+    }
+  }
+
+  override async onDispose(): Promise<void> {
+    this.#disposed = true;
+    const all = [...this.views.values()];
+    this.views.clear();
+    await Promise.allSettled(all.map((v) => v.close()));
+    this.physics?.free();
+  }
+
+  /** The `welcome` message: what a client needs to read the stream and send input. */
+  protected welcome(p: PlayerRecord, reconnected: boolean): Record<string, unknown> {
+    const cfg = this.engine.model.config;
+    return {
+      sessionId: p.id,
+      reconnected,
+      mode: this.options.mode,
+      view: p.view?.id ?? '',
+      tickRate: this.options.tickRate,
+      ticksPerBlock: this.ticksPerBlock,
+      framesPerBlock: this.framesPerBlock,
+      latent: { height: cfg.latent_height, width: cfg.latent_width },
+      decoder: this.engine.decoder !== null,
+      codec: this.codec.name,
+      actionSpace: this.actionSpace,
+      keyBits: KEY_BITS,
+      maxMessagesPerSecond: this.options.maxMessagesPerSecond,
+    };
+  }
+
+  // ------------------------------------------------------------------ views
+
+  /**
+   * A new world session with its decoder stream. Throws a ServerError naming the KV
+   * budget when the pool cannot admit it (the join is refused; nobody else is affected).
+   */
+  protected createView(kind: ViewKind, owner?: PlayerRecord): WorldView {
+    const model = this.engine.model;
+    let session;
+    try {
+      session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session });
+    } catch (e) {
+      if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
+      throw e;
+    }
+    let stream = null;
+    try {
+      stream = this.engine.decoder ? this.engine.decoder.createStream() : null;
+    } catch (e) {
+      void session.close();
+      throw e;
+    }
+    const vs = new ViewState();
+    Object.assign(vs, { kind, driver: '', blocks: 0, frames: 0, latentFrames: 0, prompt: '', promptVersion: 0, ended: false, error: '' });
+    const v = new WorldView(`${this.roomId}-v${++viewCounter}`, kind, session, stream, vs);
+    this.views.set(v.id, v);
+    this.state.views.set(v.id, vs);
+    if (this.options.prompt) this.#queuePrompt(v, this.options.prompt, null);
+    return v;
+  }
+
+  /** Noise seed of a new session (default: random). */
+  protected sessionSeed(_owner?: PlayerRecord): number {
+    return Math.floor(Math.random() * 0x7fffffff);
+  }
+
+  #setDriver(v: WorldView, p: PlayerRecord | null): void {
+    v.driver = p;
+    v.state.driver = p?.id ?? '';
+  }
+
+  #firstConnected(v: WorldView): PlayerRecord | null {
+    for (const s of v.subscribers) if (s.connected) return s;
+    return null;
+  }
+
+  // ------------------------------------------------------------------ tick
+
+  #safeTick(ctx: StepContext): void {
+    try {
+      this.tick(ctx);
+    } catch (e) {
+      console.error(`WorldRoom ${this.roomId}: tick failed:`, e);
+    }
+  }
+
+  /** One fixed step: physics for every connected player, then submit the views that are ready. */
+  protected tick(ctx: StepContext): void {
+    if (this.#disposed) return;
+    this.#tick = ctx.tick;
+    const cap = this.ticksPerBlock * 4;
+    for (const p of this.players.values()) {
+      if (!p.connected) continue;
+      const m = p.character.step(p.input, ctx.dt);
+      p.motion.push(m);
+      if (p.motion.length > cap) p.motion.splice(0, p.motion.length - cap);
+    }
+    this.physics.step(ctx.dt);
+    for (const p of this.players.values()) this.#syncPose(p);
+    this.state.tick = ctx.tick;
+    for (const v of this.views.values()) {
+      if (v.ended || v.closed) continue;
+      if (v.kind === 'shared' && (!v.driver || !v.driver.connected)) this.#setDriver(v, this.#firstConnected(v));
+      if (!v.watched) continue;
+      v.ticks++;
+      if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
+      // Views submit together on the room's block boundaries (so their blocks share one
+      // batched step); a view that is already late (its previous block took longer) goes at once.
+      if (v.ticks >= this.ticksPerBlock || ctx.tick % this.ticksPerBlock === 0) this.#submit(v);
+    }
+  }
+
+  #syncPose(p: PlayerRecord): void {
+    const c = p.character;
+    const s = p.state;
+    s.x = c.x;
+    s.y = c.y;
+    s.z = c.z;
+    s.yaw = c.yaw;
+    s.pitch = c.pitch;
+    s.grounded = c.grounded;
+  }
+
+  /** The conditioning of a view's next block from its driver's motion. Subclasses may change the mapping. */
+  protected conditioningFor(_v: WorldView, ticks: readonly TickMotion[]): Conditioning {
+    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, this.conditioningParams);
+  }
+
+  /** Extra step options of a block (e.g. caller-supplied noise). Default none. */
+  protected stepOptions(_v: WorldView, _meta: BlockMeta): Omit<StepOptions, 'actions'> {
+    return {};
+  }
+
+  /** Called when a block is submitted, with its conditioning. Default: nothing. */
+  protected onBlockSubmitted(_v: WorldView, _meta: BlockMeta): void {}
+
+  #submit(v: WorldView): void {
+    const driver = v.driver;
+    const ticks = driver ? driver.motion.splice(0) : [];
+    for (const s of v.subscribers) if (s !== driver) s.motion.length = 0;
+    v.ticks = 0;
+    const conditioning = this.conditioningFor(v, ticks);
+    v.lastConditioning = conditioning;
+    if (v.pendingPrompt) this.#applyPrompt(v);
+    const meta: BlockMeta = {
+      block: v.nextBlock++,
+      tick: this.#tick,
+      input: driver?.lastInputSeq ?? -1,
+      prompt: v.promptVersion,
+      conditioning,
+      submitted: nowMs(),
+      stepped: 0,
+      decoded: 0,
+      latentFrame: 0,
+    };
+    let item: BatchItem;
+    try {
+      item = { session: v.session, actions: conditioning.encoded, ...this.stepOptions(v, meta) };
+      this.onBlockSubmitted(v, meta);
+    } catch (e) {
+      this.#endView(v, e);
+      return;
+    }
+    v.busy = true;
+    this.engine.step(item).then(
+      (b) => this.#onBlock(v, meta, b),
+      (e: unknown) => {
+        v.busy = false;
+        this.#endView(v, e);
+      },
+    );
+  }
+
+  #onBlock(v: WorldView, meta: BlockMeta, b: LatentBlock): void {
+    v.busy = false;
+    if (v.closed || v.ended) return;
+    meta.stepped = nowMs();
+    meta.latentFrame = b.frameStart;
+    v.state.latentFrames = b.frameStart + b.frames;
+    const decoding: Promise<{ frames: Uint8Array[]; width: number; height: number }> = v.stream
+      ? v.stream.decode(b.latents, b.frames, b.height, b.width).then((d) => ({ frames: d.frames, width: d.width, height: d.height }))
+      : Promise.resolve({ frames: latentPreview(b.latents, b.channels, b.frames, b.height, b.width), width: b.width, height: b.height });
+    decoding.catch(() => undefined); // handled in the chain
+    v.pendingDeliveries++;
+    v.chain = v.chain
+      .then(async () => {
+        const d = await decoding;
+        meta.decoded = nowMs();
+        const payloads = await Promise.all(d.frames.map((f) => this.codec.encode(f, d.width, d.height)));
+        if (v.closed || v.ended) return;
+        this.deliver(v, meta, d.width, d.height, payloads);
+      })
+      .catch((e: unknown) => this.#endView(v, e))
+      .finally(() => {
+        v.pendingDeliveries--;
+      });
+  }
+
+  /** Send a block's encoded frames to the view's connected players, newest-only to those behind. */
+  protected deliver(v: WorldView, meta: BlockMeta, width: number, height: number, payloads: Uint8Array[]): void {
+    const n = payloads.length;
+    const firstSeq = v.frameSeq;
+    v.frameSeq += n;
+    v.state.blocks = meta.block + 1;
+    v.state.frames = v.frameSeq;
+    if (n === 0) return;
+    const codec = codecName(this.codec, width, height);
+    const actions = meta.conditioning.encoded ? Array.from(meta.conditioning.encoded) : undefined;
+    for (const p of v.subscribers) {
+      if (!p.connected) continue;
+      const buffered = bufferedAmount(p.client);
+      const from = buffered > this.options.maxBufferedBytes ? n : buffered > this.options.backpressureBytes ? n - 1 : 0;
+      p.dropped += from;
+      for (let i = from; i < n; i++) {
+        const header: FrameHeader = {
+          view: v.id,
+          block: meta.block,
+          frame: i,
+          frames: n,
+          seq: firstSeq + i,
+          latentFrame: meta.latentFrame,
+          width,
+          height,
+          codec,
+          input: meta.input,
+          prompt: meta.prompt,
+          tick: meta.tick,
+          times: { submitted: meta.submitted, stepped: meta.stepped, decoded: meta.decoded, sent: nowMs() },
+          dropped: p.dropped,
+        };
+        if (i === 0 && actions) header.actions = actions;
+        p.client.sendBytes('frame', encodeEnvelope(header, payloads[i]!));
+        p.framesSent++;
+      }
+      p.state.framesSent = p.framesSent;
+      p.state.dropped = p.dropped;
+    }
+  }
+
+  /** The session of `v` failed: end it (only it), tell its players, free its memory. */
+  #endView(v: WorldView, err: unknown): void {
+    if (v.ended || v.closed) return;
+    v.ended = true;
+    const message = err instanceof Error ? err.message : String(err);
+    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ENGINE';
+    v.state.ended = true;
+    v.state.error = message.slice(0, 300);
+    for (const p of v.subscribers) if (p.connected) p.client.send('session_ended', { view: v.id, code, message });
+    this.onSessionEnded(v, err);
+    void v.close();
+  }
+
+  /** Called when a view's session ended on an engine error. Default: log it. */
+  protected onSessionEnded(v: WorldView, err: unknown): void {
+    console.warn(`WorldRoom ${this.roomId}: view ${v.id} ended:`, err instanceof Error ? err.message : err);
+  }
+
+  // ------------------------------------------------------------------ prompts
+
+  async #queuePrompt(v: WorldView, text: string, requester: PlayerRecord | null): Promise<void> {
+    let embedding: Float32Array;
+    try {
+      embedding = await this.promptEncoder.encode(text);
+      const td = this.engine.model.config.text_dim;
+      if (!(embedding instanceof Float32Array) || embedding.length === 0 || embedding.length % td !== 0 || embedding.length / td > this.engine.model.config.text_len)
+        throw new Error(`the prompt encoder returned an embedding of ${embedding?.length} floats, not [rows <= ${this.engine.model.config.text_len}] × ${td}`);
+    } catch (e) {
+      if (requester?.connected) requester.client.send('error', { code: 'prompt', message: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    if (v.ended || v.closed) return;
+    // Applied right before the view's next block is submitted, so it takes effect exactly there.
+    v.pendingPrompt = { text, embedding, version: v.promptVersion + 1 };
+  }
+
+  #applyPrompt(v: WorldView): void {
+    const pp = v.pendingPrompt!;
+    v.pendingPrompt = null;
+    v.promptVersion = pp.version;
+    const fromBlock = v.nextBlock;
+    v.session.setPrompt(pp.embedding).then(
+      () => {
+        if (v.closed) return;
+        v.state.prompt = pp.text;
+        v.state.promptVersion = pp.version;
+        for (const p of v.subscribers) if (p.connected) p.client.send('prompt', { view: v.id, text: pp.text, version: pp.version, fromBlock });
+      },
+      (e: unknown) => this.#endView(v, e),
+    );
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  protected registerMessages(): void {
+    const guard =
+      <A extends unknown[]>(fn: (p: PlayerRecord, ...a: A) => void) =>
+      (client: Client, ...a: A): void => {
+        const p = this.players.get(client.sessionId);
+        if (!p || p.abusive) return;
+        try {
+          fn(p, ...a);
+        } catch (e) {
+          console.error(`WorldRoom ${this.roomId}: message handler failed:`, e);
+        }
+      };
+    this.onMessage(
+      'input',
+      guard((p, msg: unknown) => {
+        const r = validateInput(msg);
+        if (!r.ok) return this.violation(p, r.error);
+        const m = r.value;
+        if (m.seq <= p.lastInputSeq) return; // stale or repeated
+        p.lastInputSeq = m.seq;
+        p.input.keys = m.keys;
+        p.input.lookX += m.dx;
+        p.input.lookY += m.dy;
+        p.state.inputSeq = m.seq;
+      }),
+    );
+    this.onMessage(
+      'prompt',
+      guard((p, msg: unknown) => {
+        const r = validatePrompt(msg, this.options.maxPromptChars);
+        if (!r.ok) return this.violation(p, r.error);
+        const v = p.view;
+        if (!v || v.ended) return void p.client.send('error', { code: 'no_session', message: 'no world session to change the prompt of' });
+        void this.#queuePrompt(v, r.value.text, p);
+      }),
+    );
+    this.onMessage(
+      'stats',
+      guard((p, msg: unknown) => {
+        const r = validateEmpty(msg, 'stats');
+        if (!r.ok) return this.violation(p, r.error);
+        p.client.send('stats', this.statsFor(p));
+      }),
+    );
+    this.onMessage(
+      'restart',
+      guard((p, msg: unknown) => {
+        const r = validateEmpty(msg, 'restart');
+        if (!r.ok) return this.violation(p, r.error);
+        if (!p.view || !p.view.ended) return void p.client.send('error', { code: 'restart', message: 'restart is only for a world whose session ended' });
+        if (this.options.mode === 'shared') return this.#restartShared(p);
+        const old = p.view;
+        this.views.delete(old.id);
+        this.state.views.delete(old.id);
+        try {
+          p.view = this.createView('private', p);
+        } catch (e) {
+          p.view = null;
+          p.state.view = '';
+          return void p.client.send('error', { code: 'restart', message: e instanceof Error ? e.message : String(e) });
+        }
+        p.view.subscribers.add(p);
+        this.#setDriver(p.view, p);
+        p.state.view = p.view.id;
+        p.client.send('welcome', this.welcome(p, false));
+      }),
+    );
+    this.onMessage('*', (client: Client, type: string | number) => {
+      const p = this.players.get(client.sessionId);
+      if (p && !p.abusive) this.violation(p, `unknown message type "${String(type).slice(0, 32)}"`);
+    });
+  }
+
+  /** A fresh shared world for everyone after the shared session ended. */
+  #restartShared(requester: PlayerRecord): void {
+    const old = this.sharedView!;
+    let v: WorldView;
+    try {
+      v = this.createView('shared');
+    } catch (e) {
+      return void requester.client.send('error', { code: 'restart', message: e instanceof Error ? e.message : String(e) });
+    }
+    this.views.delete(old.id);
+    this.state.views.delete(old.id);
+    this.sharedView = v;
+    for (const p of old.subscribers) {
+      p.view = v;
+      p.state.view = v.id;
+      v.subscribers.add(p);
+      if (p.connected) p.client.send('welcome', this.welcome(p, false));
+    }
+    old.subscribers.clear();
+    this.#setDriver(v, this.#firstConnected(v));
+  }
+
+  /** An invalid message: answer with an error; past maxViolations, disconnect (no reconnection). */
+  protected violation(p: PlayerRecord, error: string): void {
+    p.violations++;
+    if (p.violations > this.options.maxViolations) {
+      p.abusive = true;
+      p.client.leave(CLOSE.POLICY_VIOLATION, 'too many invalid messages');
+      return;
+    }
+    p.client.send('error', { code: 'invalid_message', message: error });
+  }
+
+  /** The `stats` reply. */
+  protected statsFor(p: PlayerRecord): Record<string, unknown> {
+    const mem = process.memoryUsage();
+    const kv = this.engine.model.kvStats();
+    return {
+      server: { pid: process.pid, rss: mem.rss, heapUsed: mem.heapUsed, uptime: process.uptime() },
+      engine: this.engine.stats,
+      kv: { budgetBytes: kv.budgetBytes, usedBytes: kv.usedBytes, reservedBytes: kv.reservedBytes, sessions: kv.sessions },
+      room: { roomId: this.roomId, tick: this.#tick, players: this.players.size, views: this.views.size },
+      you: { view: p.view?.id ?? '', framesSent: p.framesSent, dropped: p.dropped, violations: p.violations },
+    };
+  }
+
+  // ------------------------------------------------------------------ inspection (tests, admin)
+
+  /** A player's server-side record. */
+  getPlayer(sessionId: string): PlayerRecord | undefined {
+    return this.players.get(sessionId);
+  }
+
+  /** A view by id. */
+  getView(id: string): WorldView | undefined {
+    return this.views.get(id);
+  }
+}
+
+function bufferedAmount(client: Client): number {
+  const ref = client.ref as unknown as { bufferedAmount?: unknown };
+  return typeof ref?.bufferedAmount === 'number' ? ref.bufferedAmount : 0;
+}
+
+const verifiers = new WeakMap<object, TokenVerifier | null>();
+
+/** The verifier a room's options ask for (null: auth off). */
+function makeVerifier(o: WorldRoomOptions): TokenVerifier | null {
+  if (o.auth === false) return null;
+  const a = o.auth ?? {};
+  if (a.verifier) return a.verifier;
+  const secret = a.secret ?? process.env.WORLDCAST_SECRET;
+  if (!secret) throw new Error('WorldRoom: auth needs a verifier or a secret (options.auth.secret or WORLDCAST_SECRET); pass auth: false to turn it off');
+  return new HmacTokenVerifier(secret);
+}
+
+/** The verifier of a defined room type (its class defaults + define() options), cached. */
+function verifierFor(roomName: string): TokenVerifier | null {
+  const handler = matchMaker.getHandler(roomName);
+  const key = (handler.options ?? handler) as object;
+  let v = verifiers.get(key);
+  if (v === undefined) {
+    const klass = handler.klass as unknown as { defaults?: WorldRoomOptions };
+    v = makeVerifier({ ...(klass.defaults ?? {}), ...((handler.options ?? {}) as WorldRoomOptions) });
+    verifiers.set(key, v);
+  }
+  return v;
+}
+
+/** The room type a matchmaking request is for (null when it cannot be told). */
+async function roomNameOf(context: AuthContext): Promise<string | null> {
+  const req = context.req as { url?: unknown } | undefined;
+  if (!req || typeof req.url !== 'string') return null;
+  let path: string;
+  try {
+    path = new URL(req.url, 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
+  const m = /\/matchmake\/([^/]+)\/([^/]+)\/?$/.exec(path);
+  if (!m) return null;
+  const method = decodeURIComponent(m[1]!);
+  const target = decodeURIComponent(m[2]!);
+  if (method !== 'joinById') {
+    try {
+      matchMaker.getHandler(target);
+      return target;
+    } catch {
+      return null;
+    }
+  }
+  const local = matchMaker.getLocalRoomById(target);
+  if (local) return local.roomName;
+  const found = await matchMaker.query({ roomId: target });
+  return found[0]?.name ?? null;
+}

@@ -1,0 +1,102 @@
+/**
+ * Server-side records of a WorldRoom: a player (connection, character, input, motion log)
+ * and a view (one world-model session with its decoder stream, the players it streams to
+ * and the player whose motion drives it).
+ */
+import type { Client } from '@colyseus/core';
+
+import type { DecoderStream, Session } from '../../sdk/src/index.js';
+import type { AuthIdentity } from './auth.js';
+import type { Conditioning } from './conditioning.js';
+import type { Character, CharacterInput, TickMotion } from './physics.js';
+import type { PlayerState, ViewState } from './schema.js';
+
+export class PlayerRecord {
+  readonly id: string;
+  client: Client;
+  readonly state: PlayerState;
+  readonly character: Character;
+  readonly identity: AuthIdentity | null;
+  /** Held keys and look not yet applied. */
+  readonly input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };
+  /** Newest input seq received (-1: none). */
+  lastInputSeq = -1;
+  /** Motion of the ticks since the view last took it. */
+  motion: TickMotion[] = [];
+  view: WorldView | null = null;
+  connected = true;
+  /** Sent invalid messages past the limit, or was cut off by the rate limit: no reconnection. */
+  abusive = false;
+  violations = 0;
+  framesSent = 0;
+  dropped = 0;
+  constructor(client: Client, state: PlayerState, character: Character, identity: AuthIdentity | null) {
+    this.id = client.sessionId;
+    this.client = client;
+    this.state = state;
+    this.character = character;
+    this.identity = identity;
+  }
+}
+
+/** What a block was made from; carried to its frames' headers. */
+export interface BlockMeta {
+  block: number;
+  tick: number;
+  /** Newest input seq of the driver included (-1: none). */
+  input: number;
+  prompt: number;
+  conditioning: Conditioning;
+  submitted: number;
+  stepped: number;
+  decoded: number;
+  latentFrame: number;
+}
+
+export type ViewKind = 'private' | 'shared';
+
+export class WorldView {
+  readonly id: string;
+  readonly kind: ViewKind;
+  readonly session: Session;
+  readonly stream: DecoderStream | null;
+  readonly state: ViewState;
+  readonly subscribers = new Set<PlayerRecord>();
+  driver: PlayerRecord | null = null;
+  /** A block is being stepped. */
+  busy = false;
+  /** Blocks stepped but not yet sent (decode + encode in progress). */
+  pendingDeliveries = 0;
+  /** The session failed; nothing more is stepped. */
+  ended = false;
+  /** The session and stream were closed. */
+  closed = false;
+  /** Ticks since the last block was submitted (counted while someone watches). */
+  ticks = 0;
+  nextBlock = 0;
+  frameSeq = 0;
+  promptVersion = 0;
+  pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
+  /** Decode → encode → send, in block order. */
+  chain: Promise<void> = Promise.resolve();
+  /** The newest block's conditioning (for inspection and tests). */
+  lastConditioning: Conditioning | null = null;
+  constructor(id: string, kind: ViewKind, session: Session, stream: DecoderStream | null, state: ViewState) {
+    this.id = id;
+    this.kind = kind;
+    this.session = session;
+    this.stream = stream;
+    this.state = state;
+  }
+  /** Someone connected is watching. */
+  get watched(): boolean {
+    for (const p of this.subscribers) if (p.connected) return true;
+    return false;
+  }
+  /** Close the session (frees its KV pages) and the decoder stream. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([this.session.close(), this.stream?.close()]);
+  }
+}

@@ -1,0 +1,421 @@
+#include "addon/decoder_wrap.h"
+
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "addon/common.h"
+#include "core/cpu_features.h"
+#include "model/json.h"
+
+namespace wcjs {
+
+Napi::FunctionReference* DecoderWrap::ctor = nullptr;
+Napi::FunctionReference* DecoderStreamWrap::ctor = nullptr;
+
+namespace {
+
+int int_arg(Napi::Env env, const Napi::Value& v, const std::string& name, double lo, double hi) {
+  if (!v.IsNumber()) throw_arg(env, name + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != std::floor(d))
+    throw_arg(env, name + " must be an integer in [" + std::to_string(int64_t(lo)) + ", " + std::to_string(int64_t(hi)) + "]");
+  return int(d);
+}
+
+Napi::Object config_object(Napi::Env env, const wc::TaehvConfig& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("type", "taehv");
+  o.Set("latent_channels", c.latent_channels);
+  o.Set("image_channels", c.image_channels);
+  o.Set("patch_size", c.patch_size);
+  Napi::Array nf = Napi::Array::New(env, 4);
+  for (uint32_t i = 0; i < 4; ++i) nf.Set(i, c.n_f[i]);
+  o.Set("n_f", nf);
+  Napi::Array tu = Napi::Array::New(env, 3), su = Napi::Array::New(env, 3);
+  for (uint32_t i = 0; i < 3; ++i) {
+    tu.Set(i, c.time_upscale[i]);
+    su.Set(i, c.space_upscale[i]);
+  }
+  o.Set("decoder_time_upscale", tu);
+  o.Set("decoder_space_upscale", su);
+  o.Set("trim_first_frames", c.trim_first_frames);
+  o.Set("t_upscale", c.t_upscale());
+  o.Set("frames_to_trim", c.frames_to_trim());
+  o.Set("space_scale", c.space_scale());
+  return o;
+}
+
+// ---- test hooks ---------------------------------------------------------------------
+
+wc::ThreadPool& test_pool() {
+  static wc::ThreadPool pool(0);
+  return pool;
+}
+
+wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsString()) return wc::active_isa();
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "scalar") return wc::Isa::Scalar;
+  if (s == "avx2") return wc::Isa::Avx2;
+  if (s == "avx512") return wc::Isa::Avx512;
+  throw_arg(env, "isa must be scalar, avx2 or avx512");
+}
+
+// conv2d(inputs: {data, channels, up2?}[], H, W, weight, bias|null, cout, k,
+//        {isa?, residual?, relu?, ref?, threads?}) → Float32Array [cout, H, W]
+Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 7 || !info[0].IsArray()) throw_arg(env, "conv2d(inputs, H, W, weight, bias, cout, k, opts?)");
+    const int H = int_arg(env, info[1], "H", 1, 4096), W = int_arg(env, info[2], "W", 1, 4096);
+    const int cout = int_arg(env, info[5], "cout", 1, 1 << 16), k = int_arg(env, info[6], "k", 1, 3);
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<std::vector<float>> datas;
+    std::vector<wc::ConvInput> ins;
+    int cin = 0;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      if (!arr.Get(i).IsObject()) throw_arg(env, "inputs must be objects {data, channels, up2?}");
+      Napi::Object o = arr.Get(i).As<Napi::Object>();
+      const int ch = int_arg(env, o.Get("channels"), "channels", 1, 1 << 16);
+      const bool up2 = o.Get("up2").ToBoolean();
+      if (up2 && (H % 2 || W % 2)) throw_shape(env, "an upsampled input needs an even H and W");
+      const int64_t n = int64_t(ch) * (up2 ? (H / 2) * (W / 2) : H * W);
+      datas.push_back(float_array(env, o.Get("data"), "inputs[" + std::to_string(i) + "].data", n));
+      ins.push_back({nullptr, ch, up2});
+      cin += ch;
+    }
+    for (size_t i = 0; i < ins.size(); ++i) ins[i].data = datas[i].data();
+    std::vector<float> w = float_array(env, info[3], "weight", int64_t(cout) * cin * k * k);
+    std::vector<float> b;
+    if (!info[4].IsNull() && !info[4].IsUndefined()) b = float_array(env, info[4], "bias", cout);
+    Napi::Object opts = info.Length() > 7 && info[7].IsObject() ? info[7].As<Napi::Object>() : Napi::Object::New(env);
+    const wc::Isa isa = isa_arg(env, opts.Get("isa"));
+    std::vector<float> res;
+    if (!opts.Get("residual").IsUndefined()) res = float_array(env, opts.Get("residual"), "residual", int64_t(cout) * H * W);
+    const wc::ConvAct act = opts.Get("relu").ToBoolean() ? wc::ConvAct::Relu : wc::ConvAct::None;
+    const bool ref = opts.Get("ref").ToBoolean();
+    const bool single = opts.Get("threads").IsNumber() && opts.Get("threads").As<Napi::Number>().Int32Value() == 1;
+    std::vector<float> out(size_t(cout) * H * W);
+    if (ref) {  // concatenate (upsampling with upsample_nearest2) and run the scalar reference
+      std::vector<float> cat(size_t(cin) * H * W);
+      size_t off = 0;
+      for (auto& in : ins) {
+        const size_t n = size_t(in.channels) * H * W;
+        if (in.up2) wc::upsample_nearest2(in.data, in.channels, H / 2, W / 2, cat.data() + off, nullptr);
+        else std::copy(in.data, in.data + n, cat.begin() + int64_t(off));
+        off += n;
+      }
+      wc::conv2d_ref(cat.data(), cin, H, W, w.data(), b.empty() ? nullptr : b.data(), cout, k, out.data(),
+                     res.empty() ? nullptr : res.data(), act);
+    } else {
+      wc::PackedConv pc;
+      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, cin, k, isa, pc);
+      wc::ConvScratch scratch;
+      wc::conv2d(ins.data(), int(ins.size()), H, W, pc, out.data(), res.empty() ? nullptr : res.data(), act,
+                 single ? nullptr : &test_pool(), scratch);
+    }
+    return to_float32(env, std::move(out));
+  });
+}
+
+// upsample2(x, C, H, W) → Float32Array [C, 2H, 2W]
+Napi::Value TestUpsample2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int C = int_arg(env, info[1], "C", 1, 1 << 16), H = int_arg(env, info[2], "H", 1, 4096),
+              W = int_arg(env, info[3], "W", 1, 4096);
+    std::vector<float> x = float_array(env, info[0], "x", int64_t(C) * H * W);
+    std::vector<float> out(size_t(C) * 4 * H * W);
+    wc::upsample_nearest2(x.data(), C, H, W, out.data(), &test_pool());
+    return to_float32(env, std::move(out));
+  });
+}
+
+// frameToU8(x, C, H, W) → Uint8Array [H, W, C]
+Napi::Value TestFrameToU8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int C = int_arg(env, info[1], "C", 1, 4), H = int_arg(env, info[2], "H", 1, 1 << 15),
+              W = int_arg(env, info[3], "W", 1, 1 << 15);
+    std::vector<float> x = float_array(env, info[0], "x", int64_t(C) * H * W);
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(C) * H * W);
+    wc::frame_to_u8(x.data(), C, H, W, out.Data());
+    return out;
+  });
+}
+
+// parseConfig(text) → the parsed decoder config
+Napi::Value TestParseConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "parseConfig(text)");
+    return config_object(env, wc::parse_taehv_config(wc::Json::parse(info[0].As<Napi::String>().Utf8Value(), "config"),
+                                                      "config"));
+  });
+}
+
+}  // namespace
+
+// ---- Decoder ------------------------------------------------------------------------
+
+void DecoderWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "Decoder",
+                                 {
+                                     InstanceMethod("config", &DecoderWrap::Config),
+                                     InstanceMethod("info", &DecoderWrap::Info),
+                                     InstanceMethod("createStream", &DecoderWrap::CreateStream),
+                                     InstanceMethod("close", &DecoderWrap::Close),
+                                     InstanceAccessor("closed", &DecoderWrap::Closed, nullptr),
+                                 });
+  ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set("Decoder", f);
+  DecoderStreamWrap::Init(env, exports);
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("conv2d", Napi::Function::New(env, TestConv2d, "conv2d"));
+  t.Set("upsample2", Napi::Function::New(env, TestUpsample2, "upsample2"));
+  t.Set("frameToU8", Napi::Function::New(env, TestFrameToU8, "frameToU8"));
+  t.Set("parseConfig", Napi::Function::New(env, TestParseConfig, "parseConfig"));
+  exports.Set("decoderTesting", t);
+}
+
+// new Decoder(dir, {threads?})
+DecoderWrap::DecoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DecoderWrap>(info) {
+  Napi::Env env = info.Env();
+  guarded(env, [&] {
+    if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "Decoder: the first argument must be a directory path");
+    int threads = 0;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsObject()) throw_arg(env, "decoder options must be an object");
+      Napi::Value t = info[1].As<Napi::Object>().Get("threads");
+      if (!t.IsUndefined()) threads = int_arg(env, t, "threads", 1, 256);
+    }
+    auto ctx = std::make_shared<DecoderCtx>();
+    ctx->weights = wc::load_taehv(info[0].As<Napi::String>().Utf8Value(), wc::active_isa());
+    ctx->ws = std::make_unique<wc::TaehvWorkspace>();
+    ctx->executor = std::make_unique<wc::Executor>(threads);
+    ctx_ = ctx;
+    return 0;
+  });
+}
+
+Napi::Value DecoderWrap::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ctx_->closed.load());
+}
+
+Napi::Value DecoderWrap::Config(const Napi::CallbackInfo& info) {
+  return config_object(info.Env(), ctx_->weights->config);
+}
+
+Napi::Value DecoderWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dir", ctx_->weights->dir);
+  o.Set("isa", wc::isa_name(ctx_->weights->conv1.isa));
+  o.Set("threads", ctx_->executor->threads());
+  o.Set("weightBytes", double(ctx_->weights->weight_bytes));
+  return o;
+}
+
+Napi::Value DecoderWrap::CreateStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ctx_->closed) throw make_error(env, "CLOSED", "decoder is closed");
+  return DecoderStreamWrap::ctor->New({Value()});
+}
+
+Napi::Value DecoderWrap::Close(const Napi::CallbackInfo& info) {
+  ctx_->closed = true;
+  return info.Env().Undefined();
+}
+
+// ---- DecoderStream ------------------------------------------------------------------
+
+void DecoderStreamWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "DecoderStream",
+                                 {
+                                     InstanceMethod("decode", &DecoderStreamWrap::Decode),
+                                     InstanceMethod("decodeF32", &DecoderStreamWrap::DecodeF32),
+                                     InstanceMethod("reset", &DecoderStreamWrap::Reset),
+                                     InstanceMethod("stats", &DecoderStreamWrap::Stats),
+                                     InstanceMethod("close", &DecoderStreamWrap::Close),
+                                     InstanceAccessor("closed", &DecoderStreamWrap::Closed, nullptr),
+                                 });
+  ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set("DecoderStream", f);
+}
+
+// new DecoderStream(decoder)
+DecoderStreamWrap::DecoderStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DecoderStreamWrap>(info) {
+  Napi::Env env = info.Env();
+  guarded(env, [&] {
+    if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(DecoderWrap::ctor->Value()))
+      throw_arg(env, "DecoderStream: the argument must be a Decoder (use decoder.createStream())");
+    ctx_ = DecoderWrap::Unwrap(info[0].As<Napi::Object>())->ctx();
+    if (ctx_->closed) throw make_error(env, "CLOSED", "decoder is closed");
+    decoder_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    stream_ = std::make_shared<wc::TaehvStream>(ctx_->weights);
+    return 0;
+  });
+}
+
+void DecoderStreamWrap::check_open(Napi::Env env) const {
+  if (closed_) throw make_error(env, "CLOSED", "decoder stream is closed");
+  if (ctx_->closed) throw make_error(env, "CLOSED", "decoder is closed");
+}
+
+Napi::Value DecoderStreamWrap::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), closed_.load());
+}
+
+Napi::Value DecoderStreamWrap::Decode(const Napi::CallbackInfo& info) { return DecodeImpl(info, false); }
+Napi::Value DecoderStreamWrap::DecodeF32(const Napi::CallbackInfo& info) { return DecodeImpl(info, true); }
+
+// decode(latents (C, F, H, W), frames, height, width) → Promise<{frames: Buffer[] (RGB
+// uint8, HWC), channels, width, height, seconds, latentFrames, framesOut}>; decodeF32 gives
+// Float32Array (C, H, W) frames instead.
+Napi::Value DecoderStreamWrap::DecodeImpl(const Napi::CallbackInfo& info, bool f32) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    if (info.Length() < 4) throw_arg(env, "decode(latents, frames, height, width)");
+    const wc::TaehvConfig& c = ctx_->weights->config;
+    const int F = int_arg(env, info[1], "frames", 1, 1 << 16);
+    const int H = int_arg(env, info[2], "height", 1, 4096);
+    const int W = int_arg(env, info[3], "width", 1, 4096);
+    std::vector<float> lat = float_array(env, info[0], "latents", int64_t(c.latent_channels) * F * H * W);
+    struct Out {
+      std::vector<std::vector<uint8_t>*> u8;
+      std::vector<std::vector<float>*> f;
+      int channels = 0, width = 0, height = 0;
+      double seconds = 0;
+      int64_t latent_frames = 0, frames_out = 0;
+      ~Out() {
+        for (auto* p : u8) delete p;
+        for (auto* p : f) delete p;
+      }
+    };
+    // Jobs capture the stream, the workspace and the pool, never ctx_ (whose executor must
+    // not be destroyed from its own thread); both outlive the queued jobs.
+    auto s = stream_;
+    wc::TaehvWorkspace* ws = ctx_->ws.get();
+    wc::ThreadPool* pool = ctx_->executor->pool();
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
+                     [s, ws, pool, lat = std::move(lat), F, H, W, f32]() {
+                       auto out = std::make_shared<Out>();
+                       const auto t0 = std::chrono::steady_clock::now();
+                       s->decode(lat.data(), F, H, W, *ws, pool,
+                                 [&](const float* chw, int C, int h, int w) {
+                                   const size_t n = size_t(C) * h * w;
+                                   if (f32) {
+                                     out->f.push_back(new std::vector<float>(chw, chw + n));
+                                   } else {
+                                     auto* b = new std::vector<uint8_t>(n);
+                                     out->u8.push_back(b);
+                                     wc::frame_to_u8(chw, C, h, w, b->data());
+                                   }
+                                   out->channels = C;
+                                   out->height = h;
+                                   out->width = w;
+                                 });
+                       out->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                       out->latent_frames = s->latent_frames();
+                       out->frames_out = s->frames_out();
+                       const wc::TaehvConfig& cc = s->config();
+                       if (!out->channels) {  // every frame was a trimmed start-up frame
+                         out->channels = cc.image_channels;
+                         out->height = H * cc.space_scale();
+                         out->width = W * cc.space_scale();
+                       }
+                       return [out](Napi::Env env) -> Napi::Value {
+                         Napi::Object o = Napi::Object::New(env);
+                         const size_t n = out->u8.size() + out->f.size();
+                         Napi::Array frames = Napi::Array::New(env, n);
+                         for (size_t i = 0; i < out->u8.size(); ++i) {
+                           std::vector<uint8_t>* b = out->u8[i];
+                           out->u8[i] = nullptr;
+                           frames.Set(uint32_t(i), Napi::Buffer<uint8_t>::New(
+                                                       env, b->data(), b->size(),
+                                                       [](Napi::Env, uint8_t*, std::vector<uint8_t>* p) { delete p; }, b));
+                         }
+                         for (size_t i = 0; i < out->f.size(); ++i) {
+                           std::vector<float>* v = out->f[i];
+                           out->f[i] = nullptr;
+                           frames.Set(uint32_t(i), to_float32(env, std::move(*v)));
+                           delete v;
+                         }
+                         o.Set("frames", frames);
+                         o.Set("channels", out->channels);
+                         o.Set("height", out->height);
+                         o.Set("width", out->width);
+                         o.Set("seconds", out->seconds);
+                         o.Set("latentFrames", double(out->latent_frames));
+                         o.Set("framesOut", double(out->frames_out));
+                         return o;
+                       };
+                     });
+  });
+}
+
+// reset() → Promise<void>: after pending decodes, the stream starts over (no MemBlock
+// state, the start-up frames trimmed again, any latent size).
+Napi::Value DecoderStreamWrap::Reset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    auto s = stream_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s]() {
+      s->reset();
+      return std::function<Napi::Value(Napi::Env)>();
+    });
+  });
+}
+
+// stats() → Promise<{latentFrames, framesOut, stateBytes, workspaceBytes, latentHeight, latentWidth}>
+Napi::Value DecoderStreamWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    auto s = stream_;
+    wc::TaehvWorkspace* ws = ctx_->ws.get();
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s, ws]() {
+      struct Snap {
+        int64_t latent, out;
+        size_t state, work;
+        int h, w;
+      };
+      auto snap = std::make_shared<Snap>(
+          Snap{s->latent_frames(), s->frames_out(), s->state_bytes(), ws->bytes(), s->latent_height(), s->latent_width()});
+      return [snap](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("latentFrames", double(snap->latent));
+        o.Set("framesOut", double(snap->out));
+        o.Set("stateBytes", double(snap->state));
+        o.Set("workspaceBytes", double(snap->work));
+        o.Set("latentHeight", snap->h);
+        o.Set("latentWidth", snap->w);
+        return o;
+      };
+    });
+  });
+}
+
+// close() → Promise<void>: pending decodes finish, then the stream's state is released.
+Napi::Value DecoderStreamWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (closed_.exchange(true)) {
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(env.Undefined());
+      return d.Promise();
+    }
+    auto s = std::move(stream_);
+    stream_ = nullptr;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s]() mutable {
+      s.reset();
+      return std::function<Napi::Value(Napi::Env)>();
+    });
+  });
+}
+
+}  // namespace wcjs

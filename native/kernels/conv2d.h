@@ -1,0 +1,86 @@
+// 2-D convolutions (stride 1, zero padding k/2, k = 1 or 3) on CHW f32 images, with bias,
+// and nearest-neighbour x2 upsampling — the ops of the TAEHV video decoder.
+//
+// Fast path (conv2d): the input channels — several CHW tensors concatenated along C, each
+// optionally upsampled x2 on the fly — are copied once into a zero-bordered scratch image
+// of padded width Wp = W + 2p, channel stride (H + 2p) * Wp.  In that flat layout every
+// output pixel (y, x) sits at q = (y + p) * Wp + (x + p), and tap (ky, kx) reads the input
+// at q + (ky - p) * Wp + (kx - p): a constant offset, so a run of consecutive q (which
+// crosses row ends; the border columns it computes are dropped) is a contiguous vector
+// load for every tap.  The micro-kernel holds a tile of co_tile output channels x px_tile
+// positions in registers and streams cin * k * k (input vector, broadcast weight) FMAs
+// into it; the epilogue adds bias and an optional residual, applies ReLU and scatters the
+// valid pixels to the CHW output.  Weights are packed once (pack_conv) per ISA:
+// [ceil(cout / co_tile)][cin][k*k][co_tile].  Tiles run in parallel on the ThreadPool.
+//
+// conv2d_ref is the plain scalar reference (double accumulation) every variant is tested
+// against.  Summation order of the fast path: for each input channel in order, the k*k
+// taps in row-major order, one fp32 FMA each; bias and residual are added at the end.
+#pragma once
+#include <cstdint>
+
+#include "core/buffer.h"
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+
+namespace wc {
+
+enum class ConvAct : int { None = 0, Relu = 1 };
+
+struct PackedConv {
+  int cin = 0, cout = 0, k = 0;  // kernel k x k, padding k / 2
+  int co_tile = 0, px_tile = 0;  // micro-tile (conv_tile_shape)
+  Isa isa = Isa::Scalar;
+  void (*kernel)(const float*, int64_t, int, const int64_t*, int, const float*, float*) = nullptr;
+  FloatBuffer w;     // [ceil(cout/co_tile)][cin][k*k][co_tile], zero padded
+  FloatBuffer bias;  // cout (zeros when the conv has none)
+  size_t bytes() const { return (w.size() + bias.size()) * sizeof(float); }
+};
+
+// Pack W [cout][cin][k][k] (nn.Conv2d layout) and bias (may be null) for `isa`.
+void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out);
+
+// One input of a convolution: `channels` planes of the output size (H x W), or of
+// (H / 2) x (W / 2) upsampled nearest x2 on the fly when `up2` is set.
+struct ConvInput {
+  const float* data = nullptr;
+  int channels = 0;
+  bool up2 = false;
+};
+
+// Reusable scratch of conv2d (the padded input image); grows, never shrinks.
+struct ConvScratch {
+  FloatBuffer pad;
+};
+
+// out[cout][H][W] = act(conv(cat(inputs)) + bias + residual). The inputs' channels must
+// add up to w.cin; residual (may be null) is [cout][H][W]; out must not alias an input
+// (it may alias residual). pool may be null (single thread).
+void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedConv& w, float* out,
+            const float* residual, ConvAct act, ThreadPool* pool, ConvScratch& scratch);
+
+// Plain scalar reference on the unpacked weights (double accumulation), zero padding k/2.
+void conv2d_ref(const float* in, int cin, int H, int W, const float* Wt, const float* bias, int cout, int k,
+                float* out, const float* residual = nullptr, ConvAct act = ConvAct::None);
+
+// out[C][2H][2W] = in[C][H][W] repeated 2x2 (nearest neighbour).
+void upsample_nearest2(const float* in, int C, int H, int W, float* out, ThreadPool* pool);
+
+// ISA-specific micro-kernels: tile[co][j] (co < co_tile, j < px_tile) =
+//   sum over ci < cin, t < ntaps of wp[(ci * ntaps + t) * co_tile + co] * in[ci * cs + taps[t] + j].
+using ConvTileKernel = void (*)(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps,
+                                const float* wp, float* tile);
+void conv_tile_scalar(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps, const float* wp,
+                      float* tile);
+void conv_tile_avx2(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps, const float* wp,
+                    float* tile);
+void conv_tile_avx512(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps, const float* wp,
+                      float* tile);  // 8 x 48
+void conv_tile_avx512_narrow(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps,
+                             const float* wp, float* tile);  // 4 x 96, for cout <= 4
+
+// The micro-tile pack_conv uses for an ISA and output count: (co_tile, px_tile, kernel).
+// co_tile * px_tile <= 384 and px_tile <= 96 for every variant.
+ConvTileKernel conv_tile_shape(Isa isa, int cout, int& co_tile, int& px_tile);
+
+}  // namespace wc

@@ -1,0 +1,410 @@
+#include "model/taehv.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "model/safetensors.h"
+
+namespace wc {
+namespace {
+
+[[noreturn]] void cfail(const std::string& where, const std::string& msg) { fail(ErrorKind::Config, where + ": " + msg); }
+
+const Json* get(const Json& j, const char* key, Json::Type type, const std::string& where) {
+  const Json* v = j.find(key);
+  if (!v) return nullptr;
+  if (v->type() != type)
+    cfail(where, std::string("decoder \"") + key + "\" must be a " + Json::type_name(type) + ", not a " +
+                     Json::type_name(v->type()));
+  return v;
+}
+
+int as_int(const Json& v, const std::string& what, const std::string& where, int lo, int hi) {
+  if (!v.is_number() || std::floor(v.as_number()) != v.as_number() || v.as_number() < lo || v.as_number() > hi)
+    cfail(where, "decoder " + what + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return int(v.as_number());
+}
+
+void get_int(const Json& j, const char* key, int& out, const std::string& where, int lo, int hi) {
+  if (const Json* v = j.find(key)) out = as_int(*v, std::string("\"") + key + "\"", where, lo, hi);
+}
+
+// An array of booleans of one of the allowed lengths.
+std::vector<bool> get_bools(const Json& j, const char* key, const std::string& where, size_t n1, size_t n2) {
+  const Json* v = get(j, key, Json::Type::Array, where);
+  if (!v) return {};
+  const size_t n = v->items().size();
+  if (n != n1 && n != n2)
+    cfail(where, std::string("decoder \"") + key + "\" must have " + std::to_string(n1) +
+                     (n1 != n2 ? " or " + std::to_string(n2) : std::string()) + " entries, not " + std::to_string(n));
+  std::vector<bool> out;
+  for (auto& e : v->items()) {
+    if (!e.is_bool()) cfail(where, std::string("decoder \"") + key + "\" entries must be booleans");
+    out.push_back(e.as_bool());
+  }
+  return out;
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+bool is_tgrow(const std::string& name) {
+  return name == "decoder.7.conv.weight" || name == "decoder.13.conv.weight" || name == "decoder.19.conv.weight";
+}
+
+}  // namespace
+
+TaehvConfig parse_taehv_config(const Json& j, const std::string& where) {
+  if (!j.is_object()) cfail(where, "the decoder config must be a JSON object");
+  TaehvConfig c;
+  if (const Json* t = get(j, "type", Json::Type::String, where))
+    if (t->as_string() != "taehv") cfail(where, "decoder \"type\" must be \"taehv\", not \"" + t->as_string() + "\"");
+  if (const Json* a = j.find("arch_variant")) {
+    if (!a->is_null() && !(a->is_string() && a->as_string() == "base"))
+      cfail(where, "decoder \"arch_variant\" " + (a->is_string() ? "\"" + a->as_string() + "\"" : std::string("value")) +
+                       " is not supported (only the base TAEHV decoder)");
+  }
+  get_int(j, "latent_channels", c.latent_channels, where, 1, 4096);
+  get_int(j, "image_channels", c.image_channels, where, 1, 4);
+  get_int(j, "patch_size", c.patch_size, where, 1, 16);
+  if (const Json* nf = get(j, "n_f", Json::Type::Array, where)) {
+    if (nf->items().size() != 4) cfail(where, "decoder \"n_f\" must have 4 entries");
+    for (int i = 0; i < 4; ++i) c.n_f[i] = as_int(nf->items()[size_t(i)], "\"n_f\" entries", where, 1, 4096);
+  }
+  auto tu = get_bools(j, "decoder_time_upscale", where, 2, 3);
+  if (tu.size() == 2) tu.insert(tu.begin(), false);  // upstream: 2 entries mean [False, a, b]
+  for (size_t i = 0; i < tu.size(); ++i) c.time_upscale[i] = tu[i];
+  auto su = get_bools(j, "decoder_space_upscale", where, 3, 3);
+  for (size_t i = 0; i < su.size(); ++i) c.space_upscale[i] = su[i];
+  if (const Json* t = get(j, "trim_first_frames", Json::Type::Bool, where)) c.trim_first_frames = t->as_bool();
+  return c;
+}
+
+TaehvConfig load_taehv_config(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::Config, path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > (1u << 20)) fail(ErrorKind::Config, path + ": file is too large for a decoder config");
+  return parse_taehv_config(Json::parse(text, path), path);
+}
+
+std::vector<TaehvTensor> taehv_expected_tensors(const TaehvConfig& c) {
+  std::vector<TaehvTensor> v;
+  auto conv = [&](int idx, const std::string& sub, int64_t out, int64_t in, int64_t k, bool bias) {
+    const std::string p = "decoder." + std::to_string(idx) + sub;
+    v.push_back({p + ".weight", {out, in, k, k}});
+    if (bias) v.push_back({p + ".bias", {out}});
+  };
+  conv(1, "", c.n_f[0], c.latent_channels, 3, true);
+  for (int s = 0; s < 3; ++s) {
+    const int base = 3 + 6 * s;
+    const int64_t n = c.n_f[s];
+    for (int b = 0; b < 3; ++b) {
+      conv(base + b, ".conv.0", n, 2 * n, 3, true);
+      conv(base + b, ".conv.2", n, n, 3, true);
+      conv(base + b, ".conv.4", n, n, 3, true);
+    }
+    conv(base + 4, ".conv", n * (c.time_upscale[s] ? 2 : 1), n, 1, false);
+    conv(base + 5, "", c.n_f[s + 1], n, 3, false);
+  }
+  conv(22, "", int64_t(c.image_channels) * c.patch_size * c.patch_size, c.n_f[3], 3, true);
+  return v;
+}
+
+std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
+  auto m = std::make_shared<TaehvWeights>();
+  m->dir = dir;
+  m->config = load_taehv_config(dir + "/config.json");
+  const TaehvConfig& c = m->config;
+
+  std::vector<std::string> files;
+  if (DIR* dp = opendir(dir.c_str())) {
+    while (dirent* e = readdir(dp)) {
+      std::string n = e->d_name;
+      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) files.push_back(dir + "/" + n);
+    }
+    closedir(dp);
+  } else {
+    fail(ErrorKind::Weights, dir + ": cannot open decoder directory");
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) fail(ErrorKind::Weights, dir + ": no *.safetensors file in the decoder directory");
+
+  std::vector<std::unique_ptr<SafeTensors>> sts;
+  std::map<std::string, std::pair<const TensorInfo*, std::string>> all;  // name → (info, file)
+  for (auto& f : files) {
+    sts.push_back(SafeTensors::open(f));
+    for (auto& t : sts.back()->tensors()) {
+      if (t.name.compare(0, 8, "encoder.") == 0) continue;  // a full upstream checkpoint: decoding only
+      auto it = all.find(t.name);
+      if (it != all.end())
+        fail(ErrorKind::Weights, f + ": tensor \"" + t.name + "\" also appears in " + it->second.second);
+      all[t.name] = {&t, f};
+    }
+  }
+
+  // Validate every name, shape and dtype before converting anything.
+  const auto expected = taehv_expected_tensors(c);
+  std::set<std::string> want;
+  std::vector<std::string> missing;
+  for (auto& e : expected) {
+    want.insert(e.name);
+    auto it = all.find(e.name);
+    if (it == all.end()) { missing.push_back(e.name); continue; }
+    const TensorInfo& t = *it->second.first;
+    bool ok = t.shape == e.shape;
+    if (!ok && is_tgrow(e.name) && t.shape.size() == 4) {
+      // more output rows than needed (a multiple of n_f): upstream keeps the last rows
+      ok = t.shape[1] == e.shape[1] && t.shape[2] == 1 && t.shape[3] == 1 && t.shape[0] > e.shape[0] &&
+           t.shape[0] % e.shape[1] == 0;
+    }
+    if (!ok)
+      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has shape " + shape_str(t.shape) +
+                                   ", expected " + shape_str(e.shape) + " for this decoder config");
+    if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64)
+      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has dtype " + t.dtype_str +
+                                   "; weights must be F32, F16, BF16 or F64");
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + ("\"" + missing[i] + "\"");
+    if (missing.size() > 8) list += ", … (" + std::to_string(missing.size()) + " in all)";
+    fail(ErrorKind::Weights, files[0] + (files.size() > 1 ? " (and other shards)" : "") + ": missing tensor(s) " + list);
+  }
+  std::vector<std::string> extra;
+  for (auto& kv : all)
+    if (!want.count(kv.first)) extra.push_back(kv.second.second + ": \"" + kv.first + "\"");
+  if (!extra.empty()) {
+    std::string list;
+    for (size_t i = 0; i < extra.size() && i < 8; ++i) list += (i ? ", " : "") + extra[i];
+    if (extra.size() > 8) list += ", … (" + std::to_string(extra.size()) + " in all)";
+    fail(ErrorKind::Weights, "unexpected tensor(s) not used by this decoder config: " + list);
+  }
+
+  FloatBuffer wbuf, bbuf;
+  auto conv = [&](const std::string& p, bool bias, PackedConv& out) {
+    const TensorInfo& t = *all.at(p + ".weight").first;
+    wbuf.resize(size_t(t.numel));
+    convert_to_f32(t.data, t.dtype, size_t(t.numel), wbuf.data());
+    int64_t cout = t.shape[0];
+    const int64_t cin = t.shape[1], k = t.shape[2];
+    const float* w = wbuf.data();
+    if (is_tgrow(p + ".weight")) {  // keep the last rows the config needs
+      int64_t need = 0;
+      for (auto& e : expected) if (e.name == p + ".weight") need = e.shape[0];
+      w += (cout - need) * cin * k * k;
+      cout = need;
+    }
+    const float* b = nullptr;
+    if (bias) {
+      const TensorInfo& bt = *all.at(p + ".bias").first;
+      bbuf.resize(size_t(bt.numel));
+      convert_to_f32(bt.data, bt.dtype, size_t(bt.numel), bbuf.data());
+      b = bbuf.data();
+    }
+    pack_conv(w, b, int(cout), int(cin), int(k), isa, out);
+    m->weight_bytes += out.bytes();
+  };
+  conv("decoder.1", true, m->conv1);
+  for (int s = 0; s < 3; ++s) {
+    const int base = 3 + 6 * s;
+    TaehvStage& S = m->stage[s];
+    for (int b = 0; b < 3; ++b) {
+      const std::string p = "decoder." + std::to_string(base + b) + ".conv.";
+      conv(p + "0", true, S.mem[b].conv0);
+      conv(p + "2", true, S.mem[b].conv2);
+      conv(p + "4", true, S.mem[b].conv4);
+    }
+    S.stride = c.time_upscale[s] ? 2 : 1;
+    S.up = c.space_upscale[s];
+    conv("decoder." + std::to_string(base + 4) + ".conv", false, S.tgrow);
+    conv("decoder." + std::to_string(base + 5), false, S.conv);
+  }
+  conv("decoder.22", true, m->conv22);
+  return m;
+}
+
+void frame_to_u8(const float* chw, int C, int H, int W, uint8_t* hwc) {
+  const int64_t HW = int64_t(H) * W;
+  for (int64_t i = 0; i < HW; ++i)
+    for (int c = 0; c < C; ++c) {
+      float v = chw[c * HW + i];
+      v = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
+      hwc[i * C + c] = uint8_t(std::nearbyint(v * 255.0f));  // half to even, as torch.round
+    }
+}
+
+size_t TaehvWorkspace::bytes() const {
+  size_t n = lat.size() + zfin.size() + out.size() + frame.size() + conv.pad.size();
+  for (int s = 0; s < 3; ++s) n += x[s].size() + t1[s].size() + t2[s].size() + y[s].size() + g[s].size();
+  return n * sizeof(float);
+}
+
+TaehvStream::TaehvStream(std::shared_ptr<const TaehvWeights> w) : w_(std::move(w)) {}
+
+void TaehvStream::reset() {
+  for (auto& st : mem_)
+    for (auto& b : st) b = FloatBuffer();
+  lat_h_ = lat_w_ = 0;
+  latent_in_ = produced_ = trimmed_ = 0;
+}
+
+size_t TaehvStream::state_bytes() const {
+  size_t n = 0;
+  for (auto& st : mem_)
+    for (auto& b : st) n += b.size();
+  return n * sizeof(float);
+}
+
+int64_t TaehvStream::frames_for(int frames) const {
+  const int64_t raw = int64_t(frames) * w_->config.t_upscale();
+  const int64_t trim = std::max<int64_t>(0, w_->config.frames_to_trim() - produced_);
+  return raw - std::min(raw, trim);
+}
+
+void TaehvStream::decode(const float* latents, int frames, int height, int width, TaehvWorkspace& ws,
+                         ThreadPool* pool, const Sink& sink) {
+  const TaehvConfig& c = w_->config;
+  if (frames < 1) fail(ErrorKind::Shape, "decode: a block needs at least one latent frame");
+  if (height < 1 || width < 1 || height > 4096 || width > 4096)
+    fail(ErrorKind::Shape, "decode: latent height and width must be in [1, 4096]");
+  if (latent_in_ > 0 && (height != lat_h_ || width != lat_w_))
+    fail(ErrorKind::Shape, "decode: this stream decodes " + std::to_string(lat_h_) + "x" + std::to_string(lat_w_) +
+                               " latents, not " + std::to_string(height) + "x" + std::to_string(width) +
+                               " (reset() the stream to change size)");
+  const int64_t n_in = int64_t(c.latent_channels) * frames * height * width;
+  for (int64_t i = 0; i < n_in; ++i)
+    if (!std::isfinite(latents[i])) fail(ErrorKind::Argument, "decode: latents contain NaN or infinity");
+  // Refuse sizes whose activations could not be addressed (the largest is n_f[3] x output).
+  const int scale = c.space_scale() / c.patch_size;
+  if (double(c.n_f[3]) * height * scale * width * scale > 4e9 ||
+      double(c.image_channels) * c.patch_size * c.patch_size * height * scale * width * scale > 4e9)
+    fail(ErrorKind::Shape, "decode: latent size " + std::to_string(height) + "x" + std::to_string(width) +
+                               " is too large for this decoder");
+
+  if (latent_in_ == 0 || !mem_[0][0].size()) {  // first block: stage sizes and zeroed MemBlock state
+    lat_h_ = height;
+    lat_w_ = width;
+    int h = height, w = width;
+    for (int s = 0; s < 3; ++s) {
+      h_[s] = h;
+      w_px_[s] = w;
+      for (int b = 0; b < 3; ++b) {
+        mem_[s][b].resize(size_t(c.n_f[s]) * h * w);
+        mem_[s][b].zero();
+      }
+      if (c.space_upscale[s]) { h *= 2; w *= 2; }
+    }
+    hf_ = h;
+    wf_ = w;
+  }
+  // Workspace for this size (grows only).
+  const int C0 = c.latent_channels;
+  const int64_t hw0 = int64_t(height) * width;
+  ws.lat.resize(size_t(C0 * hw0));
+  for (int s = 0; s < 3; ++s) {
+    const size_t n = size_t(c.n_f[s]) * h_[s] * w_px_[s];
+    ws.x[s].resize(n);
+    ws.t1[s].resize(n);
+    ws.t2[s].resize(n);
+    ws.y[s].resize(n);
+    ws.g[s].resize(n * size_t(w_->stage[s].stride));
+  }
+  ws.zfin.resize(size_t(c.n_f[3]) * hf_ * wf_);
+  ws.out.resize(size_t(c.image_channels) * c.patch_size * c.patch_size * hf_ * wf_);
+  ws.frame.resize(ws.out.size());
+
+  for (int f = 0; f < frames; ++f) {
+    // decoder.0: clamp 3 tanh(x / 3) of latent frame f out of (C, F, H, W)
+    for (int ch = 0; ch < C0; ++ch) {
+      const float* src = latents + (int64_t(ch) * frames + f) * hw0;
+      float* dst = ws.lat.data() + ch * hw0;
+      for (int64_t i = 0; i < hw0; ++i) dst[i] = 3.0f * std::tanh(src[i] / 3.0f);
+    }
+    // decoder.1 + decoder.2: conv3x3 + ReLU
+    ConvInput in{ws.lat.data(), C0, false};
+    conv2d(&in, 1, height, width, w_->conv1, ws.x[0].data(), nullptr, ConvAct::Relu, pool, ws.conv);
+    run_stage(0, ws, pool, sink);
+    ++latent_in_;
+  }
+}
+
+// Stage s on the frame in ws.x[s]: three MemBlocks, TGrow (before the x2 upsampling, which
+// commutes with a 1x1 conv exactly), then for each new frame the upsampled 3x3 conv into the
+// next stage (or the output convs).
+void TaehvStream::run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink) {
+  const TaehvConfig& c = w_->config;
+  const TaehvStage& S = w_->stage[s];
+  const int n = c.n_f[s], h = h_[s], w = w_px_[s];
+  for (int b = 0; b < 3; ++b) {
+    const TaehvMemBlock& mb = S.mem[b];
+    ConvInput in0[2] = {{ws.x[s].data(), n, false}, {mem_[s][b].data(), n, false}};
+    conv2d(in0, 2, h, w, mb.conv0, ws.t1[s].data(), nullptr, ConvAct::Relu, pool, ws.conv);
+    ConvInput in2{ws.t1[s].data(), n, false};
+    conv2d(&in2, 1, h, w, mb.conv2, ws.t2[s].data(), nullptr, ConvAct::Relu, pool, ws.conv);
+    ConvInput in4{ws.t2[s].data(), n, false};
+    conv2d(&in4, 1, h, w, mb.conv4, ws.y[s].data(), ws.x[s].data(), ConvAct::Relu, pool, ws.conv);
+    std::swap(mem_[s][b], ws.x[s]);  // this frame's input is the next frame's past
+    std::swap(ws.x[s], ws.y[s]);     // the output is the next block's input
+  }
+  ConvInput ing{ws.x[s].data(), n, false};
+  conv2d(&ing, 1, h, w, S.tgrow, ws.g[s].data(), nullptr, ConvAct::None, pool, ws.conv);
+  const int h2 = S.up ? 2 * h : h, w2 = S.up ? 2 * w : w;
+  for (int j = 0; j < S.stride; ++j) {  // the new frames in time order: channels [j n, (j+1) n)
+    ConvInput in{ws.g[s].data() + size_t(j) * n * h * w, n, S.up};
+    if (s < 2) {
+      conv2d(&in, 1, h2, w2, S.conv, ws.x[s + 1].data(), nullptr, ConvAct::None, pool, ws.conv);
+      run_stage(s + 1, ws, pool, sink);
+    } else {
+      // decoder.20 + decoder.21 (ReLU)
+      conv2d(&in, 1, h2, w2, S.conv, ws.zfin.data(), nullptr, ConvAct::Relu, pool, ws.conv);
+      finish(ws, pool, sink);
+    }
+  }
+}
+
+void TaehvStream::finish(TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink) {
+  const TaehvConfig& c = w_->config;
+  ++produced_;
+  if (produced_ <= c.frames_to_trim()) {  // dropped start-up frame: its pixels are never needed
+    ++trimmed_;
+    return;
+  }
+  ConvInput in{ws.zfin.data(), c.n_f[3], false};
+  conv2d(&in, 1, hf_, wf_, w_->conv22, ws.out.data(), nullptr, ConvAct::None, pool, ws.conv);
+  // pixel shuffle (patch_size p): out[c][y p + i][x p + j] = conv[c p^2 + i p + j][y][x]; clamp to [0, 1]
+  const int p = c.patch_size, C = c.image_channels;
+  const int64_t H = int64_t(hf_) * p, W = int64_t(wf_) * p, hw = int64_t(hf_) * wf_;
+  const float* src = ws.out.data();
+  float* dst = ws.frame.data();
+  for (int ch = 0; ch < C; ++ch)
+    for (int i = 0; i < p; ++i)
+      for (int j = 0; j < p; ++j) {
+        const float* plane = src + (int64_t(ch) * p * p + i * p + j) * hw;
+        for (int y = 0; y < hf_; ++y) {
+          float* row = dst + (ch * H + int64_t(y) * p + i) * W + j;
+          const float* srow = plane + int64_t(y) * wf_;
+          for (int x = 0; x < wf_; ++x) {
+            const float v = srow[x];
+            row[int64_t(x) * p] = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
+          }
+        }
+      }
+  sink(dst, C, int(H), int(W));
+}
+
+}  // namespace wc

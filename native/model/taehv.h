@@ -1,0 +1,135 @@
+// TAEHV video decoder (madebyollin/taehv, the base decoder; e.g. taew2_1 for the Wan 2.1
+// latent space): weights shared and read-only (TaehvWeights), per-stream state separate
+// (TaehvStream), as model and session are. tools/reference/taehv.py is the executable
+// reference; its docstring lists the layers with their upstream nn.Sequential indices,
+// which are the tensor names here (`decoder.1.weight`, `decoder.3.conv.0.weight`, ...).
+//
+// Decoder config (a directory's config.json, or the object a world model's "decoder" key
+// holds) — upstream constructor arguments plus the widths upstream hard-codes:
+//   type                   "taehv" (optional)
+//   latent_channels        16      channels of a latent frame
+//   image_channels         3       channels of an output frame (RGB)
+//   patch_size             1       pixel-shuffle factor of the last conv (taehv1_5 / taew2_2: 2)
+//   n_f                    [256, 128, 64, 64]  widths of the three stages and the last conv's input
+//   decoder_time_upscale   [false, true, true] per stage: TGrow doubles the frames (2 entries = [false, a, b])
+//   decoder_space_upscale  [true, true, true]  per stage: nearest x2 in H and W
+//   trim_first_frames      true    drop the stream's first t_upscale - 1 frames (upstream's frames_to_trim)
+//   arch_variant           null    ("super" decoders are not supported)
+// Unknown keys are ignored; a key of the wrong type or out of range is a Config error.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/conv2d.h"
+#include "model/json.h"
+
+namespace wc {
+
+struct TaehvConfig {
+  int latent_channels = 16;
+  int image_channels = 3;
+  int patch_size = 1;
+  int n_f[4] = {256, 128, 64, 64};
+  bool time_upscale[3] = {false, true, true};
+  bool space_upscale[3] = {true, true, true};
+  bool trim_first_frames = true;
+
+  int t_upscale() const { return 1 << (int(time_upscale[0]) + time_upscale[1] + time_upscale[2]); }
+  int frames_to_trim() const { return trim_first_frames ? t_upscale() - 1 : 0; }
+  // Output pixels per latent pixel along H and W (2 per upscaling stage, times patch_size).
+  int space_scale() const {
+    return (1 << (int(space_upscale[0]) + space_upscale[1] + space_upscale[2])) * patch_size;
+  }
+};
+
+TaehvConfig parse_taehv_config(const Json& j, const std::string& where);
+TaehvConfig load_taehv_config(const std::string& path);
+
+struct TaehvTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+// The tensors a config expects (upstream names and shapes).
+std::vector<TaehvTensor> taehv_expected_tensors(const TaehvConfig& c);
+
+struct TaehvMemBlock {  // decoder.{i}.conv.{0,2,4}
+  PackedConv conv0, conv2, conv4;
+};
+
+struct TaehvStage {  // stage s: MemBlocks 3+6s..5+6s, Upsample 6+6s, TGrow 7+6s, conv 8+6s
+  TaehvMemBlock mem[3];
+  PackedConv tgrow;  // 1x1, no bias, n_f[s] -> n_f[s] * stride
+  int stride = 1;
+  bool up = false;
+  PackedConv conv;  // 3x3, no bias, n_f[s] -> n_f[s+1]
+};
+
+struct TaehvWeights {
+  TaehvConfig config;
+  std::string dir;
+  PackedConv conv1;  // decoder.1: latent_channels -> n_f[0], bias
+  TaehvStage stage[3];
+  PackedConv conv22;  // decoder.22: n_f[3] -> image_channels * patch_size^2, bias
+  size_t weight_bytes = 0;
+};
+
+// Loads dir/config.json and every dir/*.safetensors (F32/F16/BF16/F64, converted to f32,
+// packed for `isa`). `encoder.*` tensors (a full upstream checkpoint) are ignored; any other
+// missing, extra or mis-shaped tensor is a Weights error naming the file and the tensor.
+// A TGrow weight with more rows than the config needs (time upscaling switched off for a
+// checkpoint trained with it) keeps its last rows, as upstream's patch_tgrow_layers does.
+std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa);
+
+// Float frame [C][H][W] in [0, 1] -> bytes [H][W][C], round(255 x) half to even (torch.round).
+void frame_to_u8(const float* chw, int C, int H, int W, uint8_t* hwc);
+
+// Scratch of decoding (every intermediate activation and the padded conv input), shared by
+// the streams of a decoder that run one at a time; grows to the largest size used.
+struct TaehvWorkspace {
+  FloatBuffer lat, x[3], t1[3], t2[3], y[3], g[3], zfin, out, frame;
+  ConvScratch conv;
+  size_t bytes() const;
+};
+
+// One stream of decoded video: the MemBlocks' previous inputs and the count of frames
+// produced. decode() takes a block of latent frames (C, F, H, W) — the engine's latent
+// layout — and calls `sink` with each finished frame (C, H', W') in [0, 1], in order, in a
+// buffer valid during the call. Feeding a video block by block gives exactly the frames of
+// decoding it whole. The latent size is fixed from the first decode until reset().
+class TaehvStream {
+ public:
+  using Sink = std::function<void(const float* chw, int channels, int height, int width)>;
+  explicit TaehvStream(std::shared_ptr<const TaehvWeights> w);
+
+  void decode(const float* latents, int frames, int height, int width, TaehvWorkspace& ws, ThreadPool* pool,
+              const Sink& sink);
+  void reset();  // forget every MemBlock input and the frame count; frees the state
+
+  // Frames decode() will emit for `frames` more latent frames.
+  int64_t frames_for(int frames) const;
+  int64_t latent_frames() const { return latent_in_; }
+  int64_t frames_out() const { return produced_ - trimmed_; }
+  int latent_height() const { return lat_h_; }
+  int latent_width() const { return lat_w_; }
+  size_t state_bytes() const;
+  const TaehvConfig& config() const { return w_->config; }
+
+ private:
+  void run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink);
+  void finish(TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink);
+
+  std::shared_ptr<const TaehvWeights> w_;
+  int lat_h_ = 0, lat_w_ = 0;
+  int h_[3] = {}, w_px_[3] = {};  // resolution of each stage's MemBlocks
+  int hf_ = 0, wf_ = 0;           // resolution of the last convs (before pixel shuffle)
+  FloatBuffer mem_[3][3];         // each MemBlock's input at the previous frame (zeros at first)
+  int64_t latent_in_ = 0, produced_ = 0, trimmed_ = 0;
+};
+
+}  // namespace wc

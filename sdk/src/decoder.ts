@@ -1,0 +1,173 @@
+/**
+ * The video decoder: a native streaming TAEHV decoder (madebyollin/taehv; `taew2_1` for
+ * the Wan 2.1 latent space) that turns blocks of latent frames into RGB frames, block
+ * after block, carrying its temporal state from one block to the next.
+ *
+ * ```ts
+ * const decoder = await loadDecoder('models/taew2_1', { threads: 2 });
+ * const stream = decoder.createStream();          // one per video (per session)
+ * const block = await session.step({ actions });  // latents in (C, F, H, W) order
+ * const { frames, width, height } = await stream.decodeBlock(block);
+ * for (const rgb of frames) send(rgb);            // Buffer, width * height * 3 bytes, RGB, row-major
+ * ```
+ *
+ * Each latent frame becomes `t_upscale` frames (4 for taew2_1), except that a stream
+ * drops its first `t_upscale - 1` frames (upstream's alignment with the Wan VAE), so the
+ * first block of 3 latents gives 9 frames and every later one 12. Decoding a video block
+ * by block gives exactly the frames of decoding it whole.
+ */
+import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
+import {
+  native,
+  type NativeDecoded,
+  type NativeDecoder,
+  type NativeDecoderConfig,
+  type NativeDecoderStream,
+  type NativeDecoderStreamStats,
+} from './native.js';
+
+/** Options of {@link loadDecoder}. */
+export interface DecoderOptions {
+  /** Compute threads of this decoder's engine thread pool (default: the number of cores). */
+  threads?: number;
+}
+
+/**
+ * The decoder's config.json (upstream TAEHV constructor arguments plus the channel widths
+ * upstream hard-codes) and the values derived from it.
+ */
+export type DecoderConfig = NativeDecoderConfig;
+
+/** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
+export interface DecoderInfo {
+  dir: string;
+  isa: string;
+  threads: number;
+  weightBytes: number;
+}
+
+/** The frames one decode call produced. */
+export interface DecodedFrames<T> {
+  /**
+   * The new frames in time order: `Buffer`s of `height * width * channels` bytes (RGB,
+   * row-major, interleaved; `round(255 x)` of the decoder's [0, 1] output) from
+   * {@link DecoderStream.decode}, or `Float32Array`s in (C, H, W) order with values in
+   * [0, 1] from {@link DecoderStream.decodeF32}.
+   */
+  frames: T[];
+  channels: number;
+  height: number;
+  width: number;
+  /** Wall-clock seconds of the decode on the engine thread. */
+  seconds: number;
+  /** Latent frames this stream has taken in so far. */
+  latentFrames: number;
+  /** Frames this stream has returned so far. */
+  framesOut: number;
+}
+
+/** What a stream holds: counts, bytes of MemBlock state, the decoder's workspace bytes. */
+export type DecoderStreamStats = NativeDecoderStreamStats;
+
+/** A block of latents as {@link Session.step} returns it. */
+export interface LatentBlockLike {
+  latents: Float32Array;
+  frames: number;
+  height: number;
+  width: number;
+}
+
+function toDecoded<T>(d: NativeDecoded<T>): DecodedFrames<T> {
+  return {
+    frames: d.frames,
+    channels: d.channels,
+    height: d.height,
+    width: d.width,
+    seconds: d.seconds,
+    latentFrames: d.latentFrames,
+    framesOut: d.framesOut,
+  };
+}
+
+/**
+ * One video being decoded: the decoder's per-stream temporal state (each MemBlock's input
+ * at the previous frame) and the count of frames produced. Calls run in order on the
+ * decoder's engine thread and return at once.
+ */
+export class DecoderStream {
+  readonly #s: NativeDecoderStream;
+  /** @internal */
+  constructor(s: NativeDecoderStream) {
+    this.#s = s;
+  }
+  get closed(): boolean {
+    return this.#s.closed;
+  }
+  /**
+   * Decode the next latent frames: `latents` in (C, F, H, W) order with C =
+   * `latent_channels`, F = `frames`. The latent size is fixed from the stream's first
+   * decode until {@link reset}. Resolves to RGB byte frames (external Buffers, no copy).
+   */
+  decode(latents: Float32Array, frames: number, height: number, width: number): Promise<DecodedFrames<Buffer>> {
+    return wrapAsync(async () => toDecoded(await this.#s.decode(latents, frames, height, width)));
+  }
+  /** {@link decode} with float frames in (C, H, W) order and [0, 1] (for tests and further processing). */
+  decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<DecodedFrames<Float32Array>> {
+    return wrapAsync(async () => toDecoded(await this.#s.decodeF32(latents, frames, height, width)));
+  }
+  /** {@link decode} of a block as `Session.step()` returns it. */
+  decodeBlock(block: LatentBlockLike): Promise<DecodedFrames<Buffer>> {
+    if (block === null || typeof block !== 'object' || !(block.latents instanceof Float32Array))
+      throw new ArgumentError('decodeBlock takes {latents: Float32Array, frames, height, width}', 'ARGUMENT');
+    return this.decode(block.latents, block.frames, block.height, block.width);
+  }
+  /** Start over after the pending decodes: no temporal state, start-up frames trimmed again, any latent size. */
+  reset(): Promise<void> {
+    return wrapAsync(() => this.#s.reset());
+  }
+  /** Latent frames in, frames out, bytes of state (after the pending decodes). */
+  stats(): Promise<DecoderStreamStats> {
+    return wrapAsync(() => this.#s.stats());
+  }
+  /** Finish pending decodes and release the stream's state. */
+  close(): Promise<void> {
+    return wrapAsync(() => this.#s.close());
+  }
+}
+
+/** Loaded decoder weights plus the engine thread its streams run on. */
+export class Decoder {
+  readonly #d: NativeDecoder;
+  readonly config: DecoderConfig;
+  /** @internal */
+  constructor(d: NativeDecoder) {
+    this.#d = d;
+    this.config = d.config();
+  }
+  info(): DecoderInfo {
+    return this.#d.info();
+  }
+  /** A new stream (one per video). Streams share the weights and the engine thread. */
+  createStream(): DecoderStream {
+    if (this.#d.closed) throw new ClosedError('decoder is closed', 'CLOSED');
+    return new DecoderStream(wrapSync(() => this.#d.createStream()));
+  }
+  get closed(): boolean {
+    return this.#d.closed;
+  }
+  /** Refuse new work; pending decodes still complete. */
+  close(): void {
+    this.#d.close();
+  }
+}
+
+/**
+ * Load a decoder directory: `config.json` (see {@link DecoderConfig}) and `*.safetensors`
+ * with upstream TAEHV tensor names (`decoder.1.weight`, `decoder.3.conv.0.weight`, …;
+ * `encoder.*` tensors are ignored). Convert an upstream `.pth` with `tools/convert_taehv.py`.
+ * Throws WeightsError (naming file and tensor) or ConfigError.
+ */
+export async function loadDecoder(dir: string, opts: DecoderOptions = {}): Promise<Decoder> {
+  const addon = native();
+  return new Decoder(wrapSync(() => new addon.Decoder(dir, opts)));
+}

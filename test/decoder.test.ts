@@ -1,0 +1,470 @@
+// The TAEHV video decoder: golden frames of the PyTorch reference (tools/reference/taehv.py,
+// float64, itself bit-identical to upstream's taehv.py — check_taehv_upstream.py), streaming
+// block by block vs the whole video at once, conv2d fast paths vs the scalar reference,
+// loader errors and stream bookkeeping.
+//
+// Tolerance: 1e-4 of the reference's scale for f32 frames. The engine computes in fp32
+// (each conv accumulates <= 288 products per output in a different order than the
+// reference) through ~20 layers; measured error is ~1e-6. Any semantic slip (a missing
+// clamp, wrong TGrow frame order, MemBlock state not carried) is > 1e-2. Bytes: within ±1
+// of round(255 x) of the reference (fp32 noise can flip a value sitting on a .5 boundary).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  ArgumentError,
+  ClosedError,
+  ConfigError,
+  ShapeError,
+  WeightsError,
+  decodeSafetensors,
+  encodeSafetensors,
+  loadDecoder,
+  readSafetensors,
+  type Decoder,
+  type Tensor,
+} from '../sdk/src/index.js';
+import { native } from '../sdk/src/native.js';
+import { fixtures, randoms, relErr } from './helpers/fixtures.js';
+
+const TOL = 1e-4;
+
+interface DecoderCase {
+  name: string;
+  dir: string;
+  latent_channels: number;
+  height: number;
+  width: number;
+  blocks: number[];
+  frames_per_block: number[];
+  out_height: number;
+  out_width: number;
+  image_channels: number;
+  t_upscale: number;
+  frames_to_trim: number;
+}
+
+const meta = JSON.parse(readFileSync(join(fixtures, 'golden', 'taehv.json'), 'utf8')) as { cases: DecoderCase[] };
+const golden = readSafetensors(join(fixtures, 'golden', 'taehv.safetensors')).tensors;
+const tinyDir = join(fixtures, 'taehv_tiny');
+
+function g(name: string): Tensor {
+  const t = golden.get(name);
+  if (!t) throw new Error(`golden tensor ${name} missing`);
+  return t;
+}
+
+/** Frame i of a golden [n, C, H, W] tensor. */
+function goldenFrame(t: Tensor, i: number): Float32Array {
+  const n = t.shape[1]! * t.shape[2]! * t.shape[3]!;
+  return t.data.subarray(i * n, (i + 1) * n);
+}
+
+/** Concatenate (C, F_i, H, W) blocks along F. */
+function catFrames(blocks: Float32Array[], frames: number[], C: number, hw: number): Float32Array {
+  const total = frames.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(C * total * hw);
+  let f0 = 0;
+  blocks.forEach((b, k) => {
+    const F = frames[k]!;
+    for (let c = 0; c < C; c++) out.set(b.subarray(c * F * hw, (c + 1) * F * hw), (c * total + f0) * hw);
+    f0 += F;
+  });
+  return out;
+}
+
+/** Frames [f0, f0+F) of a (C, T, H, W) tensor. */
+function sliceFrames(x: Float32Array, C: number, T: number, hw: number, f0: number, F: number): Float32Array {
+  const out = new Float32Array(C * F * hw);
+  for (let c = 0; c < C; c++) out.set(x.subarray((c * T + f0) * hw, (c * T + f0 + F) * hw), c * F * hw);
+  return out;
+}
+
+/** torch's `(x.clamp(0,1) * 255).round()` in float32: round half to even. */
+function toByte(x: number): number {
+  const v = Math.fround(Math.fround(Math.min(Math.max(x, 0), 1)) * 255);
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'wc-decoder-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+for (const c of meta.cases) {
+  describe(`decoder golden: ${c.name} (${c.dir})`, () => {
+    let dec: Decoder;
+    beforeAll(async () => {
+      dec = await loadDecoder(join(fixtures, c.dir), { threads: 2 });
+    });
+    afterAll(() => dec.close());
+
+    it('reports the config it was built from', () => {
+      expect(dec.config.latent_channels).toBe(c.latent_channels);
+      expect(dec.config.t_upscale).toBe(c.t_upscale);
+      expect(dec.config.frames_to_trim).toBe(c.frames_to_trim);
+      expect(dec.config.space_scale * c.height).toBe(c.out_height);
+    });
+
+    it('streams the reference frames block by block (f32 within 1e-4, bytes within ±1)', async () => {
+      const s = dec.createStream();
+      const s8 = dec.createStream();
+      let worst = 0;
+      let off = 0;
+      let total = 0;
+      for (let b = 0; b < c.blocks.length; b++) {
+        const lat = g(`${c.name}.block.${b}.latents`).data;
+        const ref = g(`${c.name}.block.${b}.frames`);
+        const out = await s.decodeF32(lat, c.blocks[b]!, c.height, c.width);
+        const out8 = await s8.decode(lat, c.blocks[b]!, c.height, c.width);
+        expect(out.frames.length).toBe(c.frames_per_block[b]);
+        expect(out8.frames.length).toBe(c.frames_per_block[b]);
+        expect([out.channels, out.height, out.width]).toEqual([c.image_channels, c.out_height, c.out_width]);
+        expect([out8.channels, out8.height, out8.width]).toEqual([c.image_channels, c.out_height, c.out_width]);
+        total += out.frames.length;
+        expect(out.framesOut).toBe(total);
+        expect(out.latentFrames).toBe(c.blocks.slice(0, b + 1).reduce((x, y) => x + y, 0));
+        const hw = c.out_height * c.out_width;
+        for (let i = 0; i < out.frames.length; i++) {
+          const want = goldenFrame(ref, i);
+          const e = relErr(out.frames[i]!, want);
+          worst = Math.max(worst, e);
+          expect(e, `block ${b} frame ${i}`).toBeLessThan(TOL);
+          const bytes = out8.frames[i]!;
+          expect(bytes.length).toBe(hw * c.image_channels);
+          for (let p = 0; p < hw; p++)
+            for (let ch = 0; ch < c.image_channels; ch++) {
+              const d = Math.abs(bytes[p * c.image_channels + ch]! - toByte(want[ch * hw + p]!));
+              off = Math.max(off, d);
+            }
+        }
+      }
+      expect(off).toBeLessThanOrEqual(1);
+      expect(worst).toBeLessThan(TOL);
+      await s.close();
+      await s8.close();
+    });
+
+    it('decodes the whole video at once, or in other splits, to the same frames bit for bit', async () => {
+      const C = c.latent_channels;
+      const hw = c.height * c.width;
+      const blocks = c.blocks.map((_, b) => g(`${c.name}.block.${b}.latents`).data);
+      const T = c.blocks.reduce((a, b) => a + b, 0);
+      const all = catFrames(blocks, c.blocks, C, hw);
+      const s = dec.createStream();
+      const whole = (await s.decodeF32(all, T, c.height, c.width)).frames;
+      expect(whole.length).toBe(c.frames_per_block.reduce((a, b) => a + b, 0));
+      const splits = [Array<number>(T).fill(1), [2, T - 2]];
+      for (const split of splits) {
+        const st = dec.createStream();
+        const got: Float32Array[] = [];
+        let f0 = 0;
+        for (const F of split) {
+          got.push(...(await st.decodeF32(sliceFrames(all, C, T, hw, f0, F), F, c.height, c.width)).frames);
+          f0 += F;
+        }
+        expect(got.length).toBe(whole.length);
+        got.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.buffer), Buffer.from(whole[i]!.buffer)), `split ${split} frame ${i}`).toBe(0));
+        await st.close();
+      }
+      await s.close();
+    });
+  });
+}
+
+describe('decoder stream', () => {
+  let dec: Decoder;
+  const c = meta.cases[0]!;
+  beforeAll(async () => {
+    dec = await loadDecoder(tinyDir, { threads: 2 });
+  });
+  afterAll(() => dec.close());
+
+  it('reset() restarts the stream: no state, start-up frames trimmed again, a new size allowed', async () => {
+    const s = dec.createStream();
+    const lat0 = g(`${c.name}.block.0.latents`).data;
+    const first = await s.decodeF32(lat0, 3, c.height, c.width);
+    await s.decodeF32(g(`${c.name}.block.1.latents`).data, 3, c.height, c.width);
+    await s.reset();
+    expect((await s.stats()).latentFrames).toBe(0);
+    const again = await s.decodeF32(lat0, 3, c.height, c.width);
+    expect(again.frames.length).toBe(first.frames.length);
+    expect(again.framesOut).toBe(first.frames.length);
+    again.frames.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.buffer), Buffer.from(first.frames[i]!.buffer))).toBe(0));
+    // without reset the size is fixed ...
+    await expect(s.decodeF32(randoms(4 * 2 * 6 * 5, 3), 2, 6, 5)).rejects.toBeInstanceOf(ShapeError);
+    // ... after it, any size
+    await s.reset();
+    const small = await s.decode(randoms(4 * 2 * 6 * 5, 3), 2, 6, 5);
+    expect([small.frames.length, small.height, small.width]).toEqual([2 * 4 - 3, 12, 10]);
+    const st = await s.stats();
+    expect([st.latentHeight, st.latentWidth, st.latentFrames]).toEqual([6, 5, 2]);
+    expect(st.stateBytes).toBe(3 * 4 * (16 * 30 + 8 * 120 + 8 * 120));
+    await s.close();
+  });
+
+  it('a block of one latent frame returns only what is left after the trim', async () => {
+    const s = dec.createStream();
+    const one = (await s.decode(randoms(4 * 8 * 8, 5), 1, 8, 8)).frames.length;
+    const two = (await s.decode(randoms(4 * 8 * 8, 6), 1, 8, 8)).frames.length;
+    expect([one, two]).toEqual([1, 4]);
+    await s.close();
+  });
+
+  it('streams are independent', async () => {
+    const a = dec.createStream();
+    const b = dec.createStream();
+    const lat0 = g(`${c.name}.block.0.latents`).data;
+    const lat1 = g(`${c.name}.block.1.latents`).data;
+    await a.decodeF32(lat0, 3, 8, 8);
+    await b.decodeF32(randoms(4 * 3 * 8 * 8, 9), 3, 8, 8);
+    const ra = await a.decodeF32(lat1, 3, 8, 8);
+    const ref = g(`${c.name}.block.1.frames`);
+    ra.frames.forEach((f, i) => expect(relErr(f, goldenFrame(ref, i))).toBeLessThan(TOL));
+    await a.close();
+    await b.close();
+  });
+
+  it('bad input is a typed error, never a crash', async () => {
+    const s = dec.createStream();
+    await expect(s.decode(new Float32Array(10), 3, 8, 8)).rejects.toBeInstanceOf(ShapeError);
+    await expect(s.decode(new Float32Array(0), 0, 8, 8)).rejects.toBeInstanceOf(ArgumentError);
+    await expect(s.decode(new Float32Array(4 * 8), 1, 8, 1.5)).rejects.toBeInstanceOf(ArgumentError);
+    await expect(s.decode([1, 2] as unknown as Float32Array, 1, 1, 1)).rejects.toBeInstanceOf(ArgumentError);
+    const nan = randoms(4 * 3 * 8 * 8, 1);
+    nan[17] = NaN;
+    await expect(s.decode(nan, 3, 8, 8)).rejects.toBeInstanceOf(ArgumentError);
+    // the stream is still usable afterwards
+    expect((await s.decode(randoms(4 * 3 * 8 * 8, 2), 3, 8, 8)).frames.length).toBe(9);
+    await s.close();
+    expect(s.closed).toBe(true);
+    await expect(s.decode(randoms(4 * 3 * 8 * 8, 2), 3, 8, 8)).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('frames are RGB bytes: round(255 x), half to even, clamped', () => {
+    const T = native().decoderTesting;
+    const x = new Float32Array([0, 1, -3, 7, 0.5, 0.25, 1 / 255, 0.998, ...randoms(200, 4)]);
+    const n = x.length / 1;
+    const out = T.frameToU8(x, 1, 1, n);
+    for (let i = 0; i < n; i++) expect(out[i], `x = ${x[i]}`).toBe(toByte(x[i]!));
+    // HWC interleaving of a CHW frame
+    const chw = new Float32Array([0, 0.2, 0.4, 0.6, 0.8, 1]); // C=3, H=1, W=2
+    expect(Array.from(T.frameToU8(chw, 3, 1, 2))).toEqual([0, 102, 204, 51, 153, 255]);
+  });
+});
+
+describe('conv2d kernels', () => {
+  const T = native().decoderTesting;
+  const best = native().testing.cpu().best;
+  const isas = (['scalar', 'avx2', 'avx512'] as const).filter(
+    (i) => i === 'scalar' || (i === 'avx2' && best !== 'scalar') || (i === 'avx512' && best === 'avx512'),
+  );
+  const shapes: { cin: number[]; up?: boolean[]; cout: number; H: number; W: number; k: number }[] = [
+    { cin: [3], cout: 5, H: 7, W: 9, k: 3 },
+    { cin: [1], cout: 1, H: 1, W: 1, k: 3 },
+    { cin: [2], cout: 3, H: 1, W: 67, k: 3 },
+    { cin: [5], cout: 9, H: 33, W: 1, k: 3 },
+    { cin: [13], cout: 17, H: 5, W: 11, k: 1 },
+    { cin: [7, 7], cout: 7, H: 6, W: 10, k: 3 },
+    { cin: [4], up: [true], cout: 11, H: 10, W: 14, k: 3 },
+    { cin: [3, 2], up: [false, true], cout: 6, H: 4, W: 6, k: 1 },
+    { cin: [24], cout: 16, H: 13, W: 50, k: 3 },
+  ];
+  for (const isa of isas) {
+    it(`${isa} matches the scalar reference at odd shapes (concat, x2 upsampled input, residual, relu)`, () => {
+      let seed = 1;
+      for (const sh of shapes) {
+        const cin = sh.cin.reduce((a, b) => a + b, 0);
+        const inputs = sh.cin.map((ch, i) => {
+          const up = sh.up?.[i] ?? false;
+          return { data: randoms(ch * (up ? (sh.H / 2) * (sh.W / 2) : sh.H * sh.W), seed++), channels: ch, up2: up };
+        });
+        const w = randoms(sh.cout * cin * sh.k * sh.k, seed++);
+        const bias = randoms(sh.cout, seed++);
+        const residual = randoms(sh.cout * sh.H * sh.W, seed++);
+        for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
+          const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true });
+          const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa });
+          const single = T.conv2d(inputs, sh.H, sh.W, w, null, sh.cout, sh.k, { ...opts, isa, threads: 1 });
+          const refNoBias = T.conv2d(inputs, sh.H, sh.W, w, null, sh.cout, sh.k, { ...opts, ref: true });
+          expect(relErr(fast, ref), `${JSON.stringify(sh)} ${JSON.stringify(Object.keys(opts))}`).toBeLessThan(1e-5);
+          expect(relErr(single, refNoBias)).toBeLessThan(1e-5);
+        }
+      }
+    });
+  }
+
+  it('a known 3x3 convolution (zero padding at the border)', () => {
+    // all-ones 3x3 kernel on a 3x3 image of ones: each output counts its in-image neighbours
+    const out = T.conv2d([{ data: new Float32Array(9).fill(1), channels: 1 }], 3, 3, new Float32Array(9).fill(1), new Float32Array([0.5]), 1, 3);
+    expect(Array.from(out)).toEqual([4, 6, 4, 6, 9, 6, 4, 6, 4].map((v) => v + 0.5));
+  });
+
+  it('upsample2 repeats each pixel 2x2', () => {
+    const x = randoms(3 * 5 * 7, 11);
+    const y = T.upsample2(x, 3, 5, 7);
+    for (let c = 0; c < 3; c++)
+      for (let yy = 0; yy < 10; yy++)
+        for (let xx = 0; xx < 14; xx++) expect(y[(c * 10 + yy) * 14 + xx]).toBe(x[(c * 5 + (yy >> 1)) * 7 + (xx >> 1)]);
+  });
+
+  it('bad kernel arguments are typed errors', () => {
+    const one = [{ data: new Float32Array(4), channels: 1 }];
+    expect(() => T.conv2d(one, 2, 2, new Float32Array(4), null, 1, 2)).toThrow(/kernel size must be 1 or 3/);
+    expect(() => T.conv2d(one, 2, 2, new Float32Array(8), null, 1, 3)).toThrow(/weight has 8 values/);
+    expect(() => T.conv2d([{ data: new Float32Array(4), channels: 1, up2: true }], 3, 3, new Float32Array(9), null, 1, 3)).toThrow(/even/);
+  });
+});
+
+describe('decoder loading', () => {
+  const tinyConfig = JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const tiny = decodeSafetensors(readFileSync(join(tinyDir, 'model.safetensors'))).tensors;
+  let n = 0;
+  function decoderDir(tensors: Record<string, Tensor>, config: unknown = tinyConfig): string {
+    const dir = join(work, `d${n++}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+    return dir;
+  }
+  const tensors = (): Record<string, Tensor> => Object.fromEntries(tiny.entries());
+  async function loadError(dir: string): Promise<Error> {
+    try {
+      (await loadDecoder(dir, { threads: 1 })).close();
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected the load to fail');
+  }
+
+  it('a missing tensor is a WeightsError naming the file and the tensor', async () => {
+    const t = tensors();
+    delete t['decoder.10.conv.2.bias'];
+    const e = await loadError(decoderDir(t));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/model\.safetensors.*missing tensor.*decoder\.10\.conv\.2\.bias/);
+  });
+
+  it('a mis-shaped tensor is a WeightsError with both shapes', async () => {
+    const t = tensors();
+    t['decoder.8.weight'] = { shape: [8, 16, 3, 1], data: new Float32Array(8 * 16 * 3) };
+    const e = await loadError(decoderDir(t));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/decoder\.8\.weight.*\[8, 16, 3, 1\].*expected \[8, 16, 3, 3\]/);
+  });
+
+  it('an unexpected tensor is a WeightsError; encoder.* tensors are ignored', async () => {
+    const t = tensors();
+    t['decoder.3.skip.weight'] = { shape: [16, 16, 1, 1], data: new Float32Array(256) };
+    const e = await loadError(decoderDir(t));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/unexpected tensor.*decoder\.3\.skip\.weight/);
+    const t2 = tensors();
+    t2['encoder.0.weight'] = { shape: [64, 3, 3, 3], data: new Float32Array(64 * 27) };
+    const d = await loadDecoder(decoderDir(t2), { threads: 1 });
+    expect(d.config.n_f).toEqual([16, 8, 8, 8]);
+    d.close();
+  });
+
+  it('bad configs are ConfigErrors naming the key', async () => {
+    const bad: [unknown, RegExp][] = [
+      [{ ...tinyConfig, n_f: [16, 8, 8] }, /n_f.*4 entries/],
+      [{ ...tinyConfig, latent_channels: 'four' }, /latent_channels.*integer/],
+      [{ ...tinyConfig, decoder_time_upscale: [true] }, /decoder_time_upscale.*2 or 3 entries/],
+      [{ ...tinyConfig, decoder_space_upscale: [1, 0, 0] }, /decoder_space_upscale.*booleans/],
+      [{ ...tinyConfig, arch_variant: 'super' }, /arch_variant.*super.*not supported/],
+      [{ ...tinyConfig, type: 'vae' }, /type.*taehv/],
+      [{ ...tinyConfig, patch_size: 0 }, /patch_size/],
+      ['{"n_f": [1, 2, 3, 4]', /config/],
+      [[1, 2], /JSON object/],
+    ];
+    for (const [cfg, re] of bad) {
+      const e = await loadError(decoderDir(tensors(), cfg));
+      expect(e, JSON.stringify(cfg)).toBeInstanceOf(ConfigError);
+      expect(e.message).toMatch(re);
+    }
+    const e = await loadError(join(work, 'no-such-dir'));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toMatch(/config\.json: cannot open/);
+  });
+
+  it('a shape mismatch from the config (latent_channels) is a WeightsError', async () => {
+    const e = await loadError(decoderDir(tensors(), { ...tinyConfig, latent_channels: 16 }));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/decoder\.1\.weight.*expected \[16, 16, 3, 3\]/);
+  });
+
+  it('time upscaling switched off keeps the last TGrow rows (upstream patch_tgrow_layers)', async () => {
+    const cfg = { ...tinyConfig, decoder_time_upscale: [false, false, true] };
+    const auto = await loadDecoder(decoderDir(tensors(), cfg), { threads: 1 });
+    const t = tensors();
+    const w = t['decoder.13.conv.weight']!; // [16, 8, 1, 1] -> last 8 rows
+    t['decoder.13.conv.weight'] = { shape: [8, 8, 1, 1], data: w.data.slice(64) };
+    const manual = await loadDecoder(decoderDir(t, cfg), { threads: 1 });
+    expect(auto.config.t_upscale).toBe(2);
+    const lat = randoms(4 * 3 * 8 * 8, 21);
+    const a = await auto.createStream().decodeF32(lat, 3, 8, 8);
+    const b = await manual.createStream().decodeF32(lat, 3, 8, 8);
+    expect(a.frames.length).toBe(3 * 2 - 1);
+    a.frames.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.buffer), Buffer.from(b.frames[i]!.buffer))).toBe(0));
+    // rows that are not a multiple of n_f are still an error
+    const t2 = tensors();
+    t2['decoder.13.conv.weight'] = { shape: [12, 8, 1, 1], data: new Float32Array(96) };
+    expect(await loadError(decoderDir(t2, cfg))).toBeInstanceOf(WeightsError);
+    auto.close();
+    manual.close();
+  });
+
+  it('loads F16 / BF16 checkpoints (converted to f32)', async () => {
+    const dir = join(work, `d${n++}`);
+    cpSync(tinyDir, dir, { recursive: true });
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors(), 'F16'));
+    const d = await loadDecoder(dir, { threads: 1 });
+    const out = await d.createStream().decodeF32(g('tiny.block.0.latents').data, 3, 8, 8);
+    const ref = g('tiny.block.0.frames');
+    out.frames.forEach((f, i) => expect(relErr(f, goldenFrame(ref, i))).toBeLessThan(2e-2));
+    d.close();
+  });
+
+  it('a closed decoder refuses new streams', async () => {
+    const d = await loadDecoder(tinyDir, { threads: 1 });
+    d.close();
+    expect(() => d.createStream()).toThrow(ClosedError);
+  });
+});
+
+// Optional: the engine against upstream's own taehv.py at upstream's real widths
+// (n_f = [256, 128, 64, 64]), from `check_taehv_upstream.py --dump DIR` (see tools/README.md).
+const upstreamDump = process.env.WORLDCAST_TAEHV_UPSTREAM;
+describe.skipIf(!upstreamDump)('decoder vs upstream taehv.py (WORLDCAST_TAEHV_UPSTREAM)', () => {
+  const dir = upstreamDump ?? '';
+  const variants = upstreamDump ? readdirSync(dir).filter((v) => existsSync(join(dir, v, 'upstream.json'))) : [];
+  for (const v of variants) {
+    it(`${v}: streamed blocks match upstream decode_video within 1e-4`, async () => {
+      const info = JSON.parse(readFileSync(join(dir, v, 'upstream.json'), 'utf8')) as {
+        blocks: number[]; height: number; width: number; latent_channels: number;
+      };
+      const t = readSafetensors(join(dir, v, 'upstream.safetensors')).tensors;
+      const lat = t.get('latents')!;
+      const ref = t.get('frames')!;
+      const d = await loadDecoder(join(dir, v, 'decoder'), { threads: 2 });
+      const s = d.createStream();
+      const T = lat.shape[1]!;
+      const hw = info.height * info.width;
+      const got: Float32Array[] = [];
+      let f0 = 0;
+      for (const F of info.blocks) {
+        got.push(...(await s.decodeF32(sliceFrames(lat.data, info.latent_channels, T, hw, f0, F), F, info.height, info.width)).frames);
+        f0 += F;
+      }
+      expect(got.length).toBe(ref.shape[0]);
+      let worst = 0;
+      got.forEach((f, i) => (worst = Math.max(worst, relErr(f, goldenFrame(ref, i)))));
+      console.log(`${v}: ${got.length} frames, max error ${worst.toExponential(2)} of the scale`);
+      expect(worst).toBeLessThan(TOL);
+      d.close();
+    });
+  }
+});

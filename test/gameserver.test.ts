@@ -1,0 +1,618 @@
+// The game server (gameserver/src): WorldRoom over real @colyseus/sdk clients on loopback
+// (join, input → physics → conditioning → frames in order, prompt change, reconnection
+// within and after the grace period, hostile clients, auth, a full KV pool, an engine
+// error in one session, shared mode), plus the pieces it is built from (protocol
+// validation, frame envelopes, tokens, motion → action mapping, rapier characters).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+
+import { Protocol, Server, matchMaker } from '@colyseus/core';
+import { WebSocketTransport } from '@colyseus/ws-transport';
+import { ColyseusTestServer } from '@colyseus/testing';
+import { ColyseusSDK, type Room as ClientRoom } from '@colyseus/sdk';
+
+import {
+  AutoCodec,
+  CLOSE,
+  JpegCodec,
+  latentPreview,
+  HmacTokenVerifier,
+  PhysicsWorld,
+  WORLD_ERRORS,
+  WorldEngine,
+  WorldRoom,
+  decodeEnvelope,
+  defaultActionMap,
+  encodeEnvelope,
+  freePort,
+  motionToConditioning,
+  signToken,
+  validateInput,
+  validatePrompt,
+  type BlockMeta,
+  type FrameHeader,
+  type Level,
+  type TickMotion,
+  type WorldRoomOptions,
+  type WorldView,
+} from '../gameserver/src/index.js';
+import type { StepOptions } from '../sdk/src/index.js';
+import { fixtures } from './helpers/fixtures.js';
+
+const SECRET = 'test-secret-0123456789abcdef';
+const tinyDir = join(fixtures, 'tiny');
+const decoderDir = join(fixtures, 'taehv_tiny');
+const SPACE = { mode: 'additive', keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }] };
+
+/** A room whose chosen views get malformed noise from their 3rd block on (an engine error in one session). */
+class FaultyRoom extends WorldRoom {
+  static faulty = new Set<string>();
+  protected override stepOptions(v: WorldView, meta: BlockMeta): Omit<StepOptions, 'actions'> {
+    return FaultyRoom.faulty.has(v.id) && meta.block >= 2 ? { noise: [new Float32Array(3)] } : {};
+  }
+}
+
+/** A level with the spawn 0.8 m in front of a wall (facing it). */
+const wallLevel: Level = {
+  name: 'wall',
+  floor: { halfExtents: [5, 5] },
+  boxes: [{ center: [0, 1.5, -2], halfExtents: [5, 1.5, 0.25] }],
+  spawns: [{ position: [0, 0, -0.9], yaw: 0 }],
+};
+
+interface Client {
+  room: ClientRoom;
+  frames: FrameHeader[];
+  payloadBytes: number[];
+  messages: Map<string, unknown[]>;
+  leftCode: number | null;
+}
+
+function watch(room: ClientRoom): Client {
+  const c: Client = { room, frames: [], payloadBytes: [], messages: new Map(), leftCode: null };
+  room.onMessage('frame', (b: Uint8Array) => {
+    const { header, payload } = decodeEnvelope(b);
+    c.frames.push(header);
+    c.payloadBytes.push(payload.length);
+  });
+  for (const t of ['welcome', 'prompt', 'error', 'session_ended', 'stats']) {
+    room.onMessage(t, (m: unknown) => {
+      const l = c.messages.get(t) ?? [];
+      l.push(m);
+      c.messages.set(t, l);
+    });
+  }
+  room.onLeave((code: number) => {
+    c.leftCode = code;
+  });
+  return c;
+}
+
+async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function msgs<T>(c: Client, type: string): T[] {
+  return (c.messages.get(type) ?? []) as T[];
+}
+
+/** Frames arrive in order: consecutive seq numbers, blocks and frame indices increasing. */
+function expectInOrder(frames: FrameHeader[]): void {
+  for (let i = 1; i < frames.length; i++) {
+    const a = frames[i - 1]!;
+    const b = frames[i]!;
+    expect(b.seq).toBe(a.seq + 1);
+    if (b.block === a.block) expect(b.frame).toBe(a.frame + 1);
+    else expect(b.block).toBeGreaterThan(a.block);
+  }
+}
+
+describe('gameserver pieces', () => {
+  it('validates input and prompt messages', () => {
+    expect(validateInput({ seq: 1, keys: 5, dx: 0.1, dy: -0.1 })).toEqual({ ok: true, value: { seq: 1, keys: 5, dx: 0.1, dy: -0.1 } });
+    for (const bad of [null, 'w', [1], { seq: -1, keys: 0 }, { seq: 1.5, keys: 0 }, { seq: 1, keys: 32 }, { seq: 1, keys: 0, dx: NaN }, { seq: 1, keys: 0, dx: 5 }, { seq: 1, keys: 0, extra: 1 }])
+      expect(validateInput(bad).ok).toBe(false);
+    expect(validatePrompt({ text: ' a forest ' }, 200)).toEqual({ ok: true, value: { text: 'a forest' } });
+    for (const bad of [{ text: '' }, { text: 'x'.repeat(201) }, { text: 3 }, { text: 'a\u0000b' }, 'text'])
+      expect(validatePrompt(bad, 200).ok).toBe(false);
+  });
+
+  it('round-trips frame envelopes', () => {
+    const header: FrameHeader = {
+      view: 'v', block: 3, frame: 2, frames: 12, seq: 41, latentFrame: 9, width: 16, height: 16, codec: 'raw', input: 7, prompt: 1, tick: 99,
+      times: { submitted: 1, stepped: 2, decoded: 3, sent: 4 }, dropped: 0,
+    };
+    const payload = Uint8Array.from({ length: 768 }, (_, i) => i & 255);
+    const env = decodeEnvelope(encodeEnvelope(header, payload));
+    expect(env.header).toEqual(header);
+    expect(Buffer.from(env.payload).equals(Buffer.from(payload))).toBe(true);
+    expect(() => decodeEnvelope(Uint8Array.of(1, 2, 3))).toThrow(/envelope/);
+  });
+
+  it('encodes frames: raw for tiny ones, JPEG (sharp) above; latent previews without a decoder', async () => {
+    const rgb = Buffer.alloc(96 * 96 * 3, 128);
+    const auto = new AutoCodec();
+    expect(auto.pick(16, 16).name).toBe('raw');
+    expect(auto.pick(96, 96).name).toBe('jpeg');
+    const jpg = await new JpegCodec({ quality: 70 }).encode(rgb, 96, 96);
+    expect([jpg[0], jpg[1]]).toEqual([0xff, 0xd8]);
+    expect(jpg.length).toBeLessThan(rgb.length / 4);
+    const raw = await auto.encode(rgb.subarray(0, 768), 16, 16);
+    expect(raw.length).toBe(768);
+    const lat = new Float32Array(4 * 3 * 2 * 2).fill(0);
+    const frames = latentPreview(lat, 4, 3, 2, 2);
+    expect(frames).toHaveLength(3);
+    expect(frames[0]!.length).toBe(12);
+    expect(frames[0]![0]).toBe(128);
+  });
+
+  it('signs and verifies HMAC tokens', () => {
+    const v = new HmacTokenVerifier(SECRET);
+    expect(v.verify(signToken(SECRET, { sub: 'alice' }))?.sub).toBe('alice');
+    expect(v.verify(signToken('another-secret-0123456789', { sub: 'alice' }))).toBeNull();
+    expect(v.verify(signToken(SECRET, { sub: 'alice', ttlSeconds: -120 }))).toBeNull();
+    const t = signToken(SECRET, { sub: 'alice' });
+    const [a, , c] = t.split('.');
+    const forged = `${a}.${Buffer.from(JSON.stringify({ sub: 'root', exp: 9e9 })).toString('base64url')}.${c}`;
+    expect(v.verify(forged)).toBeNull();
+    expect(v.verify('garbage')).toBeNull();
+  });
+
+  it('maps allowed motion to actions: moving, blocked, turning, jumping', () => {
+    const p = { walkSpeed: 4, maxTurnRate: 2 * Math.PI, keyThreshold: 0.3, map: defaultActionMap };
+    const tick = (m: Partial<TickMotion>): TickMotion => ({ dt: 1 / 30, forward: 0, right: 0, up: 0, yaw: 0, pitch: 0, jumped: false, blocked: false, ...m });
+    const walking = Array.from({ length: 9 }, () => tick({ forward: 4 / 30, yaw: -0.05 }));
+    const c = motionToConditioning(walking, 3, SPACE, p);
+    expect(c.inputs).toHaveLength(3);
+    expect(c.encoded).toHaveLength(21);
+    for (let f = 0; f < 3; f++) {
+      expect(Array.from(c.encoded!.subarray(f * 7, f * 7 + 5))).toEqual([1, 0, 0, 0, 0]);
+      expect(c.encoded![f * 7 + 5]).toBeCloseTo(0.05 * 30 / (2 * Math.PI), 5); // turning right
+    }
+    // Keys held against a wall: no motion, no keys.
+    const blocked = Array.from({ length: 9 }, () => tick({ blocked: true }));
+    expect(Array.from(motionToConditioning(blocked, 3, SPACE, p).encoded!)).toEqual(new Array(21).fill(0));
+    // A jump that left the ground while strafing left; two ticks spread over three frames.
+    const mixed = [tick({ jumped: true, up: 0.15, right: -0.13 }), tick({ up: 0.1, right: -0.13 })];
+    const m = motionToConditioning(mixed, 3, SPACE, p).inputs;
+    expect(m.map((x) => x.keys)).toEqual([['a', 'space'], ['a', 'space'], ['a']]);
+    // A jump into a ceiling (no rise) is not a jump; no ticks at all is standing still.
+    expect(motionToConditioning([tick({ jumped: true, up: 0 })], 1, SPACE, p).inputs[0]!.keys).toEqual([]);
+    expect(Array.from(motionToConditioning([], 3, SPACE, p).encoded!)).toEqual(new Array(21).fill(0));
+  });
+
+  it('moves rapier characters: walls block, steps are climbed, jumps rise', async () => {
+    const w = await PhysicsWorld.create(wallLevel);
+    const c = w.addCharacter();
+    const input = { keys: 0, lookX: 0, lookY: 0 };
+    for (let i = 0; i < 15; i++) {
+      c.step(input, 1 / 30);
+      w.step(1 / 30);
+    }
+    expect(c.grounded).toBe(true);
+    expect(c.y).toBeGreaterThanOrEqual(0);
+    input.keys = 1; // w, into the wall 0.9 m ahead (face at z = -1.75)
+    const ms: TickMotion[] = [];
+    for (let i = 0; i < 30; i++) {
+      ms.push(c.step(input, 1 / 30));
+      w.step(1 / 30);
+    }
+    expect(ms[0]!.forward).toBeGreaterThan(0.1);
+    expect(ms.at(-1)!.forward).toBeLessThan(1e-3);
+    expect(ms.at(-1)!.blocked).toBe(true);
+    expect(c.z).toBeGreaterThan(-1.75 + 0.29);
+    // Look: a large mouse move is limited to the turn rate and spread over ticks.
+    input.keys = 0;
+    input.lookX = 1;
+    const turn = c.step(input, 1 / 30);
+    w.step(1 / 30);
+    expect(turn.yaw).toBeCloseTo(-(2 * Math.PI) / 30, 6);
+    // Jump.
+    input.keys = 16;
+    const j = c.step(input, 1 / 30);
+    w.step(1 / 30);
+    expect(j.jumped).toBe(true);
+    expect(j.up).toBeGreaterThan(0);
+    w.free();
+  });
+});
+
+describe('WorldRoom over loopback', () => {
+  let engine: WorldEngine;
+  let smallEngine: WorldEngine;
+  let server: Server;
+  let colyseus: ColyseusTestServer;
+  let sdk: ColyseusSDK;
+  const open: ClientRoom[] = [];
+
+  const base: WorldRoomOptions = {
+    tickRate: 50,
+    ticksPerBlock: 3,
+    auth: { secret: SECRET },
+    reconnectGraceSeconds: 1,
+    maxMessagesPerSecond: 60,
+    maxViolations: 4,
+  };
+
+  async function join(roomName: string, sub = 'p', options: Record<string, unknown> = {}): Promise<Client> {
+    const s = new ColyseusSDK(sdk.settings);
+    s.auth.token = signToken(SECRET, { sub });
+    const room = await s.joinOrCreate(roomName, options);
+    room.reconnection.enabled = false; // the tests drop and reconnect by hand
+    open.push(room);
+    return watch(room);
+  }
+
+  function serverRoom(c: Client): WorldRoom {
+    return colyseus.getRoomById(c.room.roomId) as unknown as WorldRoom;
+  }
+
+  beforeAll(async () => {
+    engine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1 });
+    // A pool that admits exactly one world session (its quota measured on the big pool).
+    const before = engine.model.kvStats().reservedBytes;
+    const probe = engine.model.createSession({ localAttnSize: 12, sinkSize: 3 });
+    const quota = engine.model.kvStats().reservedBytes - before;
+    await probe.close();
+    smallEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, kv: { budgetBytes: Math.floor(quota * 1.5) } });
+
+    server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
+    server.define('world', WorldRoom, { ...base, engine });
+    server.define('locked', WorldRoom, { ...base, engine });
+    server.define('wall', WorldRoom, { ...base, engine, level: wallLevel });
+    server.define('shared', WorldRoom, { ...base, engine, mode: 'shared' });
+    server.define('small', WorldRoom, { ...base, engine: smallEngine });
+    server.define('faulty', FaultyRoom, { ...base, engine });
+    // Fat frames (64 KiB each) fill a paused client's socket quickly.
+    const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
+    server.define('fat', WorldRoom, { ...base, engine, codec: padded, backpressureBytes: 256 * 1024, maxBufferedBytes: 2 * 1024 * 1024 });
+    const port = await freePort();
+    await server.listen(port, '127.0.0.1');
+    colyseus = new ColyseusTestServer(server);
+    sdk = colyseus.sdk;
+  });
+
+  afterAll(async () => {
+    for (const r of open) if (r.connection?.isOpen) await Promise.race([r.leave(), sleep(500)]);
+    await colyseus?.shutdown();
+    engine?.close();
+    smallEngine?.close();
+  });
+
+  it('joins with a token, welcomes, and streams frames in order', async () => {
+    const c = await join('world', 'alice');
+    await until(() => c.frames.length >= 30, '30 frames');
+    const w = msgs<{ view: string; mode: string; decoder: boolean; framesPerBlock: number }>(c, 'welcome')[0]!;
+    expect(w.mode).toBe('private');
+    expect(w.decoder).toBe(true);
+    expect(w.framesPerBlock).toBe(3);
+    const f = c.frames[0]!;
+    expect(f.view).toBe(w.view);
+    expect([f.width, f.height, f.codec]).toEqual([16, 16, 'raw']);
+    expect(c.payloadBytes[0]).toBe(16 * 16 * 3);
+    expect(c.frames[0]!.frames).toBe(9); // taehv trims the first block's start-up frames
+    expect(c.frames.find((h) => h.block === 1)!.frames).toBe(12);
+    expectInOrder(c.frames);
+    const state = c.room.state as { players: Map<string, { view: string; connected: boolean }>; mode: string };
+    expect(state.mode).toBe('private');
+    expect(state.players.get(c.room.sessionId)!.view).toBe(w.view);
+    await c.room.leave();
+  });
+
+  it('turns input into physics, physics into conditioning, and delivers the frames in order', async () => {
+    const c = await join('world', 'walker');
+    await until(() => c.frames.length > 0, 'first frame');
+    let seq = 0;
+    const send = (keys: number, dx = 0) => c.room.send('input', { seq: ++seq, keys, dx, dy: 0 });
+    // Hold w and turn right a little, for a while.
+    const timer = setInterval(() => send(1, 0.02), 20);
+    try {
+      await until(() => c.frames.some((h) => h.input >= 10 && h.actions !== undefined), 'a block conditioned on the inputs');
+      await sleep(200);
+    } finally {
+      clearInterval(timer);
+    }
+    const conditioned = c.frames.filter((h) => h.input >= 10 && h.actions);
+    expect(conditioned.length).toBeGreaterThan(0);
+    const a = conditioned.at(-1)!.actions!;
+    expect(a).toHaveLength(21);
+    let turn = 0;
+    for (let f = 0; f < 3; f++) {
+      expect(a[f * 7]).toBe(1); // w
+      expect(a[f * 7 + 2]).toBe(0); // s
+      expect(a[f * 7 + 5]).toBeGreaterThanOrEqual(0); // turning right (or not, in a tick no input arrived)
+      turn += a[f * 7 + 5]!;
+    }
+    expect(turn).toBeGreaterThan(0);
+    const p = serverRoom(c).getPlayer(c.room.sessionId)!;
+    expect(p.character.z).toBeLessThan(-0.5); // walked towards -Z (then veered right)
+    expect(p.state.inputSeq).toBe(seq);
+    expect(p.view!.lastConditioning!.inputs.length).toBe(3);
+    expectInOrder(c.frames);
+    expect(c.frames.at(-1)!.dropped).toBe(0);
+    await c.room.leave();
+  });
+
+  it('conditions a player walking into a wall as standing still', async () => {
+    const c = await join('wall', 'bumper');
+    await until(() => c.frames.length > 0, 'first frame');
+    let seq = 0;
+    const timer = setInterval(() => c.room.send('input', { seq: ++seq, keys: 1, dx: 0, dy: 0 }), 20);
+    try {
+      // The wall is 0.9 m ahead: 0.15 s of walking, then blocked.
+      await until(() => c.frames.filter((h) => h.actions && h.input >= 30).length >= 2, 'blocks after reaching the wall');
+    } finally {
+      clearInterval(timer);
+    }
+    const early = c.frames.find((h) => h.actions && h.input >= 1 && h.input <= 10 && h.actions.some((x, i) => i % 7 === 0 && x === 1));
+    expect(early).toBeDefined(); // walking before the wall
+    const late = c.frames.filter((h) => h.actions && h.input >= 30).at(-1)!;
+    expect(late.actions).toEqual(new Array(21).fill(0)); // w held, but physics allowed no motion
+    const p = serverRoom(c).getPlayer(c.room.sessionId)!;
+    expect(p.input.keys).toBe(1);
+    expect(p.character.z).toBeGreaterThan(-1.75 + 0.29);
+    await c.room.leave();
+  });
+
+  it('acknowledges a prompt change and applies it from the block it names', async () => {
+    const c = await join('world', 'poet');
+    await until(() => c.frames.length > 0, 'first frame');
+    c.room.send('prompt', { text: 'a snowy forest' });
+    await until(() => msgs(c, 'prompt').length === 1, 'prompt ack');
+    const ack = msgs<{ text: string; version: number; fromBlock: number; view: string }>(c, 'prompt')[0]!;
+    expect(ack).toMatchObject({ text: 'a snowy forest', version: 1 });
+    await until(() => c.frames.some((h) => h.block > ack.fromBlock), 'frames after the change');
+    for (const h of c.frames) expect(h.prompt).toBe(h.block >= ack.fromBlock ? 1 : 0);
+    await until(() => (c.room.state as { views: Map<string, { prompt: string }> }).views.get(ack.view)?.prompt === 'a snowy forest', 'prompt in state');
+    // An unknown-length or empty prompt is refused with an error, the session goes on.
+    c.room.send('prompt', { text: '' });
+    await until(() => msgs(c, 'error').length === 1, 'error');
+    const n = c.frames.length;
+    await until(() => c.frames.length > n + 12, 'more frames');
+    await c.room.leave();
+  });
+
+  it('keeps the world and its KV pages for a player who reconnects within the grace period', async () => {
+    const c = await join('world', 'dropper');
+    await until(() => c.frames.length >= 24, 'frames');
+    const room = serverRoom(c);
+    const p = room.getPlayer(c.room.sessionId)!;
+    const view = p.view!;
+    const token = c.room.reconnectionToken;
+    await c.room.leave(false); // the socket drops without a leave message
+    await until(() => !p.connected, 'server sees the drop');
+    await sleep(100);
+    const pagesAway = view.session.kvPages();
+    const statsAway = await view.session.stats();
+    expect(statsAway.kvFrames).toBeGreaterThan(0);
+    await sleep(200);
+    expect(view.session.kvPages()).toEqual(pagesAway); // not stepped while away
+
+    const s = new ColyseusSDK(sdk.settings);
+    const back = await s.reconnect(token);
+    open.push(back);
+    back.reconnection.enabled = false;
+    const c2 = watch(back);
+    expect(back.sessionId).toBe(c.room.sessionId);
+    const p2 = room.getPlayer(back.sessionId)!;
+    expect(p2).toBe(p);
+    expect(p2.view).toBe(view);
+    expect(view.closed).toBe(false);
+    const pagesBack = view.session.kvPages();
+    // Same session, same committed pages (the sink frames stay for good).
+    for (const pg of pagesAway.filter((x) => x.frame < 3)) expect(pagesBack).toContainEqual(pg);
+    expect((await view.session.stats()).nextFrame).toBeGreaterThanOrEqual(statsAway.nextFrame);
+    await until(() => c2.frames.length >= 12, 'frames after reconnecting');
+    expect(c2.frames[0]!.view).toBe(view.id);
+    expect(c2.frames[0]!.block).toBeGreaterThan(c.frames.at(-1)!.block);
+    await back.leave();
+  });
+
+  it('frees the world after the grace period; rejoining gets a fresh one', async () => {
+    const c = await join('world', 'leaver');
+    await until(() => c.frames.length >= 12, 'frames');
+    const room = serverRoom(c);
+    const view = room.getPlayer(c.room.sessionId)!.view!;
+    const sessionsBefore = engine.model.kvStats().sessions;
+    const token = c.room.reconnectionToken;
+    await c.room.leave(false);
+    await until(() => view.closed, 'the session freed after the grace period', 4000);
+    expect(room.getPlayer(c.room.sessionId)).toBeUndefined();
+    expect(engine.model.kvStats().sessions).toBe(sessionsBefore - 1);
+    await expect(new ColyseusSDK(sdk.settings).reconnect(token)).rejects.toThrow();
+    const again = await join('world', 'leaver');
+    await until(() => again.frames.length > 0, 'frames');
+    const v2 = serverRoom(again).getPlayer(again.room.sessionId)!.view!;
+    expect(v2).not.toBe(view);
+    expect(again.frames[0]!.view).not.toBe(view.id);
+    expect(again.frames[0]!.latentFrame).toBe(0);
+    await again.room.leave();
+  });
+
+  it('rejects malformed, oversized and flooding clients without harming others', async () => {
+    const victim = await join('world', 'victim');
+    await until(() => victim.frames.length > 0, 'victim frames');
+
+    // Malformed messages get errors, then the client is cut off (no reconnection).
+    const bad = await join('world', 'malformed');
+    expect(bad.room.roomId).toBe(victim.room.roomId);
+    bad.room.send('input', { seq: 'one', keys: 1 });
+    bad.room.send('input', { seq: 1, keys: 99 });
+    bad.room.send('input', 'wasd');
+    bad.room.send('nonsense', { a: 1 });
+    bad.room.connection.send(Uint8Array.of(Protocol.ROOM_DATA, 0xa5, ...Buffer.from('input'), 0xc1)); // not msgpack
+    bad.room.send('prompt', { text: 'x'.repeat(5000) });
+    await until(() => bad.leftCode !== null, 'malformed client disconnected');
+    expect(bad.leftCode).toBe(CLOSE.POLICY_VIOLATION);
+    expect(msgs(bad, 'error').length).toBeGreaterThanOrEqual(4);
+
+    // Oversized: the socket is closed by the transport (1009).
+    const big = await join('world', 'oversized');
+    big.room.send('prompt', { text: 'y'.repeat(64 * 1024) });
+    await until(() => big.leftCode !== null, 'oversized client disconnected');
+    expect(big.leftCode).toBe(1009);
+
+    // Flooding: past maxMessagesPerSecond the client is dropped.
+    const flood = await join('world', 'flooder');
+    for (let i = 1; i <= 300; i++) flood.room.send('input', { seq: i, keys: 0, dx: 0, dy: 0 });
+    await until(() => flood.leftCode !== null, 'flooder disconnected');
+
+    const room = serverRoom(victim);
+    await until(() => room.getPlayer(flood.room.sessionId) === undefined && room.getPlayer(big.room.sessionId) === undefined && room.getPlayer(bad.room.sessionId) === undefined, 'attackers removed at once (no grace)', 1000);
+    // The victim kept its session and frames kept coming, in order.
+    const n = victim.frames.length;
+    await until(() => victim.frames.length > n + 24, 'victim frames after the attacks');
+    expectInOrder(victim.frames);
+    expect(victim.leftCode).toBeNull();
+    expect(msgs(victim, 'error')).toHaveLength(0);
+    await victim.room.leave();
+  });
+
+  it('refuses to join without a valid token, before any room is created', async () => {
+    const anon = new ColyseusSDK(sdk.settings);
+    await expect(anon.joinOrCreate('locked')).rejects.toThrow(/authentication required/);
+    expect(await matchMaker.query({ name: 'locked' })).toHaveLength(0);
+    const forged = new ColyseusSDK(sdk.settings);
+    forged.auth.token = signToken('not-the-secret-0123456789', { sub: 'mallory' });
+    await expect(forged.joinOrCreate('locked')).rejects.toThrow(/invalid or expired token/);
+    const expired = new ColyseusSDK(sdk.settings);
+    expired.auth.token = signToken(SECRET, { sub: 'late', ttlSeconds: -3600 });
+    await expect(expired.joinOrCreate('locked')).rejects.toMatchObject({ code: WORLD_ERRORS.AUTH });
+    expect(await matchMaker.query({ name: 'locked' })).toHaveLength(0);
+    // Joining an existing room by id is checked too.
+    const ok = await join('world', 'host');
+    await expect(new ColyseusSDK(sdk.settings).joinById(ok.room.roomId)).rejects.toThrow(/authentication required/);
+    await ok.room.leave();
+  });
+
+  it('refuses a join cleanly when the KV pool is full', async () => {
+    const first = await join('small', 'first');
+    await until(() => first.frames.length > 0, 'frames');
+    expect(smallEngine.model.kvStats().sessions).toBe(1);
+    const err = await join('small', 'second').then(
+      () => null,
+      (e: unknown) => e as Error & { code?: number },
+    );
+    expect(err).not.toBeNull();
+    expect(err!.message).toMatch(/world is full.*KV/);
+    expect(smallEngine.model.kvStats().sessions).toBe(1);
+    // The admitted player is unaffected.
+    const n = first.frames.length;
+    await until(() => first.frames.length > n + 12, 'frames after the refusal');
+    expectInOrder(first.frames);
+    expect(serverRoom(first).getPlayer(first.room.sessionId)!.view!.ended).toBe(false);
+    await first.room.leave();
+  });
+
+  it('ends only the failing session when the engine errors, with a message to its client', async () => {
+    const good = await join('faulty', 'good');
+    const bad = await join('faulty', 'bad');
+    expect(bad.room.roomId).toBe(good.room.roomId);
+    const room = serverRoom(good);
+    const badView = room.getPlayer(bad.room.sessionId)!.view!;
+    FaultyRoom.faulty.add(badView.id);
+    await until(() => msgs(bad, 'session_ended').length === 1, 'session_ended');
+    const ended = msgs<{ view: string; code: string; message: string }>(bad, 'session_ended')[0]!;
+    expect(ended.view).toBe(badView.id);
+    expect(ended.code).toBe('SHAPE');
+    expect(ended.message).toMatch(/noise/);
+    await until(() => badView.closed, 'failed session closed');
+    const n = good.frames.length;
+    await until(() => good.frames.length > n + 24, 'the other session goes on');
+    expectInOrder(good.frames);
+    expect(msgs(good, 'session_ended')).toHaveLength(0);
+    expect(bad.leftCode).toBeNull(); // still in the room; it may ask for a fresh world
+    FaultyRoom.faulty.clear();
+    bad.room.send('restart');
+    await until(() => msgs(bad, 'welcome').length === 2, 'a fresh world');
+    const m = bad.frames.length;
+    await until(() => bad.frames.length > m, 'frames of the fresh world');
+    expect(bad.frames.at(-1)!.view).not.toBe(badView.id);
+    await good.room.leave();
+    await bad.room.leave();
+  });
+
+  it('shares one world view between all players in shared mode', async () => {
+    const a = await join('shared', 'a');
+    const b = await join('shared', 'b');
+    expect(b.room.roomId).toBe(a.room.roomId);
+    await until(() => msgs(a, 'welcome').length === 1 && msgs(b, 'welcome').length === 1, 'welcome messages');
+    const wa = msgs<{ view: string; mode: string }>(a, 'welcome')[0]!;
+    const wb = msgs<{ view: string }>(b, 'welcome')[0]!;
+    expect(wa.mode).toBe('shared');
+    expect(wb.view).toBe(wa.view);
+    await until(() => a.frames.length > 24 && b.frames.length > 24, 'frames for both');
+    // The same frames (by sequence number) go to both players.
+    const seqA = new Set(a.frames.map((h) => `${h.view}:${h.seq}`));
+    const common = b.frames.filter((h) => seqA.has(`${h.view}:${h.seq}`));
+    expect(common.length).toBeGreaterThan(12);
+    const room = serverRoom(a);
+    const view = room.getView(wa.view)!;
+    expect(view.driver!.id).toBe(a.room.sessionId);
+    expect(engine.model.kvStats().sessions).toBeGreaterThanOrEqual(1);
+    // b's keys do not drive the shared view while a drives it.
+    let seq = 0;
+    const timer = setInterval(() => b.room.send('input', { seq: ++seq, keys: 1, dx: 0, dy: 0 }), 20);
+    try {
+      await sleep(400);
+      expect(view.lastConditioning!.encoded![0]).toBe(0);
+      await a.room.leave();
+      await until(() => view.driver?.id === b.room.sessionId, 'b drives after a leaves');
+      await until(() => view.lastConditioning!.encoded![0] === 1, 'b\'s walking conditions the view');
+    } finally {
+      clearInterval(timer);
+    }
+    expect(view.closed).toBe(false);
+    await b.room.leave();
+  });
+
+  it('sends only the newest frames to a client whose socket is behind, and counts the drops', async () => {
+    const slow = await join('fat', 'slow');
+    const fast = await join('fat', 'fast');
+    expect(fast.room.roomId).toBe(slow.room.roomId);
+    await until(() => slow.frames.length > 0 && fast.frames.length > 0, 'frames');
+    const ws = (slow.room.connection.transport as unknown as { ws: { pause(): void; resume(): void } }).ws;
+    ws.pause(); // stop reading: the server's send buffer for this client fills up
+    const room = serverRoom(slow);
+    const p = room.getPlayer(slow.room.sessionId)!;
+    await until(() => p.dropped > 24, 'drops for the paused client', 8000);
+    ws.resume();
+    // The backlog (frames queued before the drops began) arrives first, then the thinned ones.
+    await until(() => slow.frames.length > 0 && slow.frames.at(-1)!.dropped > 24, 'frames sent after the drops', 8000);
+    // What arrived is in order; the gaps are exactly the drops the server counted.
+    const last = slow.frames.at(-1)!;
+    const seqs = slow.frames.map((h) => h.seq);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+    const gaps = last.seq + 1 - slow.frames.length - slow.frames[0]!.seq;
+    expect(gaps).toBe(last.dropped);
+    expect(last.dropped).toBeGreaterThan(24);
+    // When a block was thinned to its newest frame, that frame is the block's last one.
+    const thinned = slow.frames.filter((h, i) => h.frame === h.frames - 1 && (i === 0 || slow.frames[i - 1]!.block !== h.block));
+    expect(thinned.length).toBeGreaterThan(0);
+    // The other client in the room lost nothing.
+    expect(room.getPlayer(fast.room.sessionId)!.dropped).toBe(0);
+    expectInOrder(fast.frames);
+    await until(() => (slow.room.state as { players: Map<string, { dropped: number }> }).players.get(slow.room.sessionId)!.dropped === p.dropped, 'drops in the room state');
+    await slow.room.leave();
+    await fast.room.leave();
+  });
+
+  it('answers stats requests with server, engine and KV figures', async () => {
+    const c = await join('world', 'stats');
+    await until(() => c.frames.length > 0, 'frames');
+    c.room.send('stats');
+    await until(() => msgs(c, 'stats').length === 1, 'stats');
+    const s = msgs<{ server: { rss: number }; engine: { batches: number; blocks: number }; kv: { sessions: number }; you: { framesSent: number } }>(c, 'stats')[0]!;
+    expect(s.server.rss).toBeGreaterThan(0);
+    expect(s.engine.blocks).toBeGreaterThanOrEqual(s.engine.batches);
+    expect(s.kv.sessions).toBeGreaterThanOrEqual(1);
+    expect(s.you.framesSent).toBeGreaterThan(0);
+    await c.room.leave();
+  });
+});
