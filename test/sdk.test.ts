@@ -121,3 +121,25 @@ describe('fork', () => {
     await Promise.all([ref.close(), p.close(), f.close()]);
   });
 });
+
+describe('frames', () => {
+  it('a model with a decoder returns each block as RGB frames, handed over in order', async () => {
+    const m = await loadModel(tinyDir, { threads: 2, decoder: 'test/fixtures/taehv_tiny' });
+    expect(m.decoder).not.toBeNull();
+    const s = m.createSession({ seed: 1, prompt: day });
+    const seen: number[] = [];
+    const b0 = await s.step({ onFrame: (f) => seen.push(f.index) });
+    expect(b0.images.length).toBe(9); // the decoder trims its start-up frames
+    expect(b0.images[0]!.rgb.length).toBe(16 * 16 * 3);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const b1 = await s.step();
+    expect(b1.images.map((f) => f.index)).toEqual(Array.from({ length: 12 }, (_, i) => 9 + i));
+    expect(b1.decodeMs).toBeGreaterThan(0);
+    expect((await s.step({ decode: false })).images).toEqual([]);
+    const many = await m.stepMany([{ session: s }]);
+    expect((many[0] as { images: unknown[] }).images.length).toBe(12);
+    await s.close();
+    m.close();
+    expect(m.decoder!.closed).toBe(true);
+  });
+});

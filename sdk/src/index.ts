@@ -16,6 +16,7 @@ export type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTime
 export type {
   ActionSource,
   BatchItem,
+  Frame,
   StreamOptions,
   LatentBlock,
   LoadOptions,

@@ -8,8 +8,12 @@
  * const block = await s.step({ actions }); // Float32Array [frames × actionSize]
  * ```
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
 import { encodeActions, type ActionInput, type ActionSpace } from './actions.js';
 import { ArgumentError, ClosedError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
+import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import type { KvDType, KvSelection } from './kvtypes.js';
@@ -26,6 +30,23 @@ export interface LoadOptions {
   weights?: WeightType;
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
   promptEncoder?: PromptEncoder;
+  /**
+   * The video decoder that turns each block's latents into RGB frames: a loaded
+   * {@link Decoder}, a decoder directory, or null for none. Default: the directory the
+   * model's config.json names (`"decoder": "dir"` or `{"path": "dir"}`, relative to the
+   * model), else `<model>/decoder` when it exists, else none.
+   */
+  decoder?: Decoder | string | null;
+}
+
+/** One decoded RGB frame. */
+export interface Frame {
+  /** height × width × 3 bytes, RGB, row-major (an external Buffer: no copy from the engine). */
+  rgb: Buffer;
+  width: number;
+  height: number;
+  /** Index of the frame in the session's video (0-based, counting every frame delivered). */
+  index: number;
 }
 
 /** The parts of config.json the SDK exposes (upstream names). */
@@ -95,8 +116,12 @@ export interface LatentBlock {
   seconds: number;
   /** Per-stage seconds. */
   times: StageTimes;
-  /** Milliseconds from the step() call to the block in hand (queueing included). */
+  /** Milliseconds from the step() call to the block in hand (queueing and decoding included). */
   latencyMs: number;
+  /** The block's decoded RGB frames, when the model has a decoder (in order; `frames` counts latent frames). */
+  images: Frame[];
+  /** Milliseconds spent decoding the block (0 without a decoder). */
+  decodeMs: number;
 }
 
 /** Where a stream takes each block's actions from. */
@@ -124,12 +149,18 @@ export interface StepOptions {
   actions?: Float32Array | ActionInput | readonly ActionInput[];
   /** Caller-supplied noise: one (C, F, H, W) tensor per denoising step (item 0 the start). */
   noise?: Float32Array[];
+  /** Decode the block into frames when the model has a decoder (default true). */
+  decode?: boolean;
+  /** Called with each decoded frame, in order, as soon as the block's frames are in. */
+  onFrame?: (frame: Frame) => void;
 }
 
 const nativeOf = new WeakMap<Session, NativeSession>();
 
 function toBlock(b: NativeBlock, t0: number): LatentBlock {
   return {
+    images: [],
+    decodeMs: 0,
     latencyMs: performance.now() - t0,
     latents: b.x0,
     frameStart: b.frameStart,
@@ -152,12 +183,27 @@ export interface BatchItem extends StepOptions {
 export class Session {
   readonly #s: NativeSession;
   readonly #encoder: PromptEncoder | null;
+  readonly #decoder: Decoder | null;
+  #stream: DecoderStream | null = null;
+  #framesOut = 0;
   /** @internal */
-  constructor(s: NativeSession, actionSpace: ActionSpace | null, encoder: PromptEncoder | null) {
+  constructor(s: NativeSession, actionSpace: ActionSpace | null, encoder: PromptEncoder | null, decoder: Decoder | null) {
     this.#s = s;
     this.actionSpace = actionSpace;
     this.#encoder = encoder;
+    this.#decoder = decoder;
     nativeOf.set(this, s);
+  }
+  /** @internal Decode a block into its frames (the session's own decoder stream keeps the temporal state). */
+  async attachFrames(block: LatentBlock, opts: StepOptions): Promise<LatentBlock> {
+    if (!this.#decoder || opts.decode === false) return block;
+    this.#stream ??= this.#decoder.createStream();
+    const d = await profiler.span('decode', () => this.#stream!.decodeBlock(block));
+    block.decodeMs = d.seconds * 1e3;
+    block.images = d.frames.map((rgb) => ({ rgb, width: d.width, height: d.height, index: this.#framesOut++ }));
+    if (opts.onFrame) for (const f of block.images) opts.onFrame(f);
+    block.latencyMs += block.decodeMs;
+    return block;
   }
   /** @internal The actions of a step, encoded. */
   encode(actions: StepOptions['actions']): Float32Array | undefined {
@@ -182,7 +228,9 @@ export class Session {
     const encoded = this.encode(actions);
     if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
     const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ actions: encoded, noise })));
-    return toBlock(b, t0);
+    const block = await this.attachFrames(toBlock(b, t0), opts);
+    block.latencyMs = performance.now() - t0;
+    return block;
   }
   /**
    * Blocks as an async iterator: each block's actions are read from `source` when the
@@ -246,7 +294,8 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
-    return new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder);
+    // A fork gets its own decoder stream (its video starts at the fork).
+    return new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
   setSelection(sel: KvSelection): Promise<void> {
@@ -260,9 +309,11 @@ export class Session {
   stats(): Promise<SessionStats> {
     return wrapAsync(() => this.#s.stats());
   }
-  /** Finish pending work and release the session's memory. */
-  close(): Promise<void> {
-    return wrapAsync(() => this.#s.close());
+  /** Finish pending work and release the session's memory (and its decoder stream). */
+  async close(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = null;
+    await Promise.all([wrapAsync(() => this.#s.close()), stream?.close()]);
   }
 }
 
@@ -272,11 +323,14 @@ export class Model {
   readonly config: ModelConfig;
   /** Resolves string prompts; null when the model has none. */
   readonly promptEncoder: PromptEncoder | null;
+  /** Decodes blocks into frames; null when the model has none. */
+  readonly decoder: Decoder | null;
   /** @internal */
-  constructor(m: NativeModel, encoder: PromptEncoder | null) {
+  constructor(m: NativeModel, encoder: PromptEncoder | null, decoder: Decoder | null) {
     this.#m = m;
     this.config = m.config() as unknown as ModelConfig;
     this.promptEncoder = encoder;
+    this.decoder = decoder;
   }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): ModelInfo {
@@ -289,7 +343,7 @@ export class Model {
     if (prompt !== undefined && typeof prompt !== 'string' && !(prompt instanceof Float32Array))
       throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
     const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
-    const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder);
+    const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
     // Validated synchronously by the addon; the Promise only orders it before the first step.
     if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
     return s;
@@ -317,7 +371,14 @@ export class Model {
       return { session: s, actions: it.session.encode(it.actions), noise: it.noise };
     });
     const res = await wrapAsync(() => this.#m.stepBatch(req));
-    return res.map((r) => ('block' in r ? toBlock(r.block, t0) : (fromNative(r.error) as WorldcastError)));
+    return Promise.all(
+      res.map(async (r, k) => {
+        if (!('block' in r)) return fromNative(r.error) as WorldcastError;
+        const block = await items[k]!.session.attachFrames(toBlock(r.block, t0), items[k]!);
+        block.latencyMs = performance.now() - t0;
+        return block;
+      }),
+    );
   }
   /** Exact statistics of the model's KV pool. */
   kvStats(): KvStats {
@@ -326,14 +387,36 @@ export class Model {
   /** Refuse new work; sessions' pending work still completes. */
   close(): void {
     this.#m.close();
+    if (this.#ownsDecoder) this.decoder?.close();
+  }
+  /** @internal */
+  #ownsDecoder = false;
+  /** @internal */
+  setOwnsDecoder(): void {
+    this.#ownsDecoder = true;
   }
 }
 
 /** Load a model directory (config.json + *.safetensors with upstream tensor names). */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
-  const { promptEncoder, ...nativeOpts } = opts;
+  const { promptEncoder, decoder: _decoder, ...nativeOpts } = opts;
   const m = wrapSync(() => new addon.Model(dir, nativeOpts));
-  const textDim = (m.config() as { text_dim: number }).text_dim;
-  return new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, textDim));
+  const config = m.config() as { text_dim: number; decoder: unknown };
+  const { decoder: decoderOpt } = opts;
+  let decoder: Decoder | null = null;
+  let owns = false;
+  if (decoderOpt === null) decoder = null;
+  else if (decoderOpt !== undefined && typeof decoderOpt !== 'string') decoder = decoderOpt;
+  else {
+    const named = typeof config.decoder === 'string' ? config.decoder : (config.decoder as { path?: unknown } | null)?.path;
+    const ddir = decoderOpt ?? (typeof named === 'string' ? resolve(dir, named) : existsSync(join(dir, 'decoder', 'config.json')) ? join(dir, 'decoder') : undefined);
+    if (ddir) {
+      decoder = await loadDecoder(ddir, { threads: opts.threads });
+      owns = true;
+    }
+  }
+  const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder);
+  if (owns) model.setOwnsDecoder();
+  return model;
 }
