@@ -14,10 +14,11 @@ import { runBatchBench } from './batch.js';
 import { runBlockBench } from './block.js';
 import { runDecoderBench } from './decoder.js';
 import { runGemmBench } from './gemm.js';
+import { runFramesBench } from './frames.js';
 import { runKvBench } from './kv.js';
 import { runProfilerBench } from './profiler.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, gemm: runGemmBench, decoder: runDecoderBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {
