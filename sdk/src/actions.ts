@@ -7,21 +7,29 @@ import { ArgumentError } from './errors.js';
 
 /** One keyboard key or mouse axis of a model's action space. */
 export interface ActionAxis {
+  /** Axis name, as {@link ActionInput.mouse} keys it. */
   name: string;
+  /** Smallest value the axis accepts (default -1). */
   min: number;
+  /** Largest value the axis accepts (default 1). */
   max: number;
 }
 
 /** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes...]. */
 export interface ActionSpace {
+  /** How actions condition the model: 'additive' (an action embedding added to each frame's time embedding), the only mode supported. */
   mode: string;
+  /** Key names, in the order of their slots in the vector (each 0 or 1). */
   keys: string[];
+  /** Mouse axes, in the order of their slots after the keys. */
   mouse: ActionAxis[];
 }
 
 /** The input of one frame: keys held (names, or a name → pressed map) and mouse axis values. */
 export interface ActionInput {
+  /** Keys held: an iterable of key names, or a name → pressed map; keys not named are released. */
   keys?: Iterable<string> | Record<string, boolean>;
+  /** Mouse axis values by axis name, each within the axis's [min, max]; axes not named are 0. */
   mouse?: Record<string, number>;
 }
 

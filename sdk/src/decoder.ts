@@ -17,14 +17,10 @@
  * by block gives exactly the frames of decoding it whole.
  */
 import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
-import {
-  native,
-  type NativeDecoded,
-  type NativeDecoder,
-  type NativeDecoderConfig,
-  type NativeDecoderStream,
-  type NativeDecoderStreamStats,
-} from './native.js';
+import { native, type NativeDecoded, type NativeDecoder, type NativeDecoderStream } from './native.js';
+import type { DecoderConfig, DecoderStreamStats } from './types.js';
+
+export type { DecoderConfig, DecoderStreamStats };
 
 /** Options of {@link loadDecoder}. */
 export interface DecoderOptions {
@@ -32,17 +28,15 @@ export interface DecoderOptions {
   threads?: number;
 }
 
-/**
- * The decoder's config.json (upstream TAEHV constructor arguments plus the channel widths
- * upstream hard-codes) and the values derived from it.
- */
-export type DecoderConfig = NativeDecoderConfig;
-
 /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
 export interface DecoderInfo {
+  /** The decoder directory, as passed to {@link loadDecoder}. */
   dir: string;
+  /** SIMD level the weights were packed for and the convolutions run: 'scalar', 'avx2' or 'avx512'. */
   isa: string;
+  /** Compute threads of the decoder's engine thread pool. */
   threads: number;
+  /** Bytes of the loaded (packed) weights in memory. */
   weightBytes: number;
 }
 
@@ -55,8 +49,11 @@ export interface DecodedFrames<T> {
    * [0, 1] from {@link DecoderStream.decodeF32}.
    */
   frames: T[];
+  /** Channels of each frame (the config's `image_channels`; 3 for RGB). */
   channels: number;
+  /** Frame height in pixels (latent height × `space_scale`). */
   height: number;
+  /** Frame width in pixels (latent width × `space_scale`). */
   width: number;
   /** Wall-clock seconds of the decode on the engine thread. */
   seconds: number;
@@ -66,14 +63,15 @@ export interface DecodedFrames<T> {
   framesOut: number;
 }
 
-/** What a stream holds: counts, bytes of MemBlock state, the decoder's workspace bytes. */
-export type DecoderStreamStats = NativeDecoderStreamStats;
-
 /** A block of latents as {@link Session.step} returns it. */
 export interface LatentBlockLike {
+  /** Latents in (C, F, H, W) order, C = the decoder's `latent_channels`. */
   latents: Float32Array;
+  /** Latent frames in the block (F). */
   frames: number;
+  /** Latent frame height (H). */
   height: number;
+  /** Latent frame width (W). */
   width: number;
 }
 
@@ -100,6 +98,7 @@ export class DecoderStream {
   constructor(s: NativeDecoderStream) {
     this.#s = s;
   }
+  /** Whether {@link close} has been called. */
   get closed(): boolean {
     return this.#s.closed;
   }
@@ -138,12 +137,14 @@ export class DecoderStream {
 /** Loaded decoder weights plus the engine thread its streams run on. */
 export class Decoder {
   readonly #d: NativeDecoder;
+  /** The parsed config.json and the values derived from it. */
   readonly config: DecoderConfig;
   /** @internal */
   constructor(d: NativeDecoder) {
     this.#d = d;
     this.config = d.config();
   }
+  /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): DecoderInfo {
     return this.#d.info();
   }
@@ -152,6 +153,7 @@ export class Decoder {
     if (this.#d.closed) throw new ClosedError('decoder is closed', 'CLOSED');
     return new DecoderStream(wrapSync(() => this.#d.createStream()));
   }
+  /** Whether {@link close} has been called. */
   get closed(): boolean {
     return this.#d.closed;
   }

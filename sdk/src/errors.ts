@@ -5,6 +5,11 @@
 
 /** Base class of every worldcast error. `code` is the engine's error kind. */
 export class WorldcastError extends Error {
+  /**
+   * The engine's error kind: 'WEIGHTS', 'CONFIG', 'SHAPE', 'ARGUMENT', 'KV_BUDGET' or
+   * 'CLOSED' (each with its subclass), or another kind such as 'INTERNAL' on a plain
+   * WorldcastError.
+   */
   readonly code: string;
   constructor(message: string, code: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -4,7 +4,7 @@
  */
 export { loadModel, Model, Session } from './model.js';
 export { loadDecoder, Decoder, DecoderStream } from './decoder.js';
-export type { DecodedFrames, DecoderConfig, DecoderInfo, DecoderOptions, DecoderStreamStats, LatentBlockLike } from './decoder.js';
+export type { DecodedFrames, DecoderInfo, DecoderOptions, LatentBlockLike } from './decoder.js';
 export { TablePromptEncoder } from './prompts.js';
 export { profiler, Profile } from './profiler.js';
 export type { ProfileEvent, ProfileRow } from './profiler.js';
@@ -12,7 +12,17 @@ export type { Prompt, PromptEncoder } from './prompts.js';
 export { encodeActions, actionSize } from './actions.js';
 export type { ActionAxis, ActionInput, ActionSpace } from './actions.js';
 export type { KvDType, KvSelection } from './kvtypes.js';
-export type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes, WeightType } from './types.js';
+export type {
+  DecoderConfig,
+  DecoderStreamStats,
+  KvPage,
+  KvStats,
+  ModelInfo,
+  SessionLayout,
+  SessionStats,
+  StageTimes,
+  WeightType,
+} from './types.js';
 export type {
   ActionSource,
   BatchItem,

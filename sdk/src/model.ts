@@ -25,7 +25,12 @@ export interface LoadOptions {
   /** Compute threads of this model's engine (default: the number of cores). */
   threads?: number;
   /** The KV pool: byte budget (default: half the RAM, at most 8 GiB) and the default page dtype (default 'bf16': half of f32, PSNR > 100 dB against f32 KV in `npm run bench -- kv`). */
-  kv?: { budgetBytes?: number; dtype?: KvDType };
+  kv?: {
+    /** Byte budget of the pool (default: half the RAM, at most 8 GiB). */
+    budgetBytes?: number;
+    /** Storage type of a session's KV pages unless {@link SessionOptions.kvDtype} says otherwise (default 'bf16'). */
+    dtype?: KvDType;
+  };
   /** Storage of the linear layers' weights, repacked once at load (default 'f32'; norms, modulation and biases stay f32). 'bf16' halves and 'int8' quarters weight memory; on CPUs with AVX512_BF16 / AVX512_VNNI the activations are converted too and the GEMMs run on those instructions. */
   weights?: WeightType;
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
@@ -43,7 +48,9 @@ export interface LoadOptions {
 export interface Frame {
   /** height × width × 3 bytes, RGB, row-major (an external Buffer: no copy from the engine). */
   rgb: Buffer;
+  /** Frame width in pixels. */
   width: number;
+  /** Frame height in pixels. */
   height: number;
   /** Index of the frame in the session's video (0-based, counting every frame delivered). */
   index: number;
@@ -51,28 +58,51 @@ export interface Frame {
 
 /** The parts of config.json the SDK exposes (upstream names). */
 export interface ModelConfig {
+  /** Model type (only 't2v' is supported). */
   model_type: string;
+  /** Patch size of the patch embedding as [t, h, w] (t is 1). */
   patch_size: [number, number, number];
+  /** Most rows a prompt embedding may have. */
   text_len: number;
+  /** Latent channels in. */
   in_dim: number;
+  /** Hidden size of the transformer. */
   dim: number;
+  /** Hidden size of the feed-forward layers. */
   ffn_dim: number;
+  /** Size of the sinusoidal timestep embedding. */
   freq_dim: number;
+  /** Width of one prompt embedding row. */
   text_dim: number;
+  /** Latent channels out. */
   out_dim: number;
+  /** Attention heads (head size = dim / num_heads). */
   num_heads: number;
+  /** Transformer layers. */
   num_layers: number;
+  /** Latent frames per block. */
   num_frame_per_block: number;
+  /** Default attention window in latent frames (-1 = global). */
   local_attn_size: number;
+  /** Default sink frames kept at the start of the window. */
   sink_size: number;
+  /** Timesteps of the denoising steps, in order, each in [0, 1000] (before the warp). */
   denoising_step_list: number[];
+  /** Map `denoising_step_list` through the shifted schedule (Self Forcing's warp_denoising_step). */
   warp_denoising_step: boolean;
+  /** Shift of the flow-matching schedule. */
   timestep_shift: number;
+  /** Timesteps of the training schedule (N of the flow-matching schedule). */
   num_train_timesteps: number;
+  /** Timestep at which the commit pass runs a block's clean latents. */
   context_noise: number;
+  /** Default latent frame height of a session. */
   latent_height: number;
+  /** Default latent frame width of a session. */
   latent_width: number;
+  /** The action space, or null when the model takes no actions. */
   action: ActionSpace | null;
+  /** config.json's `decoder` entry as written (e.g. a directory or `{"path": dir}`), or null when absent. */
   decoder: unknown;
 }
 
@@ -84,8 +114,9 @@ export interface SessionOptions {
   localAttnSize?: number;
   /** Sink frames kept at the start of the window; default from config.json. */
   sinkSize?: number;
-  /** Latent frame size; default from config.json. */
+  /** Latent frame height; default from config.json. */
   latentHeight?: number;
+  /** Latent frame width; default from config.json. */
   latentWidth?: number;
   /** Storage type of this session's KV pages (default: the model's kv.dtype). */
   kvDtype?: KvDType;
@@ -106,9 +137,13 @@ export interface LatentBlock {
   latents: Float32Array;
   /** Absolute index of the block's first latent frame. */
   frameStart: number;
+  /** Latent frames in the block (F). */
   frames: number;
+  /** Latent channels (C). */
   channels: number;
+  /** Latent frame height (H). */
   height: number;
+  /** Latent frame width (W). */
   width: number;
   /** Model forwards run (denoising steps + the commit pass, which foldCommit merges into the next block). */
   forwards: number;
@@ -176,6 +211,7 @@ function toBlock(b: NativeBlock, t0: number): LatentBlock {
 
 /** One session's block in {@link Model.stepMany}. */
 export interface BatchItem extends StepOptions {
+  /** The session to step. */
   session: Session;
 }
 
@@ -215,6 +251,7 @@ export class Session {
   get layout(): SessionLayout {
     return this.#s.layout;
   }
+  /** Whether {@link close} has been called on this session. */
   get closed(): boolean {
     return this.#s.closed;
   }
@@ -320,6 +357,7 @@ export class Session {
 /** Loaded weights plus the engine thread that runs its sessions. */
 export class Model {
   readonly #m: NativeModel;
+  /** The parsed config.json. */
   readonly config: ModelConfig;
   /** Resolves string prompts; null when the model has none. */
   readonly promptEncoder: PromptEncoder | null;
@@ -354,6 +392,7 @@ export class Model {
     if (!(e instanceof Float32Array)) throw new ArgumentError('this prompt encoder is asynchronous: use session.setPrompt(text)', 'ARGUMENT');
     return e;
   }
+  /** Whether {@link close} has been called. */
   get closed(): boolean {
     return this.#m.closed;
   }

@@ -7,7 +7,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { KvDType, KvSelection } from './kvtypes.js';
-import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes, WeightType } from './types.js';
+import type {
+  DecoderConfig,
+  DecoderStreamStats,
+  KvPage,
+  KvStats,
+  ModelInfo,
+  SessionLayout,
+  SessionStats,
+  StageTimes,
+  WeightType,
+} from './types.js';
 
 
 export interface NativeBlock {
@@ -81,21 +91,6 @@ export interface NativeTesting {
   sinusoid(t: number, dim: number): Float32Array;
 }
 
-/** A TAEHV decoder config as the engine parsed it (config.json keys plus derived values). */
-export interface NativeDecoderConfig {
-  type: 'taehv';
-  latent_channels: number;
-  image_channels: number;
-  patch_size: number;
-  n_f: [number, number, number, number];
-  decoder_time_upscale: [boolean, boolean, boolean];
-  decoder_space_upscale: [boolean, boolean, boolean];
-  trim_first_frames: boolean;
-  t_upscale: number;
-  frames_to_trim: number;
-  space_scale: number;
-}
-
 export interface NativeDecoded<T> {
   frames: T[];
   channels: number;
@@ -106,26 +101,17 @@ export interface NativeDecoded<T> {
   framesOut: number;
 }
 
-export interface NativeDecoderStreamStats {
-  latentFrames: number;
-  framesOut: number;
-  stateBytes: number;
-  workspaceBytes: number;
-  latentHeight: number;
-  latentWidth: number;
-}
-
 export interface NativeDecoderStream {
   decode(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Buffer>>;
   decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Float32Array>>;
   reset(): Promise<void>;
-  stats(): Promise<NativeDecoderStreamStats>;
+  stats(): Promise<DecoderStreamStats>;
   close(): Promise<void>;
   readonly closed: boolean;
 }
 
 export interface NativeDecoder {
-  config(): NativeDecoderConfig;
+  config(): DecoderConfig;
   info(): { dir: string; isa: string; threads: number; weightBytes: number };
   createStream(): NativeDecoderStream;
   close(): void;
@@ -140,7 +126,7 @@ export interface NativeDecoderTesting {
   ): Float32Array;
   upsample2(x: Float32Array, C: number, H: number, W: number): Float32Array;
   frameToU8(x: Float32Array, C: number, H: number, W: number): Uint8Array;
-  parseConfig(text: string): NativeDecoderConfig;
+  parseConfig(text: string): DecoderConfig;
 }
 
 export interface NativeAddon {

@@ -15,25 +15,38 @@ import { native } from './native.js';
 
 /** One complete event: name, category, start and duration in microseconds, thread. */
 export interface ProfileEvent {
+  /** Scope name (e.g. 'forward', 'layer', or an SDK span such as 'sdk_step'). */
   name: string;
+  /** Category (e.g. 'model'; 'sdk' for SDK spans unless given). */
   cat: string;
+  /** Start in microseconds on the profiler clock ({@link profiler.now}). */
   ts: number;
+  /** Duration in microseconds. */
   dur: number;
+  /** Thread: a 16-bit hash of the native thread's id, 0 for SDK spans. */
   tid: number;
 }
 
 /** Totals of one event name. */
 export interface ProfileRow {
+  /** Event name. */
   name: string;
+  /** Category of the first event with that name. */
   cat: string;
+  /** Events with that name. */
   count: number;
+  /** Their summed duration in milliseconds. */
   totalMs: number;
+  /** `totalMs / count`. */
   meanMs: number;
 }
 
 /** The events recorded between start() and stop(). */
 export class Profile {
-  constructor(readonly events: ProfileEvent[]) {}
+  constructor(
+    /** The recorded events, native and SDK, sorted by start. */
+    readonly events: ProfileEvent[],
+  ) {}
   /** Totals per event name, largest first. */
   summary(): ProfileRow[] {
     const rows = new Map<string, ProfileRow>();
@@ -52,7 +65,12 @@ export class Profile {
     return lines.join('\n');
   }
   /** Chrome trace event format (complete events, microseconds). */
-  toChromeTrace(): { traceEvents: object[]; displayTimeUnit: 'ms' } {
+  toChromeTrace(): {
+    /** One complete ('X') event per recorded event (pid 1). */
+    traceEvents: object[];
+    /** The unit trace viewers display times in. */
+    displayTimeUnit: 'ms';
+  } {
     return {
       traceEvents: this.events.map((e) => ({ name: e.name, cat: e.cat, ph: 'X', ts: e.ts, dur: e.dur, pid: 1, tid: e.tid })),
       displayTimeUnit: 'ms',

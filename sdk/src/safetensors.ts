@@ -9,7 +9,9 @@ export type FloatDType = 'F32' | 'F16' | 'BF16';
 
 /** One tensor: shape plus f32 values (converted from the stored dtype on read). */
 export interface Tensor {
+  /** Dimensions, outermost first. */
   shape: number[];
+  /** Values in row-major order (the product of `shape` of them). */
   data: Float32Array;
 }
 
@@ -84,7 +86,12 @@ export function encodeSafetensors(
 }
 
 /** Parse safetensors bytes into f32 tensors (throws on a malformed file). */
-export function decodeSafetensors(buf: Uint8Array): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(buf: Uint8Array): {
+  /** The tensors by name. */
+  tensors: Map<string, Tensor>;
+  /** The header's `__metadata__` entry ({} when absent). */
+  metadata: Record<string, string>;
+} {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 8) throw new Error('safetensors: file too small');
   const hlen = Number(b.readBigUInt64LE(0));
@@ -118,7 +125,12 @@ export function decodeSafetensors(buf: Uint8Array): { tensors: Map<string, Tenso
 }
 
 /** Read a .safetensors file. */
-export function readSafetensors(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function readSafetensors(path: string): {
+  /** The tensors by name. */
+  tensors: Map<string, Tensor>;
+  /** The header's `__metadata__` entry ({} when absent). */
+  metadata: Record<string, string>;
+} {
   return decodeSafetensors(readFileSync(path));
 }
 

@@ -4,53 +4,110 @@
 
 /** Seconds spent per forward stage (q/k norm+RoPE is "rope"). */
 export interface StageTimes {
+  /** The linear layers' matrix multiplies. */
   gemm: number;
+  /** Self- and cross-attention. */
   attention: number;
+  /** Layer/RMS norms and the timestep modulation. */
   norm: number;
+  /** The q/k RMSNorm fused with the 3D RoPE. */
   rope: number;
+  /** Everything else: patchify, time embedding, residual/gating, unpatchify, KV commit. */
   other: number;
 }
 
 /** A session's block geometry: frames per block, latent channels and size, action vector size, the sampler's timesteps. */
 export interface SessionLayout {
+  /** Latent frames per block (config.json `num_frame_per_block`). */
   frames: number;
+  /** Latent channels (config.json `in_dim`). */
   channels: number;
+  /** Latent frame height of this session. */
   height: number;
+  /** Latent frame width of this session. */
   width: number;
+  /** Length of one frame's action vector (0 when the model takes no actions). */
   actionSize: number;
+  /** Denoising steps per block (the length of `timesteps`). */
   steps: number;
+  /**
+   * The timestep of each denoising step, in order: config.json `denoising_step_list`,
+   * mapped through the shifted schedule when `warp_denoising_step` is set.
+   */
   timesteps: number[];
 }
 
 /** A session's position, KV frames and bytes, prompt cache bytes and accumulated stage times. */
 export interface SessionStats {
+  /** Absolute index of the latent frame the next block starts at. */
   nextFrame: number;
+  /** Committed frames in the session's page table. */
   kvFrames: number;
+  /** Bytes of the KV pages the session references (pages shared with other sessions included). */
   kvBytes: number;
+  /** Bytes of the prompt's cross-attention cache the session uses (0 without a prompt). */
   crossBytes: number;
+  /** Stage seconds accumulated over every block of the session. */
   times: StageTimes;
 }
 
 /** One committed frame a session holds: its page id and how many sessions share it. */
 export interface KvPage {
+  /** Absolute latent frame index. */
   frame: number;
+  /** Id of the page in the model's KV pool. */
   page: number;
+  /** References to the page (1 when this session holds it alone). */
   refs: number;
 }
 
 /** The model's KV pool: budget, bytes in use and reserved, pages, bytes by dtype, prompt caches, waste. */
 export interface KvStats {
+  /** The pool's byte budget (LoadOptions.kv.budgetBytes). */
   budgetBytes: number;
+  /** Bytes allocated now: every live KV page plus the prompts' cross-attention caches. */
   usedBytes: number;
+  /** Bytes the sessions' quotas reserve beyond what each holds alone (the sum of their unused quotas). */
   reservedBytes: number;
+  /** Budget left after used and reserved bytes (0 when none). */
   availableBytes: number;
+  /** Live sessions holding a quota in the pool. */
   sessions: number;
-  pages: { used: number; shared: number; free: number; total: number; cached: number; refs: number; pageBytes: number };
-  bytesByDtype: { f32: number; bf16: number; int8: number };
+  /** Page counts and the size of a page. */
+  pages: {
+    /** Live pages. */
+    used: number;
+    /** Live pages held by more than one reference. */
+    shared: number;
+    /** Pages of `pageBytes` that fit in `availableBytes`. */
+    free: number;
+    /** `used + free`. */
+    total: number;
+    /** Freed page allocations kept for reuse. */
+    cached: number;
+    /** References to live pages, summed over the pages. */
+    refs: number;
+    /** Bytes of one page at the model's default latent size and KV dtype. */
+    pageBytes: number;
+  };
+  /** Bytes of live pages by storage type. */
+  bytesByDtype: {
+    /** Bytes of f32 pages. */
+    f32: number;
+    /** Bytes of bf16 pages. */
+    bf16: number;
+    /** Bytes of int8 pages (scales included). */
+    int8: number;
+  };
+  /** Prompt cross-attention caches in the pool (sessions with the same prompt share one). */
   crossCaches: number;
+  /** Bytes of those caches. */
   crossBytes: number;
+  /** Bytes of live pages that hold K/V data (and int8 scales). */
   payloadBytes: number;
+  /** Bytes of live pages lost to 64-byte alignment padding. */
   wasteBytes: number;
+  /** `wasteBytes` as a percentage of `payloadBytes + wasteBytes` (0 with no pages). */
   wastePercent: number;
 }
 
@@ -59,13 +116,63 @@ export type WeightType = 'f32' | 'bf16' | 'int8';
 
 /** Where the weights came from, the SIMD level in use, thread count and weight bytes. */
 export interface ModelInfo {
+  /** The model directory, as passed to {@link loadModel}. */
   dir: string;
+  /** SIMD level the weights were packed for and the kernels run: 'scalar', 'avx2' or 'avx512'. */
   isa: string;
   /** Storage of the linears' weights (LoadOptions.weights). */
   weights: WeightType;
   /** The GEMM kernel family they run: 'f32', 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI, activations converted too) or 'bf16_widen' / 'int8_widen' (weights widened to f32). */
   gemmPath: string;
+  /** The CPU's detected features, space-separated (e.g. 'sse4.2 avx avx2 fma f16c avx512f …'). */
   cpuFeatures: string;
+  /** Compute threads of the model's engine. */
   threads: number;
+  /** Bytes of the loaded weights in memory (packed linears plus f32 vectors). */
   weightBytes: number;
+}
+
+/**
+ * The decoder's config.json (upstream TAEHV constructor arguments plus the channel widths
+ * upstream hard-codes) and the values derived from it.
+ */
+export interface DecoderConfig {
+  /** Always 'taehv'. */
+  type: 'taehv';
+  /** Channels of a latent frame (16 for taew2_1). */
+  latent_channels: number;
+  /** Channels of an output frame (3: RGB). */
+  image_channels: number;
+  /** Pixel-shuffle factor of the last conv (1; 2 for taehv1_5 / taew2_2). */
+  patch_size: number;
+  /** Widths of the three stages and of the last conv's input. */
+  n_f: [number, number, number, number];
+  /** Per stage: whether it doubles the frames (a config's 2 entries [a, b] read as [false, a, b]). */
+  decoder_time_upscale: [boolean, boolean, boolean];
+  /** Per stage: whether it upscales H and W by 2 (nearest). */
+  decoder_space_upscale: [boolean, boolean, boolean];
+  /** Whether a stream drops its first `t_upscale - 1` frames (upstream's frames_to_trim). */
+  trim_first_frames: boolean;
+  /** Frames out per latent frame: 2 to the number of time-upscaling stages. */
+  t_upscale: number;
+  /** Frames a stream drops at its start: `t_upscale - 1` with `trim_first_frames`, else 0. */
+  frames_to_trim: number;
+  /** Output pixels per latent pixel along H and W: 2 per space-upscaling stage, times `patch_size`. */
+  space_scale: number;
+}
+
+/** What a stream holds: counts, bytes of MemBlock state, the decoder's workspace bytes. */
+export interface DecoderStreamStats {
+  /** Latent frames the stream has taken in since it started or was last reset. */
+  latentFrames: number;
+  /** Frames the stream has returned since it started or was last reset. */
+  framesOut: number;
+  /** Bytes of the stream's temporal state (each MemBlock's input at the previous frame). */
+  stateBytes: number;
+  /** Bytes of the decoder's scratch workspace, shared by all its streams (it grows to the largest decode so far). */
+  workspaceBytes: number;
+  /** Latent height the stream decodes (0 before its first decode and after a reset). */
+  latentHeight: number;
+  /** Latent width the stream decodes (0 before its first decode and after a reset). */
+  latentWidth: number;
 }
