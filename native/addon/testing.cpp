@@ -143,7 +143,12 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
     wc::PackedLinear p;
     const wc::Isa isa = wc::active_isa();
     wc::pack_linear(W.data(), b.data(), N, K, isa, p, wt, dot);
-    wc::ThreadPool pool(threads);
+    // One long-lived pool per thread count, as an engine has: a pool made per call starts
+    // its workers where the scheduler first puts them (often the caller's core) and
+    // small GEMMs would time that placement instead of the kernels.
+    static std::unique_ptr<wc::ThreadPool> bench_pool;
+    if (!bench_pool || bench_pool->size() != threads) bench_pool = std::make_unique<wc::ThreadPool>(threads);
+    wc::ThreadPool& pool = *bench_pool;
     wc::linear(x.data(), M, K, p, y.data(), N, &pool, ep);  // warm-up (scratch, caches)
     Napi::Array secs = Napi::Array::New(env, reps);
     for (int r = 0; r < reps; ++r) {
