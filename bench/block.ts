@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { loadModel } from '../sdk/src/index.js';
+import { native } from '../sdk/src/native.js';
 import { writeRandomModel } from './random_model.js';
 
 const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
@@ -65,6 +66,9 @@ async function measure(name: string, dir: string, opts: { threads?: number; fold
     const r = spawnSync(py, ['tools/reference/bench_block.py', dir, '--blocks', String(BLOCKS), '--threads', String(threads)], {
       encoding: 'utf8',
       timeout: 1_800_000,
+      // Debian's OpenBLAS misdetects some VMs' CPUs (e.g. as Prescott); name the core so
+      // the peer runs its real kernels (as bench/gemm.ts does).
+      env: { ...process.env, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? (native().testing.cpu().best === 'avx512' ? 'SkylakeX' : 'Haswell') },
     });
     if (r.status === 0) {
       const p = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peer: string; median_block_seconds: number };
