@@ -135,6 +135,17 @@ describe('frames', () => {
     const b1 = await s.step();
     expect(b1.images.map((f) => f.index)).toEqual(Array.from({ length: 12 }, (_, i) => 9 + i));
     expect(b1.decodeMs).toBeGreaterThan(0);
+    expect(b1.firstFrameMs).toBeGreaterThan(0);
+    expect(b1.firstFrameMs).toBeLessThanOrEqual(b1.latencyMs);
+    // latent-by-latent decoding equals decoding each block whole on a separate stream
+    const ref = m.decoder!.createStream();
+    const r = m.createSession({ seed: 1, prompt: day });
+    const rb0 = await r.step({ decode: false });
+    const rb1 = await r.step({ decode: false });
+    const whole = [...(await ref.decodeBlock(rb0)).frames, ...(await ref.decodeBlock(rb1)).frames];
+    expect(whole.length).toBe(21);
+    [...b0.images, ...b1.images].forEach((f, i) => expect(f.rgb.equals(whole[i]!), `frame ${i}`).toBe(true));
+    await Promise.all([ref.close(), r.close()]);
     expect((await s.step({ decode: false })).images).toEqual([]);
     const many = await m.stepMany([{ session: s }]);
     expect((many[0] as { images: unknown[] }).images.length).toBe(12);

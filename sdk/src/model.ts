@@ -155,8 +155,10 @@ export interface LatentBlock {
   latencyMs: number;
   /** The block's decoded RGB frames, when the model has a decoder (in order; `frames` counts latent frames). */
   images: Frame[];
-  /** Milliseconds spent decoding the block (0 without a decoder). */
+  /** Milliseconds spent decoding the block on the decoder's thread (0 without a decoder). */
   decodeMs: number;
+  /** Milliseconds from the step() call to its first decoded frame (0 without frames). */
+  firstFrameMs: number;
 }
 
 /** Where a stream takes each block's actions from. */
@@ -186,7 +188,7 @@ export interface StepOptions {
   noise?: Float32Array[];
   /** Decode the block into frames when the model has a decoder (default true). */
   decode?: boolean;
-  /** Called with each decoded frame, in order, as soon as the block's frames are in. */
+  /** Called with each decoded frame, in order, as soon as it is decoded (latent frame by latent frame). */
   onFrame?: (frame: Frame) => void;
 }
 
@@ -196,6 +198,7 @@ function toBlock(b: NativeBlock, t0: number): LatentBlock {
   return {
     images: [],
     decodeMs: 0,
+    firstFrameMs: 0,
     latencyMs: performance.now() - t0,
     latents: b.x0,
     frameStart: b.frameStart,
@@ -231,14 +234,30 @@ export class Session {
     nativeOf.set(this, s);
   }
   /** @internal Decode a block into its frames (the session's own decoder stream keeps the temporal state). */
-  async attachFrames(block: LatentBlock, opts: StepOptions): Promise<LatentBlock> {
+  async attachFrames(block: LatentBlock, opts: StepOptions, t0: number): Promise<LatentBlock> {
     if (!this.#decoder || opts.decode === false) return block;
-    this.#stream ??= this.#decoder.createStream();
-    const d = await profiler.span('decode', () => this.#stream!.decodeBlock(block));
-    block.decodeMs = d.seconds * 1e3;
-    block.images = d.frames.map((rgb) => ({ rgb, width: d.width, height: d.height, index: this.#framesOut++ }));
-    if (opts.onFrame) for (const f of block.images) opts.onFrame(f);
-    block.latencyMs += block.decodeMs;
+    const stream = (this.#stream ??= this.#decoder.createStream());
+    // Decode latent frame by latent frame (the stream's temporal state makes that equal to
+    // decoding the block at once): all are queued on the decoder's thread now, and each
+    // latent's frames (4 for taew2_1) are handed over as soon as that decode settles.
+    const { latents, frames: F, channels: C, height: H, width: W } = block;
+    const plane = H * W;
+    const decodes = Array.from({ length: F }, (_, f) => {
+      const one = new Float32Array(C * plane);
+      for (let c = 0; c < C; c++) one.set(latents.subarray((c * F + f) * plane, (c * F + f + 1) * plane), c * plane);
+      return profiler.span('decode', () => stream.decode(one, 1, H, W));
+    });
+    block.images = [];
+    for (const p of decodes) {
+      const d = await p;
+      block.decodeMs += d.seconds * 1e3;
+      for (const rgb of d.frames) {
+        const frame: Frame = { rgb, width: d.width, height: d.height, index: this.#framesOut++ };
+        if (block.images.length === 0) block.firstFrameMs = performance.now() - t0;
+        block.images.push(frame);
+        opts.onFrame?.(frame);
+      }
+    }
     return block;
   }
   /** @internal The actions of a step, encoded. */
@@ -265,7 +284,7 @@ export class Session {
     const encoded = this.encode(actions);
     if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
     const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ actions: encoded, noise })));
-    const block = await this.attachFrames(toBlock(b, t0), opts);
+    const block = await this.attachFrames(toBlock(b, t0), opts, t0);
     block.latencyMs = performance.now() - t0;
     return block;
   }
@@ -413,7 +432,7 @@ export class Model {
     return Promise.all(
       res.map(async (r, k) => {
         if (!('block' in r)) return fromNative(r.error) as WorldcastError;
-        const block = await items[k]!.session.attachFrames(toBlock(r.block, t0), items[k]!);
+        const block = await items[k]!.session.attachFrames(toBlock(r.block, t0), items[k]!, t0);
         block.latencyMs = performance.now() - t0;
         return block;
       }),
