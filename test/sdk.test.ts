@@ -146,6 +146,12 @@ describe('frames', () => {
     expect(whole.length).toBe(21);
     [...b0.images, ...b1.images].forEach((f, i) => expect(f.rgb.equals(whole[i]!), `frame ${i}`).toBe(true));
     await Promise.all([ref.close(), r.close()]);
+    // a fork's video continues from the parent's decoder state: same seed → the same frames
+    const f = await s.fork();
+    const [pb, fb] = [await s.step(), await f.step()];
+    expect(fb.images.map((x) => x.index)).toEqual(pb.images.map((x) => x.index));
+    fb.images.forEach((x, i) => expect(x.rgb.equals(pb.images[i]!.rgb)).toBe(true));
+    await f.close();
     expect((await s.step({ decode: false })).images).toEqual([]);
     const many = await m.stepMany([{ session: s }]);
     expect((many[0] as { images: unknown[] }).images.length).toBe(12);

@@ -237,6 +237,7 @@ void DecoderStreamWrap::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("decode", &DecoderStreamWrap::Decode),
                                      InstanceMethod("decodeF32", &DecoderStreamWrap::DecodeF32),
                                      InstanceMethod("reset", &DecoderStreamWrap::Reset),
+                                     InstanceMethod("fork", &DecoderStreamWrap::Fork),
                                      InstanceMethod("stats", &DecoderStreamWrap::Stats),
                                      InstanceMethod("close", &DecoderStreamWrap::Close),
                                      InstanceAccessor("closed", &DecoderStreamWrap::Closed, nullptr),
@@ -254,7 +255,10 @@ DecoderStreamWrap::DecoderStreamWrap(const Napi::CallbackInfo& info) : Napi::Obj
     ctx_ = DecoderWrap::Unwrap(info[0].As<Napi::Object>())->ctx();
     if (ctx_->closed) throw make_error(env, "CLOSED", "decoder is closed");
     decoder_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
-    stream_ = std::make_shared<wc::TaehvStream>(ctx_->weights);
+    if (info.Length() > 1 && info[1].IsExternal())  // fork(): a copy of another stream's state
+      stream_ = *info[1].As<Napi::External<std::shared_ptr<wc::TaehvStream>>>().Data();
+    else
+      stream_ = std::make_shared<wc::TaehvStream>(ctx_->weights);
     return 0;
   });
 }
@@ -359,6 +363,26 @@ Napi::Value DecoderStreamWrap::DecodeImpl(const Napi::CallbackInfo& info, bool f
 
 // reset() → Promise<void>: after pending decodes, the stream starts over (no MemBlock
 // state, the start-up frames trimmed again, any latent size).
+// fork() → Promise<DecoderStream>: after the pending decodes, a new stream continuing from
+// this one's temporal state (a forked session's video goes on without a seam).
+Napi::Value DecoderStreamWrap::Fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    auto s = stream_;
+    auto dec = std::make_shared<Napi::ObjectReference>(Napi::Persistent(decoder_ref_.Value()));
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s, dec]() {
+      auto copy = std::make_shared<std::shared_ptr<wc::TaehvStream>>(std::make_shared<wc::TaehvStream>(*s));
+      return [copy, dec](Napi::Env env) -> Napi::Value {
+        auto ext = Napi::External<std::shared_ptr<wc::TaehvStream>>::New(env, copy.get());
+        Napi::Value v = DecoderStreamWrap::ctor->New({dec->Value(), ext});
+        dec->Reset();
+        return v;
+      };
+    });
+  });
+}
+
 Napi::Value DecoderStreamWrap::Reset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {

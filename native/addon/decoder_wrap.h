@@ -49,6 +49,7 @@ class DecoderStreamWrap : public Napi::ObjectWrap<DecoderStreamWrap> {
   Napi::Value DecodeF32(const Napi::CallbackInfo& info);
   Napi::Value DecodeImpl(const Napi::CallbackInfo& info, bool f32);
   Napi::Value Reset(const Napi::CallbackInfo& info);
+  Napi::Value Fork(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);

@@ -120,6 +120,10 @@ export class DecoderStream {
       throw new ArgumentError('decodeBlock takes {latents: Float32Array, frames, height, width}', 'ARGUMENT');
     return this.decode(block.latents, block.frames, block.height, block.width);
   }
+  /** After the pending decodes, a new stream that continues from this one's temporal state. */
+  async fork(): Promise<DecoderStream> {
+    return new DecoderStream(await wrapAsync(() => this.#s.fork()));
+  }
   /** Start over after the pending decodes: no temporal state, start-up frames trimmed again, any latent size. */
   reset(): Promise<void> {
     return wrapAsync(() => this.#s.reset());

@@ -260,6 +260,11 @@ export class Session {
     }
     return block;
   }
+  /** @internal */
+  adoptStream(stream: DecoderStream, framesOut: number): void {
+    this.#stream = stream;
+    this.#framesOut = framesOut;
+  }
   /** @internal The actions of a step, encoded. */
   encode(actions: StepOptions['actions']): Float32Array | undefined {
     if (actions instanceof Float32Array || actions === undefined) return actions;
@@ -350,8 +355,10 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
-    // A fork gets its own decoder stream (its video starts at the fork).
-    return new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
+    const child = new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
+    // Its video continues from this session's decoder state (no restart seam at the fork).
+    if (this.#stream) child.adoptStream(await this.#stream.fork(), this.#framesOut);
+    return child;
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
   setSelection(sel: KvSelection): Promise<void> {

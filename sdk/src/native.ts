@@ -104,6 +104,7 @@ export interface NativeDecoded<T> {
 export interface NativeDecoderStream {
   decode(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Buffer>>;
   decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Float32Array>>;
+  fork(): Promise<NativeDecoderStream>;
   reset(): Promise<void>;
   stats(): Promise<DecoderStreamStats>;
   close(): Promise<void>;
