@@ -1,7 +1,5 @@
 #include "model/taehv.h"
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -54,12 +52,6 @@ std::vector<bool> get_bools(const Json& j, const char* key, const std::string& w
   return out;
 }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
-  return o + "]";
-}
-
 bool is_tgrow(const std::string& name) {
   return name == "decoder.7.conv.weight" || name == "decoder.13.conv.weight" || name == "decoder.19.conv.weight";
 }
@@ -102,8 +94,8 @@ TaehvConfig load_taehv_config(const std::string& path) {
   return parse_taehv_config(Json::parse(text, path), path);
 }
 
-std::vector<TaehvTensor> taehv_expected_tensors(const TaehvConfig& c) {
-  std::vector<TaehvTensor> v;
+std::vector<ExpectedTensor> taehv_expected_tensors(const TaehvConfig& c) {
+  std::vector<ExpectedTensor> v;
   auto conv = [&](int idx, const std::string& sub, int64_t out, int64_t in, int64_t k, bool bias) {
     const std::string p = "decoder." + std::to_string(idx) + sub;
     v.push_back({p + ".weight", {out, in, k, k}});
@@ -131,73 +123,20 @@ std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
   m->config = load_taehv_config(dir + "/config.json");
   const TaehvConfig& c = m->config;
 
-  std::vector<std::string> files;
-  if (DIR* dp = opendir(dir.c_str())) {
-    while (dirent* e = readdir(dp)) {
-      std::string n = e->d_name;
-      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) files.push_back(dir + "/" + n);
-    }
-    closedir(dp);
-  } else {
-    fail(ErrorKind::Weights, dir + ": cannot open decoder directory");
-  }
-  std::sort(files.begin(), files.end());
-  if (files.empty()) fail(ErrorKind::Weights, dir + ": no *.safetensors file in the decoder directory");
-
-  std::vector<std::unique_ptr<SafeTensors>> sts;
-  std::map<std::string, std::pair<const TensorInfo*, std::string>> all;  // name → (info, file)
-  for (auto& f : files) {
-    sts.push_back(SafeTensors::open(f));
-    for (auto& t : sts.back()->tensors()) {
-      if (t.name.compare(0, 8, "encoder.") == 0) continue;  // a full upstream checkpoint: decoding only
-      auto it = all.find(t.name);
-      if (it != all.end())
-        fail(ErrorKind::Weights, f + ": tensor \"" + t.name + "\" also appears in " + it->second.second);
-      all[t.name] = {&t, f};
-    }
-  }
-
-  // Validate every name, shape and dtype before converting anything.
+  // Every *.safetensors file of the directory (a full upstream checkpoint's encoder is
+  // left out: decoding only), validated as a whole before converting anything. A TGrow
+  // weight may have more output rows than needed (a multiple of n_f): upstream keeps the
+  // last rows.
+  const Checkpoint ck(dir, "decoder", {"encoder."});
   const auto expected = taehv_expected_tensors(c);
-  std::set<std::string> want;
-  std::vector<std::string> missing;
-  for (auto& e : expected) {
-    want.insert(e.name);
-    auto it = all.find(e.name);
-    if (it == all.end()) { missing.push_back(e.name); continue; }
-    const TensorInfo& t = *it->second.first;
-    bool ok = t.shape == e.shape;
-    if (!ok && is_tgrow(e.name) && t.shape.size() == 4) {
-      // more output rows than needed (a multiple of n_f): upstream keeps the last rows
-      ok = t.shape[1] == e.shape[1] && t.shape[2] == 1 && t.shape[3] == 1 && t.shape[0] > e.shape[0] &&
-           t.shape[0] % e.shape[1] == 0;
-    }
-    if (!ok)
-      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has shape " + shape_str(t.shape) +
-                                   ", expected " + shape_str(e.shape) + " for this decoder config");
-    if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64)
-      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has dtype " + t.dtype_str +
-                                   "; weights must be F32, F16, BF16 or F64");
-  }
-  if (!missing.empty()) {
-    std::string list;
-    for (size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + ("\"" + missing[i] + "\"");
-    if (missing.size() > 8) list += ", … (" + std::to_string(missing.size()) + " in all)";
-    fail(ErrorKind::Weights, files[0] + (files.size() > 1 ? " (and other shards)" : "") + ": missing tensor(s) " + list);
-  }
-  std::vector<std::string> extra;
-  for (auto& kv : all)
-    if (!want.count(kv.first)) extra.push_back(kv.second.second + ": \"" + kv.first + "\"");
-  if (!extra.empty()) {
-    std::string list;
-    for (size_t i = 0; i < extra.size() && i < 8; ++i) list += (i ? ", " : "") + extra[i];
-    if (extra.size() > 8) list += ", … (" + std::to_string(extra.size()) + " in all)";
-    fail(ErrorKind::Weights, "unexpected tensor(s) not used by this decoder config: " + list);
-  }
+  ck.validate(expected, [](const ExpectedTensor& e, const TensorInfo& t) {
+    return is_tgrow(e.name) && t.shape.size() == 4 && t.shape[1] == e.shape[1] && t.shape[2] == 1 &&
+           t.shape[3] == 1 && t.shape[0] > e.shape[0] && t.shape[0] % e.shape[1] == 0;
+  });
 
   FloatBuffer wbuf, bbuf;
   auto conv = [&](const std::string& p, bool bias, PackedConv& out) {
-    const TensorInfo& t = *all.at(p + ".weight").first;
+    const TensorInfo& t = ck.at(p + ".weight");
     wbuf.resize(size_t(t.numel));
     convert_to_f32(t.data, t.dtype, size_t(t.numel), wbuf.data());
     int64_t cout = t.shape[0];
@@ -211,7 +150,7 @@ std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
     }
     const float* b = nullptr;
     if (bias) {
-      const TensorInfo& bt = *all.at(p + ".bias").first;
+      const TensorInfo& bt = ck.at(p + ".bias");
       bbuf.resize(size_t(bt.numel));
       convert_to_f32(bt.data, bt.dtype, size_t(bt.numel), bbuf.data());
       b = bbuf.data();

@@ -27,6 +27,7 @@
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "kernels/conv2d.h"
+#include "model/checkpoint.h"
 #include "model/json.h"
 
 namespace wc {
@@ -51,12 +52,8 @@ struct TaehvConfig {
 TaehvConfig parse_taehv_config(const Json& j, const std::string& where);
 TaehvConfig load_taehv_config(const std::string& path);
 
-struct TaehvTensor {
-  std::string name;
-  std::vector<int64_t> shape;
-};
 // The tensors a config expects (upstream names and shapes).
-std::vector<TaehvTensor> taehv_expected_tensors(const TaehvConfig& c);
+std::vector<ExpectedTensor> taehv_expected_tensors(const TaehvConfig& c);
 
 struct TaehvMemBlock {  // decoder.{i}.conv.{0,2,4}
   PackedConv conv0, conv2, conv4;

@@ -1,22 +1,12 @@
 #include "model/wan_model.h"
 
-#include <dirent.h>
-
 #include <algorithm>
-#include <map>
-#include <set>
 
 #include "core/error.h"
-#include "model/safetensors.h"
+#include "model/checkpoint.h"
 
 namespace wc {
 namespace {
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
-  return o + "]";
-}
 
 void add_linear(std::vector<ExpectedTensor>& v, const std::string& p, int64_t out, int64_t in, bool bias = true) {
   v.push_back({p + ".weight", {out, in}});
@@ -68,74 +58,15 @@ std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptio
   m->config = load_model_config(dir + "/config.json");
   const ModelConfig& c = m->config;
 
-  // Every *.safetensors file in the directory (sorted, so shards load in a stable order).
-  std::vector<std::string> files;
-  if (DIR* dp = opendir(dir.c_str())) {
-    while (dirent* e = readdir(dp)) {
-      std::string n = e->d_name;
-      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) files.push_back(dir + "/" + n);
-    }
-    closedir(dp);
-  } else {
-    fail(ErrorKind::Weights, dir + ": cannot open model directory");
-  }
-  std::sort(files.begin(), files.end());
-  if (files.empty()) fail(ErrorKind::Weights, dir + ": no *.safetensors file in the model directory");
-
-  std::vector<std::unique_ptr<SafeTensors>> sts;
-  std::map<std::string, std::pair<const TensorInfo*, std::string>> all;  // name → (info, file)
-  for (auto& f : files) {
-    sts.push_back(SafeTensors::open(f));
-    for (auto& t : sts.back()->tensors()) {
-      auto it = all.find(t.name);
-      if (it != all.end())
-        fail(ErrorKind::Weights, f + ": tensor \"" + t.name + "\" also appears in " + it->second.second);
-      all[t.name] = {&t, f};
-    }
-  }
-
-  // Validate the whole set before converting anything.
-  auto expected = expected_tensors(c);
-  std::set<std::string> want;
-  std::vector<std::string> missing;
-  for (auto& e : expected) {
-    want.insert(e.name);
-    auto it = all.find(e.name);
-    if (it == all.end()) { missing.push_back(e.name); continue; }
-    const TensorInfo& t = *it->second.first;
-    if (t.shape != e.shape)
-      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has shape " + shape_str(t.shape) +
-                                   ", expected " + shape_str(e.shape) + " for this config");
-    if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64)
-      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has dtype " + t.dtype_str +
-                                   "; weights must be F32, F16, BF16 or F64");
-  }
-  if (!missing.empty()) {
-    std::string list;
-    for (size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + ("\"" + missing[i] + "\"");
-    if (missing.size() > 8) list += ", … (" + std::to_string(missing.size()) + " in all)";
-    fail(ErrorKind::Weights, files[0] + (files.size() > 1 ? " (and other shards)" : "") +
-                                 ": missing tensor(s) " + list);
-  }
-  std::vector<std::string> extra;
-  for (auto& kv : all) if (!want.count(kv.first)) extra.push_back(kv.second.second + ": \"" + kv.first + "\"");
-  if (!extra.empty()) {
-    std::string list;
-    for (size_t i = 0; i < extra.size() && i < 8; ++i) list += (i ? ", " : "") + extra[i];
-    if (extra.size() > 8) list += ", … (" + std::to_string(extra.size()) + " in all)";
-    fail(ErrorKind::Weights, "unexpected tensor(s) not used by this config: " + list);
-  }
+  // Every *.safetensors file of the directory, validated as a whole before converting anything.
+  const Checkpoint ck(dir, "model");
+  ck.validate(expected_tensors(c));
 
   FloatBuffer tmp;
-  auto to_f32 = [&](const std::string& name) -> const float* {
-    const TensorInfo& t = *all.at(name).first;
-    tmp.resize(size_t(t.numel));
-    convert_to_f32(t.data, t.dtype, size_t(t.numel), tmp.data());
-    return tmp.data();
-  };
+  auto to_f32 = [&](const std::string& name) -> const float* { return ck.to_f32(name, tmp); };
   FloatBuffer wbuf;
   auto linear = [&](const std::string& p, PackedLinear& out) {
-    const TensorInfo& w = *all.at(p + ".weight").first;
+    const TensorInfo& w = ck.at(p + ".weight");
     wbuf.resize(size_t(w.numel));
     convert_to_f32(w.data, w.dtype, size_t(w.numel), wbuf.data());
     const float* b = to_f32(p + ".bias");

@@ -9,6 +9,7 @@
 #include "core/buffer.h"
 #include "core/cpu_features.h"
 #include "kernels/gemm.h"
+#include "model/checkpoint.h"
 #include "model/config.h"
 
 namespace wc {
@@ -63,10 +64,6 @@ struct LoadOptions {
 std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptions& opts);
 
 // The tensor names and shapes a config expects (for loaders, converters and tests).
-struct ExpectedTensor {
-  std::string name;
-  std::vector<int64_t> shape;
-};
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c);
 
 }  // namespace wc
