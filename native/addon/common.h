@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -67,5 +68,22 @@ struct JobResult {
 // return a Promise settled on the JS thread with its result.
 Napi::Promise run_async(Napi::Env env, const std::function<void(std::function<void()>)>& submit,
                         std::function<std::function<Napi::Value(Napi::Env)>()> work);
+
+// close(): refuse new work from now on, and release `state` on the engine thread once the
+// work already submitted has run. A second close resolves at once.
+template <typename T, typename Submit>
+Napi::Value close_on_engine(Napi::Env env, std::atomic<bool>& closed, std::shared_ptr<T>& state, Submit submit) {
+  if (closed.exchange(true)) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  std::shared_ptr<T> s = std::move(state);
+  state = nullptr;
+  return run_async(env, submit, [s]() mutable {
+    s.reset();
+    return std::function<Napi::Value(Napi::Env)>();
+  });
+}
 
 }  // namespace wcjs

@@ -428,17 +428,7 @@ Napi::Value DecoderStreamWrap::Stats(const Napi::CallbackInfo& info) {
 Napi::Value DecoderStreamWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    if (closed_.exchange(true)) {
-      auto d = Napi::Promise::Deferred::New(env);
-      d.Resolve(env.Undefined());
-      return d.Promise();
-    }
-    auto s = std::move(stream_);
-    stream_ = nullptr;
-    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s]() mutable {
-      s.reset();
-      return std::function<Napi::Value(Napi::Env)>();
-    });
+    return close_on_engine(env, closed_, stream_, [this](std::function<void()> j) { submit(std::move(j)); });
   });
 }
 

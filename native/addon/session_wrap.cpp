@@ -417,17 +417,7 @@ Napi::Value SessionWrap::KvPages(const Napi::CallbackInfo& info) {
 Napi::Value SessionWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    if (closed_.exchange(true)) {
-      auto d = Napi::Promise::Deferred::New(env);
-      d.Resolve(env.Undefined());
-      return d.Promise();
-    }
-    auto s = std::move(session_);
-    session_ = nullptr;
-    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s]() mutable {
-      s.reset();
-      return std::function<Napi::Value(Napi::Env)>();
-    });
+    return close_on_engine(env, closed_, session_, [this](std::function<void()> j) { submit(std::move(j)); });
   });
 }
 
