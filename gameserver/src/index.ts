@@ -31,5 +31,5 @@ export { PlayerRecord, WorldView } from './view.js';
 export type { BlockMeta, ViewKind } from './view.js';
 export { defaultLevel, loadLevelFile, validateLevel } from './levels/index.js';
 export type { Level, LevelBox, LevelSpawn } from './levels/index.js';
-export { startWorldServer, freePort } from './server.js';
-export type { WorldServer, WorldServerOptions } from './server.js';
+export { startWorldServer, freePort, leastLoadedProcess, listRooms } from './server.js';
+export type { RoomListing, SelectProcess, WorldServer, WorldServerOptions } from './server.js';

@@ -3,17 +3,24 @@
  *
  *   npm run server -- [--port 2567] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none]
  *                     [--mode private|shared] [--threads N] [--secret S | --no-auth]
+ *                     [--redis redis://HOST:PORT] [--public-address HOST:PORT] [--list-rooms]
  *
  * Defaults to the tiny test model (test/fixtures/tiny) and its decoder. Prints the URL and,
  * when no secret was given, a random one plus a token a client can join with.
+ *
+ * Scale-out: start several of these with the same `--redis` (or WORLDCAST_REDIS_URL). Each
+ * process loads its own engine; Colyseus' Redis presence and driver make every process'
+ * matchmaker see (and reserve seats in) the rooms of all of them, new rooms go to the least
+ * loaded process, and a client is sent to the process that hosts its room (`publicAddress`).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { Server } from '@colyseus/core';
+import { Server, createEndpoint, createRouter, matchMaker, type IRoomCache, type MatchMakerDriver, type Presence } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 
 import { signToken } from './auth.js';
@@ -35,14 +42,57 @@ export interface WorldServerOptions {
   maxPayload?: number;
   /** Let Colyseus handle SIGINT/SIGTERM (default false). */
   gracefullyShutdown?: boolean;
+  /**
+   * Multi-process: the Redis URL every process of the deployment shares (`redis://host:port/db`).
+   * Sets Colyseus' `RedisPresence` (pub/sub, IPC between processes) and `RedisDriver` (the room
+   * listing), so this process' matchmaker sees, lists and reserves seats in the rooms of all of
+   * them. Default: the `WORLDCAST_REDIS_URL` environment variable; `false` or unset = one process
+   * (local presence and driver).
+   */
+  redis?: string | false;
+  /**
+   * Where clients reach *this* process (`host:port`, or `host/path` behind a proxy; no scheme):
+   * seat reservations for its rooms carry it, so a client matched by another process connects
+   * here. Default with Redis: `<host>:<port>` (the machine's hostname when listening on all
+   * interfaces). Without Redis: none (clients use the address they matched on).
+   */
+  publicAddress?: string;
+  /**
+   * Which process creates a new room: `'least-loaded'` (default; {@link leastLoadedProcess}),
+   * `'colyseus'` (Colyseus' own: fewest rooms by counters that are written at most once a
+   * second) or your own callback (e.g. one that weighs free KV memory per process).
+   */
+  selectProcess?: 'least-loaded' | 'colyseus' | SelectProcess;
+  /** Serve `GET /worldcast/rooms`: the listed rooms of every live process ({@link listRooms}; default false). */
+  roomListing?: boolean;
 }
+
+/** Picks the process (by Colyseus processId) that creates a new room. */
+export type SelectProcess = (roomName: string, clientOptions: unknown) => Promise<string>;
 
 export interface WorldServer {
   server: Server;
   engine: WorldEngine;
   port: number;
   url: string;
+  /** This process' Colyseus processId (room listings name their process by it). */
+  processId: string;
+  /** The address seat reservations for this process' rooms carry (undefined without one). */
+  publicAddress: string | undefined;
+  /** The Redis URL presence and driver use (undefined: single process). */
+  redis: string | undefined;
   close(): Promise<void>;
+}
+
+/** A room as `GET /worldcast/rooms` and {@link listRooms} describe it. */
+export interface RoomListing {
+  roomId: string;
+  name: string;
+  processId: string;
+  publicAddress?: string;
+  clients: number;
+  maxClients: number;
+  locked: boolean;
 }
 
 /** A free TCP port on the loopback interface. */
@@ -58,16 +108,100 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * `selectProcessIdToCreateRoom` for world rooms: of the live processes (registered with the
+ * matchmaker and subscribed to their IPC channel now: a process that stopped or died has
+ * none), the one hosting the fewest players, counting a room not yet joined as one, read from
+ * the driver's room listing at the moment of the request; ties go to the fewest rooms, then to
+ * this process (no IPC round trip). Colyseus' default ranks by room counters each process
+ * writes at most once a second, so a burst of creations would all land on one process, and
+ * keeps ranking a stopped process until a request to it times out.
+ */
+export async function leastLoadedProcess(): Promise<string> {
+  const [procs, live, rooms] = await Promise.all([matchMaker.stats.fetchAll(), liveProcesses(), matchMaker.driver.query({})]);
+  const load = new Map<string, { players: number; rooms: number }>();
+  load.set(matchMaker.processId, { players: 0, rooms: 0 });
+  for (const p of procs) if (!live || live.has(p.processId)) load.set(p.processId, { players: 0, rooms: 0 });
+  for (const r of rooms) {
+    const l = load.get(r.processId);
+    if (!l) continue; // a process that is gone
+    l.rooms++;
+    l.players += Math.max(1, r.clients);
+  }
+  let best = matchMaker.processId;
+  let bl = load.get(best)!;
+  for (const [id, l] of load) {
+    if (l.players < bl.players || (l.players === bl.players && l.rooms < bl.rooms)) {
+      best = id;
+      bl = l;
+    }
+  }
+  return best;
+}
+
+/**
+ * The processes whose matchmaker IPC channel is subscribed now (Colyseus' own liveness test):
+ * one that stopped, or died without cleaning up after itself, has none. Where the channel
+ * list cannot be trusted (it lacks this very process' channel: e.g. a Redis Cluster, whose
+ * PUBSUB CHANNELS answers for one node), every registered process counts as live.
+ */
+async function liveProcesses(): Promise<Set<string> | null> {
+  const channels = await matchMaker.presence.channels('p:*');
+  const live = new Set(channels.map((c) => c.slice(2)));
+  return live.has(matchMaker.processId) ? live : null;
+}
+
+/**
+ * The listed rooms of every live process (from the matchmaker's driver: Redis when scaled
+ * out). Rooms of a process that died stay in the driver until a request to it times out or a
+ * process starts; they are left out here.
+ */
+export async function listRooms(name?: string): Promise<RoomListing[]> {
+  const [all, live] = await Promise.all([matchMaker.query(name ? { name } : {}) as Promise<IRoomCache[]>, liveProcesses()]);
+  return all
+    .filter((r) => !r.private && !r.unlisted && (!live || live.has(r.processId)))
+    .map((r) => ({
+      roomId: r.roomId,
+      name: r.name,
+      processId: r.processId,
+      ...(r.publicAddress ? { publicAddress: r.publicAddress } : {}),
+      clients: r.clients,
+      maxClients: r.maxClients,
+      locked: !!r.locked,
+    }));
+}
+
+/** Colyseus' Redis presence + driver, loaded only when asked for. */
+async function redisBackends(url: string): Promise<{ presence: Presence; driver: MatchMakerDriver }> {
+  const [{ RedisPresence }, { RedisDriver }] = await Promise.all([import('@colyseus/redis-presence'), import('@colyseus/redis-driver')]);
+  return { presence: new RedisPresence(url), driver: new RedisDriver(url) };
+}
+
 /** Load the engine, define the rooms and listen. */
 export async function startWorldServer(opts: WorldServerOptions = {}): Promise<WorldServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port === 0 ? await freePort(host) : (opts.port ?? 2567);
+  const redis = opts.redis === false ? undefined : opts.redis || process.env.WORLDCAST_REDIS_URL || undefined;
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const publicAddress = opts.publicAddress ?? (redis ? `${wildcard ? hostname() : host.includes(':') ? `[${host}]` : host}:${port}` : undefined);
   const engine = await WorldEngine.shared(opts.model ?? { modelDir: 'test/fixtures/tiny', decoderDir: 'test/fixtures/taehv_tiny' });
+  const backends = redis ? await redisBackends(redis) : {};
+  const select = opts.selectProcess ?? 'least-loaded';
   const server = new Server({
     transport: new WebSocketTransport({ maxPayload: opts.maxPayload ?? 16 * 1024 }),
     greet: false,
     gracefullyShutdown: opts.gracefullyShutdown ?? false,
+    ...backends,
+    publicAddress,
+    selectProcessIdToCreateRoom: select === 'colyseus' ? undefined : select === 'least-loaded' ? leastLoadedProcess : select,
   });
+  if (opts.roomListing) {
+    const rooms = createEndpoint('/worldcast/rooms', { method: 'GET' }, async () => {
+      const json = JSON.stringify({ processId: matchMaker.processId, rooms: await listRooms() });
+      return new Response(json, { headers: { 'content-type': 'application/json' } });
+    });
+    server.router = createRouter({ worldcastRooms: rooms });
+  }
   const rooms = opts.rooms ?? { world: { mode: 'private' }, 'world-shared': { mode: 'shared' } };
   const cls = opts.roomClass ?? WorldRoom;
   for (const [name, o] of Object.entries(rooms)) server.define(name, cls, o.engine || o.model ? o : { ...o, engine });
@@ -77,6 +211,9 @@ export async function startWorldServer(opts: WorldServerOptions = {}): Promise<W
     engine,
     port,
     url: `ws://${host}:${port}`,
+    processId: matchMaker.processId,
+    publicAddress,
+    redis,
     close: async () => {
       await server.gracefullyShutdown(false);
     },
@@ -96,11 +233,17 @@ async function main(): Promise<void> {
       'no-auth': { type: 'boolean', default: false },
       codec: { type: 'string', default: 'auto' },
       'max-batch': { type: 'string' },
+      redis: { type: 'string' },
+      'public-address': { type: 'string' },
+      'list-rooms': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run server -- [--port 2567] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]');
+    console.log(
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
+        '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
+    );
     return;
   }
   const mode = values.mode === 'shared' ? 'shared' : 'private';
@@ -119,14 +262,31 @@ async function main(): Promise<void> {
     },
     rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
     gracefullyShutdown: true,
+    redis: values.redis,
+    publicAddress: values['public-address'],
+    roomListing: values['list-rooms'],
   });
   const info = ws.engine.model.info();
   console.log(`worldcast game server listening on ${ws.url}  (rooms: "world" [${mode}], "world-shared")`);
   console.log(`model ${info.dir} (${info.isa}, ${info.threads} threads), decoder ${ws.engine.decoder ? ws.engine.decoder.info().dir : 'none (latent previews)'}`);
+  if (ws.redis) console.log(`scale-out: process ${ws.processId} (pid ${process.pid}), presence + driver on ${redactUrl(ws.redis)}, public address ${ws.publicAddress}`);
+  else console.log(`single process ${ws.processId} (pid ${process.pid}); pass --redis to share rooms with other processes`);
+  if (values['list-rooms']) console.log(`room listing: GET http://${values.host}:${ws.port}/worldcast/rooms`);
   if (values['no-auth']) console.log('auth: off');
   else {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);
     console.log(`a token to join with (1 h): ${signToken(secret, { sub: 'dev', ttlSeconds: 3600 })}`);
+  }
+}
+
+/** A Redis URL without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
   }
 }
 
