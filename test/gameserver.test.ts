@@ -332,6 +332,8 @@ describe('WorldRoom over loopback', () => {
     expect(turn).toBeGreaterThan(0);
     const p = serverRoom(c).getPlayer(c.room.sessionId)!;
     expect(p.character.z).toBeLessThan(-0.5); // walked towards -Z (then veered right)
+    // the last input may still be in flight when the timer stops: wait until it lands
+    await until(() => p.state.inputSeq === seq, 'the last input processed');
     expect(p.state.inputSeq).toBe(seq);
     expect(p.view!.lastConditioning!.inputs.length).toBe(3);
     expectInOrder(c.frames);
