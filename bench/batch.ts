@@ -9,12 +9,8 @@ import { join } from 'node:path';
 
 import { loadModel } from '../sdk/src/index.js';
 import { writeRandomModel } from './random_model.js';
+import { median } from './common.js';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function measure(dir: string, n: number, rounds: number) {
   const model = await loadModel(dir, { threads: 2 });

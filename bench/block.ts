@@ -4,23 +4,17 @@
  * latents), with the per-stage breakdown, against the PyTorch reference in float32 on
  * the same threads (run as a subprocess when Debian's python3-torch is installed).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { loadModel } from '../sdk/src/index.js';
-import { native } from '../sdk/src/native.js';
 import { writeRandomModel } from './random_model.js';
+import { median, runTorchPeer } from './common.js';
 
 const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
 const BLOCKS = Number(process.env.WORLDCAST_BENCH_BLOCKS ?? 5);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 interface Row {
   model: string;
@@ -59,27 +53,15 @@ async function measure(name: string, dir: string, opts: { threads?: number; fold
     latentFramesPerSec: (c.num_frame_per_block * 1e3) / blockMs,
     stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
   };
-  const py = '/usr/bin/python3';
   if (opts.peer === false) {
     row.peer = 'not run for this variant';
-  } else if (existsSync(py) && process.env.WORLDCAST_BENCH_NO_PEER !== '1') {
-    const r = spawnSync(py, ['tools/reference/bench_block.py', dir, '--blocks', String(BLOCKS), '--threads', String(threads)], {
-      encoding: 'utf8',
-      timeout: 1_800_000,
-      // Debian's OpenBLAS misdetects some VMs' CPUs (e.g. as Prescott); name the core so
-      // the peer runs its real kernels (as bench/gemm.ts does).
-      env: { ...process.env, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? (native().testing.cpu().best === 'avx512' ? 'SkylakeX' : 'Haswell') },
-    });
-    if (r.status === 0) {
-      const p = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peer: string; median_block_seconds: number };
-      row.peer = p.peer;
-      row.peerBlockMs = p.median_block_seconds * 1e3;
-      row.speedup = row.peerBlockMs / blockMs;
-    } else {
-      row.peer = `unavailable (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
-    }
   } else {
-    row.peer = 'unavailable (install python3-torch)';
+    const p = runTorchPeer('tools/reference/bench_block.py', [dir, '--blocks', String(BLOCKS), '--threads', String(threads)], 1_800_000);
+    row.peer = p.peer;
+    if (p.blockMs !== undefined) {
+      row.peerBlockMs = p.blockMs;
+      row.speedup = p.blockMs / blockMs;
+    }
   }
   return row;
 }

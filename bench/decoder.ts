@@ -6,20 +6,15 @@
  * (tools/reference/bench_decoder.py, float32, same threads) when python3-torch is installed.
  * Blocks after the first (start-up trim, allocation) are timed; median reported.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { encodeSafetensors, loadDecoder, type Tensor } from '../sdk/src/index.js';
+import { median, runTorchPeer } from './common.js';
 
 const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** A decoder directory of taew2_1's architecture with random weights (uniform, fan-in scaled). */
 function writeRandomDecoder(dir: string, latent: number, nf: number[]): void {
@@ -91,20 +86,11 @@ async function measure(name: string, dir: string, C: number, H: number, W: numbe
     stateMB: st.stateBytes / 2 ** 20,
     workspaceMB: st.workspaceBytes / 2 ** 20,
   };
-  const py = '/usr/bin/python3';
-  if (existsSync(py) && process.env.WORLDCAST_BENCH_NO_PEER !== '1') {
-    const r = spawnSync(py, ['tools/reference/bench_decoder.py', dir, '--latent', String(C), String(H), String(W),
-      '--blocks', String(blocks), '--threads', String(THREADS)], { encoding: 'utf8', timeout: 3_600_000 });
-    if (r.status === 0) {
-      const p = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peer: string; median_block_seconds: number };
-      row.peer = p.peer;
-      row.peerBlockMs = p.median_block_seconds * 1e3;
-      row.speedup = row.peerBlockMs / blockMs;
-    } else {
-      row.peer = `unavailable (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
-    }
-  } else {
-    row.peer = 'unavailable (install python3-torch)';
+  const p = runTorchPeer('tools/reference/bench_decoder.py', [dir, '--latent', String(C), String(H), String(W), '--blocks', String(blocks), '--threads', String(THREADS)], 3_600_000);
+  row.peer = p.peer;
+  if (p.blockMs !== undefined) {
+    row.peerBlockMs = p.blockMs;
+    row.speedup = p.blockMs / blockMs;
   }
   return row;
 }

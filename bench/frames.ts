@@ -4,12 +4,8 @@
  * stepped one after another, decoding included; median over blocks.
  */
 import { loadModel } from '../sdk/src/index.js';
+import { median } from './common.js';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function runFramesBench(): Promise<unknown> {
   const model = await loadModel('test/fixtures/tiny', { threads: 2, decoder: 'test/fixtures/taehv_tiny' });

@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { native } from '../sdk/src/native.js';
+import { median } from './common.js';
 
 const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
 const REPS = Number(process.env.WORLDCAST_BENCH_REPS ?? 3);
@@ -38,11 +39,6 @@ interface Variant {
   dot?: boolean;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 interface Shape {
   layer: string;

@@ -3,12 +3,8 @@
  * interleaved, median of each; the target is under 1%.
  */
 import { loadModel, profiler } from '../sdk/src/index.js';
+import { median } from './common.js';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function runProfilerBench(): Promise<unknown> {
   const model = await loadModel('test/fixtures/tiny', { threads: 2 });
