@@ -75,7 +75,7 @@ function watch(room: ClientRoom): Client {
     c.frames.push(header);
     c.payloadBytes.push(payload.length);
   });
-  for (const t of ['welcome', 'prompt', 'error', 'session_ended', 'stats']) {
+  for (const t of ['welcome', 'prompt', 'error', 'session_ended', 'stats', 'spectate_ended']) {
     room.onMessage(t, (m: unknown) => {
       const l = c.messages.get(t) ?? [];
       l.push(m);
@@ -249,6 +249,16 @@ describe('WorldRoom over loopback', () => {
     return watch(room);
   }
 
+  /** Join the room of `c` by id with the given options (e.g. as a spectator). */
+  async function joinRoomOf(c: Client, sub: string, options: Record<string, unknown>): Promise<Client> {
+    const s = new ColyseusSDK(sdk.settings);
+    s.auth.token = signToken(SECRET, { sub });
+    const room = await s.joinById(c.room.roomId, options);
+    room.reconnection.enabled = false;
+    open.push(room);
+    return watch(room);
+  }
+
   function serverRoom(c: Client): WorldRoom {
     return colyseus.getRoomById(c.room.roomId) as unknown as WorldRoom;
   }
@@ -331,7 +341,7 @@ describe('WorldRoom over loopback', () => {
     }
     expect(turn).toBeGreaterThan(0);
     const p = serverRoom(c).getPlayer(c.room.sessionId)!;
-    expect(p.character.z).toBeLessThan(-0.5); // walked towards -Z (then veered right)
+    expect(p.character!.z).toBeLessThan(-0.5); // walked towards -Z (then veered right)
     // the last input may still be in flight when the timer stops: wait until it lands
     await until(() => p.state.inputSeq === seq, 'the last input processed');
     expect(p.state.inputSeq).toBe(seq);
@@ -358,7 +368,7 @@ describe('WorldRoom over loopback', () => {
     expect(late.actions).toEqual(new Array(21).fill(0)); // w held, but physics allowed no motion
     const p = serverRoom(c).getPlayer(c.room.sessionId)!;
     expect(p.input.keys).toBe(1);
-    expect(p.character.z).toBeGreaterThan(-1.75 + 0.29);
+    expect(p.character!.z).toBeGreaterThan(-1.75 + 0.29);
     await c.room.leave();
   });
 
@@ -603,6 +613,116 @@ describe('WorldRoom over loopback', () => {
     await until(() => (slow.room.state as { players: Map<string, { dropped: number }> }).players.get(slow.room.sessionId)!.dropped === p.dropped, 'drops in the room state');
     await slow.room.leave();
     await fast.room.leave();
+  });
+
+  it('lets a spectator watch a player\'s world: the same frames in order, no session or character of its own', async () => {
+    const player = await join('world', 'watched');
+    await until(() => player.frames.length > 0, 'player frames');
+    const room = serverRoom(player);
+    const view = room.getPlayer(player.room.sessionId)!.view!;
+    const sessions = engine.model.kvStats().sessions;
+    const spec = await joinRoomOf(player, 'watcher', { spectate: player.room.sessionId });
+    await until(() => msgs(spec, 'welcome').length === 1, 'spectator welcome');
+    const w = msgs<{ view: string; spectating: string }>(spec, 'welcome')[0]!;
+    expect(w).toMatchObject({ view: view.id, spectating: player.room.sessionId });
+    expect(engine.model.kvStats().sessions).toBe(sessions); // no world session of its own
+    const sp = room.getPlayer(spec.room.sessionId)!;
+    expect(sp.character).toBeNull(); // not a body in the physics world
+    expect(sp.spectating).toBe(player.room.sessionId);
+    expect(view.subscribers.has(sp)).toBe(true);
+    await until(() => spec.frames.length >= 24, 'spectator frames');
+    expectInOrder(spec.frames);
+    // The same envelopes as the player's: same view, sequence numbers, blocks and frame indices.
+    await until(() => player.frames.at(-1)!.seq >= spec.frames.at(-1)!.seq, 'the player has them too');
+    const bySeq = new Map(player.frames.map((h) => [h.seq, h]));
+    for (const h of spec.frames) {
+      const ph = bySeq.get(h.seq)!;
+      expect(ph).toBeDefined();
+      expect([h.view, h.block, h.frame, h.frames, h.latentFrame]).toEqual([ph.view, ph.block, ph.frame, ph.frames, ph.latentFrame]);
+    }
+    await until(() => (spec.room.state as { players: Map<string, { spectating: string; view: string }> }).players.get(spec.room.sessionId)?.spectating === player.room.sessionId, 'spectating in state');
+    expect((spec.room.state as { players: Map<string, { view: string }> }).players.get(spec.room.sessionId)!.view).toBe(view.id);
+    await spec.room.leave();
+    await until(() => !view.subscribers.has(sp), 'spectator unsubscribed');
+    expect(view.closed).toBe(false); // the player's world goes on
+    const n = player.frames.length;
+    await until(() => player.frames.length > n + 12, 'player frames after the spectator left');
+    await player.room.leave();
+  });
+
+  it('ignores a spectator\'s input (validated, then dropped); it never drives the view', async () => {
+    const player = await join('world', 'still');
+    await until(() => player.frames.length > 0, 'player frames');
+    const room = serverRoom(player);
+    const pp = room.getPlayer(player.room.sessionId)!;
+    const view = pp.view!;
+    const spec = await joinRoomOf(player, 'pusher', { spectate: player.room.sessionId });
+    await until(() => spec.frames.length > 0, 'spectator frames');
+    const sp = room.getPlayer(spec.room.sessionId)!;
+    const z0 = pp.character!.z;
+    let seq = 0;
+    const timer = setInterval(() => spec.room.send('input', { seq: ++seq, keys: 1, dx: 0.1, dy: 0 }), 20);
+    try {
+      const m = spec.frames.length;
+      await until(() => seq >= 20 && spec.frames.length > m + 24, 'frames while the spectator presses keys');
+    } finally {
+      clearInterval(timer);
+    }
+    await sleep(100); // the last inputs land
+    expect(sp.input).toEqual({ keys: 0, lookX: 0, lookY: 0 });
+    expect(sp.lastInputSeq).toBe(-1);
+    expect(sp.state.inputSeq).toBe(0);
+    expect(view.driver).toBe(pp);
+    expect(Array.from(view.lastConditioning!.encoded!)).toEqual(new Array(21).fill(0));
+    expect(pp.character!.z).toBeCloseTo(z0, 5);
+    expect(msgs(spec, 'error')).toHaveLength(0);
+    // Still validated: a malformed input is an error; prompt and restart are refused.
+    spec.room.send('input', { seq: 1, keys: 99 });
+    spec.room.send('prompt', { text: 'a volcano' });
+    await until(() => msgs(spec, 'error').length === 2, 'errors');
+    expect(msgs<{ code: string }>(spec, 'error').map((e) => e.code)).toEqual(['invalid_message', 'spectator']);
+    expect(view.pendingPrompt).toBeNull();
+    expect(view.promptVersion).toBe(0);
+    await spec.room.leave();
+    await player.room.leave();
+  });
+
+  it('tells a spectator when its player leaves, and detaches it', async () => {
+    const player = await join('world', 'goner');
+    await until(() => player.frames.length > 0, 'player frames');
+    const room = serverRoom(player);
+    const view = room.getPlayer(player.room.sessionId)!.view!;
+    const spec = await joinRoomOf(player, 'mourner', { spectate: player.room.sessionId });
+    await until(() => spec.frames.length > 0, 'spectator frames');
+    const sp = room.getPlayer(spec.room.sessionId)!;
+    await player.room.leave();
+    await until(() => msgs(spec, 'spectate_ended').length === 1, 'spectate_ended');
+    const m = msgs<{ target: string; view: string; reason: string; message: string }>(spec, 'spectate_ended')[0]!;
+    expect(m).toMatchObject({ target: player.room.sessionId, view: view.id, reason: 'left' });
+    expect(m.message).toMatch(/left/);
+    await until(() => view.closed, 'the player\'s world freed');
+    expect(sp.view).toBeNull();
+    expect(sp.state.view).toBe('');
+    const n = spec.frames.length;
+    await sleep(300);
+    expect(spec.frames.length).toBe(n); // no more frames
+    expect(spec.leftCode).toBeNull(); // still in the room
+    await spec.room.leave();
+  });
+
+  it('refuses to spectate a player who is not in the room', async () => {
+    const player = await join('world', 'host2');
+    const err = await joinRoomOf(player, 'lost', { spectate: 'no-such-session' }).then(
+      () => null,
+      (e: unknown) => e as Error & { code?: number },
+    );
+    expect(err).not.toBeNull();
+    expect(err!.message).toMatch(/cannot spectate "no-such-session": no such player/);
+    expect(err!.code).toBe(WORLD_ERRORS.NO_SUCH_PLAYER);
+    const bad = await joinRoomOf(player, 'lost2', { spectate: 42 }).then(() => null, (e: unknown) => e as Error);
+    expect(bad!.message).toMatch(/no such player/);
+    expect(serverRoom(player).getPlayer(player.room.sessionId)).toBeDefined();
+    await player.room.leave();
   });
 
   it('answers stats requests with server, engine and KV figures', async () => {

@@ -28,12 +28,14 @@ interface Live {
   reconnects: number;
   roomId: string;
   sessionId: string;
+  spectating: string;
+  players: string[];
   framesReceived: number;
   framesDrawn: number;
   skipped: number;
   inputSeq: number;
   keys: number;
-  lastHeader: { block: number; seq: number; input: number; prompt: number; width: number; height: number; codec: string } | null;
+  lastHeader: { view: string; block: number; seq: number; input: number; prompt: number; width: number; height: number; codec: string } | null;
   lastActions: { block: number; input: number; actions: number[] } | null;
   actionLog: { block: number; input: number; actions: number[] }[];
   lookSent: { dx: number; dy: number };
@@ -64,9 +66,9 @@ describe.skipIf(!haveChromium)('web client in headless Chromium', () => {
     }
   }
 
-  /** A hash of the canvas' pixels. */
-  const canvasHash = (): Promise<string> =>
-    page.evaluate(`(() => {
+  /** A hash of the canvas' pixels (of the first page, or another). */
+  const canvasHash = (on: Page = page): Promise<string> =>
+    on.evaluate(`(() => {
       const c = document.getElementById('screen');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let h = 2166136261;
@@ -156,7 +158,7 @@ describe.skipIf(!haveChromium)('web client in headless Chromium', () => {
       const p = serverRoom(l.roomId).getPlayer(l.sessionId)!;
       expect(p.input.keys).toBe(1);
       expect(p.state.inputSeq).toBeGreaterThan(before.inputSeq);
-      expect(p.character.z).toBeLessThan(0); // walked towards -Z
+      expect(p.character!.z).toBeLessThan(0); // walked towards -Z
       expect(await page.locator('#keys kbd[data-key="w"]').getAttribute('class')).toContain('down');
       await page.screenshot({ path: join(tmp, 'web-client.png') });
       console.log(`web client screenshot: ${join(tmp, 'web-client.png')}`);
@@ -171,7 +173,7 @@ describe.skipIf(!haveChromium)('web client in headless Chromium', () => {
 
   it('captures the mouse (pointer lock) and turns mouse motion into look input and turn conditioning', async () => {
     const before = await live();
-    const yaw0 = serverRoom(before.roomId).getPlayer(before.sessionId)!.character.yaw;
+    const yaw0 = serverRoom(before.roomId).getPlayer(before.sessionId)!.character!.yaw;
     await page.mouse.move(480, 300);
     await page.mouse.click(480, 300);
     await page.waitForFunction("document.pointerLockElement && document.pointerLockElement.id === 'screen'", undefined, { timeout: 3000 });
@@ -182,7 +184,7 @@ describe.skipIf(!haveChromium)('web client in headless Chromium', () => {
     const turnRight = (x: Live) => x.actionLog.some((a) => a.input > before.inputSeq && a.actions.some((v, i) => i % 7 === 5 && v > 0.01));
     const l = await until((x) => x.lookSent.dx > 0.5 && turnRight(x), 'a block conditioned on turning right');
     expect(l.lookSent.dy).toBeCloseTo(0, 6);
-    expect(serverRoom(l.roomId).getPlayer(l.sessionId)!.character.yaw).toBeLessThan(yaw0 - 0.3); // dx > 0 turns right
+    expect(serverRoom(l.roomId).getPlayer(l.sessionId)!.character!.yaw).toBeLessThan(yaw0 - 0.3); // dx > 0 turns right
     await page.evaluate('document.exitPointerLock()');
   });
 
@@ -253,6 +255,59 @@ describe.skipIf(!haveChromium)('web client in headless Chromium', () => {
       // The first page kept playing meanwhile.
       const first = await live();
       await until((x) => x.framesDrawn > first.framesDrawn + 3, 'first page still streaming');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('spectates the first page\'s player from a second page, picked in the mode picker; its canvas changes as frames arrive', async () => {
+    const first = await until((x) => x.status === 'playing', 'first page playing');
+    const target = serverRoom(first.roomId).getPlayer(first.sessionId)!;
+    const second = await browser.newPage();
+    const liveOf = async (): Promise<Live> => JSON.parse((await second.evaluate('JSON.stringify(window.__worldcast)')) as string) as Live;
+    const untilSecond = async (pred: (l: Live) => boolean, what: string, timeoutMs = 8000): Promise<Live> => {
+      const t0 = Date.now();
+      for (;;) {
+        const l = await liveOf();
+        if (pred(l)) return l;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; second page state: ${JSON.stringify({ ...l, actionLog: undefined })}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      second.on('pageerror', (e) => pageErrors.push(String(e)));
+      // Joined as a player of the same room first: the picker lists the first page's player.
+      await second.goto(`${demo.url}?room=world`);
+      const own = await untilSecond((x) => x.status === 'playing' && x.players.includes(first.sessionId), 'the first player in the picker');
+      expect(own.roomId).toBe(first.roomId);
+      expect(own.spectating).toBe('');
+      expect(await second.locator('#mode').inputValue()).toBe('private');
+      await second.selectOption('#mode', 'spectate');
+      await second.selectOption('#players', first.sessionId);
+      await Promise.all([second.waitForURL(/spectate=/), second.click('#go')]);
+      expect(second.url()).toContain(`spectate=${encodeURIComponent(first.sessionId)}`);
+      const l = await untilSecond((x) => x.spectating === first.sessionId && x.status === 'playing' && x.framesDrawn >= 3, 'spectated frames drawn');
+      expect(await second.locator('#mode').inputValue()).toBe('spectate');
+      expect(l.lastHeader!.view).toBe(target.view!.id); // the first player's world
+      const spectator = serverRoom(first.roomId).getPlayer(l.sessionId)!;
+      expect(spectator.spectating).toBe(first.sessionId);
+      expect(spectator.character).toBeNull();
+      expect(target.view!.driver).toBe(target);
+      // The canvas' pixels change as frames arrive.
+      const hashes = new Set<string>([await canvasHash(second)]);
+      const t0 = Date.now();
+      while (hashes.size < 3 && Date.now() - t0 < 8000) {
+        await new Promise((r) => setTimeout(r, 100));
+        hashes.add(await canvasHash(second));
+      }
+      expect(hashes.size).toBeGreaterThanOrEqual(3);
+      const after = await liveOf();
+      expect(after.inputSeq).toBe(0); // a spectator sends no input
+      expect(after.errors).toEqual([]);
+      expect(await second.locator('#overlay').textContent()).toContain(`spectating ${first.sessionId}`);
+      // The first page kept playing meanwhile.
+      const again = await live();
+      await until((x) => x.framesDrawn > again.framesDrawn + 3, 'first page still streaming');
     } finally {
       await second.close();
     }

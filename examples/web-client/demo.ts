@@ -8,6 +8,7 @@
  *
  * The page joins the `world` room (one private world per player); `?room=world-shared` joins
  * the shared one (one world for everybody in the room, driven by the first player).
+ * `?roomId=<id>&spectate=<sessionId>` watches a player's world; the page's mode picker sets these.
  *
  * The page gets its join token from `GET /token` ({token, endpoint}): this demo signs
  * short-lived HMAC tokens with a secret it generates at start (a real deployment's login

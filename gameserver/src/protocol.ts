@@ -9,9 +9,15 @@
  * - `stats`  (no payload): the server answers with a `stats` message.
  * - `restart` (no payload): a fresh world after the player's session ended.
  *
+ * Join option `{spectate: sessionId}`: join as a spectator of that player (of the same room):
+ * no world of one's own, the same frame envelopes as the player, input dropped (still
+ * validated), prompt and restart refused; an unknown player refuses the join (4404).
+ *
  * Server → client:
  * - `frame` (bytes, {@link encodeEnvelope}): one video frame with its header.
  * - `welcome`, `prompt` (acknowledgement), `error`, `session_ended`, `stats`: msgpack objects.
+ * - `spectate_ended` `{target, view, reason: 'left', message}`: to a spectator whose player
+ *   left; it is detached (no more frames) and may leave or join again.
  */
 import { Packr, Unpackr } from 'msgpackr';
 

@@ -2,7 +2,8 @@
  * WorldRoom: a Colyseus room where every player walks a rapier character through a level
  * and sees a world model's video of it. In 'private' mode each player has a world session
  * of their own; in 'shared' mode the room has one session, driven by one player's motion
- * (the first connected one) and streamed to all.
+ * (the first connected one) and streamed to all. A client joining with `{spectate: sessionId}`
+ * watches that player's view: no session or character of its own, its input dropped.
  *
  * The fixed-timestep tick moves the characters, then, for every view that is ready (its
  * previous block stepped and a block's worth of ticks gone by), turns the driver's allowed
@@ -86,6 +87,8 @@ export const WORLD_ERRORS = {
   KV_FULL: 4503,
   /** Authentication failed. */
   AUTH: ErrorCode.AUTH_FAILED,
+  /** A spectator's `spectate` option names no player of the room. */
+  NO_SUCH_PLAYER: 4404,
 } as const;
 
 type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality'>> & {
@@ -220,11 +223,13 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   // ------------------------------------------------------------------ players
 
-  override onJoin(client: Client, _options?: unknown, auth?: unknown): void {
-    const ps = new PlayerState();
-    const character = this.physics.addCharacter();
+  override onJoin(client: Client, options?: unknown, auth?: unknown): void {
     const a: unknown = client.auth ?? auth;
     const identity = typeof a === 'object' && a !== null ? (a as AuthIdentity) : null;
+    const spectate = typeof options === 'object' && options !== null ? (options as { spectate?: unknown }).spectate : undefined;
+    if (spectate !== undefined) return this.#joinSpectator(client, spectate, identity);
+    const ps = new PlayerState();
+    const character = this.physics.addCharacter();
     const p = new PlayerRecord(client, ps, character, identity);
     try {
       if (this.options.mode === 'private') {
@@ -238,11 +243,34 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     }
     p.view.subscribers.add(p);
     if (!p.view.driver) this.#setDriver(p.view, p);
-    Object.assign(ps, { view: p.view.id, connected: true, inputSeq: 0, framesSent: 0, dropped: 0 });
+    Object.assign(ps, { view: p.view.id, connected: true, inputSeq: 0, framesSent: 0, dropped: 0, spectating: '' });
     this.#syncPose(p);
     this.players.set(p.id, p);
     this.state.players.set(p.id, ps);
     client.send('welcome', this.welcome(p, false));
+  }
+
+  /**
+   * A spectator (join option `{spectate: sessionId}`): no world session and no character of
+   * its own, subscribed to the target player's view, never its driver; its input is dropped.
+   */
+  #joinSpectator(client: Client, spectate: unknown, identity: AuthIdentity | null): void {
+    const target = typeof spectate === 'string' ? this.players.get(spectate) : undefined;
+    if (!target || target.spectating !== null || !target.view)
+      throw new ServerError(WORLD_ERRORS.NO_SUCH_PLAYER, `cannot spectate "${String(spectate).slice(0, 64)}": no such player in this room`);
+    const ps = new PlayerState();
+    const p = new PlayerRecord(client, ps, null, identity, target.id);
+    p.view = target.view;
+    p.view.subscribers.add(p);
+    Object.assign(ps, { view: p.view.id, connected: true, inputSeq: 0, framesSent: 0, dropped: 0, spectating: target.id });
+    this.players.set(p.id, p);
+    this.state.players.set(p.id, ps);
+    client.send('welcome', this.welcome(p, false));
+  }
+
+  /** The spectators watching player `p`. */
+  #spectatorsOf(p: PlayerRecord): PlayerRecord[] {
+    return [...this.players.values()].filter((s) => s.spectating === p.id);
   }
 
   override onDrop(client: Client, code?: number): void {
@@ -275,11 +303,21 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (!p) return;
     this.players.delete(p.id);
     this.state.players.delete(p.id);
-    this.physics.removeCharacter(p.character);
+    if (p.character) this.physics.removeCharacter(p.character);
     const v = p.view;
     p.view = null;
+    if (p.spectating === null) {
+      // Its spectators have nothing left to watch: tell them and detach them.
+      for (const s of this.#spectatorsOf(p)) {
+        s.view?.subscribers.delete(s);
+        s.view = null;
+        s.state.view = '';
+        if (s.connected) s.client.send('spectate_ended', { target: p.id, view: v?.id ?? '', reason: 'left', message: `the player you were watching (${p.id}) left` });
+      }
+    }
     if (!v) return;
     v.subscribers.delete(p);
+    if (p.spectating !== null) return;
     if (v.kind === 'private') {
       this.views.delete(v.id);
       this.state.views.delete(v.id);
@@ -304,6 +342,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       sessionId: p.id,
       reconnected,
       mode: this.options.mode,
+      spectating: p.spectating ?? '',
       view: p.view?.id ?? '',
       tickRate: this.options.tickRate,
       ticksPerBlock: this.ticksPerBlock,
@@ -359,7 +398,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   }
 
   #firstConnected(v: WorldView): PlayerRecord | null {
-    for (const s of v.subscribers) if (s.connected) return s;
+    for (const s of v.subscribers) if (s.connected && s.spectating === null) return s;
     return null;
   }
 
@@ -379,7 +418,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.#tick = ctx.tick;
     const cap = this.ticksPerBlock * 4;
     for (const p of this.players.values()) {
-      if (!p.connected) continue;
+      if (!p.connected || !p.character) continue;
       const m = p.character.step(p.input, ctx.dt);
       p.motion.push(m);
       if (p.motion.length > cap) p.motion.splice(0, p.motion.length - cap);
@@ -401,6 +440,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   #syncPose(p: PlayerRecord): void {
     const c = p.character;
+    if (!c) return;
     const s = p.state;
     s.x = c.x;
     s.y = c.y;
@@ -597,6 +637,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       guard((p, msg: unknown) => {
         const r = validateInput(msg);
         if (!r.ok) return this.violation(p, r.error);
+        if (p.spectating !== null) return; // a spectator drives nothing
         const m = r.value;
         if (m.seq <= p.lastInputSeq) return; // stale or repeated
         p.lastInputSeq = m.seq;
@@ -611,6 +652,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       guard((p, msg: unknown) => {
         const r = validatePrompt(msg, this.options.maxPromptChars);
         if (!r.ok) return this.violation(p, r.error);
+        if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot change the prompt' });
         const v = p.view;
         if (!v || v.ended) return void p.client.send('error', { code: 'no_session', message: 'no world session to change the prompt of' });
         void this.#queuePrompt(v, r.value.text, p);
@@ -629,6 +671,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       guard((p, msg: unknown) => {
         const r = validateEmpty(msg, 'restart');
         if (!r.ok) return this.violation(p, r.error);
+        if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot restart a world' });
         if (!p.view || !p.view.ended) return void p.client.send('error', { code: 'restart', message: 'restart is only for a world whose session ended' });
         if (this.options.mode === 'shared') return this.#restartShared(p);
         const old = p.view;
@@ -645,6 +688,13 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         this.#setDriver(p.view, p);
         p.state.view = p.view.id;
         p.client.send('welcome', this.welcome(p, false));
+        for (const s of this.#spectatorsOf(p)) {
+          old.subscribers.delete(s);
+          s.view = p.view;
+          s.state.view = p.view.id;
+          p.view.subscribers.add(s);
+          if (s.connected) s.client.send('welcome', this.welcome(s, false));
+        }
       }),
     );
     this.onMessage('*', (client: Client, type: string | number) => {

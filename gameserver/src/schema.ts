@@ -23,6 +23,8 @@ export const PlayerState = schema(
     dropped: t.uint32(),
     /** False while the player is away within the reconnection grace period. */
     connected: t.boolean(),
+    /** A spectator: the session id of the player it watches ('' for a player). */
+    spectating: t.string(),
   },
   'PlayerState',
 );

@@ -15,7 +15,10 @@ export class PlayerRecord {
   readonly id: string;
   client: Client;
   readonly state: PlayerState;
-  readonly character: Character;
+  /** The player's rapier character; null for a spectator (not in the physics world). */
+  readonly character: Character | null;
+  /** Session id of the player this one watches (a spectator: no world, no input), else null. */
+  readonly spectating: string | null;
   readonly identity: AuthIdentity | null;
   /** Held keys and look not yet applied. */
   readonly input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };
@@ -30,11 +33,12 @@ export class PlayerRecord {
   violations = 0;
   framesSent = 0;
   dropped = 0;
-  constructor(client: Client, state: PlayerState, character: Character, identity: AuthIdentity | null) {
+  constructor(client: Client, state: PlayerState, character: Character | null, identity: AuthIdentity | null, spectating: string | null = null) {
     this.id = client.sessionId;
     this.client = client;
     this.state = state;
     this.character = character;
+    this.spectating = spectating;
     this.identity = identity;
   }
 }
@@ -88,7 +92,7 @@ export class WorldView {
     this.stream = stream;
     this.state = state;
   }
-  /** Someone connected is watching. */
+  /** Someone connected is watching (a player or a spectator). */
   get watched(): boolean {
     for (const p of this.subscribers) if (p.connected) return true;
     return false;

@@ -4,7 +4,10 @@
 //
 // Page parameters (query string): `room` (default "world"), `token` (a join token; else one
 // is fetched from `tokenUrl`, default "/token", which answers {token, endpoint}), `endpoint`
-// (the game server's ws:// URL when not given by the token endpoint).
+// (the game server's ws:// URL when not given by the token endpoint), `spectate` (a player's
+// session id: watch that player's world instead of playing; with `roomId`, the room to join by
+// id). The mode picker (bottom right) reloads the page with these for a private world (room
+// "world"), the shared one ("world-shared") or a player of the current room to spectate.
 import { ColyseusSDK, type Room } from '@colyseus/sdk';
 
 import { decodeEnvelope, type FrameHeader } from './envelope.js';
@@ -16,6 +19,12 @@ const LOOK_PER_PIXEL = 0.0025; // radians of look per pixel of pointer movement
 
 const params = new URLSearchParams(location.search);
 const roomName = params.get('room') ?? 'world';
+const spectate = params.get('spectate');
+const roomIdParam = params.get('roomId');
+const PRIVATE_ROOM = 'world';
+const SHARED_ROOM = 'world-shared';
+/** Join refused: the player to spectate is not in the room (the server's WORLD_ERRORS.NO_SUCH_PLAYER). */
+const NO_SUCH_PLAYER = 4404;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = $<HTMLCanvasElement>('screen');
@@ -25,11 +34,16 @@ const banner = $<HTMLDivElement>('banner');
 const promptForm = $<HTMLFormElement>('promptForm');
 const promptInput = $<HTMLInputElement>('prompt');
 const promptAck = $<HTMLSpanElement>('promptAck');
+const modePicker = $<HTMLFormElement>('modePicker');
+const modeSelect = $<HTMLSelectElement>('mode');
+const playerSelect = $<HTMLSelectElement>('players');
 
 interface Welcome {
   sessionId: string;
   reconnected: boolean;
   mode: string;
+  /** The session id of the player watched ('' when playing). */
+  spectating: string;
   view: string;
   tickRate: number;
   ticksPerBlock: number;
@@ -49,6 +63,10 @@ interface Stats {
 /** Everything the page knows, also read by the end-to-end test (window.__worldcast). */
 const live = {
   status: 'connecting' as 'connecting' | 'playing' | 'dropped' | 'gone' | 'ended',
+  /** The player this page watches ('' when playing). */
+  spectating: '',
+  /** Players of the room one may spectate (session ids, from the room state). */
+  players: [] as string[],
   joins: 0,
   roomId: '',
   sessionId: '',
@@ -248,7 +266,7 @@ function keyName(e: KeyboardEvent): KeyName | null {
 }
 
 function typing(e: Event): boolean {
-  return e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement;
+  return e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
 }
 
 function showKeys(): void {
@@ -317,6 +335,11 @@ document.addEventListener('mousemove', (e) => {
 });
 
 let inputTimer: ReturnType<typeof setInterval> | null = null;
+
+function stopInput(): void {
+  if (inputTimer) clearInterval(inputTimer);
+  inputTimer = null;
+}
 
 function startInput(tickRate: number): void {
   if (inputTimer) clearInterval(inputTimer);
@@ -391,9 +414,15 @@ async function join(): Promise<void> {
     const { token, endpoint } = await fetchToken();
     const sdk = new ColyseusSDK(endpoint);
     sdk.auth.token = token;
-    r = await sdk.joinOrCreate(roomName);
+    const options = spectate ? { spectate } : {};
+    r = roomIdParam ? await sdk.joinById(roomIdParam, options) : await sdk.joinOrCreate(roomName, options);
   } catch (e) {
     live.status = 'gone';
+    if ((e as { code?: unknown }).code === NO_SUCH_PLAYER) {
+      live.errors.push(e instanceof Error ? e.message : String(e));
+      setBanner(`${e instanceof Error ? e.message : String(e)}\npick another mode below`, true);
+      return;
+    }
     scheduleJoin(`the game server is unreachable (${e instanceof Error ? e.message : String(e)})`);
     return;
   }
@@ -414,8 +443,15 @@ async function join(): Promise<void> {
   r.onMessage('welcome', (w: Welcome) => {
     live.welcome = w;
     live.status = 'playing';
+    live.spectating = w.spectating ?? '';
     setBanner('');
-    startInput(w.tickRate);
+    if (live.spectating) stopInput(); // a spectator drives nothing
+    else startInput(w.tickRate);
+    showMode();
+  });
+  r.onMessage('spectate_ended', (m: { target: string; message: string }) => {
+    live.status = 'ended';
+    setBanner(`${m.message}\npick another mode below`, true);
   });
   r.onMessage('prompt', (m: { text: string; version: number; fromBlock: number }) => {
     live.prompt = m;
@@ -426,7 +462,7 @@ async function join(): Promise<void> {
   });
   r.onMessage('error', (m: { code: string; message: string }) => {
     live.errors.push(`${m.code}: ${m.message}`);
-    if (m.code === 'invalid_message' || m.code === 'prompt') promptAck.textContent = `✗ ${m.message}`;
+    if (m.code === 'invalid_message' || m.code === 'prompt' || m.code === 'spectator') promptAck.textContent = `✗ ${m.message}`;
   });
   r.onMessage('session_ended', (m: { message: string }) => {
     live.status = 'ended';
@@ -468,7 +504,7 @@ function renderOverlay(): void {
   const h = live.lastHeader;
   const s = live.stats;
   const lines = [
-    `worldcast · ${roomName}${w ? ` (${w.mode})` : ''} · ${live.status}`,
+    `worldcast · ${roomName}${w ? ` (${w.mode})` : ''} · ${live.spectating ? `spectating ${live.spectating} · ` : ''}${live.status}`,
     h ? `frame ${h.width}×${h.height} ${h.codec} · block ${h.block} · seq ${h.seq}` : 'no frames yet',
     `fps ${live.fps}`,
     `input→frame ${ms(live.latencyMs)} (avg ${ms(live.latencyAvgMs)})`,
@@ -497,5 +533,53 @@ setInterval(() => {
   live.fps = drawnAt.length;
 }, 1000);
 setInterval(renderOverlay, 200);
+
+// ------------------------------------------------------------------ mode picker
+
+type PlayerStates = { forEach(cb: (p: { spectating?: string }, id: string) => void): void };
+
+/** The picker shows the page's mode; the player list is for spectating. */
+function showMode(): void {
+  const mode = live.welcome?.mode ?? (roomName === SHARED_ROOM ? 'shared' : 'private');
+  modeSelect.value = live.spectating || spectate ? 'spectate' : mode === 'shared' ? 'shared' : 'private';
+  playerSelect.disabled = modeSelect.value !== 'spectate';
+}
+
+/** The room's players (not spectators, not this page) from the room state. */
+function refreshPlayers(): void {
+  const players = (room?.state as { players?: PlayerStates } | undefined)?.players;
+  const ids: string[] = [];
+  players?.forEach((p, id) => {
+    if (id !== live.sessionId && !p.spectating) ids.push(id);
+  });
+  live.players = ids;
+  const have = [...playerSelect.options].map((o) => o.value);
+  if (have.join() === ids.join()) return;
+  const keep = playerSelect.value || live.spectating;
+  playerSelect.replaceChildren(...ids.map((id) => new Option(id === live.spectating ? `${id} (watching)` : id, id)));
+  if (ids.includes(keep)) playerSelect.value = keep;
+}
+
+modeSelect.addEventListener('change', () => {
+  playerSelect.disabled = modeSelect.value !== 'spectate';
+});
+
+modePicker.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const next = new URLSearchParams(location.search);
+  next.delete('roomId');
+  next.delete('spectate');
+  if (modeSelect.value === 'spectate') {
+    const target = playerSelect.value;
+    if (!target) return void setBanner('no player to spectate in this room yet', true);
+    next.set('room', roomName);
+    if (live.roomId) next.set('roomId', live.roomId);
+    next.set('spectate', target);
+  } else next.set('room', modeSelect.value === 'shared' ? SHARED_ROOM : PRIVATE_ROOM);
+  location.search = next.toString();
+});
+
+showMode();
+setInterval(refreshPlayers, 500);
 
 void join();
