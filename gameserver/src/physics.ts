@@ -266,6 +266,10 @@ export class PhysicsWorld {
       if (b.yaw) d.setRotation({ x: 0, y: Math.sin(b.yaw / 2), z: 0, w: Math.cos(b.yaw / 2) });
       this.#world.createCollider(d);
     }
+    const base = level.floor?.y ?? 0;
+    for (const c of level.pillars ?? []) {
+      this.#world.createCollider(RAPIER.ColliderDesc.cylinder(c.height / 2, c.radius).setTranslation(c.center[0], base + c.height / 2, c.center[1]));
+    }
     // Build the query structures once so the first tick's character queries see the level.
     this.#world.step();
   }

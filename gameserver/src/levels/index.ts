@@ -1,12 +1,17 @@
 /**
- * Level descriptions: static colliders (a floor and boxes: walls, crates, steps) and
- * spawn points, loaded into the rapier world of a room.
+ * Level descriptions: static colliders (a floor, boxes: walls, crates, steps, and
+ * pillars: vertical cylinders) and spawn points, loaded into the rapier world of a room.
+ * The optional visual fields (colours, the floor's checker) are what the software
+ * renderer ({@link ../render.ts}) draws; physics ignores them.
  */
 import { readFileSync } from 'node:fs';
 
+import type { ActionSpace } from '../../../sdk/src/actions.js';
 import { defaultLevel } from './default.js';
 
 export type Vec3 = [number, number, number];
+/** Linear RGB, each channel in 0..1. */
+export type Color = [number, number, number];
 
 /** A static box. `yaw` rotates it about the vertical axis (radians). */
 export interface LevelBox {
@@ -14,7 +19,27 @@ export interface LevelBox {
   center: Vec3;
   halfExtents: Vec3;
   yaw?: number;
+  /** Surface colour (default {@link DEFAULT_BOX_COLOR}). */
+  color?: Color;
 }
+
+/** A vertical cylinder standing on the floor (its base at the floor's top). */
+export interface LevelPillar {
+  name?: string;
+  /** [x, z] of the axis. */
+  center: [number, number];
+  radius: number;
+  height: number;
+  /** Surface colour (default {@link DEFAULT_BOX_COLOR}). */
+  color?: Color;
+}
+
+export const DEFAULT_BOX_COLOR: Color = [0.6, 0.6, 0.6];
+export const DEFAULT_FLOOR_COLORS: [Color, Color] = [
+  [0.42, 0.42, 0.42],
+  [0.3, 0.3, 0.3],
+];
+export const DEFAULT_FLOOR_TILE = 2;
 
 /** Where a character starts: the capsule's foot position and facing (radians; 0 faces -Z). */
 export interface LevelSpawn {
@@ -27,13 +52,36 @@ export interface Level {
   /** m/s² downwards (default 9.81). */
   gravity?: number;
   /** A floor slab whose top is at y = `y` (default 0), `halfExtents` [x, z] in metres. */
-  floor?: { halfExtents: [number, number]; y?: number };
+  floor?: {
+    halfExtents: [number, number];
+    y?: number;
+    /** Checker colours (default {@link DEFAULT_FLOOR_COLORS}). */
+    colors?: [Color, Color];
+    /** Checker tile size (m, default {@link DEFAULT_FLOOR_TILE}). */
+    tile?: number;
+  };
   boxes: LevelBox[];
+  /** Vertical cylinders on the floor (default none). */
+  pillars?: LevelPillar[];
   spawns: LevelSpawn[];
 }
 
+/** The action space of the default world model: WASD + space and two look axes. */
+export const defaultWorldActionSpace: ActionSpace = {
+  mode: 'additive',
+  keys: ['w', 'a', 's', 'd', 'space'],
+  mouse: [
+    { name: 'dx', min: -1, max: 1 },
+    { name: 'dy', min: -1, max: 1 },
+  ],
+};
+
 function isVec(v: unknown, n: number): boolean {
   return Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+}
+
+function isColor(v: unknown): boolean {
+  return isVec(v, 3) && (v as number[]).every((x) => x >= 0 && x <= 1);
 }
 
 /** Check a level's shape; throws an Error naming the first bad field. */
@@ -42,12 +90,30 @@ export function validateLevel(level: unknown, where = 'level'): Level {
   if (typeof l !== 'object' || l === null) throw new Error(`${where}: not an object`);
   if (typeof l.name !== 'string') throw new Error(`${where}: name must be a string`);
   if (l.gravity !== undefined && (typeof l.gravity !== 'number' || !Number.isFinite(l.gravity))) throw new Error(`${where}: gravity must be a number`);
-  if (l.floor !== undefined && !isVec(l.floor.halfExtents, 2)) throw new Error(`${where}: floor.halfExtents must be [x, z]`);
+  if (l.floor !== undefined) {
+    if (typeof l.floor !== 'object' || l.floor === null || !isVec(l.floor.halfExtents, 2)) throw new Error(`${where}: floor.halfExtents must be [x, z]`);
+    if (l.floor.y !== undefined && (typeof l.floor.y !== 'number' || !Number.isFinite(l.floor.y))) throw new Error(`${where}: floor.y must be a number`);
+    if (l.floor.colors !== undefined && (!Array.isArray(l.floor.colors) || l.floor.colors.length !== 2 || !l.floor.colors.every(isColor)))
+      throw new Error(`${where}: floor.colors must be two [r,g,b] colours in 0..1`);
+    if (l.floor.tile !== undefined && (typeof l.floor.tile !== 'number' || !Number.isFinite(l.floor.tile) || l.floor.tile <= 0))
+      throw new Error(`${where}: floor.tile must be a positive number`);
+  }
   if (!Array.isArray(l.boxes)) throw new Error(`${where}: boxes must be an array`);
   l.boxes.forEach((b, i) => {
     if (!isVec(b.center, 3) || !isVec(b.halfExtents, 3) || b.halfExtents.some((h) => h <= 0))
       throw new Error(`${where}: boxes[${i}] needs center [x,y,z] and positive halfExtents [x,y,z]`);
+    if (b.yaw !== undefined && (typeof b.yaw !== 'number' || !Number.isFinite(b.yaw))) throw new Error(`${where}: boxes[${i}].yaw must be a number`);
+    if (b.color !== undefined && !isColor(b.color)) throw new Error(`${where}: boxes[${i}].color must be [r,g,b] in 0..1`);
   });
+  if (l.pillars !== undefined) {
+    if (!Array.isArray(l.pillars)) throw new Error(`${where}: pillars must be an array`);
+    l.pillars.forEach((p, i) => {
+      if (typeof p !== 'object' || p === null || !isVec(p.center, 2)) throw new Error(`${where}: pillars[${i}].center must be [x, z]`);
+      if (typeof p.radius !== 'number' || !Number.isFinite(p.radius) || p.radius <= 0) throw new Error(`${where}: pillars[${i}].radius must be a positive number`);
+      if (typeof p.height !== 'number' || !Number.isFinite(p.height) || p.height <= 0) throw new Error(`${where}: pillars[${i}].height must be a positive number`);
+      if (p.color !== undefined && !isColor(p.color)) throw new Error(`${where}: pillars[${i}].color must be [r,g,b] in 0..1`);
+    });
+  }
   if (!Array.isArray(l.spawns) || l.spawns.length === 0) throw new Error(`${where}: spawns must be a non-empty array`);
   l.spawns.forEach((s, i) => {
     if (!isVec(s.position, 3)) throw new Error(`${where}: spawns[${i}].position must be [x,y,z]`);

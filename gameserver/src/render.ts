@@ -1,0 +1,469 @@
+/**
+ * The ground-truth renderer: a deterministic software ray caster of a {@link Level} (its
+ * checker floor, boxes and pillars, and a sky), the one implementation the dataset
+ * generator and the evaluation both use.
+ *
+ * Camera: a pinhole at the EYE position ({@link eyeFromCharacter}), vertical field of view
+ * {@link FOV_Y}, square pixels, with the physics conventions: y is up, yaw 0 looks at -Z and
+ * grows to the left, pitch > 0 looks up. Each pixel averages a 2×2 grid of rays (so the
+ * checker floor does not alias). A ray hitting the floor, a box (oriented by its yaw) or a
+ * pillar (a capped cylinder on the floor) is shaded Lambert (a sun or moon direction plus
+ * ambient, per-face normals) and then mixed exponentially toward the fog colour with
+ * distance; a ray hitting nothing shows the sky gradient with the sun's (moon's) disc.
+ *
+ * Output: RGB bytes, HWC row-major, top row first. Same inputs give identical bytes.
+ * The per-level data is compiled once and cached by level object: a level mutated after
+ * its first render must be passed as a new object.
+ */
+import { DEFAULT_BOX_COLOR, DEFAULT_FLOOR_COLORS, DEFAULT_FLOOR_TILE, type Color, type Level } from './levels/index.js';
+
+/** An eye position and view direction (radians, physics conventions). */
+export interface Camera {
+  x: number;
+  y: number;
+  z: number;
+  yaw: number;
+  pitch: number;
+}
+
+/** How a scene is lit and what the sky looks like. */
+export interface Lighting {
+  /** Sky colour straight up and at the horizon (and below it). */
+  skyZenith: Color;
+  skyHorizon: Color;
+  /** Direction toward the sun (or moon); normalized on use. */
+  sunDir: [number, number, number];
+  /** Direct light colour × intensity. */
+  sunColor: Color;
+  /** Ambient light colour × intensity. */
+  ambient: Color;
+  /** Colour distant surfaces fade toward, and the fading rate (1/m): a surface at distance d keeps exp(-density·d) of its colour. */
+  fogColor: Color;
+  fogDensity: number;
+  /** The sun's (moon's) disc in the sky: colour and angular radius (rad; 0 = none). */
+  discColor: Color;
+  discSize: number;
+}
+
+/** Names of the lighting presets, in their dataset index order. */
+export const PROMPTS = ['day', 'dusk', 'night', 'fog'] as const;
+export type PromptName = (typeof PROMPTS)[number];
+
+function norm3(x: number, y: number, z: number): [number, number, number] {
+  const l = Math.hypot(x, y, z);
+  return [x / l, y / l, z / l];
+}
+
+export const LIGHTING: Record<PromptName, Lighting> = {
+  day: {
+    skyZenith: [0.22, 0.45, 0.88],
+    skyHorizon: [0.68, 0.8, 0.95],
+    sunDir: norm3(0.45, 0.8, 0.4),
+    sunColor: [0.62, 0.6, 0.55],
+    ambient: [0.56, 0.58, 0.64],
+    fogColor: [0.68, 0.8, 0.95],
+    fogDensity: 0.006,
+    discColor: [1, 1, 0.92],
+    discSize: 0.05,
+  },
+  dusk: {
+    skyZenith: [0.28, 0.16, 0.42],
+    skyHorizon: [0.98, 0.52, 0.26],
+    sunDir: norm3(-0.9, 0.13, 0.35),
+    sunColor: [0.95, 0.55, 0.3],
+    ambient: [0.3, 0.22, 0.32],
+    fogColor: [0.78, 0.45, 0.36],
+    fogDensity: 0.014,
+    discColor: [1, 0.72, 0.4],
+    discSize: 0.06,
+  },
+  night: {
+    skyZenith: [0.01, 0.015, 0.06],
+    skyHorizon: [0.05, 0.07, 0.16],
+    sunDir: norm3(0.3, 0.6, -0.7),
+    sunColor: [0.22, 0.27, 0.42],
+    ambient: [0.1, 0.11, 0.18],
+    fogColor: [0.04, 0.05, 0.12],
+    fogDensity: 0.03,
+    discColor: [0.85, 0.88, 0.95],
+    discSize: 0.035,
+  },
+  fog: {
+    skyZenith: [0.76, 0.78, 0.8],
+    skyHorizon: [0.8, 0.81, 0.82],
+    sunDir: norm3(0.2, 0.9, 0.3),
+    sunColor: [0.3, 0.3, 0.3],
+    ambient: [0.6, 0.6, 0.62],
+    fogColor: [0.8, 0.81, 0.82],
+    fogDensity: 0.32,
+    discColor: [0.8, 0.81, 0.82],
+    discSize: 0,
+  },
+};
+
+/** The camera's height above the character's feet (m). */
+export const EYE_HEIGHT = 1.6;
+/** Vertical field of view (rad). */
+export const FOV_Y = (75 * Math.PI) / 180;
+
+/** The eye camera of a character given its foot position and view angles. */
+export function eyeFromCharacter(c: { x: number; y: number; z: number; yaw: number; pitch: number }): Camera {
+  return { x: c.x, y: c.y + EYE_HEIGHT, z: c.z, yaw: c.yaw, pitch: c.pitch };
+}
+
+// ------------------------------------------------------------------ compiled scene
+
+const BOX_STRIDE = 11; // cx cy cz hx hy hz cos sin r g b
+const PIL_STRIDE = 8; // cx cz radius y0 y1 r g b
+
+interface Scene {
+  hasFloor: boolean;
+  floorY: number;
+  tile: number;
+  floor0: Color;
+  floor1: Color;
+  boxes: Float64Array;
+  nBoxes: number;
+  pillars: Float64Array;
+  nPillars: number;
+}
+
+const scenes = new WeakMap<Level, Scene>();
+
+function compile(level: Level): Scene {
+  let s = scenes.get(level);
+  if (s) return s;
+  const boxes = new Float64Array(level.boxes.length * BOX_STRIDE);
+  level.boxes.forEach((b, i) => {
+    const yaw = b.yaw ?? 0;
+    const c = b.color ?? DEFAULT_BOX_COLOR;
+    boxes.set([...b.center, ...b.halfExtents, Math.cos(yaw), Math.sin(yaw), c[0], c[1], c[2]], i * BOX_STRIDE);
+  });
+  const pl = level.pillars ?? [];
+  const base = level.floor?.y ?? 0;
+  const pillars = new Float64Array(pl.length * PIL_STRIDE);
+  pl.forEach((p, i) => {
+    const c = p.color ?? DEFAULT_BOX_COLOR;
+    pillars.set([p.center[0], p.center[1], p.radius, base, base + p.height, c[0], c[1], c[2]], i * PIL_STRIDE);
+  });
+  const colors = level.floor?.colors ?? DEFAULT_FLOOR_COLORS;
+  s = {
+    hasFloor: level.floor !== undefined,
+    floorY: base,
+    tile: level.floor?.tile ?? DEFAULT_FLOOR_TILE,
+    floor0: colors[0],
+    floor1: colors[1],
+    boxes,
+    nBoxes: level.boxes.length,
+    pillars,
+    nPillars: pl.length,
+  };
+  scenes.set(level, s);
+  return s;
+}
+
+// The nearest hit of the last trace() (module state: no allocation per ray).
+let hitT = 0;
+let hitNx = 0;
+let hitNy = 0;
+let hitNz = 0;
+let hitR = 0;
+let hitG = 0;
+let hitB = 0;
+
+const EPS = 1e-6;
+
+/** Nearest hit along the ray o + t·d (t > 0); fills the hit* state. d need not be unit length (t is then in units of |d|). */
+function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): boolean {
+  let best = Infinity;
+  // Floor plane.
+  if (s.hasFloor && dy < 0 && oy > s.floorY) {
+    const t = (s.floorY - oy) / dy;
+    if (t > EPS) {
+      best = t;
+      hitNx = 0;
+      hitNy = 1;
+      hitNz = 0;
+      const px = ox + t * dx;
+      const pz = oz + t * dz;
+      const parity = (Math.floor(px / s.tile) + Math.floor(pz / s.tile)) & 1;
+      const c = parity ? s.floor1 : s.floor0;
+      hitR = c[0];
+      hitG = c[1];
+      hitB = c[2];
+    }
+  }
+  // Boxes: slab test in the box frame (world = Ry(yaw)·local).
+  const B = s.boxes;
+  for (let i = 0, o = 0; i < s.nBoxes; i++, o += BOX_STRIDE) {
+    const c = B[o + 6]!;
+    const sn = B[o + 7]!;
+    const wx = ox - B[o]!;
+    const wz = oz - B[o + 2]!;
+    const lox = wx * c - wz * sn;
+    const loz = wx * sn + wz * c;
+    const loy = oy - B[o + 1]!;
+    const ldx = dx * c - dz * sn;
+    const ldz = dx * sn + dz * c;
+    const hx = B[o + 3]!;
+    const hy = B[o + 4]!;
+    const hz = B[o + 5]!;
+    let tn = -Infinity;
+    let tf = Infinity;
+    let axis = 0;
+    let sign = 0;
+    // x
+    if (ldx > 1e-12 || ldx < -1e-12) {
+      const inv = 1 / ldx;
+      let t1 = (-hx - lox) * inv;
+      let t2 = (hx - lox) * inv;
+      if (t1 > t2) {
+        const tmp = t1;
+        t1 = t2;
+        t2 = tmp;
+      }
+      if (t1 > tn) {
+        tn = t1;
+        axis = 0;
+        sign = ldx > 0 ? -1 : 1;
+      }
+      if (t2 < tf) tf = t2;
+    } else if (lox < -hx || lox > hx) continue;
+    // y
+    if (dy > 1e-12 || dy < -1e-12) {
+      const inv = 1 / dy;
+      let t1 = (-hy - loy) * inv;
+      let t2 = (hy - loy) * inv;
+      if (t1 > t2) {
+        const tmp = t1;
+        t1 = t2;
+        t2 = tmp;
+      }
+      if (t1 > tn) {
+        tn = t1;
+        axis = 1;
+        sign = dy > 0 ? -1 : 1;
+      }
+      if (t2 < tf) tf = t2;
+    } else if (loy < -hy || loy > hy) continue;
+    // z
+    if (ldz > 1e-12 || ldz < -1e-12) {
+      const inv = 1 / ldz;
+      let t1 = (-hz - loz) * inv;
+      let t2 = (hz - loz) * inv;
+      if (t1 > t2) {
+        const tmp = t1;
+        t1 = t2;
+        t2 = tmp;
+      }
+      if (t1 > tn) {
+        tn = t1;
+        axis = 2;
+        sign = ldz > 0 ? -1 : 1;
+      }
+      if (t2 < tf) tf = t2;
+    } else if (loz < -hz || loz > hz) continue;
+    if (tn > tf || tn <= EPS || tn >= best) continue;
+    best = tn;
+    if (axis === 1) {
+      hitNx = 0;
+      hitNy = sign;
+      hitNz = 0;
+    } else {
+      const lnx = axis === 0 ? sign : 0;
+      const lnz = axis === 2 ? sign : 0;
+      hitNx = lnx * c + lnz * sn;
+      hitNy = 0;
+      hitNz = -lnx * sn + lnz * c;
+    }
+    hitR = B[o + 8]!;
+    hitG = B[o + 9]!;
+    hitB = B[o + 10]!;
+  }
+  // Pillars: capped vertical cylinders.
+  const P = s.pillars;
+  const a = dx * dx + dz * dz;
+  for (let i = 0, o = 0; i < s.nPillars; i++, o += PIL_STRIDE) {
+    const px = ox - P[o]!;
+    const pz = oz - P[o + 1]!;
+    const r = P[o + 2]!;
+    const y0 = P[o + 3]!;
+    const y1 = P[o + 4]!;
+    let t = Infinity;
+    let nx = 0;
+    let ny = 0;
+    let nz = 0;
+    if (a > 1e-12) {
+      const b = px * dx + pz * dz;
+      const cc = px * px + pz * pz - r * r;
+      const disc = b * b - a * cc;
+      if (disc >= 0) {
+        const ts = (-b - Math.sqrt(disc)) / a;
+        if (ts > EPS) {
+          const y = oy + ts * dy;
+          if (y >= y0 && y <= y1) {
+            t = ts;
+            nx = (px + ts * dx) / r;
+            nz = (pz + ts * dz) / r;
+          }
+        }
+      }
+    }
+    if (dy < 0 && oy > y1) {
+      const tc = (y1 - oy) / dy;
+      const qx = px + tc * dx;
+      const qz = pz + tc * dz;
+      if (tc < t && qx * qx + qz * qz <= r * r) {
+        t = tc;
+        nx = 0;
+        ny = 1;
+        nz = 0;
+      }
+    } else if (dy > 0 && oy < y0) {
+      const tc = (y0 - oy) / dy;
+      const qx = px + tc * dx;
+      const qz = pz + tc * dz;
+      if (tc < t && qx * qx + qz * qz <= r * r) {
+        t = tc;
+        nx = 0;
+        ny = -1;
+        nz = 0;
+      }
+    }
+    if (t < best) {
+      best = t;
+      hitNx = nx;
+      hitNy = ny;
+      hitNz = nz;
+      hitR = P[o + 5]!;
+      hitG = P[o + 6]!;
+      hitB = P[o + 7]!;
+    }
+  }
+  hitT = best;
+  return best < Infinity;
+}
+
+/**
+ * Distance along a ray from (ox, oy, oz) in direction (dx, dy, dz) (need not be unit) to
+ * the level's first surface, in units of the direction's length; Infinity when it hits nothing.
+ */
+export function castRay(level: Level, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): number {
+  return trace(compile(level), ox, oy, oz, dx, dy, dz) ? hitT : Infinity;
+}
+
+/** A lighting preset by name, or the lighting itself. */
+export function resolveLighting(lighting: Lighting | PromptName): Lighting {
+  if (typeof lighting !== 'string') return lighting;
+  const l = LIGHTING[lighting];
+  if (!l) throw new Error(`unknown lighting preset "${lighting}" (one of ${PROMPTS.join(', ')})`);
+  return l;
+}
+
+/**
+ * Render the level from `camera` (the eye) under `lighting` into `width × height` RGB bytes
+ * (HWC, top row first), into `out` when given (it must hold width·height·3 bytes).
+ */
+export function renderView(level: Level, camera: Camera, lighting: Lighting | PromptName, width: number, height: number, out?: Uint8Array): Uint8Array {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error('width and height must be positive integers');
+  const n = width * height * 3;
+  if (out && out.length < n) throw new Error(`out holds ${out.length} bytes; ${n} needed`);
+  const img = out ?? new Uint8Array(n);
+  const s = compile(level);
+  const L = resolveLighting(lighting);
+  const [sx0, sy0, sz0] = norm3(...L.sunDir);
+  const [zr, zg, zb] = L.skyZenith;
+  const [hr, hg, hb] = L.skyHorizon;
+  const [lr, lg, lb] = L.sunColor;
+  const [ar, ag, ab] = L.ambient;
+  const [fr, fg, fb] = L.fogColor;
+  const [dr, dg, db] = L.discColor;
+  const fogK = L.fogDensity;
+  const cosDisc = L.discSize > 0 ? Math.cos(L.discSize) : 2;
+  const cosGlow = L.discSize > 0 ? Math.cos(L.discSize * 4) : 2;
+  const glowScale = 1 / (1 - cosGlow);
+
+  const cy = Math.cos(camera.yaw);
+  const sy = Math.sin(camera.yaw);
+  const cp = Math.cos(camera.pitch);
+  const sp = Math.sin(camera.pitch);
+  // forward, right, up (physics conventions: yaw 0 looks at -Z; pitch > 0 looks up)
+  const fx = -sy * cp;
+  const fy = sp;
+  const fz = -cy * cp;
+  const rx = cy;
+  const rz = -sy;
+  const ux = sy * sp;
+  const uy = cp;
+  const uz = cy * sp;
+  const tanV = Math.tan(FOV_Y / 2);
+  const tanH = (tanV * width) / height;
+  const ox = camera.x;
+  const oy = camera.y;
+  const oz = camera.z;
+
+  let p = 0;
+  for (let py = 0; py < height; py++) {
+    for (let px = 0; px < width; px++) {
+      let accR = 0;
+      let accG = 0;
+      let accB = 0;
+      for (let sub = 0; sub < 4; sub++) {
+        const u = (px + 0.25 + 0.5 * (sub & 1)) / width;
+        const v = (py + 0.25 + 0.5 * (sub >> 1)) / height;
+        const a = (2 * u - 1) * tanH;
+        const b = (1 - 2 * v) * tanV;
+        let dx = fx + a * rx + b * ux;
+        let dy = fy + b * uy;
+        let dz = fz + a * rz + b * uz;
+        const inv = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz);
+        dx *= inv;
+        dy *= inv;
+        dz *= inv;
+        let cr: number;
+        let cg: number;
+        let cb: number;
+        if (trace(s, ox, oy, oz, dx, dy, dz)) {
+          const lam = hitNx * sx0 + hitNy * sy0 + hitNz * sz0;
+          const direct = lam > 0 ? lam : 0;
+          const amb = 0.8 + 0.2 * hitNy; // a little less ambient under overhangs and on walls than on tops
+          cr = hitR * (ar * amb + lr * direct);
+          cg = hitG * (ag * amb + lg * direct);
+          cb = hitB * (ab * amb + lb * direct);
+          const f = Math.exp(-fogK * hitT);
+          cr = cr * f + fr * (1 - f);
+          cg = cg * f + fg * (1 - f);
+          cb = cb * f + fb * (1 - f);
+        } else {
+          const t = dy > 0 ? Math.sqrt(dy) : 0;
+          cr = hr + (zr - hr) * t;
+          cg = hg + (zg - hg) * t;
+          cb = hb + (zb - hb) * t;
+          const cs = dx * sx0 + dy * sy0 + dz * sz0;
+          if (cs > cosDisc) {
+            cr = dr;
+            cg = dg;
+            cb = db;
+          } else if (cs > cosGlow) {
+            const g = (cs - cosGlow) * glowScale;
+            const w = 0.5 * g * g;
+            cr += (dr - cr) * w;
+            cg += (dg - cg) * w;
+            cb += (db - cb) * w;
+          }
+        }
+        accR += cr;
+        accG += cg;
+        accB += cb;
+      }
+      img[p++] = toByte(accR * 0.25);
+      img[p++] = toByte(accG * 0.25);
+      img[p++] = toByte(accB * 0.25);
+    }
+  }
+  return img;
+}
+
+function toByte(v: number): number {
+  return v <= 0 ? 0 : v >= 1 ? 255 : (v * 255 + 0.5) | 0;
+}
