@@ -1,0 +1,536 @@
+/**
+ * Dataset generator for the default world model: episodes of a physics character walking
+ * through a level, rendered by the ground-truth software renderer, with the exact action
+ * conditioning the game server would compute from the same motion.
+ *
+ *   npm run dataset -- --out data/world --episodes N --frames T --seed S [--size 128] [--workers 2] [--level file.json]
+ *
+ * Video at 15 frames/s, physics at 30 Hz (2 ticks per frame, each `Character.step(input,
+ * 1/30)` then `PhysicsWorld.step(1/30)`, as the room's tick does). Frame 0 of an episode is
+ * the exact spawn pose (a level spawn's position and yaw, pitch 0) with an all-zero action;
+ * frame f ≥ 1 runs its 2 ticks with the policy's input, then renders, and its action is
+ * `encodeActions([frameAction(groupMotion(ticks, 1)[0], space, params)], space, 1)`: the
+ * game server's conditioning path with the room's default parameters.
+ *
+ * Output (little-endian raw arrays, episodes concatenated in order; N = total frames):
+ *   frames.u8   uint8   [N, H, W, 3]
+ *   actions.f32 float32 [N, 7]    (w a s d space dx dy)
+ *   poses.f32   float32 [N, 5]    (foot x y z, yaw, pitch)
+ *   prompts.u8  uint8   [N]       (index into PROMPTS)
+ *   meta.json
+ * Each episode depends only on (seed, episode id), so any --workers gives the same bytes.
+ */
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+import { encodeActions } from '../../sdk/src/actions.js';
+import { defaultActionMap, frameAction, groupMotion, type ConditioningParams } from '../../gameserver/src/conditioning.js';
+import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type LevelSpawn } from '../../gameserver/src/levels/index.js';
+import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../gameserver/src/physics.js';
+import { KEY_BITS } from '../../gameserver/src/protocol.js';
+import { EYE_HEIGHT, PROMPTS, castRay, eyeFromCharacter, renderView } from '../../gameserver/src/render.js';
+
+export const FPS = 15;
+export const TICK_RATE = 30;
+export const TICKS_PER_FRAME = TICK_RATE / FPS;
+/** The room's default key threshold (room.ts: `conditioning.keyThreshold ?? 0.3`). */
+export const KEY_THRESHOLD = 0.3;
+
+export type PolicyName = 'random' | 'explorer' | 'idle';
+
+export interface DatasetOptions {
+  out: string;
+  episodes: number;
+  frames: number;
+  seed: number;
+  /** Square frame size in pixels (default 128). */
+  size?: number;
+  workers?: number;
+  level?: Level;
+  /** Progress lines to stderr (default true). */
+  progress?: boolean;
+}
+
+export interface EpisodeMeta {
+  id: number;
+  /** Index of the episode's first frame in the arrays. */
+  start: number;
+  frames: number;
+  spawn: LevelSpawn & { index: number };
+  policy: PolicyName;
+  promptSwitchAt: number | null;
+}
+
+export interface DatasetMeta {
+  version: 1;
+  width: number;
+  height: number;
+  fps: number;
+  tickRate: number;
+  eyeHeight: number;
+  prompts: string[];
+  actionSpace: typeof defaultWorldActionSpace;
+  level: string;
+  seed: number;
+  episodes: EpisodeMeta[];
+  totalFrames: number;
+}
+
+export interface EpisodeData {
+  meta: Omit<EpisodeMeta, 'start'>;
+  frames: Uint8Array;
+  actions: Float32Array;
+  poses: Float32Array;
+  prompts: Uint8Array;
+}
+
+// ------------------------------------------------------------------ seeded PRNG
+
+function mix32(x: number): number {
+  let z = (x + 0x9e3779b9) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+  return (z ^ (z >>> 15)) >>> 0;
+}
+
+/** mulberry32, seeded from (seed, episode id) through a splitmix-style mix. */
+export class Rng {
+  #s: number;
+  constructor(seed: number, stream = 0) {
+    const lo = seed >>> 0;
+    const hi = Math.floor(seed / 2 ** 32) >>> 0;
+    this.#s = mix32(mix32(mix32(lo) ^ hi) ^ (stream >>> 0));
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    let t = (this.#s = (this.#s + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  range(a: number, b: number): number {
+    return a + (b - a) * this.next();
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+// ------------------------------------------------------------------ policies
+
+/** What a policy asks for over one video frame. */
+interface FrameControl {
+  keys: number;
+  /** rad/s, > 0 turns right. */
+  turnRate: number;
+  /** rad/s, > 0 looks down. */
+  pitchRate: number;
+}
+
+interface PolicyState {
+  rng: Rng;
+  level: Level;
+  maxTurnRate: number;
+}
+
+const { w: W, a: A, s: S, d: D, space: SPACE } = KEY_BITS;
+const secs = (rng: Rng, a: number, b: number): number => Math.max(1, Math.round(rng.range(a, b) * FPS));
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+
+/** Pitch toward a target at a bounded rate (the look-down axis is positive). */
+function pitchToward(c: Character, target: number, maxRate: number): number {
+  return clamp((c.pitch - target) * 4, -maxRate, maxRate);
+}
+
+abstract class Policy {
+  protected readonly rng: Rng;
+  protected readonly level: Level;
+  protected readonly maxTurn: number;
+  protected pitchTarget = 0;
+  constructor(s: PolicyState) {
+    this.rng = s.rng;
+    this.level = s.level;
+    this.maxTurn = s.maxTurnRate;
+  }
+  abstract frame(c: Character, blocked: boolean): FrameControl;
+  /** Occasional small pitch changes within ±0.4 rad, drifting back to 0. */
+  protected pitch(c: Character, p: number): number {
+    if (this.rng.chance(p)) this.pitchTarget = this.rng.range(-0.4, 0.4);
+    else this.pitchTarget *= 0.95;
+    return pitchToward(c, this.pitchTarget, this.maxTurn / 2);
+  }
+  /** Free distance ahead (m) at waist height in direction `yaw`. */
+  protected free(c: Character, yaw: number): number {
+    const [fx, fz] = c.forwardVector(yaw);
+    return castRay(this.level, c.x, c.y + 0.5, c.z, fx, 0, fz);
+  }
+}
+
+/** Random key combos and smooth random turning. */
+class RandomPolicy extends Policy {
+  #keys = 0;
+  #keysLeft = 0;
+  #turn = 0;
+  #turnTarget = 0;
+  #turnLeft = 0;
+  frame(c: Character): FrameControl {
+    const r = this.rng;
+    if (this.#keysLeft-- <= 0) {
+      const u = r.next();
+      this.#keys =
+        u < 0.5 ? W : u < 0.6 ? W | A : u < 0.7 ? W | D : u < 0.76 ? A : u < 0.82 ? D : u < 0.88 ? S : u < 0.95 ? 0 : u < 0.98 ? W | SPACE : SPACE;
+      this.#keysLeft = secs(r, 0.3, 2);
+    }
+    if (this.#turnLeft-- <= 0) {
+      this.#turnTarget = r.chance(0.35) ? 0 : r.range(-1, 1) * (this.maxTurn / 2);
+      this.#turnLeft = secs(r, 0.3, 2);
+    }
+    this.#turn += (this.#turnTarget - this.#turn) * 0.25;
+    return { keys: this.#keys, turnRate: this.#turn, pitchRate: this.pitch(c, 0.03) };
+  }
+}
+
+/** Walk forward, wander a little, turn away from walls, look around now and then. */
+class ExplorerPolicy extends Policy {
+  #mode: 'walk' | 'turn' | 'look' = 'walk';
+  #left = 0;
+  #turn = 0;
+  #wander = 0;
+  #wanderLeft = 0;
+  #keys: number = W;
+  frame(c: Character, blocked: boolean): FrameControl {
+    const r = this.rng;
+    const half = this.maxTurn / 2;
+    if (this.#mode === 'walk') {
+      if (blocked || this.free(c, c.yaw) < 1.6) {
+        const left = this.free(c, c.yaw + 0.9);
+        const right = this.free(c, c.yaw - 0.9);
+        const dir = Math.abs(left - right) < 0.5 ? (r.chance(0.5) ? 1 : -1) : left > right ? -1 : 1; // turnRate > 0 turns right
+        this.#mode = 'turn';
+        this.#turn = dir * half;
+        this.#left = Math.max(2, Math.round((r.range(0.8, 2.2) / half) * FPS));
+        this.#keys = r.chance(0.5) ? W : 0;
+      } else if (r.chance(0.012)) {
+        this.#mode = 'look';
+        this.#left = secs(r, 1, 3);
+        this.#turn = (r.chance(0.5) ? 1 : -1) * r.range(0.3, 1) * half;
+        this.pitchTarget = r.range(-0.4, 0.4);
+      }
+    }
+    if (this.#mode === 'turn' || this.#mode === 'look') {
+      if (this.#left-- <= 0) {
+        this.#mode = 'walk';
+        this.#keys = W;
+      } else if (this.#mode === 'look') {
+        if (r.chance(0.06)) this.#turn = -this.#turn;
+        return { keys: 0, turnRate: this.#turn, pitchRate: pitchToward(c, this.pitchTarget, half) };
+      } else {
+        return { keys: this.#keys, turnRate: this.#turn, pitchRate: this.pitch(c, 0) };
+      }
+    }
+    if (this.#wanderLeft-- <= 0) {
+      this.#wander = r.chance(0.4) ? 0 : r.range(-0.25, 0.25) * half;
+      this.#wanderLeft = secs(r, 0.5, 2);
+    }
+    return { keys: W | (r.chance(0.004) ? SPACE : 0), turnRate: this.#wander, pitchRate: this.pitch(c, 0.015) };
+  }
+}
+
+/** Standing still, turning in place, looking up and down, short walks. */
+class IdlePolicy extends Policy {
+  #left = 0;
+  #keys = 0;
+  #turn = 0;
+  frame(c: Character): FrameControl {
+    const r = this.rng;
+    const half = this.maxTurn / 2;
+    if (this.#left-- <= 0) {
+      const u = r.next();
+      this.#left = secs(r, 1, 3);
+      this.pitchTarget = 0;
+      if (u < 0.35) {
+        this.#keys = 0; // stand still
+        this.#turn = 0;
+      } else if (u < 0.75) {
+        this.#keys = 0; // turn in place
+        this.#turn = (r.chance(0.5) ? 1 : -1) * r.range(0.3, 1) * half;
+      } else if (u < 0.9) {
+        this.#keys = 0; // look up or down
+        this.#turn = 0;
+        this.pitchTarget = r.range(-0.4, 0.4);
+      } else {
+        this.#keys = W; // a short walk
+        this.#turn = 0;
+        this.#left = secs(r, 0.5, 1.5);
+      }
+    }
+    return { keys: this.#keys, turnRate: this.#turn, pitchRate: pitchToward(c, this.pitchTarget, half) };
+  }
+}
+
+// ------------------------------------------------------------------ episodes
+
+/** The room's default conditioning parameters for a world's character. */
+export function conditioningParams(world: PhysicsWorld): ConditioningParams {
+  return { walkSpeed: world.params.walkSpeed, maxTurnRate: world.params.maxTurnRate, keyThreshold: KEY_THRESHOLD, map: { ...defaultActionMap } };
+}
+
+/** One episode; its content depends only on (level, seed, id, frames, size). */
+export async function generateEpisode(level: Level, seed: number, id: number, frames: number, size: number): Promise<EpisodeData> {
+  const rng = new Rng(seed, id);
+  const spawnIndex = rng.int(level.spawns.length);
+  const spawn = level.spawns[spawnIndex]!;
+  const u = rng.next();
+  const policyName: PolicyName = u < 0.45 ? 'random' : u < 0.85 ? 'explorer' : 'idle';
+  const prompt0 = rng.int(PROMPTS.length);
+  let switchAt: number | null = null;
+  let prompt1 = prompt0;
+  if (rng.chance(0.3) && frames >= 2) {
+    switchAt = 1 + rng.int(frames - 1);
+    prompt1 = (prompt0 + 1 + rng.int(PROMPTS.length - 1)) % PROMPTS.length;
+  }
+
+  const space = defaultWorldActionSpace;
+  const nAct = space.keys.length + space.mouse.length;
+  const frameBytes = size * size * 3;
+  const data: EpisodeData = {
+    meta: { id, frames, spawn: { index: spawnIndex, position: [...spawn.position], yaw: spawn.yaw ?? 0 }, policy: policyName, promptSwitchAt: switchAt },
+    frames: new Uint8Array(frames * frameBytes),
+    actions: new Float32Array(frames * nAct),
+    poses: new Float32Array(frames * 5),
+    prompts: new Uint8Array(frames),
+  };
+
+  const world = await PhysicsWorld.create(level);
+  try {
+    const ch = world.addCharacter(spawn);
+    const params = conditioningParams(world);
+    const state: PolicyState = { rng: new Rng(seed, id ^ 0x5bd1e995), level, maxTurnRate: world.params.maxTurnRate };
+    const policy = policyName === 'random' ? new RandomPolicy(state) : policyName === 'explorer' ? new ExplorerPolicy(state) : new IdlePolicy(state);
+    const input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };
+    const dt = 1 / TICK_RATE;
+    let blocked = false;
+    const ticks: TickMotion[] = [];
+    for (let f = 0; f < frames; f++) {
+      let pose: [number, number, number, number, number];
+      if (f === 0) {
+        pose = [spawn.position[0], spawn.position[1], spawn.position[2], spawn.yaw ?? 0, 0];
+      } else {
+        const ctl = policy.frame(ch, blocked);
+        ticks.length = 0;
+        for (let k = 0; k < TICKS_PER_FRAME; k++) {
+          input.keys = ctl.keys;
+          input.lookX += ctl.turnRate * dt;
+          input.lookY += ctl.pitchRate * dt;
+          const m = ch.step(input, dt);
+          ticks.push(m);
+          world.step(dt);
+        }
+        blocked = ticks.some((m) => m.blocked);
+        const action = frameAction(groupMotion(ticks, 1)[0]!, space, params);
+        data.actions.set(encodeActions([action], space, 1), f * nAct);
+        pose = [ch.x, ch.y, ch.z, ch.yaw, ch.pitch];
+      }
+      data.poses.set(pose, f * 5);
+      const prompt = switchAt !== null && f >= switchAt ? prompt1 : prompt0;
+      data.prompts[f] = prompt;
+      const cam = eyeFromCharacter({ x: pose[0], y: pose[1], z: pose[2], yaw: pose[3], pitch: pose[4] });
+      renderView(level, cam, PROMPTS[prompt]!, size, size, data.frames.subarray(f * frameBytes, (f + 1) * frameBytes));
+    }
+  } finally {
+    world.free();
+  }
+  return data;
+}
+
+// ------------------------------------------------------------------ dataset
+
+interface WorkerJob {
+  level: Level;
+  seed: number;
+  frames: number;
+  size: number;
+}
+
+const WORKER_TAG = 'worldcast-dataset-worker';
+
+if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) {
+  const job = (workerData as { job: WorkerJob }).job;
+  parentPort!.on('message', (id: number) => {
+    generateEpisode(job.level, job.seed, id, job.frames, job.size).then(
+      (e) => parentPort!.postMessage({ ok: true, e }, [e.frames.buffer, e.actions.buffer, e.poses.buffer, e.prompts.buffer] as ArrayBuffer[]),
+      (err: unknown) => parentPort!.postMessage({ ok: false, id, error: String((err as Error)?.stack ?? err) }),
+    );
+  });
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer (got ${v})`);
+  return v;
+}
+
+/** Generate a dataset into `opts.out`; resolves with its meta.json content. */
+export async function generateDataset(opts: DatasetOptions): Promise<DatasetMeta> {
+  if (endianness() !== 'LE') throw new Error('the dataset format is little-endian; this host is not');
+  const episodes = positiveInt(opts.episodes, 'episodes');
+  const frames = positiveInt(opts.frames, 'frames');
+  const size = positiveInt(opts.size ?? 128, 'size');
+  const workers = Math.min(positiveInt(opts.workers ?? 1, 'workers'), episodes);
+  if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw new Error('seed must be a non-negative integer');
+  const level = opts.level ?? defaultLevel;
+  const progress = opts.progress ?? true;
+  mkdirSync(opts.out, { recursive: true });
+  const fds = {
+    frames: openSync(join(opts.out, 'frames.u8'), 'w'),
+    actions: openSync(join(opts.out, 'actions.f32'), 'w'),
+    poses: openSync(join(opts.out, 'poses.f32'), 'w'),
+    prompts: openSync(join(opts.out, 'prompts.u8'), 'w'),
+  };
+  const metas: EpisodeMeta[] = [];
+  let written = 0;
+  const t0 = performance.now();
+  let lastReport = 0;
+  const write = (e: EpisodeData): void => {
+    const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    writeSync(fds.frames, bytes(e.frames));
+    writeSync(fds.actions, bytes(e.actions));
+    writeSync(fds.poses, bytes(e.poses));
+    writeSync(fds.prompts, bytes(e.prompts));
+    metas.push({ ...e.meta, start: written * frames });
+    written++;
+    const now = performance.now();
+    if (progress && (now - lastReport > 1000 || written === episodes)) {
+      lastReport = now;
+      const fps = (written * frames) / ((now - t0) / 1000);
+      process.stderr.write(`dataset: episodes ${written}/${episodes}, frames ${written * frames}, ${fps.toFixed(1)} frames/s\n`);
+    }
+  };
+  try {
+    if (workers === 1) {
+      for (let id = 0; id < episodes; id++) write(await generateEpisode(level, opts.seed, id, frames, size));
+    } else {
+      await runWorkers({ level, seed: opts.seed, frames, size }, episodes, workers, write);
+    }
+  } finally {
+    for (const fd of Object.values(fds)) closeSync(fd);
+  }
+  const meta: DatasetMeta = {
+    version: 1,
+    width: size,
+    height: size,
+    fps: FPS,
+    tickRate: TICK_RATE,
+    eyeHeight: EYE_HEIGHT,
+    prompts: [...PROMPTS],
+    actionSpace: defaultWorldActionSpace,
+    level: level.name,
+    seed: opts.seed,
+    episodes: metas,
+    totalFrames: episodes * frames,
+  };
+  writeFileSync(join(opts.out, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
+  return meta;
+}
+
+/** file: URL of tsx's ESM loader API (its `require` export resolves next to it). */
+function tsxEsmApi(): string {
+  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+  return pathToFileURL(join(dirname(cjs), 'index.mjs')).href;
+}
+
+/** Episodes over worker threads, handed out in order; results written in episode order. */
+function runWorkers(job: WorkerJob, episodes: number, n: number, write: (e: EpisodeData) => void): Promise<void> {
+  const file = fileURLToPath(import.meta.url);
+  // Run from TypeScript (tsx, vitest): the worker registers tsx's loader, then imports this file
+  // (Node 20 workers do not apply `--import tsx` hooks to their entry module).
+  const entry = file.endsWith('.ts')
+    ? `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); });`
+    : file;
+  return new Promise((resolvePromise, reject) => {
+    const pool: Worker[] = [];
+    const pending = new Map<number, EpisodeData>();
+    let next = 0;
+    let nextWrite = 0;
+    let failed = false;
+    const window = n * 3; // at most this many episodes ahead of the writer
+    const finish = (err?: unknown): void => {
+      if (failed) return;
+      if (err) failed = true;
+      for (const w of pool) void w.terminate();
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolvePromise();
+    };
+    const dispatch = (w: Worker): boolean => {
+      if (next >= episodes || next >= nextWrite + window) return false;
+      w.postMessage(next++);
+      return true;
+    };
+    const idle: Worker[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(entry, { eval: entry !== file, workerData: { tag: WORKER_TAG, job } });
+      pool.push(w);
+      w.on('error', (e) => finish(e));
+      w.on('message', (msg: { ok: true; e: EpisodeData } | { ok: false; id: number; error: string }) => {
+        if (failed) return;
+        if (!msg.ok) return finish(new Error(`episode ${msg.id}: ${msg.error}`));
+        pending.set(msg.e.meta.id, msg.e);
+        try {
+          while (pending.has(nextWrite)) {
+            write(pending.get(nextWrite)!);
+            pending.delete(nextWrite++);
+          }
+        } catch (e) {
+          return finish(e);
+        }
+        if (nextWrite === episodes) return finish();
+        if (!dispatch(w)) idle.push(w);
+        while (idle.length > 0 && dispatch(idle[0]!)) idle.shift();
+      });
+      if (!dispatch(w)) idle.push(w);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ CLI
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      episodes: { type: 'string', default: '10' },
+      frames: { type: 'string', default: '150' },
+      seed: { type: 'string', default: '0' },
+      size: { type: 'string', default: '128' },
+      workers: { type: 'string', default: '1' },
+      level: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.out) throw new Error('usage: npm run dataset -- --out DIR [--episodes N] [--frames T] [--seed S] [--size 128] [--workers 1] [--level file.json]');
+  const meta = await generateDataset({
+    out: values.out,
+    episodes: Number(values.episodes),
+    frames: Number(values.frames),
+    seed: Number(values.seed),
+    size: Number(values.size),
+    workers: Number(values.workers),
+    level: values.level ? loadLevelFile(values.level) : undefined,
+    progress: !values.quiet,
+  });
+  process.stderr.write(`dataset: wrote ${meta.totalFrames} frames (${meta.episodes.length} episodes) to ${resolve(values.out)}\n`);
+}
+
+if (isMainThread && process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  });
+}
