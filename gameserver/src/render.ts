@@ -113,7 +113,7 @@ export function eyeFromCharacter(c: { x: number; y: number; z: number; yaw: numb
 
 // ------------------------------------------------------------------ compiled scene
 
-const BOX_STRIDE = 11; // cx cy cz hx hy hz cos sin r g b
+const BOX_STRIDE = 12; // cx cy cz hx hy hz cos sin r g b, bounding radius²
 const PIL_STRIDE = 8; // cx cz radius y0 y1 r g b
 
 interface Scene {
@@ -137,7 +137,8 @@ function compile(level: Level): Scene {
   level.boxes.forEach((b, i) => {
     const yaw = b.yaw ?? 0;
     const c = b.color ?? DEFAULT_BOX_COLOR;
-    boxes.set([...b.center, ...b.halfExtents, Math.cos(yaw), Math.sin(yaw), c[0], c[1], c[2]], i * BOX_STRIDE);
+    const [hx, hy, hz] = b.halfExtents;
+    boxes.set([...b.center, hx, hy, hz, Math.cos(yaw), Math.sin(yaw), c[0], c[1], c[2], (hx * hx + hy * hy + hz * hz) * 1.0001], i * BOX_STRIDE);
   });
   const pl = level.pillars ?? [];
   const base = level.floor?.y ?? 0;
@@ -162,20 +163,21 @@ function compile(level: Level): Scene {
   return s;
 }
 
-// The nearest hit of the last trace() (module state: no allocation per ray).
-let hitT = 0;
-let hitNx = 0;
-let hitNy = 0;
-let hitNz = 0;
-let hitR = 0;
-let hitG = 0;
-let hitB = 0;
+// The nearest hit of the last trace(): t, normal xyz, colour rgb. A typed array, not
+// module-level `let`s: those would box every stored double (an allocation per ray).
+const HIT = new Float64Array(7);
 
 const EPS = 1e-6;
 
 /** Nearest hit along the ray o + t·d (t > 0); fills the hit* state. d need not be unit length (t is then in units of |d|). */
 function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): boolean {
   let best = Infinity;
+  let hitNx = 0;
+  let hitNy = 0;
+  let hitNz = 0;
+  let hitR = 0;
+  let hitG = 0;
+  let hitB = 0;
   // Floor plane.
   if (s.hasFloor && dy < 0 && oy > s.floorY) {
     const t = (s.floorY - oy) / dy;
@@ -196,13 +198,22 @@ function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: num
   // Boxes: slab test in the box frame (world = Ry(yaw)·local).
   const B = s.boxes;
   for (let i = 0, o = 0; i < s.nBoxes; i++, o += BOX_STRIDE) {
+    const wx = ox - B[o]!;
+    const loy = oy - B[o + 1]!;
+    const wz = oz - B[o + 2]!;
+    // Bounding sphere: skip boxes the ray passes by (or that lie behind it, or beyond the best hit).
+    const along = wx * dx + loy * dy + wz * dz; // < 0 when the centre lies ahead
+    const r2 = B[o + 11]!;
+    const dd = dx * dx + dy * dy + dz * dz;
+    const oc2 = wx * wx + loy * loy + wz * wz;
+    if (oc2 > r2) {
+      if (along >= 0) continue; // moving away from the centre while outside the sphere
+      if (oc2 - (along * along) / dd > r2) continue;
+    }
     const c = B[o + 6]!;
     const sn = B[o + 7]!;
-    const wx = ox - B[o]!;
-    const wz = oz - B[o + 2]!;
     const lox = wx * c - wz * sn;
     const loz = wx * sn + wz * c;
-    const loy = oy - B[o + 1]!;
     const ldx = dx * c - dz * sn;
     const ldz = dx * sn + dz * c;
     const hx = B[o + 3]!;
@@ -340,8 +351,15 @@ function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: num
       hitB = P[o + 7]!;
     }
   }
-  hitT = best;
-  return best < Infinity;
+  if (best === Infinity) return false;
+  HIT[0] = best;
+  HIT[1] = hitNx;
+  HIT[2] = hitNy;
+  HIT[3] = hitNz;
+  HIT[4] = hitR;
+  HIT[5] = hitG;
+  HIT[6] = hitB;
+  return true;
 }
 
 /**
@@ -349,7 +367,7 @@ function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: num
  * the level's first surface, in units of the direction's length; Infinity when it hits nothing.
  */
 export function castRay(level: Level, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): number {
-  return trace(compile(level), ox, oy, oz, dx, dy, dz) ? hitT : Infinity;
+  return trace(compile(level), ox, oy, oz, dx, dy, dz) ? HIT[0]! : Infinity;
 }
 
 /** A lighting preset by name, or the lighting itself. */
@@ -424,13 +442,14 @@ export function renderView(level: Level, camera: Camera, lighting: Lighting | Pr
         let cg: number;
         let cb: number;
         if (trace(s, ox, oy, oz, dx, dy, dz)) {
-          const lam = hitNx * sx0 + hitNy * sy0 + hitNz * sz0;
+          const ny = HIT[2]!;
+          const lam = HIT[1]! * sx0 + ny * sy0 + HIT[3]! * sz0;
           const direct = lam > 0 ? lam : 0;
-          const amb = 0.8 + 0.2 * hitNy; // a little less ambient under overhangs and on walls than on tops
-          cr = hitR * (ar * amb + lr * direct);
-          cg = hitG * (ag * amb + lg * direct);
-          cb = hitB * (ab * amb + lb * direct);
-          const f = Math.exp(-fogK * hitT);
+          const amb = 0.8 + 0.2 * ny; // a little less ambient under overhangs and on walls than on tops
+          cr = HIT[4]! * (ar * amb + lr * direct);
+          cg = HIT[5]! * (ag * amb + lg * direct);
+          cb = HIT[6]! * (ab * amb + lb * direct);
+          const f = Math.exp(-fogK * HIT[0]!);
           cr = cr * f + fr * (1 - f);
           cg = cg * f + fg * (1 - f);
           cb = cb * f + fb * (1 - f);
