@@ -18,6 +18,10 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 namespace {
 
+// Files of a model directory that hold data other than weights (the prompt table, the
+// opening latents of a world): never read as checkpoint shards.
+bool is_side_file(const std::string& n) { return n == "prompts.safetensors" || n == "openings.safetensors"; }
+
 std::string list_of(const std::vector<std::string>& v) {
   std::string list;
   for (size_t i = 0; i < v.size() && i < 8; ++i) list += (i ? ", " : "") + v[i];
@@ -32,7 +36,7 @@ Checkpoint::Checkpoint(const std::string& dir, const std::string& what, const st
   if (DIR* dp = opendir(dir.c_str())) {
     while (dirent* e = readdir(dp)) {
       std::string n = e->d_name;
-      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) files_.push_back(dir + "/" + n);
+      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0 && !is_side_file(n)) files_.push_back(dir + "/" + n);
     }
     closedir(dp);
   } else {

@@ -1,0 +1,96 @@
+"""Export the trained default world to models/default/ (loads through the public API as
+any checkpoint does):
+
+    models/default/
+      config.json            the DiT config (upstream schema + loop keys + action space), decoder: "decoder"
+      model.safetensors      CausalWanModel weights (upstream names), the EMA of training
+      prompts.safetensors    the prompt vocabulary: name -> [text_len, text_dim] (TablePromptEncoder)
+      openings.safetensors   "<prompt>/<spawn>" -> latents [C, F, h, w]: the opening block of a
+                             character standing at each spawn point, encoded from the renderer's frames
+      decoder/config.json, decoder/model.safetensors   the TAEHV decoder (upstream `decoder.*` names)
+
+    /usr/bin/python3 tools/train/export_default.py --data data/world --ae runs/ae --dit runs/dit --out models/default
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from common import WorldData, load_checkpoint
+import safetensors_io
+import train_ae
+import wan_causal as W
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="data/world")
+    ap.add_argument("--ae", default="runs/ae")
+    ap.add_argument("--dit", default="runs/dit")
+    ap.add_argument("--out", default="models/default")
+    ap.add_argument("--no-ema", action="store_true")
+    args = ap.parse_args()
+    data = WorldData(args.data)
+    ae = load_checkpoint(os.path.join(args.ae, "ckpt.pt"))
+    dit = load_checkpoint(os.path.join(args.dit, "ckpt.pt"))
+    if ae is None or dit is None:
+        raise SystemExit("missing checkpoints")
+    os.makedirs(os.path.join(args.out, "decoder"), exist_ok=True)
+
+    # --- DiT -------------------------------------------------------------------------
+    cfg = dict(dit["config"])
+    model = W.CausalWanModel(cfg).float()
+    model.load_state_dict(dit["model"])
+    table = dit["prompts"]
+    if not args.no_ema:
+        params = list(model.parameters()) + [table]
+        with torch.no_grad():
+            for p, e in zip(params, dit["ema"]):
+                p.copy_(e)
+    cfg["decoder"] = "decoder"
+    cfg["fps"] = data.meta["fps"]
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    safetensors_io.save_file({k: v.detach().float() for k, v in model.state_dict().items()},
+                             os.path.join(args.out, "model.safetensors"),
+                             metadata={"format": "pt", "trained_steps": str(dit["step"])})
+    prompts = {name: table[i].detach().float() for i, name in enumerate(data.meta["prompts"])}
+    safetensors_io.save_file(prompts, os.path.join(args.out, "prompts.safetensors"))
+
+    # --- decoder ---------------------------------------------------------------------
+    dcfg = dict(ae["config"])
+    with open(os.path.join(args.out, "decoder", "config.json"), "w") as f:
+        json.dump(dcfg, f, indent=2)
+    safetensors_io.save_file({f"decoder.{k}": v.float() for k, v in
+                              {k[len("decoder."):]: v for k, v in ae["decoder"].items()}.items()},
+                             os.path.join(args.out, "decoder", "model.safetensors"))
+
+    # --- openings: each (prompt, spawn) seen at the start of an episode ----------------
+    enc = train_ae.Encoder(dcfg["latent_channels"])
+    enc.load_state_dict(ae["encoder"])
+    Fb = cfg["num_frame_per_block"]
+    openings = {}
+    with torch.no_grad():
+        for e in data.episodes:
+            p = data.meta["prompts"][int(data.prompts[e["start"]])]
+            key = f"{p}/{e['spawn']}"
+            if key in openings:
+                continue
+            x = data.frames_tensor(e["start"], 1).repeat(Fb, 1, 1, 1)  # standing still at the spawn
+            z = enc(x.unsqueeze(0))[0]  # [F, C, h, w]
+            openings[key] = z.permute(1, 0, 2, 3).contiguous()
+    n_spawns = len({e["spawn"] for e in data.episodes})
+    want = len(data.meta["prompts"]) * n_spawns
+    if len(openings) != want:
+        raise SystemExit(f"only {len(openings)} of {want} (prompt, spawn) openings occur in the data")
+    safetensors_io.save_file(openings, os.path.join(args.out, "openings.safetensors"),
+                             metadata={"frames": str(Fb), "spawns": str(n_spawns)})
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(args.out) for f in fs)
+    print(f"wrote {args.out}: {total / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

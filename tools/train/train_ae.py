@@ -1,0 +1,210 @@
+"""Train the default world's TAEHV-family autoencoder on the level's frames.
+
+The decoder is tools/reference/taehv.py's TaehvDecoder (upstream TAEHV's decoder layout
+and parameter names, so the engine's native decoder runs it unchanged); the encoder is a
+small TAEHV-style encoder of ours (strided 3x3 convs and MemBlocks; training only).
+No temporal compression: one latent frame per video frame (see models/default/MODEL_CARD.md).
+
+    /usr/bin/python3 tools/train/train_ae.py --data data/world --run runs/ae --minutes 30
+    /usr/bin/python3 tools/train/train_ae.py --data data/world --run runs/ae --encode   # writes data/world/latents.f32
+
+Training: clips of 4 consecutive frames (the MemBlocks see the previous frame), random
+crops (convolutions are translation equivariant, so crops train the same weights 4x
+cheaper) and full frames at the end; loss = MSE + 0.5 L1 on pixels, plus a soft
+unit-variance constraint on the latents (the DiT's data), and Gaussian noise on the
+latents fed to the decoder so it stays smooth under the DiT's errors.
+Resumable: `--run` holds ckpt.pt (every 2 minutes) and train.log.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common import Deadline, Log, WorldData, load_checkpoint, save_checkpoint, setup_threads
+import taehv as T
+
+DECODER_CONFIG = {
+    "type": "taehv",
+    "latent_channels": 8,
+    "image_channels": 3,
+    "patch_size": 1,
+    "n_f": [64, 48, 24, 16],
+    "decoder_time_upscale": [False, False, False],
+    "decoder_space_upscale": [True, True, True],
+    "trim_first_frames": True,
+}
+
+
+class Encoder(nn.Module):
+    """128x128x3 -> 16x16xC. MemBlocks (from taehv.py) read the previous frame's input."""
+
+    def __init__(self, latent_channels):
+        super().__init__()
+        self.layers = nn.ModuleList([
+            nn.Conv2d(3, 24, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(24, 48, 3, stride=2, padding=1), nn.ReLU(),       # 64
+            nn.Conv2d(48, 64, 3, stride=2, padding=1, bias=False),      # 32
+            T.MemBlock(64),
+            nn.Conv2d(64, 64, 3, stride=2, padding=1, bias=False),      # 16
+            T.MemBlock(64), T.MemBlock(64),
+            nn.Conv2d(64, latent_channels, 3, padding=1),
+        ])
+
+    def forward(self, x):
+        """x [B, T, 3, H, W] -> [B, T, C, h, w]"""
+        return run_layers(self.layers, x)
+
+
+def run_layers(layers, x):
+    """Breadth-first over a batch of clips [B, T, C, H, W]; a MemBlock's past is its
+    input at the previous frame of the clip (zeros at the first)."""
+    B, Tn = x.shape[:2]
+    x = x.flatten(0, 1)
+    for layer in layers:
+        if isinstance(layer, T.MemBlock):
+            xb = x.view(B, Tn, *x.shape[1:])
+            past = torch.cat([torch.zeros_like(xb[:, :1]), xb[:, :-1]], dim=1).flatten(0, 1)
+            x = layer(x, past)
+        elif isinstance(layer, T.TGrow):
+            assert layer.stride == 1
+            x = layer(x)
+        else:
+            x = layer(x)
+    return x.view(B, Tn, *x.shape[1:])
+
+
+def decode(dec, z):
+    """z [B, T, C, h, w] -> frames [B, T, 3, H, W] in [0, 1] (unclamped for the loss)."""
+    x = run_layers(dec.decoder, z)
+    return x
+
+
+def sample_batch(data, starts, rng, batch, clip, crop):
+    xs = []
+    for s in rng.choice(starts, size=batch):
+        x = data.frames_tensor(int(s), clip)
+        if crop and crop < data.H:
+            i = int(rng.integers(0, (data.H - crop) // 8 + 1)) * 8
+            j = int(rng.integers(0, (data.W - crop) // 8 + 1)) * 8
+            x = x[:, :, i:i + crop, j:j + crop]
+        xs.append(x)
+    return torch.stack(xs)
+
+
+def evaluate(enc, dec, data, starts, n=16, clip=4):
+    rng = np.random.default_rng(1234)
+    with torch.no_grad():
+        x = sample_batch(data, starts, rng, n, clip, None)
+        z = enc(x)
+        y = decode(dec, z).clamp(0, 1)
+        mse = F.mse_loss(y, x).item()
+    return 10 * np.log10(1.0 / max(mse, 1e-12)), z.std().item(), z.mean().item()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="data/world")
+    ap.add_argument("--run", default="runs/ae")
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--batch", type=int, default=6)
+    ap.add_argument("--clip", type=int, default=4)
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--full-frames-last", type=float, default=0.15, help="fraction of the time on full frames at the end")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--latent-noise", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--encode", action="store_true", help="encode the whole dataset to latents.f32 and exit")
+    args = ap.parse_args()
+    threads = setup_threads()
+    log = Log(os.path.join(args.run, "train.log"))
+    data = WorldData(args.data)
+    torch.manual_seed(args.seed)
+    enc = Encoder(DECODER_CONFIG["latent_channels"])
+    dec = T.TaehvDecoder(DECODER_CONFIG)
+    opt = torch.optim.AdamW(list(enc.parameters()) + list(dec.parameters()), lr=args.lr, weight_decay=0.0)
+    ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    step, spent = 0, 0.0
+    if ck:
+        enc.load_state_dict(ck["encoder"])
+        dec.load_state_dict(ck["decoder"])
+        opt.load_state_dict(ck["opt"])
+        step, spent = ck["step"], ck["spent"]
+        log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+
+    if args.encode:
+        encode_all(enc, data, log)
+        return
+
+    tr, va = data.split()
+    tr_starts = data.clip_starts(tr, args.clip)
+    va_starts = data.clip_starts(va, args.clip)
+    log(f"AE: {len(tr)} train / {len(va)} val episodes, {threads} threads, "
+        f"enc {sum(p.numel() for p in enc.parameters())} dec {sum(p.numel() for p in dec.parameters())} params")
+    rng = np.random.default_rng(args.seed + step)
+    dl = Deadline(args.minutes, spent)
+    last_ck = dl.spent
+    ema = None
+    while not dl.over():
+        frac = dl.spent / dl.limit
+        full = frac > 1.0 - args.full_frames_last
+        lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = sample_batch(data, tr_starts, rng, max(1, args.batch // 4) if full else args.batch, args.clip,
+                         None if full else args.crop)
+        z = enc(x)
+        zn = z + args.latent_noise * torch.randn_like(z)
+        y = decode(dec, zn)
+        rec = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
+        # soft unit variance per channel, zero mean
+        zc = z.transpose(0, 2).flatten(1)
+        reg = (zc.var(dim=1) - 1.0).pow(2).mean() + zc.mean(dim=1).pow(2).mean()
+        loss = rec + 0.05 * reg
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(enc.parameters()) + list(dec.parameters()), 1.0)
+        opt.step()
+        step += 1
+        ema = rec.item() if ema is None else 0.98 * ema + 0.02 * rec.item()
+        log.bar(int(dl.spent), int(dl.limit), f"step {step} rec {ema:.4f} lr {lr:.1e}{' full' if full else ''}")
+        if step % 100 == 0:
+            psnr, zs, zm = evaluate(enc, dec, data, va_starts)
+            log(f"step {step} rec {ema:.5f} val PSNR {psnr:.2f} dB, latent std {zs:.3f} mean {zm:.3f}")
+        if dl.spent - last_ck > 120:
+            save_checkpoint(os.path.join(args.run, "ckpt.pt"), encoder=enc.state_dict(), decoder=dec.state_dict(),
+                            opt=opt.state_dict(), step=step, spent=dl.spent, config=DECODER_CONFIG)
+            last_ck = dl.spent
+    save_checkpoint(os.path.join(args.run, "ckpt.pt"), encoder=enc.state_dict(), decoder=dec.state_dict(),
+                    opt=opt.state_dict(), step=step, spent=dl.spent, config=DECODER_CONFIG)
+    psnr, zs, zm = evaluate(enc, dec, data, va_starts, n=32)
+    log(f"done: step {step}, {dl.spent / 60:.1f} min, val PSNR {psnr:.2f} dB, latent std {zs:.3f}")
+    with open(os.path.join(args.run, "metrics.json"), "w") as f:
+        json.dump({"steps": step, "minutes": dl.spent / 60, "val_psnr_db": psnr, "latent_std": zs, "threads": threads}, f)
+
+
+def encode_all(enc, data, log):
+    """Every frame -> latents, episode by episode (MemBlock memory runs along each episode)."""
+    C = DECODER_CONFIG["latent_channels"]
+    h, w = data.H // 8, data.W // 8
+    path = os.path.join(data.root, "latents.f32")
+    mm = np.memmap(path + ".tmp", np.float32, "w+", shape=(data.N, C, h, w))
+    with torch.no_grad():
+        for k, e in enumerate(data.episodes):
+            s, n = e["start"], e["frames"]
+            mm[s:s + n] = enc(data.frames_tensor(s, n).unsqueeze(0))[0].numpy()
+            log.bar(k + 1, len(data.episodes), "encoding")
+    mm.flush()
+    del mm
+    os.replace(path + ".tmp", path)
+    with open(path + ".json", "w") as f:
+        json.dump({"shape": [data.N, C, h, w]}, f)
+    log(f"wrote {path} [{data.N}, {C}, {h}, {w}]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Train the default world's causal DiT (Wan2.1 family: tools/reference/wan_causal.py's
+CausalWanModel, same config schema and tensor names) on the autoencoder's latents.
+
+    /usr/bin/python3 tools/train/train_dit.py --data data/world --run runs/dit --minutes 70
+    /usr/bin/python3 tools/train/train_dit.py --selftest     # the batched training forward == the reference loop
+
+Recipe (diffusion forcing under the block-causal mask):
+  * a training sample is a clip of `--frames` latent frames (a multiple of the block size)
+    with its per-frame actions and per-frame prompt;
+  * every frame gets its own noise level sigma (rectified flow, x_t = (1-sigma) x0 +
+    sigma eps, target v = eps - x0, t = 1000 sigma); how sigmas are drawn per sample:
+    independent per frame (30%), one per block (40%), or "history clean": earlier blocks at
+    sigma = 0 or a little noise (the engine's commit pass sees clean context) and the last
+    block uniform (30%);
+  * attention: frame i of block b sees the frames of blocks <= b that the engine's window
+    (local_attn_size frames including the block) keeps, i.e. exactly what the engine's
+    KV selection gives at inference;
+  * cross-attention is per frame (a prompt switch inside a clip changes the prompt from
+    that frame on); the prompt embeddings are a learned table (exported to prompts.safetensors).
+Resumable: `--run` holds ckpt.pt (every 2 minutes), train.log, an EMA of the weights.
+"""
+
+import argparse
+import json
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common import Deadline, Log, WorldData, load_checkpoint, save_checkpoint, setup_threads
+import wan_causal as W
+
+DIT_CONFIG = {
+    "_class_name": "CausalWanModel",
+    "model_type": "t2v",
+    "patch_size": [1, 2, 2],
+    "text_len": 2,
+    "in_dim": 8,
+    "dim": 192,
+    "ffn_dim": 768,
+    "freq_dim": 256,
+    "text_dim": 32,
+    "out_dim": 8,
+    "num_heads": 3,
+    "num_layers": 6,
+    "window_size": [-1, -1],
+    "qk_norm": True,
+    "cross_attn_norm": True,
+    "eps": 1e-6,
+    "num_frame_per_block": 3,
+    "local_attn_size": 12,
+    "sink_size": 0,
+    "denoising_step_list": [1000, 750, 500, 250],
+    "warp_denoising_step": False,
+    "timestep_shift": 5.0,
+    "num_train_timesteps": 1000,
+    "context_noise": 0,
+    "latent_height": 16,
+    "latent_width": 16,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# batched training forward (float32), the same math as CausalWanModel.forward_block
+# ---------------------------------------------------------------------------------------
+
+def rope_cos_sin(head_dim, f, h, w):
+    tab = W.rope_table(head_dim, 0, f, h, w)  # complex128 [L, hd/2]
+    return tab.real, tab.imag
+
+
+def apply_rope(x, cos, sin):
+    """x [B, L, n, d]; adjacent pairs rotated by the angles of cos/sin [L, d/2]."""
+    xe, xo = x[..., 0::2], x[..., 1::2]
+    c, s = cos[None, :, None, :], sin[None, :, None, :]
+    return torch.stack([xe * c - xo * s, xe * s + xo * c], dim=-1).flatten(-2)
+
+
+def block_windows(num_frames, block, window):
+    """Per block b: (first, end) frame range of the keys the engine's selection gives its
+    queries: the block itself and the `window - block` frames before it (all earlier ones
+    when window < 0). No mask is needed inside a range."""
+    past = num_frames if window < 0 else window - block
+    return [(max(0, b - past), b + block) for b in range(0, num_frames, block)]
+
+
+def forward_train(model, x, t, ctx, actions, windows):
+    """x [B, C, T, H, W]; t [B, T] timesteps; ctx [B, T, text_len, text_dim] (per-frame prompt,
+    already padded); actions [B, T, A]; windows: block_windows(...). Returns v [B, C, T, H, W]."""
+    B, C, Tn, H, Wd = x.shape
+    dim, n, d = model.dim, model.num_heads, model.head_dim
+    tok = model.patch_embedding(x)
+    fh, fw = tok.shape[3:]
+    S = fh * fw
+    L = Tn * S
+    tok = tok.flatten(2).transpose(1, 2)  # [B, L, dim]
+    sin_emb = W.sinusoidal_embedding(model.freq_dim, t.reshape(-1)).to(x.dtype)
+    e = model.time_embedding(sin_emb)
+    if model.action_embedding is not None:
+        e = e + model.action_embedding(actions.reshape(B * Tn, -1))
+    e0 = model.time_projection(e).view(B, Tn, 6, dim)
+    e = e.view(B, Tn, dim)
+    cos, sin = rope_cos_sin(d, Tn, fh, fw)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    ctx_e = model.text_embedding(ctx)  # [B, T, text_len, dim]
+    tl = ctx_e.shape[2]
+    scale = 1.0 / math.sqrt(d)
+    for blk in model.blocks:
+        m = blk.modulation[None] + e0  # [B, T, 6, dim]
+        sh1, sc1, g1, sh2, sc2, g2 = [m[:, :, i, None, :] for i in range(6)]  # [B, T, 1, dim]
+
+        def per_frame(z):
+            return z.view(B, Tn, S, dim)
+
+        h = (per_frame(blk.norm1(tok)) * (1 + sc1) + sh1).reshape(B, L, dim)
+        sa = blk.self_attn
+        q = apply_rope(sa.norm_q(sa.q(h)).view(B, L, n, d), cos, sin).transpose(1, 2) * scale
+        k = apply_rope(sa.norm_k(sa.k(h)).view(B, L, n, d), cos, sin).transpose(1, 2)
+        v = sa.v(h).view(B, L, n, d).transpose(1, 2)
+        # per-frame chunks: backward of split/cat is a cheap split/cat (slicing would zero-fill)
+        qf, kf, vf = q.split(S, dim=2), k.split(S, dim=2), v.split(S, dim=2)
+        ys = []
+        for (k0, k1), q0 in zip(windows, range(0, Tn, windows[0][1])):
+            qb = torch.cat(qf[q0:k1], dim=2)
+            a = torch.softmax(qb @ torch.cat(kf[k0:k1], dim=2).transpose(-1, -2), dim=-1)
+            ys.append(a @ torch.cat(vf[k0:k1], dim=2))
+        y = torch.cat(ys, dim=2).transpose(1, 2).reshape(B, L, dim)
+        tok = tok + (per_frame(sa.o(y)) * g1).reshape(B, L, dim)
+        ca = blk.cross_attn
+        qc = ca.norm_q(ca.q(blk.norm3(tok))).view(B, Tn, S, n, d)
+        kc = ca.norm_k(ca.k(ctx_e)).view(B, Tn, tl, n, d)
+        vc = ca.v(ctx_e).view(B, Tn, tl, n, d)
+        ac = torch.softmax(torch.einsum("btsnd,btknd->btnsk", qc, kc) * scale, dim=-1)
+        yc = torch.einsum("btnsk,btknd->btsnd", ac, vc).reshape(B, L, dim)
+        tok = tok + ca.o(yc)
+        h = (per_frame(blk.norm2(tok)) * (1 + sc2) + sh2).reshape(B, L, dim)
+        tok = tok + (per_frame(blk.ffn(h)) * g2).reshape(B, L, dim)
+    hd = model.head
+    mh = hd.modulation[None] + e[:, :, None, :]  # [B, T, 2, dim]
+    shift, sc = mh[:, :, 0:1, :], mh[:, :, 1:2, :]
+    out = hd.head((hd.norm(tok).view(B, Tn, S, dim) * (1 + sc) + shift).reshape(B, L, dim))
+    c = model.out_dim
+    out = out.view(B, Tn, fh, fw, 1, 2, 2, c).permute(0, 7, 1, 4, 2, 5, 3, 6)
+    return out.reshape(B, c, Tn, fh * 2, fw * 2)
+
+
+def pad_prompt(table, idx, text_len):
+    """Learned table [P, rows, text_dim] and prompt indices [B, T] -> [B, T, text_len, text_dim]."""
+    e = table[idx]
+    if e.shape[2] < text_len:
+        e = torch.cat([e, e.new_zeros(*e.shape[:2], text_len - e.shape[2], e.shape[3])], dim=2)
+    return e
+
+
+# ---------------------------------------------------------------------------------------
+
+def draw_sigmas(rng, B, Tn, block):
+    nb = Tn // block
+    out = np.zeros((B, Tn), np.float32)
+    for b in range(B):
+        r = rng.random()
+        if r < 0.3:
+            out[b] = rng.random(Tn)
+        elif r < 0.7:
+            out[b] = np.repeat(rng.random(nb), block)
+        else:
+            hist = np.where(rng.random(nb - 1) < 0.5, 0.0, rng.random(nb - 1) * 0.1)
+            out[b] = np.repeat(np.concatenate([hist, rng.random(1)]), block)
+    return out
+
+
+def sample_batch(data, starts, rng, B, Tn):
+    idx = rng.choice(starts, size=B)
+    x = np.stack([data.latents[s:s + Tn] for s in idx])  # [B, T, C, h, w]
+    a = np.stack([data.actions[s:s + Tn] for s in idx])
+    p = np.stack([data.prompts[s:s + Tn] for s in idx]).astype(np.int64)
+    return (torch.from_numpy(x).permute(0, 2, 1, 3, 4).contiguous(), torch.from_numpy(a), torch.from_numpy(p))
+
+
+def loss_on(model, table, batch, sig, windows, cfg):
+    x0, a, p = batch
+    sig_t = torch.from_numpy(sig)
+    eps = torch.randn_like(x0)
+    s = sig_t[:, None, :, None, None]
+    xt = (1 - s) * x0 + s * eps
+    v = forward_train(model, xt, sig_t * cfg["num_train_timesteps"], pad_prompt(table, p, cfg["text_len"]), a, windows)
+    return F.mse_loss(v, eps - x0)
+
+
+def selftest():
+    """The batched forward equals the reference block loop (clean history committed at t=0)."""
+    torch.manual_seed(0)
+    cfg = dict(DIT_CONFIG, dim=48, ffn_dim=96, num_heads=2, num_layers=2, in_dim=4, out_dim=4, text_dim=8,
+               local_attn_size=9, latent_height=4, latent_width=4,
+               action={"mode": "additive", "keys": ["w", "a"], "mouse": [{"name": "dx", "min": -1, "max": 1}]})
+    model = W.CausalWanModel(cfg).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    Tn, Fb = 12, 3
+    x0 = torch.randn(4, Tn, 4, 4, dtype=torch.float64)
+    acts = torch.randn(Tn, 3, dtype=torch.float64)
+    ctx = torch.randn(2, 8, dtype=torch.float64)
+    t_last = 700.0
+    xt = x0.clone()
+    noise = torch.randn(4, Fb, 4, 4, dtype=torch.float64)
+    xt[:, -Fb:] = noise
+    # reference: commit blocks 0..2 clean at t=0, then a probe of block 3 at t_last
+    kv = model.new_kv_state()
+    for b in range(Tn // Fb - 1):
+        sl = slice(b * Fb, (b + 1) * Fb)
+        model.forward_block(x0[:, sl], torch.zeros(Fb), b * Fb, ctx, acts[sl], kv, commit=True)
+        kv.prune((b + 1) * Fb, Fb)
+    ref = model.forward_block(xt[:, -Fb:], torch.full((Fb,), t_last), Tn - Fb, ctx, acts[-Fb:], kv)
+    t = torch.zeros(1, Tn, dtype=torch.float64)
+    t[0, -Fb:] = t_last
+    wins = block_windows(Tn, Fb, cfg["local_attn_size"])
+    with torch.no_grad():
+        got = forward_train(model, xt[None], t, ctx[None, None].expand(1, Tn, 2, 8), acts[None], wins)[0]
+    err = (got[:, -Fb:] - ref).abs().max().item()
+    print(f"selftest: max |batched - reference| = {err:.3e}")
+    assert err < 1e-9, err
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="data/world")
+    ap.add_argument("--run", default="runs/dit")
+    ap.add_argument("--minutes", type=float, default=70.0)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=15)
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--ema", type=float, default=0.998)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--config", default=None, help="JSON overrides of the DiT config")
+    args = ap.parse_args()
+    if args.selftest:
+        selftest()
+        return
+    threads = setup_threads()
+    log = Log(os.path.join(args.run, "train.log"))
+    data = WorldData(args.data, need_latents=True)
+    cfg = dict(DIT_CONFIG)
+    cfg["action"] = {"mode": "additive", **data.meta["actionSpace"]}
+    cfg["in_dim"] = cfg["out_dim"] = data.latents.shape[1]
+    cfg["latent_height"], cfg["latent_width"] = data.latents.shape[2], data.latents.shape[3]
+    if args.config:
+        cfg.update(json.loads(args.config))
+    torch.manual_seed(args.seed)
+    model = W.CausalWanModel(cfg).float()
+    P = len(data.meta["prompts"])
+    table = torch.nn.Parameter(torch.randn(P, cfg["text_len"], cfg["text_dim"]))
+    params = list(model.parameters()) + [table]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    ema = [p.detach().clone() for p in params]
+    step, spent = 0, 0.0
+    ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if ck:
+        model.load_state_dict(ck["model"])
+        with torch.no_grad():
+            table.copy_(ck["prompts"])
+        opt.load_state_dict(ck["opt"])
+        ema = ck["ema"]
+        step, spent = ck["step"], ck["spent"]
+        cfg = ck["config"]
+        log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+    Fb, Tn = cfg["num_frame_per_block"], args.frames
+    assert Tn % Fb == 0
+    tr, va = data.split()
+    tr_starts, va_starts = data.clip_starts(tr, Tn), data.clip_starts(va, Tn)
+    windows = block_windows(Tn, Fb, cfg["local_attn_size"])
+    log(f"DiT: {sum(p.numel() for p in model.parameters())} params, {len(tr_starts)} train clips, "
+        f"{threads} threads, config {json.dumps({k: cfg[k] for k in ('dim', 'num_layers', 'num_heads', 'ffn_dim', 'local_attn_size')})}")
+    rng = np.random.default_rng(args.seed + step)
+    vrng_seed = 99
+    dl = Deadline(args.minutes, spent)
+    last_ck = dl.spent
+    avg = None
+
+    def checkpoint():
+        save_checkpoint(os.path.join(args.run, "ckpt.pt"), model=model.state_dict(), prompts=table.detach(),
+                        opt=opt.state_dict(), ema=ema, step=step, spent=dl.spent, config=cfg)
+
+    def val_loss():
+        vr = np.random.default_rng(vrng_seed)
+        tot = 0.0
+        with torch.no_grad():
+            for _ in range(4):
+                batch = sample_batch(data, va_starts, vr, args.batch, Tn)
+                tot += loss_on(model, table, batch, draw_sigmas(vr, args.batch, Tn, Fb), windows, cfg).item()
+        return tot / 4
+
+    while not dl.over():
+        frac = min(dl.spent / dl.limit, 1.0)
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = sample_batch(data, tr_starts, rng, args.batch, Tn)
+        loss = loss_on(model, table, batch, draw_sigmas(rng, args.batch, Tn, Fb), windows, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            for e_, p_ in zip(ema, params):
+                e_.mul_(args.ema).add_(p_.detach(), alpha=1 - args.ema)
+        step += 1
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        log.bar(int(dl.spent), int(dl.limit), f"step {step} loss {avg:.4f} lr {lr:.1e}")
+        if step % 200 == 0:
+            log(f"step {step} loss {avg:.5f} val {val_loss():.5f} ({dl.spent / 60:.1f} min)")
+        if dl.spent - last_ck > 120:
+            checkpoint()
+            last_ck = dl.spent
+    checkpoint()
+    v = val_loss()
+    log(f"done: step {step}, {dl.spent / 60:.1f} min, val loss {v:.5f}")
+    with open(os.path.join(args.run, "metrics.json"), "w") as f:
+        json.dump({"steps": step, "minutes": dl.spent / 60, "val_loss": v, "threads": threads,
+                   "batch": args.batch, "frames": Tn}, f)
+
+
+if __name__ == "__main__":
+    main()
