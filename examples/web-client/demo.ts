@@ -102,8 +102,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     host,
     roomClass: DemoRoom,
     model: {
-      modelDir: resolve(repo, opts.modelDir ?? 'test/fixtures/tiny'),
-      decoderDir: opts.decoderDir === null ? null : resolve(repo, opts.decoderDir ?? 'test/fixtures/taehv_tiny'),
+      modelDir: resolve(repo, opts.modelDir ?? 'models/default'),
+      // undefined: the decoder the model names (models/default/decoder)
+      decoderDir: opts.decoderDir === null ? null : opts.decoderDir === undefined ? undefined : resolve(repo, opts.decoderDir),
       threads: opts.threads,
     },
     rooms: {

@@ -92,6 +92,8 @@ export interface TickMotion {
 /** One player's capsule. */
 export class Character {
   readonly params: CharacterParams;
+  /** Index of its spawn point in the level's `spawns` (-1 for a spawn given by the caller that is not one of them). */
+  readonly spawnIndex: number;
   /** Foot position (bottom of the capsule). */
   x: number;
   y: number;
@@ -109,8 +111,9 @@ export class Character {
   #removed = false;
 
   /** @internal use {@link PhysicsWorld.addCharacter} */
-  constructor(world: RAPIER.World, spawn: LevelSpawn, gravity: number, params: CharacterParams) {
+  constructor(world: RAPIER.World, spawn: LevelSpawn, gravity: number, params: CharacterParams, spawnIndex = -1) {
     this.params = params;
+    this.spawnIndex = spawnIndex;
     this.#world = world;
     this.#gravity = gravity;
     this.#spawn = spawn;
@@ -282,8 +285,9 @@ export class PhysicsWorld {
 
   /** A new character at the next spawn point (round robin), or at `spawn`. */
   addCharacter(spawn?: LevelSpawn): Character {
-    const s = spawn ?? this.level.spawns[this.#nextSpawn++ % this.level.spawns.length]!;
-    const c = new Character(this.#world, s, this.level.gravity ?? 9.81, this.params);
+    const index = spawn ? this.level.spawns.indexOf(spawn) : this.#nextSpawn++ % this.level.spawns.length;
+    const s = spawn ?? this.level.spawns[index]!;
+    const c = new Character(this.#world, s, this.level.gravity ?? 9.81, this.params, index);
     this.#characters.add(c);
     return c;
   }

@@ -19,7 +19,7 @@
 import './compat.js';
 import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, type ActionSpace, type BatchItem, type LatentBlock, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { KvBudgetError, TablePromptEncoder, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
 import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
 import { defaultActionMap, motionToConditioning, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
@@ -46,7 +46,7 @@ export interface WorldRoomOptions {
   character?: Partial<CharacterParams>;
   /** Simulation ticks per second (default 30). */
   tickRate?: number;
-  /** Game time one latent frame stands for (s); a block is submitted every frames × this (default 0.25). */
+  /** Game time one latent frame stands for (s); a block is submitted every frames × this (default: 1 / the model's `latent_fps`, else 0.25). */
   latentFrameSeconds?: number;
   /** Override: ticks between blocks of a view. */
   ticksPerBlock?: number;
@@ -54,7 +54,7 @@ export interface WorldRoomOptions {
   maxPendingDeliveries?: number;
   /** Options of each world session (default: the model's window, or 12 recent + 3 sink frames for global-attention models). */
   session?: Omit<SessionOptions, 'prompt'>;
-  /** Initial prompt text. */
+  /** Initial prompt text (default: the first of the model's prompt vocabulary when it ships one, e.g. 'day'; else none). */
   prompt?: string;
   /** Turns prompt text into embeddings (default: the model's, else a hash stand-in). */
   promptEncoder?: PromptEncoder;
@@ -149,10 +149,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.options = {
       mode: o.mode ?? 'private',
       tickRate: o.tickRate ?? 30,
-      latentFrameSeconds: o.latentFrameSeconds ?? 0.25,
+      latentFrameSeconds: o.latentFrameSeconds ?? (cfg.latent_fps > 0 ? 1 / cfg.latent_fps : 0.25),
       maxPendingDeliveries: o.maxPendingDeliveries ?? 2,
       session: o.session ?? (windowed ? {} : { localAttnSize: 12, sinkSize: 3 }),
-      prompt: o.prompt,
+      prompt: o.prompt ?? defaultPrompt(model),
       maxPromptChars: o.maxPromptChars ?? 200,
       backpressureBytes: o.backpressureBytes ?? 256 * 1024,
       maxBufferedBytes: o.maxBufferedBytes ?? 4 * 1024 * 1024,
@@ -366,7 +366,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const model = this.engine.model;
     let session;
     try {
-      session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session });
+      const opening = this.openingFor(owner);
+      const start = opening ? { opening, prompt: this.options.prompt } : {};
+      session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session, ...start });
     } catch (e) {
       if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
       throw e;
@@ -385,6 +387,19 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.state.views.set(v.id, vs);
     if (this.options.prompt) this.#queuePrompt(v, this.options.prompt, null);
     return v;
+  }
+
+  /**
+   * The opening a new view starts from (one of `model.openings`), or undefined to start
+   * from nothing. Default: `'<prompt>/<spawn index>'` of the owner's character (spawn 0
+   * for a shared view) when the model ships that opening: the world model then starts from
+   * what the character actually sees at its spawn point.
+   */
+  protected openingFor(owner?: PlayerRecord): string | undefined {
+    const openings = this.engine.model.openings;
+    if (openings.size === 0 || !this.options.prompt) return undefined;
+    const name = `${this.options.prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
+    return openings.has(name) ? name : undefined;
   }
 
   /** Noise seed of a new session (default: random). */
@@ -818,4 +833,10 @@ async function roomNameOf(context: AuthContext): Promise<string | null> {
   if (local) return local.roomName;
   const found = await matchMaker.query({ roomId: target });
   return found[0]?.name ?? null;
+}
+
+/** The first prompt of a model's own vocabulary (its prompts.safetensors), if it ships one. */
+function defaultPrompt(model: Model): string | undefined {
+  const enc = model.promptEncoder;
+  return enc instanceof TablePromptEncoder ? enc.prompts[0] : undefined;
 }

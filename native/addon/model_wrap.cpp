@@ -123,7 +123,7 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
   o.Set("denoising_step_list", sl);
   o.Set("warp_denoising_step", c.warp_denoising_step);
   num("timestep_shift", c.timestep_shift); num("num_train_timesteps", c.num_train_timesteps);
-  num("context_noise", c.context_noise); num("latent_height", c.latent_height); num("latent_width", c.latent_width);
+  num("context_noise", c.context_noise); num("latent_fps", c.latent_fps); num("latent_height", c.latent_height); num("latent_width", c.latent_width);
   if (c.has_action) {
     Napi::Object a = Napi::Object::New(env);
     a.Set("mode", c.action.mode);

@@ -140,6 +140,8 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
   get_num(j, "timestep_shift", c.timestep_shift, where);
   get_int(j, "num_train_timesteps", c.num_train_timesteps, where, 1, 1 << 20);
   get_num(j, "context_noise", c.context_noise, where);
+  get_num(j, "latent_fps", c.latent_fps, where);
+  if (!(c.latent_fps >= 0) || !std::isfinite(c.latent_fps)) cerr_(where, "\"latent_fps\" must be a finite number >= 0");
   get_int(j, "latent_height", c.latent_height, where, 1, 1 << 14);
   get_int(j, "latent_width", c.latent_width, where, 1, 1 << 14);
   if (const Json* a = j.find("action"); a && !a->is_null()) {

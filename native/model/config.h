@@ -41,6 +41,9 @@ struct ModelConfig {
   double timestep_shift = 5.0;
   int num_train_timesteps = 1000;
   double context_noise = 0;
+  // Latent frames per second of world time (how often the world advances one latent frame);
+  // 0 = not stated. worldcast's own key: a game server paces blocks by it.
+  double latent_fps = 0;
   int latent_height = 60, latent_width = 104;  // default latent frame size of a session
   // conditioning
   bool has_action = false;

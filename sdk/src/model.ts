@@ -12,10 +12,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { encodeActions, type ActionInput, type ActionSpace } from './actions.js';
-import { ArgumentError, ClosedError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
+import { ArgumentError, ClosedError, WeightsError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
 import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
+import { readSafetensors } from './safetensors.js';
 import type { KvDType, KvSelection } from './kvtypes.js';
 import { native, type NativeBlock, type NativeModel, type NativeSession } from './native.js';
 import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes, WeightType } from './types.js';
@@ -96,6 +97,8 @@ export interface ModelConfig {
   num_train_timesteps: number;
   /** Timestep at which the commit pass runs a block's clean latents. */
   context_noise: number;
+  /** Latent frames per second of world time (worldcast key; 0 when config.json does not say). A game server paces blocks by it. */
+  latent_fps: number;
   /** Default latent frame height of a session. */
   latent_height: number;
   /** Default latent frame width of a session. */
@@ -128,6 +131,13 @@ export interface SessionOptions {
   foldCommit?: boolean;
   /** Initial prompt: text (resolved by the model's prompt encoder) or an embedding [rows × text_dim]. */
   prompt?: Prompt;
+  /**
+   * Known clean latents the session starts from, committed (commit pass only) before its
+   * first block: the name of one of {@link Model.openings} (e.g. `'day/0'`: the default
+   * world seen from spawn point 0 by day) or latents (C, F, H, W) with F a multiple of the
+   * block size. The first generated block continues from them.
+   */
+  opening?: string | Float32Array;
 }
 
 
@@ -389,12 +399,19 @@ export class Model {
   readonly promptEncoder: PromptEncoder | null;
   /** Decodes blocks into frames; null when the model has none. */
   readonly decoder: Decoder | null;
+  /**
+   * Named opening latents (C, F, H, W) shipped with the model (`openings.safetensors`):
+   * for the default world, `'<prompt>/<spawn index>'` = a character standing at that spawn
+   * point. Pass a name as `createSession({opening})`. Empty when the model ships none.
+   */
+  readonly openings: ReadonlyMap<string, Float32Array>;
   /** @internal */
-  constructor(m: NativeModel, encoder: PromptEncoder | null, decoder: Decoder | null) {
+  constructor(m: NativeModel, encoder: PromptEncoder | null, decoder: Decoder | null, openings: ReadonlyMap<string, Float32Array> = new Map()) {
     this.#m = m;
     this.config = m.config() as unknown as ModelConfig;
     this.promptEncoder = encoder;
     this.decoder = decoder;
+    this.openings = openings;
   }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): ModelInfo {
@@ -403,14 +420,45 @@ export class Model {
   /** Start a session. */
   createSession(opts: SessionOptions = {}): Session {
     if (this.#m.closed) throw new ClosedError('model is closed', 'CLOSED');
-    const { prompt, ...rest } = opts;
+    const { prompt, opening, ...rest } = opts;
     if (prompt !== undefined && typeof prompt !== 'string' && !(prompt instanceof Float32Array))
       throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
     const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
+    const blocks = opening === undefined ? [] : this.#openingBlocks(opening, rest);
     const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
-    // Validated synchronously by the addon; the Promise only orders it before the first step.
+    // Validated synchronously by the addon; the Promises only order them before the first step.
     if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
+    for (const b of blocks) void s.commit(b).catch(() => undefined);
     return s;
+  }
+  /** Split opening latents (C, F, H, W) into blocks (C, block, H, W), checking the shape. */
+  #openingBlocks(opening: string | Float32Array, o: SessionOptions): Float32Array[] {
+    let x: Float32Array;
+    if (typeof opening === 'string') {
+      const found = this.openings.get(opening);
+      if (!found) throw new ArgumentError(`unknown opening "${opening}"; this model has ${this.openings.size ? [...this.openings.keys()].join(', ') : 'none'}`, 'ARGUMENT');
+      x = found;
+    } else if (opening instanceof Float32Array) {
+      x = opening;
+    } else {
+      throw new ArgumentError('opening must be the name of one of model.openings or a Float32Array of latents', 'ARGUMENT');
+    }
+    const c = this.config;
+    const C = c.in_dim;
+    const H = o.latentHeight ?? c.latent_height;
+    const W = o.latentWidth ?? c.latent_width;
+    const F = c.num_frame_per_block;
+    const frame = H * W;
+    const frames = x.length / (C * frame);
+    if (!Number.isInteger(frames) || frames === 0 || frames % F !== 0)
+      throw new ArgumentError(`opening has ${x.length} values: expected (C=${C}, F, H=${H}, W=${W}) latents with F a positive multiple of ${F}`, 'ARGUMENT');
+    const out: Float32Array[] = [];
+    for (let b = 0; b < frames; b += F) {
+      const blk = new Float32Array(C * F * frame);
+      for (let ch = 0; ch < C; ch++) blk.set(x.subarray((ch * frames + b) * frame, (ch * frames + b + F) * frame), ch * F * frame);
+      out.push(blk);
+    }
+    return out;
   }
   #encodeNow(text: string): Float32Array {
     if (!this.promptEncoder) throw new ArgumentError('this model has no prompt encoder; pass an embedding or loadModel(dir, {promptEncoder})', 'ARGUMENT');
@@ -462,6 +510,29 @@ export class Model {
   }
 }
 
+/** `openings.safetensors` of a model directory: name → latents (C, F, H, W); empty when absent. */
+function readOpenings(dir: string, c: ModelConfig): Map<string, Float32Array> {
+  const file = join(dir, 'openings.safetensors');
+  const out = new Map<string, Float32Array>();
+  if (!existsSync(file)) return out;
+  let tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  try {
+    tensors = readSafetensors(file).tensors;
+  } catch (e) {
+    throw new WeightsError(`${file}: ${(e as Error).message}`, 'WEIGHTS', { cause: e });
+  }
+  for (const [name, t] of tensors) {
+    const [C, F, H, W] = t.shape;
+    if (t.shape.length !== 4 || C !== c.in_dim || H !== c.latent_height || W !== c.latent_width || F! % c.num_frame_per_block !== 0)
+      throw new WeightsError(
+        `${file}: opening "${name}" has shape [${t.shape}], expected [${c.in_dim}, F, ${c.latent_height}, ${c.latent_width}] with F a multiple of ${c.num_frame_per_block}`,
+        'WEIGHTS',
+      );
+    out.set(name, t.data);
+  }
+  return out;
+}
+
 /** Load a model directory (config.json + *.safetensors with upstream tensor names). */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
@@ -481,7 +552,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
       owns = true;
     }
   }
-  const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder);
+  const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, readOpenings(dir, m.config() as unknown as ModelConfig));
   if (owns) model.setOwnsDecoder();
   return model;
 }

@@ -51,7 +51,7 @@ def main():
             for p, e in zip(params, dit["ema"]):
                 p.copy_(e)
     cfg["decoder"] = "decoder"
-    cfg["fps"] = data.meta["fps"]
+    cfg["latent_fps"] = data.meta["fps"]  # latent frames per second of world time (no temporal compression)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     safetensors_io.save_file({k: v.detach().float() for k, v in model.state_dict().items()},
@@ -76,13 +76,13 @@ def main():
     with torch.no_grad():
         for e in data.episodes:
             p = data.meta["prompts"][int(data.prompts[e["start"]])]
-            key = f"{p}/{e['spawn']}"
+            key = f"{p}/{e['spawn']['index']}"
             if key in openings:
                 continue
             x = data.frames_tensor(e["start"], 1).repeat(Fb, 1, 1, 1)  # standing still at the spawn
             z = enc(x.unsqueeze(0))[0]  # [F, C, h, w]
             openings[key] = z.permute(1, 0, 2, 3).contiguous()
-    n_spawns = len({e["spawn"] for e in data.episodes})
+    n_spawns = len({e["spawn"]["index"] for e in data.episodes})
     want = len(data.meta["prompts"]) * n_spawns
     if len(openings) != want:
         raise SystemExit(f"only {len(openings)} of {want} (prompt, spawn) openings occur in the data")
