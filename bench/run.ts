@@ -5,6 +5,7 @@
  * breakdown, PyTorch CPU peer when Debian's python3-torch is installed).
  * gemm: linear() GFLOP/s with f32/bf16/int8 weights at the Wan layer shapes vs OpenBLAS sgemm.
  * decoder: one block of 3 latent frames through the TAEHV video decoder (tiny and Wan 2.1 size) vs PyTorch.
+ * world: the default world model (models/default) stepped and decoded as a player gets it: frames/s.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +18,9 @@ import { runGemmBench } from './gemm.js';
 import { runFramesBench } from './frames.js';
 import { runKvBench } from './kv.js';
 import { runProfilerBench } from './profiler.js';
+import { runWorldBench } from './world.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench, world: runWorldBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {

@@ -1,7 +1,7 @@
 /**
- * `npm run demo`: build the web client (Vite), start the game server with the tiny test
- * model and its decoder, serve the page over HTTP on localhost, print the URL. Ctrl-C
- * stops everything.
+ * `npm run demo`: build the web client (Vite), start the game server with the default
+ * world model (models/default: a world model of the game's own level, with its decoder),
+ * serve the page over HTTP on localhost, print the URL. Ctrl-C stops everything.
  *
  *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]
  *                   [--codec auto|jpeg|raw] [--no-build]

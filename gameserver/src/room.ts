@@ -351,6 +351,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       decoder: this.engine.decoder !== null,
       codec: this.codec.name,
       actionSpace: this.actionSpace,
+      // the prompts the model knows when it ships a vocabulary (empty: free text)
+      prompts: this.promptEncoder instanceof TablePromptEncoder ? this.promptEncoder.prompts : [],
+      prompt: p.view?.state.prompt || this.options.prompt || '',
       keyBits: KEY_BITS,
       maxMessagesPerSecond: this.options.maxMessagesPerSecond,
     };

@@ -5,7 +5,7 @@
  *                     [--mode private|shared] [--threads N] [--secret S | --no-auth]
  *                     [--redis redis://HOST:PORT] [--public-address HOST:PORT] [--list-rooms]
  *
- * Defaults to the tiny test model (test/fixtures/tiny) and its decoder. Prints the URL and,
+ * Defaults to the default world model (models/default) and the decoder it names. Prints the URL and,
  * when no secret was given, a random one plus a token a client can join with.
  *
  * Scale-out: start several of these with the same `--redis` (or WORLDCAST_REDIS_URL). Each
@@ -184,7 +184,7 @@ export async function startWorldServer(opts: WorldServerOptions = {}): Promise<W
   const redis = opts.redis === false ? undefined : opts.redis || process.env.WORLDCAST_REDIS_URL || undefined;
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const publicAddress = opts.publicAddress ?? (redis ? `${wildcard ? hostname() : host.includes(':') ? `[${host}]` : host}:${port}` : undefined);
-  const engine = await WorldEngine.shared(opts.model ?? { modelDir: 'test/fixtures/tiny', decoderDir: 'test/fixtures/taehv_tiny' });
+  const engine = await WorldEngine.shared(opts.model ?? { modelDir: 'models/default' });
   const backends = redis ? await redisBackends(redis) : {};
   const select = opts.selectProcess ?? 'least-loaded';
   const server = new Server({
@@ -225,8 +225,8 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string', default: '2567' },
       host: { type: 'string', default: '127.0.0.1' },
-      model: { type: 'string', default: 'test/fixtures/tiny' },
-      decoder: { type: 'string', default: 'test/fixtures/taehv_tiny' },
+      model: { type: 'string', default: 'models/default' },
+      decoder: { type: 'string' },
       mode: { type: 'string', default: 'private' },
       threads: { type: 'string' },
       secret: { type: 'string' },
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     host: values.host,
     model: {
       modelDir: resolve(values.model),
-      decoderDir: values.decoder === 'none' ? null : resolve(values.decoder),
+      decoderDir: values.decoder === 'none' ? null : values.decoder === undefined ? undefined : resolve(values.decoder),
       threads: values.threads ? Number(values.threads) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
     },

@@ -50,6 +50,10 @@ interface Welcome {
   framesPerBlock: number;
   decoder: boolean;
   codec: string;
+  /** The model's prompt vocabulary (empty: any text). */
+  prompts?: string[];
+  /** The world's current prompt. */
+  prompt?: string;
 }
 
 interface Stats {
@@ -366,6 +370,19 @@ function sendInput(): void {
 
 // ------------------------------------------------------------------ prompt
 
+/** The model's vocabulary as suggestions of the prompt box (a datalist), the current prompt as its placeholder. */
+function offerPrompts(prompts: string[], current: string): void {
+  let list = document.getElementById('promptList') as HTMLDataListElement | null;
+  if (!list) {
+    list = document.createElement('datalist');
+    list.id = 'promptList';
+    document.body.appendChild(list);
+    promptInput.setAttribute('list', list.id);
+  }
+  list.replaceChildren(...prompts.map((p) => Object.assign(document.createElement('option'), { value: p })));
+  if (prompts.length) promptInput.placeholder = `${current || prompts[0]} (try: ${prompts.join(', ')})`;
+}
+
 promptForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = promptInput.value.trim();
@@ -443,6 +460,7 @@ async function join(): Promise<void> {
   r.onMessage('welcome', (w: Welcome) => {
     live.welcome = w;
     live.status = 'playing';
+    offerPrompts(w.prompts ?? [], w.prompt ?? '');
     live.spectating = w.spectating ?? '';
     setBanner('');
     if (live.spectating) stopInput(); // a spectator drives nothing
