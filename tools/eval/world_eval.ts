@@ -339,9 +339,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const st = parseSettings(argv);
   const level = defaultLevel;
   const configFile = join(st.model, 'config.json');
-  const rawConfig = JSON.parse(readFileSync(configFile, 'utf8')) as { fps?: number };
-  const fps = rawConfig.fps ?? 15;
-  if (fps !== DATASET_FPS) log(`warning: the model's fps is ${fps}, the renderer's episodes are ${DATASET_FPS} frames/s`);
+  // latent frames per second of world time (no temporal compression: = video frames/s)
+  const rawConfig = JSON.parse(readFileSync(configFile, 'utf8')) as { latent_fps?: number };
+  const fps = rawConfig.latent_fps || DATASET_FPS;
+  if (fps !== DATASET_FPS) log(`warning: the model's latent_fps is ${fps}, the renderer's episodes are ${DATASET_FPS} frames/s`);
 
   const spawnOk = (p: EpisodePlan): boolean => st.spawns === null || st.spawns.includes(p.spawnIndex);
   if (st.spawns) for (const i of st.spawns) if (i >= level.spawns.length) throw new Error(`--spawns: the level has spawns 0..${level.spawns.length - 1}`);

@@ -22,8 +22,12 @@ Resumable: `--run` holds ckpt.pt (every 2 minutes), train.log, an EMA of the wei
 
 import argparse
 import json
-import math
 import os
+
+# Before torch loads OpenMP: idle threads sleep instead of spinning, so a training run on a
+# shared 2-core machine is not slowed ~10x by any other busy process.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import math
 
 import numpy as np
 import torch

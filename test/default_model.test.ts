@@ -1,0 +1,77 @@
+// The embedded default world model (models/default): it loads through the public API like
+// any checkpoint, ships its decoder, prompt vocabulary and openings, stays within its size
+// budget, and plays: started at a spawn point it shows what the renderer draws there, and
+// its prompts change the lighting.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { defaultLevel, eyeFromCharacter, PROMPTS, renderView } from '../gameserver/src/index.js';
+import { loadModel, type Model } from '../sdk/src/index.js';
+import { psnr } from '../tools/eval/metrics.js';
+import { root } from './helpers/fixtures.js';
+
+const dir = join(root, 'models', 'default');
+
+function dirBytes(d: string): number {
+  return readdirSync(d, { withFileTypes: true }).reduce((a, e) => a + (e.isDirectory() ? dirBytes(join(d, e.name)) : e.name.endsWith('.png') || e.name.endsWith('.json') || e.name.endsWith('.md') ? 0 : statSync(join(d, e.name)).size), 0);
+}
+
+function meanRgb(f: Uint8Array): number {
+  let s = 0;
+  for (const v of f) s += v;
+  return s / f.length;
+}
+
+describe('default world model', () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(dir, { threads: 2 });
+  });
+  afterAll(() => model?.close());
+
+  it('loads through the public API with its decoder, prompts and openings', () => {
+    const c = model.config;
+    expect(c.model_type).toBe('t2v');
+    expect(c.latent_fps).toBe(15);
+    expect(c.action?.keys).toEqual(['w', 'a', 's', 'd', 'space']);
+    expect(model.decoder).not.toBeNull();
+    expect(model.promptEncoder).not.toBeNull();
+    for (const p of PROMPTS) expect(() => model.promptEncoder!.encode(p)).not.toThrow();
+    for (const p of PROMPTS) for (let s = 0; s < defaultLevel.spawns.length; s++) expect(model.openings.has(`${p}/${s}`)).toBe(true);
+  });
+
+  it('weights stay within 40 MB', () => {
+    expect(dirBytes(dir)).toBeLessThanOrEqual(40 * 1024 * 1024);
+  });
+
+  it('started at a spawn point, standing still, it shows the level as rendered there', async () => {
+    const spawn = defaultLevel.spawns[0]!;
+    const truth = renderView(defaultLevel, eyeFromCharacter({ x: spawn.position[0], y: spawn.position[1], z: spawn.position[2], yaw: spawn.yaw ?? 0, pitch: 0 }), 'day', 128, 128);
+    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0' });
+    const b = await s.step({ actions: { keys: [] } });
+    expect(b.frameStart).toBe(3);
+    expect(b.images.length).toBe(3);
+    const f = b.images[2]!;
+    expect([f.width, f.height]).toEqual([128, 128]);
+    // a random or broken model lands near 10 dB; the trained one sees the yard
+    expect(psnr(f.rgb, truth)).toBeGreaterThan(18);
+    await s.close();
+  });
+
+  it('its prompts change the lighting (night is darker than day)', async () => {
+    const bright: Record<string, number> = {};
+    for (const p of ['day', 'night']) {
+      const s = model.createSession({ seed: 3, prompt: p, opening: `${p}/1` });
+      let last: Uint8Array | undefined;
+      for (let i = 0; i < 2; i++) {
+        const b = await s.step({ actions: { keys: ['w'] } });
+        const f = b.images.at(-1)!;
+        last = f.rgb;
+      }
+      bright[p] = meanRgb(last!);
+      await s.close();
+    }
+    expect(bright.night!).toBeLessThan(bright.day! * 0.6);
+  });
+});

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Retrain the default world model (models/default) from nothing, on CPU, in about 2 hours
+# of a 2-core machine. Every stage is resumable: run the script again after an interruption
+# and finished stages are skipped, the running one continues from its last checkpoint.
+#
+#   apt-get install -y python3-torch python3-numpy     # Debian's PyTorch (CPU)
+#   bash tools/train/retrain_default.sh                # data/world, runs/{ae,dit}, models/default
+#
+# Budget (minutes of wall time, both cores): dataset ~4, autoencoder 25, encode ~3,
+# DiT 75, export + eval ~6. Override with AE_MINUTES / DIT_MINUTES.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+AE_MINUTES=${AE_MINUTES:-25}
+DIT_MINUTES=${DIT_MINUTES:-75}
+mkdir -p runs
+
+if [ ! -f data/world/meta.json ]; then
+  npm run dataset -- --out data/world --episodes 260 --frames 150 --seed 1 --workers 2 2>&1 | tee runs/dataset.log
+fi
+(cd tools/train && $PY train_ae.py --data ../../data/world --run ../../runs/ae --minutes "$AE_MINUTES")
+if [ ! -f data/world/latents.f32.json ]; then
+  (cd tools/train && $PY train_ae.py --data ../../data/world --run ../../runs/ae --encode)
+fi
+(cd tools/train && $PY train_dit.py --data ../../data/world --run ../../runs/dit --minutes "$DIT_MINUTES")
+(cd tools/train && $PY export_default.py --data ../../data/world --ae ../../runs/ae --dit ../../runs/dit --out ../../models/default)
+npm run eval
