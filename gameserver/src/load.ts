@@ -7,6 +7,7 @@
  *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
  *                   [--url ws://127.0.0.1:2567 --secret S]   (default: start a server child)
  *                   [--max-batch N] [--threads N] [--mode private|shared]
+ *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -115,11 +116,13 @@ async function main(): Promise<void> {
       'max-batch': { type: 'string' },
       threads: { type: 'string' },
       mode: { type: 'string', default: 'private' },
+      model: { type: 'string' },
+      decoder: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--threads N] [--mode private|shared]');
+    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--threads N] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
     return;
   }
   const nClients = Math.min(MAX_CLIENTS, Math.max(1, Number(values.clients) | 0));
@@ -137,6 +140,8 @@ async function main(): Promise<void> {
     const args = ['--port', String(port), '--secret', secret, '--mode', values.mode === 'shared' ? 'shared' : 'private'];
     if (values.threads) args.push('--threads', values.threads);
     if (values['max-batch']) args.push('--max-batch', values['max-batch']);
+    if (values.model) args.push('--model', values.model);
+    if (values.decoder) args.push('--decoder', values.decoder);
     const started = await startChild(args);
     child = started.child;
     url = started.url;
