@@ -12,8 +12,9 @@
  * decoded frames are compared with those truth frames. When a truth frame of block b has
  * another prompt than the session's, `setPrompt` is called before block b.
  *
- * 1. Horizons: PSNR / SSIM (tools/eval/metrics.ts) at 1, 5 and 30 s = the mean over the frames
- *    whose time k/fps is in (h−1, h], averaged over the episodes; also for the baseline
+ * 1. Horizons: PSNR / SSIM (tools/eval/metrics.ts) at 1, 5 and 30 s: "at h" = the mean over
+ *    the block whose last frame is at h (frames in (h − F/fps, h]), and the mean over the frames
+ *    whose time k/fps is in (h−1, h]; averaged over the episodes; also for the baseline
  *    "repeat the last true frame" (truth frame 0, the view the model starts from).
  * 2. Drift: one long rollout in 10-s chunks; VDE (LV-Bench) of the chunks' PSNR vs truth and
  *    of the model's clarity, with the truth's clarity VDE as reference.
@@ -455,8 +456,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
     const horizons = HORIZONS.filter((h) => h <= st.seconds + 1e-9).map((h) => {
       const per = horizonRuns.map((r) => window(r.frames, fps, h - 1, h)).filter((w) => w !== null);
+      // "at h": the block whose last frame is at h seconds (prediction horizon h)
+      const atLo = h - F / fps;
+      const at = horizonRuns.map((r) => window(r.frames, fps, atLo, h)).filter((w) => w !== null);
       return {
         seconds: h,
+        at: { window: [atLo, h], model: meanPairs(at.map((w) => w.model)), baseline: meanPairs(at.map((w) => w.baseline)) },
         window: [h - 1, h],
         framesPerEpisode: per[0]?.frames ?? 0,
         model: meanPairs(per.map((w) => w.model)),
@@ -590,11 +595,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const lines: string[] = [];
     lines.push(`world-model eval: ${resolve(st.model)} (seed ${st.seed}, ${horizonPlans.length} episodes × ${st.seconds} s)`);
     lines.push('');
-    lines.push('horizon   frames  model PSNR  model SSIM  repeat-frame PSNR  repeat-frame SSIM');
-    for (const h of horizons)
+    lines.push('horizon             model PSNR  model SSIM  repeat-frame PSNR  repeat-frame SSIM');
+    for (const h of horizons) {
       lines.push(
-        `${`${h.seconds} s`.padEnd(9)} ${String(h.framesPerEpisode).padStart(6)}  ${fmt(h.model.psnr).padStart(10)}  ${fmt(h.model.ssim, 4).padStart(10)}  ${fmt(h.baseline.psnr).padStart(17)}  ${fmt(h.baseline.ssim, 4).padStart(17)}`,
+        `at ${`${h.seconds} s`.padEnd(16)} ${fmt(h.at.model.psnr).padStart(10)}  ${fmt(h.at.model.ssim, 4).padStart(10)}  ${fmt(h.at.baseline.psnr).padStart(17)}  ${fmt(h.at.baseline.ssim, 4).padStart(17)}`,
       );
+      lines.push(
+        `mean (${h.seconds - 1}, ${h.seconds}] s`.padEnd(19) +
+          ` ${fmt(h.model.psnr).padStart(10)}  ${fmt(h.model.ssim, 4).padStart(10)}  ${fmt(h.baseline.psnr).padStart(17)}  ${fmt(h.baseline.ssim, 4).padStart(17)}`,
+      );
+    }
     if (drift) {
       const d = drift as { chunks: { chunk: number; seconds: number[]; psnr: number; ssim: number; clarity: number; truthClarity: number }[]; vde: Record<string, number | null> };
       lines.push('');
