@@ -283,13 +283,24 @@ export function conditioningParams(world: PhysicsWorld): ConditioningParams {
   return { walkSpeed: world.params.walkSpeed, maxTurnRate: world.params.maxTurnRate, keyThreshold: KEY_THRESHOLD, map: { ...defaultActionMap } };
 }
 
-/** One episode; its content depends only on (level, seed, id, frames, size). */
-export async function generateEpisode(level: Level, seed: number, id: number, frames: number, size: number): Promise<EpisodeData> {
+/** What an episode will be (spawn, policy, prompts), known without simulating or rendering it. */
+export interface EpisodePlan {
+  id: number;
+  frames: number;
+  spawnIndex: number;
+  policy: PolicyName;
+  prompt0: number;
+  /** Frame from which `prompt1` holds, or null for no switch. */
+  switchAt: number | null;
+  prompt1: number;
+}
+
+/** The plan of episode `id` (the draws of its own RNG; the policy has another). */
+export function planEpisode(level: Level, seed: number, id: number, frames: number): EpisodePlan {
   const rng = new Rng(seed, id);
   const spawnIndex = rng.int(level.spawns.length);
-  const spawn = level.spawns[spawnIndex]!;
   const u = rng.next();
-  const policyName: PolicyName = u < 0.45 ? 'random' : u < 0.85 ? 'explorer' : 'idle';
+  const policy: PolicyName = u < 0.45 ? 'random' : u < 0.85 ? 'explorer' : 'idle';
   const prompt0 = rng.int(PROMPTS.length);
   let switchAt: number | null = null;
   let prompt1 = prompt0;
@@ -297,6 +308,13 @@ export async function generateEpisode(level: Level, seed: number, id: number, fr
     switchAt = 1 + rng.int(frames - 1);
     prompt1 = (prompt0 + 1 + rng.int(PROMPTS.length - 1)) % PROMPTS.length;
   }
+  return { id, frames, spawnIndex, policy, prompt0, switchAt, prompt1 };
+}
+
+/** One episode; its content depends only on (level, seed, id, frames, size). */
+export async function generateEpisode(level: Level, seed: number, id: number, frames: number, size: number): Promise<EpisodeData> {
+  const { spawnIndex, policy: policyName, prompt0, switchAt, prompt1 } = planEpisode(level, seed, id, frames);
+  const spawn = level.spawns[spawnIndex]!;
 
   const space = defaultWorldActionSpace;
   const nAct = space.keys.length + space.mouse.length;
