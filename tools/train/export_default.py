@@ -64,8 +64,8 @@ def main():
     dcfg = dict(ae["config"])
     with open(os.path.join(args.out, "decoder", "config.json"), "w") as f:
         json.dump(dcfg, f, indent=2)
-    safetensors_io.save_file({f"decoder.{k}": v.float() for k, v in
-                              {k[len("decoder."):]: v for k, v in ae["decoder"].items()}.items()},
+    # TaehvDecoder's state_dict keys are already upstream's `decoder.*` names
+    safetensors_io.save_file({k: v.float() for k, v in ae["decoder"].items()},
                              os.path.join(args.out, "decoder", "model.safetensors"))
 
     # --- openings: each (prompt, spawn) seen at the start of an episode ----------------

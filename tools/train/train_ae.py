@@ -83,8 +83,7 @@ def run_layers(layers, x):
 
 def decode(dec, z):
     """z [B, T, C, h, w] -> frames [B, T, 3, H, W] in [0, 1] (unclamped for the loss)."""
-    x = run_layers(dec.decoder, z)
-    return x
+    return run_layers(dec.decoder, z)
 
 
 def sample_batch(data, starts, rng, batch, clip, crop):
