@@ -246,29 +246,34 @@ export class Session {
   /** @internal Decode a block into its frames (the session's own decoder stream keeps the temporal state). */
   async attachFrames(block: LatentBlock, opts: StepOptions, t0: number): Promise<LatentBlock> {
     if (!this.#decoder || opts.decode === false) return block;
-    const stream = (this.#stream ??= this.#decoder.createStream());
+    block.images = [];
+    const { latents, frames, channels, height, width } = block;
+    block.decodeMs = await this.#decode(latents, frames, channels, height, width, (frame) => {
+      if (block.images.length === 0) block.firstFrameMs = performance.now() - t0;
+      block.images.push(frame);
+      opts.onFrame?.(frame);
+    });
+    return block;
+  }
+  /** Decode latents (C, F, H, W) through the session's stream; returns the decode milliseconds. */
+  async #decode(latents: Float32Array, F: number, C: number, H: number, W: number, onFrame: (f: Frame) => void): Promise<number> {
+    const stream = (this.#stream ??= this.#decoder!.createStream());
     // Decode latent frame by latent frame (the stream's temporal state makes that equal to
     // decoding the block at once): all are queued on the decoder's thread now, and each
     // latent's frames (4 for taew2_1) are handed over as soon as that decode settles.
-    const { latents, frames: F, channels: C, height: H, width: W } = block;
     const plane = H * W;
     const decodes = Array.from({ length: F }, (_, f) => {
       const one = new Float32Array(C * plane);
       for (let c = 0; c < C; c++) one.set(latents.subarray((c * F + f) * plane, (c * F + f + 1) * plane), c * plane);
       return profiler.span('decode', () => stream.decode(one, 1, H, W));
     });
-    block.images = [];
+    let ms = 0;
     for (const p of decodes) {
       const d = await p;
-      block.decodeMs += d.seconds * 1e3;
-      for (const rgb of d.frames) {
-        const frame: Frame = { rgb, width: d.width, height: d.height, index: this.#framesOut++ };
-        if (block.images.length === 0) block.firstFrameMs = performance.now() - t0;
-        block.images.push(frame);
-        opts.onFrame?.(frame);
-      }
+      ms += d.seconds * 1e3;
+      for (const rgb of d.frames) onFrame({ rgb, width: d.width, height: d.height, index: this.#framesOut++ });
     }
-    return block;
+    return ms;
   }
   /** @internal */
   adoptStream(stream: DecoderStream, framesOut: number): void {
@@ -355,9 +360,18 @@ export class Session {
   probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array> {
     return wrapAsync(() => this.#s.probe(x, t, actions));
   }
-  /** Append known clean latents (C, F, H, W) as the next block (commit pass only). */
-  commit(x0: Float32Array, actions?: Float32Array): Promise<void> {
-    return wrapAsync(() => this.#s.commit(x0, actions));
+  /**
+   * Append known clean latents (C, F, H, W) as the next block (commit pass only). With
+   * `decode: true` (and a decoder) they also go through the session's decoder stream, so
+   * the video continues from them without a seam, and their frames are returned.
+   */
+  async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean } = {}): Promise<Frame[]> {
+    await wrapAsync(() => this.#s.commit(x0, actions));
+    const frames: Frame[] = [];
+    if (!opts.decode || !this.#decoder) return frames;
+    const { frames: F, channels: C, height: H, width: W } = this.layout;
+    await this.#decode(x0, F, C, H, W, (f) => frames.push(f));
+    return frames;
   }
   /**
    * A new session sharing every committed page and the prompt cache (nothing is copied:
@@ -424,15 +438,19 @@ export class Model {
     if (prompt !== undefined && typeof prompt !== 'string' && !(prompt instanceof Float32Array))
       throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
     const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
-    const blocks = opening === undefined ? [] : this.#openingBlocks(opening, rest);
+    const blocks = opening === undefined ? [] : this.openingBlocks(opening, rest);
     const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
     // Validated synchronously by the addon; the Promises only order them before the first step.
     if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
     for (const b of blocks) void s.commit(b).catch(() => undefined);
     return s;
   }
-  /** Split opening latents (C, F, H, W) into blocks (C, block, H, W), checking the shape. */
-  #openingBlocks(opening: string | Float32Array, o: SessionOptions): Float32Array[] {
+  /**
+   * An opening (the name of one of {@link openings}, or latents (C, F, H, W)) split into
+   * blocks (C, block frames, H, W) for {@link Session.commit}, its shape checked against the
+   * session geometry `o` (default: config.json's).
+   */
+  openingBlocks(opening: string | Float32Array, o: Pick<SessionOptions, 'latentHeight' | 'latentWidth'> = {}): Float32Array[] {
     let x: Float32Array;
     if (typeof opening === 'string') {
       const found = this.openings.get(opening);

@@ -1,0 +1,17 @@
+/**
+ * Agent-training environments over world-model sessions: Gymnasium-style {@link WorldEnv}
+ * and {@link VectorWorldEnv}, a PettingZoo-Parallel-style {@link MultiAgentWorldEnv}, spaces,
+ * physics rewards, and a msgpack protocol so external learners (e.g. Python) can drive them.
+ */
+export { WorldEnv } from './world_env.js';
+export type { ResetArgs, StepResult } from './world_env.js';
+export { VectorWorldEnv } from './vector_env.js';
+export type { AutoresetMode, VectorResetArgs, VectorStepResult } from './vector_env.js';
+export { MultiAgentWorldEnv } from './multi_agent_env.js';
+export type { MultiAgentResetArgs } from './multi_agent_env.js';
+export { DISCRETE_ACTIONS } from './core.js';
+export type { EnvOptions, Granularity, ActionType, ResetOptions, StepInfo } from './core.js';
+export { Box, Discrete, MultiBinary, MultiDiscrete, Dict, Space, batchSpace, concatenate, iterate, spaceFromJSON } from './spaces.js';
+export type { BoxDType, BoxValue, SpaceJSON, SpaceValue } from './spaces.js';
+export { reachGoal, goalProgress, collisionPenalty, stepCost, combineRewards, goalTask } from './rewards.js';
+export type { Pose, RewardContext, RewardFn, RewardResult } from './rewards.js';
