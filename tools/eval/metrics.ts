@@ -11,8 +11,11 @@
  *   sigma=1.5, use_sample_covariance=False, data_range=255)` on the luma.
  * - {@link clarity}: a no-reference sharpness measure: the mean Sobel gradient magnitude of the
  *   luma over the interior pixels.
+ * - {@link laplacianVariance} / {@link tenengrad}: the classical focus measures (variance of the
+ *   Laplacian, Pech-Pacheco et al. 2000; mean squared Sobel gradient, Tenenbaum 1970).
  * - {@link vde}: Video Drift Error of LV-Bench (BlockVid): chunk metrics m_1..m_N →
- *   Σ_{i=2..N} w_i |m_i − m_1| / m_1 with w_i = N − i + 1.
+ *   Σ_{i=2..N} w_i |m_i − m_1| / m_1 with w_i = N − i + 1 (or ln(N − i + 1)); {@link splitChunks}
+ *   cuts a video into the N equal chunks it is computed over (the remainder trimmed).
  * - {@link lightingFeatures} / {@link nearestCentroid}: the lighting classifier (mean RGB of the
  *   top third and of the bottom two-thirds of a frame, nearest centroid).
  */
@@ -154,18 +157,99 @@ export function clarity(rgb: ArrayLike<number>, width: number, height: number): 
   return s / ((width - 2) * (height - 2));
 }
 
+/** Luma of a frame, checked to be at least 3×3 (the 3×3 stencils' interior is then non-empty). */
+function luma3(rgb: ArrayLike<number>, width: number, height: number, what: string): Float64Array {
+  const y = luma(rgb, width, height);
+  if (width < 3 || height < 3) throw new Error(`${what} needs frames of at least 3×3 (got ${width}×${height})`);
+  return y;
+}
+
 /**
- * Video Drift Error (LV-Bench): Σ_{i=2..N} w_i · |m_i − m_1| / m_1 with w_i = N − i + 1, over
- * the per-chunk metric values m_1..m_N (m_1 must be non-zero). 0 for a single chunk.
+ * Variance of the Laplacian (4-neighbour stencil [0 1 0; 1 −4 1; 0 1 0]) of the luma over the
+ * interior pixels: the classical focus measure (Pech-Pacheco et al. 2000); falls fast with blur.
  */
-export function vde(chunks: readonly number[]): number {
+export function laplacianVariance(rgb: ArrayLike<number>, width: number, height: number): number {
+  const y = luma3(rgb, width, height, 'laplacianVariance');
+  let s = 0;
+  let s2 = 0;
+  for (let r = 1; r < height - 1; r++) {
+    for (let c = 1; c < width - 1; c++) {
+      const i = r * width + c;
+      const l = y[i - width]! + y[i + width]! + y[i - 1]! + y[i + 1]! - 4 * y[i]!;
+      s += l;
+      s2 += l * l;
+    }
+  }
+  const n = (width - 2) * (height - 2);
+  return Math.max(0, s2 / n - (s / n) ** 2);
+}
+
+/** Tenengrad: the mean squared Sobel gradient magnitude (gx² + gy²) of the luma over the interior pixels. */
+export function tenengrad(rgb: ArrayLike<number>, width: number, height: number): number {
+  const y = luma3(rgb, width, height, 'tenengrad');
+  let s = 0;
+  for (let r = 1; r < height - 1; r++) {
+    for (let c = 1; c < width - 1; c++) {
+      const i = r * width + c;
+      const gx = y[i - width + 1]! + 2 * y[i + 1]! + y[i + width + 1]! - y[i - width - 1]! - 2 * y[i - 1]! - y[i + width - 1]!;
+      const gy = y[i + width - 1]! + 2 * y[i + width]! + y[i + width + 1]! - y[i - width - 1]! - 2 * y[i - width]! - y[i - width + 1]!;
+      s += gx * gx + gy * gy;
+    }
+  }
+  return s / ((width - 2) * (height - 2));
+}
+
+/** How VDE weights chunk i of N: 'linear' w_i = N − i + 1 (the default), 'log' w_i = ln(N − i + 1). */
+export type VdeWeighting = 'linear' | 'log';
+
+/** LV-Bench's default chunk count (`N_CHUNKS = 10` in Inferix's LV-Bench/vde.py). */
+export const VDE_CHUNKS = 10;
+
+/** The weights w_2..w_N of an N-chunk VDE (index 0 is chunk 2). */
+export function vdeWeights(n: number, weighting: VdeWeighting = 'linear'): number[] {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`VDE needs a positive whole number of chunks (got ${n})`);
+  if (weighting !== 'linear' && weighting !== 'log') throw new Error(`unknown VDE weighting "${String(weighting)}" (use 'linear' or 'log')`);
+  const w: number[] = [];
+  for (let i = 2; i <= n; i++) w.push(weighting === 'linear' ? n - i + 1 : Math.log(n - i + 1));
+  return w;
+}
+
+/**
+ * Video Drift Error (LV-Bench) over the per-chunk metric values m_1..m_N:
+ * `Σ_{i=2..N} w_i · |m_i − m_1| / m_1`, w from {@link vdeWeights}; not normalised by Σ w.
+ *
+ * This is `vde()` of alibaba-damo-academy/Inferix, LV-Bench/vde.py (BlockVid's published
+ * code): N < 2 gives 0; the division is by m_1 itself (not |m_1|), so a negative m_1 gives a
+ * negative VDE there too; the 'log' weighting gives the last chunk weight ln 1 = 0. Two
+ * deliberate differences: where upstream returns +inf for m_1 = 0 this throws (a drift relative
+ * to nothing is an error, not a score), as it does for a non-finite m_1 or m_i; and the sums run
+ * in float64 (upstream: float32 tensors, so its figures agree to ~1e-7 relative).
+ */
+export function vde(chunks: readonly number[], weighting: VdeWeighting = 'linear'): number {
   const n = chunks.length;
   if (n === 0) throw new Error('VDE of no chunks');
+  const w = vdeWeights(n, weighting);
   const m1 = chunks[0]!;
-  if (m1 === 0 || !Number.isFinite(m1)) throw new Error(`VDE needs a finite non-zero first chunk (got ${m1})`);
+  if (m1 === 0 || !Number.isFinite(m1)) throw new Error(`VDE needs a finite non-zero first chunk (got m_1 = ${m1})`);
   let s = 0;
-  for (let i = 2; i <= n; i++) s += (n - i + 1) * (Math.abs(chunks[i - 1]! - m1) / Math.abs(m1));
+  for (let i = 2; i <= n; i++) {
+    const m = chunks[i - 1]!;
+    if (!Number.isFinite(m)) throw new Error(`VDE: chunk ${i} has a non-finite value (${m})`);
+    s += w[i - 2]! * (Math.abs(m - m1) / m1);
+  }
   return s;
+}
+
+/**
+ * The N equal chunks LV-Bench scores a video in: `floor(T / N)` frames each, the last
+ * `T mod N` frames trimmed (LV-Bench/vde.py: `trimmed_len = frames_per_chunk * n_chunks`, then
+ * `torch.chunk`). Upstream skips a video shorter than N frames; this throws for it.
+ */
+export function splitChunks<T>(frames: readonly T[], n: number = VDE_CHUNKS): T[][] {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`chunk count must be a positive whole number (got ${n})`);
+  if (frames.length < n) throw new Error(`a video of ${frames.length} frames is too short to split into ${n} chunks`);
+  const per = Math.floor(frames.length / n);
+  return Array.from({ length: n }, (_, i) => frames.slice(i * per, (i + 1) * per));
 }
 
 /** Lighting features: mean R, G, B of the top third of the rows, then of the bottom two-thirds. */

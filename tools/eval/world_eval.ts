@@ -33,13 +33,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import sharp from 'sharp';
-
 import { loadModel, type Model } from '../../sdk/src/model.js';
 import { defaultLevel, type Level } from '../../gameserver/src/levels/index.js';
 import { PROMPTS } from '../../gameserver/src/render.js';
 import { FPS as DATASET_FPS, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
 import { clarity, lightingFeatures, nearestCentroid, psnr, ssim, vde } from './metrics.js';
+import { writeFrameGrid } from './strip.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HORIZONS = [1, 5, 30];
@@ -275,23 +274,7 @@ function meanPairs(ps: readonly Pair[]): Pair {
 
 /** Frames side by side: truth on the top row, model on the bottom row, 2-px gaps. */
 async function writeStrip(path: string, cols: { truth: Uint8Array; model: Uint8Array }[], size: number): Promise<void> {
-  const gap = 2;
-  const W = cols.length * size + (cols.length + 1) * gap;
-  const H = 2 * size + 3 * gap;
-  const img = new Uint8Array(W * H * 3).fill(32);
-  cols.forEach((c, j) => {
-    for (const [row, src] of [
-      [0, c.truth],
-      [1, c.model],
-    ] as const) {
-      const x0 = gap + j * (size + gap);
-      const y0 = gap + row * (size + gap);
-      for (let y = 0; y < size; y++) img.set(src.subarray(y * size * 3, (y + 1) * size * 3), ((y0 + y) * W + x0) * 3);
-    }
-  });
-  await sharp(img, { raw: { width: W, height: H, channels: 3 } })
-    .png()
-    .toFile(path);
+  await writeFrameGrid(path, [cols.map((c) => c.truth), cols.map((c) => c.model)], size, size);
 }
 
 // ------------------------------------------------------------------ main
