@@ -6,6 +6,7 @@
  * gemm: linear() GFLOP/s with f32/bf16/int8 weights at the Wan layer shapes vs OpenBLAS sgemm.
  * decoder: one block of 3 latent frames through the TAEHV video decoder (tiny and Wan 2.1 size) vs PyTorch.
  * world: the default world model (models/default) stepped and decoded as a player gets it: frames/s.
+ * env: agent environments, env steps/s for n = 1, 4, 16, vectorised (batched) vs sequential.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,13 +15,14 @@ import { runAttentionBench } from './attention.js';
 import { runBatchBench } from './batch.js';
 import { runBlockBench } from './block.js';
 import { runDecoderBench } from './decoder.js';
+import { runEnvBench } from './env.js';
 import { runGemmBench } from './gemm.js';
 import { runFramesBench } from './frames.js';
 import { runKvBench } from './kv.js';
 import { runProfilerBench } from './profiler.js';
 import { runWorldBench } from './world.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench, world: runWorldBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench, world: runWorldBench, env: runEnvBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {
