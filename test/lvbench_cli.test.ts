@@ -134,6 +134,7 @@ describe('npm run lvbench (default model, 2-s videos)', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify([{ video_id: 'x', duration: 2, captions: [{ start: 0, end: 2, text: 'a sunny beach' }] }]));
     await expect(main(['--manifest', bad, '--runs', 'f32', '--out', out, '--threads', '2'], { stdout: capture().stream, stderr: capture().stream })).rejects.toThrow(/caption "a sunny beach".*unknown prompt/);
+    await expect(main(['--manifest', manifest, '--runs', 'w3=window:3', '--out', out, '--threads', '2'], { stdout: capture().stream, stderr: capture().stream })).rejects.toThrow(/run "w3": .*local_attn_size \(3\) must exceed/);
     writeFileSync(bad, '{"videos": [{"video_id": "x", "captions": []}]}');
     await expect(main(['--manifest', bad], { stdout: capture().stream, stderr: capture().stream })).rejects.toThrow(/"duration" must be a finite number/);
     await expect(main(['--runs', 'f32'], { stdout: capture().stream, stderr: capture().stream })).rejects.toThrow(/--manifest is required/);

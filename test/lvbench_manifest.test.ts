@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { mulberry32, scriptedActions } from '../tools/lvbench/actions.js';
-import { actionAt, captionAt, hashSeed, ManifestError, parseManifest, readManifest } from '../tools/lvbench/manifest.js';
+import { actionAt, captionAt, hashSeed, ManifestError, parseManifest, readManifest, type ActionSegment } from '../tools/lvbench/manifest.js';
 import { DEFAULT_RUN, parseRuns, parseRunsFile, PRESETS } from '../tools/lvbench/runs.js';
 import { root } from './helpers/fixtures.js';
 
@@ -64,7 +64,7 @@ describe('manifest', () => {
     expect(captionAt(caps, 99).text).toBe('night');
   });
   it('finds the action segment in force, none in gaps', () => {
-    const a = [
+    const a: ActionSegment[] = [
       { start: 0, end: 1, keys: ['w'], mouse: {} },
       { start: 2, end: 3, keys: ['a'], mouse: { dx: 0.5 } },
     ];

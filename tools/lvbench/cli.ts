@@ -17,12 +17,12 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { loadModel, type Model } from '../../sdk/src/index.js';
+import { loadModel, WorldcastError, type Model } from '../../sdk/src/index.js';
 import { writeFrameGrid } from '../eval/strip.js';
 import { SCRIPT_MAX_TURN, SCRIPT_SEGMENT_SECONDS } from './actions.js';
-import { checkVideo, generateVideo, videoFps } from './driver.js';
+import { checkRun, checkVideo, generateVideo, videoFps } from './driver.js';
 import { scoreVideo } from './evaluate.js';
-import { readManifest, type VideoSpec } from './manifest.js';
+import { ManifestError, readManifest, type VideoSpec } from './manifest.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { renderHtml } from './report_html.js';
 import { summarise, summaryTable, type Report, type ReportRun, type ReportVideo } from './report.js';
@@ -163,6 +163,7 @@ export async function main(argv = process.argv.slice(2), io: MainIo = {}): Promi
       if (fps && f !== fps) throw new Error(`frames per second differ between loads (${fps} vs ${f})`);
       fps = f;
       for (const v of videos) checkVideo(model, v);
+      for (const r of runs) await checkRun(model, r, videos[0]!);
       if (!progress) {
         let total = 0;
         for (const r of st.runs) for (const v of videos) if (st.force || !readDone(videoDir(st.out, r.name, v.id), keyFor(r, v))) total += Math.round(lengthOf(v) * fps);
@@ -293,7 +294,9 @@ export async function main(argv = process.argv.slice(2), io: MainIo = {}): Promi
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((e: unknown) => {
     const err = e as Error;
-    process.stderr.write(`lvbench: ${err?.name === 'Error' || err?.name === 'ManifestError' ? err.message : (err?.stack ?? String(e))}\n`);
+    // The tool's own errors and the SDK's typed ones are messages for the user; anything else gets its stack.
+    const plain = err?.name === 'Error' || err instanceof ManifestError || err instanceof WorldcastError;
+    process.stderr.write(`lvbench: ${plain ? err.message : (err?.stack ?? String(e))}\n`);
     process.exit(1);
   });
 }

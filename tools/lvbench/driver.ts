@@ -64,6 +64,28 @@ export interface GenerateOptions {
   onBlock?: (frames: number, target: number) => void;
 }
 
+/** The session options of a run for a video. */
+function sessionOptions(video: VideoSpec, run: RunConfig, prompt: string) {
+  return {
+    seed: video.seed,
+    prompt,
+    ...(video.opening !== null ? { opening: video.opening } : {}),
+    kvDtype: run.kvDtype,
+    foldCommit: run.foldCommit,
+    ...(run.localAttnSize !== null ? { localAttnSize: run.localAttnSize } : {}),
+    ...(run.sinkSize !== null ? { sinkSize: run.sinkSize } : {}),
+  };
+}
+
+/** Checks before any generation that the model takes a run's session settings (window, sink, …). */
+export async function checkRun(model: Model, run: RunConfig, video: VideoSpec): Promise<void> {
+  try {
+    await model.createSession(sessionOptions(video, run, captionAt(video.captions, 0).text)).close();
+  } catch (e) {
+    throw new Error(`run "${run.name}": ${(e as Error).message}`);
+  }
+}
+
 /** Generates one video with one run's session settings; the frames go to `onFrame`. */
 export async function generateVideo(model: Model, video: VideoSpec, run: RunConfig, opts: GenerateOptions): Promise<GenerationStats> {
   const { seconds, fps } = opts;
@@ -73,15 +95,7 @@ export async function generateVideo(model: Model, video: VideoSpec, run: RunConf
   const actions = videoActions(video, seconds);
   const t0 = performance.now();
   let prompt = captionAt(video.captions, 0).text;
-  const session = model.createSession({
-    seed: video.seed,
-    prompt,
-    ...(video.opening !== null ? { opening: video.opening } : {}),
-    kvDtype: run.kvDtype,
-    foldCommit: run.foldCommit,
-    ...(run.localAttnSize !== null ? { localAttnSize: run.localAttnSize } : {}),
-    ...(run.sinkSize !== null ? { sinkSize: run.sinkSize } : {}),
-  });
+  const session = model.createSession(sessionOptions(video, run, prompt));
   const stats: GenerationStats = { frames: 0, width: 0, height: 0, blocks: 0, wallSeconds: 0, stepSeconds: 0, prompts: [{ t: 0, text: prompt }] };
   try {
     while (stats.frames < target) {

@@ -18,7 +18,7 @@ export function renderHtml(rep: Report): string {
   h.push(`<title>LV-Bench report: ${esc(rep.manifest.name)}</title>`);
   h.push(
     '<style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1500px}h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}' +
-      'table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}' +
+      'table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f5f5f5;text-align:center}td:first-child,th:first-child{text-align:left}' +
       '.charts{display:flex;flex-wrap:wrap;gap:8px}.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}.muted{color:#666}.strip img{image-rendering:pixelated;max-width:100%}' +
       '.best{font-weight:700}.err{color:#b00}</style></head><body>',
   );
@@ -69,7 +69,12 @@ export function renderHtml(rep: Report): string {
   for (const v of rep.videos) {
     h.push(`<h2>Video ${esc(v.id)}</h2>`);
     const caps = v.captions.map((c) => `${fmt(c.start, 1)}–${fmt(c.end, 1)} s “${esc(c.text)}”`).join(' · ');
-    h.push(`<p class="muted">${fmt(v.seconds, 1)} s${v.split ? `, ${esc(v.split)} split` : ''}${v.opening ? `, opening ${esc(v.opening)}` : ''}, ${v.actions} actions. Captions: ${caps}</p>`);
+    const applied = Object.values(v.runs)[0]?.generation.prompts ?? [];
+    const timeline = applied.map((p) => `${fmt(p.t, 1)} s “${esc(p.text)}”`).join(' → ');
+    h.push(
+      `<p class="muted">${fmt(v.seconds, 1)} s${v.split ? `, ${esc(v.split)} split` : ''}${v.opening ? `, opening ${esc(v.opening)}` : ''}, ${v.actions} actions. ` +
+        `Session prompt: ${timeline}.</p><details class="muted"><summary>${v.captions.length} captions</summary>${caps}</details>`,
+    );
     h.push('<table><tr><th>run</th>' + scorers.map((s) => `<th>VDE ${esc(s)}</th>`).join('') + '<th>frames</th><th>gen s</th></tr>');
     for (const r of rep.runs) {
       const vr = v.runs[r.name];

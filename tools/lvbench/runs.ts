@@ -41,7 +41,6 @@ export const PRESETS: Readonly<Record<string, { settings: Partial<RunSettings>; 
   bf16: { settings: { kvDtype: 'bf16' }, description: 'bf16 KV pages (the SDK default)' },
   int8: { settings: { kvDtype: 'int8' }, description: 'int8 KV pages (per-token-per-head scales)' },
   global: { settings: { localAttnSize: -1, sinkSize: 0 }, description: 'global attention over every committed frame' },
-  window3: { settings: { localAttnSize: 3, sinkSize: 0 }, description: 'attention window of 3 latent frames (one block), no sink' },
   window6: { settings: { localAttnSize: 6, sinkSize: 0 }, description: 'attention window of 6 latent frames, no sink' },
   window6sink3: { settings: { localAttnSize: 6, sinkSize: 3 }, description: 'window of 6 latent frames of which the first 3 of the video (sink)' },
   window12: { settings: { localAttnSize: 12, sinkSize: 0 }, description: 'attention window of 12 latent frames, no sink' },
