@@ -4,7 +4,8 @@
  * forward) against n {@link WorldEnv}s stepped one after another (the peer), in the same
  * run. One step = one block of 3 latent frames (0.2 s of world time), physics, conditioning,
  * the 4-step sampler, the commit pass and the decode to 128×128 RGB; random discrete
- * actions from a fixed seed, time limit 30 steps (autoreset on). Medians over steps.
+ * actions from a fixed seed, time limit 30 steps (autoreset on). Vector steps and sequential
+ * rounds alternate, so both see the same machine load; medians over steps.
  */
 import { existsSync } from 'node:fs';
 
@@ -15,44 +16,36 @@ import { median } from './common.js';
 const DIR = 'models/default';
 const opts = { actionType: 'discrete' as const, maxEpisodeSteps: 30 };
 
-async function vectorStepMs(model: Model, n: number, steps: number): Promise<number> {
-  const env = await VectorWorldEnv.create(model, n, opts);
-  const space = env.singleActionSpace as Discrete;
+/** Median ms of one vector step and of one sequential round (n single steps), interleaved so both see the same machine load. */
+async function measure(model: Model, n: number, steps: number): Promise<{ vec: number; seq: number }> {
+  const vec = await VectorWorldEnv.create(model, n, opts);
+  const singles = await Promise.all(Array.from({ length: n }, () => WorldEnv.create(model, opts)));
+  const space = vec.singleActionSpace as Discrete;
   space.seed(1);
-  await env.reset({ seed: 1 });
-  const ms: number[] = [];
-  for (let k = 0; k < steps + 2; k++) {
+  await vec.reset({ seed: 1 });
+  await Promise.all(singles.map((e, i) => e.reset({ seed: 1 + i })));
+  const done = singles.map(() => false);
+  const v: number[] = [];
+  const q: number[] = [];
+  for (let k = 0; k < steps + 1; k++) {
     const actions = Array.from({ length: n }, () => space.sample());
-    const t0 = performance.now();
-    await env.step(actions);
-    if (k >= 2) ms.push(performance.now() - t0);
-  }
-  await env.close();
-  return median(ms);
-}
-
-async function sequentialStepMs(model: Model, n: number, steps: number): Promise<number> {
-  const envs = await Promise.all(Array.from({ length: n }, () => WorldEnv.create(model, opts)));
-  const space = envs[0]!.actionSpace as Discrete;
-  space.seed(1);
-  await Promise.all(envs.map((e, i) => e.reset({ seed: 1 + i })));
-  const done = envs.map(() => false);
-  const ms: number[] = [];
-  for (let k = 0; k < steps + 2; k++) {
-    const t0 = performance.now();
+    let t0 = performance.now();
+    await vec.step(actions);
+    if (k >= 1) v.push(performance.now() - t0);
+    t0 = performance.now();
     for (let i = 0; i < n; i++) {
       if (done[i]) {
-        await envs[i]!.reset();
+        await singles[i]!.reset();
         done[i] = false;
         continue;
       }
-      const [, , te, tr] = await envs[i]!.step(space.sample());
+      const [, , te, tr] = await singles[i]!.step(actions[i]);
       done[i] = te || tr;
     }
-    if (k >= 2) ms.push(performance.now() - t0);
+    if (k >= 1) q.push(performance.now() - t0);
   }
-  await Promise.all(envs.map((e) => e.close()));
-  return median(ms);
+  await Promise.all([vec.close(), ...singles.map((e) => e.close())]);
+  return { vec: median(v), seq: median(q) };
 }
 
 export async function runEnvBench(): Promise<unknown> {
@@ -62,8 +55,7 @@ export async function runEnvBench(): Promise<unknown> {
   const rows = [];
   for (const n of [1, 4, 16]) {
     const steps = n === 16 ? 8 : 16;
-    const vec = await vectorStepMs(model, n, steps);
-    const seq = await sequentialStepMs(model, n, steps);
+    const { vec, seq } = await measure(model, n, steps);
     const r = { n, vectorStepMs: vec, sequentialStepMs: seq, vectorStepsPerSec: (n * 1000) / vec, sequentialStepsPerSec: (n * 1000) / seq, vectorFramesPerSec: (n * F * 1000) / vec, ratio: seq / vec };
     rows.push(r);
     console.log(
