@@ -123,6 +123,15 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
   o.Set("denoising_step_list", sl);
   o.Set("warp_denoising_step", c.warp_denoising_step);
   num("timestep_shift", c.timestep_shift); num("num_train_timesteps", c.num_train_timesteps);
+  num("latent_channels", c.latent_channels());
+  if (c.i2v) {
+    Napi::Object il = Napi::Object::New(env);
+    il.Set("channels", c.image_channels);
+    il.Set("mask_channels", c.mask_channels);
+    o.Set("image_latent", il);
+  } else {
+    o.Set("image_latent", env.Null());
+  }
   num("context_noise", c.context_noise); num("latent_fps", c.latent_fps); num("latent_height", c.latent_height); num("latent_width", c.latent_width);
   if (c.has_action) {
     Napi::Object a = Napi::Object::New(env);
@@ -139,6 +148,15 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
       mouse.Set(uint32_t(i), ax);
     }
     a.Set("mouse", mouse);
+    if (c.mg_action()) {
+      // per-video-frame actions: 1 + r(F-1) rows for the first block, rF after
+      a.Set("video_frames_per_latent", c.mg.vae_time_compression_ratio);
+      a.Set("window_video_frames", c.mg.pad_t());
+      Napi::Array bl = Napi::Array::New(env, c.mg.blocks.size());
+      for (size_t i = 0; i < c.mg.blocks.size(); ++i) bl.Set(uint32_t(i), c.mg.blocks[i]);
+      a.Set("blocks", bl);
+      a.Set("local_attn_size", c.mg.local_attn_size);
+    }
     o.Set("action", a);
   } else {
     o.Set("action", env.Null());
@@ -232,7 +250,7 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
       Napi::Value a = o.Get("actions");
       if (!a.IsUndefined() && !a.IsNull()) {
         if (sw->action_size() == 0) throw_arg(env, "this model has no action input");
-        it.actions = float_array(env, a, "actions", int64_t(sw->frames()) * sw->action_size());
+        it.actions = sw->actions_arg(env, a);
       }
       Napi::Value nz = o.Get("noise");
       if (!nz.IsUndefined()) {
@@ -253,6 +271,8 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
         ss.push_back(it.s.get());
         for (auto& v : it.noise) it.noise_ptrs.push_back(v.data());
         reqs[size_t(k)].actions = it.actions.empty() ? nullptr : it.actions.data();
+        const int n_act = it.s->model().config.has_action ? it.s->model().config.action.size() : 0;
+        if (!it.actions.empty() && n_act) reqs[size_t(k)].action_rows = int(it.actions.size() / size_t(n_act));
         reqs[size_t(k)].noise = it.has_noise ? &it.noise_ptrs : nullptr;
       }
       auto outs = std::make_shared<std::vector<wc::BlockOutput>>(size_t(n));

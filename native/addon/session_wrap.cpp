@@ -31,6 +31,7 @@ void SessionWrap::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("probe", &SessionWrap::Probe),
                                      InstanceMethod("commit", &SessionWrap::Commit),
                                      InstanceMethod("setPrompt", &SessionWrap::SetPrompt),
+                                     InstanceMethod("setImageLatent", &SessionWrap::SetImageLatent),
                                      InstanceMethod("setWindow", &SessionWrap::SetWindow),
                                      InstanceMethod("stats", &SessionWrap::Stats),
                                      InstanceMethod("fork", &SessionWrap::Fork),
@@ -45,6 +46,8 @@ void SessionWrap::Init(Napi::Env env, Napi::Object exports) {
 }
 
 namespace {
+
+int rows_of(const std::vector<float>& a, int n_act) { return a.empty() || n_act == 0 ? -1 : int(a.size() / size_t(n_act)); }
 
 int opt_int(Napi::Env env, const Napi::Object& o, const char* key, int def, double lo, double hi) {
   Napi::Value v = o.Get(key);
@@ -120,10 +123,11 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
 void SessionWrap::init_layout() {
   const wc::ModelConfig& c = ctx_->model->config;
   frames_ = session_->block_frames();
-  channels_ = c.in_dim;
+  channels_ = c.latent_channels();
   height_ = session_->latent_height();
   width_ = session_->latent_width();
   n_act_ = c.has_action ? c.action.size() : 0;
+  per_video_frame_ = c.mg_action();
   steps_ = int(session_->step_list().size());
   timesteps_ = session_->step_list();
 }
@@ -136,7 +140,12 @@ void SessionWrap::check_open(Napi::Env env) const {
 std::vector<float> SessionWrap::actions_arg(Napi::Env env, const Napi::Value& v) const {
   if (v.IsUndefined() || v.IsNull()) return {};
   if (n_act_ == 0) throw_arg(env, "this model has no action input");
-  return float_array(env, v, "actions", int64_t(frames_) * n_act_);
+  if (!per_video_frame_) return float_array(env, v, "actions", int64_t(frames_) * n_act_);
+  std::vector<float> a = float_array(env, v, "actions");
+  if (a.empty() || a.size() % size_t(n_act_))
+    throw_shape(env, "actions have " + std::to_string(a.size()) + " values, not a whole number of rows of " +
+                         std::to_string(n_act_) + " (one row per video frame, or one row for all)");
+  return a;
 }
 
 Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
@@ -183,11 +192,12 @@ Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
     }
     auto s = session_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, actions = std::move(actions), noise = std::move(noise), has_noise]() {
+                     [s, actions = std::move(actions), noise = std::move(noise), has_noise, n_act = n_act_]() {
                        std::vector<const float*> ptrs;
                        for (auto& n : noise) ptrs.push_back(n.data());
                        auto out = std::make_shared<wc::BlockOutput>();
-                       s->step(actions.empty() ? nullptr : actions.data(), has_noise ? &ptrs : nullptr, *out);
+                       s->step(actions.empty() ? nullptr : actions.data(), has_noise ? &ptrs : nullptr, *out,
+                               rows_of(actions, n_act));
                        return [out](Napi::Env env) -> Napi::Value { return block_to_js(env, *out); };
                      });
   });
@@ -205,9 +215,10 @@ Napi::Value SessionWrap::Probe(const Napi::CallbackInfo& info) {
     auto s = session_;
     const int out_n = int(ctx_->model->config.out_dim) * frames_ * height_ * width_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, x = std::move(x), t = std::move(t), actions = std::move(actions), out_n]() {
+                     [s, x = std::move(x), t = std::move(t), actions = std::move(actions), out_n, n_act = n_act_]() {
                        auto v = std::make_shared<std::vector<float>>(out_n);
-                       s->probe(x.data(), t.data(), actions.empty() ? nullptr : actions.data(), v->data());
+                       s->probe(x.data(), t.data(), actions.empty() ? nullptr : actions.data(), v->data(),
+                                rows_of(actions, n_act));
                        return [v](Napi::Env env) -> Napi::Value { return to_float32(env, std::move(*v)); };
                      });
   });
@@ -223,8 +234,8 @@ Napi::Value SessionWrap::Commit(const Napi::CallbackInfo& info) {
     std::vector<float> actions = actions_arg(env, info.Length() > 1 ? info[1] : env.Undefined());
     auto s = session_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, x0 = std::move(x0), actions = std::move(actions)]() {
-                       s->commit(x0.data(), actions.empty() ? nullptr : actions.data());
+                     [s, x0 = std::move(x0), actions = std::move(actions), n_act = n_act_]() {
+                       s->commit(x0.data(), actions.empty() ? nullptr : actions.data(), rows_of(actions, n_act));
                        return std::function<Napi::Value(Napi::Env)>();
                      });
   });
@@ -252,6 +263,28 @@ Napi::Value SessionWrap::SetPrompt(const Napi::CallbackInfo& info) {
                        s->set_prompt(emb.data(), int(rows));
                        return std::function<Napi::Value(Napi::Env)>();
                      });
+  });
+}
+
+// setImageLatent(latent: Float32Array [image_channels × N × H × W]) — i2v models; from the next block.
+Napi::Value SessionWrap::SetImageLatent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    check_open(env);
+    const wc::ModelConfig& c = ctx_->model->config;
+    if (!c.i2v) throw_arg(env, "this model takes no image latent (model_type is not \"i2v\")");
+    std::vector<float> lat = float_array(env, info[0], "image latent");
+    const size_t per = size_t(c.image_channels) * height_ * width_;
+    if (lat.empty() || lat.size() % per)
+      throw_shape(env, "image latent has " + std::to_string(lat.size()) + " values, not [" +
+                           std::to_string(c.image_channels) + ", N, " + std::to_string(height_) + ", " +
+                           std::to_string(width_) + "] with N >= 1");
+    const int n = int(lat.size() / per);
+    auto s = session_;
+    return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s, lat = std::move(lat), n]() {
+      s->set_image_latent(lat.data(), n);
+      return std::function<Napi::Value(Napi::Env)>();
+    });
   });
 }
 

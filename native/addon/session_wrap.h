@@ -26,6 +26,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   int frames() const { return frames_; }
   int numel() const { return channels_ * frames_ * height_ * width_; }
   int action_size() const { return n_act_; }
+  // Actions of a step/probe/commit call (empty: none); matrix_game takes any whole number of rows
+  // (the engine checks them against the block it lands on).
+  std::vector<float> actions_arg(Napi::Env env, const Napi::Value& v) const;
   int steps() const { return steps_; }
 
  private:
@@ -33,6 +36,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Probe(const Napi::CallbackInfo& info);
   Napi::Value Commit(const Napi::CallbackInfo& info);
   Napi::Value SetPrompt(const Napi::CallbackInfo& info);
+  Napi::Value SetImageLatent(const Napi::CallbackInfo& info);
   Napi::Value SetWindow(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Fork(const Napi::CallbackInfo& info);
@@ -44,7 +48,6 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Layout(const Napi::CallbackInfo& info);
 
   void check_open(Napi::Env env) const;
-  std::vector<float> actions_arg(Napi::Env env, const Napi::Value& v) const;
   void submit(std::function<void()> job) { ctx_->executor->submit(std::move(job)); }
 
   std::shared_ptr<ModelCtx> ctx_;
@@ -52,6 +55,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   std::shared_ptr<wc::Session> session_;  // touched only on the engine thread
   std::atomic<bool> closed_{false};
   int frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0;
+  bool per_video_frame_ = false;  // matrix_game: actions come per video frame (rows vary by block)
   std::vector<double> timesteps_;
 };
 

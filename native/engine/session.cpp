@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "engine/noise.h"
 #include "engine/profiler.h"
+#include "model/matrix_game.h"
 
 namespace wc {
 
@@ -40,8 +41,30 @@ Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool
   const Selection sel = Selection::window(o.has_window ? o.local_attn_size : c.local_attn_size,
                                           o.has_window ? o.sink_size : c.sink_size, c.num_frame_per_block,
                                           "session options");
+  if (o.fold_commit && (c.mg_action() || c.i2v))
+    fail(ErrorKind::Argument, "foldCommit is not supported for models with the matrix_game action module or i2v input");
   kv_ = std::make_unique<SessionKv>(pool, page_geometry(c, H_, W_, o.kv_type), sel, c.num_frame_per_block,
                                     cross_cache_bytes(c));
+  if (c.mg_action()) {
+    // The action module's caches (pipeline/causal_inference.py _initialize_kv_cache_mouse_and_keyboard):
+    // per action layer, mouse K/V of every token and one keyboard K/V per latent frame, in
+    // refcounted frame pages of the same pool (fork shares them), window local_attn_size, no sink.
+    const Selection asel = Selection::window(c.mg.local_attn_size, 0, c.num_frame_per_block, "action window");
+    PageGeometry g;
+    g.layers = c.mg.layers();
+    g.heads = c.mg.heads_num;
+    g.type = o.kv_type;
+    if (c.mg.enable_mouse) {
+      g.tokens = (H_ / c.patch_h) * (W_ / c.patch_w);
+      g.dim = c.mg.mouse_hidden_dim;
+      mouse_kv_ = std::make_unique<SessionKv>(pool, g, asel, c.num_frame_per_block, 0);
+    }
+    if (c.mg.enable_keyboard) {
+      g.tokens = 1;
+      g.dim = c.mg.keyboard_hidden_dim;
+      kb_kv_ = std::make_unique<SessionKv>(pool, g, asel, c.num_frame_per_block, 0);
+    }
+  }
   steps_ = sched_.steps(c.denoising_step_list, c.warp_denoising_step);
 }
 
@@ -52,6 +75,13 @@ Session::Session(const Session& p, uint64_t seed)
       W_(p.W_),
       seed_(seed),
       kv_(p.kv_->fork()),
+      mouse_kv_(p.mouse_kv_ ? p.mouse_kv_->fork() : nullptr),
+      kb_kv_(p.kb_kv_ ? p.kb_kv_->fork() : nullptr),
+      image_latent_(p.image_latent_),
+      image_frames_(p.image_frames_),
+      act_first_(p.act_first_),
+      act_recent_(p.act_recent_),
+      act_count_(p.act_count_),
       prompt_(p.prompt_),
       sched_(p.sched_),
       steps_(p.steps_),
@@ -74,6 +104,10 @@ void Session::set_prompt(const float* emb, int len) {
 
 const CrossKv& Session::cross() {
   if (CrossEntry* e = kv_->cross()) return e->kv;
+  const ModelConfig& mc = model_->config;
+  if (mc.i2v && prompt_.size() != size_t(mc.text_len) * mc.text_dim)
+    fail(ErrorKind::Argument, "this model needs its context: a CLIP image embedding of " + std::to_string(mc.text_len) +
+                                  " x " + std::to_string(mc.text_dim) + " (setPrompt / createSession({ prompt }))");
   KvPool& pool = kv_->pool();
   if (CrossEntry* e = pool.find_cross(prompt_)) {  // another session's cache of the same prompt
     kv_->set_cross(e);
@@ -100,6 +134,92 @@ void Session::set_selection(const Selection& sel) {
   kv_->set_selection(s, next_frame_);
 }
 
+void Session::set_image_latent(const float* lat, int n) {
+  const ModelConfig& c = model_->config;
+  if (!c.i2v) fail(ErrorKind::Argument, "this model takes no image latent (model_type is not \"i2v\")");
+  if (n < 1) fail(ErrorKind::Shape, "image latent needs at least one frame");
+  const int64_t count = int64_t(c.image_channels) * n * H_ * W_;
+  for (int64_t i = 0; i < count; ++i)
+    if (!std::isfinite(lat[i])) fail(ErrorKind::Argument, "image latent contains NaN or infinity");
+  image_latent_.assign(lat, lat + count);
+  image_frames_ = n;
+}
+
+void Session::prepare_block(int64_t s, const float* actions, int rows) {
+  const ModelConfig& c = model_->config;
+  const int F = c.num_frame_per_block;
+  if (c.i2v) {
+    // [mask ‖ image latent] per frame (inference.py generate_videos: mask 1 on latent frame 0)
+    if (image_latent_.empty())
+      fail(ErrorKind::Argument, "this model needs an image latent: the VAE-encoded first frame, [" +
+                                    std::to_string(c.image_channels) + ", N, " + std::to_string(H_) + ", " +
+                                    std::to_string(W_) + "] (setImageLatent / createSession({ imageLatent }))");
+    const int64_t hw = int64_t(H_) * W_;
+    cond_.assign(size_t(c.mask_channels + c.image_channels) * F * hw, 0.f);
+    for (int f = 0; f < F; ++f) {
+      const int64_t af = s + f;
+      if (af == 0)
+        for (int ch = 0; ch < c.mask_channels; ++ch) std::fill_n(cond_.data() + (int64_t(ch) * F + f) * hw, hw, 1.f);
+      const int64_t src = std::min<int64_t>(af, image_frames_ - 1);
+      for (int ch = 0; ch < c.image_channels; ++ch)
+        std::memcpy(cond_.data() + (int64_t(c.mask_channels + ch) * F + f) * hw,
+                    image_latent_.data() + (int64_t(ch) * image_frames_ + src) * hw, sizeof(float) * hw);
+    }
+  }
+  if (c.mg_action()) {
+    const int A = c.action.size(), need = c.action_rows(s);
+    act_block_.assign(size_t(need) * A, 0.f);  // no actions: all keys up, no mouse motion
+    if (actions) {
+      if (rows == 1)
+        for (int i = 0; i < need; ++i) std::memcpy(act_block_.data() + int64_t(i) * A, actions, sizeof(float) * A);
+      else
+        std::memcpy(act_block_.data(), actions, sizeof(float) * size_t(need) * A);
+    }
+    const int64_t v0 = act_count_, h0 = v0 - int64_t(act_recent_.size() / size_t(A));
+    win_.resize(size_t(F) * c.mg.pad_t() * A);
+    matrix_game_windows(c.mg, A, s, F, [&](int64_t j) -> const float* {
+      if (j >= v0) return act_block_.data() + (j - v0) * A;
+      if (j == 0) return act_first_.data();
+      if (j < h0) fail(ErrorKind::Internal, "matrix_game: action history lost");
+      return act_recent_.data() + (j - h0) * A;
+    }, win_.data());
+  }
+}
+
+void Session::append_actions() {
+  const ModelConfig& c = model_->config;
+  if (!c.mg_action()) return;
+  const size_t A = size_t(c.action.size());
+  if (act_count_ == 0) act_first_.assign(act_block_.begin(), act_block_.begin() + A);
+  act_recent_.insert(act_recent_.end(), act_block_.begin(), act_block_.end());
+  const size_t keep = size_t(c.mg.pad_t()) * A;
+  if (act_recent_.size() > keep) act_recent_.erase(act_recent_.begin(), act_recent_.end() - keep);
+  act_count_ += int64_t(act_block_.size() / A);
+}
+
+void Session::kv_begin(int64_t frame_start) {
+  kv_->begin_block(frame_start);
+  try {
+    if (mouse_kv_) mouse_kv_->begin_block(frame_start);
+    if (kb_kv_) kb_kv_->begin_block(frame_start);
+  } catch (...) {
+    kv_abort();
+    throw;
+  }
+}
+
+void Session::kv_abort() {
+  kv_->abort_block();
+  if (mouse_kv_) mouse_kv_->abort_block();
+  if (kb_kv_) kb_kv_->abort_block();
+}
+
+void Session::kv_end(int64_t next) {
+  kv_->end_block(next);
+  if (mouse_kv_) mouse_kv_->end_block(next);
+  if (kb_kv_) kb_kv_->end_block(next);
+}
+
 void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start) {
   in.x = x;
   in.F = model_->config.num_frame_per_block;
@@ -110,6 +230,14 @@ void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float
   in.frame_start = frame_start;
   in.cross = &cross();
   in.kv = kv_.get();
+  const ModelConfig& c = model_->config;
+  if (c.i2v) in.cond = cond_.data();
+  if (c.mg_action()) {
+    in.actions = nullptr;  // matrix_game actions enter through the windows
+    in.act_window = win_.data();
+    in.act_mouse = mouse_kv_.get();
+    in.act_keyboard = kb_kv_.get();
+  }
 }
 
 void Session::run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out) {
@@ -140,18 +268,31 @@ void Session::flush() {
   pending_ = false;
 }
 
-void Session::check_actions(const float* actions) const {
+void Session::check_actions(const float* actions, int rows) const {
   const ModelConfig& c = model_->config;
   if (!actions) return;
   if (!c.has_action) fail(ErrorKind::Argument, "this model has no action input");
-  const int n = c.num_frame_per_block * c.action.size();
+  const int want = c.action_rows(next_frame_);
+  if (rows < 0) rows = want;
+  if (rows != want && !(c.mg_action() && rows == 1))
+    fail(ErrorKind::Shape, "actions have " + std::to_string(rows) + " rows; this block takes " + std::to_string(want) +
+                               (c.mg_action() ? " (one per video frame: 1 + " +
+                                                    std::to_string(c.mg.vae_time_compression_ratio) +
+                                                    "(F-1) for the first block, " +
+                                                    std::to_string(c.mg.vae_time_compression_ratio) +
+                                                    "F after) or 1 for all"
+                                              : ""));
+  const int n = rows * c.action.size();
   for (int i = 0; i < n; ++i)
     if (!std::isfinite(actions[i])) fail(ErrorKind::Argument, "actions contain NaN or infinity");
 }
 
-void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out) {
+void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows) {
   Session* self = this;
-  StepRequest req{actions, noise};
+  StepRequest req;
+  req.actions = actions;
+  req.action_rows = action_rows;
+  req.noise = noise;
   std::exception_ptr err;
   step_batch(&self, &req, 1, &out, &err, ws_, threads_);
   if (err) std::rethrow_exception(err);
@@ -166,7 +307,8 @@ const float* Session::noise_for(const Run& r, int i) {
 void Session::run_begin(Run& r) {
   const ModelConfig& c = model_->config;
   r.t0 = std::chrono::steady_clock::now();
-  check_actions(r.req.actions);
+  check_actions(r.req.actions, r.req.action_rows);
+  prepare_block(next_frame_, r.req.actions, r.req.action_rows);
   const int F = c.num_frame_per_block;
   r.n = block_numel();
   const int n_steps = int(steps_.size());
@@ -182,8 +324,8 @@ void Session::run_begin(Run& r) {
   r.commit_now = !fold_;
   {
     TraceScope tr("kv_begin_block", "kv");
-    if (r.folded) kv_->begin_block(pending_start_);
-    else if (r.commit_now) kv_->begin_block(next_frame_);
+    if (r.folded) kv_begin(pending_start_);
+    else if (r.commit_now) kv_begin(next_frame_);
   }
   x_.resize(r.n);
   v_.resize(r.n);
@@ -216,7 +358,7 @@ void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
 
 void Session::run_after(Run& r, int i) {
   if (i == 0 && r.folded) {
-    kv_->end_block(next_frame_);  // the previous block's pages are committed now
+    kv_end(next_frame_);  // the previous block's pages are committed now
     pending_ = false;
   }
   const double sg = sched_.sigma(steps_[size_t(i)]);
@@ -238,7 +380,7 @@ void Session::run_commit_seq(Run& r, std::vector<SeqInput>& seqs) {
 }
 
 void Session::run_abort(Run& r) {
-  if ((r.folded && pending_) || r.commit_now) kv_->abort_block();
+  if ((r.folded && pending_) || r.commit_now) kv_abort();
 }
 
 void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
@@ -254,11 +396,12 @@ void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
     next_frame_ += F;
   } else {
     next_frame_ += F;
-    kv_->end_block(next_frame_);
+    kv_end(next_frame_);
   }
+  append_actions();
   out.x0 = x0_;
   out.frames = F;
-  out.channels = c.in_dim;
+  out.channels = c.latent_channels();
   out.height = H_;
   out.width = W_;
   out.forwards = int(steps_.size()) + (fold_ ? 0 : 1);
@@ -313,33 +456,36 @@ void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput*
   for (int k : live) ss[k]->run_finish(runs[size_t(k)], times, outs[k]);
 }
 
-void Session::probe(const float* x, const float* t, const float* actions, float* v_out) {
-  check_actions(actions);
+void Session::probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows) {
+  check_actions(actions, action_rows);
   flush();
+  prepare_block(next_frame_, actions, action_rows);
   times_ = StageTimes();
   run_forward(x, t, actions, false, v_out);
   total_.add(times_);
 }
 
-void Session::commit(const float* x0, const float* actions) {
+void Session::commit(const float* x0, const float* actions, int action_rows) {
   const ModelConfig& c = model_->config;
-  check_actions(actions);
+  check_actions(actions, action_rows);
   const int64_t n = block_numel();
   for (int64_t j = 0; j < n; ++j)
     if (!std::isfinite(x0[j])) fail(ErrorKind::Argument, "latents contain NaN or infinity");
   flush();
   times_ = StageTimes();
+  prepare_block(next_frame_, actions, action_rows);
   cross();
-  kv_->begin_block(next_frame_);
+  kv_begin(next_frame_);
   try {
     tbuf_.assign(c.num_frame_per_block, float(c.context_noise));
     run_forward(x0, tbuf_.data(), actions, true, nullptr);
   } catch (...) {
-    kv_->abort_block();
+    kv_abort();
     throw;
   }
   next_frame_ += c.num_frame_per_block;
-  kv_->end_block(next_frame_);
+  kv_end(next_frame_);
+  append_actions();
   total_.add(times_);
 }
 

@@ -55,6 +55,7 @@ class Session;
 // noise (exactly `steps` arrays) or null for the seeded generator.
 struct StepRequest {
   const float* actions = nullptr;
+  int action_rows = -1;  // rows of `actions` (-1: the model's count for this block; matrix_game: 1 or its video frames)
   const std::vector<const float*>* noise = nullptr;
 };
 
@@ -84,11 +85,17 @@ class Session {
   void set_prompt(const float* emb, int len);
   // One block. actions: [F, n_act] or null. noise: null for the seeded generator, or
   // exactly `steps` arrays of C·F·H·W floats (item 0 the start, item i the re-noise to step i).
-  void step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out);
+  void step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows = -1);
   // A side-effect-free forward of the next block's position: v = net(x, t) with t per frame.
-  void probe(const float* x, const float* t, const float* actions, float* v_out);
+  void probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows = -1);
   // Append a clean block x0 [C, F, H, W] (commit pass only), e.g. known opening frames.
-  void commit(const float* x0, const float* actions);
+  void commit(const float* x0, const float* actions, int action_rows = -1);
+  // i2v models: the encoded first image [image_channels, N, H, W] (frame f of the session
+  // uses latent min(f, N − 1); upstream passes the VAE encoding of the image followed by
+  // black frames). Applies from the next block.
+  void set_image_latent(const float* lat, int n_frames);
+  // matrix_game: rows of actions (video frames) the next block takes.
+  int action_rows() const { return model_->config.action_rows(next_frame_); }
   void set_window(int local_attn_size, int sink_size);
   void set_selection(const Selection& sel);
   // Run a commit still waiting to be folded into the next block (fold_commit mode).
@@ -99,9 +106,10 @@ class Session {
   int block_frames() const { return model_->config.num_frame_per_block; }
   int latent_height() const { return H_; }
   int latent_width() const { return W_; }
-  int64_t block_numel() const { return int64_t(model_->config.in_dim) * block_frames() * H_ * W_; }
+  int64_t block_numel() const { return int64_t(model_->config.latent_channels()) * block_frames() * H_ * W_; }
   const std::vector<double>& step_list() const { return steps_; }
   const SessionKv& kv() const { return *kv_; }
+  const WanModel& model() const { return *model_; }
   const StageTimes& total_times() const { return total_; }
   uint64_t seed() const { return seed_; }
 
@@ -118,13 +126,27 @@ class Session {
   const CrossKv& cross();
   void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
   void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start);
-  void check_actions(const float* actions) const;
+  void check_actions(const float* actions, int rows) const;
+  // i2v / matrix_game inputs of the block at `frame_start`: cond_ and win_ (actions: `rows` rows or null).
+  void prepare_block(int64_t frame_start, const float* actions, int rows);
+  void append_actions();  // the prepared block's actions join the video-frame history
+  void kv_begin(int64_t frame_start);  // the self-attention pages and the action caches together
+  void kv_abort();
+  void kv_end(int64_t next_block_start);
 
   std::shared_ptr<const WanModel> model_;
   ThreadPool* threads_;
   int H_, W_;
   uint64_t seed_;
   std::unique_ptr<SessionKv> kv_;
+  // matrix_game: the action module's caches (own pages in the same pool, window
+  // config.mg.local_attn_size, no sink), null otherwise
+  std::unique_ptr<SessionKv> mouse_kv_, kb_kv_;
+  std::vector<float> image_latent_;  // i2v: [image_channels, image_frames_, H, W]
+  int image_frames_ = 0;
+  std::vector<float> act_first_, act_recent_, act_block_;  // video-frame actions: frame 0, the last pad_t, this block's
+  int64_t act_count_ = 0;                                   // video frames of actions so far
+  std::vector<float> cond_, win_;                           // this block's i2v cond and action windows
   std::vector<float> prompt_;  // [rows, text_dim]
   FlowMatchSchedule sched_;
   std::vector<double> steps_;

@@ -36,6 +36,7 @@ class Checkpoint {
                 const std::function<bool(const ExpectedTensor&, const TensorInfo&)>& shape_ok = nullptr) const;
 
   const TensorInfo& at(const std::string& name) const;
+  bool has(const std::string& name) const { return all_.count(name) != 0; }
   // The tensor converted to f32 into `buf` (resized); returns buf.data().
   const float* to_f32(const std::string& name, FloatBuffer& buf) const;
 

@@ -79,6 +79,103 @@ std::string to_json(const Json& j) {
   return o.str();
 }
 
+std::vector<int> get_int_list(const Json& j, const char* key, const std::string& where, int lo, int hi) {
+  std::vector<int> out;
+  const Json* v = get(j, key, Json::Type::Array, where);
+  if (!v) return out;
+  for (auto& e : v->items()) {
+    if (!e.is_number() || std::floor(e.as_number()) != e.as_number() || e.as_number() < lo || e.as_number() > hi)
+      cerr_(where, std::string("\"") + key + "\" entries must be integers in [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]");
+    out.push_back(int(e.as_number()));
+  }
+  return out;
+}
+
+// model_type "i2v" (Matrix-Game 2.0's causal_model.py CausalWanModel): the context is
+// img_emb(clip tokens) (model.py MLPProj(1280, dim)); the input concatenates a mask and an
+// image latent (inference.py: cond_concat = cat([mask[:, :4], img_cond]), 4 + 16 channels).
+void parse_i2v(const Json& j, ModelConfig& c, const std::string& where) {
+  c.text_dim = 1280;
+  c.text_len = 257;  // CLIP ViT-H/14 tokens (pipeline _initialize_crossattn_cache: 257 rows)
+  get_int(j, "clip_dim", c.text_dim, where, 1, 1 << 16);
+  get_int(j, "clip_len", c.text_len, where, 1, 1 << 16);
+  c.mask_channels = 4;
+  c.image_channels = -1;
+  if (const Json* il = get(j, "image_latent", Json::Type::Object, where)) {
+    get_int(*il, "mask_channels", c.mask_channels, where + " image_latent", 0, 4096);
+    get_int(*il, "channels", c.image_channels, where + " image_latent", 1, 4096);
+  }
+  if (c.image_channels < 0) c.image_channels = c.in_dim - c.out_dim - c.mask_channels;
+  if (c.image_channels < 1 || c.in_dim != c.out_dim + c.mask_channels + c.image_channels)
+    cerr_(where, "i2v: in_dim (" + std::to_string(c.in_dim) + ") must equal out_dim (" + std::to_string(c.out_dim) +
+                     ") + image_latent.mask_channels (" + std::to_string(c.mask_channels) + ") + image_latent.channels");
+}
+
+void parse_matrix_game(const Json& a, ModelConfig& c, const std::string& where) {
+  if (!a.is_object()) cerr_(where, "\"action_config\" must be an object");
+  const std::string aw = where + " action_config";
+  MatrixGameAction& m = c.mg;
+  m.blocks = get_int_list(a, "blocks", aw, 0, 1 << 16);
+  get_bool(a, "enable_keyboard", m.enable_keyboard, aw);
+  get_bool(a, "enable_mouse", m.enable_mouse, aw);
+  get_int(a, "heads_num", m.heads_num, aw, 1, 1024);
+  get_int(a, "hidden_size", m.hidden_size, aw, 1, 1 << 16);
+  get_int(a, "img_hidden_size", m.img_hidden_size, aw, 1, 1 << 16);
+  get_int(a, "keyboard_dim_in", m.keyboard_dim_in, aw, 1, 1024);
+  get_int(a, "keyboard_hidden_dim", m.keyboard_hidden_dim, aw, 1, 1 << 16);
+  get_int(a, "mouse_dim_in", m.mouse_dim_in, aw, 1, 1024);
+  get_int(a, "mouse_hidden_dim", m.mouse_hidden_dim, aw, 1, 1 << 16);
+  if (a.find("mouse_qk_dim_list")) m.mouse_qk_dim_list = get_int_list(a, "mouse_qk_dim_list", aw, 0, 1024);
+  get_num(a, "rope_theta", m.rope_theta, aw);
+  get_bool(a, "qk_norm", m.qk_norm, aw);
+  get_bool(a, "qkv_bias", m.qkv_bias, aw);
+  get_int(a, "vae_time_compression_ratio", m.vae_time_compression_ratio, aw, 1, 64);
+  get_int(a, "windows_size", m.windows_size, aw, 1, 64);
+  if (const Json* p = a.find("patch_size")) {
+    bool ok = p->is_array() && p->items().size() == 3;
+    const int want[3] = {c.patch_t, c.patch_h, c.patch_w};
+    for (size_t i = 0; ok && i < 3; ++i) ok = p->items()[i].is_number() && p->items()[i].as_number() == want[i];
+    if (!ok) cerr_(aw, "\"patch_size\" must equal the model's patch_size");
+  }
+  // Upstream gives the module its block's local_attn_size (causal_model.py
+  // CausalWanAttentionBlock.__init__); worldcast's "action_local_attn_size" may override it.
+  m.local_attn_size = -2;
+}
+
+void validate_matrix_game(ModelConfig& c, const std::string& where) {
+  MatrixGameAction& m = c.mg;
+  const std::string aw = where + " action_config";
+  if (!m.enable_keyboard && !m.enable_mouse) cerr_(aw, "enables neither keyboard nor mouse");
+  const int nk = m.enable_keyboard ? m.keyboard_dim_in : 0, nm = m.enable_mouse ? m.mouse_dim_in : 0;
+  if (int(c.action.keys.size()) != nk || int(c.action.mouse.size()) != nm)
+    cerr_(where, "action: matrix_game needs " + std::to_string(nk) + " keys (keyboard_dim_in) and " +
+                     std::to_string(nm) + " mouse axes (mouse_dim_in), not " + std::to_string(c.action.keys.size()) +
+                     " and " + std::to_string(c.action.mouse.size()));
+  if (m.img_hidden_size != c.dim) cerr_(aw, "img_hidden_size must equal dim");
+  int rope = 0;
+  for (int d : m.mouse_qk_dim_list) rope += d;
+  if (m.mouse_qk_dim_list.size() != 3 || m.rope_dims() % 2) cerr_(aw, "mouse_qk_dim_list needs 3 entries, the first even");
+  for (int hid : {m.enable_mouse ? m.mouse_hidden_dim : 0, m.enable_keyboard ? m.keyboard_hidden_dim : 0}) {
+    if (!hid) continue;
+    if (hid % m.heads_num || hid / m.heads_num != rope)
+      cerr_(aw, "mouse/keyboard_hidden_dim / heads_num must equal sum(mouse_qk_dim_list) (" + std::to_string(rope) +
+                    ", the head size upstream's RoPE table is built for)");
+    if (hid / m.heads_num > kMaxHeadDim) cerr_(aw, "action head size above 256 is not supported");
+  }
+  m.layer_index.assign(size_t(c.num_layers), -1);
+  int n = 0;
+  for (int b : m.blocks) {
+    if (b >= c.num_layers) cerr_(aw, "\"blocks\" entry " + std::to_string(b) + " is not a layer");
+    if (m.layer_index[size_t(b)] >= 0) cerr_(aw, "\"blocks\" lists layer " + std::to_string(b) + " twice");
+    m.layer_index[size_t(b)] = n++;
+  }
+  std::vector<int> sorted;
+  for (int l = 0; l < c.num_layers; ++l)
+    if (m.layer_index[size_t(l)] >= 0) { m.layer_index[size_t(l)] = int(sorted.size()); sorted.push_back(l); }
+  m.blocks = sorted;
+}
+
 }  // namespace
 
 void validate_window(int L, int S, int F, const std::string& where) {
@@ -94,8 +191,9 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
   if (!j.is_object()) cerr_(where, "config must be a JSON object");
   ModelConfig c;
   if (const Json* v = get(j, "model_type", Json::Type::String, where)) c.model_type = v->as_string();
-  if (c.model_type != "t2v")
-    cerr_(where, "model_type \"" + c.model_type + "\" is not supported yet (only \"t2v\")");
+  if (c.model_type != "t2v" && c.model_type != "i2v")
+    cerr_(where, "model_type \"" + c.model_type + "\" is not supported (\"t2v\" or \"i2v\")");
+  c.i2v = c.model_type == "i2v";
   if (const Json* v = get(j, "patch_size", Json::Type::Array, where)) {
     if (v->items().size() != 3) cerr_(where, "\"patch_size\" must have 3 entries");
     int p[3];
@@ -144,13 +242,32 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
   if (!(c.latent_fps >= 0) || !std::isfinite(c.latent_fps)) cerr_(where, "\"latent_fps\" must be a finite number >= 0");
   get_int(j, "latent_height", c.latent_height, where, 1, 1 << 14);
   get_int(j, "latent_width", c.latent_width, where, 1, 1 << 14);
-  if (const Json* a = j.find("action"); a && !a->is_null()) {
+  if (c.i2v) parse_i2v(j, c, where);
+  const Json* upstream_ac = j.find("action_config");  // Matrix-Game 2.0's constructor argument
+  if (upstream_ac && upstream_ac->is_object() && upstream_ac->members().empty()) upstream_ac = nullptr;
+  const Json* a = j.find("action");
+  if ((!a || a->is_null()) && upstream_ac) {
+    // An upstream Matrix-Game 2.0 config.json as it is: the action space gets generic names.
+    parse_matrix_game(*upstream_ac, c, where);
+    c.has_action = true;
+    c.action.mode = "matrix_game";
+    if (c.mg.enable_keyboard)
+      for (int i = 0; i < c.mg.keyboard_dim_in; ++i) c.action.keys.push_back("key" + std::to_string(i));
+    if (c.mg.enable_mouse)
+      for (int i = 0; i < c.mg.mouse_dim_in; ++i) c.action.mouse.push_back({"mouse" + std::to_string(i), -1, 1});
+    a = nullptr;
+  }
+  if (a && !a->is_null()) {
     if (!a->is_object()) cerr_(where, "\"action\" must be an object or null");
     c.has_action = true;
     const std::string aw = where + " action";
     if (const Json* m = get(*a, "mode", Json::Type::String, aw)) c.action.mode = m->as_string();
-    if (c.action.mode != "additive")
-      cerr_(where, "action mode \"" + c.action.mode + "\" is not supported (only \"additive\")");
+    if (c.action.mode != "additive" && c.action.mode != "matrix_game")
+      cerr_(where, "action mode \"" + c.action.mode + "\" is not supported (\"additive\" or \"matrix_game\")");
+    if (c.action.mode == "matrix_game") {
+      if (!upstream_ac) cerr_(aw, "mode \"matrix_game\" needs the upstream \"action_config\" object");
+      parse_matrix_game(*upstream_ac, c, where);
+    }
     if (const Json* k = get(*a, "keys", Json::Type::Array, aw))
       for (auto& e : k->items()) {
         if (!e.is_string() || e.as_string().empty()) cerr_(aw, "\"keys\" must be non-empty strings");
@@ -174,6 +291,7 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
       }
     if (c.action.size() == 0) cerr_(aw, "action space has no keys and no mouse axes");
   }
+  if (c.mg_action()) validate_matrix_game(c, where);
   if (const Json* d = j.find("decoder")) c.decoder = to_json(*d);
   else c.decoder = "null";
 
@@ -187,6 +305,11 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
   if (c.latent_height % c.patch_h || c.latent_width % c.patch_w)
     cerr_(where, "latent_height/latent_width must be multiples of the patch size");
   validate_window(c.local_attn_size, c.sink_size, c.num_frame_per_block, where);
+  if (c.mg_action()) {
+    get_int(j, "action_local_attn_size", c.mg.local_attn_size, where, -1, 1 << 20);
+    if (c.mg.local_attn_size == -2) c.mg.local_attn_size = c.local_attn_size;
+    validate_window(c.mg.local_attn_size, 0, c.num_frame_per_block, where + " action_local_attn_size");
+  }
   return c;
 }
 

@@ -24,6 +24,27 @@ struct ActionSpace {
   int size() const { return int(keys.size() + mouse.size()); }
 };
 
+// Matrix-Game 2.0's action module: upstream's `action_config` (constructor arguments of
+// wan/modules/action_module.py ActionModule, defaults as there), used when action.mode is
+// "matrix_game". The action vector is [keyboard keys..., mouse axes...] per VIDEO frame.
+struct MatrixGameAction {
+  std::vector<int> blocks;  // layers that carry an action module
+  bool enable_keyboard = true, enable_mouse = true;
+  int heads_num = 16, hidden_size = 128, img_hidden_size = 1536;
+  int keyboard_dim_in = 6, keyboard_hidden_dim = 1024, mouse_dim_in = 2, mouse_hidden_dim = 1024;
+  std::vector<int> mouse_qk_dim_list{8, 28, 28};  // RoPE split of the action heads (time part first)
+  double rope_theta = 256;
+  bool qk_norm = true, qkv_bias = false;
+  int vae_time_compression_ratio = 4, windows_size = 3;
+  int local_attn_size = -1;      // frames of the action caches' window (default: the model's)
+  std::vector<int> layer_index;  // per model layer: index among the action layers, or -1
+  int layers() const { return int(blocks.size()); }
+  int pad_t() const { return vae_time_compression_ratio * windows_size; }  // video frames per window
+  int mouse_head_dim() const { return mouse_hidden_dim / heads_num; }
+  int keyboard_head_dim() const { return keyboard_hidden_dim / heads_num; }
+  int rope_dims() const { return mouse_qk_dim_list.empty() ? 0 : mouse_qk_dim_list[0]; }
+};
+
 struct ModelConfig {
   // upstream constructor arguments
   std::string model_type = "t2v";
@@ -48,9 +69,24 @@ struct ModelConfig {
   // conditioning
   bool has_action = false;
   ActionSpace action;
+  MatrixGameAction mg;  // action.mode == "matrix_game"
+  // Image-to-video input (model_type "i2v", Matrix-Game 2.0): the DiT input is
+  // [latents (in_dim - mask - image ch) ‖ mask (1 on latent frame 0) ‖ image latent]; the
+  // context is clip_len tokens of clip_dim (text_len / text_dim take those values).
+  bool i2v = false;
+  int image_channels = 0, mask_channels = 0;
   std::string decoder;  // raw JSON of the "decoder" entry ("null" when none)
 
   int head_dim() const { return dim / num_heads; }
+  bool mg_action() const { return has_action && action.mode == "matrix_game"; }
+  int latent_channels() const { return in_dim - image_channels - mask_channels; }
+  // Video frames of actions a block starting at latent frame `frame_start` takes (matrix_game:
+  // 1 + r(F-1) for the first block, rF after, as upstream's cond_current; else F latent frames).
+  int action_rows(int64_t frame_start) const {
+    if (!mg_action()) return num_frame_per_block;
+    const int r = mg.vae_time_compression_ratio;
+    return frame_start == 0 ? 1 + r * (num_frame_per_block - 1) : r * num_frame_per_block;
+  }
   int patch_numel() const { return patch_t * patch_h * patch_w; }
 };
 

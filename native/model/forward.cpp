@@ -11,6 +11,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "kernels/rope.h"
+#include "model/matrix_game.h"
 
 namespace wc {
 
@@ -50,8 +51,12 @@ CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, Thread
   FloatBuffer ctx(size_t(c.text_len) * c.text_dim), h1(size_t(c.text_len) * c.dim), emb(size_t(c.text_len) * c.dim);
   ctx.zero();
   if (len) std::memcpy(ctx.data(), prompt, sizeof(float) * size_t(len) * c.text_dim);
-  lin(ctx.data(), c.text_len, m.text_embedding_0, h1.data(), pool, times, Epilogue::GeluTanh);
-  lin(h1.data(), c.text_len, m.text_embedding_2, emb.data(), pool, times);
+  if (c.i2v) {
+    matrix_game_img_emb(m, ctx.data(), emb.data(), pool, times);  // CLIP tokens → img_emb
+  } else {
+    lin(ctx.data(), c.text_len, m.text_embedding_0, h1.data(), pool, times, Epilogue::GeluTanh);
+    lin(h1.data(), c.text_len, m.text_embedding_2, emb.data(), pool, times);
+  }
   CrossKv kv;
   CrossKv* out = &kv;
   out->text_len = c.text_len;
@@ -77,7 +82,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
   TraceScope trace("forward", "model");
   const ModelConfig& c = m.config;
   const int D = c.dim, ph = c.patch_h, pw = c.patch_w, nh = c.num_heads, hd = c.head_dim();
-  const int n_act = c.has_action ? c.action.size() : 0;
+  const int n_act = c.has_action && !c.mg_action() ? c.action.size() : 0;  // additive action embedding
   const float eps = float(c.eps);
   if (n_seqs <= 0) return;
 
@@ -97,6 +102,10 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
                                  "x" + std::to_string(q.W) + " does not fit the patch size " + std::to_string(ph) + "x" +
                                  std::to_string(pw));
     if (q.frame_start < 0) fail(ErrorKind::Argument, "forward: negative frame_start");
+    if (c.i2v && !q.cond) fail(ErrorKind::Argument, "forward: this i2v model needs its mask + image-latent input");
+    if (c.mg_action() && !q.act_window) fail(ErrorKind::Argument, "forward: missing matrix_game action windows");
+    if (c.mg_action() && q.attend_seq >= 0)
+      fail(ErrorKind::Argument, "forward: a folded commit is not supported with the matrix_game action module");
     for (int f = 0; f < q.F; ++f)
       if (!std::isfinite(q.t[f]) || q.t[f] < 0 || q.t[f] > c.num_train_timesteps)
         fail(ErrorKind::Argument, "forward: timestep out of range [0, " + std::to_string(c.num_train_timesteps) + "]");
@@ -109,6 +118,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     nF += q.F;
   }
   const int Kp = c.in_dim * ph * pw;
+  const int Cx = c.latent_channels();  // channels from x; the rest (i2v) from cond
 
   // ---- patch embedding (Conv3d with k = s = patch → linear over (c, pt, ph, pw))
   ws.patches.resize(size_t(T) * Kp);
@@ -125,7 +135,9 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
             for (int ch = 0; ch < c.in_dim; ++ch)
               for (int i = 0; i < ph; ++i)
                 for (int j = 0; j < pw; ++j)
-                  row[(ch * ph + i) * pw + j] = q.x[((int64_t(ch) * q.F + f) * q.H + y * ph + i) * q.W + xw * pw + j];
+                  row[(ch * ph + i) * pw + j] =
+                      ch < Cx ? q.x[((int64_t(ch) * q.F + f) * q.H + y * ph + i) * q.W + xw * pw + j]
+                              : q.cond[((int64_t(ch - Cx) * q.F + f) * q.H + y * ph + i) * q.W + xw * pw + j];
           }
     }
   }
@@ -290,6 +302,10 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       StageTimer st(times, Stage::Other);
       for (int64_t i = 0; i < T * D; ++i) ws.x[i] += ws.y[i];
     }
+
+    // --- Matrix-Game 2.0: the action module sits between cross-attention and the FFN
+    // (causal_model.py CausalWanAttentionBlock.forward, cross_attn_ffn)
+    if (B.has_action_model) matrix_game_action_layer(m, l, seqs, n_seqs, ws, pool, times);
 
     // --- FFN on LN(x)·(1+sc2)+sh2, x += ffn·g2
     {

@@ -21,7 +21,8 @@ CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, Thread
                                           StageTimes* times);
 
 struct SeqInput {
-  const float* x = nullptr;        // [in_dim, F, H, W] noisy latents (or clean x0 for a commit)
+  const float* x = nullptr;        // [latent_channels, F, H, W] noisy latents (or clean x0 for a commit)
+  const float* cond = nullptr;     // i2v: [mask + image channels, F, H, W], concatenated after x's channels
   int F = 0, H = 0, W = 0;         // latent frames and size
   const float* t = nullptr;        // [F] timesteps (0..1000), one per frame
   const float* actions = nullptr;  // [F, action.size()] or null (= all zeros)
@@ -32,11 +33,19 @@ struct SeqInput {
   int attend_seq = -1;             // >= 0: also attend to the fresh K/V of that (earlier) sequence of the
                                    // batch — a commit folded into the next block's first forward
   float* v_out = nullptr;          // [out_dim, F, H, W] flow prediction; may be null on a commit
+  // matrix_game actions: each latent frame's window of video-frame actions [F, pad_t, n_act]
+  // (matrix_game_windows), and the session's action-module caches: committed mouse K/V
+  // ([tokens, mouse_hidden] per frame and action layer) and keyboard K/V ([1, keyboard_hidden]);
+  // written on a commit pass (commit_to set) like the self-attention pages.
+  const float* act_window = nullptr;
+  KvStore* act_mouse = nullptr;
+  KvStore* act_keyboard = nullptr;
 };
 
 struct ForwardWorkspace {
   FloatBuffer patches, x, h, q, k, v, attn, y, ffn, sinus, te, e, e0, act_h, mods, head_mods, out;
   std::vector<KvSpan> spans;
+  FloatBuffer mg_in, mg_h, mg_h2, mg_qkv, mg_att, mg_k, mg_v, mg_kb, mg_kbe, mg_kbkv, mg_q;  // matrix_game action module
   std::vector<int64_t> row0, frame0;
   std::vector<RopeTable> rope;  // one per sequence, rebuilt only when its layout changes
   struct TimeEmb {              // time_embedding(sinusoid(t)) per distinct timestep seen

@@ -29,12 +29,25 @@ struct CrossAttention {
   Vec norm_q, norm_k;
 };
 
+// Matrix-Game 2.0's action module of one block (action_module.py ActionModule; names are
+// the checkpoint's `blocks.{i}.action_model.*`). Its q/k norms have weights in the checkpoint
+// that upstream's forward never applies, so they are validated and not kept.
+struct ActionModuleWeights {
+  PackedLinear keyboard_embed_0, keyboard_embed_2;  // Linear, SiLU, Linear (per video frame)
+  PackedLinear mouse_mlp_0, mouse_mlp_2;            // Linear, GELU(tanh), Linear, then LayerNorm
+  Vec mouse_mlp_3_weight, mouse_mlp_3_bias;
+  PackedLinear t_qkv, proj_mouse;
+  PackedLinear mouse_attn_q, keyboard_attn_kv, proj_keyboard;
+};
+
 struct WanBlock {
   SelfAttention self_attn;
   CrossAttention cross_attn;
   Vec norm3_weight, norm3_bias;  // empty when cross_attn_norm is false
   PackedLinear ffn_0, ffn_2;
   Vec modulation;  // [6, dim]
+  bool has_action_model = false;  // matrix_game: this layer is in action_config.blocks
+  ActionModuleWeights action_model;
 };
 
 struct WanModel {
@@ -44,7 +57,10 @@ struct WanModel {
   PackedLinear text_embedding_0, text_embedding_2;
   PackedLinear time_embedding_0, time_embedding_2;
   PackedLinear time_projection_1;
-  PackedLinear action_embedding_0, action_embedding_2;  // present when config.has_action
+  PackedLinear action_embedding_0, action_embedding_2;  // present when the action mode is additive
+  // i2v: img_emb.proj = LayerNorm(clip) → Linear → GELU(erf) → Linear(clip → dim) → LayerNorm(dim)
+  Vec img_emb_proj_0_weight, img_emb_proj_0_bias, img_emb_proj_4_weight, img_emb_proj_4_bias;
+  PackedLinear img_emb_proj_1, img_emb_proj_3;
   std::vector<WanBlock> blocks;
   PackedLinear head_head;
   Vec head_modulation;  // [2, dim]

@@ -17,8 +17,20 @@ export interface ActionAxis {
 
 /** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes...]. */
 export interface ActionSpace {
-  /** How actions condition the model: 'additive' (an action embedding added to each frame's time embedding), the only mode supported. */
+  /**
+   * How actions condition the model: 'additive' (an action embedding added to each latent
+   * frame's time embedding) or 'matrix_game' (Matrix-Game 2.0's action module: actions per
+   * VIDEO frame, keyboard cross-attention and mouse temporal self-attention over a window).
+   */
   mode: string;
+  /** matrix_game: video frames per latent frame (a block takes 1 + r(F-1) rows first, then rF; or one row for all). */
+  video_frames_per_latent?: number;
+  /** matrix_game: video frames of actions each latent frame sees (the window before it). */
+  window_video_frames?: number;
+  /** matrix_game: the layers that carry the action module. */
+  blocks?: number[];
+  /** matrix_game: latent frames the action caches' attention window spans. */
+  local_attn_size?: number;
   /** Key names, in the order of their slots in the vector (each 0 or 1). */
   keys: string[];
   /** Mouse axes, in the order of their slots after the keys. */

@@ -31,6 +31,7 @@ export type {
   LatentBlock,
   LoadOptions,
   ModelConfig,
+  ModelInputs,
   SessionOptions,
   StepOptions,
 } from './model.js';

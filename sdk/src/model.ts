@@ -59,14 +59,18 @@ export interface Frame {
 
 /** The parts of config.json the SDK exposes (upstream names). */
 export interface ModelConfig {
-  /** Model type (only 't2v' is supported). */
+  /** Model type: 't2v' (text context) or 'i2v' (Matrix-Game 2.0: CLIP-token context and an image-latent input). */
   model_type: string;
   /** Patch size of the patch embedding as [t, h, w] (t is 1). */
   patch_size: [number, number, number];
   /** Most rows a prompt embedding may have. */
   text_len: number;
-  /** Latent channels in. */
+  /** Channels of the DiT input (i2v: latents + mask + image latent). */
   in_dim: number;
+  /** Channels of a latent block (what step returns and noise/commit/probe take). */
+  latent_channels: number;
+  /** i2v: the image-latent input ({@link Session.setImageLatent}), else null. */
+  image_latent: { channels: number; mask_channels: number } | null;
   /** Hidden size of the transformer. */
   dim: number;
   /** Hidden size of the feed-forward layers. */
@@ -109,6 +113,16 @@ export interface ModelConfig {
   decoder: unknown;
 }
 
+/** The conditioning a model takes ({@link Model.inputs}). */
+export interface ModelInputs {
+  /** setPrompt's input: a text embedding [≤ rows × dim], or (i2v) exactly rows CLIP tokens of dim (required). */
+  context: { kind: 'text' | 'clip'; rows: number; dim: number; required: boolean };
+  /** i2v: the encoded first image ({@link Session.setImageLatent}), required; null otherwise. */
+  imageLatent: { channels: number; required: boolean } | null;
+  /** Actions (null: none). perVideoFrame: a block takes one row per video frame (or one row for all). */
+  actions: { mode: string; size: number; perVideoFrame: boolean; videoFramesPerLatent: number } | null;
+}
+
 /** Options of {@link Model.createSession}. */
 export interface SessionOptions {
   /** Seed of the session's noise (Philox4x32-10; see native/engine/noise.h). Default 0. */
@@ -129,8 +143,10 @@ export interface SessionOptions {
    * fp32 rounding (exactly the same K/V with f32 pages). Default false.
    */
   foldCommit?: boolean;
-  /** Initial prompt: text (resolved by the model's prompt encoder) or an embedding [rows × text_dim]. */
+  /** Initial prompt: text (resolved by the model's prompt encoder) or an embedding [rows × text_dim] (i2v: the CLIP image tokens). */
   prompt?: Prompt;
+  /** i2v models: the encoded first image [image channels × N × H × W] (see {@link Session.setImageLatent}). */
+  imageLatent?: Float32Array;
   /**
    * Known clean latents the session starts from, committed (commit pass only) before its
    * first block: the name of one of {@link Model.openings} (e.g. `'day/0'`: the default
@@ -284,6 +300,8 @@ export class Session {
   encode(actions: StepOptions['actions']): Float32Array | undefined {
     if (actions instanceof Float32Array || actions === undefined) return actions;
     if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
+    if (this.actionSpace.mode === 'matrix_game')  // per video frame: one row for all, or one per video frame (the engine checks the count)
+      return encodeActions(actions, this.actionSpace, Array.isArray(actions) ? Math.max(1, actions.length) : 1);
     return encodeActions(actions, this.actionSpace, this.layout.frames);
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
@@ -351,6 +369,15 @@ export class Session {
       embedding = prompt;
     }
     return wrapAsync(() => this.#s.setPrompt(embedding));
+  }
+  /**
+   * i2v models (Matrix-Game 2.0): the VAE-encoded first image, [image channels × N × H × W];
+   * latent frame f uses frame min(f, N − 1) (upstream encodes the image followed by black
+   * frames: pass those latents too, or at least [image, filler]). Required before the first
+   * block; applies from the next block.
+   */
+  setImageLatent(latent: Float32Array): Promise<void> {
+    return wrapAsync(() => this.#s.setImageLatent(latent));
   }
   /** Change the attention window; applies from the next block. */
   setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
@@ -427,6 +454,27 @@ export class Model {
     this.decoder = decoder;
     this.openings = openings;
   }
+  /**
+   * The conditioning this model declares (from config.json): its context (a text embedding,
+   * or for i2v models the CLIP image tokens), the image latent (i2v) and the actions.
+   * Required inputs missing at a step are an {@link ArgumentError} naming them.
+   */
+  get inputs(): ModelInputs {
+    const c = this.config;
+    const i2v = c.model_type === 'i2v';
+    return {
+      context: { kind: i2v ? 'clip' : 'text', rows: c.text_len, dim: c.text_dim, required: i2v },
+      imageLatent: c.image_latent ? { channels: c.image_latent.channels, required: true } : null,
+      actions: c.action
+        ? {
+            mode: c.action.mode,
+            size: c.action.keys.length + c.action.mouse.length,
+            perVideoFrame: c.action.mode === 'matrix_game',
+            videoFramesPerLatent: c.action.video_frames_per_latent ?? 1,
+          }
+        : null,
+    };
+  }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): ModelInfo {
     return this.#m.info();
@@ -434,7 +482,7 @@ export class Model {
   /** Start a session. */
   createSession(opts: SessionOptions = {}): Session {
     if (this.#m.closed) throw new ClosedError('model is closed', 'CLOSED');
-    const { prompt, opening, ...rest } = opts;
+    const { prompt, opening, imageLatent, ...rest } = opts;
     if (prompt !== undefined && typeof prompt !== 'string' && !(prompt instanceof Float32Array))
       throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
     const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
@@ -442,6 +490,7 @@ export class Model {
     const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
     // Validated synchronously by the addon; the Promises only order them before the first step.
     if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
+    if (imageLatent !== undefined) void s.setImageLatent(imageLatent).catch(() => undefined);
     for (const b of blocks) void s.commit(b).catch(() => undefined);
     return s;
   }
@@ -462,7 +511,7 @@ export class Model {
       throw new ArgumentError('opening must be the name of one of model.openings or a Float32Array of latents', 'ARGUMENT');
     }
     const c = this.config;
-    const C = c.in_dim;
+    const C = c.latent_channels;
     const H = o.latentHeight ?? c.latent_height;
     const W = o.latentWidth ?? c.latent_width;
     const F = c.num_frame_per_block;
@@ -541,9 +590,9 @@ function readOpenings(dir: string, c: ModelConfig): Map<string, Float32Array> {
   }
   for (const [name, t] of tensors) {
     const [C, F, H, W] = t.shape;
-    if (t.shape.length !== 4 || C !== c.in_dim || H !== c.latent_height || W !== c.latent_width || F! % c.num_frame_per_block !== 0)
+    if (t.shape.length !== 4 || C !== c.latent_channels || H !== c.latent_height || W !== c.latent_width || F! % c.num_frame_per_block !== 0)
       throw new WeightsError(
-        `${file}: opening "${name}" has shape [${t.shape}], expected [${c.in_dim}, F, ${c.latent_height}, ${c.latent_width}] with F a multiple of ${c.num_frame_per_block}`,
+        `${file}: opening "${name}" has shape [${t.shape}], expected [${c.latent_channels}, F, ${c.latent_height}, ${c.latent_width}] with F a multiple of ${c.num_frame_per_block}`,
         'WEIGHTS',
       );
     out.set(name, t.data);

@@ -46,6 +46,7 @@ export interface NativeSession {
   probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array>;
   commit(x0: Float32Array, actions?: Float32Array): Promise<void>;
   setPrompt(embedding: Float32Array): Promise<void>;
+  setImageLatent(latent: Float32Array): Promise<void>;
   setWindow(localAttnSize: number, sinkSize: number): Promise<void>;
   stats(): Promise<SessionStats>;
   close(): Promise<void>;

@@ -20,7 +20,7 @@ export interface StageTimes {
 export interface SessionLayout {
   /** Latent frames per block (config.json `num_frame_per_block`). */
   frames: number;
-  /** Latent channels (config.json `in_dim`). */
+  /** Latent channels of a block (config.json `in_dim`, less the i2v mask and image channels). */
   channels: number;
   /** Latent frame height of this session. */
   height: number;
