@@ -3,7 +3,8 @@
 // x ‖ mask ‖ image latent, CLIP-token context, the action module in layers 0 and 2 of 3,
 // local_attn_size 6, steps [1000, 666, 333]); fixtures by tools/reference/make_fixtures_mg2.py.
 // Tolerance 1e-5 of the reference's scale, as test/golden.test.ts.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -116,6 +117,50 @@ describe('matrix_game: golden forward and rollout', () => {
       expect(relErr(out.latents, tensor(g, `block.${b}.x0`))).toBeLessThan(2e-2);
     }
     await s.close();
+  });
+});
+
+describe('matrix_game: an upstream config.json as it is', () => {
+  it('loads with generic action names and the default i2v layout, and reproduces the rollout', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'wc-mg2-'));
+    try {
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      // what configs/distilled_model/*/config.json carries (+ the tiny CLIP width and latent size)
+      const keep = ['_class_name', 'model_type', 'patch_size', 'text_len', 'in_dim', 'dim', 'ffn_dim', 'freq_dim', 'out_dim',
+        'num_heads', 'num_layers', 'eps', 'action_config', 'local_attn_size', 'sink_size', 'clip_dim', 'clip_len',
+        'latent_height', 'latent_width', 'denoising_step_list'];
+      const up: Record<string, unknown> = { _diffusers_version: '0.35.0.dev0', inject_sample_info: false };
+      for (const k of keep) up[k] = cfg[k];
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify(up));
+      copyFileSync(join(dir, 'model.safetensors'), join(tmp, 'model.safetensors'));
+      const m = await loadModel(tmp, { threads: 2, kv: { dtype: 'f32' } });
+      expect(m.config.action?.keys).toEqual(['key0', 'key1', 'key2', 'key3']);
+      expect(m.config.action?.mouse.map((a) => a.name)).toEqual(['mouse0', 'mouse1']);
+      expect(m.config.image_latent).toEqual({ channels: 4, mask_channels: 4 });
+      const s = m.createSession({ prompt: tensor(g, 'clip'), imageLatent: tensor(g, 'image_latent') });
+      for (let b = 0; b < 2; b++) {
+        const noise = Array.from({ length: doc.blocks[b]!.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
+        const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise });
+        expect(relErr(out.latents, tensor(g, `block.${b}.x0`))).toBeLessThan(TOL);
+      }
+      await s.close();
+      m.close();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('names what does not match the checkpoint', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'wc-mg2-'));
+    try {
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { action_config: { blocks: number[] } };
+      cfg.action_config.blocks = [0, 1];
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify(cfg));
+      copyFileSync(join(dir, 'model.safetensors'), join(tmp, 'model.safetensors'));
+      await expect(loadModel(tmp, { threads: 1 })).rejects.toThrow(/blocks\.1\.action_model/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 

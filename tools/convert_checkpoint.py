@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Convert an upstream (Self Forcing / CausVid / Wan2.1) causal DiT checkpoint into a
-worldcast model directory: config.json + model.safetensors with upstream tensor names.
+"""Convert an upstream (Self Forcing / CausVid / Wan2.1 / Matrix-Game 2.0) causal DiT checkpoint
+into a worldcast model directory: config.json + model.safetensors with upstream tensor names.
 
     /usr/bin/python3 tools/convert_checkpoint.py CHECKPOINT --config CONFIG.json --out DIR
         [--dtype f32|bf16|f16] [--key generator_ema] [--set local_attn_size=12 ...]
@@ -17,6 +17,17 @@ CONFIG      the upstream diffusers config.json (e.g. Wan2.1-T2V-1.3B/config.json
             denoising_step_list [1000,750,500,250], warp_denoising_step true,
             timestep_shift 5.0, context_noise 0, num_train_timesteps 1000.
 --set K=V   override/add a config key (V parsed as JSON, else kept as a string).
+
+Matrix-Game 2.0 (SkyworkAI/Matrix-Game, Matrix-Game-2: configs/distilled_model/<variant>/
+config.json, model_type "i2v" with an `action_config`):
+    /usr/bin/python3 tools/convert_checkpoint.py base_distilled_model/base_distill.safetensors \
+        --config configs/distilled_model/universal/config.json --mg2-variant universal --out DIR
+adds worldcast's `action` (mode "matrix_game", key / mouse-axis names of --mg2-variant:
+universal w s a d + pitch yaw, gta_drive w s + pitch yaw, templerun nomove jump slide
+turn_left turn_right left right; generic key0.. / mouse0.. otherwise), `image_latent`
+(mask 4 + image 16 channels), `clip_dim` 1280 / `clip_len` 257 (the CLIP context), and MG2's
+loop (inference_yaml: 3 frames per block, steps [1000, 666, 333] warped at shift 5,
+context_noise 0, latent 44 x 80 for 352 x 640 video) where the config does not say.
 
 Names and shapes are validated against the config; any missing / unexpected / mis-shaped
 tensor is an error that lists them all.  Wrapper-level tensors outside the model (e.g. a
@@ -40,7 +51,20 @@ INFERRED_IF_ABSENT = ("text_dim", "patch_size", "qk_norm", "cross_attn_norm")
 NESTED_KEYS = ("generator_ema", "generator", "model", "state_dict", "module")
 PREFIXES = ("model.", "module.", "_orig_mod.")
 # Keys of upstream/diffusers configs that are not model facts worldcast keeps.
-DROP_CONFIG_KEYS = ("_diffusers_version", "_name_or_path")
+DROP_CONFIG_KEYS = ("_diffusers_version", "_name_or_path", "inject_sample_info")
+
+# Matrix-Game 2.0 (pipeline/causal_inference.py get_current_action: the one-hot order of each
+# mode's KEYBOARD_IDX and the (vertical, horizontal) camera pair of CAMERA_VALUE_MAP).
+MG2_VARIANTS = {
+    "universal": {"keys": ["w", "s", "a", "d"], "mouse": ["pitch", "yaw"]},
+    "gta_drive": {"keys": ["w", "s"], "mouse": ["pitch", "yaw"]},
+    "templerun": {"keys": ["nomove", "jump", "slide", "turn_left", "turn_right", "left", "right"], "mouse": []},
+}
+# configs/inference_yaml/inference_*.yaml and inference.py (352 x 640 frames -> 44 x 80 latents)
+MG2_LOOP = {"num_frame_per_block": 3, "denoising_step_list": [1000, 666, 333], "warp_denoising_step": True,
+            "timestep_shift": 5.0, "context_noise": 0, "latent_height": 44, "latent_width": 80}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+from matrix_game import ACTION_DEFAULTS, CLIP_DIM  # noqa: E402
 
 
 class ConversionError(Exception):
@@ -56,10 +80,6 @@ def expected_shapes(cfg):
     s = {
         "patch_embedding.weight": [dim, cfg["in_dim"], pt, ph, pw],
         "patch_embedding.bias": [dim],
-        "text_embedding.0.weight": [dim, cfg["text_dim"]],
-        "text_embedding.0.bias": [dim],
-        "text_embedding.2.weight": [dim, dim],
-        "text_embedding.2.bias": [dim],
         "time_embedding.0.weight": [dim, cfg["freq_dim"]],
         "time_embedding.0.bias": [dim],
         "time_embedding.2.weight": [dim, dim],
@@ -70,6 +90,14 @@ def expected_shapes(cfg):
         "head.head.bias": [pt * ph * pw * cfg["out_dim"]],
         "head.modulation": [1, 2, dim],
     }
+    if cfg.get("model_type", "t2v") == "i2v":  # Matrix-Game 2.0: img_emb = MLPProj(clip_dim, dim)
+        c = cfg.get("clip_dim", CLIP_DIM)
+        s.update({"img_emb.proj.0.weight": [c], "img_emb.proj.0.bias": [c], "img_emb.proj.1.weight": [c, c],
+                  "img_emb.proj.1.bias": [c], "img_emb.proj.3.weight": [dim, c], "img_emb.proj.3.bias": [dim],
+                  "img_emb.proj.4.weight": [dim], "img_emb.proj.4.bias": [dim]})
+    else:
+        s.update({"text_embedding.0.weight": [dim, cfg["text_dim"]], "text_embedding.0.bias": [dim],
+                  "text_embedding.2.weight": [dim, dim], "text_embedding.2.bias": [dim]})
     for i in range(cfg["num_layers"]):
         b = f"blocks.{i}."
         for att in ("self_attn", "cross_attn"):
@@ -88,7 +116,9 @@ def expected_shapes(cfg):
         s[f"{b}ffn.2.bias"] = [dim]
         s[f"{b}modulation"] = [1, 6, dim]
     act = cfg.get("action")
-    if act:
+    if act and act.get("mode") == "matrix_game":
+        s.update(matrix_game_shapes(cfg))
+    elif act:
         if act.get("mode", "additive") != "additive":
             raise ConversionError(f"action mode {act.get('mode')!r} is not supported")
         n_act = len(act.get("keys", [])) + len(act.get("mouse", []))
@@ -97,6 +127,80 @@ def expected_shapes(cfg):
         s["action_embedding.2.weight"] = [dim, dim]
         s["action_embedding.2.bias"] = [dim]
     return s
+
+
+def matrix_game_shapes(cfg):
+    """blocks.{i}.action_model.* of upstream action_module.py ActionModule, for action_config.blocks."""
+    ac = dict(ACTION_DEFAULTS)
+    ac.update(cfg.get("action_config") or {})
+    dim, n = cfg["dim"], ac["heads_num"]
+    pad_t = ac["vae_time_compression_ratio"] * ac["windows_size"]
+    if ac["img_hidden_size"] != dim:
+        raise ConversionError(f"action_config.img_hidden_size {ac['img_hidden_size']} != dim {dim}")
+    s = {}
+
+    def lin(name, out, inp, bias=True):
+        s[name + ".weight"] = [out, inp]
+        if bias:
+            s[name + ".bias"] = [out]
+    for i in ac["blocks"]:
+        if not 0 <= i < cfg["num_layers"]:
+            raise ConversionError(f"action_config.blocks lists {i}, not a layer")
+        a = f"blocks.{i}.action_model."
+        qb = ac["qkv_bias"]
+        if ac["enable_keyboard"]:
+            lin(a + "keyboard_embed.0", ac["hidden_size"], ac["keyboard_dim_in"])
+            lin(a + "keyboard_embed.2", ac["hidden_size"], ac["hidden_size"])
+        if ac["enable_mouse"]:
+            c = ac["mouse_hidden_dim"]
+            lin(a + "mouse_mlp.0", c, ac["mouse_dim_in"] * pad_t + dim)
+            lin(a + "mouse_mlp.2", c, c)
+            s[a + "mouse_mlp.3.weight"], s[a + "mouse_mlp.3.bias"] = [c], [c]
+            lin(a + "t_qkv", 3 * c, c, qb)
+            if ac["qk_norm"]:
+                s[a + "img_attn_q_norm.weight"] = s[a + "img_attn_k_norm.weight"] = [c // n]
+            lin(a + "proj_mouse", dim, c, qb)
+        if ac["enable_keyboard"]:
+            kh = ac["keyboard_hidden_dim"]
+            if ac["qk_norm"]:
+                s[a + "key_attn_q_norm.weight"] = s[a + "key_attn_k_norm.weight"] = [kh // n]
+            lin(a + "mouse_attn_q", kh, dim, qb)
+            lin(a + "keyboard_attn_kv", 2 * kh, ac["hidden_size"] * pad_t, qb)
+            lin(a + "proj_keyboard", dim, kh, qb)
+    return s
+
+
+def matrix_game_config(cfg, overrides, variant, notes):
+    """worldcast's keys for an upstream Matrix-Game 2.0 config (model_type i2v + action_config)."""
+    ac = dict(ACTION_DEFAULTS)
+    ac.update(cfg.get("action_config") or {})
+    for k, v in MG2_LOOP.items():
+        if k not in cfg and k not in overrides:
+            cfg[k] = v
+            notes.append(f"{k} = {json.dumps(v)} (Matrix-Game 2.0 inference default)")
+    if "image_latent" not in cfg and "image_latent" not in overrides:
+        m = 4  # inference.py: cond_concat = cat([mask_cond[:, :4], img_cond])
+        cfg["image_latent"] = {"channels": cfg["in_dim"] - cfg["out_dim"] - m, "mask_channels": m}
+        notes.append(f"image_latent = {json.dumps(cfg['image_latent'])} (in_dim = out_dim + mask + image latent)")
+    for k, v in (("clip_dim", CLIP_DIM), ("clip_len", 257)):
+        if k not in cfg and k not in overrides:
+            cfg[k] = v
+            notes.append(f"{k} = {v} (CLIP ViT-H/14 image tokens: the context)")
+    if cfg.get("action") or not cfg.get("action_config"):
+        return
+    nk = ac["keyboard_dim_in"] if ac["enable_keyboard"] else 0
+    nm = ac["mouse_dim_in"] if ac["enable_mouse"] else 0
+    names = MG2_VARIANTS.get(variant) if variant else None
+    if names and (len(names["keys"]) != nk or len(names["mouse"]) != nm):
+        raise ConversionError(f"--mg2-variant {variant}: {len(names['keys'])} keys / {len(names['mouse'])} mouse axes, "
+                              f"but action_config has {nk} / {nm}")
+    if not names:
+        names = {"keys": [f"key{i}" for i in range(nk)], "mouse": [f"mouse{i}" for i in range(nm)]}
+        notes.append("action names are generic (pass --mg2-variant universal|gta_drive|templerun for upstream's)")
+    cfg["action"] = {"mode": "matrix_game", "keys": names["keys"],
+                     "mouse": [{"name": a, "min": -1, "max": 1} for a in names["mouse"]]}
+    notes.append(f"action = matrix_game, keys {names['keys']}, mouse {names['mouse']}, "
+                 f"{len(ac['blocks'])} action blocks, window {ac['windows_size']} x {ac['vae_time_compression_ratio']} video frames")
 
 
 def load_checkpoint(path, key=None, allow_pickle=False):
@@ -180,7 +284,7 @@ def infer_from_checkpoint(sd):
     return got
 
 
-def build_config(src_cfg, sd, overrides):
+def build_config(src_cfg, sd, overrides, mg2_variant=None):
     cfg = {k: v for k, v in src_cfg.items() if k not in DROP_CONFIG_KEYS}
     notes = []
     cls = cfg.get("_class_name")
@@ -192,7 +296,13 @@ def build_config(src_cfg, sd, overrides):
         if k not in cfg and k not in overrides and k in inferred:
             cfg[k] = inferred[k]
             notes.append(f"{k} = {json.dumps(inferred[k])} (not in config; read off the checkpoint)")
+    if cfg.get("model_type", overrides.get("model_type")) == "i2v" or cfg.get("action_config"):
+        matrix_game_config(cfg, overrides, mg2_variant, notes)
+    elif mg2_variant:
+        raise ConversionError("--mg2-variant needs a Matrix-Game 2.0 config (model_type i2v / action_config)")
     for k, v in MODEL_DEFAULTS.items():
+        if k == "text_dim" and cfg.get("model_type") == "i2v":
+            continue  # no text input: the context is clip_len x clip_dim
         if k not in cfg and k not in overrides:
             cfg[k] = v
             notes.append(f"{k} = {json.dumps(v)} (upstream default)")
@@ -206,8 +316,8 @@ def build_config(src_cfg, sd, overrides):
         cfg[k] = v
         notes.append(f"{k} = {json.dumps(v)} (--set)")
     cfg["patch_size"] = list(cfg["patch_size"])
-    if cfg.get("model_type", "t2v") != "t2v":
-        raise ConversionError(f"model_type {cfg['model_type']!r} is not supported (t2v only)")
+    if cfg.get("model_type", "t2v") not in ("t2v", "i2v"):
+        raise ConversionError(f"model_type {cfg['model_type']!r} is not supported (t2v, or i2v as Matrix-Game 2.0)")
     L, S, F = cfg["local_attn_size"], cfg["sink_size"], cfg["num_frame_per_block"]
     if L != -1 and L - S - F < 1:
         raise ConversionError(f"local_attn_size {L} must be -1 or >= sink_size {S} + num_frame_per_block {F} + 1")
@@ -229,21 +339,21 @@ def validate(sd, expected):
 
 
 def convert(checkpoint, config_path, out_dir, dtype="f32", key=None, overrides=None, allow_pickle=False,
-            log=print):
+            log=print, mg2_variant=None):
     import torch
     with open(config_path) as f:
         src_cfg = json.load(f)
     sd, where = load_checkpoint(checkpoint, key, allow_pickle)
     log(f"loaded {len(sd)} tensors from {checkpoint} ({where})")
     # first pass: a rough expected set from the raw config, to decide prefix stripping
-    rough_cfg, _ = build_config(src_cfg, {}, overrides or {})
+    rough_cfg, _ = build_config(src_cfg, {}, overrides or {}, mg2_variant)
     sd, notes, dropped = strip_prefixes(sd, expected_shapes(rough_cfg))
     for n in notes:
         log(n)
     if dropped:
         log(f"dropped {len(dropped)} tensors outside the model namespace: "
             + ", ".join(sorted(dropped)[:8]) + (" ..." if len(dropped) > 8 else ""))
-    cfg, notes = build_config(src_cfg, sd, overrides or {})
+    cfg, notes = build_config(src_cfg, sd, overrides or {}, mg2_variant)
     for n in notes:
         log("config: " + n)
     expected = expected_shapes(cfg)
@@ -269,7 +379,8 @@ def convert(checkpoint, config_path, out_dir, dtype="f32", key=None, overrides=N
     log(f"wrote {out_dir}/config.json and model.safetensors: {len(tensors)} tensors, {n_params} parameters, "
         f"{src_dtypes} -> {st_dtype}, {os.path.getsize(out_path)} bytes")
     log(f"model: dim {cfg['dim']}, {cfg['num_layers']} layers, {cfg['num_heads']} heads, ffn {cfg['ffn_dim']}, "
-        f"text {cfg['text_dim']}x{cfg['text_len']}, in/out {cfg['in_dim']}/{cfg['out_dim']}, patch {cfg['patch_size']}; "
+        + (f"clip context {cfg['clip_len']}x{cfg['clip_dim']}" if cfg["model_type"] == "i2v" else
+           f"text {cfg['text_dim']}x{cfg['text_len']}") + f", in/out {cfg['in_dim']}/{cfg['out_dim']}, patch {cfg['patch_size']}; "
         f"loop: {cfg['num_frame_per_block']} frames/block, local_attn_size {cfg['local_attn_size']}, "
         f"sink {cfg['sink_size']}, steps {cfg['denoising_step_list']} (warp {cfg['warp_denoising_step']}), "
         f"shift {cfg['timestep_shift']}")
@@ -286,9 +397,12 @@ def main(argv=None):
                     "(default: first of generator_ema, generator, model, state_dict, module)")
     ap.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (JSON value)")
     ap.add_argument("--allow-pickle", action="store_true", help="torch.load with weights_only=False (trusted files only)")
+    ap.add_argument("--mg2-variant", choices=sorted(MG2_VARIANTS), default=None,
+                    help="Matrix-Game 2.0: name the keys and mouse axes as upstream's mode does")
     args = ap.parse_args(argv)
     try:
-        convert(args.checkpoint, args.config, args.out, args.dtype, args.key, parse_set(args.set), args.allow_pickle)
+        convert(args.checkpoint, args.config, args.out, args.dtype, args.key, parse_set(args.set), args.allow_pickle,
+                mg2_variant=args.mg2_variant)
     except ConversionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
