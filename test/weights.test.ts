@@ -139,7 +139,10 @@ describe('config.json', () => {
     ['wrong type', { dim: '64' }, /"dim" must be a number, not a string/],
     ['heads do not divide dim', { num_heads: 3 }, /dim must be divisible by num_heads/],
     ['window too small', { local_attn_size: 3, sink_size: 1 }, /local_attn_size \(3\) must exceed sink_size/],
-    ['unsupported model_type', { model_type: 'i2v' }, /model_type "i2v" is not supported yet/],
+    ['unsupported model_type', { model_type: 'ti2v' }, /model_type "ti2v" is not supported/],
+    ['i2v channels do not add up', { model_type: 'i2v' }, /i2v: in_dim \(4\) must equal out_dim \(4\) \+ image_latent.mask_channels/],
+    ['unknown action mode', { action: { mode: 'film', keys: ['w'] } }, /action mode "film" is not supported/],
+    ['matrix_game without action_config', { action: { mode: 'matrix_game', keys: ['w'] } }, /needs the upstream "action_config"/],
     ['bad action axis', { action: { keys: ['w'], mouse: [{ name: 'dx', min: 1, max: -1 }] } }, /needs min < max/],
     ['step out of range', { denoising_step_list: [1000, 2000] }, /entries must be numbers in \[0, 1000\]/],
   ];
