@@ -51,6 +51,8 @@ inline std::vector<float> float_array(Napi::Env env, const Napi::Value& v, const
 }
 
 inline Napi::Float32Array to_float32(Napi::Env env, std::vector<float>&& data) {
+  // An external buffer over no memory reads as detached in V8: an empty result is a plain one.
+  if (data.empty()) return Napi::Float32Array::New(env, 0);
   auto* owned = new std::vector<float>(std::move(data));
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, owned->data(), owned->size() * sizeof(float),
                                                 [](Napi::Env, void*, std::vector<float>* p) { delete p; }, owned);

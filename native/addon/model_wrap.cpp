@@ -108,6 +108,7 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
   const wc::ModelConfig& c = ctx_->model->config;
   Napi::Object o = Napi::Object::New(env);
   auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  auto num_in = [&](Napi::Object& t, const char* k, double v) { t.Set(k, Napi::Number::New(env, v)); };
   o.Set("model_type", c.model_type);
   Napi::Array ps = Napi::Array::New(env, 3);
   ps.Set(0u, c.patch_t); ps.Set(1u, c.patch_h); ps.Set(2u, c.patch_w);
@@ -133,6 +134,12 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
     o.Set("image_latent", env.Null());
   }
   num("context_noise", c.context_noise); num("latent_fps", c.latent_fps); num("latent_height", c.latent_height); num("latent_width", c.latent_width);
+  {
+    Napi::Object sch = Napi::Object::New(env);
+    sch.Set("type", c.staggered_window > 0 ? "staggered" : "block");
+    if (c.staggered_window > 0) num_in(sch, "window", c.staggered_window);
+    o.Set("schedule", sch);
+  }
   if (c.has_action) {
     Napi::Object a = Napi::Object::New(env);
     a.Set("mode", c.action.mode);

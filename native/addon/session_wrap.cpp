@@ -130,6 +130,8 @@ void SessionWrap::init_layout() {
   per_video_frame_ = c.mg_action();
   steps_ = int(session_->step_list().size());
   timesteps_ = session_->step_list();
+  window_ = c.staggered_window;
+  forwards_per_call_ = session_->forwards_per_call();
 }
 
 void SessionWrap::check_open(Napi::Env env) const {
@@ -160,6 +162,8 @@ Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
   Napi::Array sl = Napi::Array::New(env, timesteps_.size());
   for (size_t i = 0; i < timesteps_.size(); ++i) sl.Set(uint32_t(i), timesteps_[i]);
   o.Set("timesteps", sl);
+  o.Set("window", window_);
+  o.Set("forwardsPerCall", forwards_per_call_);
   return o;
 }
 

@@ -30,7 +30,8 @@ Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool
       threads_(threads),
       seed_(o.seed),
       sched_(model_->config.timestep_shift, model_->config.num_train_timesteps),
-      fold_(o.fold_commit) {
+      window_(model_->config.staggered_window),
+      fold_(o.fold_commit || model_->config.staggered_window > 0) {
   const ModelConfig& c = model_->config;
   H_ = o.latent_height > 0 ? o.latent_height : c.latent_height;
   W_ = o.latent_width > 0 ? o.latent_width : c.latent_width;
@@ -86,6 +87,8 @@ Session::Session(const Session& p, uint64_t seed)
       sched_(p.sched_),
       steps_(p.steps_),
       next_frame_(p.next_frame_),
+      window_(p.window_),
+      flight_(p.flight_),
       fold_(p.fold_) {
   if (p.pending_) fail(ErrorKind::Internal, "fork with a pending commit (flush the parent first)");
 }
@@ -305,6 +308,7 @@ const float* Session::noise_for(const Run& r, int i) {
 }
 
 void Session::run_begin(Run& r) {
+  if (window_ > 0) return staggered_begin(r);
   const ModelConfig& c = model_->config;
   r.t0 = std::chrono::steady_clock::now();
   check_actions(r.req.actions, r.req.action_rows);
@@ -337,6 +341,7 @@ void Session::run_begin(Run& r) {
 }
 
 void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
+  if (window_ > 0) return staggered_seqs(r, i, seqs);
   const int F = model_->config.num_frame_per_block;
   for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[size_t(i)]);
   int attend = -1;
@@ -351,12 +356,17 @@ void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
   }
   SeqInput in;
   fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, next_frame_);
-  in.attend_seq = attend;
+  if (attend >= 0) {
+    fold_fresh_ = FreshFrames{attend, 0, F};
+    in.fresh = &fold_fresh_;
+    in.n_fresh = 1;
+  }
   in.v_out = v_.data();
   seqs.push_back(in);
 }
 
 void Session::run_after(Run& r, int i) {
+  if (window_ > 0) return staggered_after(r, i);
   if (i == 0 && r.folded) {
     kv_end(next_frame_);  // the previous block's pages are committed now
     pending_ = false;
@@ -381,9 +391,34 @@ void Session::run_commit_seq(Run& r, std::vector<SeqInput>& seqs) {
 
 void Session::run_abort(Run& r) {
   if ((r.folded && pending_) || r.commit_now) kv_abort();
+  if (window_ > 0 && !r.saved.empty()) {  // back to the blocks as they were before the call
+    flight_.pop_back();
+    for (size_t k = 0; k < flight_.size(); ++k) {
+      flight_[k].stage = r.saved[k].stage;
+      flight_[k].x = std::move(r.saved[k].x);
+    }
+  }
 }
 
 void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
+  const ModelConfig& c = model_->config;
+  const int F = c.num_frame_per_block;
+  if (window_ > 0) {
+    staggered_finish(r, out);
+  } else {
+    run_finish_block(r, out);
+  }
+  out.channels = c.latent_channels();
+  out.height = H_;
+  out.width = W_;
+  out.times = times;
+  out.times.add(times_);  // this session's own prompt-cache work
+  total_.add(out.times);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.t0).count();
+  (void)F;
+}
+
+void Session::run_finish_block(Run& r, BlockOutput& out) {
   const ModelConfig& c = model_->config;
   const int F = c.num_frame_per_block;
   out.frame_start = next_frame_;
@@ -401,14 +436,7 @@ void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
   append_actions();
   out.x0 = x0_;
   out.frames = F;
-  out.channels = c.latent_channels();
-  out.height = H_;
-  out.width = W_;
   out.forwards = int(steps_.size()) + (fold_ ? 0 : 1);
-  out.times = times;
-  out.times.add(times_);  // this session's own prompt-cache work
-  total_.add(out.times);
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.t0).count();
 }
 
 void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput* outs, std::exception_ptr* errs,
@@ -436,7 +464,7 @@ void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput*
   StageTimes times;
   std::vector<SeqInput> seqs;
   try {
-    const size_t n_steps = ss[live[0]]->steps_.size();
+    const size_t n_steps = size_t(ss[live[0]]->denoise_forwards());  // same model, same schedule
     for (size_t i = 0; i < n_steps; ++i) {
       seqs.clear();
       for (int k : live) ss[k]->run_seqs(runs[size_t(k)], int(i), seqs);
@@ -457,6 +485,7 @@ void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput*
 }
 
 void Session::probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows) {
+  if (!flight_.empty()) fail(ErrorKind::Argument, "probe: blocks are in flight in the staggered pipeline");
   check_actions(actions, action_rows);
   flush();
   prepare_block(next_frame_, actions, action_rows);
@@ -466,6 +495,8 @@ void Session::probe(const float* x, const float* t, const float* actions, float*
 }
 
 void Session::commit(const float* x0, const float* actions, int action_rows) {
+  if (!flight_.empty())
+    fail(ErrorKind::Argument, "commit: blocks are in flight in the staggered pipeline (commit known frames before the first step)");
   const ModelConfig& c = model_->config;
   check_actions(actions, action_rows);
   const int64_t n = block_numel();
@@ -487,6 +518,136 @@ void Session::commit(const float* x0, const float* actions, int action_rows) {
   kv_end(next_frame_);
   append_actions();
   total_.add(times_);
+}
+
+// ---- the staggered pipeline (schedule "staggered"; see session.h) ----
+
+const float* Session::chunk_noise(const Chunk& c, int step) {
+  if (!c.noise.empty()) return c.noise[size_t(step)].data();
+  seeded_normals(seed_, c.start, step, eps_.data(), int64_t(c.x.size()));
+  return eps_.data();
+}
+
+void Session::staggered_begin(Run& r) {
+  const ModelConfig& c = model_->config;
+  r.t0 = std::chrono::steady_clock::now();
+  check_actions(r.req.actions, r.req.action_rows);
+  const int F = c.num_frame_per_block;
+  r.n = block_numel();
+  const int n_steps = int(steps_.size());
+  if (r.req.noise && int(r.req.noise->size()) != n_steps)
+    fail(ErrorKind::Shape, "supplied noise has " + std::to_string(r.req.noise->size()) +
+                               " tensors; this model's sampler takes " + std::to_string(n_steps) +
+                               " (one per denoising step)");
+  times_ = StageTimes();
+  cross();
+  // The block completed by the previous call is committed in this call's first forward:
+  // its pages first, so a refusal changes nothing.
+  r.folded = pending_;
+  r.commit_now = false;
+  {
+    TraceScope tr("kv_begin_block", "kv");
+    if (r.folded) kv_begin(pending_start_);
+  }
+  r.saved.clear();
+  for (const Chunk& k : flight_) r.saved.push_back({k.stage, k.x});
+  Chunk k;
+  k.start = next_frame_ + int64_t(F) * int64_t(flight_.size());
+  k.noise.clear();
+  if (r.req.noise)
+    for (const float* p : *r.req.noise) k.noise.emplace_back(p, p + r.n);
+  k.x.resize(size_t(r.n));
+  k.x0.resize(size_t(r.n));
+  k.v.resize(size_t(r.n));
+  k.t.resize(size_t(F));
+  eps_.resize(size_t(r.n));
+  std::memcpy(k.x.data(), chunk_noise(k, 0), size_t(r.n) * sizeof(float));
+  if (r.req.actions) k.actions.assign(r.req.actions, r.req.actions + int64_t(F) * c.action.size());
+  tctx_.assign(F, float(c.context_noise));
+  flight_.push_back(std::move(k));
+  r.saved.push_back({0, {}});  // marks that a block was entered
+}
+
+// Fresh frames of sequence `seq` (starting at absolute frame seq_start) that `c` may attend to:
+// the frames its window reaches, as contiguous runs.
+void Session::add_fresh(Chunk& c, int seq, int64_t seq_start) {
+  const int F = model_->config.num_frame_per_block;
+  const Selection& sel = kv_->selection();
+  int f = 0;
+  while (f < F) {
+    while (f < F && !sel.reachable(seq_start + f, c.start)) ++f;
+    const int b = f;
+    while (f < F && sel.reachable(seq_start + f, c.start)) ++f;
+    if (f > b) c.fresh.push_back(FreshFrames{seq, b, f});
+  }
+}
+
+void Session::staggered_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
+  int commit_seq = -1;
+  if (i == 0 && r.folded) {
+    SeqInput cm;
+    fill_seq(cm, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
+             pending_start_);
+    cm.commit_to = kv_.get();
+    commit_seq = int(seqs.size());
+    seqs.push_back(cm);
+  }
+  const int first = int(seqs.size());
+  for (size_t k = 0; k < flight_.size(); ++k) {
+    Chunk& ch = flight_[k];
+    std::fill(ch.t.begin(), ch.t.end(), float(steps_[size_t(ch.stage)]));
+    ch.fresh.clear();
+    if (commit_seq >= 0) add_fresh(ch, commit_seq, pending_start_);
+    for (size_t j = 0; j < k; ++j) add_fresh(ch, first + int(j), flight_[j].start);
+    SeqInput in;
+    fill_seq(in, ch.x.data(), ch.t.data(), ch.actions.empty() ? nullptr : ch.actions.data(), ch.start);
+    in.fresh = ch.fresh.data();
+    in.n_fresh = int(ch.fresh.size());
+    in.v_out = ch.v.data();
+    seqs.push_back(in);
+  }
+}
+
+void Session::staggered_after(Run& r, int i) {
+  if (i == 0 && r.folded) {
+    kv_end(next_frame_);  // the completed block's pages are committed now
+    pending_ = false;
+    r.folded = false;
+  }
+  const int n_steps = int(steps_.size());
+  for (Chunk& ch : flight_) {
+    const int k = ch.stage;
+    const double sg = sched_.sigma(steps_[size_t(k)]);
+    for (size_t j = 0; j < ch.x.size(); ++j) ch.x0[j] = float(double(ch.x[j]) - sg * double(ch.v[j]));
+    ch.stage = k + 1;
+    if (k + 1 < n_steps) {
+      const double sn = sched_.sigma(steps_[size_t(k) + 1]);
+      const float* e = chunk_noise(ch, k + 1);
+      for (size_t j = 0; j < ch.x.size(); ++j) ch.x[j] = float((1.0 - sn) * double(ch.x0[j]) + sn * double(e[j]));
+    }
+  }
+}
+
+void Session::staggered_finish(Run& r, BlockOutput& out) {
+  const ModelConfig& c = model_->config;
+  const int F = c.num_frame_per_block;
+  (void)r;
+  out.forwards = denoise_forwards();
+  out.frame_start = next_frame_;
+  if (flight_.empty() || flight_.front().stage < int(steps_.size())) {  // still filling
+    out.frames = 0;
+    out.x0.clear();
+    return;
+  }
+  Chunk& done = flight_.front();
+  out.x0 = done.x0;
+  out.frames = F;
+  pending_ = true;  // committed in the next call's first forward (or by flush())
+  pending_start_ = done.start;
+  pending_x0_ = std::move(done.x0);
+  pending_actions_ = std::move(done.actions);
+  next_frame_ += F;
+  flight_.pop_front();
 }
 
 }  // namespace wc

@@ -8,10 +8,26 @@
 // During the denoising forwards the block's own K/V live in scratch only the block sees.
 // Pages for the block are taken from the pool before any compute, so a block the budget
 // cannot hold fails up front and changes nothing.
+//
+// Schedule policies (config.json "schedule"; the loop never looks at model names):
+//  * "block" (default): the loop above, for any step list / shift / warp (Self Forcing's
+//    warped [1000, 750, 500, 250] at shift 5, CausVid's [1000, 757, 522] at shift 8,
+//    Matrix-Game 2.0's warped [1000, 666, 333]);
+//  * "staggered" with a window of W blocks (MAGI-1 style; tools/reference/staggered.py is
+//    its reference): W blocks are in flight at staggered noise levels. Each call enters one
+//    block (its actions and noise) and runs S/W forwards (S = steps); each forward is one
+//    batched forward of [the block completed by the previous call, at t = context_noise,
+//    committing its K/V — once] + [every block in flight at its own step, oldest first],
+//    each attending to the committed frames and to the frames of the sequences before it
+//    that its window reaches (by frame index), so a block sees a stage-dependent number of
+//    blocks ahead of it. The oldest block completes at the end of a call and is returned;
+//    the first W − 1 calls return no frames (the pipeline fills), so a block's actions show
+//    W − 1 calls later. W = 1 is the block loop with the commit folded (fold_commit).
 // Not thread-safe: the engine runs one job at a time per model.
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <vector>
@@ -75,6 +91,21 @@ class Session {
     bool folded = false, commit_now = false;
     int64_t n = 0;
     std::chrono::steady_clock::time_point t0;
+    struct Saved {  // a staggered pipeline's blocks before the call (restored if it fails)
+      int stage;
+      std::vector<float> x;
+    };
+    std::vector<Saved> saved;
+  };
+  // A block in the staggered pipeline.
+  struct Chunk {
+    int64_t start = 0;
+    int stage = 0;                         // denoising steps done
+    std::vector<float> x, x0, v;           // latents at the current step, last x0 estimate, flow out
+    std::vector<float> t;                  // [F] the current step's timestep per frame
+    std::vector<float> actions;            // [F, n_act], or empty = all zeros
+    std::vector<std::vector<float>> noise;  // supplied noise (one per step), or empty = seeded
+    std::vector<FreshFrames> fresh;        // what it attends to in this forward besides pages
   };
 
   Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool* threads, const SessionOptions& opts);
@@ -102,7 +133,14 @@ class Session {
   void flush();
   bool fold_commit() const { return fold_; }
 
+  // Absolute index of the first frame of the next block to come out.
   int64_t next_frame() const { return next_frame_; }
+  // Blocks of the staggered pipeline in flight (0 for the block loop between calls).
+  int blocks_in_flight() const { return int(flight_.size()); }
+  // Denoising forwards of one call: all steps for the block loop, steps / window staggered
+  // (the block loop's commit pass is one more unless folded).
+  int denoise_forwards() const { return window_ > 0 ? int(steps_.size()) / window_ : int(steps_.size()); }
+  int forwards_per_call() const { return denoise_forwards() + (fold_ ? 0 : 1); }
   int block_frames() const { return model_->config.num_frame_per_block; }
   int latent_height() const { return H_; }
   int latent_width() const { return W_; }
@@ -121,8 +159,15 @@ class Session {
   void run_after(Run& r, int step);                              // x0 and the re-noise
   void run_commit_seq(Run& r, std::vector<SeqInput>& seqs);      // the commit pass's sequence, if any
   void run_finish(Run& r, const StageTimes& times, BlockOutput& out);
+  void run_finish_block(Run& r, BlockOutput& out);
   void run_abort(Run& r);
   const float* noise_for(const Run& r, int step);
+  const float* chunk_noise(const Chunk& c, int step);
+  void staggered_begin(Run& r);
+  void staggered_seqs(Run& r, int i, std::vector<SeqInput>& seqs);
+  void staggered_after(Run& r, int i);
+  void staggered_finish(Run& r, BlockOutput& out);
+  void add_fresh(Chunk& c, int seq, int64_t seq_start);
   const CrossKv& cross();
   void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
   void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start);
@@ -154,10 +199,13 @@ class Session {
   ForwardWorkspace ws_;
   StageTimes times_, total_;
   std::vector<float> x_, v_, x0_, eps_, tbuf_, tctx_;
+  int window_ = 0;              // staggered pipeline window (0: the block loop)
+  std::deque<Chunk> flight_;    // staggered: blocks in flight, oldest first
   bool fold_ = false;
   bool pending_ = false;  // fold mode: the last block's x0 awaits its commit
   int64_t pending_start_ = 0;
   std::vector<float> pending_x0_, pending_actions_;
+  FreshFrames fold_fresh_;  // fold mode: the first forward's view of the folded commit
 };
 
 // Geometry of a session's pages for a model, latent size and storage type.

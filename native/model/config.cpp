@@ -238,6 +238,18 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
   get_num(j, "timestep_shift", c.timestep_shift, where);
   get_int(j, "num_train_timesteps", c.num_train_timesteps, where, 1, 1 << 20);
   get_num(j, "context_noise", c.context_noise, where);
+  if (const Json* sch = j.find("schedule"); sch && !sch->is_null()) {
+    const std::string sw = where + " schedule";
+    if (!sch->is_object()) cerr_(where, "\"schedule\" must be an object {\"type\": \"block\" | \"staggered\", ...} or null");
+    std::string type = "block";
+    if (const Json* t = get(*sch, "type", Json::Type::String, sw)) type = t->as_string();
+    if (type == "staggered") {
+      get_int(*sch, "window", c.staggered_window, sw, 1, 64);
+      if (c.staggered_window < 1) cerr_(sw, "a staggered schedule needs \"window\": the number of blocks in flight (>= 1)");
+    } else if (type != "block") {
+      cerr_(sw, "type \"" + type + "\" is not a schedule policy (\"block\" or \"staggered\")");
+    }
+  }
   get_num(j, "latent_fps", c.latent_fps, where);
   if (!(c.latent_fps >= 0) || !std::isfinite(c.latent_fps)) cerr_(where, "\"latent_fps\" must be a finite number >= 0");
   get_int(j, "latent_height", c.latent_height, where, 1, 1 << 14);
@@ -310,6 +322,11 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
     if (c.mg.local_attn_size == -2) c.mg.local_attn_size = c.local_attn_size;
     validate_window(c.mg.local_attn_size, 0, c.num_frame_per_block, where + " action_local_attn_size");
   }
+  if (c.staggered_window > 0 && int(c.denoising_step_list.size()) % c.staggered_window)
+    cerr_(where, "schedule window " + std::to_string(c.staggered_window) + " must divide the " +
+                     std::to_string(c.denoising_step_list.size()) + " denoising steps");
+  if (c.staggered_window > 0 && (c.mg_action() || c.i2v))
+    cerr_(where, "a staggered schedule with the matrix_game action module or image-to-video input is not supported yet");
   return c;
 }
 

@@ -62,6 +62,12 @@ struct ModelConfig {
   double timestep_shift = 5.0;
   int num_train_timesteps = 1000;
   double context_noise = 0;
+  // Schedule policy ("schedule": {"type": "block"} or {"type": "staggered", "window": W}):
+  // window 0 = the block loop (one block denoised per call, all its steps); W >= 1 = the
+  // MAGI-1-style staggered pipeline: W blocks in flight at staggered noise levels, advanced
+  // together by one batched forward, each call entering one block and returning the one
+  // that completed (engine/session.h). W must divide the number of denoising steps.
+  int staggered_window = 0;
   // Latent frames per second of world time (how often the world advances one latent frame);
   // 0 = not stated. worldcast's own key: a game server paces blocks by it.
   double latent_fps = 0;

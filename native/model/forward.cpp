@@ -104,7 +104,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     if (q.frame_start < 0) fail(ErrorKind::Argument, "forward: negative frame_start");
     if (c.i2v && !q.cond) fail(ErrorKind::Argument, "forward: this i2v model needs its mask + image-latent input");
     if (c.mg_action() && !q.act_window) fail(ErrorKind::Argument, "forward: missing matrix_game action windows");
-    if (c.mg_action() && q.attend_seq >= 0)
+    if (c.mg_action() && q.n_fresh > 0)
       fail(ErrorKind::Argument, "forward: a folded commit is not supported with the matrix_game action module");
     for (int f = 0; f < q.F; ++f)
       if (!std::isfinite(q.t[f]) || q.t[f] < 0 || q.t[f] > c.num_train_timesteps)
@@ -229,13 +229,17 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       const int64_t Ts = q.F * int64_t(q.H / ph) * (q.W / pw);
       ws.spans.clear();
       if (q.kv) q.kv->spans(l, q.frame_start, ws.spans);
-      if (q.attend_seq >= 0) {
-        if (q.attend_seq >= s) fail(ErrorKind::Internal, "forward: attend_seq must name an earlier sequence");
-        const SeqInput& o = seqs[q.attend_seq];
+      for (int a = 0; a < q.n_fresh; ++a) {
+        const FreshFrames& fr = q.fresh[a];
+        if (fr.seq < 0 || fr.seq >= s) fail(ErrorKind::Internal, "forward: fresh K/V must come from an earlier sequence");
+        const SeqInput& o = seqs[fr.seq];
+        if (fr.frame_begin < 0 || fr.frame_end > o.F || fr.frame_begin >= fr.frame_end)
+          fail(ErrorKind::Internal, "forward: fresh frame range out of its sequence");
+        const int64_t per_frame = int64_t(o.H / ph) * (o.W / pw);
         KvSpan prev;
-        prev.k = ws.k.data() + row0[q.attend_seq] * D;
-        prev.v = ws.v.data() + row0[q.attend_seq] * D;
-        prev.tokens = o.F * int64_t(o.H / ph) * (o.W / pw);
+        prev.k = ws.k.data() + (row0[fr.seq] + fr.frame_begin * per_frame) * D;
+        prev.v = ws.v.data() + (row0[fr.seq] + fr.frame_begin * per_frame) * D;
+        prev.tokens = (fr.frame_end - fr.frame_begin) * per_frame;
         prev.stride = D;
         ws.spans.push_back(prev);
       }

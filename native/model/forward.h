@@ -20,6 +20,11 @@ namespace wc {
 CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, ThreadPool* pool,
                                           StageTimes* times);
 
+struct FreshFrames {
+  int seq = -1;
+  int frame_begin = 0, frame_end = 0;
+};
+
 struct SeqInput {
   const float* x = nullptr;        // [latent_channels, F, H, W] noisy latents (or clean x0 for a commit)
   const float* cond = nullptr;     // i2v: [mask + image channels, F, H, W], concatenated after x's channels
@@ -30,8 +35,11 @@ struct SeqInput {
   const CrossKv* cross = nullptr;  // prompt K/V (required)
   const KvStore* kv = nullptr;     // committed frames to attend to (null: none)
   KvStore* commit_to = nullptr;    // non-null: write this block's roped K and V there (commit pass)
-  int attend_seq = -1;             // >= 0: also attend to the fresh K/V of that (earlier) sequence of the
-                                   // batch — a commit folded into the next block's first forward
+  // Fresh K/V of earlier sequences of the batch this one also attends to, after the committed
+  // frames: a commit folded into the next block's first forward, the blocks ahead of it in a
+  // staggered pipeline (engine/session.h). Frames [frame_begin, frame_end) of sequence `seq`.
+  const FreshFrames* fresh = nullptr;
+  int n_fresh = 0;
   float* v_out = nullptr;          // [out_dim, F, H, W] flow prediction; may be null on a commit
   // matrix_game actions: each latent frame's window of video-frame actions [F, pad_t, n_act]
   // (matrix_game_windows), and the session's action-module caches: committed mouse K/V

@@ -101,6 +101,12 @@ export interface ModelConfig {
   num_train_timesteps: number;
   /** Timestep at which the commit pass runs a block's clean latents. */
   context_noise: number;
+  /**
+   * The schedule policy: the block loop (`{type: 'block'}`, every step of one block per
+   * call) or MAGI-1-style staggered blocks (`{type: 'staggered', window}`: `window` blocks
+   * in flight at staggered noise levels, one batched forward advancing them all).
+   */
+  schedule: { type: 'block' } | { type: 'staggered'; window: number };
   /** Latent frames per second of world time (worldcast key; 0 when config.json does not say). A game server paces blocks by it. */
   latent_fps: number;
   /** Default latent frame height of a session. */
@@ -171,7 +177,11 @@ export interface LatentBlock {
   height: number;
   /** Latent frame width (W). */
   width: number;
-  /** Model forwards run (denoising steps + the commit pass, which foldCommit merges into the next block). */
+  /**
+   * Model forwards run (denoising steps + the commit pass, which foldCommit merges into the
+   * next block; steps / window for a staggered schedule). With a staggered schedule the
+   * first window − 1 steps return `frames` 0 (no latents, no images): the pipeline fills.
+   */
   forwards: number;
   /** Wall-clock seconds of the block on the engine thread. */
   seconds: number;

@@ -35,6 +35,15 @@ export interface SessionLayout {
    * mapped through the shifted schedule when `warp_denoising_step` is set.
    */
   timesteps: number[];
+  /**
+   * Blocks in flight in the staggered pipeline (config.json `"schedule": {"type":
+   * "staggered", "window": W}`), 0 for the block loop. With W > 0 each step() enters a block
+   * and returns the one that completed: the first W − 1 return no frames, and a block's
+   * actions show W − 1 steps later.
+   */
+  window: number;
+  /** Model forwards of one step() call (steps + commit for the block loop, steps / window staggered). */
+  forwardsPerCall: number;
 }
 
 /** A session's position, KV frames and bytes, prompt cache bytes and accumulated stage times. */
