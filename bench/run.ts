@@ -7,6 +7,7 @@
  * decoder: one block of 3 latent frames through the TAEHV video decoder (tiny and Wan 2.1 size) vs PyTorch.
  * world: the default world model (models/default) stepped and decoded as a player gets it: frames/s.
  * env: agent environments, env steps/s for n = 1, 4, 16, vectorised (batched) vs sequential.
+ * schedule: ms per block of the block loop vs folded commit vs the staggered pipeline (windows 2, 4).
  * matrix_game: one block of a mid-size Matrix-Game 2.0-structured model, with vs without its action module.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,9 +23,10 @@ import { runFramesBench } from './frames.js';
 import { runKvBench } from './kv.js';
 import { runMatrixGameBench } from './matrix_game.js';
 import { runProfilerBench } from './profiler.js';
+import { runScheduleBench } from './schedule.js';
 import { runWorldBench } from './world.js';
 
-const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench, world: runWorldBench, env: runEnvBench, matrix_game: runMatrixGameBench };
+const suites: Record<string, () => Promise<unknown>> = { block: runBlockBench, kv: runKvBench, attention: runAttentionBench, profiler: runProfilerBench, batch: runBatchBench, frames: runFramesBench, gemm: runGemmBench, decoder: runDecoderBench, world: runWorldBench, env: runEnvBench, matrix_game: runMatrixGameBench, schedule: runScheduleBench };
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = args.length ? args : Object.keys(suites);
 for (const name of chosen) {
