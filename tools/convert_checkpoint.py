@@ -17,6 +17,14 @@ CONFIG      the upstream diffusers config.json (e.g. Wan2.1-T2V-1.3B/config.json
             denoising_step_list [1000,750,500,250], warp_denoising_step true,
             timestep_shift 5.0, context_noise 0, num_train_timesteps 1000.
 --set K=V   override/add a config key (V parsed as JSON, else kept as a string).
+--sampler   the few-step sampler the checkpoint was distilled for (loop keys; --set wins):
+              self-forcing    [1000, 750, 500, 250], warped, shift 5 (Self Forcing's configs)
+              causvid         [1000, 757, 522], not warped, shift 8 (CausVid's configs)
+              matrix-game-2   [1000, 666, 333], warped, shift 5 (Matrix-Game 2.0's inference yaml)
+            and 3 latent frames per block.  A staggered pipeline (MAGI-1 style) is a config key
+            too: --set 'schedule={"type": "staggered", "window": 4}'.
+Weights are stored f32 / bf16 / f16; int8 (Q8_0-like) is chosen when loading
+(loadModel(dir, { weights: 'int8' })), not in the file.
 
 Matrix-Game 2.0 (SkyworkAI/Matrix-Game, Matrix-Game-2: configs/distilled_model/<variant>/
 config.json, model_type "i2v" with an `action_config`):
@@ -387,6 +395,16 @@ def convert(checkpoint, config_path, out_dir, dtype="f32", key=None, overrides=N
     return cfg
 
 
+SAMPLERS = {
+    "self-forcing": {"denoising_step_list": [1000, 750, 500, 250], "warp_denoising_step": True, "timestep_shift": 5.0,
+                     "num_frame_per_block": 3},
+    "causvid": {"denoising_step_list": [1000, 757, 522], "warp_denoising_step": False, "timestep_shift": 8.0,
+                "num_frame_per_block": 3},
+    "matrix-game-2": {"denoising_step_list": [1000, 666, 333], "warp_denoising_step": True, "timestep_shift": 5.0,
+                      "num_frame_per_block": 3},
+}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
@@ -399,9 +417,15 @@ def main(argv=None):
     ap.add_argument("--allow-pickle", action="store_true", help="torch.load with weights_only=False (trusted files only)")
     ap.add_argument("--mg2-variant", choices=sorted(MG2_VARIANTS), default=None,
                     help="Matrix-Game 2.0: name the keys and mouse axes as upstream's mode does")
+    ap.add_argument("--sampler", choices=sorted(SAMPLERS), default=None,
+                    help="set the loop keys of this upstream sampler (explicit --set wins)")
     args = ap.parse_args(argv)
     try:
-        convert(args.checkpoint, args.config, args.out, args.dtype, args.key, parse_set(args.set), args.allow_pickle,
+        overrides = parse_set(args.set)
+        if args.sampler:
+            for k, v in SAMPLERS[args.sampler].items():
+                overrides.setdefault(k, v)
+        convert(args.checkpoint, args.config, args.out, args.dtype, args.key, overrides, args.allow_pickle,
                 mg2_variant=args.mg2_variant)
     except ConversionError as e:
         print(f"error: {e}", file=sys.stderr)
