@@ -1,3 +1,5 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +23,7 @@ import {
   spaceFromJSON,
   type SpaceValue,
 } from '../env/src/index.js';
-import { root } from './helpers/fixtures.js';
+import { fixtures, root } from './helpers/fixtures.js';
 
 let model: Model;
 beforeAll(async () => {
@@ -255,6 +257,19 @@ describe('VectorWorldEnv', () => {
     await expect(vec.step([0, 0])).rejects.toThrow(/sub-env 1/);
     await expect(vec.step([0])).rejects.toThrow(/expected 2 \(one per sub-env\), got 1/);
     await vec.close();
+  });
+});
+
+describe('models an env cannot serve', () => {
+  it('refuses a staggered-schedule model (its frames lag its actions) with a clear error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wc-env-stag-'));
+    try {
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), schedule: { type: 'staggered', window: 2 } }));
+      copyFileSync(join(fixtures, 'tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
+      await expect(WorldEnv.create(dir)).rejects.toThrow(/needs the block schedule: this model's staggered pipeline returns a block's frames 1 step\(s\) after its actions/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,6 +4,8 @@
 // error in one session, shared mode), plus the pieces it is built from (protocol
 // validation, frame envelopes, tokens, motion → action mapping, rapier characters).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Protocol, Server, matchMaker } from '@colyseus/core';
@@ -42,6 +44,10 @@ import { fixtures } from './helpers/fixtures.js';
 const SECRET = 'test-secret-0123456789abcdef';
 const tinyDir = join(fixtures, 'tiny');
 const decoderDir = join(fixtures, 'taehv_tiny');
+/** The tiny weights under a staggered schedule (4 blocks in flight). */
+const stagDir = mkdtempSync(join(tmpdir(), 'wc-stag-room-'));
+writeFileSync(join(stagDir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), schedule: { type: 'staggered', window: 4 } }));
+copyFileSync(join(fixtures, 'tiny', 'model.safetensors'), join(stagDir, 'model.safetensors'));
 const SPACE = { mode: 'additive', keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }] };
 
 /** A room whose chosen views get malformed noise from their 3rd block on (an engine error in one session). */
@@ -226,6 +232,7 @@ describe('gameserver pieces', () => {
 describe('WorldRoom over loopback', () => {
   let engine: WorldEngine;
   let smallEngine: WorldEngine;
+  let stagEngine: WorldEngine;
   let server: Server;
   let colyseus: ColyseusTestServer;
   let sdk: ColyseusSDK;
@@ -271,6 +278,7 @@ describe('WorldRoom over loopback', () => {
     const quota = engine.model.kvStats().reservedBytes - before;
     await probe.close();
     smallEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, kv: { budgetBytes: Math.floor(quota * 1.5) } });
+    stagEngine = await WorldEngine.load({ modelDir: stagDir, decoderDir, threads: 1 });
 
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
     server.define('world', WorldRoom, { ...base, engine });
@@ -278,6 +286,7 @@ describe('WorldRoom over loopback', () => {
     server.define('wall', WorldRoom, { ...base, engine, level: wallLevel });
     server.define('shared', WorldRoom, { ...base, engine, mode: 'shared' });
     server.define('small', WorldRoom, { ...base, engine: smallEngine });
+    server.define('staggered', WorldRoom, { ...base, engine: stagEngine });
     server.define('faulty', FaultyRoom, { ...base, engine });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
@@ -293,6 +302,8 @@ describe('WorldRoom over loopback', () => {
     await colyseus?.shutdown();
     engine?.close();
     smallEngine?.close();
+    stagEngine?.close();
+    rmSync(stagDir, { recursive: true, force: true });
   });
 
   it('joins with a token, welcomes, and streams frames in order', async () => {
@@ -312,6 +323,14 @@ describe('WorldRoom over loopback', () => {
     const state = c.room.state as { players: Map<string, { view: string; connected: boolean }>; mode: string };
     expect(state.mode).toBe('private');
     expect(state.players.get(c.room.sessionId)!.view).toBe(w.view);
+    await c.room.leave();
+  });
+
+  it('streams a staggered-schedule model: nothing while its pipeline fills, then every block in order', async () => {
+    const c = await join('staggered', 'stagger');
+    await until(() => c.frames.length >= 20, '20 frames');
+    expect(c.frames[0]!.latentFrame).toBe(0); // the first block out is the world's first block
+    expectInOrder(c.frames);
     await c.room.leave();
   });
 

@@ -114,6 +114,11 @@ export class EnvSpec {
     const c = model.config;
     if (!c.action) throw new ConfigError('an agent environment needs a model with an action space (config.json "action")', 'CONFIG');
     this.space = c.action;
+    if (c.schedule.type !== 'block')
+      throw new ConfigError(
+        `an agent environment needs the block schedule: this model's ${c.schedule.type} pipeline returns a block's frames ${c.schedule.window - 1} step(s) after its actions`,
+        'CONFIG',
+      );
     this.granularity = opts.granularity ?? 'block';
     if (this.granularity !== 'block' && this.granularity !== 'frame') throw new ArgumentError(`granularity must be 'block' or 'frame', not ${String(opts.granularity)}`, 'ARGUMENT');
     this.actionType = opts.actionType ?? 'dict';

@@ -524,6 +524,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     meta.stepped = nowMs();
     meta.latentFrame = b.frameStart;
     v.state.latentFrames = b.frameStart + b.frames;
+    // A staggered-schedule model returns no frames while its pipeline fills.
+    if (b.frames === 0) return;
     const decoding: Promise<{ frames: Uint8Array[]; width: number; height: number }> = v.stream
       ? v.stream.decode(b.latents, b.frames, b.height, b.width).then((d) => ({ frames: d.frames, width: d.width, height: d.height }))
       : Promise.resolve({ frames: latentPreview(b.latents, b.channels, b.frames, b.height, b.width), width: b.width, height: b.height });
