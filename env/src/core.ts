@@ -290,6 +290,15 @@ export class Agent {
     return this.world.spec;
   }
 
+  /** The last observation's frame (HWC RGB): Gymnasium's `render()` in 'rgb_array' mode; null before reset or without frames. */
+  lastFrame(): Uint8Array | null {
+    const o = this.lastObs;
+    if (o === null) return null;
+    if (o instanceof Uint8Array) return o;
+    const f = (o as Record<string, SpaceValue>).frame;
+    return f instanceof Uint8Array ? f : null;
+  }
+
   pose(): Pose {
     const c = this.character!;
     return { x: c.x, y: c.y, z: c.z, yaw: c.yaw, pitch: c.pitch };

@@ -132,13 +132,7 @@ export class MultiAgentWorldEnv {
 
   /** The live agents' last frames (HWC RGB). */
   render(): Rec<Uint8Array | null> {
-    return Object.fromEntries(
-      this.agents.map((n) => {
-        const o = this.#byName.get(n)!.lastObs;
-        const f = o instanceof Uint8Array ? o : o && typeof o === 'object' ? (o as Record<string, SpaceValue>).frame : null;
-        return [n, f instanceof Uint8Array ? f : null];
-      }),
-    );
+    return Object.fromEntries(this.agents.map((n) => [n, this.#byName.get(n)!.lastFrame()]));
   }
 
   async close(): Promise<void> {

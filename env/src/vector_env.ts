@@ -175,13 +175,7 @@ export class VectorWorldEnv {
 
   /** The sub-envs' last frames (HWC RGB each; null before reset). */
   render(): (Uint8Array | null)[] {
-    return this.#agents.map((a) => {
-      const o = a.lastObs;
-      if (o === null) return null;
-      if (o instanceof Uint8Array) return o;
-      const f = (o as Record<string, SpaceValue>).frame;
-      return f instanceof Uint8Array ? f : null;
-    });
+    return this.#agents.map((a) => a.lastFrame());
   }
 
   async close(): Promise<void> {

@@ -101,11 +101,7 @@ export class WorldEnv {
 
   /** The last observation's frame (HWC RGB), Gymnasium's `render()` in 'rgb_array' mode; null before reset. */
   render(): Uint8Array | null {
-    const o = this.#agent.lastObs;
-    if (o === null) return null;
-    if (o instanceof Uint8Array) return o;
-    const f = (o as Record<string, SpaceValue>).frame;
-    return f instanceof Uint8Array ? f : null;
+    return this.#agent.lastFrame();
   }
 
   /** End the episode and free everything (the session's KV pages, the physics world, an owned model). */

@@ -309,13 +309,11 @@ const float* Session::noise_for(const Run& r, int i) {
   return eps_.data();
 }
 
-void Session::run_begin(Run& r) {
-  if (window_ > 0) return staggered_begin(r);
-  const ModelConfig& c = model_->config;
+// What every call checks and takes first, whatever the schedule: its actions and noise, then
+// the prompt cache (shared or computed, within the quota).
+void Session::begin_call(Run& r) {
   r.t0 = std::chrono::steady_clock::now();
   check_actions(r.req.actions, r.req.action_rows);
-  prepare_block(next_frame_, r.req.actions, r.req.action_rows);
-  const int F = c.num_frame_per_block;
   r.n = block_numel();
   const int n_steps = int(steps_.size());
   if (r.req.noise && int(r.req.noise->size()) != n_steps)
@@ -323,7 +321,15 @@ void Session::run_begin(Run& r) {
                                " tensors; this model's sampler takes " + std::to_string(n_steps) +
                                " (one per denoising step)");
   times_ = StageTimes();
-  cross();  // the prompt cache first (shared or computed, within the quota)
+  cross();
+}
+
+void Session::run_begin(Run& r) {
+  if (window_ > 0) return staggered_begin(r);
+  const ModelConfig& c = model_->config;
+  begin_call(r);
+  prepare_block(next_frame_, r.req.actions, r.req.action_rows);
+  const int F = c.num_frame_per_block;
   // Then the pages of the block to commit: refused here, before any compute. In fold
   // mode that is the previous block, committed inside this block's first forward.
   r.folded = fold_ && pending_;
@@ -532,17 +538,8 @@ const float* Session::chunk_noise(const Chunk& c, int step) {
 
 void Session::staggered_begin(Run& r) {
   const ModelConfig& c = model_->config;
-  r.t0 = std::chrono::steady_clock::now();
-  check_actions(r.req.actions, r.req.action_rows);
+  begin_call(r);
   const int F = c.num_frame_per_block;
-  r.n = block_numel();
-  const int n_steps = int(steps_.size());
-  if (r.req.noise && int(r.req.noise->size()) != n_steps)
-    fail(ErrorKind::Shape, "supplied noise has " + std::to_string(r.req.noise->size()) +
-                               " tensors; this model's sampler takes " + std::to_string(n_steps) +
-                               " (one per denoising step)");
-  times_ = StageTimes();
-  cross();
   // The block completed by the previous call is committed in this call's first forward:
   // its pages first, so a refusal changes nothing.
   r.folded = pending_;

@@ -154,6 +154,7 @@ class Session {
  private:
   friend void step_batch(Session* const*, const StepRequest*, int, BlockOutput*, std::exception_ptr*,
                          ForwardWorkspace&, ThreadPool*);
+  void begin_call(Run& r);  // actions, noise and the prompt cache: checked and taken first
   void run_begin(Run& r);  // validates, takes the prompt cache and the pages; x = noise₀
   void run_seqs(Run& r, int step, std::vector<SeqInput>& seqs);  // this block's sequences for a step
   void run_after(Run& r, int step);                              // x0 and the re-noise
