@@ -143,15 +143,18 @@ export function ssim(a: ArrayLike<number>, b: ArrayLike<number>, width: number, 
 
 /** Mean Sobel gradient magnitude of the luma over the interior pixels (a no-reference sharpness). */
 export function clarity(rgb: ArrayLike<number>, width: number, height: number): number {
-  const y = luma(rgb, width, height);
-  if (width < 3 || height < 3) throw new Error(`clarity needs frames of at least 3×3 (got ${width}×${height})`);
+  return meanSobel(luma3(rgb, width, height, 'clarity'), width, height, Math.hypot);
+}
+
+/** The mean over the interior pixels of f(gx, gy), the 3×3 Sobel gradients of the luma y. */
+function meanSobel(y: Float64Array, width: number, height: number, f: (gx: number, gy: number) => number): number {
   let s = 0;
   for (let r = 1; r < height - 1; r++) {
     for (let c = 1; c < width - 1; c++) {
       const i = r * width + c;
       const gx = y[i - width + 1]! + 2 * y[i + 1]! + y[i + width + 1]! - y[i - width - 1]! - 2 * y[i - 1]! - y[i + width - 1]!;
       const gy = y[i + width - 1]! + 2 * y[i + width]! + y[i + width + 1]! - y[i - width - 1]! - 2 * y[i - width]! - y[i - width + 1]!;
-      s += Math.hypot(gx, gy);
+      s += f(gx, gy);
     }
   }
   return s / ((width - 2) * (height - 2));
@@ -186,17 +189,7 @@ export function laplacianVariance(rgb: ArrayLike<number>, width: number, height:
 
 /** Tenengrad: the mean squared Sobel gradient magnitude (gx² + gy²) of the luma over the interior pixels. */
 export function tenengrad(rgb: ArrayLike<number>, width: number, height: number): number {
-  const y = luma3(rgb, width, height, 'tenengrad');
-  let s = 0;
-  for (let r = 1; r < height - 1; r++) {
-    for (let c = 1; c < width - 1; c++) {
-      const i = r * width + c;
-      const gx = y[i - width + 1]! + 2 * y[i + 1]! + y[i + width + 1]! - y[i - width - 1]! - 2 * y[i - 1]! - y[i + width - 1]!;
-      const gy = y[i + width - 1]! + 2 * y[i + width]! + y[i + width + 1]! - y[i - width - 1]! - 2 * y[i - width]! - y[i - width + 1]!;
-      s += gx * gx + gy * gy;
-    }
-  }
-  return s / ((width - 2) * (height - 2));
+  return meanSobel(luma3(rgb, width, height, 'tenengrad'), width, height, (gx, gy) => gx * gx + gy * gy);
 }
 
 /** How VDE weights chunk i of N: 'linear' w_i = N − i + 1 (the default), 'log' w_i = ln(N − i + 1). */
