@@ -504,30 +504,29 @@ export async function stepAgents(agents: readonly Agent[], actions: readonly Spa
   }
   // The blocks: the real session when its block's actions are all in, else a speculative fork.
   const F = spec.frames;
-  const forks: (Session | null)[] = [];
+  const forks: Session[] = [];
   const items: SessionStep[] = [];
-  for (const a of agents) {
-    const j = a.pending.length - 1;
-    if (a.pending.length === F) {
-      items.push({ agent: a, session: a.session!, actions: a.pending });
-      forks.push(null);
-    } else {
-      const fork = await a.session!.fork();
-      const actions = [...a.pending];
-      while (actions.length < F) actions.push(a.pending[j]!);
-      items.push({ agent: a, session: fork, actions });
-      forks.push(fork);
-    }
-  }
   let blocks: LatentBlock[];
   try {
+    for (const a of agents) {
+      const j = a.pending.length - 1;
+      if (a.pending.length === F) {
+        items.push({ agent: a, session: a.session!, actions: a.pending });
+      } else {
+        const fork = await a.session!.fork();
+        forks.push(fork);
+        const actions = [...a.pending];
+        while (actions.length < F) actions.push(a.pending[j]!);
+        items.push({ agent: a, session: fork, actions });
+      }
+    }
     blocks = await stepSessions(items, spec.model);
   } catch (e) {
     // The physics has moved on without its frames: these episodes cannot continue.
     for (const a of agents) a.done = true;
     throw e;
   } finally {
-    await Promise.all(forks.map((s) => s?.close()));
+    await Promise.all(forks.map((f) => f.close()));
   }
   const [C, , H, W] = spec.latentShape;
   const tUp = spec.model.decoder?.config.t_upscale ?? 1;
