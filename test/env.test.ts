@@ -116,7 +116,9 @@ describe('WorldEnv', () => {
     await expect(env.step({ keys: [1, 0, 0, 0, 0], mouse: [2, 0] })).rejects.toThrow(/action.mouse\[0\] = 2 is outside \[-1, 1\]/);
     await expect(env.step({ keys: [1, 0, 0, 0] })).rejects.toThrow(/action.keys: expected 5 values/);
     await expect(env.step(3)).rejects.toThrow(/expected an object with keys keys, mouse/);
-    await expect(env.reset({ options: { spawn: 99 } })).rejects.toThrow(/spawn must be an integer in \[0, 15\]|spawn must be an integer in \[0, \d+\]/);
+    await expect(env.reset({ options: { spawn: 99 } })).rejects.toThrow(/spawn must be an integer in \[0, 7\]/);
+    await expect(env.reset({ options: { prompt: 'sunset' } })).rejects.toThrow(/unknown prompt "sunset"; this model knows: day, dusk, fog, night/);
+    await expect(WorldEnv.create(model, { spawn: 8 })).rejects.toThrow(/spawn must be 'random' or an integer in \[0, 7\]/);
     const good = { keys: [1, 0, 0, 0, 0], mouse: [0, 0] };
     const [o1, , , , i1] = await env.step(good);
     const [o2, , , , i2] = await ref.step(good);

@@ -159,6 +159,17 @@ export class EnvSpec {
 
     const r = opts.reward;
     this.reward = r === undefined ? null : typeof r === 'function' ? r : combineRewards(r);
+    const n = level.spawns.length;
+    if (opts.spawn !== undefined && opts.spawn !== 'random' && !(Number.isInteger(opts.spawn) && opts.spawn >= 0 && opts.spawn < n))
+      throw new ArgumentError(`spawn must be 'random' or an integer in [0, ${n - 1}]`, 'ARGUMENT');
+    if (opts.prompt !== undefined) this.checkPrompt(opts.prompt, 'prompt');
+  }
+
+  /** A text prompt the model's encoder knows (checked before anything is changed). */
+  checkPrompt(prompt: string, where: string): void {
+    const enc = this.model.promptEncoder;
+    if (!enc) throw new ArgumentError(`${where}: this model has no prompt encoder`, 'ARGUMENT');
+    if (enc instanceof TablePromptEncoder) enc.encode(prompt); // throws, naming the prompts it knows
   }
 
   /** The physics control of one (checked) action. */
@@ -332,6 +343,7 @@ function checkResetOptions(o: unknown, spec: EnvSpec): ResetOptions {
   const n = spec.level.spawns.length;
   if (spawn !== undefined && (typeof spawn !== 'number' || !Number.isInteger(spawn) || spawn < 0 || spawn >= n)) throw new ArgumentError(`reset option spawn must be an integer in [0, ${n - 1}]`, 'ARGUMENT');
   if (prompt !== undefined && typeof prompt !== 'string') throw new ArgumentError('reset option prompt must be a string', 'ARGUMENT');
+  if (prompt !== undefined) spec.checkPrompt(prompt, 'reset option prompt');
   return { spawn: spawn as number | undefined, prompt: prompt as string | undefined };
 }
 
