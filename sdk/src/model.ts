@@ -70,7 +70,7 @@ export interface ModelConfig {
   /** Channels of a latent block (what step returns and noise/commit/probe take). */
   latent_channels: number;
   /** i2v: the image-latent input ({@link Session.setImageLatent}), else null. */
-  image_latent: { channels: number; mask_channels: number } | null;
+  image_latent: ImageLatentConfig | null;
   /** Hidden size of the transformer. */
   dim: number;
   /** Hidden size of the feed-forward layers. */
@@ -106,7 +106,7 @@ export interface ModelConfig {
    * call) or MAGI-1-style staggered blocks (`{type: 'staggered', window}`: `window` blocks
    * in flight at staggered noise levels, one batched forward advancing them all).
    */
-  schedule: { type: 'block' } | { type: 'staggered'; window: number };
+  schedule: ScheduleConfig;
   /** Latent frames per second of world time (worldcast key; 0 when config.json does not say). A game server paces blocks by it. */
   latent_fps: number;
   /** Default latent frame height of a session. */
@@ -119,14 +119,71 @@ export interface ModelConfig {
   decoder: unknown;
 }
 
+/** An i2v model's extra input channels (config.json `image_latent`). */
+export interface ImageLatentConfig {
+  /** Channels of the image latent (the VAE-encoded first frame). */
+  channels: number;
+  /** Channels of the mask (1 on latent frame 0) before it. */
+  mask_channels: number;
+}
+
+/** The block loop: each step denoises one block through all its steps, then commits it. */
+export interface BlockSchedule {
+  /** `'block'`. */
+  type: 'block';
+}
+
+/** MAGI-1-style staggered blocks: `window` blocks in flight at staggered noise levels. */
+export interface StaggeredSchedule {
+  /** `'staggered'`. */
+  type: 'staggered';
+  /** Blocks in flight; it divides the number of denoising steps. */
+  window: number;
+}
+
+/** config.json's `schedule`: which policy the block loop follows. */
+export type ScheduleConfig = BlockSchedule | StaggeredSchedule;
+
+/** What setPrompt takes ({@link ModelInputs.context}). */
+export interface ContextInput {
+  /** `'text'` (a T5-style embedding) or `'clip'` (an i2v model's CLIP image tokens). */
+  kind: 'text' | 'clip';
+  /** Most rows (text) or exactly this many rows (clip). */
+  rows: number;
+  /** Width of a row. */
+  dim: number;
+  /** Whether a step without it is refused. */
+  required: boolean;
+}
+
+/** The image latent an i2v model takes ({@link ModelInputs.imageLatent}). */
+export interface ImageLatentInput {
+  /** Channels of the image latent. */
+  channels: number;
+  /** Whether a step without it is refused (always, for i2v models). */
+  required: boolean;
+}
+
+/** The actions a model takes ({@link ModelInputs.actions}). */
+export interface ActionsInput {
+  /** How they condition the model: `'additive'` or `'matrix_game'`. */
+  mode: string;
+  /** Length of one action vector (keys, then mouse axes). */
+  size: number;
+  /** A block takes one row per video frame (Matrix-Game 2.0), or one row for all of them. */
+  perVideoFrame: boolean;
+  /** Video frames per latent frame (the VAE's temporal compression; 1 otherwise). */
+  videoFramesPerLatent: number;
+}
+
 /** The conditioning a model takes ({@link Model.inputs}). */
 export interface ModelInputs {
   /** setPrompt's input: a text embedding [≤ rows × dim], or (i2v) exactly rows CLIP tokens of dim (required). */
-  context: { kind: 'text' | 'clip'; rows: number; dim: number; required: boolean };
+  context: ContextInput;
   /** i2v: the encoded first image ({@link Session.setImageLatent}), required; null otherwise. */
-  imageLatent: { channels: number; required: boolean } | null;
-  /** Actions (null: none). perVideoFrame: a block takes one row per video frame (or one row for all). */
-  actions: { mode: string; size: number; perVideoFrame: boolean; videoFramesPerLatent: number } | null;
+  imageLatent: ImageLatentInput | null;
+  /** Actions (null: none). */
+  actions: ActionsInput | null;
 }
 
 /** Options of {@link Model.createSession}. */
