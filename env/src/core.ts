@@ -32,7 +32,9 @@ import { Rng } from '../../gameserver/src/rng.js';
 import { combineRewards, type Pose, type RewardFn } from './rewards.js';
 import { Box, Dict, Discrete, MultiBinary, type BoxValue, type Space, type SpaceValue } from './spaces.js';
 
+/** One env step: a block of latent frames (the model's step) or one latent frame. */
 export type Granularity = 'block' | 'frame';
+/** The action space: the model's keys and mouse axes (`'dict'`) or {@link DISCRETE_ACTIONS}. */
 export type ActionType = 'dict' | 'discrete';
 
 /** Options every environment takes. */
@@ -46,7 +48,7 @@ export interface EnvOptions {
   /** 'dict' (default): `{keys: MultiBinary, mouse: Box}` from the model's action space; 'discrete': {@link DISCRETE_ACTIONS}. */
   actionType?: ActionType;
   /** Observation contents: the last frame of the step (default) or all of them, and the latents too. */
-  observation?: { frames?: 'last' | 'all'; latents?: boolean };
+  observation?: ObservationOptions;
   /** Reward function(s) (summed); default none (reward 0, never terminated). */
   reward?: RewardFn | readonly RewardFn[];
   /** Steps after which an episode is truncated (default: none). */
@@ -67,8 +69,28 @@ export interface EnvOptions {
   keyThreshold?: number;
 }
 
-/** The discrete action set: name, keys held, turn and pitch (fractions of the largest turn rate; > 0 turns right / looks down). */
-export const DISCRETE_ACTIONS: readonly { name: string; keys: readonly string[]; turn: number; pitch: number }[] = [
+/** What an observation holds. */
+export interface ObservationOptions {
+  /** The last frame of the step (default) or all of them, stacked. */
+  frames?: 'last' | 'all';
+  /** Add the step's latents (C, F, H, W) (always there when the model has no decoder). */
+  latents?: boolean;
+}
+
+/** One move of the discrete action set. */
+export interface DiscreteAction {
+  /** Its name. */
+  name: string;
+  /** Keys held (names of the default world's action space). */
+  keys: readonly string[];
+  /** Turn rate as a fraction of the largest (> 0 turns right). */
+  turn: number;
+  /** Pitch rate as a fraction of the largest (> 0 looks down). */
+  pitch: number;
+}
+
+/** The discrete action set (`actionType: 'discrete'`): action i is entry i. */
+export const DISCRETE_ACTIONS: readonly DiscreteAction[] = [
   { name: 'noop', keys: [], turn: 0, pitch: 0 },
   { name: 'forward', keys: ['w'], turn: 0, pitch: 0 },
   { name: 'back', keys: ['s'], turn: 0, pitch: 0 },

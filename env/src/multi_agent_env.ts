@@ -16,6 +16,7 @@ import { Agent, EnvSpec, World, resetAgents, stepAgents, type EnvOptions, type R
 import type { Space, SpaceValue } from './spaces.js';
 import { checkSeed, resolveModel } from './world_env.js';
 
+/** {@link MultiAgentWorldEnv.reset}'s arguments. */
 export interface MultiAgentResetArgs {
   /** Seeds the env: agent i's RNG gets stream i of it. */
   seed?: number;
@@ -23,13 +24,27 @@ export interface MultiAgentResetArgs {
   options?: ResetOptions | Record<string, ResetOptions>;
 }
 
-export type Rec<T> = Record<string, T>;
+/** A multi-agent env's metadata (PettingZoo's). */
+export interface MultiAgentMetadata {
+  /** The env's name. */
+  name: string;
+  /** Latent frames per second of world time. */
+  renderFps: number;
+  /** `'block'` or `'frame'`. */
+  granularity: string;
+  /** Agents act at the same time (the Parallel API). */
+  isParallelizable: true;
+}
 
+/** Several agents in one world, PettingZoo's Parallel API (see the module comment). */
 export class MultiAgentWorldEnv {
+  /** Every agent's name. */
   readonly possibleAgents: readonly string[];
   /** Agents whose episode is running. */
   agents: string[] = [];
-  readonly metadata: { name: string; renderFps: number; granularity: string; isParallelizable: true };
+  /** PettingZoo's metadata. */
+  readonly metadata: MultiAgentMetadata;
+  /** @internal */
   readonly spec: EnvSpec;
   readonly #world: World;
   readonly #byName: Map<string, Agent>;
@@ -63,18 +78,20 @@ export class MultiAgentWorldEnv {
     }
   }
 
+  /** An agent's observation space (the same for all). */
   observationSpace(agent: string): Space {
     this.#agent(agent);
     return this.spec.observationSpace;
   }
 
+  /** An agent's action space (the same for all). */
   actionSpace(agent: string): Space {
     this.#agent(agent);
     return this.spec.actionSpace;
   }
 
   /** Every agent starts a new episode: `[observations, infos]` by agent name. */
-  async reset(args: MultiAgentResetArgs = {}): Promise<[obs: Rec<SpaceValue>, infos: Rec<StepInfo>]> {
+  async reset(args: MultiAgentResetArgs = {}): Promise<[obs: Record<string, SpaceValue>, infos: Record<string, StepInfo>]> {
     this.#live();
     const seed = checkSeed(args.seed);
     if (seed !== undefined) {
@@ -102,7 +119,7 @@ export class MultiAgentWorldEnv {
   }
 
   /** One step of every live agent (an action for each is required): observations, rewards, terminations, truncations, infos by name. */
-  async step(actions: Rec<unknown>): Promise<[obs: Rec<SpaceValue>, rewards: Rec<number>, terminations: Rec<boolean>, truncations: Rec<boolean>, infos: Rec<StepInfo>]> {
+  async step(actions: Record<string, unknown>): Promise<[obs: Record<string, SpaceValue>, rewards: Record<string, number>, terminations: Record<string, boolean>, truncations: Record<string, boolean>, infos: Record<string, StepInfo>]> {
     this.#live();
     if (actions === null || typeof actions !== 'object') throw new ArgumentError('actions must be an object {agent name: action}', 'ARGUMENT');
     for (const k of Object.keys(actions)) if (!this.agents.includes(k)) throw new ArgumentError(`actions: "${k}" is not a live agent (live: ${this.agents.join(', ') || 'none'})`, 'ARGUMENT');
@@ -115,7 +132,7 @@ export class MultiAgentWorldEnv {
       live.map((n) => this.#byName.get(n)!),
       checked,
     );
-    const out: [Rec<SpaceValue>, Rec<number>, Rec<boolean>, Rec<boolean>, Rec<StepInfo>] = [{}, {}, {}, {}, {}];
+    const out: [Record<string, SpaceValue>, Record<string, number>, Record<string, boolean>, Record<string, boolean>, Record<string, StepInfo>] = [{}, {}, {}, {}, {}];
     live.forEach((n, i) => {
       const s = r[i]!;
       out[0][n] = s.obs;
@@ -131,10 +148,11 @@ export class MultiAgentWorldEnv {
   }
 
   /** The live agents' last frames (HWC RGB). */
-  render(): Rec<Uint8Array | null> {
+  render(): Record<string, Uint8Array | null> {
     return Object.fromEntries(this.agents.map((n) => [n, this.#byName.get(n)!.lastFrame()]));
   }
 
+  /** Free everything: the sessions' KV pages, the physics world, an owned model. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -10,10 +10,15 @@ import type { TickMotion } from '../../gameserver/src/physics.js';
 
 /** A character's true pose: foot position (m, y up) and view angles (rad; yaw 0 faces −Z). */
 export interface Pose {
+  /** Foot position, x (m). */
   x: number;
+  /** Foot position, y (m, up). */
   y: number;
+  /** Foot position, z (m). */
   z: number;
+  /** Heading (rad; 0 faces −Z, grows to the left). */
   yaw: number;
+  /** View pitch (rad; > 0 looks up). */
   pitch: number;
 }
 
@@ -31,14 +36,26 @@ export interface RewardContext {
   ticks: readonly TickMotion[];
   /** A wall or another body took away most of the motion the keys asked for. */
   blocked: boolean;
+  /** The level (its colliders and spawn points). */
   level: Level;
   /** The other agents sharing the world, by name (empty in single-agent envs). */
   others: ReadonlyMap<string, Pose>;
 }
 
 /** A reward function's answer: a number, or a reward with termination and info to report. */
-export type RewardResult = number | { reward?: number; terminated?: boolean; info?: Record<string, unknown> };
+export type RewardResult = number | RewardReport;
 
+/** A reward function's full answer. */
+export interface RewardReport {
+  /** The frame's reward (default 0). */
+  reward?: number;
+  /** End the episode (default false). */
+  terminated?: boolean;
+  /** Merged into the step's info (e.g. a distance to the goal). */
+  info?: Record<string, unknown>;
+}
+
+/** A reward function: called for every frame of every agent's step. */
 export type RewardFn = (ctx: RewardContext) => RewardResult;
 
 const dist2d = (p: Pose, c: readonly [number, number]): number => Math.hypot(p.x - c[0], p.z - c[1]);

@@ -13,17 +13,58 @@
 import { ArgumentError } from '../../sdk/src/errors.js';
 import { Rng } from '../../gameserver/src/rng.js';
 
+/** Element type of a {@link Box}. */
 export type BoxDType = 'uint8' | 'float32';
+/** A value of a {@link Box}: its elements in row-major order. */
 export type BoxValue = Uint8Array | Float32Array;
+/** A value of any space: a number (Discrete), a typed array (Box, MultiBinary, MultiDiscrete) or an object (Dict). */
 export type SpaceValue = number | BoxValue | Int8Array | Int32Array | { [key: string]: SpaceValue };
 
 /** A space as JSON: `{type: 'Box', shape, dtype, low, high}`, `{type: 'Discrete', n, start}`, … */
-export type SpaceJSON =
-  | { type: 'Box'; shape: number[]; dtype: BoxDType; low: number[]; high: number[] }
-  | { type: 'Discrete'; n: number; start: number }
-  | { type: 'MultiBinary'; shape: number[] }
-  | { type: 'MultiDiscrete'; nvec: number[] }
-  | { type: 'Dict'; spaces: Record<string, SpaceJSON> };
+export type SpaceJSON = BoxJSON | DiscreteJSON | MultiBinaryJSON | MultiDiscreteJSON | DictJSON;
+/** A {@link Box} as JSON. */
+export interface BoxJSON {
+  /** `'Box'`. */
+  type: 'Box';
+  /** Dimensions. */
+  shape: number[];
+  /** Element type. */
+  dtype: BoxDType;
+  /** Lower bound of each element (row-major). */
+  low: number[];
+  /** Upper bound of each element (row-major). */
+  high: number[];
+}
+/** A {@link Discrete} as JSON. */
+export interface DiscreteJSON {
+  /** `'Discrete'`. */
+  type: 'Discrete';
+  /** Number of values. */
+  n: number;
+  /** The smallest value. */
+  start: number;
+}
+/** A {@link MultiBinary} as JSON. */
+export interface MultiBinaryJSON {
+  /** `'MultiBinary'`. */
+  type: 'MultiBinary';
+  /** Dimensions. */
+  shape: number[];
+}
+/** A {@link MultiDiscrete} as JSON. */
+export interface MultiDiscreteJSON {
+  /** `'MultiDiscrete'`. */
+  type: 'MultiDiscrete';
+  /** Number of values of each element. */
+  nvec: number[];
+}
+/** A {@link Dict} as JSON. */
+export interface DictJSON {
+  /** `'Dict'`. */
+  type: 'Dict';
+  /** The sub-spaces by key. */
+  spaces: Record<string, SpaceJSON>;
+}
 
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -38,6 +79,7 @@ function isArrayLike(x: unknown): x is ArrayLike<unknown> {
 
 /** The base of every space: a seeded RNG for {@link sample}. */
 export abstract class Space<T extends SpaceValue = SpaceValue> {
+  /** @internal The sampler's RNG. */
   protected rng = new Rng(0);
   /** Seed the space's sampler (Gymnasium's `space.seed`). */
   seed(seed: number): void {
@@ -56,14 +98,19 @@ export abstract class Space<T extends SpaceValue = SpaceValue> {
   }
   /** A random member. */
   abstract sample(): T;
+  /** The space as JSON (for external learners; {@link spaceFromJSON} reads it back). */
   abstract toJSON(): SpaceJSON;
 }
 
 /** A box in R^shape with per-element bounds, uint8 or float32. */
 export class Box extends Space<BoxValue> {
+  /** Dimensions. */
   readonly shape: number[];
+  /** Element type. */
   readonly dtype: BoxDType;
+  /** Lower bound of each element (row-major). */
   readonly low: Float64Array;
+  /** Upper bound of each element (row-major). */
   readonly high: Float64Array;
   constructor(low: number | ArrayLike<number>, high: number | ArrayLike<number>, shape: readonly number[], dtype: BoxDType = 'float32') {
     super();
@@ -81,6 +128,7 @@ export class Box extends Space<BoxValue> {
       if (Number.isNaN(this.low[i]) || Number.isNaN(this.high[i]) || this.low[i]! > this.high[i]!) throw new ArgumentError(`Box: low[${i}] = ${this.low[i]} is not ≤ high[${i}] = ${this.high[i]}`, 'ARGUMENT');
     }
   }
+  /** Number of elements. */
   get size(): number {
     return this.low.length;
   }
@@ -112,9 +160,11 @@ export class Box extends Space<BoxValue> {
     }
     return out;
   }
+  /** {@inheritDoc Space.toJSON} */
   toJSON(): SpaceJSON {
     return { type: 'Box', shape: this.shape, dtype: this.dtype, low: Array.from(this.low), high: Array.from(this.high) };
   }
+  /** A short description, as error messages use it. */
   describe(): string {
     return `a ${this.dtype} array of shape [${this.shape}]`;
   }
@@ -123,7 +173,9 @@ export class Box extends Space<BoxValue> {
 /** Integers start, start + 1, …, start + n − 1. */
 export class Discrete extends Space<number> {
   constructor(
+    /** Number of values. */
     readonly n: number,
+    /** The smallest value. */
     readonly start = 0,
   ) {
     super();
@@ -137,6 +189,7 @@ export class Discrete extends Space<number> {
   sample(): number {
     return this.start + this.rng.int(this.n);
   }
+  /** {@inheritDoc Space.toJSON} */
   toJSON(): SpaceJSON {
     return { type: 'Discrete', n: this.n, start: this.start };
   }
@@ -144,11 +197,13 @@ export class Discrete extends Space<number> {
 
 /** Vectors of 0/1. */
 export class MultiBinary extends Space<Int8Array> {
+  /** Dimensions. */
   readonly shape: number[];
   constructor(n: number | readonly number[]) {
     super();
     this.shape = checkShape(typeof n === 'number' ? [n] : n, 'MultiBinary');
   }
+  /** Number of elements. */
   get size(): number {
     return prod(this.shape);
   }
@@ -166,6 +221,7 @@ export class MultiBinary extends Space<Int8Array> {
   sample(): Int8Array {
     return Int8Array.from({ length: this.size }, () => (this.rng.next() < 0.5 ? 0 : 1));
   }
+  /** {@inheritDoc Space.toJSON} */
   toJSON(): SpaceJSON {
     return { type: 'MultiBinary', shape: this.shape };
   }
@@ -173,6 +229,7 @@ export class MultiBinary extends Space<Int8Array> {
 
 /** Vectors whose element i is an integer in [0, nvec[i]). */
 export class MultiDiscrete extends Space<Int32Array> {
+  /** Number of values of each element. */
   readonly nvec: number[];
   constructor(nvec: readonly number[]) {
     super();
@@ -191,6 +248,7 @@ export class MultiDiscrete extends Space<Int32Array> {
   sample(): Int32Array {
     return Int32Array.from(this.nvec, (n) => this.rng.int(n));
   }
+  /** {@inheritDoc Space.toJSON} */
   toJSON(): SpaceJSON {
     return { type: 'MultiDiscrete', nvec: this.nvec };
   }
@@ -198,6 +256,7 @@ export class MultiDiscrete extends Space<Int32Array> {
 
 /** Named sub-spaces; a value has exactly these keys. */
 export class Dict extends Space<{ [key: string]: SpaceValue }> {
+  /** The sub-spaces by key. */
   readonly spaces: Readonly<Record<string, Space>>;
   constructor(spaces: Record<string, Space>) {
     super();
@@ -222,6 +281,7 @@ export class Dict extends Space<{ [key: string]: SpaceValue }> {
   sample(): { [key: string]: SpaceValue } {
     return Object.fromEntries(Object.entries(this.spaces).map(([k, s]) => [k, s.sample()]));
   }
+  /** {@inheritDoc Space.toJSON} */
   toJSON(): SpaceJSON {
     return { type: 'Dict', spaces: Object.fromEntries(Object.entries(this.spaces).map(([k, s]) => [k, s.toJSON()])) };
   }

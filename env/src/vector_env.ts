@@ -24,8 +24,10 @@ import { Agent, EnvSpec, World, resetAgents, stepAgents, type AgentStep, type En
 import { batchSpace, concatenate, iterate, type Space, type SpaceValue } from './spaces.js';
 import { checkSeed, resolveModel } from './world_env.js';
 
+/** When a sub-env whose episode ended is reset (gymnasium.vector.AutoresetMode). */
 export type AutoresetMode = 'next-step' | 'same-step' | 'disabled';
 
+/** {@link VectorWorldEnv.reset}'s arguments. */
 export interface VectorResetArgs {
   /** One seed (sub-env i gets seed + i) or one per sub-env. */
   seed?: number | readonly (number | undefined)[];
@@ -35,15 +37,34 @@ export interface VectorResetArgs {
   resetMask?: readonly boolean[];
 }
 
+/** A vector env's metadata. */
+export interface VectorMetadata {
+  /** When ended sub-envs reset. */
+  autoresetMode: AutoresetMode;
+  /** Latent frames per second of world time. */
+  renderFps: number;
+  /** `'block'` or `'frame'`. */
+  granularity: string;
+}
+
+/** What a vector step returns: batched observations, then per sub-env rewards, flags and infos. */
 export type VectorStepResult = [obs: SpaceValue, rewards: Float64Array, terminations: boolean[], truncations: boolean[], infos: StepInfo[]];
 
+/** n worlds stepped as one batched forward, Gymnasium 1.x `VectorEnv` semantics (see the module comment). */
 export class VectorWorldEnv {
+  /** Number of sub-envs. */
   readonly numEnvs: number;
+  /** One sub-env's observation space. */
   readonly singleObservationSpace: Space;
+  /** One sub-env's action space. */
   readonly singleActionSpace: Space;
+  /** The batched observation space (what `reset` and `step` return). */
   readonly observationSpace: Space;
+  /** The batched action space (a batched value `step` also takes). */
   readonly actionSpace: Space;
-  readonly metadata: { autoresetMode: AutoresetMode; renderFps: number; granularity: string };
+  /** Gymnasium's metadata, with the autoreset mode. */
+  readonly metadata: VectorMetadata;
+  /** @internal */
   readonly spec: EnvSpec;
   readonly #agents: Agent[];
   readonly #worlds: World[];
@@ -66,6 +87,7 @@ export class VectorWorldEnv {
     this.metadata = { autoresetMode: mode, renderFps: spec.fps, granularity: spec.granularity };
   }
 
+  /** n sub-envs over a loaded model or a model directory (loaded with `load`, owned by the env). */
   static async create(model: Model | string, numEnvs: number, opts: EnvOptions & { load?: LoadOptions; autoresetMode?: AutoresetMode } = {}): Promise<VectorWorldEnv> {
     if (!Number.isInteger(numEnvs) || numEnvs < 1) throw new ArgumentError('numEnvs must be a positive integer', 'ARGUMENT');
     const { load, autoresetMode = 'next-step', ...rest } = opts;
@@ -83,6 +105,7 @@ export class VectorWorldEnv {
     }
   }
 
+  /** The model the env runs. */
   get model(): Model {
     return this.spec.model;
   }
@@ -178,6 +201,7 @@ export class VectorWorldEnv {
     return this.#agents.map((a) => a.lastFrame());
   }
 
+  /** Free everything: the sessions' KV pages, the physics worlds, an owned model. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

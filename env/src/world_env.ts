@@ -19,9 +19,23 @@ import type { Space, SpaceValue } from './spaces.js';
 export interface ResetArgs {
   /** Seeds the env's RNG (spawn and session noise draws); later resets without a seed continue it. */
   seed?: number;
+  /** The episode's spawn point and prompt. */
   options?: ResetOptions;
 }
 
+/** An env's metadata (Gymnasium's `metadata`). */
+export interface EnvMetadata {
+  /** `['rgb_array']`: `render()` returns the last frame. */
+  renderModes: ['rgb_array'];
+  /** Latent frames per second of world time. */
+  renderFps: number;
+  /** `'block'` or `'frame'`. */
+  granularity: string;
+  /** Latent frames one step advances. */
+  framesPerStep: number;
+}
+
+/** What `step` returns: `[obs, reward, terminated, truncated, info]`. */
 export type StepResult = [obs: SpaceValue, reward: number, terminated: boolean, truncated: boolean, info: StepInfo];
 
 /** Load the model when given a directory (the env then owns and closes it). */
@@ -35,11 +49,15 @@ export function checkSeed(seed: unknown, where = 'seed'): number | undefined {
   return seed;
 }
 
+/** One agent in a world model's world, Gymnasium 1.x `Env` semantics (see the module comment). */
 export class WorldEnv {
+  /** What `reset` and `step` return as `obs`. */
   readonly observationSpace: Space;
+  /** What `step` takes. */
   readonly actionSpace: Space;
-  /** Gymnasium's metadata: frames per second of world time per step and the granularity. */
-  readonly metadata: { renderModes: ['rgb_array']; renderFps: number; granularity: string; framesPerStep: number };
+  /** Gymnasium's metadata. */
+  readonly metadata: EnvMetadata;
+  /** @internal */
   readonly spec: EnvSpec;
   readonly #agent: Agent;
   readonly #world: World;

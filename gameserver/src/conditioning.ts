@@ -12,10 +12,15 @@ import type { TickMotion } from './physics.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
 export interface ActionMap {
+  /** Key for walking forward. */
   forward: string;
+  /** Key for walking back. */
   back: string;
+  /** Key for stepping left. */
   left: string;
+  /** Key for stepping right. */
   right: string;
+  /** Key for jumping. */
   jump: string;
   /** Mouse axis for turning (value > 0 = turning right). */
   yaw: string;

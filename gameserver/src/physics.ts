@@ -40,6 +40,7 @@ export interface CharacterParams {
   maxPitch: number;
   /** Autostep: highest step climbed (m) and the least free width on top of it (m). */
   stepHeight: number;
+  /** Autostep: the least free width on top of a step (m). */
   stepMinWidth: number;
   /** Snap down to the ground when it is at most this far below (m). */
   snapDistance: number;

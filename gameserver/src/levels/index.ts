@@ -9,28 +9,36 @@ import { readFileSync } from 'node:fs';
 import type { ActionSpace } from '../../../sdk/src/actions.js';
 import { defaultLevel } from './default.js';
 
+/** A point or extent [x, y, z] (m; y is up). */
 export type Vec3 = [number, number, number];
 /** Linear RGB, each channel in 0..1. */
 export type Color = [number, number, number];
 
 /** A static box. `yaw` rotates it about the vertical axis (radians). */
 export interface LevelBox {
+  /** A name for people (e.g. "wall-north"). */
   name?: string;
+  /** Centre (m). */
   center: Vec3;
+  /** Half the size along each axis (m). */
   halfExtents: Vec3;
+  /** Rotation about the vertical axis (rad). */
   yaw?: number;
-  /** Surface colour (default {@link DEFAULT_BOX_COLOR}). */
+  /** Surface colour (default `DEFAULT_BOX_COLOR`). */
   color?: Color;
 }
 
 /** A vertical cylinder standing on the floor (its base at the floor's top). */
 export interface LevelPillar {
+  /** A name for people. */
   name?: string;
   /** [x, z] of the axis. */
   center: [number, number];
+  /** Radius (m). */
   radius: number;
+  /** Height above the floor (m). */
   height: number;
-  /** Surface colour (default {@link DEFAULT_BOX_COLOR}). */
+  /** Surface colour (default `DEFAULT_BOX_COLOR`). */
   color?: Color;
 }
 
@@ -43,26 +51,34 @@ export const DEFAULT_FLOOR_TILE = 2;
 
 /** Where a character starts: the capsule's foot position and facing (radians; 0 faces -Z). */
 export interface LevelSpawn {
+  /** Foot position (m). */
   position: Vec3;
+  /** Facing (rad; 0 faces −Z). */
   yaw?: number;
 }
 
+/** A level: static colliders (a floor, boxes, pillars) and spawn points, plus what the renderer draws. */
 export interface Level {
+  /** The level's name. */
   name: string;
   /** m/s² downwards (default 9.81). */
   gravity?: number;
   /** A floor slab whose top is at y = `y` (default 0), `halfExtents` [x, z] in metres. */
   floor?: {
+    /** Half the size along x and z (m). */
     halfExtents: [number, number];
+    /** Height of the floor's top (m, default 0). */
     y?: number;
-    /** Checker colours (default {@link DEFAULT_FLOOR_COLORS}). */
+    /** Checker colours (default `DEFAULT_FLOOR_COLORS`). */
     colors?: [Color, Color];
-    /** Checker tile size (m, default {@link DEFAULT_FLOOR_TILE}). */
+    /** Checker tile size (m, default `DEFAULT_FLOOR_TILE`). */
     tile?: number;
   };
+  /** Static boxes: walls, crates, steps. */
   boxes: LevelBox[];
   /** Vertical cylinders on the floor (default none). */
   pillars?: LevelPillar[];
+  /** Where characters start. */
   spawns: LevelSpawn[];
 }
 
