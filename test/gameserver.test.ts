@@ -330,6 +330,9 @@ describe('WorldRoom over loopback', () => {
     const c = await join('staggered', 'stagger');
     await until(() => c.frames.length >= 20, '20 frames');
     expect(c.frames[0]!.latentFrame).toBe(0); // the first block out is the world's first block
+    // Each block's header is its own (block number, conditioning, times), not that of the
+    // block submitted when it came out three steps later.
+    for (const h of c.frames) expect(h.latentFrame).toBe(h.block * 3);
     expectInOrder(c.frames);
     await c.room.leave();
   });

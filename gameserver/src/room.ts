@@ -518,14 +518,17 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     );
   }
 
-  #onBlock(v: WorldView, meta: BlockMeta, b: LatentBlock): void {
+  #onBlock(v: WorldView, submitted: BlockMeta, b: LatentBlock): void {
     v.busy = false;
     if (v.closed || v.ended) return;
+    // The block that came out is the oldest in flight (the one just submitted, for the block
+    // loop); a staggered-schedule model returns none while its pipeline fills.
+    v.inFlight.push(submitted);
+    if (b.frames === 0) return;
+    const meta = v.inFlight.shift()!;
     meta.stepped = nowMs();
     meta.latentFrame = b.frameStart;
     v.state.latentFrames = b.frameStart + b.frames;
-    // A staggered-schedule model returns no frames while its pipeline fills.
-    if (b.frames === 0) return;
     const decoding: Promise<{ frames: Uint8Array[]; width: number; height: number }> = v.stream
       ? v.stream.decode(b.latents, b.frames, b.height, b.width).then((d) => ({ frames: d.frames, width: d.width, height: d.height }))
       : Promise.resolve({ frames: latentPreview(b.latents, b.channels, b.frames, b.height, b.width), width: b.width, height: b.height });

@@ -83,6 +83,11 @@ export class WorldView {
   pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
   /** Decode → encode → send, in block order. */
   chain: Promise<void> = Promise.resolve();
+  /**
+   * Blocks submitted whose frames have not come out yet, oldest first: one at most for the
+   * block loop; a staggered-schedule model returns a block W − 1 steps after it entered.
+   */
+  readonly inFlight: BlockMeta[] = [];
   /** The newest block's conditioning (for inspection and tests). */
   lastConditioning: Conditioning | null = null;
   constructor(id: string, kind: ViewKind, session: Session, stream: DecoderStream | null, state: ViewState) {
