@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--latent-noise", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--encode", action="store_true", help="encode the whole dataset to latents.f32 and exit")
+    ap.add_argument("--export-weights", metavar="PATH", default=None,
+                    help="write the run's weights without the optimizer state (a head start to commit) and exit")
     args = ap.parse_args()
     threads = setup_threads()
     log = Log(os.path.join(args.run, "train.log"))
@@ -134,9 +136,19 @@ def main():
     if ck:
         enc.load_state_dict(ck["encoder"])
         dec.load_state_dict(ck["decoder"])
-        opt.load_state_dict(ck["opt"])
         step, spent = ck["step"], ck["spent"]
-        log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+            log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+        else:  # a committed head start (--export-weights): the weights, a fresh optimizer
+            log(f"started from weights-only checkpoint at step {step} ({spent / 60:.1f} min spent)")
+    if args.export_weights:
+        if not ck:
+            raise SystemExit(f"no checkpoint in {args.run} to export")
+        save_checkpoint(args.export_weights, encoder=enc.state_dict(), decoder=dec.state_dict(), step=step,
+                        spent=spent, config=DECODER_CONFIG)
+        log(f"wrote weights-only checkpoint {args.export_weights} (step {step}, {spent / 60:.1f} min)")
+        return
 
     if args.encode:
         encode_all(enc, data, log)
