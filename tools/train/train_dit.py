@@ -241,6 +241,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--selftest", action="store_true")
     ap.add_argument("--config", default=None, help="JSON overrides of the DiT config")
+    ap.add_argument("--export-weights", metavar="PATH", default=None,
+                    help="write the run's EMA weights without the optimizer state (a head start to commit) and exit")
     args = ap.parse_args()
     if args.selftest:
         selftest()
@@ -263,15 +265,31 @@ def main():
     ema = [p.detach().clone() for p in params]
     step, spent = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    warm_from = 0  # the step the learning-rate warmup counts from
     if ck:
         model.load_state_dict(ck["model"])
         with torch.no_grad():
             table.copy_(ck["prompts"])
-        opt.load_state_dict(ck["opt"])
-        ema = ck["ema"]
         step, spent = ck["step"], ck["spent"]
         cfg = ck["config"]
-        log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+            ema = ck["ema"]
+            log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+        else:  # a committed head start (--export-weights): EMA weights, a fresh optimizer warmed up again
+            ema = [p.detach().clone() for p in params]
+            warm_from = step
+            log(f"started from weights-only checkpoint at step {step} ({spent / 60:.1f} min spent)")
+    if args.export_weights:
+        if not ck:
+            raise SystemExit(f"no checkpoint in {args.run} to export")
+        sd = model.state_dict()
+        for (name, _), e in zip(model.named_parameters(), ema[:-1]):
+            sd[name] = e.detach().clone()
+        save_checkpoint(args.export_weights, model=sd, prompts=ema[-1].detach().clone(), step=step, spent=spent,
+                        config=cfg)
+        log(f"wrote weights-only checkpoint {args.export_weights} (EMA weights, step {step}, {spent / 60:.1f} min)")
+        return
     Fb, Tn = cfg["num_frame_per_block"], args.frames
     assert Tn % Fb == 0
     tr, va = data.split()
@@ -300,7 +318,7 @@ def main():
 
     while not dl.over():
         frac = min(dl.spent / dl.limit, 1.0)
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = args.lr * min(1.0, (step + 1 - warm_from) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sample_batch(data, tr_starts, rng, args.batch, Tn)
