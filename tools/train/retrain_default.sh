@@ -3,7 +3,7 @@
 # of a 2-core machine. Every stage is resumable: run the script again after an interruption
 # and finished stages are skipped, the running one continues from its last checkpoint.
 #
-#   apt-get install -y python3-torch python3-numpy     # Debian's PyTorch (CPU)
+#   apt-get install -y python3-torch python3-numpy libopenblas0-pthread   # Debian's PyTorch (CPU) + a real BLAS
 #   bash tools/train/retrain_default.sh                # data/world, runs/{ae,dit}, models/default
 #
 # Budget (minutes of wall time, both cores): dataset ~4, autoencoder 25 (0 with the committed

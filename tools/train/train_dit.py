@@ -24,9 +24,9 @@ import argparse
 import json
 import os
 
-# Before torch loads OpenMP: idle threads sleep instead of spinning, so a training run on a
-# shared 2-core machine is not slowed ~10x by any other busy process.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch_env  # noqa: E402  (before torch: OpenMP and OpenBLAS settings)
+
+torch_env.prepare()
 import math
 
 import numpy as np
