@@ -5,7 +5,7 @@
 * OPENBLAS_CORETYPE: Debian's OpenBLAS misdetects some VMs' CPUs (e.g. as Prescott, with
   slow kernels); the core is named from /proc/cpuinfo unless already set.
 Torch's matrix multiplies go through the system BLAS: install libopenblas0-pthread, or Debian
-falls back to the reference BLAS and the DiT trains ~15x slower (measured: 19 s vs 1.2 s a step).
+falls back to the reference BLAS and the DiT trains ~20x slower (measured: ~20 s vs ~1 s a step).
 """
 import os
 
