@@ -253,6 +253,17 @@ void Session::run_forward(const float* x, const float* t, const float* actions, 
   wan_forward(*model_, &in, 1, ws_, threads_, &times_);
 }
 
+// The block waiting for its commit, as a sequence of the batch: its x0 at t = context_noise,
+// its K/V written to the pages begun for it. Returns its index in `seqs`.
+int Session::push_pending_commit(std::vector<SeqInput>& seqs) {
+  SeqInput in;
+  fill_seq(in, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
+           pending_start_);
+  in.commit_to = kv_.get();
+  seqs.push_back(in);
+  return int(seqs.size()) - 1;
+}
+
 void Session::flush() {
   if (!pending_) return;
   const ModelConfig& c = model_->config;
@@ -260,11 +271,9 @@ void Session::flush() {
   kv_->begin_block(pending_start_);
   try {
     tctx_.assign(c.num_frame_per_block, float(c.context_noise));
-    SeqInput in;
-    fill_seq(in, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
-             pending_start_);
-    in.commit_to = kv_.get();
-    wan_forward(*model_, &in, 1, ws_, threads_, &times_);
+    std::vector<SeqInput> one;
+    push_pending_commit(one);
+    wan_forward(*model_, one.data(), 1, ws_, threads_, &times_);
   } catch (...) {
     kv_->abort_block();
     throw;
@@ -355,12 +364,7 @@ void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
   int attend = -1;
   if (i == 0 && r.folded) {
     // [previous block at t = context_noise → commit] + [this block at t₀, which also sees it]
-    SeqInput c;
-    fill_seq(c, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
-             pending_start_);
-    c.commit_to = kv_.get();
-    attend = int(seqs.size());
-    seqs.push_back(c);
+    attend = push_pending_commit(seqs);
   }
   SeqInput in;
   fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, next_frame_);
@@ -583,14 +587,7 @@ void Session::add_fresh(Chunk& c, int seq, int64_t seq_start) {
 
 void Session::staggered_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
   int commit_seq = -1;
-  if (i == 0 && r.folded) {
-    SeqInput cm;
-    fill_seq(cm, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
-             pending_start_);
-    cm.commit_to = kv_.get();
-    commit_seq = int(seqs.size());
-    seqs.push_back(cm);
-  }
+  if (i == 0 && r.folded) commit_seq = push_pending_commit(seqs);
   const int first = int(seqs.size());
   for (size_t k = 0; k < flight_.size(); ++k) {
     Chunk& ch = flight_[k];

@@ -155,6 +155,7 @@ class Session {
   friend void step_batch(Session* const*, const StepRequest*, int, BlockOutput*, std::exception_ptr*,
                          ForwardWorkspace&, ThreadPool*);
   void begin_call(Run& r);  // actions, noise and the prompt cache: checked and taken first
+  int push_pending_commit(std::vector<SeqInput>& seqs);  // the waiting commit as a sequence; its index
   void run_begin(Run& r);  // validates, takes the prompt cache and the pages; x = noise₀
   void run_seqs(Run& r, int step, std::vector<SeqInput>& seqs);  // this block's sequences for a step
   void run_after(Run& r, int step);                              // x0 and the re-noise
