@@ -172,7 +172,7 @@ describe('gameserver pieces', () => {
 
   it('maps allowed motion to actions: moving, blocked, turning, jumping', () => {
     const p = { walkSpeed: 4, maxTurnRate: 2 * Math.PI, keyThreshold: 0.3, map: defaultActionMap };
-    const tick = (m: Partial<TickMotion>): TickMotion => ({ dt: 1 / 30, forward: 0, right: 0, up: 0, yaw: 0, pitch: 0, jumped: false, blocked: false, ...m });
+    const tick = (m: Partial<TickMotion>): TickMotion => ({ dt: 1 / 30, forward: 0, right: 0, up: 0, yaw: 0, pitch: 0, jumped: false, blocked: false, pose: { x: 0, y: 0, z: 0, yaw: 0, pitch: 0 }, ...m });
     const walking = Array.from({ length: 9 }, () => tick({ forward: 4 / 30, yaw: -0.05 }));
     const c = motionToConditioning(walking, 3, SPACE, p);
     expect(c.inputs).toHaveLength(3);

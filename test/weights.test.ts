@@ -145,6 +145,10 @@ describe('config.json', () => {
     ['matrix_game without action_config', { action: { mode: 'matrix_game', keys: ['w'] } }, /needs the upstream "action_config"/],
     ['bad action axis', { action: { keys: ['w'], mouse: [{ name: 'dx', min: 1, max: -1 }] } }, /needs min < max/],
     ['step out of range', { denoising_step_list: [1000, 2000] }, /entries must be numbers in \[0, 1000\]/],
+    ['pose without a height', { action: { ...(base.action as object), pose: { extent: 12 } } }, /pose: needs "extent" and "height"/],
+    ['pose with extent 0', { action: { ...(base.action as object), pose: { extent: 0, height: 3 } } }, /"extent" and "height" must be finite and > 0/],
+    ['pose frequencies that are not numbers', { action: { ...(base.action as object), pose: { extent: 12, height: 3, frequencies: ['1'] } } }, /"frequencies" must be finite numbers > 0/],
+    ['a pose that is not an object', { action: { ...(base.action as object), pose: 12 } }, /"pose" must be an object/],
   ];
   for (const [what, patch, re] of bad)
     it(`rejects ${what}`, async () => {
@@ -153,6 +157,11 @@ describe('config.json', () => {
       expect(e.message).toMatch(/config\.json/);
       expect(e.message).toMatch(re);
     });
+  it('a pose-taking config needs weights with the pose columns', async () => {
+    const e = await loadError(modelDir(tinyTensors(), JSON.stringify({ ...base, action: { ...(base.action as object), pose: { extent: 12, height: 3, frequencies: [1] } } })));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/action_embedding\.0\.weight/);
+  });
   it('rejects malformed JSON with the byte offset', async () => {
     const e = await loadError(modelDir(tinyTensors(), '{"dim": 64,, }'));
     expect(e).toBeInstanceOf(ConfigError);

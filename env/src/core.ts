@@ -20,7 +20,7 @@
  * observation then reflects every action so far, at the cost of one block forward per frame.
  */
 import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
-import type { ActionInput, ActionSpace } from '../../sdk/src/actions.js';
+import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
 import { defaultActionMap, frameAction, groupMotion, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
@@ -460,7 +460,10 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
   const opened = Promise.all(
     [...openings].map(async ([a, blocks]) => {
       let frames: Frame[] = [];
-      for (const b of blocks) frames = await a.session!.commit(b, undefined, { decode: true });
+      const sp = spec.level.spawns[a.spawn]!;
+      // the opening's frames: the character standing at its spawn point (the pose, for models that take it)
+      const acts = spec.space.pose ? encodeActions({ pose: { x: sp.position[0], y: sp.position[1], z: sp.position[2], yaw: sp.yaw ?? 0, pitch: 0 } }, spec.space, spec.frames) : undefined;
+      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true });
       a.lastObs = first(blocks[blocks.length - 1]!, frames);
       results.set(a, { obs: a.lastObs, info: info(a, false, 0, {}) });
     }),

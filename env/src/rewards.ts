@@ -7,20 +7,10 @@
  */
 import type { Level } from '../../gameserver/src/levels/index.js';
 import type { TickMotion } from '../../gameserver/src/physics.js';
+import type { Pose } from '../../sdk/src/actions.js';
 
-/** A character's true pose: foot position (m, y up) and view angles (rad; yaw 0 faces −Z). */
-export interface Pose {
-  /** Foot position, x (m). */
-  x: number;
-  /** Foot position, y (m, up). */
-  y: number;
-  /** Foot position, z (m). */
-  z: number;
-  /** Heading (rad; 0 faces −Z, grows to the left). */
-  yaw: number;
-  /** View pitch (rad; > 0 looks up). */
-  pitch: number;
-}
+/** A character's true pose: the SDK's (foot position, yaw 0 faces −Z, pitch > 0 looks up). */
+export type { Pose };
 
 /** What a reward function sees for one frame of one agent. */
 export interface RewardContext {

@@ -5,9 +5,10 @@
  * the average speed along an axis passes a threshold of the walking speed, `space` where a
  * jump left the ground, and the mouse axes from the turn rates, scaled into the model's
  * action ranges (`model.config.action`). A player walking into a wall is conditioned as
- * standing still.
+ * standing still. Models whose action space has `pose` also get the character's pose at
+ * the end of each frame's ticks.
  */
-import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/index.js';
+import { encodeActions, type ActionInput, type ActionSpace, type Pose } from '../../sdk/src/index.js';
 import type { TickMotion } from './physics.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
@@ -51,6 +52,8 @@ export interface FrameMotion {
   turnRate: number;
   /** rad/s, > 0 = looking down. */
   pitchRate: number;
+  /** The pose after the group's last tick (absent for a group without ticks). */
+  pose?: Pose;
 }
 
 /** Split tick motions into `frames` consecutive groups and average each. */
@@ -79,11 +82,13 @@ export function groupMotion(ticks: readonly TickMotion[], frames: number): Frame
       pitch += m.pitch;
       jumped ||= m.jumped;
     }
-    out.push(
+    const m: FrameMotion =
       t > 0
         ? { seconds: t, forwardSpeed: fw / t, rightSpeed: rt / t, jumped: jumped && up > 0, turnRate: -yaw / t, pitchRate: -pitch / t }
-        : { seconds: 0, forwardSpeed: 0, rightSpeed: 0, jumped: false, turnRate: 0, pitchRate: 0 },
-    );
+        : { seconds: 0, forwardSpeed: 0, rightSpeed: 0, jumped: false, turnRate: 0, pitchRate: 0 };
+    const last = b > a ? ticks[b - 1]?.pose : undefined;
+    if (last) m.pose = last;
+    out.push(m);
   }
   return out;
 }
@@ -110,7 +115,7 @@ export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningP
   const pitchAxis = space.mouse.find((a) => a.name === p.map.pitch);
   if (yawAxis) mouse[yawAxis.name] = toAxis(m.turnRate / p.maxTurnRate, yawAxis.min, yawAxis.max);
   if (pitchAxis) mouse[pitchAxis.name] = toAxis(m.pitchRate / p.maxTurnRate, pitchAxis.min, pitchAxis.max);
-  return { keys, mouse };
+  return space.pose && m.pose ? { keys, mouse, pose: m.pose } : { keys, mouse };
 }
 
 /** The conditioning of one block: per-frame action inputs and the encoded [frames × actionSize] vector. */
@@ -119,9 +124,12 @@ export interface Conditioning {
   encoded: Float32Array | undefined;
 }
 
-/** Per-frame actions for a block of `frames` latent frames from the ticks since the last block. */
-export function motionToConditioning(ticks: readonly TickMotion[], frames: number, space: ActionSpace | null, p: ConditioningParams): Conditioning {
+/**
+ * Per-frame actions for a block of `frames` latent frames from the ticks since the last
+ * block. `pose` (the character's pose now) stands in for a frame without ticks.
+ */
+export function motionToConditioning(ticks: readonly TickMotion[], frames: number, space: ActionSpace | null, p: ConditioningParams, pose?: Pose): Conditioning {
   if (!space) return { inputs: [], encoded: undefined };
-  const inputs = groupMotion(ticks, frames).map((m) => frameAction(m, space, p));
+  const inputs = groupMotion(ticks, frames).map((m) => frameAction(m.pose || !pose ? m : { ...m, pose }, space, p));
   return { inputs, encoded: encodeActions(inputs, space, frames) };
 }

@@ -12,6 +12,7 @@ import RAPIER from '@dimforge/rapier3d-compat';
 
 import { KEY_BITS } from './protocol.js';
 import type { Level, LevelSpawn } from './levels/index.js';
+import type { Pose } from '../../sdk/src/actions.js';
 
 let ready: Promise<void> | undefined;
 
@@ -88,6 +89,8 @@ export interface TickMotion {
   jumped: boolean;
   /** The keys asked for motion that collisions took away (more than half of it). */
   blocked: boolean;
+  /** The character's pose after the tick (models that take the pose get it as conditioning). */
+  pose: Pose;
 }
 
 /** One player's capsule. */
@@ -206,7 +209,7 @@ export class Character {
     this.z += m.z;
     if (this.y < -50) {
       this.respawn();
-      return { dt, forward: 0, right: 0, up: 0, yaw: 0, pitch: 0, jumped: false, blocked: false };
+      return { dt, forward: 0, right: 0, up: 0, yaw: 0, pitch: 0, jumped: false, blocked: false, pose: this.pose() };
     }
     this.#body.setNextKinematicTranslation({ x: this.x, y: this.y + p.halfHeight + p.radius, z: this.z });
 
@@ -221,7 +224,13 @@ export class Character {
       pitch: this.pitch - pitch0,
       jumped,
       blocked: wantH > 1e-9 && gotH < 0.5 * wantH,
+      pose: this.pose(),
     };
+  }
+
+  /** Foot position, yaw and pitch now. */
+  pose(): Pose {
+    return { x: this.x, y: this.y, z: this.z, yaw: this.yaw, pitch: this.pitch };
   }
 
   /** Back to the spawn point, at rest. */

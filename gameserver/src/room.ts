@@ -19,7 +19,7 @@
 import './compat.js';
 import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, TablePromptEncoder, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { KvBudgetError, TablePromptEncoder, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
 import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
 import { defaultActionMap, motionToConditioning, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
@@ -370,7 +370,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     let session;
     try {
       const opening = this.openingFor(owner);
-      const start = opening ? { opening, prompt: this.options.prompt } : {};
+      const start = opening ? { opening, prompt: this.options.prompt, openingActions: this.openingActionsFor(owner) } : {};
       session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session, ...start });
     } catch (e) {
       if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
@@ -403,6 +403,17 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (openings.size === 0 || !this.options.prompt) return undefined;
     const name = `${this.options.prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
     return openings.has(name) ? name : undefined;
+  }
+
+  /**
+   * The actions of the opening's frames: for a model that takes the pose, the character
+   * standing at its spawn point (spawn 0 for a shared view), as the openings were recorded.
+   */
+  protected openingActionsFor(owner?: PlayerRecord): ActionInput | undefined {
+    if (!this.actionSpace?.pose) return undefined;
+    const spawns = this.physics.level.spawns;
+    const sp = spawns[Math.max(0, owner?.character?.spawnIndex ?? 0)] ?? spawns[0];
+    return sp ? { pose: { x: sp.position[0], y: sp.position[1], z: sp.position[2], yaw: sp.yaw ?? 0, pitch: 0 } } : undefined;
   }
 
   /** Noise seed of a new session (default: random). */
@@ -469,8 +480,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   }
 
   /** The conditioning of a view's next block from its driver's motion. Subclasses may change the mapping. */
-  protected conditioningFor(_v: WorldView, ticks: readonly TickMotion[]): Conditioning {
-    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, this.conditioningParams);
+  protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
+    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, this.conditioningParams, v.driver?.character?.pose());
   }
 
   /** Extra step options of a block (e.g. caller-supplied noise). Default none. */

@@ -155,6 +155,15 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
       mouse.Set(uint32_t(i), ax);
     }
     a.Set("mouse", mouse);
+    if (c.action.pose.enabled) {
+      Napi::Object ps = Napi::Object::New(env);
+      ps.Set("extent", c.action.pose.extent);
+      ps.Set("height", c.action.pose.height);
+      Napi::Array fr = Napi::Array::New(env, c.action.pose.frequencies.size());
+      for (size_t i = 0; i < c.action.pose.frequencies.size(); ++i) fr.Set(uint32_t(i), c.action.pose.frequencies[i]);
+      ps.Set("frequencies", fr);
+      a.Set("pose", ps);
+    }
     if (c.mg_action()) {
       // per-video-frame actions: 1 + r(F-1) rows for the first block, rF after
       a.Set("video_frames_per_latent", c.mg.vae_time_compression_ratio);

@@ -301,6 +301,26 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
         if (!(ax.min < ax.max)) cerr_(aw, "mouse axis \"" + ax.name + "\" needs min < max");
         c.action.mouse.push_back(ax);
       }
+    if (const Json* ps = a->find("pose"); ps && !ps->is_null()) {
+      const std::string pw = aw + " pose";
+      if (!ps->is_object()) cerr_(aw, "\"pose\" must be an object {extent, height, frequencies} or null");
+      if (c.action.mode != "additive") cerr_(aw, "\"pose\" is only for the additive action module");
+      PoseFeatures& P = c.action.pose;
+      P.enabled = true;
+      if (!get(*ps, "extent", Json::Type::Number, pw) || !get(*ps, "height", Json::Type::Number, pw))
+        cerr_(pw, "needs \"extent\" and \"height\" (m): the scales of the horizontal and vertical position");
+      get_num(*ps, "extent", P.extent, pw);
+      get_num(*ps, "height", P.height, pw);
+      if (!(P.extent > 0) || !std::isfinite(P.extent) || !(P.height > 0) || !std::isfinite(P.height))
+        cerr_(pw, "\"extent\" and \"height\" must be finite and > 0");
+      if (const Json* fr = get(*ps, "frequencies", Json::Type::Array, pw))
+        for (auto& e : fr->items()) {
+          if (!e.is_number() || !std::isfinite(e.as_number()) || !(e.as_number() > 0))
+            cerr_(pw, "\"frequencies\" must be finite numbers > 0");
+          P.frequencies.push_back(e.as_number());
+        }
+      if (P.frequencies.size() > 64) cerr_(pw, "at most 64 frequencies");
+    }
     if (c.action.size() == 0) cerr_(aw, "action space has no keys and no mouse axes");
   }
   if (c.mg_action()) validate_matrix_game(c, where);

@@ -15,13 +15,25 @@ struct ActionAxis {
   double min = -1, max = 1;
 };
 
-// The action space: named keyboard keys (0/1 each) then mouse axes (a value in
-// [min, max] each); the per-frame action vector is [keys..., axes...].
+// The character's pose as action channels (additive mode, optional): the SDK turns a
+// pose (foot x, y, z, yaw, pitch) into 7 + 4 * frequencies.size() features (present,
+// x/extent, y/height, z/extent, sin/cos yaw, pitch, sin/cos of pi f x/extent and of
+// pi f z/extent per frequency f; all zero when absent). The engine sees only the vector.
+struct PoseFeatures {
+  bool enabled = false;
+  double extent = 1, height = 1;
+  std::vector<double> frequencies;
+  int width() const { return enabled ? 7 + 4 * int(frequencies.size()) : 0; }
+};
+
+// The action space: named keyboard keys (0/1 each), mouse axes (a value in [min, max]
+// each), then the pose features; the per-frame action vector is [keys..., axes..., pose...].
 struct ActionSpace {
   std::string mode = "additive";
   std::vector<std::string> keys;
   std::vector<ActionAxis> mouse;
-  int size() const { return int(keys.size() + mouse.size()); }
+  PoseFeatures pose;
+  int size() const { return int(keys.size() + mouse.size()) + pose.width(); }
 };
 
 // Matrix-Game 2.0's action module: upstream's `action_config` (constructor arguments of

@@ -1,7 +1,8 @@
 /**
  * Actions: what players press and move, encoded as the per-frame vectors a model's
  * action module takes. The action space comes from the model's config.json: named
- * keyboard keys (0 or 1 each) followed by mouse axes (a value in [min, max] each).
+ * keyboard keys (0 or 1 each) followed by mouse axes (a value in [min, max] each), then,
+ * for models that take it, the character's pose as features ({@link poseFeatures}).
  */
 import { ArgumentError } from './errors.js';
 
@@ -15,7 +16,34 @@ export interface ActionAxis {
   max: number;
 }
 
-/** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes...]. */
+/**
+ * How a model takes the character's pose (config.json `action.pose`): where the player
+ * stands and looks, known to a game server from its physics, as extra action channels.
+ */
+export interface PoseSpec {
+  /** Horizontal scale (m): x and z are divided by it (e.g. the level's half size). */
+  extent: number;
+  /** Vertical scale (m): y is divided by it. */
+  height: number;
+  /** Frequencies f of the sin/cos(pi f x/extent), sin/cos(pi f z/extent) features. */
+  frequencies: number[];
+}
+
+/** A character's pose, as the game server's physics has it. */
+export interface Pose {
+  /** Foot position, x (m). */
+  x: number;
+  /** Foot position, y (m, up). */
+  y: number;
+  /** Foot position, z (m). */
+  z: number;
+  /** Heading (rad; 0 faces −Z, grows to the left). */
+  yaw: number;
+  /** View pitch (rad; > 0 looks up). */
+  pitch: number;
+}
+
+/** The model's action space, from config.json. The per-frame vector is [keys..., mouse axes..., pose features...]. */
 export interface ActionSpace {
   /**
    * How actions condition the model: 'additive' (an action embedding added to each latent
@@ -35,6 +63,8 @@ export interface ActionSpace {
   keys: string[];
   /** Mouse axes, in the order of their slots after the keys. */
   mouse: ActionAxis[];
+  /** Present when the model also takes the character's pose (its features follow the mouse axes). */
+  pose?: PoseSpec;
 }
 
 /** The input of one frame: keys held (names, or a name → pressed map) and mouse axis values. */
@@ -43,11 +73,47 @@ export interface ActionInput {
   keys?: Iterable<string> | Record<string, boolean>;
   /** Mouse axis values by axis name, each within the axis's [min, max]; axes not named are 0. */
   mouse?: Record<string, number>;
+  /**
+   * The character's pose at the end of the frame, for models whose space has `pose`
+   * (an error for others). Absent: the pose features are all zero, which a model trained
+   * with pose dropout reads as "unknown".
+   */
+  pose?: Pose;
+}
+
+/** Number of pose features a spec gives (0 without one). */
+export function poseWidth(spec: PoseSpec | undefined): number {
+  return spec ? 7 + 4 * spec.frequencies.length : 0;
+}
+
+/**
+ * A pose's features, written at `out[offset..]`: 1 (present), x/extent, y/height,
+ * z/extent, sin yaw, cos yaw, pitch, then for each frequency f: sin(pi f x/extent),
+ * cos(pi f x/extent), sin(pi f z/extent), cos(pi f z/extent) — as
+ * tools/reference/wan_causal.py pose_features (float64 math, stored as float32).
+ */
+export function poseFeatures(spec: PoseSpec, pose: Pose, out: Float32Array, offset = 0): void {
+  const u = pose.x / spec.extent;
+  const w = pose.z / spec.extent;
+  out[offset] = 1;
+  out[offset + 1] = u;
+  out[offset + 2] = pose.y / spec.height;
+  out[offset + 3] = w;
+  out[offset + 4] = Math.sin(pose.yaw);
+  out[offset + 5] = Math.cos(pose.yaw);
+  out[offset + 6] = pose.pitch;
+  let o = offset + 7;
+  for (const f of spec.frequencies) {
+    out[o++] = Math.sin(Math.PI * f * u);
+    out[o++] = Math.cos(Math.PI * f * u);
+    out[o++] = Math.sin(Math.PI * f * w);
+    out[o++] = Math.cos(Math.PI * f * w);
+  }
 }
 
 /** Length of one frame's action vector. */
 export function actionSize(space: ActionSpace): number {
-  return space.keys.length + space.mouse.length;
+  return space.keys.length + space.mouse.length + poseWidth(space.pose);
 }
 
 function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, offset: number, where: string): void {
@@ -83,6 +149,14 @@ function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, of
       if (value < ax.min || value > ax.max) throw new ArgumentError(`${where}: mouse axis "${name}" = ${value} is outside [${ax.min}, ${ax.max}]`, 'ARGUMENT');
       out[offset + known.length + j] = value;
     }
+  }
+  if (input.pose !== undefined) {
+    if (!space.pose) throw new ArgumentError(`${where}: this model takes no pose (its action space has no "pose")`, 'ARGUMENT');
+    const p = input.pose;
+    if (p === null || typeof p !== 'object') throw new ArgumentError(`${where}: pose must be an object {x, y, z, yaw, pitch}`, 'ARGUMENT');
+    for (const k of ['x', 'y', 'z', 'yaw', 'pitch'] as const)
+      if (typeof p[k] !== 'number' || !Number.isFinite(p[k])) throw new ArgumentError(`${where}: pose.${k} must be a finite number, not ${String(p[k])}`, 'ARGUMENT');
+    poseFeatures(space.pose, p, out, offset + known.length + space.mouse.length);
   }
 }
 

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { encodeActions, type ActionInput, type ActionSpace } from './actions.js';
+import { actionSize, encodeActions, type ActionInput, type ActionSpace } from './actions.js';
 import { ArgumentError, ClosedError, WeightsError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
 import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
@@ -217,6 +217,12 @@ export interface SessionOptions {
    * block size. The first generated block continues from them.
    */
   opening?: string | Float32Array;
+  /**
+   * The actions the opening's frames were seen with: one input for all of them, or one
+   * per opening frame (default: the all-zero vector). A model that takes the pose wants
+   * the spawn pose here (`{pose}`), as the game server and the eval give it.
+   */
+  openingActions?: ActionInput | readonly ActionInput[];
 }
 
 
@@ -535,7 +541,7 @@ export class Model {
       actions: c.action
         ? {
             mode: c.action.mode,
-            size: c.action.keys.length + c.action.mouse.length,
+            size: actionSize(c.action),
             perVideoFrame: c.action.mode === 'matrix_game',
             videoFramesPerLatent: c.action.video_frames_per_latent ?? 1,
           }
@@ -549,17 +555,30 @@ export class Model {
   /** Start a session. */
   createSession(opts: SessionOptions = {}): Session {
     if (this.#m.closed) throw new ClosedError('model is closed', 'CLOSED');
-    const { prompt, opening, imageLatent, ...rest } = opts;
+    const { prompt, opening, openingActions, imageLatent, ...rest } = opts;
     if (prompt !== undefined && typeof prompt !== 'string' && !(prompt instanceof Float32Array))
       throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
     const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
     const blocks = opening === undefined ? [] : this.openingBlocks(opening, rest);
+    const openingActs = this.#openingActions(openingActions, blocks.length);
     const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
     // Validated synchronously by the addon; the Promises only order them before the first step.
     if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
     if (imageLatent !== undefined) void s.setImageLatent(imageLatent).catch(() => undefined);
-    for (const b of blocks) void s.commit(b).catch(() => undefined);
+    blocks.forEach((b, i) => void s.commit(b, openingActs[i]).catch(() => undefined));
     return s;
+  }
+  /** Per opening block: its encoded actions (undefined = all zero). */
+  #openingActions(input: SessionOptions['openingActions'], blocks: number): (Float32Array | undefined)[] {
+    if (input === undefined || blocks === 0) return new Array<undefined>(blocks).fill(undefined);
+    const space = this.config.action;
+    if (!space || space.mode !== 'additive') throw new ArgumentError('openingActions: this model has no additive action input', 'ARGUMENT');
+    const F = this.config.num_frame_per_block;
+    if (Array.isArray(input) && input.length !== blocks * F)
+      throw new ArgumentError(`openingActions has ${input.length} inputs; the opening has ${blocks * F} frames (or give one input for all)`, 'ARGUMENT');
+    const all = encodeActions(Array.isArray(input) ? input : (input as ActionInput), space, blocks * F);
+    const n = actionSize(space);
+    return Array.from({ length: blocks }, (_, b) => all.slice(b * F * n, (b + 1) * F * n));
   }
   /**
    * An opening (the name of one of {@link openings}, or latents (C, F, H, W)) split into

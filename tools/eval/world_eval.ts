@@ -3,14 +3,17 @@
  *
  *   npm run eval -- [--model models/default] [--out <model>/eval] [--episodes 8] [--seconds 30]
  *                   [--drift-seconds 120] [--switches 12] [--seed 90210] [--threads N]
- *                   [--spawns 0,1] [--quick]
+ *                   [--spawns 0,1] [--no-pose] [--quick]
  *
  * Held-out episodes come from the dataset generator (tools/dataset/generate.ts) at another
  * seed than the training data (seed 1). Each rollout starts from the model's opening
  * `<prompt>/<spawn>` (model frames 0..F−1, the character standing at the spawn = truth frame 0)
  * and then steps block b = 1, 2, … with the truth actions of truth frames (b−1)F+1 .. bF, whose
  * decoded frames are compared with those truth frames. When a truth frame of block b has
- * another prompt than the session's, `setPrompt` is called before block b.
+ * another prompt than the session's, `setPrompt` is called before block b. A model that takes
+ * the pose (config `action.pose`) gets each truth frame's pose with its action (and the spawn
+ * pose with the opening), as the game server gives it; `--no-pose` leaves the pose out
+ * (all-zero features: the model runs from keys and mouse alone).
  *
  * 1. Horizons: PSNR / SSIM (tools/eval/metrics.ts) at 1, 5 and 30 s: "at h" = the mean over
  *    the block whose last frame is at h (frames in (h − F/fps, h]), and the mean over the frames
@@ -34,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadModel, type Model } from '../../sdk/src/model.js';
+import { actionSize, poseFeatures, type ActionSpace, type Pose } from '../../sdk/src/actions.js';
 import { defaultLevel, type Level } from '../../gameserver/src/levels/index.js';
 import { PROMPTS } from '../../gameserver/src/render.js';
 import { FPS as DATASET_FPS, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
@@ -62,11 +66,12 @@ interface Settings {
   seed: number;
   threads?: number;
   spawns: number[] | null;
+  pose: boolean;
   quick: boolean;
 }
 
 const USAGE =
-  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--spawns 0,1] [--quick]';
+  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--spawns 0,1] [--no-pose] [--quick]';
 
 function parseSettings(argv: string[]): Settings {
   const { values } = parseArgs({
@@ -83,6 +88,7 @@ function parseSettings(argv: string[]): Settings {
       threads: { type: 'string' },
       spawns: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      'no-pose': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -113,6 +119,7 @@ function parseSettings(argv: string[]): Settings {
     seed: int(values.seed, 90210, 'seed', 0),
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
     spawns: values.spawns === undefined ? null : values.spawns.split(',').map((x) => int(x.trim(), 0, 'spawns', 0)),
+    pose: !values['no-pose'],
     quick,
   };
   if (s.seed === 1) process.stderr.write('eval: warning: seed 1 is the training data\n');
@@ -177,21 +184,43 @@ interface Context {
   openingFrames: number;
   size: number;
   frameBytes: number;
-  actionSize: number;
+  space: ActionSpace;
+  /** Whether the truth poses go in with the actions (the model takes them and --no-pose is not given). */
+  pose: boolean;
   engine: { frames: number; stepSeconds: number; engineSeconds: number; decodeMs: number; blocks: number };
 }
 
 /** Blocks of an episode of `frames` truth frames (frame 0 is the opening). */
 const blocksOf = (ctx: Context, frames: number): number => Math.floor((frames - 1) / ctx.F);
 
+/** The truth pose of episode frame k. */
+const poseAt = (ep: EpisodeData, k: number): Pose => {
+  const p = ep.poses.subarray(k * 5, k * 5 + 5);
+  return { x: p[0]!, y: p[1]!, z: p[2]!, yaw: p[3]!, pitch: p[4]! };
+};
+
+/** The encoded actions of episode frames k0 .. k0+n−1: the recorded key/mouse row, then the pose features. */
+function episodeActions(ctx: Context, ep: EpisodeData, k0: number, n: number): Float32Array {
+  const { space } = ctx;
+  const row = space.keys.length + space.mouse.length;
+  const A = actionSize(space);
+  const out = new Float32Array(n * A);
+  for (let i = 0; i < n; i++) {
+    out.set(ep.actions.subarray((k0 + i) * row, (k0 + i + 1) * row), i * A);
+    if (ctx.pose && space.pose) poseFeatures(space.pose, poseAt(ep, k0 + i), out, i * A + row);
+  }
+  return out;
+}
+
 async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastBlock?: number; capture?: Iterable<number> } = {}): Promise<Rollout> {
   const { model, F, frameBytes: fb, size } = ctx;
-  const A = ctx.actionSize;
   const T = ep.meta.frames;
   const id = ep.meta.id;
   let current = ep.prompts[0]!;
   const opening = `${PROMPTS[current]}/${ep.meta.spawn.index}`;
-  const s = model.createSession({ seed: id, prompt: PROMPTS[current], opening });
+  // the opening is the character standing at its spawn point: truth frame 0's pose
+  const openingActions = ctx.pose && ctx.space.pose ? { pose: poseAt(ep, 0) } : undefined;
+  const s = model.createSession({ seed: id, prompt: PROMPTS[current], opening, openingActions });
   const capture = new Set(opts.capture ?? []);
   const out: Rollout = { frames: [], events: [], before: [], captures: new Map() };
   const truth0 = ep.frames.subarray(0, fb);
@@ -207,7 +236,7 @@ async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastB
         current = p;
         break;
       }
-      const actions = ep.actions.slice(k0 * A, (k0 + F) * A);
+      const actions = episodeActions(ctx, ep, k0, F);
       const t0 = performance.now();
       const block = await s.step({ actions });
       ctx.engine.stepSeconds += (performance.now() - t0) / 1e3;
@@ -303,7 +332,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const c = model.config;
     const F = c.num_frame_per_block;
     if (!c.action) throw new Error(`${st.model} takes no actions; the eval needs the default world's action space`);
-    const actionSize = c.action.keys.length + c.action.mouse.length;
+    const space = c.action;
     if (!model.decoder) throw new Error(`${st.model} has no decoder: the eval compares decoded frames`);
     if (model.openings.size === 0) throw new Error(`${st.model} ships no openings (openings.safetensors): the eval starts every rollout from one`);
     const latentFrame = c.in_dim * c.latent_height * c.latent_width;
@@ -328,7 +357,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
     // Frame size: one warm-up block (not counted in the engine's frames/s).
     const warm = model.createSession({ seed: 0, prompt: PROMPTS[horizonPlans[0]!.prompt0], opening: `${PROMPTS[horizonPlans[0]!.prompt0]}/${horizonPlans[0]!.spawnIndex}` });
-    const wb = await warm.step({ actions: new Float32Array(F * actionSize) });
+    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space)) });
     await warm.close();
     const img0 = wb.images[0];
     if (!img0) throw new Error('the decoder returned no frames');
@@ -341,7 +370,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       openingFrames,
       size,
       frameBytes: size * size * 3,
-      actionSize,
+      space,
+      pose: st.pose && !!space.pose,
       engine: { frames: 0, stepSeconds: 0, engineSeconds: 0, decodeMs: 0, blocks: 0 },
     };
     log(

@@ -7,7 +7,8 @@ utils/scheduler.py, utils/wan_wrapper.py), not copied from it; tools/reference/
 check_upstream.py verifies it against that code.
 
 Parameter names and shapes are exactly those of upstream `CausalWanModel.state_dict()`,
-plus the optional additive action module (`action_embedding.*`) of worldcast.
+plus the optional additive action module (`action_embedding.*`) of worldcast, whose action
+vector may end with the character's pose as features (`action.pose`, pose_features).
 
 Layouts: a latent block is [C, F, H, W] (channels, latent frames, height, width);
 tokens are ordered (f, h, w) row-major; timesteps are one per latent frame, t: [F].
@@ -25,6 +26,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -76,10 +78,34 @@ def full_config(cfg):
 
 
 def action_dim(action_cfg):
-    """Width of the action vector: one entry per keyboard key, then one per mouse axis."""
+    """Width of the action vector: one entry per keyboard key, one per mouse axis, then the
+    pose features when the model takes the character's pose (`action.pose`)."""
     if not action_cfg:
         return 0
-    return len(action_cfg.get("keys", [])) + len(action_cfg.get("mouse", []))
+    return len(action_cfg.get("keys", [])) + len(action_cfg.get("mouse", [])) + pose_width(action_cfg.get("pose"))
+
+
+def pose_width(pose_cfg):
+    """Channels of the pose features: present, x, y, z, sin yaw, cos yaw, pitch, then
+    sin/cos of pi*f*x and pi*f*z for every frequency f."""
+    if not pose_cfg:
+        return 0
+    return 7 + 4 * len(pose_cfg.get("frequencies", []))
+
+
+def pose_features(pose_cfg, poses):
+    """The character's pose [..., 5] (foot x, y, z in m, yaw, pitch in rad) -> features
+    [..., pose_width]: 1 (present), x/extent, y/height, z/extent, sin yaw, cos yaw, pitch,
+    then per frequency f: sin(pi f x/extent), cos(pi f x/extent), sin(pi f z/extent),
+    cos(pi f z/extent). An absent pose is the all-zero vector (present = 0): a model trained
+    with pose dropout runs from actions alone. float64 math, float32 out."""
+    p = np.asarray(poses, np.float64)
+    e, h = float(pose_cfg["extent"]), float(pose_cfg["height"])
+    u, w = p[..., 0] / e, p[..., 2] / e
+    cols = [np.ones_like(u), u, p[..., 1] / h, w, np.sin(p[..., 3]), np.cos(p[..., 3]), p[..., 4]]
+    for f in pose_cfg.get("frequencies", []):
+        cols += [np.sin(np.pi * f * u), np.cos(np.pi * f * u), np.sin(np.pi * f * w), np.cos(np.pi * f * w)]
+    return np.stack(cols, axis=-1).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ CausalWanModel, same config schema and tensor names) on the autoencoder's latent
 
 Recipe (diffusion forcing under the block-causal mask):
   * a training sample is a clip of `--frames` latent frames (a multiple of the block size)
-    with its per-frame actions and per-frame prompt;
+    with its per-frame actions and per-frame prompt; the actions are the keys and mouse of
+    the dataset, then the character's pose as features (wan_causal.pose_features, config
+    `action.pose`), zeroed for POSE_DROPOUT of the clips so the model also runs without it;
   * every frame gets its own noise level sigma (rectified flow, x_t = (1-sigma) x0 +
     sigma eps, target v = eps - x0, t = 1000 sigma); how sigmas are drawn per sample:
     independent per frame (30%), one per block (40%), or "history clean": earlier blocks at
@@ -17,7 +19,9 @@ Recipe (diffusion forcing under the block-causal mask):
     KV selection gives at inference;
   * cross-attention is per frame (a prompt switch inside a clip changes the prompt from
     that frame on); the prompt embeddings are a learned table (exported to prompts.safetensors).
-Resumable: `--run` holds ckpt.pt (every 2 minutes), train.log, an EMA of the weights.
+Resumable: `--run` holds ckpt.pt (every 2 minutes), train.log, an EMA of the weights. A
+weights-only head start trained without the pose gets zero pose columns in its action MLP
+(the same function) and learns them from there.
 """
 
 import argparse
@@ -64,6 +68,13 @@ DIT_CONFIG = {
     "latent_height": 16,
     "latent_width": 16,
 }
+
+# The character's pose as extra action channels (wan_causal.pose_features): where the player
+# stands and looks, from the game server's physics, so the model can put walls where walls
+# are after its attention window has forgotten the opening. Dropped (all zero) for
+# POSE_DROPOUT of the clips, so the model also runs from keys and mouse alone.
+POSE = {"extent": 12.0, "height": 3.0, "frequencies": [1, 2, 4]}
+POSE_DROPOUT = 0.2
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,10 +186,14 @@ def draw_sigmas(rng, B, Tn, block):
     return out
 
 
-def sample_batch(data, starts, rng, B, Tn):
+def sample_batch(data, starts, rng, B, Tn, pose_cfg=None):
     idx = rng.choice(starts, size=B)
     x = np.stack([data.latents[s:s + Tn] for s in idx])  # [B, T, C, h, w]
     a = np.stack([data.actions[s:s + Tn] for s in idx])
+    if pose_cfg:
+        feats = W.pose_features(pose_cfg, np.stack([data.poses[s:s + Tn] for s in idx]))
+        feats *= (rng.random(B) >= POSE_DROPOUT).astype(np.float32)[:, None, None]
+        a = np.concatenate([a, feats], axis=2)
     p = np.stack([data.prompts[s:s + Tn] for s in idx]).astype(np.int64)
     return (torch.from_numpy(x).permute(0, 2, 1, 3, 4).contiguous(), torch.from_numpy(a), torch.from_numpy(p))
 
@@ -251,7 +266,7 @@ def main():
     log = Log(os.path.join(args.run, "train.log"))
     data = WorldData(args.data, need_latents=True)
     cfg = dict(DIT_CONFIG)
-    cfg["action"] = {"mode": "additive", **data.meta["actionSpace"]}
+    cfg["action"] = {"mode": "additive", **data.meta["actionSpace"], "pose": POSE}
     cfg["in_dim"] = cfg["out_dim"] = data.latents.shape[1]
     cfg["latent_height"], cfg["latent_width"] = data.latents.shape[2], data.latents.shape[3]
     if args.config:
@@ -267,11 +282,20 @@ def main():
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     warm_from = 0  # the step the learning-rate warmup counts from
     if ck:
+        ck_cfg = ck["config"]
+        if "opt" not in ck and cfg["action"] and cfg["action"].get("pose") and not (ck_cfg["action"] or {}).get("pose"):
+            # a head start trained without the pose: its action MLP gets zero columns for the
+            # pose features (the same function as before), learned from here on
+            w0 = ck["model"]["action_embedding.0.weight"]
+            pad = w0.new_zeros(w0.shape[0], W.pose_width(cfg["action"]["pose"]))
+            ck["model"]["action_embedding.0.weight"] = torch.cat([w0, pad], dim=1)
+            ck_cfg = dict(ck_cfg, action=cfg["action"])
+            log(f"pose features added to the head start's actions: {json.dumps(cfg['action']['pose'])}")
         model.load_state_dict(ck["model"])
         with torch.no_grad():
             table.copy_(ck["prompts"])
         step, spent = ck["step"], ck["spent"]
-        cfg = ck["config"]
+        cfg = ck_cfg
         if "opt" in ck:
             opt.load_state_dict(ck["opt"])
             ema = ck["ema"]
@@ -295,6 +319,7 @@ def main():
     tr, va = data.split()
     tr_starts, va_starts = data.clip_starts(tr, Tn), data.clip_starts(va, Tn)
     windows = block_windows(Tn, Fb, cfg["local_attn_size"])
+    pose_cfg = (cfg["action"] or {}).get("pose")
     log(f"DiT: {sum(p.numel() for p in model.parameters())} params, {len(tr_starts)} train clips, "
         f"{threads} threads, config {json.dumps({k: cfg[k] for k in ('dim', 'num_layers', 'num_heads', 'ffn_dim', 'local_attn_size')})}")
     rng = np.random.default_rng(args.seed + step)
@@ -312,7 +337,7 @@ def main():
         tot = 0.0
         with torch.no_grad():
             for _ in range(4):
-                batch = sample_batch(data, va_starts, vr, args.batch, Tn)
+                batch = sample_batch(data, va_starts, vr, args.batch, Tn, pose_cfg)
                 tot += loss_on(model, table, batch, draw_sigmas(vr, args.batch, Tn, Fb), windows, cfg).item()
         return tot / 4
 
@@ -321,7 +346,7 @@ def main():
         lr = args.lr * min(1.0, (step + 1 - warm_from) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = sample_batch(data, tr_starts, rng, args.batch, Tn)
+        batch = sample_batch(data, tr_starts, rng, args.batch, Tn, pose_cfg)
         loss = loss_on(model, table, batch, draw_sigmas(rng, args.batch, Tn, Fb), windows, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
