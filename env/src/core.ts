@@ -24,7 +24,7 @@ import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
 import { defaultActionMap, frameAction, groupMotion, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
-import type { Level } from '../../gameserver/src/levels/index.js';
+import { spawnPose, type Level } from '../../gameserver/src/levels/index.js';
 import { PhysicsWorld, type Character, type CharacterInput, type CharacterParams, type TickMotion } from '../../gameserver/src/physics.js';
 import { KEY_BITS } from '../../gameserver/src/protocol.js';
 import { PROMPTS, eyeFromCharacter, renderView, type PromptName } from '../../gameserver/src/render.js';
@@ -460,9 +460,8 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
   const opened = Promise.all(
     [...openings].map(async ([a, blocks]) => {
       let frames: Frame[] = [];
-      const sp = spec.level.spawns[a.spawn]!;
       // the opening's frames: the character standing at its spawn point (the pose, for models that take it)
-      const acts = spec.space.pose ? encodeActions({ pose: { x: sp.position[0], y: sp.position[1], z: sp.position[2], yaw: sp.yaw ?? 0, pitch: 0 } }, spec.space, spec.frames) : undefined;
+      const acts = spec.space.pose ? encodeActions({ pose: spawnPose(spec.level.spawns[a.spawn]!) }, spec.space, spec.frames) : undefined;
       for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true });
       a.lastObs = first(blocks[blocks.length - 1]!, frames);
       results.set(a, { obs: a.lastObs, info: info(a, false, 0, {}) });

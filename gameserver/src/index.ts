@@ -29,7 +29,7 @@ export type { FrameHeader, FrameTimes, InputMessage } from './protocol.js';
 export { PlayerState, ViewState, WorldState } from './schema.js';
 export { PlayerRecord, WorldView } from './view.js';
 export type { BlockMeta, ViewKind } from './view.js';
-export { defaultLevel, defaultWorldActionSpace, loadLevelFile, validateLevel } from './levels/index.js';
+export { defaultLevel, defaultWorldActionSpace, loadLevelFile, spawnPose, validateLevel } from './levels/index.js';
 export type { Color, Level, LevelBox, LevelPillar, LevelSpawn } from './levels/index.js';
 export { renderView, eyeFromCharacter, castRay, resolveLighting, LIGHTING, PROMPTS, EYE_HEIGHT, FOV_Y } from './render.js';
 export type { Camera, Lighting, PromptName } from './render.js';

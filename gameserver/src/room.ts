@@ -24,7 +24,7 @@ import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth
 import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
 import { defaultActionMap, motionToConditioning, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
-import { defaultLevel, loadLevelFile, validateLevel, type Level } from './levels/index.js';
+import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from './levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from './physics.js';
 import { HashPromptEncoder } from './prompts.js';
 import { CLOSE, KEY_BITS, encodeEnvelope, nowMs, validateEmpty, validateInput, validatePrompt, type FrameHeader } from './protocol.js';
@@ -413,7 +413,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (!this.actionSpace?.pose) return undefined;
     const spawns = this.physics.level.spawns;
     const sp = spawns[Math.max(0, owner?.character?.spawnIndex ?? 0)] ?? spawns[0];
-    return sp ? { pose: { x: sp.position[0], y: sp.position[1], z: sp.position[2], yaw: sp.yaw ?? 0, pitch: 0 } } : undefined;
+    return sp ? { pose: spawnPose(sp) } : undefined;
   }
 
   /** Noise seed of a new session (default: random). */

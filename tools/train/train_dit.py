@@ -75,6 +75,14 @@ DIT_CONFIG = {
 # POSE_DROPOUT of the clips, so the model also runs from keys and mouse alone.
 POSE = {"extent": 12.0, "height": 3.0, "frequencies": [1, 2, 4]}
 POSE_DROPOUT = 0.2
+# Own-prediction context against drift (exposure bias): for SELF_CONTEXT of the clips, the
+# blocks before the last are replaced by the model's one-step predictions x0_hat from the
+# truth noised to a per-block sigma in SELF_CONTEXT_SIGMA (a no-grad forward), committed clean
+# as the engine commits its own outputs; the last block is trained on that context (loss on
+# it only), so the model learns to continue from blurry, slightly wrong frames of its own
+# kind towards the truth, with the actions and the pose.
+SELF_CONTEXT = 0.3
+SELF_CONTEXT_SIGMA = (0.15, 0.6)
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,14 +206,50 @@ def sample_batch(data, starts, rng, B, Tn, pose_cfg=None):
     return (torch.from_numpy(x).permute(0, 2, 1, 3, 4).contiguous(), torch.from_numpy(a), torch.from_numpy(p))
 
 
-def loss_on(model, table, batch, sig, windows, cfg):
-    x0, a, p = batch
+def loss_on(model, table, batch, sig, windows, cfg, weight=None):
+    """Flow-matching loss; `weight` [B, T] (optional) weighs the frames."""
+    x0, a, p = batch[:3]
+    ctx_x0 = batch[3] if len(batch) > 3 else x0  # what the model sees (own-prediction context) vs the target
     sig_t = torch.from_numpy(sig)
     eps = torch.randn_like(x0)
     s = sig_t[:, None, :, None, None]
-    xt = (1 - s) * x0 + s * eps
+    xt = (1 - s) * ctx_x0 + s * eps
     v = forward_train(model, xt, sig_t * cfg["num_train_timesteps"], pad_prompt(table, p, cfg["text_len"]), a, windows)
-    return F.mse_loss(v, eps - x0)
+    if weight is None:
+        return F.mse_loss(v, eps - x0)
+    per_frame = ((v - (eps - x0)) ** 2).mean(dim=(1, 3, 4))  # [B, T]
+    w = torch.from_numpy(weight)
+    return (per_frame * w).sum() / w.sum()
+
+
+def self_context(model, table, batch, sig, rng, Fb, windows, cfg):
+    """Own-prediction context for SELF_CONTEXT of the clips (see above): returns the batch with
+    the model's context latents, the sigmas and the frame weights."""
+    x0, a, p = batch
+    B, _, Tn = x0.shape[:3]
+    rows = np.nonzero(rng.random(B) < SELF_CONTEXT)[0]
+    weight = np.ones((B, Tn), np.float32)
+    if len(rows) == 0:
+        return batch, sig, weight
+    nb = Tn // Fb
+    lo, hi = SELF_CONTEXT_SIGMA
+    ss = np.repeat(lo + (hi - lo) * rng.random((len(rows), nb)), Fb, axis=1).astype(np.float32)
+    r = torch.from_numpy(rows)
+    xr = x0[r]
+    s = torch.from_numpy(ss)[:, None, :, None, None]
+    xs = (1 - s) * xr + s * torch.randn_like(xr)
+    with torch.no_grad():
+        v = forward_train(model, xs, torch.from_numpy(ss) * cfg["num_train_timesteps"],
+                          pad_prompt(table, p[r], cfg["text_len"]), a[r], windows)
+    hat = xs - s * v
+    ctx = x0.clone()
+    hist = Tn - Fb
+    ctx[r, :, :hist] = hat[:, :, :hist]
+    sig = sig.copy()
+    sig[rows, :hist] = 0.0  # committed clean, as the engine commits its own blocks
+    sig[rows, hist:] = rng.random((len(rows), 1))  # the block being made: one level
+    weight[rows, :hist] = 0.0
+    return (x0, a, p, ctx), sig, weight
 
 
 def selftest():
@@ -347,7 +391,8 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sample_batch(data, tr_starts, rng, args.batch, Tn, pose_cfg)
-        loss = loss_on(model, table, batch, draw_sigmas(rng, args.batch, Tn, Fb), windows, cfg)
+        batch, sig, weight = self_context(model, table, batch, draw_sigmas(rng, args.batch, Tn, Fb), rng, Fb, windows, cfg)
+        loss = loss_on(model, table, batch, sig, windows, cfg, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

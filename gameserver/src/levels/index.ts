@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import type { ActionSpace } from '../../../sdk/src/actions.js';
+import type { ActionSpace, Pose } from '../../../sdk/src/actions.js';
 import { defaultLevel } from './default.js';
 
 /** A point or extent [x, y, z] (m; y is up). */
@@ -55,6 +55,11 @@ export interface LevelSpawn {
   position: Vec3;
   /** Facing (rad; 0 faces −Z). */
   yaw?: number;
+}
+
+/** The pose of a character standing at a spawn point (looking level). */
+export function spawnPose(sp: LevelSpawn): Pose {
+  return { x: sp.position[0], y: sp.position[1], z: sp.position[2], yaw: sp.yaw ?? 0, pitch: 0 };
 }
 
 /** A level: static colliders (a floor, boxes, pillars) and spawn points, plus what the renderer draws. */
