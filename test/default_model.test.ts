@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { defaultLevel, eyeFromCharacter, PROMPTS, renderView } from '../gameserver/src/index.js';
+import { defaultLevel, eyeFromCharacter, PROMPTS, renderView, spawnPose } from '../gameserver/src/index.js';
 import { loadModel, type Model } from '../sdk/src/index.js';
 import { psnr } from '../tools/eval/metrics.js';
 import { root } from './helpers/fixtures.js';
@@ -46,10 +46,12 @@ describe('default world model', () => {
   });
 
   it('started at a spawn point, standing still, it shows the level as rendered there', async () => {
-    const spawn = defaultLevel.spawns[0]!;
-    const truth = renderView(defaultLevel, eyeFromCharacter({ x: spawn.position[0], y: spawn.position[1], z: spawn.position[2], yaw: spawn.yaw ?? 0, pitch: 0 }), 'day', 128, 128);
-    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0' });
-    const b = await s.step({ actions: { keys: [] } });
+    const pose = spawnPose(defaultLevel.spawns[0]!);
+    const truth = renderView(defaultLevel, eyeFromCharacter(pose), 'day', 128, 128);
+    // the game server's conditioning: the spawn pose with the opening and with each frame
+    expect(model.config.action?.pose).toBeDefined();
+    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0', openingActions: { pose } });
+    const b = await s.step({ actions: { keys: [], pose } });
     expect(b.frameStart).toBe(3);
     expect(b.images.length).toBe(3);
     const f = b.images[2]!;

@@ -24,6 +24,7 @@ import {
   type SpaceValue,
 } from '../env/src/index.js';
 import { fixtures, root } from './helpers/fixtures.js';
+import { psnr } from '../tools/eval/metrics.js';
 
 let model: Model;
 beforeAll(async () => {
@@ -152,7 +153,7 @@ describe('WorldEnv', () => {
     await Promise.all([env.close(), lim.close()]);
   });
 
-  it("'frame' granularity shows the same frames as 'block' when an action is held over a block", async () => {
+  it("'frame' granularity shows the frames 'block' shows when an action is held over a block (a pose model's previews within 30 dB)", async () => {
     const blockEnv = await WorldEnv.create(model, { actionType: 'discrete', spawn: 2, observation: { frames: 'all' } });
     const frameEnv = await WorldEnv.create(model, { actionType: 'discrete', spawn: 2, granularity: 'frame' });
     const F = model.config.num_frame_per_block;
@@ -164,7 +165,10 @@ describe('WorldEnv', () => {
       const [bo, , , , bi] = await blockEnv.step(walk(blk));
       for (let j = 0; j < F; j++) {
         const [fo, , , , fi] = await frameEnv.step(walk(blk));
-        expect(same(bytes(bo).subarray(j * 49152, (j + 1) * 49152), fo), `block ${blk} frame ${j}`).toBe(true);
+        const want = bytes(bo).subarray(j * 49152, (j + 1) * 49152);
+        // a pose-taking model's previews hold the last pose for the frames physics has not run yet
+        if (j === F - 1 || !model.config.action?.pose) expect(same(want, fo), `block ${blk} frame ${j}`).toBe(true);
+        else expect(psnr(bytes(fo), want), `block ${blk} frame ${j}`).toBeGreaterThan(30);
         if (j === F - 1) expect(fi.pose).toEqual(bi.pose);
       }
     }

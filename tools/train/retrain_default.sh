@@ -7,14 +7,14 @@
 #   bash tools/train/retrain_default.sh                # data/world, runs/{ae,dit}, models/default
 #
 # Budget (minutes of wall time, both cores): dataset ~4, autoencoder 25 (0 with the committed
-# head start below), encode ~14, DiT 160 in all (the committed head start has done part of it;
+# head start below), encode ~14, DiT 150 in all (the committed head start has done part of it;
 # the learning-rate schedule spans the whole), export + eval ~6. Override with AE_MINUTES /
 # DIT_MINUTES (keep DIT_MINUTES when resuming: the schedule is a fraction of it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 AE_MINUTES=${AE_MINUTES:-25}
-DIT_MINUTES=${DIT_MINUTES:-160}
+DIT_MINUTES=${DIT_MINUTES:-150}
 mkdir -p runs
 # Head starts committed by earlier sessions (tools/train/resume/): the autoencoder's weights
 # (finished) and the DiT's EMA weights part-way (its minutes count toward DIT_MINUTES), used
