@@ -336,8 +336,7 @@ export class Agent {
   }
 
   pose(): Pose {
-    const c = this.character!;
-    return { x: c.x, y: c.y, z: c.z, yaw: c.yaw, pitch: c.pitch };
+    return this.character!.pose();
   }
 
   /** Frees the session (its KV pages) and takes the character out of the world. */

@@ -168,7 +168,7 @@ export interface ImageLatentInput {
 export interface ActionsInput {
   /** How they condition the model: `'additive'` or `'matrix_game'`. */
   mode: string;
-  /** Length of one action vector (keys, then mouse axes). */
+  /** Length of one action vector (keys, then mouse axes, then the pose features if the model takes the pose). */
   size: number;
   /** A block takes one row per video frame (Matrix-Game 2.0), or one row for all of them. */
   perVideoFrame: boolean;
