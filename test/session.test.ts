@@ -145,7 +145,9 @@ describe('block loop', () => {
 
 describe('engine thread', () => {
   it('step() returns at once and the event loop keeps running while blocks compute', async () => {
-    const s = model.createSession({ seed: 1, prompt: prompt0 });
+    // 32×32 latents (16× the tiny default) so the blocks take longer than the 1-ms timer:
+    // at 8×8 four blocks could finish before it first fired (seen once in a CI-like run)
+    const s = model.createSession({ seed: 1, prompt: prompt0, latentHeight: 32, latentWidth: 32 });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     const t0 = performance.now();
