@@ -149,6 +149,10 @@ describe('config.json', () => {
     ['pose with extent 0', { action: { ...(base.action as object), pose: { extent: 0, height: 3 } } }, /"extent" and "height" must be finite and > 0/],
     ['pose frequencies that are not numbers', { action: { ...(base.action as object), pose: { extent: 12, height: 3, frequencies: ['1'] } } }, /"frequencies" must be finite numbers > 0/],
     ['a pose that is not an object', { action: { ...(base.action as object), pose: 12 } }, /"pose" must be an object/],
+    ['geometry whose channels do not add up', { action: { ...(base.action as object), geometry: { channels: 3 } } }, /in_dim \(4\) must equal out_dim \(4\) \+ action.geometry.channels \(3\)/],
+    ['geometry without channels', { in_dim: 7, action: { ...(base.action as object), geometry: { samples: 2 } } }, /geometry: needs "channels"/],
+    ['geometry with near 0', { in_dim: 7, action: { ...(base.action as object), geometry: { channels: 3, near: 0 } } }, /"near" must be finite and > 0/],
+    ['a geometry that is not an object', { action: { ...(base.action as object), geometry: 3 } }, /"geometry" must be an object/],
   ];
   for (const [what, patch, re] of bad)
     it(`rejects ${what}`, async () => {
@@ -161,6 +165,11 @@ describe('config.json', () => {
     const e = await loadError(modelDir(tinyTensors(), JSON.stringify({ ...base, action: { ...(base.action as object), pose: { extent: 12, height: 3, frequencies: [1] } } })));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/action_embedding\.0\.weight/);
+  });
+  it('a geometry-taking config needs a patch embedding with the geometry channels', async () => {
+    const e = await loadError(modelDir(tinyTensors(), JSON.stringify({ ...base, in_dim: 7, action: { ...(base.action as object), geometry: { channels: 3 } } })));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/patch_embedding\.weight/);
   });
   it('rejects malformed JSON with the byte offset', async () => {
     const e = await loadError(modelDir(tinyTensors(), '{"dim": 64,, }'));

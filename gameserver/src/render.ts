@@ -401,19 +401,7 @@ export function renderView(level: Level, camera: Camera, lighting: Lighting | Pr
   const cosGlow = L.discSize > 0 ? Math.cos(L.discSize * 4) : 2;
   const glowScale = 1 / (1 - cosGlow);
 
-  const cy = Math.cos(camera.yaw);
-  const sy = Math.sin(camera.yaw);
-  const cp = Math.cos(camera.pitch);
-  const sp = Math.sin(camera.pitch);
-  // forward, right, up (physics conventions: yaw 0 looks at -Z; pitch > 0 looks up)
-  const fx = -sy * cp;
-  const fy = sp;
-  const fz = -cy * cp;
-  const rx = cy;
-  const rz = -sy;
-  const ux = sy * sp;
-  const uy = cp;
-  const uz = cy * sp;
+  const { fx, fy, fz, rx, rz, ux, uy, uz } = cameraBasis(camera);
   const tanV = Math.tan(FOV_Y / 2);
   const tanH = (tanV * width) / height;
   const ox = camera.x;
@@ -481,6 +469,99 @@ export function renderView(level: Level, camera: Camera, lighting: Lighting | Pr
     }
   }
   return img;
+}
+
+/** Channels of a {@link renderGeometry} map. */
+export const GEOMETRY_CHANNELS = 8;
+
+/** How a {@link renderGeometry} map is sampled (a model's `config.json` `action.geometry`). */
+export interface GeometryOptions {
+  /** Rays per map pixel along each axis (samples² rays per pixel; default 4). */
+  samples?: number;
+  /** Distance scale (m) of the nearness channel exp(-d / near) (default 8). */
+  near?: number;
+}
+
+/**
+ * The level's geometry as seen from `camera`: a coarse, lighting-free map of what each
+ * pixel's rays hit, for models that take the view's geometry as a per-frame input (the
+ * game server knows its level; the model paints it). Float32 CHW [8, height, width]; each
+ * pixel averages samples² rays over its footprint of the same pinhole camera as
+ * {@link renderView} (so a map at the latent size lines up with the frame's latent pixels):
+ *   0–2  albedo r, g, b of the surfaces hit (a ray into the sky adds 0)
+ *   3    coverage: the fraction of rays that hit a surface (1 − sky)
+ *   4    nearness: exp(−distance / near) of the surfaces hit (sky adds 0)
+ *   5–7  world-space normal x, y, z of the surfaces hit (sky adds 0)
+ */
+export function renderGeometry(level: Level, camera: Camera, width: number, height: number, opts: GeometryOptions = {}, out?: Float32Array): Float32Array {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error('width and height must be positive integers');
+  const S = opts.samples ?? 4;
+  const near = opts.near ?? 8;
+  if (!Number.isInteger(S) || S < 1 || S > 64) throw new Error('geometry samples must be an integer in [1, 64]');
+  if (!(near > 0) || !Number.isFinite(near)) throw new Error('geometry near must be a positive number');
+  const plane = width * height;
+  const n = GEOMETRY_CHANNELS * plane;
+  if (out && out.length < n) throw new Error(`out holds ${out.length} floats; ${n} needed`);
+  const map = out ?? new Float32Array(n);
+  const s = compile(level);
+  const { fx, fy, fz, rx, rz, ux, uy, uz } = cameraBasis(camera);
+  const tanV = Math.tan(FOV_Y / 2);
+  const tanH = (tanV * width) / height;
+  const w = 1 / (S * S);
+  for (let py = 0, p = 0; py < height; py++) {
+    for (let px = 0; px < width; px++, p++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      let cov = 0;
+      let nearness = 0;
+      let nx = 0;
+      let ny = 0;
+      let nz = 0;
+      for (let sy = 0; sy < S; sy++) {
+        for (let sx = 0; sx < S; sx++) {
+          const u = (px + (sx + 0.5) / S) / width;
+          const v = (py + (sy + 0.5) / S) / height;
+          const a = (2 * u - 1) * tanH;
+          const bb = (1 - 2 * v) * tanV;
+          let dx = fx + a * rx + bb * ux;
+          let dy = fy + bb * uy;
+          let dz = fz + a * rz + bb * uz;
+          const inv = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz);
+          dx *= inv;
+          dy *= inv;
+          dz *= inv;
+          if (!trace(s, camera.x, camera.y, camera.z, dx, dy, dz)) continue;
+          cov += 1;
+          nearness += Math.exp(-HIT[0]! / near);
+          nx += HIT[1]!;
+          ny += HIT[2]!;
+          nz += HIT[3]!;
+          r += HIT[4]!;
+          g += HIT[5]!;
+          b += HIT[6]!;
+        }
+      }
+      map[p] = r * w;
+      map[plane + p] = g * w;
+      map[2 * plane + p] = b * w;
+      map[3 * plane + p] = cov * w;
+      map[4 * plane + p] = nearness * w;
+      map[5 * plane + p] = nx * w;
+      map[6 * plane + p] = ny * w;
+      map[7 * plane + p] = nz * w;
+    }
+  }
+  return map;
+}
+
+/** The camera's forward, right and up vectors (physics conventions: yaw 0 looks at -Z; pitch > 0 looks up). */
+function cameraBasis(camera: Camera): { fx: number; fy: number; fz: number; rx: number; rz: number; ux: number; uy: number; uz: number } {
+  const cy = Math.cos(camera.yaw);
+  const sy = Math.sin(camera.yaw);
+  const cp = Math.cos(camera.pitch);
+  const sp = Math.sin(camera.pitch);
+  return { fx: -sy * cp, fy: sp, fz: -cy * cp, rx: cy, rz: -sy, ux: sy * sp, uy: cp, uz: cy * sp };
 }
 
 function toByte(v: number): number {

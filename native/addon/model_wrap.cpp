@@ -164,6 +164,13 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
       ps.Set("frequencies", fr);
       a.Set("pose", ps);
     }
+    if (c.action.geometry.channels > 0) {
+      Napi::Object gs = Napi::Object::New(env);
+      gs.Set("channels", c.action.geometry.channels);
+      gs.Set("samples", c.action.geometry.samples);
+      gs.Set("near", c.action.geometry.near);
+      a.Set("geometry", gs);
+    }
     if (c.mg_action()) {
       // per-video-frame actions: 1 + r(F-1) rows for the first block, rF after
       a.Set("video_frames_per_latent", c.mg.vae_time_compression_ratio);
@@ -287,7 +294,10 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
         ss.push_back(it.s.get());
         for (auto& v : it.noise) it.noise_ptrs.push_back(v.data());
         reqs[size_t(k)].actions = it.actions.empty() ? nullptr : it.actions.data();
-        const int n_act = it.s->model().config.has_action ? it.s->model().config.action.size() : 0;
+        const wc::ModelConfig& mc = it.s->model().config;
+        const int64_t n_act = !mc.has_action ? 0
+                              : mc.mg_action() ? mc.action.size()
+                                               : mc.action_row(it.s->latent_height(), it.s->latent_width());
         if (!it.actions.empty() && n_act) reqs[size_t(k)].action_rows = int(it.actions.size() / size_t(n_act));
         reqs[size_t(k)].noise = it.has_noise ? &it.noise_ptrs : nullptr;
       }

@@ -126,7 +126,8 @@ void SessionWrap::init_layout() {
   channels_ = c.latent_channels();
   height_ = session_->latent_height();
   width_ = session_->latent_width();
-  n_act_ = c.has_action ? c.action.size() : 0;
+  // floats per action row: the action vector, then the geometry map at this session's latent size
+  n_act_ = !c.has_action ? 0 : c.mg_action() ? c.action.size() : int(c.action_row(height_, width_));
   per_video_frame_ = c.mg_action();
   steps_ = int(session_->step_list().size());
   timesteps_ = session_->step_list();

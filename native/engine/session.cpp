@@ -296,8 +296,8 @@ void Session::check_actions(const float* actions, int rows) const {
                                                     std::to_string(c.mg.vae_time_compression_ratio) +
                                                     "F after) or 1 for all"
                                               : ""));
-  const int n = rows * c.action.size();
-  for (int i = 0; i < n; ++i)
+  const int64_t n = rows * (c.mg_action() ? int64_t(c.action.size()) : c.action_row(H_, W_));
+  for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(actions[i])) fail(ErrorKind::Argument, "actions contain NaN or infinity");
 }
 
@@ -438,7 +438,7 @@ void Session::run_finish_block(Run& r, BlockOutput& out) {
     pending_ = true;
     pending_start_ = next_frame_;
     pending_x0_ = x0_;
-    if (r.req.actions) pending_actions_.assign(r.req.actions, r.req.actions + int64_t(F) * c.action.size());
+    if (r.req.actions) pending_actions_.assign(r.req.actions, r.req.actions + F * c.action_row(H_, W_));
     else pending_actions_.clear();
     next_frame_ += F;
   } else {
@@ -565,7 +565,7 @@ void Session::staggered_begin(Run& r) {
   k.t.resize(size_t(F));
   eps_.resize(size_t(r.n));
   std::memcpy(k.x.data(), chunk_noise(k, 0), size_t(r.n) * sizeof(float));
-  if (r.req.actions) k.actions.assign(r.req.actions, r.req.actions + int64_t(F) * c.action.size());
+  if (r.req.actions) k.actions.assign(r.req.actions, r.req.actions + F * c.action_row(H_, W_));
   tctx_.assign(F, float(c.context_noise));
   flight_.push_back(std::move(k));
   r.saved.push_back({0, {}});  // marks that a block was entered

@@ -321,12 +321,29 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
         }
       if (P.frequencies.size() > 64) cerr_(pw, "at most 64 frequencies");
     }
+    if (const Json* gs = a->find("geometry"); gs && !gs->is_null()) {
+      const std::string gw = aw + " geometry";
+      if (!gs->is_object()) cerr_(aw, "\"geometry\" must be an object {channels, samples, near} or null");
+      if (c.action.mode != "additive") cerr_(aw, "\"geometry\" is only for the additive action module");
+      GeometryInput& G = c.action.geometry;
+      if (!get(*gs, "channels", Json::Type::Number, gw)) cerr_(gw, "needs \"channels\": the map's channels per latent pixel");
+      get_int(*gs, "channels", G.channels, gw, 1, 4096);
+      get_int(*gs, "samples", G.samples, gw, 1, 64);
+      get_num(*gs, "near", G.near, gw);
+      if (!(G.near > 0) || !std::isfinite(G.near)) cerr_(gw, "\"near\" must be finite and > 0");
+    }
     if (c.action.size() == 0) cerr_(aw, "action space has no keys and no mouse axes");
   }
   if (c.mg_action()) validate_matrix_game(c, where);
   if (const Json* d = j.find("decoder")) c.decoder = to_json(*d);
   else c.decoder = "null";
 
+  if (c.geometry_channels() > 0) {
+    if (c.i2v) cerr_(where, "action \"geometry\" is not supported with model_type \"i2v\"");
+    if (c.in_dim != c.out_dim + c.geometry_channels())
+      cerr_(where, "in_dim (" + std::to_string(c.in_dim) + ") must equal out_dim (" + std::to_string(c.out_dim) +
+                       ") + action.geometry.channels (" + std::to_string(c.geometry_channels()) + ")");
+  }
   if (c.dim % c.num_heads) cerr_(where, "dim must be divisible by num_heads");
   if (c.head_dim() % 2) cerr_(where, "head_dim (dim / num_heads) must be even for RoPE");
   if (c.head_dim() > kMaxHeadDim) cerr_(where, "head_dim above 256 is not supported");

@@ -3,6 +3,7 @@
 // and worldcast's action space. Unknown keys are ignored; a key of the wrong
 // type or an inconsistent value is a Config error naming the key.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,14 +27,30 @@ struct PoseFeatures {
   int width() const { return enabled ? 7 + 4 * int(frequencies.size()) : 0; }
 };
 
+// The level's geometry in view as input channels (additive mode, optional; worldcast's
+// own key): per latent frame a map [channels, H, W] at the latent size that the game server
+// computes from its level and the camera (the SDK's renderGeometry: albedo, coverage,
+// nearness, normal; `samples` and `near` say how). The DiT input is [latents ‖ map], as
+// Wan's i2v input concatenates its condition channels, so in_dim = out_dim + channels. The
+// map travels at the end of each frame's action row; absent = all zero.
+struct GeometryInput {
+  int channels = 0;  // 0: the model takes no geometry
+  int samples = 4;
+  double near = 8;
+};
+
 // The action space: named keyboard keys (0/1 each), mouse axes (a value in [min, max]
 // each), then the pose features; the per-frame action vector is [keys..., axes..., pose...].
+// A frame's action row is that vector followed by the geometry map when the model takes one.
 struct ActionSpace {
   std::string mode = "additive";
   std::vector<std::string> keys;
   std::vector<ActionAxis> mouse;
   PoseFeatures pose;
-  int size() const { return int(keys.size() + mouse.size()) + pose.width(); }
+  GeometryInput geometry;
+  int size() const { return int(keys.size() + mouse.size()) + pose.width(); }  // the vector (the action MLP's input)
+  // Floats of one frame's action row for latent frames of H x W.
+  int64_t row(int H, int W) const { return size() + int64_t(geometry.channels) * H * W; }
 };
 
 // Matrix-Game 2.0's action module: upstream's `action_config` (constructor arguments of
@@ -97,7 +114,10 @@ struct ModelConfig {
 
   int head_dim() const { return dim / num_heads; }
   bool mg_action() const { return has_action && action.mode == "matrix_game"; }
-  int latent_channels() const { return in_dim - image_channels - mask_channels; }
+  int latent_channels() const { return in_dim - image_channels - mask_channels - geometry_channels(); }
+  int geometry_channels() const { return has_action ? action.geometry.channels : 0; }
+  // Floats of one frame's action row (the action vector, then the geometry map) at H x W.
+  int64_t action_row(int H, int W) const { return has_action ? action.row(H, W) : 0; }
   // Video frames of actions a block starting at latent frame `frame_start` takes (matrix_game:
   // 1 + r(F-1) for the first block, rF after, as upstream's cond_current; else F latent frames).
   int action_rows(int64_t frame_start) const {

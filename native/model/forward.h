@@ -30,7 +30,7 @@ struct SeqInput {
   const float* cond = nullptr;     // i2v: [mask + image channels, F, H, W], concatenated after x's channels
   int F = 0, H = 0, W = 0;         // latent frames and size
   const float* t = nullptr;        // [F] timesteps (0..1000), one per frame
-  const float* actions = nullptr;  // [F, action.size()] or null (= all zeros)
+  const float* actions = nullptr;  // [F, config.action_row(H, W)] (vector, then any geometry map) or null (= all zeros)
   int64_t frame_start = 0;         // absolute index of the first frame (RoPE t position)
   const CrossKv* cross = nullptr;  // prompt K/V (required)
   const KvStore* kv = nullptr;     // committed frames to attend to (null: none)

@@ -2,7 +2,8 @@
  * Actions: what players press and move, encoded as the per-frame vectors a model's
  * action module takes. The action space comes from the model's config.json: named
  * keyboard keys (0 or 1 each) followed by mouse axes (a value in [min, max] each), then,
- * for models that take it, the character's pose as features ({@link poseFeatures}).
+ * for models that take it, the character's pose as features ({@link poseFeatures}); a
+ * frame's row ends with the level's geometry map for models that take one ({@link GeometrySpec}).
  */
 import { ArgumentError } from './errors.js';
 
@@ -27,6 +28,25 @@ export interface PoseSpec {
   height: number;
   /** Frequencies f of the sin/cos(pi f x/extent), sin/cos(pi f z/extent) features. */
   frequencies: number[];
+}
+
+/**
+ * How a model takes the level's geometry in view (config.json `action.geometry`): per
+ * latent frame a map of `channels` × the latent height × width, concatenated to the DiT's
+ * input channels. A game server computes it from its level and the camera (the game
+ * server's `renderGeometry`, sampled with `samples`² rays per pixel and nearness
+ * exp(−d / near)); it travels at the end of each frame's action row.
+ */
+export interface GeometrySpec {
+  channels: number;
+  samples: number;
+  near: number;
+}
+
+/** A latent frame size (a session's layout has one). */
+export interface LatentSize {
+  height: number;
+  width: number;
 }
 
 /** A character's pose, as the game server's physics has it. */
@@ -65,6 +85,8 @@ export interface ActionSpace {
   mouse: ActionAxis[];
   /** Present when the model also takes the character's pose (its features follow the mouse axes). */
   pose?: PoseSpec;
+  /** Present when the model also takes the level's geometry in view (its map follows the vector in each row). */
+  geometry?: GeometrySpec;
 }
 
 /** The input of one frame: keys held (names, or a name → pressed map) and mouse axis values. */
@@ -79,6 +101,12 @@ export interface ActionInput {
    * with pose dropout reads as "unknown".
    */
   pose?: Pose;
+  /**
+   * The level's geometry in view at the end of the frame, for models whose space has
+   * `geometry` (an error for others): `channels` × latent height × width floats (CHW).
+   * Absent: all zero, which a model trained with geometry dropout reads as "unknown".
+   */
+  geometry?: Float32Array;
 }
 
 /** Number of pose features a spec gives (0 without one). */
@@ -111,12 +139,23 @@ export function poseFeatures(spec: PoseSpec, pose: Pose, out: Float32Array, offs
   }
 }
 
-/** Length of one frame's action vector. */
-export function actionSize(space: ActionSpace): number {
+/** Length of one frame's action vector (keys, mouse axes, pose features): what the action module embeds. */
+export function actionVectorSize(space: ActionSpace): number {
   return space.keys.length + space.mouse.length + poseWidth(space.pose);
 }
 
-function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, offset: number, where: string): void {
+/**
+ * Length of one frame's action row: the action vector, then for models that take the
+ * level's geometry its map at the latent size `latent` (required for those models).
+ */
+export function actionSize(space: ActionSpace, latent?: LatentSize): number {
+  const n = actionVectorSize(space);
+  if (!space.geometry) return n;
+  if (!latent) throw new ArgumentError("this model's action rows end with a geometry map: give the latent size", 'ARGUMENT');
+  return n + space.geometry.channels * latent.height * latent.width;
+}
+
+function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, offset: number, where: string, latent?: LatentSize): void {
   if (input === null || typeof input !== 'object') throw new ArgumentError(`${where}: an action must be an object {keys, mouse}`, 'ARGUMENT');
   const known = space.keys;
   const pressed: string[] = [];
@@ -158,22 +197,35 @@ function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, of
       if (typeof p[k] !== 'number' || !Number.isFinite(p[k])) throw new ArgumentError(`${where}: pose.${k} must be a finite number, not ${String(p[k])}`, 'ARGUMENT');
     poseFeatures(space.pose, p, out, offset + known.length + space.mouse.length);
   }
+  if (input.geometry !== undefined) {
+    if (!space.geometry) throw new ArgumentError(`${where}: this model takes no geometry (its action space has no "geometry")`, 'ARGUMENT');
+    const g = input.geometry;
+    const want = space.geometry.channels * latent!.height * latent!.width;
+    if (!(g instanceof Float32Array) || g.length !== want)
+      throw new ArgumentError(
+        `${where}: geometry must be a Float32Array of ${space.geometry.channels}x${latent!.height}x${latent!.width} = ${want} floats (channels x latent height x width), not ${g instanceof Float32Array ? g.length : typeof g}`,
+        'ARGUMENT',
+      );
+    for (let i = 0; i < want; i++) if (!Number.isFinite(g[i]!)) throw new ArgumentError(`${where}: geometry contains NaN or infinity`, 'ARGUMENT');
+    out.set(g, offset + actionVectorSize(space));
+  }
 }
 
 /**
  * Encode actions into [frames × actionSize] floats. One input applies to every frame;
- * an array gives one input per frame (its length must equal `frames`).
+ * an array gives one input per frame (its length must equal `frames`). Models that take
+ * the level's geometry need the latent size of the session (its `layout`).
  * Unknown keys or axes, non-finite or out-of-range values throw an {@link ArgumentError}.
  */
-export function encodeActions(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number): Float32Array {
+export function encodeActions(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number, latent?: LatentSize): Float32Array {
   if (!Number.isInteger(frames) || frames < 1) throw new ArgumentError('frames must be a positive integer', 'ARGUMENT');
-  const n = actionSize(space);
+  const n = actionSize(space, latent);
   const out = new Float32Array(frames * n);
   if (Array.isArray(input)) {
     if (input.length !== frames) throw new ArgumentError(`got actions for ${input.length} frames; a block has ${frames}`, 'ARGUMENT');
-    input.forEach((a, f) => encodeOne(a, space, out, f * n, `frame ${f}`));
+    input.forEach((a, f) => encodeOne(a, space, out, f * n, `frame ${f}`, latent));
   } else {
-    encodeOne(input as ActionInput, space, out, 0, 'action');
+    encodeOne(input as ActionInput, space, out, 0, 'action', latent);
     for (let f = 1; f < frames; f++) out.copyWithin(f * n, 0, n);
   }
   return out;

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { actionSize, encodeActions, type ActionInput, type ActionSpace } from './actions.js';
+import { actionSize, encodeActions, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
 import { ArgumentError, ClosedError, WeightsError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
 import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
@@ -168,8 +168,13 @@ export interface ImageLatentInput {
 export interface ActionsInput {
   /** How they condition the model: `'additive'` or `'matrix_game'`. */
   mode: string;
-  /** Length of one action vector (keys, then mouse axes, then the pose features if the model takes the pose). */
+  /**
+   * Floats of one frame's action row at config.json's latent size: keys, then mouse axes,
+   * then the pose features if the model takes the pose, then the geometry map if it takes one.
+   */
   size: number;
+  /** The level-geometry map each row ends with (null: none). */
+  geometry: GeometrySpec | null;
   /** A block takes one row per video frame (Matrix-Game 2.0), or one row for all of them. */
   perVideoFrame: boolean;
   /** Video frames per latent frame (the VAE's temporal compression; 1 otherwise). */
@@ -375,7 +380,7 @@ export class Session {
     if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
     if (this.actionSpace.mode === 'matrix_game')  // per video frame: one row for all, or one per video frame (the engine checks the count)
       return encodeActions(actions, this.actionSpace, Array.isArray(actions) ? Math.max(1, actions.length) : 1);
-    return encodeActions(actions, this.actionSpace, this.layout.frames);
+    return encodeActions(actions, this.actionSpace, this.layout.frames, this.layout);
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
   get layout(): SessionLayout {
@@ -541,7 +546,8 @@ export class Model {
       actions: c.action
         ? {
             mode: c.action.mode,
-            size: actionSize(c.action),
+            size: actionSize(c.action, { height: c.latent_height, width: c.latent_width }),
+            geometry: c.action.geometry ?? null,
             perVideoFrame: c.action.mode === 'matrix_game',
             videoFramesPerLatent: c.action.video_frames_per_latent ?? 1,
           }
@@ -560,7 +566,10 @@ export class Model {
       throw new ArgumentError('prompt must be text or a Float32Array embedding', 'ARGUMENT');
     const embedding = typeof prompt === 'string' ? this.#encodeNow(prompt) : prompt;
     const blocks = opening === undefined ? [] : this.openingBlocks(opening, rest);
-    const openingActs = this.#openingActions(openingActions, blocks.length);
+    const openingActs = this.#openingActions(openingActions, blocks.length, {
+      height: rest.latentHeight ?? this.config.latent_height,
+      width: rest.latentWidth ?? this.config.latent_width,
+    });
     const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
     // Validated synchronously by the addon; the Promises only order them before the first step.
     if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
@@ -569,15 +578,15 @@ export class Model {
     return s;
   }
   /** Per opening block: its encoded actions (undefined = all zero). */
-  #openingActions(input: SessionOptions['openingActions'], blocks: number): (Float32Array | undefined)[] {
+  #openingActions(input: SessionOptions['openingActions'], blocks: number, latent: LatentSize): (Float32Array | undefined)[] {
     if (input === undefined || blocks === 0) return new Array<undefined>(blocks).fill(undefined);
     const space = this.config.action;
     if (!space || space.mode !== 'additive') throw new ArgumentError('openingActions: this model has no additive action input', 'ARGUMENT');
     const F = this.config.num_frame_per_block;
     if (Array.isArray(input) && input.length !== blocks * F)
       throw new ArgumentError(`openingActions has ${input.length} inputs; the opening has ${blocks * F} frames (or give one input for all)`, 'ARGUMENT');
-    const all = encodeActions(Array.isArray(input) ? input : (input as ActionInput), space, blocks * F);
-    const n = actionSize(space);
+    const all = encodeActions(Array.isArray(input) ? input : (input as ActionInput), space, blocks * F, latent);
+    const n = actionSize(space, latent);
     return Array.from({ length: blocks }, (_, b) => all.slice(b * F * n, (b + 1) * F * n));
   }
   /**

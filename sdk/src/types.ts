@@ -26,7 +26,7 @@ export interface SessionLayout {
   height: number;
   /** Latent frame width of this session. */
   width: number;
-  /** Length of one frame's action vector (0 when the model takes no actions). */
+  /** Floats of one frame's action row (0 when the model takes no actions): the action vector, then any geometry map at this session's latent size. */
   actionSize: number;
   /** Denoising steps per block (the length of `timesteps`). */
   steps: number;

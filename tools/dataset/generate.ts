@@ -17,10 +17,14 @@
  *   actions.f32 float32 [N, 7]    (w a s d space dx dy)
  *   poses.f32   float32 [N, 5]    (foot x y z, yaw, pitch)
  *   prompts.u8  uint8   [N]       (index into PROMPTS)
+ *   geometry.f32 float32 [N, 8, H/8, W/8] (renderGeometry of each frame's pose at the latent size)
  *   meta.json
+ *
+ * `npm run dataset -- --geometry --out DIR` (re)writes geometry.f32 of an existing dataset
+ * from its poses.f32 and meta.json.
  * Each episode depends only on (seed, episode id), so any --workers gives the same bytes.
  */
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -34,7 +38,7 @@ import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type 
 import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../gameserver/src/physics.js';
 import { KEY_BITS } from '../../gameserver/src/protocol.js';
 import { Rng } from '../../gameserver/src/rng.js';
-import { EYE_HEIGHT, PROMPTS, castRay, eyeFromCharacter, renderView } from '../../gameserver/src/render.js';
+import { EYE_HEIGHT, GEOMETRY_CHANNELS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type GeometryOptions } from '../../gameserver/src/render.js';
 
 export { Rng };
 
@@ -82,6 +86,8 @@ export interface DatasetMeta {
   seed: number;
   episodes: EpisodeMeta[];
   totalFrames: number;
+  /** geometry.f32's map: [GEOMETRY_CHANNELS, height, width] per frame, sampled with these options. */
+  geometry?: { channels: number; height: number; width: number; samples: number; near: number };
 }
 
 export interface EpisodeData {
@@ -423,6 +429,50 @@ export async function generateDataset(opts: DatasetOptions): Promise<DatasetMeta
     totalFrames: episodes * frames,
   };
   writeFileSync(join(opts.out, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
+  return writeGeometry(opts.out, { level, progress });
+}
+
+/** The geometry map size of a dataset: the latent size of the default autoencoder (8× down). */
+export const GEOMETRY_DOWNSAMPLE = 8;
+
+/**
+ * Write `dir`/geometry.f32: each frame's {@link renderGeometry} map at its pose, at the
+ * frames' size / {@link GEOMETRY_DOWNSAMPLE}, and record it in meta.json. Reads the
+ * dataset's meta.json and poses.f32; returns the updated meta.
+ */
+export function writeGeometry(dir: string, opts: { level?: Level; progress?: boolean } & GeometryOptions = {}): DatasetMeta {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as DatasetMeta;
+  const level = opts.level ?? defaultLevel;
+  if (meta.level !== level.name) throw new Error(`dataset level "${meta.level}" is not "${level.name}" (pass --level)`);
+  const buf = readFileSync(join(dir, 'poses.f32'));
+  const poses = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  if (poses.length !== meta.totalFrames * 5) throw new Error(`poses.f32 holds ${poses.length / 5} poses; meta.json says ${meta.totalFrames} frames`);
+  const gh = meta.height / GEOMETRY_DOWNSAMPLE;
+  const gw = meta.width / GEOMETRY_DOWNSAMPLE;
+  if (!Number.isInteger(gh) || !Number.isInteger(gw)) throw new Error(`frame size ${meta.width}x${meta.height} is not a multiple of ${GEOMETRY_DOWNSAMPLE}`);
+  const samples = opts.samples ?? 4;
+  const near = opts.near ?? 8;
+  const per = GEOMETRY_CHANNELS * gh * gw;
+  const chunk = new Float32Array(per * 256);
+  const fd = openSync(join(dir, 'geometry.f32'), 'w');
+  const t0 = performance.now();
+  try {
+    for (let f0 = 0; f0 < meta.totalFrames; f0 += 256) {
+      const n = Math.min(256, meta.totalFrames - f0);
+      for (let i = 0; i < n; i++) {
+        const o = (f0 + i) * 5;
+        const cam = eyeFromCharacter({ x: poses[o]!, y: poses[o + 1]!, z: poses[o + 2]!, yaw: poses[o + 3]!, pitch: poses[o + 4]! });
+        renderGeometry(level, cam, gw, gh, { samples, near }, chunk.subarray(i * per, (i + 1) * per));
+      }
+      writeSync(fd, new Uint8Array(chunk.buffer, 0, n * per * 4));
+      if (opts.progress ?? true) process.stderr.write(`\rgeometry: ${f0 + n}/${meta.totalFrames} frames, ${((f0 + n) / ((performance.now() - t0) / 1000)).toFixed(0)} frames/s`);
+    }
+    if (opts.progress ?? true) process.stderr.write('\n');
+  } finally {
+    closeSync(fd);
+  }
+  meta.geometry = { channels: GEOMETRY_CHANNELS, height: gh, width: gw, samples, near };
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
   return meta;
 }
 
@@ -498,8 +548,15 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: '1' },
       level: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      geometry: { type: 'boolean', default: false },
     },
   });
+  if (values.geometry) {
+    if (!values.out) throw new Error('usage: npm run dataset -- --geometry --out DIR [--level file.json]');
+    const meta = writeGeometry(values.out, { level: values.level ? loadLevelFile(values.level) : undefined, progress: !values.quiet });
+    process.stderr.write(`dataset: wrote geometry.f32 (${meta.totalFrames} frames) to ${resolve(values.out)}\n`);
+    return;
+  }
   if (!values.out) throw new Error('usage: npm run dataset -- --out DIR [--episodes N] [--frames T] [--seed S] [--size 128] [--workers 1] [--level file.json]');
   const meta = await generateDataset({
     out: values.out,

@@ -8,7 +8,10 @@ check_upstream.py verifies it against that code.
 
 Parameter names and shapes are exactly those of upstream `CausalWanModel.state_dict()`,
 plus the optional additive action module (`action_embedding.*`) of worldcast, whose action
-vector may end with the character's pose as features (`action.pose`, pose_features).
+vector may end with the character's pose as features (`action.pose`, pose_features), and
+whose per-frame action row may end with a map of the level's geometry in view
+(`action.geometry`: [channels, H, W] per frame, concatenated after the latents as extra
+input channels, in_dim = out_dim + channels, as Wan's i2v input concatenates its condition).
 
 Layouts: a latent block is [C, F, H, W] (channels, latent frames, height, width);
 tokens are ordered (f, h, w) row-major; timesteps are one per latent frame, t: [F].
@@ -83,6 +86,17 @@ def action_dim(action_cfg):
     if not action_cfg:
         return 0
     return len(action_cfg.get("keys", [])) + len(action_cfg.get("mouse", [])) + pose_width(action_cfg.get("pose"))
+
+
+def geometry_channels(action_cfg):
+    """Channels of the geometry map each action row ends with (0 without `action.geometry`)."""
+    g = (action_cfg or {}).get("geometry")
+    return int(g["channels"]) if g else 0
+
+
+def action_row(action_cfg, h, w):
+    """Floats of one frame's action row at latent size h x w: the vector, then the geometry map."""
+    return action_dim(action_cfg) + geometry_channels(action_cfg) * h * w
 
 
 def pose_width(pose_cfg):
@@ -461,6 +475,17 @@ class CausalWanModel(nn.Module):
             t = t.expand(F)
         assert t.numel() == F, "one timestep per latent frame"
         pt, ph, pw = self.patch_size
+        G = geometry_channels(self.config.get("action"))
+        if G:
+            # the action rows end with the geometry map [G, H, W] per frame (absent: zeros),
+            # which joins the latents as input channels; the action MLP sees the vector
+            geo = torch.zeros(G, F, H, W, dtype=self.dtype)
+            if actions is not None:
+                rows = torch.as_tensor(actions).to(self.dtype).reshape(F, -1)
+                assert rows.shape[1] == self.n_act + G * H * W, "action rows: the vector, then the geometry map"
+                geo = rows[:, self.n_act:].reshape(F, G, H, W).permute(1, 0, 2, 3)
+                actions = rows[:, :self.n_act]
+            x = torch.cat([x, geo], dim=0)
         tok = self.patch_embedding(x.unsqueeze(0))[0]  # [dim, f, h, w]
         f, h, w = tok.shape[1:]
         tok = tok.flatten(1).transpose(0, 1)  # [L, dim], (f, h, w) row-major

@@ -46,6 +46,13 @@ class WorldData:
         self.poses = np.fromfile(os.path.join(root, "poses.f32"), np.float32).reshape(self.N, 5)
         self.prompts = np.fromfile(os.path.join(root, "prompts.u8"), np.uint8)
         self.episodes = m["episodes"]
+        # geometry.f32 (npm run dataset -- --geometry): each frame's level-geometry map at
+        # the latent size (render.ts renderGeometry), None when the dataset has none
+        self.geometry = None
+        g = m.get("geometry")
+        if g and os.path.exists(os.path.join(root, "geometry.f32")):
+            self.geometry = np.fromfile(os.path.join(root, "geometry.f32"), np.float32).reshape(
+                self.N, g["channels"], g["height"], g["width"])
         self.latents = None
         lat = os.path.join(root, "latents.f32")
         if os.path.exists(lat) and os.path.exists(lat + ".json"):

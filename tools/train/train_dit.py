@@ -83,6 +83,14 @@ POSE_DROPOUT = 0.2
 # kind towards the truth, with the actions and the pose.
 SELF_CONTEXT = 0.3
 SELF_CONTEXT_SIGMA = (0.15, 0.6)
+# The level's geometry in view as extra input channels (config `action.geometry`, render.ts
+# renderGeometry at the latent size: albedo, coverage, nearness, normal per latent pixel):
+# the game server knows its level and the character's pose, so it hands the model a coarse,
+# lighting-free map of what is in view and the model paints the frame (lighting, fog, sky,
+# texture) -- walls stay where walls are however long the rollout. Concatenated after the
+# noisy latents before the patch embedding (Wan's i2v concatenation); all zero ("absent")
+# for GEOMETRY_DROPOUT of the clips so the model also runs without it.
+GEOMETRY_DROPOUT = 0.1
 
 
 # ---------------------------------------------------------------------------------------
@@ -109,12 +117,13 @@ def block_windows(num_frames, block, window):
     return [(max(0, b - past), b + block) for b in range(0, num_frames, block)]
 
 
-def forward_train(model, x, t, ctx, actions, windows):
+def forward_train(model, x, t, ctx, actions, windows, geometry=None):
     """x [B, C, T, H, W]; t [B, T] timesteps; ctx [B, T, text_len, text_dim] (per-frame prompt,
-    already padded); actions [B, T, A]; windows: block_windows(...). Returns v [B, C, T, H, W]."""
+    already padded); actions [B, T, A]; windows: block_windows(...); geometry [B, G, T, H, W]
+    (models with `action.geometry`). Returns v [B, C, T, H, W]."""
     B, C, Tn, H, Wd = x.shape
     dim, n, d = model.dim, model.num_heads, model.head_dim
-    tok = model.patch_embedding(x)
+    tok = model.patch_embedding(x if geometry is None else torch.cat([x, geometry], dim=1))
     fh, fw = tok.shape[3:]
     S = fh * fw
     L = Tn * S
@@ -194,7 +203,8 @@ def draw_sigmas(rng, B, Tn, block):
     return out
 
 
-def sample_batch(data, starts, rng, B, Tn, pose_cfg=None):
+def sample_batch(data, starts, rng, B, Tn, pose_cfg=None, geometry=False):
+    """(x0 [B, C, T, h, w], actions [B, T, A], prompts [B, T], geometry [B, G, T, h, w] or None)."""
     idx = rng.choice(starts, size=B)
     x = np.stack([data.latents[s:s + Tn] for s in idx])  # [B, T, C, h, w]
     a = np.stack([data.actions[s:s + Tn] for s in idx])
@@ -203,18 +213,23 @@ def sample_batch(data, starts, rng, B, Tn, pose_cfg=None):
         feats *= (rng.random(B) >= POSE_DROPOUT).astype(np.float32)[:, None, None]
         a = np.concatenate([a, feats], axis=2)
     p = np.stack([data.prompts[s:s + Tn] for s in idx]).astype(np.int64)
-    return (torch.from_numpy(x).permute(0, 2, 1, 3, 4).contiguous(), torch.from_numpy(a), torch.from_numpy(p))
+    g = None
+    if geometry:
+        gm = np.stack([data.geometry[s:s + Tn] for s in idx])  # [B, T, G, h, w]
+        gm *= (rng.random(B) >= GEOMETRY_DROPOUT).astype(np.float32)[:, None, None, None, None]
+        g = torch.from_numpy(gm).permute(0, 2, 1, 3, 4).contiguous()
+    return (torch.from_numpy(x).permute(0, 2, 1, 3, 4).contiguous(), torch.from_numpy(a), torch.from_numpy(p), g)
 
 
 def loss_on(model, table, batch, sig, windows, cfg, weight=None):
     """Flow-matching loss; `weight` [B, T] (optional) weighs the frames."""
-    x0, a, p = batch[:3]
-    ctx_x0 = batch[3] if len(batch) > 3 else x0  # what the model sees (own-prediction context) vs the target
+    x0, a, p, g = batch[:4]
+    ctx_x0 = batch[4] if len(batch) > 4 else x0  # what the model sees (own-prediction context) vs the target
     sig_t = torch.from_numpy(sig)
     eps = torch.randn_like(x0)
     s = sig_t[:, None, :, None, None]
     xt = (1 - s) * ctx_x0 + s * eps
-    v = forward_train(model, xt, sig_t * cfg["num_train_timesteps"], pad_prompt(table, p, cfg["text_len"]), a, windows)
+    v = forward_train(model, xt, sig_t * cfg["num_train_timesteps"], pad_prompt(table, p, cfg["text_len"]), a, windows, g)
     if weight is None:
         return F.mse_loss(v, eps - x0)
     per_frame = ((v - (eps - x0)) ** 2).mean(dim=(1, 3, 4))  # [B, T]
@@ -225,7 +240,7 @@ def loss_on(model, table, batch, sig, windows, cfg, weight=None):
 def self_context(model, table, batch, sig, rng, Fb, windows, cfg):
     """Own-prediction context for SELF_CONTEXT of the clips (see above): returns the batch with
     the model's context latents, the sigmas and the frame weights."""
-    x0, a, p = batch
+    x0, a, p, g = batch
     B, _, Tn = x0.shape[:3]
     rows = np.nonzero(rng.random(B) < SELF_CONTEXT)[0]
     weight = np.ones((B, Tn), np.float32)
@@ -240,7 +255,7 @@ def self_context(model, table, batch, sig, rng, Fb, windows, cfg):
     xs = (1 - s) * xr + s * torch.randn_like(xr)
     with torch.no_grad():
         v = forward_train(model, xs, torch.from_numpy(ss) * cfg["num_train_timesteps"],
-                          pad_prompt(table, p[r], cfg["text_len"]), a[r], windows)
+                          pad_prompt(table, p[r], cfg["text_len"]), a[r], windows, None if g is None else g[r])
     hat = xs - s * v
     ctx = x0.clone()
     hist = Tn - Fb
@@ -249,15 +264,17 @@ def self_context(model, table, batch, sig, rng, Fb, windows, cfg):
     sig[rows, :hist] = 0.0  # committed clean, as the engine commits its own blocks
     sig[rows, hist:] = rng.random((len(rows), 1))  # the block being made: one level
     weight[rows, :hist] = 0.0
-    return (x0, a, p, ctx), sig, weight
+    return (x0, a, p, g, ctx), sig, weight
 
 
 def selftest():
     """The batched forward equals the reference block loop (clean history committed at t=0)."""
     torch.manual_seed(0)
-    cfg = dict(DIT_CONFIG, dim=48, ffn_dim=96, num_heads=2, num_layers=2, in_dim=4, out_dim=4, text_dim=8,
+    G = 2  # geometry channels
+    cfg = dict(DIT_CONFIG, dim=48, ffn_dim=96, num_heads=2, num_layers=2, in_dim=4 + G, out_dim=4, text_dim=8,
                local_attn_size=9, latent_height=4, latent_width=4,
-               action={"mode": "additive", "keys": ["w", "a"], "mouse": [{"name": "dx", "min": -1, "max": 1}]})
+               action={"mode": "additive", "keys": ["w", "a"], "mouse": [{"name": "dx", "min": -1, "max": 1}],
+                       "geometry": {"channels": G}})
     model = W.CausalWanModel(cfg).double()
     with torch.no_grad():
         for p in model.parameters():
@@ -265,6 +282,8 @@ def selftest():
     Tn, Fb = 12, 3
     x0 = torch.randn(4, Tn, 4, 4, dtype=torch.float64)
     acts = torch.randn(Tn, 3, dtype=torch.float64)
+    geo = torch.randn(G, Tn, 4, 4, dtype=torch.float64)
+    rows = torch.cat([acts, geo.permute(1, 0, 2, 3).reshape(Tn, -1)], dim=1)  # the engine's action rows
     ctx = torch.randn(2, 8, dtype=torch.float64)
     t_last = 700.0
     xt = x0.clone()
@@ -274,14 +293,14 @@ def selftest():
     kv = model.new_kv_state()
     for b in range(Tn // Fb - 1):
         sl = slice(b * Fb, (b + 1) * Fb)
-        model.forward_block(x0[:, sl], torch.zeros(Fb), b * Fb, ctx, acts[sl], kv, commit=True)
+        model.forward_block(x0[:, sl], torch.zeros(Fb), b * Fb, ctx, rows[sl], kv, commit=True)
         kv.prune((b + 1) * Fb, Fb)
-    ref = model.forward_block(xt[:, -Fb:], torch.full((Fb,), t_last), Tn - Fb, ctx, acts[-Fb:], kv)
+    ref = model.forward_block(xt[:, -Fb:], torch.full((Fb,), t_last), Tn - Fb, ctx, rows[-Fb:], kv)
     t = torch.zeros(1, Tn, dtype=torch.float64)
     t[0, -Fb:] = t_last
     wins = block_windows(Tn, Fb, cfg["local_attn_size"])
     with torch.no_grad():
-        got = forward_train(model, xt[None], t, ctx[None, None].expand(1, Tn, 2, 8), acts[None], wins)[0]
+        got = forward_train(model, xt[None], t, ctx[None, None].expand(1, Tn, 2, 8), acts[None], wins, geo[None])[0]
     err = (got[:, -Fb:] - ref).abs().max().item()
     print(f"selftest: max |batched - reference| = {err:.3e}")
     assert err < 1e-9, err
@@ -299,6 +318,7 @@ def main():
     ap.add_argument("--ema", type=float, default=0.998)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--no-geometry", action="store_true", help="train without the dataset's geometry.f32")
     ap.add_argument("--config", default=None, help="JSON overrides of the DiT config")
     ap.add_argument("--export-weights", metavar="PATH", default=None,
                     help="write the run's EMA weights without the optimizer state (a head start to commit) and exit")
@@ -312,6 +332,10 @@ def main():
     cfg = dict(DIT_CONFIG)
     cfg["action"] = {"mode": "additive", **data.meta["actionSpace"], "pose": POSE}
     cfg["in_dim"] = cfg["out_dim"] = data.latents.shape[1]
+    if data.geometry is not None and not args.no_geometry:
+        gm = data.meta["geometry"]
+        cfg["action"]["geometry"] = {"channels": gm["channels"], "samples": gm["samples"], "near": gm["near"]}
+        cfg["in_dim"] += gm["channels"]
     cfg["latent_height"], cfg["latent_width"] = data.latents.shape[2], data.latents.shape[3]
     if args.config:
         cfg.update(json.loads(args.config))
@@ -335,6 +359,14 @@ def main():
             ck["model"]["action_embedding.0.weight"] = torch.cat([w0, pad], dim=1)
             ck_cfg = dict(ck_cfg, action=cfg["action"])
             log(f"pose features added to the head start's actions: {json.dumps(cfg['action']['pose'])}")
+        if "opt" not in ck and (cfg["action"] or {}).get("geometry") and ck_cfg["in_dim"] < cfg["in_dim"]:
+            # a head start trained without the geometry: zero patch-embedding weights for the
+            # geometry channels (the same function as before), learned from here on
+            w0 = ck["model"]["patch_embedding.weight"]
+            pad = w0.new_zeros(w0.shape[0], cfg["in_dim"] - w0.shape[1], *w0.shape[2:])
+            ck["model"]["patch_embedding.weight"] = torch.cat([w0, pad], dim=1)
+            ck_cfg = dict(ck_cfg, in_dim=cfg["in_dim"], action=cfg["action"])
+            log(f"geometry channels added to the head start's input: {json.dumps(cfg['action']['geometry'])}")
         model.load_state_dict(ck["model"])
         with torch.no_grad():
             table.copy_(ck["prompts"])
@@ -364,6 +396,7 @@ def main():
     tr_starts, va_starts = data.clip_starts(tr, Tn), data.clip_starts(va, Tn)
     windows = block_windows(Tn, Fb, cfg["local_attn_size"])
     pose_cfg = (cfg["action"] or {}).get("pose")
+    use_geo = bool((cfg["action"] or {}).get("geometry"))
     log(f"DiT: {sum(p.numel() for p in model.parameters())} params, {len(tr_starts)} train clips, "
         f"{threads} threads, config {json.dumps({k: cfg[k] for k in ('dim', 'num_layers', 'num_heads', 'ffn_dim', 'local_attn_size')})}")
     rng = np.random.default_rng(args.seed + step)
@@ -381,7 +414,7 @@ def main():
         tot = 0.0
         with torch.no_grad():
             for _ in range(4):
-                batch = sample_batch(data, va_starts, vr, args.batch, Tn, pose_cfg)
+                batch = sample_batch(data, va_starts, vr, args.batch, Tn, pose_cfg, use_geo)
                 tot += loss_on(model, table, batch, draw_sigmas(vr, args.batch, Tn, Fb), windows, cfg).item()
         return tot / 4
 
@@ -390,7 +423,7 @@ def main():
         lr = args.lr * min(1.0, (step + 1 - warm_from) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = sample_batch(data, tr_starts, rng, args.batch, Tn, pose_cfg)
+        batch = sample_batch(data, tr_starts, rng, args.batch, Tn, pose_cfg, use_geo)
         batch, sig, weight = self_context(model, table, batch, draw_sigmas(rng, args.batch, Tn, Fb), rng, Fb, windows, cfg)
         loss = loss_on(model, table, batch, sig, windows, cfg, weight)
         opt.zero_grad(set_to_none=True)
