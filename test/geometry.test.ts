@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { defaultLevel, eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry, type Camera } from '../gameserver/src/index.js';
+import { defaultLevel, eyeFromCharacter, GEOMETRY_CHANNELS, motionToConditioning, poseInputs, renderGeometry, type Camera, type TickMotion } from '../gameserver/src/index.js';
 import { ArgumentError, actionSize, actionVectorSize, encodeActions, loadModel, readSafetensors, type ActionInput, type Model } from '../sdk/src/index.js';
 import { fixtures, relErr, tensor, tinyDir } from './helpers/fixtures.js';
 
@@ -150,5 +150,37 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
     const out = await s.step({ actions: inputs(0), noise });
     expect(relErr(out.latents, tensor(rollout, 'block.0.x0'))).toBeLessThan(1e-5);
     await s.close();
+  });
+});
+
+describe('the game server conditions a geometry-taking model on the view from the character', () => {
+  const geometry = { channels: GEOMETRY_CHANNELS, samples: 2, near: 8 };
+  const space = { mode: 'additive', keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }], geometry };
+  const latent = { height: 4, width: 6 };
+  const params = {
+    walkSpeed: 4,
+    maxTurnRate: 3,
+    keyThreshold: 0.3,
+    map: { forward: 'w', back: 's', left: 'a', right: 'd', jump: 'space', yaw: 'dx', pitch: 'dy' },
+    view: { level: defaultLevel, latent },
+  };
+  const tick = (x: number, yaw: number): TickMotion => ({ dt: 1 / 30, forward: 0.1, right: 0, up: 0, yaw: 0, pitch: 0, jumped: false, blocked: false, pose: { x, y: 0, z: -x, yaw, pitch: 0 } });
+
+  it("each frame gets the map seen from the pose after its group's last tick; a frame without ticks the map of the pose given", () => {
+    const ticks = [tick(1, 0.1), tick(2, 0.2), tick(3, 0.3), tick(4, 2.4)];
+    const n = actionSize(space, latent);
+    expect(n).toBe(7 + GEOMETRY_CHANNELS * 24);
+    const c = motionToConditioning(ticks, 2, space, params);
+    for (const [f, t] of [[0, 1], [1, 3]] as const) {
+      const want = renderGeometry(defaultLevel, eyeFromCharacter(ticks[t]!.pose), latent.width, latent.height, geometry);
+      expect([...c.encoded!.subarray(f * n + 7, (f + 1) * n)]).toEqual([...want]);
+    }
+    expect(c.encoded!.subarray(7, n)).not.toEqual(c.encoded!.subarray(n + 7, 2 * n)); // two different views
+    const rest = { x: -3, y: 0, z: 5, yaw: 2, pitch: 0.1 };
+    const idle = motionToConditioning([], 1, space, params, rest);
+    expect([...idle.encoded!.subarray(7)]).toEqual([...renderGeometry(defaultLevel, eyeFromCharacter(rest), 6, 4, geometry)]);
+    expect(poseInputs(rest, space, params).pose).toBeUndefined(); // the space takes no pose
+    // without a view the maps are absent (zero), and the row size needs the latent size
+    expect(() => motionToConditioning(ticks, 2, space, { ...params, view: undefined })).toThrow(/give the latent size/);
   });
 });

@@ -18,7 +18,7 @@
  * (pages shared, same noise) with the last action held for the unknown frames, shows frame j,
  * and drops the fork; the real session steps once the block's last action is in. Every
  * observation then reflects every action so far, at the cost of one block forward per frame.
- * For a model that takes the pose, the held frames also hold the last pose (physics has not
+ * For a model that takes the pose (or the geometry), the held frames also hold the last pose (physics has not
  * run them yet), so frames before a block's last are previews that may differ slightly from
  * what 'block' granularity shows; the last frame of every block is exactly the same.
  */
@@ -26,7 +26,7 @@ import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
 import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
-import { defaultActionMap, frameAction, groupMotion, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
+import { defaultActionMap, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
 import { spawnPose, type Level } from '../../gameserver/src/levels/index.js';
 import { PhysicsWorld, type Character, type CharacterInput, type CharacterParams, type TickMotion } from '../../gameserver/src/physics.js';
 import { KEY_BITS } from '../../gameserver/src/protocol.js';
@@ -155,7 +155,15 @@ export class EnvSpec {
     if (opts.maxEpisodeSteps !== undefined && (!Number.isInteger(opts.maxEpisodeSteps) || opts.maxEpisodeSteps < 1)) throw new ArgumentError('maxEpisodeSteps must be a positive integer', 'ARGUMENT');
     const map = opts.actionMap ?? defaultActionMap;
     this.maxTurnRate = opts.character?.maxTurnRate ?? 2 * Math.PI;
-    this.conditioning = { walkSpeed: opts.character?.walkSpeed ?? 4, maxTurnRate: this.maxTurnRate, keyThreshold: opts.keyThreshold ?? 0.3, map };
+    const h = opts.session?.latentHeight ?? c.latent_height;
+    const w = opts.session?.latentWidth ?? c.latent_width;
+    this.conditioning = {
+      walkSpeed: opts.character?.walkSpeed ?? 4,
+      maxTurnRate: this.maxTurnRate,
+      keyThreshold: opts.keyThreshold ?? 0.3,
+      map,
+      view: { level, latent: { height: h, width: w } }, // geometry-taking models' maps
+    };
     this.prompts = model.promptEncoder instanceof TablePromptEncoder ? model.promptEncoder.prompts : [];
 
     if (this.actionType === 'discrete') {
@@ -169,9 +177,7 @@ export class EnvSpec {
     }
 
     const stepFrames = this.granularity === 'block' ? this.frames : 1;
-    const h = opts.session?.latentHeight ?? c.latent_height;
-    const w = opts.session?.latentWidth ?? c.latent_width;
-    this.latentShape = [c.in_dim, stepFrames, h, w];
+    this.latentShape = [c.latent_channels, stepFrames, h, w];
     const dec = model.decoder?.config;
     const obsFrames = opts.observation?.frames ?? 'last';
     if (obsFrames !== 'last' && obsFrames !== 'all') throw new ArgumentError(`observation.frames must be 'last' or 'all'`, 'ARGUMENT');
@@ -462,8 +468,11 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
   const opened = Promise.all(
     [...openings].map(async ([a, blocks]) => {
       let frames: Frame[] = [];
-      // the opening's frames: the character standing at its spawn point (the pose, for models that take it)
-      const acts = spec.space.pose ? encodeActions({ pose: spawnPose(spec.level.spawns[a.spawn]!) }, spec.space, spec.frames) : undefined;
+      // the opening's frames: the character standing at its spawn point (the pose and the geometry, for models that take them)
+      const acts =
+        spec.space.pose || spec.space.geometry
+          ? encodeActions(poseInputs(spawnPose(spec.level.spawns[a.spawn]!), spec.space, spec.conditioning), spec.space, spec.frames, spec.conditioning.view?.latent)
+          : undefined;
       for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true });
       a.lastObs = first(blocks[blocks.length - 1]!, frames);
       results.set(a, { obs: a.lastObs, info: info(a, false, 0, {}) });

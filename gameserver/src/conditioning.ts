@@ -6,10 +6,13 @@
  * jump left the ground, and the mouse axes from the turn rates, scaled into the model's
  * action ranges (`model.config.action`). A player walking into a wall is conditioned as
  * standing still. Models whose action space has `pose` also get the character's pose at
- * the end of each frame's ticks.
+ * the end of each frame's ticks, and models whose space has `geometry` the map of the level
+ * seen from that pose ({@link renderGeometry} at the session's latent size).
  */
-import { encodeActions, type ActionInput, type ActionSpace, type Pose } from '../../sdk/src/index.js';
+import { encodeActions, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
+import type { Level } from './levels/index.js';
 import type { TickMotion } from './physics.js';
+import { eyeFromCharacter, renderGeometry } from './render.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
 export interface ActionMap {
@@ -39,6 +42,27 @@ export interface ConditioningParams {
   /** A movement key is "pressed" when the allowed speed along its axis exceeds this fraction of walkSpeed. */
   keyThreshold: number;
   map: ActionMap;
+  /** For models whose action space has `geometry`: the level and the session's latent size its maps are drawn at. */
+  view?: GeometryView;
+}
+
+/** What a geometry-taking model's maps are drawn from: the level, at a session's latent size. */
+export interface GeometryView {
+  level: Level;
+  latent: LatentSize;
+}
+
+/**
+ * The inputs a frame gets from the character's pose: the pose itself for models whose
+ * space has `pose`, and the level's geometry seen from it for models whose space has
+ * `geometry` (when `p.view` says where; otherwise none, read as "unknown").
+ */
+export function poseInputs(pose: Pose, space: ActionSpace, p: Pick<ConditioningParams, 'view'>): Pick<ActionInput, 'pose' | 'geometry'> {
+  const out: Pick<ActionInput, 'pose' | 'geometry'> = {};
+  if (space.pose) out.pose = pose;
+  if (space.geometry && p.view)
+    out.geometry = renderGeometry(p.view.level, eyeFromCharacter(pose), p.view.latent.width, p.view.latent.height, space.geometry);
+  return out;
 }
 
 /** The motion of one latent frame's worth of ticks. */
@@ -115,7 +139,7 @@ export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningP
   const pitchAxis = space.mouse.find((a) => a.name === p.map.pitch);
   if (yawAxis) mouse[yawAxis.name] = toAxis(m.turnRate / p.maxTurnRate, yawAxis.min, yawAxis.max);
   if (pitchAxis) mouse[pitchAxis.name] = toAxis(m.pitchRate / p.maxTurnRate, pitchAxis.min, pitchAxis.max);
-  return space.pose && m.pose ? { keys, mouse, pose: m.pose } : { keys, mouse };
+  return m.pose ? { keys, mouse, ...poseInputs(m.pose, space, p) } : { keys, mouse };
 }
 
 /** The conditioning of one block: per-frame action inputs and the encoded [frames × actionSize] vector. */
@@ -131,5 +155,5 @@ export interface Conditioning {
 export function motionToConditioning(ticks: readonly TickMotion[], frames: number, space: ActionSpace | null, p: ConditioningParams, pose?: Pose): Conditioning {
   if (!space) return { inputs: [], encoded: undefined };
   const inputs = groupMotion(ticks, frames).map((m) => frameAction(m.pose || !pose ? m : { ...m, pose }, space, p));
-  return { inputs, encoded: encodeActions(inputs, space, frames) };
+  return { inputs, encoded: encodeActions(inputs, space, frames, p.view?.latent) };
 }

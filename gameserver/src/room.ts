@@ -22,7 +22,7 @@ import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, 
 import { KvBudgetError, TablePromptEncoder, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
 import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
-import { defaultActionMap, motionToConditioning, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
+import { defaultActionMap, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from './levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from './physics.js';
@@ -171,6 +171,11 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       maxTurnRate: this.physics.params.maxTurnRate,
       keyThreshold: o.conditioning?.keyThreshold ?? 0.3,
       map: { ...defaultActionMap, ...o.conditioning?.map },
+      // geometry-taking models: maps of this level at the sessions' latent size
+      view: {
+        level,
+        latent: { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width },
+      },
     };
     this.maxClients = this.options.maxClients;
     this.maxMessagesPerSecond = this.options.maxMessagesPerSecond;
@@ -410,10 +415,11 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    * standing at its spawn point (spawn 0 for a shared view), as the openings were recorded.
    */
   protected openingActionsFor(owner?: PlayerRecord): ActionInput | undefined {
-    if (!this.actionSpace?.pose) return undefined;
+    const space = this.actionSpace;
+    if (!space || (!space.pose && !space.geometry)) return undefined;
     const spawns = this.physics.level.spawns;
     const sp = spawns[Math.max(0, owner?.character?.spawnIndex ?? 0)] ?? spawns[0];
-    return sp ? { pose: spawnPose(sp) } : undefined;
+    return sp ? poseInputs(spawnPose(sp), space, this.conditioningParams) : undefined;
   }
 
   /** Noise seed of a new session (default: random). */

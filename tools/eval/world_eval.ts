@@ -3,7 +3,7 @@
  *
  *   npm run eval -- [--model models/default] [--out <model>/eval] [--episodes 8] [--seconds 30]
  *                   [--drift-seconds 120] [--switches 12] [--seed 90210] [--threads N]
- *                   [--spawns 0,1] [--no-pose] [--quick]
+ *                   [--spawns 0,1] [--no-pose] [--no-geometry] [--quick]
  *
  * Held-out episodes come from the dataset generator (tools/dataset/generate.ts) at another
  * seed than the training data (seed 1). Each rollout starts from the model's opening
@@ -13,7 +13,9 @@
  * another prompt than the session's, `setPrompt` is called before block b. A model that takes
  * the pose (config `action.pose`) gets each truth frame's pose with its action (and the spawn
  * pose with the opening), as the game server gives it; `--no-pose` leaves the pose out
- * (all-zero features: the model runs from keys and mouse alone).
+ * (all-zero features: the model runs from keys and mouse alone). A model that takes the
+ * level's geometry (config `action.geometry`) gets the map of each truth pose
+ * (renderGeometry, as the game server computes it); `--no-geometry` leaves it out.
  *
  * 1. Horizons: PSNR / SSIM (tools/eval/metrics.ts) at 1, 5 and 30 s: "at h" = the mean over
  *    the block whose last frame is at h (frames in (h − F/fps, h]), and the mean over the frames
@@ -37,9 +39,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadModel, type Model } from '../../sdk/src/model.js';
-import { actionSize, poseFeatures, type ActionSpace, type Pose } from '../../sdk/src/actions.js';
+import { actionSize, actionVectorSize, poseFeatures, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
 import { defaultLevel, type Level } from '../../gameserver/src/levels/index.js';
-import { PROMPTS } from '../../gameserver/src/render.js';
+import { PROMPTS, eyeFromCharacter, renderGeometry } from '../../gameserver/src/render.js';
 import { FPS as DATASET_FPS, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
 import { clarity, lightingFeatures, nearestCentroid, psnr, ssim, vde } from './metrics.js';
 import { writeFrameGrid } from './strip.js';
@@ -67,11 +69,12 @@ interface Settings {
   threads?: number;
   spawns: number[] | null;
   pose: boolean;
+  geometry: boolean;
   quick: boolean;
 }
 
 const USAGE =
-  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--spawns 0,1] [--no-pose] [--quick]';
+  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick]';
 
 function parseSettings(argv: string[]): Settings {
   const { values } = parseArgs({
@@ -89,6 +92,7 @@ function parseSettings(argv: string[]): Settings {
       spawns: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-pose': { type: 'boolean', default: false },
+      'no-geometry': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -120,6 +124,7 @@ function parseSettings(argv: string[]): Settings {
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
     spawns: values.spawns === undefined ? null : values.spawns.split(',').map((x) => int(x.trim(), 0, 'spawns', 0)),
     pose: !values['no-pose'],
+    geometry: !values['no-geometry'],
     quick,
   };
   if (s.seed === 1) process.stderr.write('eval: warning: seed 1 is the training data\n');
@@ -187,6 +192,10 @@ interface Context {
   space: ActionSpace;
   /** Whether the truth poses go in with the actions (the model takes them and --no-pose is not given). */
   pose: boolean;
+  /** Whether the truth poses' geometry maps go in with the actions (the model takes them and --no-geometry is not given). */
+  geometry: boolean;
+  level: Level;
+  latent: LatentSize;
   engine: { frames: number; stepSeconds: number; engineSeconds: number; decodeMs: number; blocks: number };
 }
 
@@ -199,15 +208,18 @@ const poseAt = (ep: EpisodeData, k: number): Pose => {
   return { x: p[0]!, y: p[1]!, z: p[2]!, yaw: p[3]!, pitch: p[4]! };
 };
 
-/** The encoded actions of episode frames k0 .. k0+n−1: the recorded key/mouse row, then the pose features. */
+/** The encoded actions of episode frames k0 .. k0+n−1: the recorded key/mouse row, then the pose features, then the geometry map. */
 function episodeActions(ctx: Context, ep: EpisodeData, k0: number, n: number): Float32Array {
-  const { space } = ctx;
+  const { space, latent } = ctx;
   const row = space.keys.length + space.mouse.length;
-  const A = actionSize(space);
+  const A = actionSize(space, latent);
+  const V = actionVectorSize(space);
   const out = new Float32Array(n * A);
   for (let i = 0; i < n; i++) {
     out.set(ep.actions.subarray((k0 + i) * row, (k0 + i + 1) * row), i * A);
     if (ctx.pose && space.pose) poseFeatures(space.pose, poseAt(ep, k0 + i), out, i * A + row);
+    if (ctx.geometry && space.geometry)
+      renderGeometry(ctx.level, eyeFromCharacter(poseAt(ep, k0 + i)), latent.width, latent.height, space.geometry, out.subarray(i * A + V, (i + 1) * A));
   }
   return out;
 }
@@ -218,8 +230,15 @@ async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastB
   const id = ep.meta.id;
   let current = ep.prompts[0]!;
   const opening = `${PROMPTS[current]}/${ep.meta.spawn.index}`;
-  // the opening is the character standing at its spawn point: truth frame 0's pose
-  const openingActions = ctx.pose && ctx.space.pose ? { pose: poseAt(ep, 0) } : undefined;
+  // the opening is the character standing at its spawn point: truth frame 0's pose (and its geometry)
+  const p0 = poseAt(ep, 0);
+  const openingActions =
+    (ctx.pose && ctx.space.pose) || (ctx.geometry && ctx.space.geometry)
+      ? {
+          ...(ctx.pose && ctx.space.pose ? { pose: p0 } : {}),
+          ...(ctx.geometry && ctx.space.geometry ? { geometry: renderGeometry(ctx.level, eyeFromCharacter(p0), ctx.latent.width, ctx.latent.height, ctx.space.geometry) } : {}),
+        }
+      : undefined;
   const s = model.createSession({ seed: id, prompt: PROMPTS[current], opening, openingActions });
   const capture = new Set(opts.capture ?? []);
   const out: Rollout = { frames: [], events: [], before: [], captures: new Map() };
@@ -357,7 +376,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
     // Frame size: one warm-up block (not counted in the engine's frames/s).
     const warm = model.createSession({ seed: 0, prompt: PROMPTS[horizonPlans[0]!.prompt0], opening: `${PROMPTS[horizonPlans[0]!.prompt0]}/${horizonPlans[0]!.spawnIndex}` });
-    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space)) });
+    const latent = { height: model.config.latent_height, width: model.config.latent_width };
+    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space, latent)) });
     await warm.close();
     const img0 = wb.images[0];
     if (!img0) throw new Error('the decoder returned no frames');
@@ -372,6 +392,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       frameBytes: size * size * 3,
       space,
       pose: st.pose && !!space.pose,
+      geometry: st.geometry && !!space.geometry,
+      level,
+      latent,
       engine: { frames: 0, stepSeconds: 0, engineSeconds: 0, decodeMs: 0, blocks: 0 },
     };
     log(
