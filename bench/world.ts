@@ -9,6 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 
+import { defaultLevel } from '../gameserver/src/levels/index.js';
+import { eyeFromCharacter, renderGeometry } from '../gameserver/src/render.js';
 import { loadModel } from '../sdk/src/index.js';
 import { median } from './common.js';
 
@@ -40,5 +42,24 @@ export async function runWorldBench(): Promise<unknown> {
       `default world (${DIR}), 2 threads, foldCommit ${foldCommit}: ${r.blockMs.toFixed(1)} ms per block of ${F} frames (DiT ${r.stepMs.toFixed(1)} ms, decode ${r.decodeMs.toFixed(1)} ms, first frame after ${r.firstFrameMs.toFixed(1)} ms) → ${r.fps.toFixed(1)} frames/s`,
     );
   }
-  return { suite: 'world', model: DIR, rows };
+  // A geometry-taking model also needs the game server's map of the view for every frame
+  // (renderGeometry at the latent size), drawn on the room's thread while the engine runs.
+  const probe = await loadModel(DIR, { threads: 1 });
+  const g = probe.config.action?.geometry;
+  const H = probe.config.latent_height;
+  const W = probe.config.latent_width;
+  probe.close();
+  let geometryMs: number | null = null;
+  if (g) {
+    const t: number[] = [];
+    const out = new Float32Array(g.channels * H * W);
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      renderGeometry(defaultLevel, eyeFromCharacter({ x: (i % 20) - 10, y: 0, z: 3 - (i % 7), yaw: i * 0.37, pitch: 0.05 }), W, H, g, out);
+      t.push(performance.now() - t0);
+    }
+    geometryMs = median(t);
+    console.log(`geometry map (${g.channels}×${H}×${W}, ${g.samples}² rays per pixel): ${geometryMs.toFixed(3)} ms per frame on the game server's thread`);
+  }
+  return { suite: 'world', model: DIR, rows, geometryMs };
 }

@@ -23,7 +23,11 @@ import {
   WORLD_ERRORS,
   WorldEngine,
   WorldRoom,
+  GEOMETRY_CHANNELS,
   decodeEnvelope,
+  defaultLevel,
+  eyeFromCharacter,
+  renderGeometry,
   defaultActionMap,
   encodeEnvelope,
   freePort,
@@ -44,6 +48,7 @@ import { fixtures } from './helpers/fixtures.js';
 const SECRET = 'test-secret-0123456789abcdef';
 const tinyDir = join(fixtures, 'tiny');
 const decoderDir = join(fixtures, 'taehv_tiny');
+const geoDir = join(fixtures, 'tiny_geometry');
 /** The tiny weights under a staggered schedule (4 blocks in flight). */
 const stagDir = mkdtempSync(join(tmpdir(), 'wc-stag-room-'));
 writeFileSync(join(stagDir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), schedule: { type: 'staggered', window: 4 } }));
@@ -55,6 +60,16 @@ class FaultyRoom extends WorldRoom {
   static faulty = new Set<string>();
   protected override stepOptions(v: WorldView, meta: BlockMeta): Omit<StepOptions, 'actions'> {
     return FaultyRoom.faulty.has(v.id) && meta.block >= 2 ? { noise: [new Float32Array(3)] } : {};
+  }
+}
+
+/** Records the conditioning of every block (a geometry-taking model's rows). */
+class RecordingRoom extends WorldRoom {
+  static seen: { encoded: Float32Array | undefined; pose: { x: number; y: number; z: number; yaw: number; pitch: number } | undefined }[] = [];
+  protected override conditioningFor(v: WorldView, ticks: readonly TickMotion[]): ReturnType<WorldRoom['conditioningFor']> {
+    const c = super.conditioningFor(v, ticks);
+    RecordingRoom.seen.push({ encoded: c.encoded, pose: ticks.at(-1)?.pose });
+    return c;
   }
 }
 
@@ -233,6 +248,7 @@ describe('WorldRoom over loopback', () => {
   let engine: WorldEngine;
   let smallEngine: WorldEngine;
   let stagEngine: WorldEngine;
+  let geoEngine: WorldEngine;
   let server: Server;
   let colyseus: ColyseusTestServer;
   let sdk: ColyseusSDK;
@@ -279,6 +295,7 @@ describe('WorldRoom over loopback', () => {
     await probe.close();
     smallEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, kv: { budgetBytes: Math.floor(quota * 1.5) } });
     stagEngine = await WorldEngine.load({ modelDir: stagDir, decoderDir, threads: 1 });
+    geoEngine = await WorldEngine.load({ modelDir: geoDir, decoderDir, threads: 1 });
 
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
     server.define('world', WorldRoom, { ...base, engine });
@@ -287,6 +304,7 @@ describe('WorldRoom over loopback', () => {
     server.define('shared', WorldRoom, { ...base, engine, mode: 'shared' });
     server.define('small', WorldRoom, { ...base, engine: smallEngine });
     server.define('staggered', WorldRoom, { ...base, engine: stagEngine });
+    server.define('geometry', RecordingRoom, { ...base, engine: geoEngine });
     server.define('faulty', FaultyRoom, { ...base, engine });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
@@ -303,6 +321,7 @@ describe('WorldRoom over loopback', () => {
     engine?.close();
     smallEngine?.close();
     stagEngine?.close();
+    geoEngine?.close();
     rmSync(stagDir, { recursive: true, force: true });
   });
 
@@ -323,6 +342,26 @@ describe('WorldRoom over loopback', () => {
     const state = c.room.state as { players: Map<string, { view: string; connected: boolean }>; mode: string };
     expect(state.mode).toBe('private');
     expect(state.players.get(c.room.sessionId)!.view).toBe(w.view);
+    await c.room.leave();
+  });
+
+  it("conditions a geometry-taking model on the map of the level seen from the driver's pose", async () => {
+    RecordingRoom.seen = [];
+    const c = await join('geometry', 'geo');
+    let seq = 0;
+    const timer = setInterval(() => c.room.send('input', { seq: ++seq, keys: 1, dx: 0.4, dy: 0 }), 20);
+    try {
+      await until(() => c.frames.length >= 20 && RecordingRoom.seen.some((r) => r.pose), '20 frames while walking');
+    } finally {
+      clearInterval(timer);
+    }
+    const n = 7 + GEOMETRY_CHANNELS * 6 * 8; // tiny_geometry: 6x8 latents
+    const moving = RecordingRoom.seen.find((r) => r.pose)!;
+    expect(moving.encoded!.length).toBe(3 * n);
+    const want = renderGeometry(defaultLevel, eyeFromCharacter(moving.pose!), 8, 6, { samples: 2, near: 5 });
+    expect([...moving.encoded!.subarray(2 * n + 7, 3 * n)]).toEqual([...want]); // the block's last frame: the pose after its last tick
+    expect(Math.max(...want.subarray(3 * 48, 4 * 48))).toBe(1); // the map sees the yard (coverage)
+    expectInOrder(c.frames);
     await c.room.leave();
   });
 

@@ -74,7 +74,7 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
     const keys = tensor(rollout, `block.${b}.keys`);
     const mouse = tensor(rollout, `block.${b}.mouse`);
     const geo = tensor(rollout, `block.${b}.geometry`);
-    const per = 3 * latent.height * latent.width;
+    const per = 8 * latent.height * latent.width;
     return Array.from({ length: F }, (_, f) => ({
       keys: space.keys.filter((_, k) => keys[f * space.keys.length + k] === 1),
       mouse: Object.fromEntries(space.mouse.map((a, j) => [a.name, mouse[f * space.mouse.length + j]!])),
@@ -84,14 +84,14 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
 
   it('declares the geometry and counts its map in the action row', () => {
     const space = model.config.action!;
-    expect(space.geometry).toEqual({ channels: 3, samples: 2, near: 5 });
+    expect(space.geometry).toEqual({ channels: 8, samples: 2, near: 5 });
     expect(model.config.latent_channels).toBe(4);
     expect(actionVectorSize(space)).toBe(7);
-    expect(actionSize(space, latent)).toBe(7 + 3 * 48);
-    expect(model.inputs.actions?.size).toBe(7 + 3 * 48);
+    expect(actionSize(space, latent)).toBe(7 + 8 * 48);
+    expect(model.inputs.actions?.size).toBe(7 + 8 * 48);
     expect(model.inputs.actions?.geometry).toEqual(space.geometry);
     const s = model.createSession({ latentHeight: 4, latentWidth: 4 });
-    expect(s.layout.actionSize).toBe(7 + 3 * 16);
+    expect(s.layout.actionSize).toBe(7 + 8 * 16);
     void s.close();
   });
 
@@ -134,8 +134,8 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
   it('rejects bad maps with errors naming them, and a map for a model without one', async () => {
     const space = model.config.action!;
     expect(() => encodeActions({}, space, F)).toThrow(/give the latent size/);
-    expect(() => encodeActions({ geometry: new Float32Array(10) }, space, F, latent)).toThrow(/geometry must be a Float32Array of 3x6x8 = 144 floats/);
-    const nan = new Float32Array(144);
+    expect(() => encodeActions({ geometry: new Float32Array(10) }, space, F, latent)).toThrow(/geometry must be a Float32Array of 8x6x8 = 384 floats/);
+    const nan = new Float32Array(384);
     nan[77] = Number.NaN;
     expect(() => encodeActions({ geometry: nan }, space, F, latent)).toThrow(/NaN/);
     expect(() => encodeActions({ geometry: [1, 2] as unknown as Float32Array }, space, F, latent)).toThrow(ArgumentError);

@@ -26,7 +26,7 @@ import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
 import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
-import { defaultActionMap, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
+import { checkGeometrySpace, defaultActionMap, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
 import { spawnPose, type Level } from '../../gameserver/src/levels/index.js';
 import { PhysicsWorld, type Character, type CharacterInput, type CharacterParams, type TickMotion } from '../../gameserver/src/physics.js';
 import { KEY_BITS } from '../../gameserver/src/protocol.js';
@@ -153,6 +153,7 @@ export class EnvSpec {
     this.ticksPerFrame = tickRate / this.fps;
     if (!Number.isInteger(this.ticksPerFrame) || this.ticksPerFrame < 1) throw new ArgumentError(`tickRate ${tickRate} must be a positive multiple of the model's ${this.fps} latent frames/s`, 'ARGUMENT');
     if (opts.maxEpisodeSteps !== undefined && (!Number.isInteger(opts.maxEpisodeSteps) || opts.maxEpisodeSteps < 1)) throw new ArgumentError('maxEpisodeSteps must be a positive integer', 'ARGUMENT');
+    checkGeometrySpace(c.action);
     const map = opts.actionMap ?? defaultActionMap;
     this.maxTurnRate = opts.character?.maxTurnRate ?? 2 * Math.PI;
     const h = opts.session?.latentHeight ?? c.latent_height;

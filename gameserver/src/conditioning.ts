@@ -12,7 +12,7 @@
 import { encodeActions, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
 import type { TickMotion } from './physics.js';
-import { eyeFromCharacter, renderGeometry } from './render.js';
+import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry } from './render.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
 export interface ActionMap {
@@ -50,6 +50,13 @@ export interface ConditioningParams {
 export interface GeometryView {
   level: Level;
   latent: LatentSize;
+}
+
+/** Throws when a model's geometry map is not the one the game server draws ({@link GEOMETRY_CHANNELS} channels of renderGeometry). */
+export function checkGeometrySpace(space: ActionSpace | null | undefined): void {
+  const g = space?.geometry;
+  if (g && g.channels !== GEOMETRY_CHANNELS)
+    throw new Error(`the model takes a ${g.channels}-channel geometry map; the game server draws ${GEOMETRY_CHANNELS} channels (renderGeometry)`);
 }
 
 /**

@@ -8,7 +8,7 @@ export { WorldEngine, resolveDecoderDir } from './engine.js';
 export type { EngineOptions, EngineStats } from './engine.js';
 export { PhysicsWorld, Character, initPhysics, defaultCharacterParams } from './physics.js';
 export type { CharacterInput, CharacterParams, TickMotion } from './physics.js';
-export { motionToConditioning, groupMotion, frameAction, poseInputs, defaultActionMap } from './conditioning.js';
+export { motionToConditioning, groupMotion, frameAction, poseInputs, checkGeometrySpace, defaultActionMap } from './conditioning.js';
 export type { ActionMap, Conditioning, ConditioningParams, FrameMotion, GeometryView } from './conditioning.js';
 export { AutoCodec, JpegCodec, RawCodec, resolveCodec, latentPreview } from './codec.js';
 export type { FrameCodec } from './codec.js';

@@ -22,7 +22,7 @@ import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, 
 import { KvBudgetError, TablePromptEncoder, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
 import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
-import { defaultActionMap, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
+import { checkGeometrySpace, defaultActionMap, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from './levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from './physics.js';
@@ -164,6 +164,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     };
     if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
     this.actionSpace = cfg.action;
+    checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
     this.conditioningParams = {

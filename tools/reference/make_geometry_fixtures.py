@@ -7,10 +7,10 @@ latents as input channels). Deterministic; overwrites.
 
 Writes
     tiny_geometry/{config.json,model.safetensors}  the tiny CausalWanModel of make_fixtures.py
-                                                   with `action.geometry` (3 channels,
-                                                   in_dim 4 + 3) on 6x8 latents (H != W)
+                                                   with `action.geometry` (8 channels,
+                                                   in_dim 4 + 8) on 6x8 latents (H != W)
     golden/geometry_rollout.safetensors            3 blocks: keys, mouse, the geometry maps
-                                                   [F, 3, 6, 8], the action rows, the noise
+                                                   [F, 8, 6, 8], the action rows, the noise
                                                    and x0 (float64 reference, stored F32);
                                                    block 1 has no map (all zero)
 """
@@ -28,7 +28,7 @@ import make_fixtures as MF  # noqa: E402
 import safetensors_io  # noqa: E402
 import wan_causal as W  # noqa: E402
 
-GEOMETRY = {"channels": 3, "samples": 2, "near": 5.0}
+GEOMETRY = {"channels": 8, "samples": 2, "near": 5.0}  # the game server's renderGeometry channels
 CONFIG = dict(MF.TINY_CONFIG, in_dim=MF.TINY_CONFIG["out_dim"] + GEOMETRY["channels"], latent_height=6,
               latent_width=8, action=dict(MF.TINY_CONFIG["action"], geometry=GEOMETRY))
 

@@ -28,6 +28,9 @@ done
 if [ ! -f data/world/meta.json ]; then
   npm run dataset -- --out data/world --episodes 260 --frames 150 --seed 1 --workers 2 2>&1 | tee runs/dataset.log
 fi
+if [ ! -f data/world/geometry.f32 ]; then  # a dataset from before the geometry maps
+  npm run dataset -- --geometry --out data/world
+fi
 (cd tools/train && $PY train_ae.py --data ../../data/world --run ../../runs/ae --minutes "$AE_MINUTES")
 if [ ! -f data/world/latents.f32.json ]; then
   (cd tools/train && $PY train_ae.py --data ../../data/world --run ../../runs/ae --encode)
