@@ -22,6 +22,7 @@ import torch
 from common import WorldData, load_checkpoint
 import safetensors_io
 import train_ae
+from train_dit import engine_weights
 import wan_causal as W
 
 
@@ -54,7 +55,8 @@ def main():
     cfg["latent_fps"] = data.meta["fps"]  # latent frames per second of world time (no temporal compression)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    safetensors_io.save_file({k: v.detach().float() for k, v in model.state_dict().items()},
+    # the engine's weights: the geometry columns with their training scale folded in
+    safetensors_io.save_file({k: v.detach().float() for k, v in engine_weights(model.state_dict(), cfg).items()},
                              os.path.join(args.out, "model.safetensors"),
                              metadata={"format": "pt", "trained_steps": str(dit["step"])})
     prompts = {name: table[i].detach().float() for i, name in enumerate(data.meta["prompts"])}

@@ -91,6 +91,15 @@ SELF_CONTEXT_SIGMA = (0.15, 0.6)
 # noisy latents before the patch embedding (Wan's i2v concatenation); all zero ("absent")
 # for GEOMETRY_DROPOUT of the clips so the model also runs without it.
 GEOMETRY_DROPOUT = 0.1
+# The geometry columns of the patch embedding are trained as W' with W = GEOMETRY_SCALE * W'
+# (the map enters the training forward scaled by it; engine_weights() folds it into the
+# exported weights): a new input added to a trained network as zero columns otherwise
+# learns ~10x slower than it needs to (Adam moves W' by ~lr a step whatever its scale).
+GEOMETRY_SCALE = 8.0
+# "No context" clips: for NO_CONTEXT of the clips every block before the last is pure noise
+# (sigma 1), so the model must paint those frames from the geometry, pose and prompt alone --
+# what it needs when its own history has drifted away from the level.
+NO_CONTEXT = 0.2
 
 
 # ---------------------------------------------------------------------------------------
@@ -123,7 +132,7 @@ def forward_train(model, x, t, ctx, actions, windows, geometry=None):
     (models with `action.geometry`). Returns v [B, C, T, H, W]."""
     B, C, Tn, H, Wd = x.shape
     dim, n, d = model.dim, model.num_heads, model.head_dim
-    tok = model.patch_embedding(x if geometry is None else torch.cat([x, geometry], dim=1))
+    tok = model.patch_embedding(x if geometry is None else torch.cat([x, geometry * GEOMETRY_SCALE], dim=1))
     fh, fw = tok.shape[3:]
     S = fh * fw
     L = Tn * S
@@ -178,6 +187,17 @@ def forward_train(model, x, t, ctx, actions, windows, geometry=None):
     return out.reshape(B, c, Tn, fh * 2, fw * 2)
 
 
+def engine_weights(state_dict, cfg):
+    """The weights the engine (and the reference) run: the training state dict with the
+    geometry columns of the patch embedding scaled by GEOMETRY_SCALE (see above)."""
+    sd = dict(state_dict)
+    if W.geometry_channels(cfg.get("action")):
+        w = sd["patch_embedding.weight"].clone()
+        w[:, cfg["out_dim"]:] *= GEOMETRY_SCALE
+        sd["patch_embedding.weight"] = w
+    return sd
+
+
 def pad_prompt(table, idx, text_len):
     """Learned table [P, rows, text_dim] and prompt indices [B, T] -> [B, T, text_len, text_dim]."""
     e = table[idx]
@@ -192,6 +212,9 @@ def draw_sigmas(rng, B, Tn, block):
     nb = Tn // block
     out = np.zeros((B, Tn), np.float32)
     for b in range(B):
+        if rng.random() < NO_CONTEXT:  # no context: the history is pure noise
+            out[b] = np.repeat(np.concatenate([np.ones(nb - 1), rng.random(1)]), block)
+            continue
         r = rng.random()
         if r < 0.3:
             out[b] = rng.random(Tn)
@@ -279,6 +302,9 @@ def selftest():
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
+    trained = model  # the training parametrization; the reference runs engine_weights() of it
+    model = W.CausalWanModel(cfg).double()
+    model.load_state_dict(engine_weights(trained.state_dict(), cfg))
     Tn, Fb = 12, 3
     x0 = torch.randn(4, Tn, 4, 4, dtype=torch.float64)
     acts = torch.randn(Tn, 3, dtype=torch.float64)
@@ -300,7 +326,7 @@ def selftest():
     t[0, -Fb:] = t_last
     wins = block_windows(Tn, Fb, cfg["local_attn_size"])
     with torch.no_grad():
-        got = forward_train(model, xt[None], t, ctx[None, None].expand(1, Tn, 2, 8), acts[None], wins, geo[None])[0]
+        got = forward_train(trained, xt[None], t, ctx[None, None].expand(1, Tn, 2, 8), acts[None], wins, geo[None])[0]
     err = (got[:, -Fb:] - ref).abs().max().item()
     print(f"selftest: max |batched - reference| = {err:.3e}")
     assert err < 1e-9, err
