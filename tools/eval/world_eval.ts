@@ -354,7 +354,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const space = c.action;
     if (!model.decoder) throw new Error(`${st.model} has no decoder: the eval compares decoded frames`);
     if (model.openings.size === 0) throw new Error(`${st.model} ships no openings (openings.safetensors): the eval starts every rollout from one`);
-    const latentFrame = c.in_dim * c.latent_height * c.latent_width;
+    const latentFrame = c.latent_channels * c.latent_height * c.latent_width;
     const openingFrames = model.openings.values().next().value!.length / latentFrame;
     const frames = (seconds: number): number => Math.ceil((seconds * fps) / F) * F + 1;
 
