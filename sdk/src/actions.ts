@@ -38,14 +38,19 @@ export interface PoseSpec {
  * exp(−d / near)); it travels at the end of each frame's action row.
  */
 export interface GeometrySpec {
+  /** Channels of the map per latent pixel (the game server's renderGeometry draws 8). */
   channels: number;
+  /** Rays per map pixel along each axis (samples² per pixel). */
   samples: number;
+  /** Distance scale (m) of the nearness channel exp(−d / near). */
   near: number;
 }
 
 /** A latent frame size (a session's layout has one). */
 export interface LatentSize {
+  /** Latent rows. */
   height: number;
+  /** Latent columns. */
   width: number;
 }
 
