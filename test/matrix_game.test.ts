@@ -43,7 +43,7 @@ describe('matrix_game: config and declared inputs', () => {
     expect(model.inputs).toEqual({
       context: { kind: 'clip', rows: 5, dim: 16, required: true },
       imageLatent: { channels: 4, required: true },
-      actions: { mode: 'matrix_game', size: 6, perVideoFrame: true, videoFramesPerLatent: 4 },
+      actions: { mode: 'matrix_game', size: 6, geometry: null, perVideoFrame: true, videoFramesPerLatent: 4 },
     });
     expect(session().layout.timesteps.map((t) => Number(t.toFixed(3)))).toEqual(doc.schedule.steps.map((t) => Number(t.toFixed(3))));
   });
