@@ -29,7 +29,7 @@ struct PoseFeatures {
 
 // The level's geometry in view as input channels (additive mode, optional; worldcast's
 // own key): per latent frame a map [channels, H, W] at the latent size that the game server
-// computes from its level and the camera (the SDK's renderGeometry: albedo, coverage,
+// computes from its level and the camera (the game server's renderGeometry: albedo, coverage,
 // nearness, normal; `samples` and `near` say how). The DiT input is [latents ‖ map], as
 // Wan's i2v input concatenates its condition channels, so in_dim = out_dim + channels. The
 // map travels at the end of each frame's action row; absent = all zero.
