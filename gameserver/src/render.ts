@@ -401,7 +401,7 @@ export function renderView(level: Level, camera: Camera, lighting: Lighting | Pr
   const cosGlow = L.discSize > 0 ? Math.cos(L.discSize * 4) : 2;
   const glowScale = 1 / (1 - cosGlow);
 
-  const { fx, fy, fz, rx, rz, ux, uy, uz } = cameraBasis(camera);
+  const basis = cameraBasis(camera);
   const tanV = Math.tan(FOV_Y / 2);
   const tanH = (tanV * width) / height;
   const ox = camera.x;
@@ -415,17 +415,10 @@ export function renderView(level: Level, camera: Camera, lighting: Lighting | Pr
       let accG = 0;
       let accB = 0;
       for (let sub = 0; sub < 4; sub++) {
-        const u = (px + 0.25 + 0.5 * (sub & 1)) / width;
-        const v = (py + 0.25 + 0.5 * (sub >> 1)) / height;
-        const a = (2 * u - 1) * tanH;
-        const b = (1 - 2 * v) * tanV;
-        let dx = fx + a * rx + b * ux;
-        let dy = fy + b * uy;
-        let dz = fz + a * rz + b * uz;
-        const inv = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz);
-        dx *= inv;
-        dy *= inv;
-        dz *= inv;
+        primaryRay(basis, tanH, tanV, (px + 0.25 + 0.5 * (sub & 1)) / width, (py + 0.25 + 0.5 * (sub >> 1)) / height);
+        const dx = RAY[0]!;
+        const dy = RAY[1]!;
+        const dz = RAY[2]!;
         let cr: number;
         let cg: number;
         let cb: number;
@@ -504,7 +497,7 @@ export function renderGeometry(level: Level, camera: Camera, width: number, heig
   if (out && out.length < n) throw new Error(`out holds ${out.length} floats; ${n} needed`);
   const map = out ?? new Float32Array(n);
   const s = compile(level);
-  const { fx, fy, fz, rx, rz, ux, uy, uz } = cameraBasis(camera);
+  const basis = cameraBasis(camera);
   const tanV = Math.tan(FOV_Y / 2);
   const tanH = (tanV * width) / height;
   const w = 1 / (S * S);
@@ -520,18 +513,8 @@ export function renderGeometry(level: Level, camera: Camera, width: number, heig
       let nz = 0;
       for (let sy = 0; sy < S; sy++) {
         for (let sx = 0; sx < S; sx++) {
-          const u = (px + (sx + 0.5) / S) / width;
-          const v = (py + (sy + 0.5) / S) / height;
-          const a = (2 * u - 1) * tanH;
-          const bb = (1 - 2 * v) * tanV;
-          let dx = fx + a * rx + bb * ux;
-          let dy = fy + bb * uy;
-          let dz = fz + a * rz + bb * uz;
-          const inv = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz);
-          dx *= inv;
-          dy *= inv;
-          dz *= inv;
-          if (!trace(s, camera.x, camera.y, camera.z, dx, dy, dz)) continue;
+          primaryRay(basis, tanH, tanV, (px + (sx + 0.5) / S) / width, (py + (sy + 0.5) / S) / height);
+          if (!trace(s, camera.x, camera.y, camera.z, RAY[0]!, RAY[1]!, RAY[2]!)) continue;
           cov += 1;
           nearness += Math.exp(-HIT[0]! / near);
           nx += HIT[1]!;
@@ -555,13 +538,41 @@ export function renderGeometry(level: Level, camera: Camera, width: number, heig
   return map;
 }
 
+/** A camera's forward, right and up vectors (right has no y component). */
+interface Basis {
+  fx: number;
+  fy: number;
+  fz: number;
+  rx: number;
+  rz: number;
+  ux: number;
+  uy: number;
+  uz: number;
+}
+
 /** The camera's forward, right and up vectors (physics conventions: yaw 0 looks at -Z; pitch > 0 looks up). */
-function cameraBasis(camera: Camera): { fx: number; fy: number; fz: number; rx: number; rz: number; ux: number; uy: number; uz: number } {
+function cameraBasis(camera: Camera): Basis {
   const cy = Math.cos(camera.yaw);
   const sy = Math.sin(camera.yaw);
   const cp = Math.cos(camera.pitch);
   const sp = Math.sin(camera.pitch);
   return { fx: -sy * cp, fy: sp, fz: -cy * cp, rx: cy, rz: -sy, ux: sy * sp, uy: cp, uz: cy * sp };
+}
+
+// The unit direction of the last primaryRay() (a typed array, as HIT, so nothing is allocated per ray).
+const RAY = new Float64Array(3);
+
+/** The pinhole ray through image point (u, v) ∈ [0, 1]² (u right, v down), normalized, into RAY. */
+function primaryRay(B: Basis, tanH: number, tanV: number, u: number, v: number): void {
+  const a = (2 * u - 1) * tanH;
+  const b = (1 - 2 * v) * tanV;
+  const dx = B.fx + a * B.rx + b * B.ux;
+  const dy = B.fy + b * B.uy;
+  const dz = B.fz + a * B.rz + b * B.uz;
+  const inv = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz);
+  RAY[0] = dx * inv;
+  RAY[1] = dy * inv;
+  RAY[2] = dz * inv;
 }
 
 function toByte(v: number): number {
