@@ -18,9 +18,10 @@
  * (pages shared, same noise) with the last action held for the unknown frames, shows frame j,
  * and drops the fork; the real session steps once the block's last action is in. Every
  * observation then reflects every action so far, at the cost of one block forward per frame.
- * For a model that takes the pose (or the geometry), the held frames also hold the last pose (physics has not
- * run them yet), so frames before a block's last are previews that may differ slightly from
- * what 'block' granularity shows; the last frame of every block is exactly the same.
+ * For a model that takes the pose (or the geometry map), the held frames also hold the last
+ * pose and map (physics has not run them yet), so frames before a block's last are previews
+ * that may differ slightly from what 'block' granularity shows; the last frame of every
+ * block is exactly the same.
  */
 import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
 import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';

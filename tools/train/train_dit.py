@@ -9,19 +9,23 @@ Recipe (diffusion forcing under the block-causal mask):
     with its per-frame actions and per-frame prompt; the actions are the keys and mouse of
     the dataset, then the character's pose as features (wan_causal.pose_features, config
     `action.pose`), zeroed for POSE_DROPOUT of the clips so the model also runs without it;
+    with the dataset's geometry.f32, each frame's map of the level in view joins the noisy
+    latents as input channels (config `action.geometry`; zeroed for GEOMETRY_DROPOUT);
   * every frame gets its own noise level sigma (rectified flow, x_t = (1-sigma) x0 +
     sigma eps, target v = eps - x0, t = 1000 sigma); how sigmas are drawn per sample:
+    "no context" (NO_CONTEXT, 20%: earlier blocks pure noise, the last uniform), else
     independent per frame (30%), one per block (40%), or "history clean": earlier blocks at
     sigma = 0 or a little noise (the engine's commit pass sees clean context) and the last
-    block uniform (30%);
+    block uniform (30%); own-prediction context on top (SELF_CONTEXT, below);
   * attention: frame i of block b sees the frames of blocks <= b that the engine's window
     (local_attn_size frames including the block) keeps, i.e. exactly what the engine's
     KV selection gives at inference;
   * cross-attention is per frame (a prompt switch inside a clip changes the prompt from
     that frame on); the prompt embeddings are a learned table (exported to prompts.safetensors).
 Resumable: `--run` holds ckpt.pt (every 2 minutes), train.log, an EMA of the weights. A
-weights-only head start trained without the pose gets zero pose columns in its action MLP
-(the same function) and learns them from there.
+weights-only head start trained without the pose gets zero pose columns in its action MLP,
+one trained without the map zero geometry columns in its patch embedding (the same function
+either way), and learns them from there.
 """
 
 import argparse
