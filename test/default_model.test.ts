@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defaultLevel, eyeFromCharacter, GEOMETRY_CHANNELS, poseInputs, PROMPTS, renderView, spawnPose } from '../gameserver/src/index.js';
-import { loadModel, type ActionInput, type Model, type Pose } from '../sdk/src/index.js';
-import { generateEpisode, planEpisode } from '../tools/dataset/generate.js';
+import { loadModel, type Model } from '../sdk/src/index.js';
+import { heldOutWalk, walkRollout } from '../tools/eval/walk.js';
 import { psnr } from '../tools/eval/metrics.js';
 import { root } from './helpers/fixtures.js';
 
@@ -70,40 +70,15 @@ describe('default world model', () => {
   });
 
   it('keeps the walls where the level has them: 10 s of a held-out walk, with and without the geometry map', async () => {
-    // the first held-out explorer episode (the eval's seed) under daylight, without a prompt switch
-    let id = 0;
-    while (!((p) => p.policy === 'explorer' && p.switchAt === null && p.prompt0 === 0)(planEpisode(defaultLevel, 90210, id, 151))) id++;
-    const ep = await generateEpisode(defaultLevel, 90210, id, 151, 128);
-    const space = model.config.action!;
-    const F = model.config.num_frame_per_block;
-    const poseAt = (k: number): Pose => {
-      const p = ep.poses.subarray(k * 5, k * 5 + 5);
-      return { x: p[0]!, y: p[1]!, z: p[2]!, yaw: p[3]!, pitch: p[4]! };
+    // the first held-out explorer episode (the eval's seed) under daylight, without a prompt switch (npm run eval:walk)
+    const ep = await heldOutWalk(defaultLevel, 'day', 151, 90210);
+    const last2s = async (geometry: boolean): Promise<number> => {
+      const ps = (await walkRollout(model, defaultLevel, ep, geometry)).slice(-30);
+      expect(ps.length).toBe(30);
+      return ps.reduce((x, y) => x + y, 0) / ps.length;
     };
-    const rows = (k: number, geometry: boolean): ActionInput => {
-      const a = ep.actions.subarray(k * 7, k * 7 + 7);
-      const inputs = poseInputs(poseAt(k), space, { view });
-      return {
-        keys: space.keys.filter((_, i) => a[i] === 1),
-        mouse: { dx: a[5]!, dy: a[6]! },
-        pose: inputs.pose,
-        ...(geometry ? { geometry: inputs.geometry } : {}),
-      };
-    };
-    const run = async (geometry: boolean): Promise<number> => {
-      const s = model.createSession({ seed: id, prompt: 'day', opening: `day/${ep.meta.spawn.index}`, openingActions: rows(0, geometry) });
-      const last: number[] = [];
-      for (let b = 1; b <= 50; b++) {
-        const k0 = (b - 1) * F + 1;
-        const out = await s.step({ actions: Array.from({ length: F }, (_, i) => rows(k0 + i, geometry)) });
-        if (b > 40) out.images.forEach((img, i) => last.push(psnr(img.rgb, ep.frames.subarray((k0 + i) * 128 * 128 * 3, (k0 + i + 1) * 128 * 128 * 3))));
-      }
-      await s.close();
-      return last.reduce((x, y) => x + y, 0) / last.length;
-    };
-    const withMap = await run(true);
-    const without = await run(false);
-    // measured when the model was trained: see MODEL_CARD.md
+    const withMap = await last2s(true);
+    const without = await last2s(false);
     expect(withMap).toBeGreaterThan(WALLS_PSNR);
     expect(withMap - without).toBeGreaterThan(WALLS_GAIN);
   }, 120_000);

@@ -32,7 +32,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-import { encodeActions } from '../../sdk/src/actions.js';
+import { encodeActions, type Pose } from '../../sdk/src/actions.js';
 import { defaultActionMap, frameAction, groupMotion, type ConditioningParams } from '../../gameserver/src/conditioning.js';
 import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type LevelSpawn } from '../../gameserver/src/levels/index.js';
 import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../gameserver/src/physics.js';
@@ -96,6 +96,12 @@ export interface EpisodeData {
   actions: Float32Array;
   poses: Float32Array;
   prompts: Uint8Array;
+}
+
+/** The character's pose at episode frame k (poses.f32's row: foot x y z, yaw, pitch). */
+export function episodePose(ep: EpisodeData, k: number): Pose {
+  const p = ep.poses.subarray(k * 5, k * 5 + 5);
+  return { x: p[0]!, y: p[1]!, z: p[2]!, yaw: p[3]!, pitch: p[4]! };
 }
 
 // ------------------------------------------------------------------ policies
