@@ -39,10 +39,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadModel, type Model } from '../../sdk/src/model.js';
-import { actionSize, actionVectorSize, poseFeatures, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
+import { actionSize, actionVectorSize, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
+import { poseInputs } from '../../gameserver/src/conditioning.js';
 import { defaultLevel, type Level } from '../../gameserver/src/levels/index.js';
-import { PROMPTS, eyeFromCharacter, renderGeometry } from '../../gameserver/src/render.js';
-import { FPS as DATASET_FPS, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
+import { PROMPTS } from '../../gameserver/src/render.js';
+import { FPS as DATASET_FPS, episodePose, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
 import { clarity, lightingFeatures, nearestCentroid, psnr, ssim, vde } from './metrics.js';
 import { writeFrameGrid } from './strip.js';
 
@@ -190,23 +191,17 @@ interface Context {
   size: number;
   frameBytes: number;
   space: ActionSpace;
-  /** Whether the truth poses go in with the actions (the model takes them and --no-pose is not given). */
-  pose: boolean;
-  /** Whether the truth poses' geometry maps go in with the actions (the model takes them and --no-geometry is not given). */
-  geometry: boolean;
-  level: Level;
+  /**
+   * What a truth pose gives a frame, as the game server gives it (poseInputs): the pose and
+   * its geometry map, for a model that takes them, less what --no-pose / --no-geometry leave out.
+   */
+  truth: (pose: Pose) => Pick<ActionInput, 'pose' | 'geometry'>;
   latent: LatentSize;
   engine: { frames: number; stepSeconds: number; engineSeconds: number; decodeMs: number; blocks: number };
 }
 
 /** Blocks of an episode of `frames` truth frames (frame 0 is the opening). */
 const blocksOf = (ctx: Context, frames: number): number => Math.floor((frames - 1) / ctx.F);
-
-/** The truth pose of episode frame k. */
-const poseAt = (ep: EpisodeData, k: number): Pose => {
-  const p = ep.poses.subarray(k * 5, k * 5 + 5);
-  return { x: p[0]!, y: p[1]!, z: p[2]!, yaw: p[3]!, pitch: p[4]! };
-};
 
 /** The encoded actions of episode frames k0 .. k0+n−1: the recorded key/mouse row, then the pose features, then the geometry map. */
 function episodeActions(ctx: Context, ep: EpisodeData, k0: number, n: number): Float32Array {
@@ -217,9 +212,9 @@ function episodeActions(ctx: Context, ep: EpisodeData, k0: number, n: number): F
   const out = new Float32Array(n * A);
   for (let i = 0; i < n; i++) {
     out.set(ep.actions.subarray((k0 + i) * row, (k0 + i + 1) * row), i * A);
-    if (ctx.pose && space.pose) poseFeatures(space.pose, poseAt(ep, k0 + i), out, i * A + row);
-    if (ctx.geometry && space.geometry)
-      renderGeometry(ctx.level, eyeFromCharacter(poseAt(ep, k0 + i)), latent.width, latent.height, space.geometry, out.subarray(i * A + V, (i + 1) * A));
+    const t = ctx.truth(episodePose(ep, k0 + i));
+    if (t.pose) poseFeatures(space.pose!, t.pose, out, i * A + row);
+    if (t.geometry) out.set(t.geometry, i * A + V);
   }
   return out;
 }
@@ -230,15 +225,9 @@ async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastB
   const id = ep.meta.id;
   let current = ep.prompts[0]!;
   const opening = `${PROMPTS[current]}/${ep.meta.spawn.index}`;
-  // the opening is the character standing at its spawn point: truth frame 0's pose (and its geometry)
-  const p0 = poseAt(ep, 0);
-  const openingActions =
-    (ctx.pose && ctx.space.pose) || (ctx.geometry && ctx.space.geometry)
-      ? {
-          ...(ctx.pose && ctx.space.pose ? { pose: p0 } : {}),
-          ...(ctx.geometry && ctx.space.geometry ? { geometry: renderGeometry(ctx.level, eyeFromCharacter(p0), ctx.latent.width, ctx.latent.height, ctx.space.geometry) } : {}),
-        }
-      : undefined;
+  // the opening is the character standing at its spawn point: truth frame 0's pose (and its map)
+  const spawnInputs = ctx.truth(episodePose(ep, 0));
+  const openingActions = spawnInputs.pose || spawnInputs.geometry ? spawnInputs : undefined;
   const s = model.createSession({ seed: id, prompt: PROMPTS[current], opening, openingActions });
   const capture = new Set(opts.capture ?? []);
   const out: Rollout = { frames: [], events: [], before: [], captures: new Map() };
@@ -391,9 +380,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       size,
       frameBytes: size * size * 3,
       space,
-      pose: st.pose && !!space.pose,
-      geometry: st.geometry && !!space.geometry,
-      level,
+      truth: (pose) => poseInputs(pose, { ...space, pose: st.pose ? space.pose : undefined, geometry: st.geometry ? space.geometry : undefined }, { view: { level, latent } }),
       latent,
       engine: { frames: 0, stepSeconds: 0, engineSeconds: 0, decodeMs: 0, blocks: 0 },
     };
