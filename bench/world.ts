@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 
 import { defaultLevel } from '../gameserver/src/levels/index.js';
 import { eyeFromCharacter, renderGeometry } from '../gameserver/src/render.js';
-import { loadModel } from '../sdk/src/index.js';
+import { loadModel, type Model } from '../sdk/src/index.js';
 import { median } from './common.js';
 
 const DIR = 'models/default';
@@ -19,8 +19,10 @@ const DIR = 'models/default';
 export async function runWorldBench(): Promise<unknown> {
   if (!existsSync(`${DIR}/config.json`)) throw new Error(`${DIR} is missing`);
   const rows = [];
+  let config: Model['config'] | undefined;
   for (const foldCommit of [false, true]) {
     const model = await loadModel(DIR, { threads: 2 });
+    config = model.config;
     const s = model.createSession({ seed: 1, prompt: 'day', opening: 'day/0', foldCommit });
     const F = model.config.num_frame_per_block;
     const moves = [{ keys: ['w'] }, { keys: ['w'], mouse: { dx: 0.3 } }, { keys: ['a'] }, { keys: [], mouse: { dx: -0.3 } }];
@@ -44,11 +46,9 @@ export async function runWorldBench(): Promise<unknown> {
   }
   // A geometry-taking model also needs the game server's map of the view for every frame
   // (renderGeometry at the latent size), drawn on the room's thread while the engine runs.
-  const probe = await loadModel(DIR, { threads: 1 });
-  const g = probe.config.action?.geometry;
-  const H = probe.config.latent_height;
-  const W = probe.config.latent_width;
-  probe.close();
+  const g = config!.action?.geometry;
+  const H = config!.latent_height;
+  const W = config!.latent_width;
   let geometryMs: number | null = null;
   if (g) {
     const t: number[] = [];
