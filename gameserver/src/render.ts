@@ -475,6 +475,9 @@ export interface GeometryOptions {
   near?: number;
 }
 
+/** The sampling a {@link renderGeometry} map gets when its options leave it out. */
+export const GEOMETRY_DEFAULTS: Required<GeometryOptions> = { samples: 4, near: 8 };
+
 /**
  * The level's geometry as seen from `camera`: a coarse, lighting-free map of what each
  * pixel's rays hit, for models that take the view's geometry as a per-frame input (the
@@ -488,8 +491,8 @@ export interface GeometryOptions {
  */
 export function renderGeometry(level: Level, camera: Camera, width: number, height: number, opts: GeometryOptions = {}, out?: Float32Array): Float32Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error('width and height must be positive integers');
-  const S = opts.samples ?? 4;
-  const near = opts.near ?? 8;
+  const S = opts.samples ?? GEOMETRY_DEFAULTS.samples;
+  const near = opts.near ?? GEOMETRY_DEFAULTS.near;
   if (!Number.isInteger(S) || S < 1 || S > 64) throw new Error('geometry samples must be an integer in [1, 64]');
   if (!(near > 0) || !Number.isFinite(near)) throw new Error('geometry near must be a positive number');
   const plane = width * height;

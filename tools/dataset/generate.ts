@@ -38,7 +38,7 @@ import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type 
 import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../gameserver/src/physics.js';
 import { KEY_BITS } from '../../gameserver/src/protocol.js';
 import { Rng } from '../../gameserver/src/rng.js';
-import { EYE_HEIGHT, GEOMETRY_CHANNELS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type GeometryOptions } from '../../gameserver/src/render.js';
+import { EYE_HEIGHT, GEOMETRY_CHANNELS, GEOMETRY_DEFAULTS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type GeometryOptions } from '../../gameserver/src/render.js';
 
 export { Rng };
 
@@ -456,8 +456,8 @@ export function writeGeometry(dir: string, opts: { level?: Level; progress?: boo
   const gh = meta.height / GEOMETRY_DOWNSAMPLE;
   const gw = meta.width / GEOMETRY_DOWNSAMPLE;
   if (!Number.isInteger(gh) || !Number.isInteger(gw)) throw new Error(`frame size ${meta.width}x${meta.height} is not a multiple of ${GEOMETRY_DOWNSAMPLE}`);
-  const samples = opts.samples ?? 4;
-  const near = opts.near ?? 8;
+  const samples = opts.samples ?? GEOMETRY_DEFAULTS.samples;
+  const near = opts.near ?? GEOMETRY_DEFAULTS.near;
   const per = GEOMETRY_CHANNELS * gh * gw;
   const chunk = new Float32Array(per * 256);
   const fd = openSync(join(dir, 'geometry.f32'), 'w');
