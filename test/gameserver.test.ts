@@ -44,6 +44,7 @@ import {
 } from '../gameserver/src/index.js';
 import type { StepOptions } from '../sdk/src/index.js';
 import { fixtures } from './helpers/fixtures.js';
+import { expectInOrder, msgs, sleep, until, watch, type Client } from './helpers/room_clients.js';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const tinyDir = join(fixtures, 'tiny');
@@ -80,59 +81,6 @@ const wallLevel: Level = {
   boxes: [{ center: [0, 1.5, -2], halfExtents: [5, 1.5, 0.25] }],
   spawns: [{ position: [0, 0, -0.9], yaw: 0 }],
 };
-
-interface Client {
-  room: ClientRoom;
-  frames: FrameHeader[];
-  payloadBytes: number[];
-  messages: Map<string, unknown[]>;
-  leftCode: number | null;
-}
-
-function watch(room: ClientRoom): Client {
-  const c: Client = { room, frames: [], payloadBytes: [], messages: new Map(), leftCode: null };
-  room.onMessage('frame', (b: Uint8Array) => {
-    const { header, payload } = decodeEnvelope(b);
-    c.frames.push(header);
-    c.payloadBytes.push(payload.length);
-  });
-  for (const t of ['welcome', 'prompt', 'error', 'session_ended', 'stats', 'spectate_ended']) {
-    room.onMessage(t, (m: unknown) => {
-      const l = c.messages.get(t) ?? [];
-      l.push(m);
-      c.messages.set(t, l);
-    });
-  }
-  room.onLeave((code: number) => {
-    c.leftCode = code;
-  });
-  return c;
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function msgs<T>(c: Client, type: string): T[] {
-  return (c.messages.get(type) ?? []) as T[];
-}
-
-/** Frames arrive in order: consecutive seq numbers, blocks and frame indices increasing. */
-function expectInOrder(frames: FrameHeader[]): void {
-  for (let i = 1; i < frames.length; i++) {
-    const a = frames[i - 1]!;
-    const b = frames[i]!;
-    expect(b.seq).toBe(a.seq + 1);
-    if (b.block === a.block) expect(b.frame).toBe(a.frame + 1);
-    else expect(b.block).toBeGreaterThan(a.block);
-  }
-}
 
 describe('gameserver pieces', () => {
   it('validates input and prompt messages', () => {
@@ -781,8 +729,9 @@ describe('WorldRoom over loopback', () => {
     expect(err).not.toBeNull();
     expect(err!.message).toMatch(/cannot spectate "no-such-session": no such player/);
     expect(err!.code).toBe(WORLD_ERRORS.NO_SUCH_PLAYER);
-    const bad = await joinRoomOf(player, 'lost2', { spectate: 42 }).then(() => null, (e: unknown) => e as Error);
-    expect(bad!.message).toMatch(/no such player/);
+    const bad = await joinRoomOf(player, 'lost2', { spectate: 42 }).then(() => null, (e: unknown) => e as Error & { code?: number });
+    expect(bad!.message).toMatch(/join option spectate must be a player's session id/);
+    expect(bad!.code).toBe(WORLD_ERRORS.BAD_OPTIONS);
     expect(serverRoom(player).getPlayer(player.room.sessionId)).toBeDefined();
     await player.room.leave();
   });

@@ -3,7 +3,9 @@
  * physics, with action conditioning from the motion physics allows.
  */
 export { WorldRoom, WORLD_ERRORS } from './room.js';
-export type { WorldMode, WorldRoomOptions } from './room.js';
+export type { JoinAuth, WorldMode, WorldRoomOptions } from './room.js';
+export { DEFAULT_IDENTITY_LIMITS, IdentityLimiter, LIMIT_ERRORS, identityLimiter, resolveLimits } from './limits.js';
+export type { IdentityLimits, LimitRefusal } from './limits.js';
 export { WorldEngine, resolveDecoderDir } from './engine.js';
 export type { EngineOptions, EngineStats } from './engine.js';
 export { PhysicsWorld, Character, initPhysics, defaultCharacterParams } from './physics.js';
@@ -21,11 +23,14 @@ export {
   KEY_BITS,
   MAX_LOOK_PER_INPUT,
   decodeEnvelope,
+  describeValue,
   encodeEnvelope,
   validateInput,
+  validateJoinOptions,
   validatePrompt,
+  validateText,
 } from './protocol.js';
-export type { FrameHeader, FrameTimes, InputMessage } from './protocol.js';
+export type { FrameHeader, FrameTimes, InputMessage, JoinOptions } from './protocol.js';
 export { PlayerState, ViewState, WorldState } from './schema.js';
 export { PlayerRecord, WorldView } from './view.js';
 export type { BlockMeta, ViewKind } from './view.js';

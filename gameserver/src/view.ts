@@ -31,6 +31,12 @@ export class PlayerRecord {
   /** Sent invalid messages past the limit, or was cut off by the rate limit: no reconnection. */
   abusive = false;
   violations = 0;
+  /** Key of the identity's limits (see limits.ts); null when the room has none. */
+  limitKey: string | null = null;
+  /** Holds a world session of its own (counted against its identity's session cap). */
+  ownsSession = false;
+  /** Its socket is being replaced by a reconnect with its token (keep the world on this drop). */
+  superseded = false;
   framesSent = 0;
   dropped = 0;
   constructor(client: Client, state: PlayerState, character: Character | null, identity: AuthIdentity | null, spectating: string | null = null) {
