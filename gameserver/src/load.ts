@@ -9,25 +9,19 @@
  *                   [--max-batch N] [--threads N] [--mode private|shared]
  *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ColyseusSDK, type Room } from '@colyseus/sdk';
 
 import { signToken } from './auth.js';
+import { isLoopback, mb, pct, requestStats, sleep, startChild } from './harness.js';
 import { decodeEnvelope } from './protocol.js';
 import { freePort } from './server.js';
 
 const MAX_CLIENTS = 64;
 const MAX_SECONDS = 900;
-
-interface ServerStats {
-  server: { rss: number; heapUsed: number; pid: number };
-  engine: { batches: number; blocks: number; errors: number; maxBatch: number; busySeconds: number };
-  kv: { sessions: number; usedBytes: number };
-}
 
 interface Sim {
   id: number;
@@ -45,63 +39,6 @@ interface Sim {
   droppedByServer: number;
   errors: string[];
   left: boolean;
-}
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve('gameserver/src/server.ts'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
-  });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (ws:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, url: m[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`server exited (${code}):\n${out}`));
-    });
-  });
-}
-
-function isLoopback(url: string): boolean {
-  try {
-    const h = new URL(url).hostname;
-    return h === '127.0.0.1' || h === 'localhost' || h === '[::1]' || h === '::1';
-  } catch {
-    return false;
-  }
-}
-
-async function requestStats(room: Room): Promise<ServerStats | null> {
-  return new Promise((res) => {
-    const t = setTimeout(() => res(null), 3000);
-    const off = room.onMessage('stats', (m: ServerStats) => {
-      clearTimeout(t);
-      off();
-      res(m);
-    });
-    room.send('stats');
-  });
 }
 
 async function main(): Promise<void> {
