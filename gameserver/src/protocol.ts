@@ -21,10 +21,10 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
-/** Bits of the `keys` field of an input message. */
-export const KEY_BITS = { w: 1, a: 2, s: 4, d: 8, space: 16 } as const;
-export type KeyName = keyof typeof KEY_BITS;
-export const ALL_KEYS_MASK = 31;
+import { ALL_KEYS_MASK } from '../../world/src/keys.js';
+
+/** Bits of the `keys` field of an input message: the world's key mask. */
+export { ALL_KEYS_MASK, KEY_BITS, type KeyName } from '../../world/src/keys.js';
 /** Largest look delta (radians, per axis) one input message may carry. */
 export const MAX_LOOK_PER_INPUT = Math.PI / 2;
 

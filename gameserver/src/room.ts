@@ -22,10 +22,10 @@ import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, 
 import { KvBudgetError, TablePromptEncoder, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
 import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
-import { checkGeometrySpace, defaultActionMap, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
+import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
-import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from './levels/index.js';
-import { PhysicsWorld, type CharacterParams, type TickMotion } from './physics.js';
+import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
+import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
 import { HashPromptEncoder } from './prompts.js';
 import { LIMIT_ERRORS, identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
 import { CLOSE, KEY_BITS, describeValue, encodeEnvelope, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt, type FrameHeader } from './protocol.js';
@@ -192,17 +192,12 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
-    this.conditioningParams = {
-      walkSpeed: this.physics.params.walkSpeed,
-      maxTurnRate: this.physics.params.maxTurnRate,
-      keyThreshold: o.conditioning?.keyThreshold ?? 0.3,
-      map: { ...defaultActionMap, ...o.conditioning?.map },
+    this.conditioningParams = conditioningParams(this.physics.params, {
+      keyThreshold: o.conditioning?.keyThreshold,
+      map: o.conditioning?.map,
       // geometry-taking models: maps of this level at the sessions' latent size
-      view: {
-        level,
-        latent: { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width },
-      },
-    };
+      view: { level, latent: { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width } },
+    });
     this.maxClients = this.options.maxClients;
     this.maxMessagesPerSecond = this.options.maxMessagesPerSecond;
     this.patchRate = this.options.patchRate;

@@ -21,7 +21,7 @@ import { signToken } from './auth.js';
 import { mb, requestStats, sleep, startChild, type ServerStats } from './harness.js';
 import { decodeEnvelope } from './protocol.js';
 import { freePort } from './server.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../world/src/rng.js';
 
 const MAX_MINUTES = 120;
 const MAX_CLIENTS = 16;

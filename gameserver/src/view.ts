@@ -7,8 +7,8 @@ import type { Client } from '@colyseus/core';
 
 import type { DecoderStream, Session } from '../../sdk/src/index.js';
 import type { AuthIdentity } from './auth.js';
-import type { Conditioning } from './conditioning.js';
-import type { Character, CharacterInput, TickMotion } from './physics.js';
+import type { Conditioning } from '../../world/src/conditioning.js';
+import type { Character, CharacterInput, TickMotion } from '../../world/src/physics.js';
 import type { PlayerState, ViewState } from './schema.js';
 
 export class PlayerRecord {
