@@ -54,6 +54,10 @@ const geoDir = join(fixtures, 'tiny_geometry');
 const stagDir = mkdtempSync(join(tmpdir(), 'wc-stag-room-'));
 writeFileSync(join(stagDir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), schedule: { type: 'staggered', window: 4 } }));
 copyFileSync(join(fixtures, 'tiny', 'model.safetensors'), join(stagDir, 'model.safetensors'));
+/** The tiny weights with a config.json that names its decoder (as the default model's does). */
+const namedDir = mkdtempSync(join(tmpdir(), 'wc-named-decoder-'));
+writeFileSync(join(namedDir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), decoder: decoderDir }));
+copyFileSync(join(fixtures, 'tiny', 'model.safetensors'), join(namedDir, 'model.safetensors'));
 const SPACE = { mode: 'additive', keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }] };
 
 /** A room whose chosen views get malformed noise from their 3rd block on (an engine error in one session). */
@@ -197,6 +201,7 @@ describe('WorldRoom over loopback', () => {
   let smallEngine: WorldEngine;
   let stagEngine: WorldEngine;
   let geoEngine: WorldEngine;
+  let namedEngine: WorldEngine;
   let server: Server;
   let colyseus: ColyseusTestServer;
   let sdk: ColyseusSDK;
@@ -243,6 +248,7 @@ describe('WorldRoom over loopback', () => {
     await probe.close();
     smallEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, kv: { budgetBytes: Math.floor(quota * 1.5) } });
     stagEngine = await WorldEngine.load({ modelDir: stagDir, decoderDir, threads: 1 });
+    namedEngine = await WorldEngine.load({ modelDir: namedDir, threads: 1 }); // the decoder its config names
     geoEngine = await WorldEngine.load({ modelDir: geoDir, decoderDir, threads: 1 });
 
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
@@ -253,6 +259,7 @@ describe('WorldRoom over loopback', () => {
     server.define('small', WorldRoom, { ...base, engine: smallEngine });
     server.define('staggered', WorldRoom, { ...base, engine: stagEngine });
     server.define('geometry', RecordingRoom, { ...base, engine: geoEngine });
+    server.define('named', WorldRoom, { ...base, engine: namedEngine });
     server.define('faulty', FaultyRoom, { ...base, engine });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
@@ -270,7 +277,9 @@ describe('WorldRoom over loopback', () => {
     smallEngine?.close();
     stagEngine?.close();
     geoEngine?.close();
+    namedEngine?.close();
     rmSync(stagDir, { recursive: true, force: true });
+    rmSync(namedDir, { recursive: true, force: true });
   });
 
   it('joins with a token, welcomes, and streams frames in order', async () => {
@@ -734,6 +743,27 @@ describe('WorldRoom over loopback', () => {
     expect(bad!.code).toBe(WORLD_ERRORS.BAD_OPTIONS);
     expect(serverRoom(player).getPlayer(player.room.sessionId)).toBeDefined();
     await player.room.leave();
+  });
+
+  it('decodes each block exactly once, on one decoder stream per view (a model whose config names its decoder)', async () => {
+    const d = namedEngine.decoder!;
+    expect(d).not.toBeNull();
+    expect(namedEngine.model.decoder).toBe(d); // one decoder: the model's, not a second copy
+    const before = d.totals;
+    const a = await join('named', 'once-a');
+    const b = await join('named', 'once-b');
+    await until(() => a.frames.length >= 24 && b.frames.length >= 24, 'frames');
+    const room = serverRoom(a);
+    const views = [room.getPlayer(a.room.sessionId)!.view!, room.getPlayer(b.room.sessionId)!.view!];
+    await Promise.all([a.room.leave(), b.room.leave()]);
+    await until(() => views.every((v) => v.closed && v.pendingDeliveries === 0), 'views closed and drained');
+    await Promise.all(views.map((v) => v.chain));
+    const stepped = views.reduce((n, v) => n + v.state.latentFrames, 0);
+    const after = d.totals;
+    expect(after.streams - before.streams).toBe(2); // one per view
+    expect(after.latentFrames - before.latentFrames).toBe(stepped); // decoder frames in = frames stepped
+    expect(stepped).toBeGreaterThanOrEqual(2 * 2 * 3); // at least two blocks of 3 latent frames per view
+    expect(after.frames - before.frames).toBeGreaterThanOrEqual(48); // every frame the clients got was decoded there
   });
 
   it('answers stats requests with server, engine and KV figures', async () => {

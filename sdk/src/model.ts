@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { actionSize, encodeActions, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
-import { ArgumentError, ClosedError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
+import { ArgumentError, ClosedError, ConfigError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
 import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
@@ -38,11 +38,38 @@ export interface LoadOptions {
   promptEncoder?: PromptEncoder;
   /**
    * The video decoder that turns each block's latents into RGB frames: a loaded
-   * {@link Decoder}, a decoder directory, or null for none. Default: the directory the
-   * model's config.json names (`"decoder": "dir"` or `{"path": "dir"}`, relative to the
-   * model), else `<model>/decoder` when it exists, else none.
+   * {@link Decoder} (shared, not closed with the model), a decoder directory, or null for
+   * none. Default (undefined): {@link modelDecoderDir} — the directory the model's
+   * config.json names, else `<model>/decoder` when it exists, else none. A decoder the
+   * model loads itself is closed with it. Steps decode through it unless `decode: false`.
    */
   decoder?: Decoder | string | null;
+  /** Compute threads of a decoder the model loads itself (default: `threads`). */
+  decoderThreads?: number;
+}
+
+/**
+ * The decoder directory a model directory names: config.json's `decoder` as a directory
+ * (`"decoder": "dir"`, or `{"path": "dir"}` / `{"dir": "dir"}`; relative to the model
+ * directory) when it holds a config.json, else `<model>/decoder` when that does, else
+ * null. The one rule every entry point (loadModel, the game server, the CLIs) uses.
+ */
+export function modelDecoderDir(modelDir: string, config: { decoder?: unknown }): string | null {
+  const d = config.decoder;
+  let rel: string | undefined;
+  if (typeof d === 'string') rel = d;
+  else if (typeof d === 'object' && d !== null) {
+    const o = d as { dir?: unknown; path?: unknown };
+    if (typeof o.path === 'string') rel = o.path;
+    else if (typeof o.dir === 'string') rel = o.dir;
+  }
+  if (rel !== undefined) {
+    const p = resolve(modelDir, rel);
+    if (existsSync(join(p, 'config.json'))) return p;
+    throw new ConfigError(`${join(modelDir, 'config.json')}: "decoder" names ${p}, which holds no decoder config.json`, 'CONFIG');
+  }
+  const sub = join(modelDir, 'decoder');
+  return existsSync(join(sub, 'config.json')) ? sub : null;
 }
 
 /** One decoded RGB frame. */
@@ -766,21 +793,24 @@ function readOpenings(dir: string, c: ModelConfig): Map<string, Float32Array> {
 /** Load a model directory (config.json + *.safetensors with upstream tensor names). */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
-  const { promptEncoder, decoder: _decoder, ...nativeOpts } = opts;
+  const { promptEncoder, decoder: decoderOpt, decoderThreads, ...nativeOpts } = opts;
   const m = wrapSync(() => new addon.Model(dir, nativeOpts));
   const config = m.config() as { text_dim: number; decoder: unknown };
-  const { decoder: decoderOpt } = opts;
   let decoder: Decoder | null = null;
   let owns = false;
-  if (decoderOpt === null) decoder = null;
-  else if (decoderOpt !== undefined && typeof decoderOpt !== 'string') decoder = decoderOpt;
-  else {
-    const named = typeof config.decoder === 'string' ? config.decoder : (config.decoder as { path?: unknown } | null)?.path;
-    const ddir = decoderOpt ?? (typeof named === 'string' ? resolve(dir, named) : existsSync(join(dir, 'decoder', 'config.json')) ? join(dir, 'decoder') : undefined);
-    if (ddir) {
-      decoder = await loadDecoder(ddir, { threads: opts.threads });
-      owns = true;
+  try {
+    if (decoderOpt === null) decoder = null;
+    else if (decoderOpt !== undefined && typeof decoderOpt !== 'string') decoder = decoderOpt;
+    else {
+      const ddir = decoderOpt !== undefined ? resolve(decoderOpt) : modelDecoderDir(dir, config);
+      if (ddir) {
+        decoder = await loadDecoder(ddir, { threads: decoderThreads ?? opts.threads });
+        owns = true;
+      }
     }
+  } catch (e) {
+    m.close();
+    throw e;
   }
   const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, readOpenings(dir, m.config() as unknown as ModelConfig));
   if (owns) model.setOwnsDecoder();
