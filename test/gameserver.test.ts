@@ -214,6 +214,7 @@ describe('WorldRoom over loopback', () => {
     reconnectGraceSeconds: 1,
     maxMessagesPerSecond: 60,
     maxViolations: 4,
+    frameActions: true, // some tests read the conditioning from frame headers
   };
 
   async function join(roomName: string, sub = 'p', options: Record<string, unknown> = {}): Promise<Client> {
@@ -260,6 +261,7 @@ describe('WorldRoom over loopback', () => {
     server.define('staggered', WorldRoom, { ...base, engine: stagEngine });
     server.define('geometry', RecordingRoom, { ...base, engine: geoEngine });
     server.define('named', WorldRoom, { ...base, engine: namedEngine });
+    server.define('lean', WorldRoom, { ...base, engine: geoEngine, frameActions: false });
     server.define('faulty', FaultyRoom, { ...base, engine });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
@@ -764,6 +766,22 @@ describe('WorldRoom over loopback', () => {
     expect(after.latentFrames - before.latentFrames).toBe(stepped); // decoder frames in = frames stepped
     expect(stepped).toBeGreaterThanOrEqual(2 * 2 * 3); // at least two blocks of 3 latent frames per view
     expect(after.frames - before.frames).toBeGreaterThanOrEqual(48); // every frame the clients got was decoded there
+  });
+
+  it('sends lean frame headers: no action rows or geometry maps, at most 300 bytes a frame', async () => {
+    const c = await join('lean', 'lean');
+    const sizes: number[] = [];
+    c.room.onMessage('frame', (b: Uint8Array) => sizes.push(new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(4, true)));
+    await until(() => c.frames.length >= 12, 'frames');
+    expect(c.frames.every((h) => h.actions === undefined)).toBe(true);
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(300);
+    // the debug field, when a room asks for it, is bounded and leaves the maps out
+    const g = await join('geometry', 'debug');
+    await until(() => g.frames.some((h) => h.actions !== undefined), 'a header with actions');
+    const withActions = g.frames.find((h) => h.actions !== undefined)!;
+    expect(withActions.actions!.length).toBe(3 * 7); // 3 frames × (5 keys + 2 mouse axes); the 8×6×8 maps stay out
+    await Promise.all([c.room.leave(), g.room.leave()]);
   });
 
   it('answers stats requests with server, engine and KV figures', async () => {

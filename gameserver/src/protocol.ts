@@ -201,7 +201,10 @@ export interface FrameHeader {
   times: FrameTimes;
   /** Frames dropped for this client so far (backpressure). */
   dropped: number;
-  /** The block's action conditioning, [frames × actionSize] floats (only on frame 0). */
+  /**
+   * Debug only (the room's `frameActions` option): the block's action vectors, [frames ×
+   * action vector] floats without the geometry maps, at most 256 (only on frame 0).
+   */
   actions?: number[];
 }
 

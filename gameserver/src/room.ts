@@ -19,16 +19,17 @@
 import './compat.js';
 import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, TablePromptEncoder, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
-import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
+import { resolveCodec, type FrameCodec } from './codec.js';
+import { FrameDelivery } from './delivery.js';
 import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
 import { HashPromptEncoder } from './prompts.js';
 import { LIMIT_ERRORS, identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
-import { CLOSE, KEY_BITS, describeValue, encodeEnvelope, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt, type FrameHeader } from './protocol.js';
+import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
 import { PlayerState, ViewState, WorldState } from './schema.js';
 import { PlayerRecord, WorldView, type BlockMeta, type ViewKind } from './view.js';
 
@@ -63,6 +64,8 @@ export interface WorldRoomOptions {
   /** Frame codec: 'auto' (raw up to 64×64, else JPEG), 'jpeg', 'raw' or a codec object (default 'auto'). */
   codec?: FrameCodec | 'auto' | 'jpeg' | 'raw';
   jpegQuality?: number;
+  /** Debug: the first frame header of each block carries its action vectors (bounded; never the geometry maps). Default false. */
+  frameActions?: boolean;
   /** A client whose socket has more than this many bytes queued gets only the newest frame of a block (default 256 KiB). */
   backpressureBytes?: number;
   /** ... and none above this (default 4 MiB). */
@@ -113,7 +116,7 @@ export interface JoinAuth {
   limitKey: string | null;
 }
 
-type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits'>> & {
+type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits' | 'frameActions'>> & {
   prompt: string | undefined;
   session: Omit<SessionOptions, 'prompt'>;
   limits: IdentityLimits | null;
@@ -128,6 +131,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected engine!: WorldEngine;
   protected physics!: PhysicsWorld;
   protected codec!: FrameCodec;
+  protected delivery!: FrameDelivery;
   protected promptEncoder!: PromptEncoder;
   protected verifier: TokenVerifier | null = null;
   protected options!: Resolved;
@@ -192,6 +196,17 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
+    const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionVectorSize(cfg.action) : 0;
+    const latent = { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width };
+    this.delivery = new FrameDelivery({
+      codec: this.codec,
+      backpressureBytes: this.options.backpressureBytes,
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      blockSeconds: this.ticksPerBlock / this.options.tickRate,
+      frameActions: o.frameActions === true,
+      actionWidth,
+      rowWidth: actionWidth > 0 ? actionSize(cfg.action!, latent) : 0,
+    });
     this.conditioningParams = conditioningParams(this.physics.params, {
       keyThreshold: o.conditioning?.keyThreshold,
       map: o.conditioning?.map,
@@ -625,64 +640,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     meta.stepped = nowMs();
     meta.latentFrame = b.frameStart;
     v.state.latentFrames = b.frameStart + b.frames;
-    const decoding: Promise<{ frames: Uint8Array[]; width: number; height: number }> = v.stream
-      ? v.stream.decode(b.latents, b.frames, b.height, b.width).then((d) => ({ frames: d.frames, width: d.width, height: d.height }))
-      : Promise.resolve({ frames: latentPreview(b.latents, b.channels, b.frames, b.height, b.width), width: b.width, height: b.height });
-    decoding.catch(() => undefined); // handled in the chain
-    v.pendingDeliveries++;
-    v.chain = v.chain
-      .then(async () => {
-        const d = await decoding;
-        meta.decoded = nowMs();
-        const payloads = await Promise.all(d.frames.map((f) => this.codec.encode(f, d.width, d.height)));
-        if (v.closed || v.ended) return;
-        this.deliver(v, meta, d.width, d.height, payloads);
-      })
-      .catch((e: unknown) => this.#endView(v, e))
-      .finally(() => {
-        v.pendingDeliveries--;
-      });
-  }
-
-  /** Send a block's encoded frames to the view's connected players, newest-only to those behind. */
-  protected deliver(v: WorldView, meta: BlockMeta, width: number, height: number, payloads: Uint8Array[]): void {
-    const n = payloads.length;
-    const firstSeq = v.frameSeq;
-    v.frameSeq += n;
-    v.state.blocks = meta.block + 1;
-    v.state.frames = v.frameSeq;
-    if (n === 0) return;
-    const codec = codecName(this.codec, width, height);
-    const actions = meta.conditioning.encoded ? Array.from(meta.conditioning.encoded) : undefined;
-    for (const p of v.subscribers) {
-      if (!p.connected) continue;
-      const buffered = bufferedAmount(p.client);
-      const from = buffered > this.options.maxBufferedBytes ? n : buffered > this.options.backpressureBytes ? n - 1 : 0;
-      p.dropped += from;
-      for (let i = from; i < n; i++) {
-        const header: FrameHeader = {
-          view: v.id,
-          block: meta.block,
-          frame: i,
-          frames: n,
-          seq: firstSeq + i,
-          latentFrame: meta.latentFrame,
-          width,
-          height,
-          codec,
-          input: meta.input,
-          prompt: meta.prompt,
-          tick: meta.tick,
-          times: { submitted: meta.submitted, stepped: meta.stepped, decoded: meta.decoded, sent: nowMs() },
-          dropped: p.dropped,
-        };
-        if (i === 0 && actions) header.actions = actions;
-        p.client.sendBytes('frame', encodeEnvelope(header, payloads[i]!));
-        p.framesSent++;
-      }
-      p.state.framesSent = p.framesSent;
-      p.state.dropped = p.dropped;
-    }
+    this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));
   }
 
   /** The session of `v` failed: end it (only it), tell its players, free its memory. */
@@ -892,11 +850,6 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   getView(id: string): WorldView | undefined {
     return this.views.get(id);
   }
-}
-
-function bufferedAmount(client: Client): number {
-  const ref = client.ref as unknown as { bufferedAmount?: unknown };
-  return typeof ref?.bufferedAmount === 'number' ? ref.bufferedAmount : 0;
 }
 
 /** What a defined room type's static onAuth needs: its verifier and its identity limits. */

@@ -85,6 +85,8 @@ export class WorldView {
   ticks = 0;
   nextBlock = 0;
   frameSeq = 0;
+  /** When the view's next frame is due to leave (ms, nowMs clock): frames are paced at the world clock. */
+  nextFrameAt = 0;
   promptVersion = 0;
   pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
   /** Decode → encode → send, in block order. */
