@@ -124,6 +124,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected sharedView: WorldView | null = null;
   #tick = 0;
   #disposed = false;
+  /** Origin of the room's block grid (ms, nowMs clock). */
+  readonly #epoch = nowMs();
   /** Counted in the rooms gauge. */
   #counted = false;
 
@@ -533,10 +535,28 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       if (!v.watched) continue;
       v.ticks++;
       if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
-      // Views submit together on the room's block boundaries (so their blocks share one
-      // batched step); a view that is already late (its previous block took longer) goes at once.
-      if (v.ticks >= this.ticksPerBlock || ctx.tick % this.ticksPerBlock === 0) this.#submit(v);
+      // Just in time: a block goes when, after the engine call and the decode it is
+      // measured to need (plus a tick, the granularity of this decision), its frames would be
+      // due — so it carries the newest input. Views of the room share one block grid, so
+      // they come due together and their blocks share one batched step.
+      if (v.clock === 0 || nowMs() >= v.clock - this.#leadMs(v)) this.#submit(v);
     }
+  }
+
+  /** World time of one block (ms). */
+  get #blockMs(): number {
+    return (this.ticksPerBlock / this.options.tickRate) * 1000;
+  }
+
+  /** How long before its frames are due a view's block must be submitted (ms). */
+  #leadMs(v: WorldView): number {
+    return WorldView.estimate(v.stepTimes) + WorldView.estimate(v.decodeTimes) + 1000 / this.options.tickRate;
+  }
+
+  /** The first point of the room's block grid at or after `t` (ms). */
+  #onGrid(t: number): number {
+    const ms = this.#blockMs;
+    return this.#epoch + Math.ceil((t - this.#epoch) / ms - 1e-6) * ms;
   }
 
   #syncPose(p: PlayerRecord): void {
@@ -586,6 +606,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       stepped: 0,
       decoded: 0,
       latentFrame: 0,
+      dueAt: 0,
     };
     let item: BatchItem;
     try {
@@ -596,6 +617,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       return;
     }
     v.busy = true;
+    v.callSubmittedAt = meta.submitted;
     this.engine.step(item).then(
       (b) => this.#onBlock(v, meta, b),
       (e: unknown) => {
@@ -608,13 +630,19 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   #onBlock(v: WorldView, submitted: BlockMeta, b: LatentBlock): void {
     v.busy = false;
     if (v.closed || v.ended) return;
+    const now = nowMs();
+    WorldView.record(v.stepTimes, now - v.callSubmittedAt);
     // The block that came out is the oldest in flight (the one just submitted, for the block
     // loop); a staggered-schedule model returns none while its pipeline fills.
     v.inFlight.push(submitted);
     if (b.frames === 0) return;
     const meta = v.inFlight.shift()!;
-    meta.stepped = nowMs();
+    meta.stepped = now;
     meta.latentFrame = b.frameStart;
+    // Its world-time span: right after the previous block's, or — a view that fell behind, or
+    // its first block — as soon as it can be decoded, on the room's block grid.
+    meta.dueAt = this.#onGrid(Math.max(v.clock, now + WorldView.estimate(v.decodeTimes)));
+    v.clock = meta.dueAt + this.#blockMs;
     v.state.latentFrames = b.frameStart + b.frames;
     this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));
   }
