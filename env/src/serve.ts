@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 
 import { WebSocketServer } from 'ws';
 
+import { defaultModelDir } from '../../sdk/src/package_root.js';
 import { EnvServer, MAX_MESSAGE } from './protocol.js';
 
 /** Split a byte stream into length-prefixed messages (uint32 LE length, then the payload). */
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { stdio: { type: 'boolean' }, port: { type: 'string' }, host: { type: 'string' }, model: { type: 'string' }, threads: { type: 'string' } },
   });
-  const server = new EnvServer({ defaultModel: values.model ?? 'models/default', threads: values.threads ? Number(values.threads) : undefined });
+  const server = new EnvServer({ defaultModel: values.model ?? defaultModelDir(), threads: values.threads ? Number(values.threads) : undefined });
   const stop = async (): Promise<void> => {
     await server.close();
     process.exit(0);

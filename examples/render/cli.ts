@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Headless rendering: `npx worldcast render --model DIR --decoder DIR --blocks N --out OUT`.
+ * Headless rendering: `npx worldcast render [--model DIR] [--decoder DIR] --blocks N --out OUT`
+ * (the model defaults to the package's default world model).
  * Runs a session for N blocks with scripted actions and a prompt, decodes every block and
  * writes an animated WebP (.webp), PNG frames (a directory, or a path ending in /), or a
  * video (.mp4/.webm, through ffmpeg when it is installed). Progress goes to stderr.
@@ -13,12 +14,13 @@ import { parseArgs } from 'node:util';
 
 import sharp from 'sharp';
 
-import { loadDecoder, loadModel, readSafetensors, type ActionInput } from '../../sdk/src/index.js';
+import { defaultModelDir, loadDecoder, loadModel, readSafetensors, type ActionInput } from '../../sdk/src/index.js';
 
-const usage = `usage: worldcast render --model DIR [--decoder DIR] [--prompt TEXT | --prompt-file F.safetensors]
+const usage = `usage: worldcast render [--model DIR] [--decoder DIR] [--prompt TEXT | --prompt-file F.safetensors]
                         [--actions script.json] [--blocks N] [--seed S] [--fps F] [--threads T]
                         [--out out.webp | out.mp4 | out.webm | frames/]
   --actions  JSON array of per-block actions ({"keys": ["w"], "mouse": {"dx": 0.2}}); the last repeats
+  --model    model directory (default: the package's default world model, models/default)
   --decoder  TAEHV decoder directory (default: the model config's decoder.path, if any)`;
 
 interface Args {
@@ -52,7 +54,7 @@ function parse(argv: string[]): Args {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals[0] !== 'render' || !values.model) {
+  if (values.help || positionals[0] !== 'render') {
     console.error(usage);
     process.exit(values.help ? 0 : 2);
   }
@@ -62,7 +64,7 @@ function parse(argv: string[]): Args {
     return n;
   };
   return {
-    model: values.model,
+    model: values.model ?? defaultModelDir(),
     decoder: values.decoder,
     prompt: values.prompt,
     promptFile: values['prompt-file'],

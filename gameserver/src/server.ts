@@ -5,7 +5,7 @@
  *                     [--mode private|shared] [--threads N] [--secret S | --no-auth]
  *                     [--redis redis://HOST:PORT] [--public-address HOST:PORT] [--list-rooms]
  *
- * Defaults to the default world model (models/default) and the decoder it names. Prints the URL and,
+ * Defaults to the default world model (the package's models/default) and the decoder it names. Prints the URL and,
  * when no secret was given, a random one plus a token a client can join with.
  *
  * Scale-out: start several of these with the same `--redis` (or WORLDCAST_REDIS_URL). Each
@@ -24,6 +24,7 @@ import { Server, createEndpoint, createRouter, matchMaker, type IRoomCache, type
 import { WebSocketTransport } from '@colyseus/ws-transport';
 
 import { signToken } from './auth.js';
+import { defaultModelDir } from '../../sdk/src/index.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { worldMetrics } from './metrics.js';
 import { WorldRoom, type WorldRoomOptions } from './room.js';
@@ -190,7 +191,7 @@ export async function startWorldServer(opts: WorldServerOptions = {}): Promise<W
   const redis = opts.redis === false ? undefined : opts.redis || process.env.WORLDCAST_REDIS_URL || undefined;
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const publicAddress = opts.publicAddress ?? (redis ? `${wildcard ? hostname() : host.includes(':') ? `[${host}]` : host}:${port}` : undefined);
-  const engine = await WorldEngine.shared(opts.model ?? { modelDir: 'models/default' });
+  const engine = await WorldEngine.shared(opts.model ?? { modelDir: defaultModelDir() });
   const backends = redis ? await redisBackends(redis) : {};
   const select = opts.selectProcess ?? 'least-loaded';
   const server = new Server({
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string', default: '2567' },
       host: { type: 'string', default: '127.0.0.1' },
-      model: { type: 'string', default: 'models/default' },
+      model: { type: 'string', default: defaultModelDir() },
       decoder: { type: 'string' },
       mode: { type: 'string', default: 'private' },
       threads: { type: 'string' },

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { loadModel, modelDecoderDir, Model, Session } from './model.js';
+export { defaultModelDir } from './package_root.js';
 export { loadDecoder, Decoder, DecoderStream } from './decoder.js';
 export type { DecodedFrames, DecoderInfo, DecoderOptions, DecoderTotals, LatentBlockLike } from './decoder.js';
 export { TablePromptEncoder } from './prompts.js';

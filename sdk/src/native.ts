@@ -5,10 +5,10 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
 import type { KvDType, KvSelection } from './kvtypes.js';
+import { packageRoot } from './package_root.js';
 import type {
   DecoderConfig,
   DecoderStreamStats,
@@ -115,19 +115,33 @@ export interface NativeAddon {
   };
 }
 
-/** Where the addon is: $WORLDCAST_ADDON, else build/Release/worldcast.node above this file. */
+/** The prebuilt addon's folder for this host in the package (prebuildify's `prebuilds/<platform>-<arch>/`). */
+export function prebuiltFolder(): string {
+  return `${process.platform}-${process.arch}`;
+}
+
+/**
+ * Where the addon is, first found of:
+ * 1. $WORLDCAST_ADDON (another build: debug, sanitizer);
+ * 2. build/Release/worldcast.node, a source build (a developer's checkout, or an install
+ *    with --build-from-source or on a platform without a prebuilt binary): what was built
+ *    here wins over what was shipped;
+ * 3. prebuilds/<platform>-<arch>/worldcast.node, the prebuilt binary the package carries
+ *    (linux-x64; `npm install` keeps it when it loads on the host and builds from source
+ *    otherwise, scripts/install.mjs).
+ */
 export function addonPath(): string {
-  // WORLDCAST_ADDON points at another build of the addon (e.g. a debug or sanitizer build).
   const override = process.env.WORLDCAST_ADDON;
   if (override) return resolve(override);
-  // From sdk/src (tsx/vitest) or dist/sdk/src (compiled): walk up to the package root.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'build', 'Release', 'worldcast.node');
-    if (existsSync(candidate)) return candidate;
-    dir = resolve(dir, '..');
-  }
-  throw new Error('worldcast native addon not found: run `npm install` (it builds build/Release/worldcast.node)');
+  const root = packageRoot();
+  const built = join(root, 'build', 'Release', 'worldcast.node');
+  if (existsSync(built)) return built;
+  const prebuilt = join(root, 'prebuilds', prebuiltFolder(), 'worldcast.node');
+  if (existsSync(prebuilt)) return prebuilt;
+  throw new Error(
+    `worldcast native addon not found: no build/Release/worldcast.node and no prebuilt binary for ${prebuiltFolder()} in ${root}; ` +
+      'run `npm install` there (or `npm rebuild worldcast --build-from-source`; it needs g++ and cmake)',
+  );
 }
 
 const require = createRequire(import.meta.url);
@@ -135,6 +149,13 @@ let cached: NativeAddon | undefined;
 
 /** Load the addon once. */
 export function native(): NativeAddon {
-  cached ??= require(addonPath()) as NativeAddon;
+  if (cached) return cached;
+  const path = addonPath();
+  try {
+    cached = require(path) as NativeAddon;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`worldcast native addon ${path} does not load on this host (${why}); build it from source: \`npm rebuild worldcast --build-from-source\` (needs g++ and cmake)`, { cause: err });
+  }
   return cached;
 }
