@@ -14,14 +14,14 @@ import { parseArgs } from 'node:util';
 
 import sharp from 'sharp';
 
-import { defaultModelDir, loadDecoder, loadModel, readSafetensors, type ActionInput } from '../../sdk/src/index.js';
+import { defaultModelDir, loadDecoder, loadModel, modelDecoderDir, readSafetensors, type ActionInput } from '../../sdk/src/index.js';
 
 const usage = `usage: worldcast render [--model DIR] [--decoder DIR] [--prompt TEXT | --prompt-file F.safetensors]
                         [--actions script.json] [--blocks N] [--seed S] [--fps F] [--threads T]
                         [--out out.webp | out.mp4 | out.webm | frames/]
   --actions  JSON array of per-block actions ({"keys": ["w"], "mouse": {"dx": 0.2}}); the last repeats
   --model    model directory (default: the package's default world model, models/default)
-  --decoder  TAEHV decoder directory (default: the model config's decoder.path, if any)`;
+  --decoder  TAEHV decoder directory (default: the model's own: config.json "decoder", or its decoder/ folder)`;
 
 interface Args {
   model: string;
@@ -88,8 +88,8 @@ function progress(done: number, total: number, frames: number, t0: number): void
 /** Render; returns the number of frames written. */
 export async function render(args: Args): Promise<number> {
   const model = await loadModel(args.model, { threads: args.threads });
-  const cfgDecoder = model.config.decoder as { path?: string } | null;
-  const decoderDir = args.decoder ?? (cfgDecoder?.path ? resolve(args.model, cfgDecoder.path) : undefined);
+  // The model's own decoder by the SDK's one rule (config "decoder" as a path or { path }, else decoder/).
+  const decoderDir = args.decoder ?? modelDecoderDir(args.model, model.config) ?? undefined;
   if (!decoderDir) throw new Error('this model names no decoder: pass --decoder DIR');
   const decoder = await loadDecoder(decoderDir, { threads: args.threads });
   const script: ActionInput[] = args.actions ? (JSON.parse(readFileSync(args.actions, 'utf8')) as ActionInput[]) : [];

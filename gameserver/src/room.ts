@@ -16,7 +16,6 @@
  * Configuration comes from the options given to `define()` (never from clients; see
  * {@link WorldRoom.trustedOptions}).
  */
-import './compat.js';
 import { CloseCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
 import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';

@@ -24,10 +24,11 @@ t=$(now)
 tgz=$(ls "$work"/worldcast-*.tgz)
 grep -E 'worldcast prebuild: prebuilds|package size|unpacked size|total files' "$work/pack.log" | sed 's/^npm notice /consumer: /'
 echo "consumer: packed $(basename "$tgz") in $(secs "$t" "$(now)") s"
-if tar -tzf "$tgz" | grep -E '^package/(tools|test|bench|fuzz|examples/web-client|build|world/src|sdk/src)/|worldcast_testing|\.map$'; then
+tar -tzf "$tgz" >"$work/contents.txt"
+if grep -E '^package/(tools|test|bench|fuzz|examples/web-client|build|world/src|sdk/src|gameserver/src|env/src|models/default/eval)/|testing\.(cpp|h)$|\.map$' "$work/contents.txt"; then
   echo "consumer: the tarball holds files users do not run (above)" >&2; exit 1
 fi
-tar -tzf "$tgz" | grep -qx 'package/prebuilds/linux-x64/worldcast.node' || { echo "consumer: no prebuilt addon in the tarball" >&2; exit 1; }
+grep -qx 'package/prebuilds/linux-x64/worldcast.node' "$work/contents.txt" || { echo "consumer: no prebuilt addon in the tarball" >&2; exit 1; }
 sdk=$(node -p "require('$root/package.json').devDependencies['@colyseus/sdk']")
 
 # ---- a PATH without the toolchain: links to everything else on PATH ----

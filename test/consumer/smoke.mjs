@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'nod
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { join, sep } from 'node:path';
 
 import { defaultModelDir, loadModel } from 'worldcast';
 import { WorldEngine, decodeEnvelope, defaultLevel, poseInputs, signToken, spawnPose, startWorldServer } from 'worldcast/gameserver';
@@ -21,8 +21,9 @@ const ms = () => `${(performance.now() - t0).toFixed(0)} ms`;
 
 // The package is the installed one, and the addon the one this install was meant to leave.
 const require = createRequire(import.meta.url);
-const pkgDir = realpathSync(dirname(require.resolve('worldcast/package.json')));
-assert.ok(pkgDir.startsWith(realpathSync(process.cwd()) + sep), `worldcast resolves to ${pkgDir}, not this project's node_modules`);
+const pkgDir = realpathSync(join(process.cwd(), 'node_modules', 'worldcast'));
+const entry = realpathSync(require.resolve('worldcast'));
+assert.ok(entry.startsWith(pkgDir + sep), `worldcast resolves to ${entry}, not this project's node_modules/worldcast`);
 const built = existsSync(join(pkgDir, 'build', 'Release', 'worldcast.node'));
 const prebuilt = existsSync(join(pkgDir, 'prebuilds', 'linux-x64', 'worldcast.node'));
 assert.ok(prebuilt, 'the package carries prebuilds/linux-x64/worldcast.node');
