@@ -22,10 +22,13 @@ const yes = (v) => v !== undefined && v !== '' && !/^(0|false|no)$/i.test(v);
 // npm hands `--build-from-source` to scripts as npm_config_build_from_source ("true", or the
 // package names it applies to, as prebuild-install and node-gyp-build read it).
 const flag = process.env.npm_config_build_from_source;
-const askedForSource =
-  process.argv.includes('--build-from-source') ||
-  yes(process.env.WORLDCAST_BUILD_FROM_SOURCE) ||
-  (flag !== undefined && (/^(true|1|)$/i.test(flag) || flag.split(',').map((s) => s.trim()).includes('worldcast')));
+const askedForSource = process.argv.includes('--build-from-source')
+  ? '--build-from-source'
+  : yes(process.env.WORLDCAST_BUILD_FROM_SOURCE)
+    ? 'WORLDCAST_BUILD_FROM_SOURCE'
+    : flag !== undefined && (/^(true|1|)$/i.test(flag) || flag.split(',').map((s) => s.trim()).includes('worldcast'))
+      ? 'npm --build-from-source'
+      : null;
 
 const log = (msg) => console.log(`worldcast: ${msg}`);
 
@@ -57,7 +60,7 @@ function buildFromSource(reason) {
 
 const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'worldcast.node');
 if (existsSync(join(root, '.git'))) buildFromSource('a source checkout');
-else if (askedForSource) buildFromSource('--build-from-source');
+else if (askedForSource) buildFromSource(`asked for: ${askedForSource}`);
 else if (!existsSync(prebuilt)) buildFromSource(`no prebuilt binary for ${process.platform}-${process.arch}`);
 else {
   const r = loads(prebuilt);
