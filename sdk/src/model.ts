@@ -395,6 +395,17 @@ export class Session {
     if (this.#starting) await this.#starting;
     if (this.#startFailure) throw this.#startFailure;
   }
+  /**
+   * The wait a call must make before it goes to the engine: none once the start has
+   * succeeded (so a call is queued at once, in the order it was made), else {@link ready}.
+   */
+  #ready(): Promise<void> | undefined {
+    return this.#starting || this.#startFailure ? this.ready() : undefined;
+  }
+  /** @internal {@link ready} when there is something to wait for, else undefined. */
+  pendingStart(): Promise<void> | undefined {
+    return this.#ready();
+  }
   /** The failure, if already known, for synchronous calls. */
   #checkStarted(): void {
     if (this.#startFailure) throw this.#startFailure;
@@ -457,7 +468,8 @@ export class Session {
   /** Denoise and commit the next block. */
   async step(opts: StepOptions = {}): Promise<LatentBlock> {
     const { actions, noise } = opts;
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
     const encoded = this.encode(actions);
@@ -509,7 +521,8 @@ export class Session {
     } else {
       embedding = prompt;
     }
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setPrompt(embedding));
   }
   /**
@@ -519,17 +532,20 @@ export class Session {
    * block; applies from the next block.
    */
   async setImageLatent(latent: Float32Array): Promise<void> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setImageLatent(latent));
   }
   /** Change the attention window; applies from the next block. */
   async setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setWindow(localAttnSize, sinkSize));
   }
   /** A side-effect-free forward at the next block's position: the flow prediction v for x at timesteps t (one per frame). */
   async probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.probe(x, t, actions));
   }
   /**
@@ -538,7 +554,8 @@ export class Session {
    * the video continues from them without a seam, and their frames are returned.
    */
   async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean } = {}): Promise<Frame[]> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     await wrapAsync(() => this.#s.commit(x0, actions));
     const frames: Frame[] = [];
     if (!opts.decode || !this.#decoder) return frames;
@@ -552,7 +569,8 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     const child = new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
     // Its video continues from this session's decoder state (no restart seam at the fork).
     if (this.#stream) child.adoptStream(await this.#stream.fork(), this.#framesOut);
@@ -560,7 +578,8 @@ export class Session {
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
   async setSelection(sel: KvSelection): Promise<void> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setSelection(sel));
   }
   /** The committed frames this session holds, with page ids and share counts. */
@@ -570,7 +589,8 @@ export class Session {
   }
   /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
   async stats(): Promise<SessionStats> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.stats());
   }
   /** Finish pending work and release the session's memory (and its decoder stream). */
@@ -722,7 +742,10 @@ export class Model {
       return s;
     });
     // A session whose start failed gets that failure in its slot; the others run.
-    const started = await Promise.all(items.map((it) => it.session.ready().then(() => null, (e: unknown) => e as WorldcastError)));
+    const waits = items.map((it) => it.session.pendingStart());
+    const started = waits.some((w) => w)
+      ? await Promise.all(waits.map((w) => (w ? w.then(() => null, (e: unknown) => e as WorldcastError) : null)))
+      : waits.map(() => null); // nothing to wait for: queued now, in order
     const run = items.flatMap((it, k) => (started[k] === null ? [k] : []));
     const t0 = performance.now();
     const req = run.map((k) => ({ session: natives[k]!, actions: items[k]!.session.encode(items[k]!.actions), noise: items[k]!.noise }));
