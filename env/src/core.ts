@@ -24,7 +24,7 @@
  * block is exactly the same.
  */
 import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
-import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
+import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
 import { checkGeometrySpace, conditioningParams, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../world/src/conditioning.js';
@@ -469,11 +469,10 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
     [...openings].map(async ([a, blocks]) => {
       let frames: Frame[] = [];
       // the opening's frames: the character standing at its spawn point (the pose and the geometry, for models that take them)
-      const acts =
-        spec.space.pose || spec.space.geometry
-          ? encodeActions(poseInputs(spawnPose(spec.level.spawns[a.spawn]!), spec.space, spec.conditioning), spec.space, spec.frames, spec.conditioning.view?.latent)
-          : undefined;
-      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true });
+      const stand = spec.space.pose || spec.space.geometry ? poseInputs(spawnPose(spec.level.spawns[a.spawn]!), spec.space, spec.conditioning) : undefined;
+      const acts = stand ? encodeActions(stand, spec.space, spec.frames) : undefined;
+      const geometry = stand && spec.conditioning.view ? encodeGeometry(stand, spec.space, spec.frames, spec.conditioning.view.latent) : undefined;
+      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true, geometry });
       a.lastObs = first(blocks[blocks.length - 1]!, frames);
       results.set(a, { obs: a.lastObs, info: info(a, false, 0, {}) });
     }),

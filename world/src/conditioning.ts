@@ -9,7 +9,7 @@
  * the end of each frame's ticks, and models whose space has `geometry` the map of the level
  * seen from that pose ({@link renderGeometry} at the session's latent size).
  */
-import { encodeActions, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
+import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
 import type { CharacterParams, TickMotion } from './physics.js';
 import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry } from './render.js';
@@ -166,10 +166,15 @@ export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningP
   return m.pose ? { keys, mouse, ...poseInputs(m.pose, space, p) } : { keys, mouse };
 }
 
-/** The conditioning of one block: per-frame action inputs and the encoded [frames × actionSize] vector. */
+/**
+ * The conditioning of one block: per-frame action inputs, the encoded [frames × actionSize]
+ * action rows and, for geometry-taking models, the block's maps [channels, frames, H, W]
+ * (its own input of the step: `step({actions: encoded, geometry})`).
+ */
 export interface Conditioning {
   inputs: ActionInput[];
   encoded: Float32Array | undefined;
+  geometry?: Float32Array;
 }
 
 /**
@@ -179,5 +184,6 @@ export interface Conditioning {
 export function motionToConditioning(ticks: readonly TickMotion[], frames: number, space: ActionSpace | null, p: ConditioningParams, pose?: Pose): Conditioning {
   if (!space) return { inputs: [], encoded: undefined };
   const inputs = groupMotion(ticks, frames).map((m) => frameAction(m.pose || !pose ? m : { ...m, pose }, space, p));
-  return { inputs, encoded: encodeActions(inputs, space, frames, p.view?.latent) };
+  const geometry = p.view ? encodeGeometry(inputs, space, frames, p.view.latent) : undefined;
+  return geometry ? { inputs, encoded: encodeActions(inputs, space, frames), geometry } : { inputs, encoded: encodeActions(inputs, space, frames) };
 }
