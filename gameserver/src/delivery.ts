@@ -10,6 +10,7 @@ import type { Client } from '@colyseus/core';
 import type { LatentBlock } from '../../sdk/src/index.js';
 import { codecName, latentPreview, type FrameCodec } from './codec.js';
 import { encodeEnvelope, nowMs, type FrameHeader } from './protocol.js';
+import { worldMetrics } from './metrics.js';
 import type { BlockMeta, WorldView } from './view.js';
 
 /** Most numbers the optional `actions` debug field of a frame header carries. */
@@ -60,6 +61,7 @@ export class FrameDelivery {
       .then(async () => {
         const d = await decoding;
         meta.decoded = nowMs();
+        worldMetrics.decodeSeconds.observe((meta.decoded - meta.stepped) / 1000);
         const payloads = await Promise.all(d.frames.map((f) => this.#o.codec.encode(f, d.width, d.height)));
         if (v.closed || v.ended) return;
         await this.#send(v, meta, d.width, d.height, payloads);
@@ -91,6 +93,7 @@ export class FrameDelivery {
       v.nextFrameAt += interval;
       if (v.closed || v.ended) return;
       this.#sendFrame(v, meta, i, n, firstSeq, width, height, codec, payloads[i]!, i === 0 ? actions : undefined);
+      if (i === 0 && meta.inputAt > 0) worldMetrics.inputToFrameSeconds.observe((nowMs() - meta.inputAt) / 1000);
     }
   }
 
@@ -102,6 +105,7 @@ export class FrameDelivery {
       if (buffered > this.#o.maxBufferedBytes || (buffered > this.#o.backpressureBytes && i < n - 1)) {
         p.dropped++;
         p.state.dropped = p.dropped;
+        worldMetrics.framesDropped.inc();
         continue;
       }
       const header: FrameHeader = {
@@ -121,8 +125,12 @@ export class FrameDelivery {
         dropped: p.dropped,
       };
       if (actions) header.actions = actions;
-      p.client.sendBytes('frame', encodeEnvelope(header, payload));
+      const env = encodeEnvelope(header, payload);
+      p.client.sendBytes('frame', env);
       p.framesSent++;
+      worldMetrics.framesSent.inc();
+      worldMetrics.bytesSent.inc({ part: 'header' }, env.length - payload.length);
+      worldMetrics.bytesSent.inc({ part: 'payload' }, payload.length);
       p.state.framesSent = p.framesSent;
     }
   }

@@ -9,6 +9,8 @@ export type { JoinAuth, WorldMode, WorldRoomOptions } from './room.js';
 export { DEFAULT_IDENTITY_LIMITS, IdentityLimiter, LIMIT_ERRORS, identityLimiter, resolveLimits } from './limits.js';
 export type { IdentityLimits, LimitRefusal } from './limits.js';
 export { WorldEngine } from './engine.js';
+export { WorldMetrics, log, worldMetrics } from './metrics.js';
+export type { LogLevel, MetricsSource } from './metrics.js';
 export type { EngineOptions, EngineStats } from './engine.js';
 export { AutoCodec, JpegCodec, RawCodec, resolveCodec, latentPreview } from './codec.js';
 export type { FrameCodec } from './codec.js';

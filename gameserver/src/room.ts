@@ -23,6 +23,7 @@ import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type A
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
 import { resolveCodec, type FrameCodec } from './codec.js';
 import { FrameDelivery } from './delivery.js';
+import { log, worldMetrics } from './metrics.js';
 import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
@@ -145,6 +146,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected sharedView: WorldView | null = null;
   #tick = 0;
   #disposed = false;
+  /** Counted in the rooms gauge. */
+  #counted = false;
 
   /**
    * The options this room is configured with. By default those given to `define()` only:
@@ -235,6 +238,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
     this.registerMessages();
     this.setFixedTimestep((ctx) => this.#safeTick(ctx), this.options.tickRate);
+    worldMetrics.rooms.inc();
+    this.#counted = true;
+    log('info', 'room_created', { room: this.roomId, name: this.roomName, mode: this.options.mode, model: model.info().dir });
   }
 
   // ------------------------------------------------------------------ auth
@@ -248,7 +254,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const roomName = await roomNameOf(context);
     if (roomName === null) throw new ServerError(WORLD_ERRORS.AUTH, 'cannot tell which room is being joined');
     const opts = validateJoinOptions(options);
-    if (!opts.ok) throw new ServerError(WORLD_ERRORS.BAD_OPTIONS, opts.error);
+    if (!opts.ok) {
+      worldMetrics.refusals.inc({ reason: 'options' });
+      throw new ServerError(WORLD_ERRORS.BAD_OPTIONS, opts.error);
+    }
     const { verifier, limits } = roomConfigFor(roomName);
     let identity: AuthIdentity | null = null;
     if (verifier !== null) {
@@ -259,12 +268,18 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       } catch {
         identity = null;
       }
-      if (!identity || typeof identity.sub !== 'string') throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
+      if (!identity || typeof identity.sub !== 'string') {
+        worldMetrics.refusals.inc({ reason: 'auth' });
+        throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
+      }
     }
     const limitKey = limits === null ? null : identity ? `sub:${identity.sub}` : `ip:${typeof context.ip === 'string' ? context.ip : 'unknown'}`;
     if (limitKey !== null) {
       const refused = identityLimiter.reserve(limitKey, limits!);
-      if (refused) throw new ServerError(refused.code, refused.message);
+      if (refused) {
+        worldMetrics.refusals.inc({ reason: refused.code === WORLD_ERRORS.JOIN_RATE ? 'join_rate' : 'identity_cap' });
+        throw new ServerError(refused.code, refused.message);
+      }
     }
     const auth: JoinAuth = { identity, limitKey };
     return auth;
@@ -282,8 +297,12 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       const p = opts.value.spectate !== undefined ? this.#joinSpectator(client, opts.value.spectate, a.identity) : this.#joinPlayer(client, a.identity, key);
       p.limitKey = key;
       if (key !== null) identityLimiter.joined(key, limits!);
+      worldMetrics.joins.inc();
+      worldMetrics.players.inc();
+      log('debug', 'join', { room: this.roomId, client: p.id, identity: key, spectating: p.spectating });
     } catch (e) {
       if (key !== null) identityLimiter.unreserve(key, limits!);
+      worldMetrics.refusals.inc({ reason: refusalReason(e) });
       throw e;
     }
   }
@@ -396,6 +415,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (!p) return;
     this.players.delete(p.id);
     this.state.players.delete(p.id);
+    worldMetrics.players.dec();
+    log('debug', 'leave', { room: this.roomId, client: p.id });
     const limits = this.options.limits;
     if (p.limitKey !== null && limits) {
       identityLimiter.left(p.limitKey, limits);
@@ -428,6 +449,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   override async onDispose(): Promise<void> {
     this.#disposed = true;
+    if (this.#counted) worldMetrics.rooms.dec();
+    this.#counted = false;
+    log('info', 'room_disposed', { room: this.roomId });
     const all = [...this.views.values()];
     this.views.clear();
     await Promise.allSettled(all.map((v) => v.close()));
@@ -537,7 +561,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     try {
       this.tick(ctx);
     } catch (e) {
-      console.error(`WorldRoom ${this.roomId}: tick failed:`, e);
+      worldMetrics.errors.inc({ kind: 'tick' });
+      log('error', 'tick_failed', { room: this.roomId, error: e });
     }
   }
 
@@ -600,10 +625,14 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const conditioning = this.conditioningFor(v, ticks);
     v.lastConditioning = conditioning;
     if (v.pendingPrompt) this.#applyPrompt(v);
+    const input = driver?.lastInputSeq ?? -1;
+    const fresh = driver !== null && input > v.lastBlockInput;
+    if (fresh) v.lastBlockInput = input;
     const meta: BlockMeta = {
       block: v.nextBlock++,
       tick: this.#tick,
-      input: driver?.lastInputSeq ?? -1,
+      input,
+      inputAt: fresh ? driver.lastInputAt : 0,
       prompt: v.promptVersion,
       conditioning,
       submitted: nowMs(),
@@ -647,6 +676,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   #endView(v: WorldView, err: unknown): void {
     if (v.ended || v.closed) return;
     v.ended = true;
+    worldMetrics.errors.inc({ kind: 'engine' });
     const message = err instanceof Error ? err.message : String(err);
     const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ENGINE';
     v.state.ended = true;
@@ -658,7 +688,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   /** Called when a view's session ended on an engine error. Default: log it. */
   protected onSessionEnded(v: WorldView, err: unknown): void {
-    console.warn(`WorldRoom ${this.roomId}: view ${v.id} ended:`, err instanceof Error ? err.message : err);
+    log('warn', 'session_ended', { room: this.roomId, view: v.id, error: err });
   }
 
   // ------------------------------------------------------------------ prompts
@@ -710,6 +740,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         const m = r.value;
         if (m.seq <= p.lastInputSeq) return; // stale or repeated
         p.lastInputSeq = m.seq;
+        p.lastInputAt = nowMs();
         p.input.keys = m.keys;
         p.input.lookX += m.dx;
         p.input.lookY += m.dy;
@@ -752,7 +783,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         if (!handler) return this.violation(p, `unknown message type ${describeValue(type)}`);
         handler(p, payload);
       } catch (e) {
-        console.error(`WorldRoom ${this.roomId}: message handler failed:`, e);
+        worldMetrics.errors.inc({ kind: 'handler' });
+        log('error', 'message_handler_failed', { room: this.roomId, error: e });
       }
     };
     for (const [type, h] of handlers) this.onMessage(type, (client: Client, payload: unknown) => dispatch(client, h, type, payload));
@@ -818,8 +850,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   /** An invalid message: answer with an error; past maxViolations, disconnect (no reconnection). */
   protected violation(p: PlayerRecord, error: string): void {
     p.violations++;
+    worldMetrics.errors.inc({ kind: 'violation' });
     if (p.violations > this.options.maxViolations) {
       p.abusive = true;
+      log('warn', 'client_cut_off', { room: this.roomId, client: p.id, identity: p.limitKey, violations: p.violations, last: error });
       p.client.leave(CLOSE.POLICY_VIOLATION, 'too many invalid messages');
       return;
     }
@@ -920,6 +954,16 @@ async function roomNameOf(context: AuthContext): Promise<string | null> {
   if (local) return local.roomName;
   const found = await matchMaker.query({ roomId: target });
   return found[0]?.name ?? null;
+}
+
+/** A refused join's reason label for the metrics. */
+function refusalReason(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  if (code === WORLD_ERRORS.KV_FULL) return 'kv_full';
+  if (code === WORLD_ERRORS.IDENTITY_CAP) return 'identity_cap';
+  if (code === WORLD_ERRORS.NO_SUCH_PLAYER) return 'no_such_player';
+  if (code === WORLD_ERRORS.BAD_OPTIONS) return 'options';
+  return 'other';
 }
 
 /** The first prompt of a model's own vocabulary (its prompts.safetensors), if it ships one. */

@@ -25,6 +25,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 
 import { signToken } from './auth.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
+import { worldMetrics } from './metrics.js';
 import { WorldRoom, type WorldRoomOptions } from './room.js';
 
 export interface WorldServerOptions {
@@ -65,6 +66,11 @@ export interface WorldServerOptions {
   selectProcess?: 'least-loaded' | 'colyseus' | SelectProcess;
   /** Serve `GET /worldcast/rooms`: the listed rooms of every live process ({@link listRooms}; default false). */
   roomListing?: boolean;
+  /**
+   * Serve the process's Prometheus metrics (text exposition, prom-client) at this HTTP path
+   * of the server's port (default `/metrics`); false: not served.
+   */
+  metricsPath?: string | false;
 }
 
 /** Picks the process (by Colyseus processId) that creates a new room. */
@@ -195,13 +201,23 @@ export async function startWorldServer(opts: WorldServerOptions = {}): Promise<W
     publicAddress,
     selectProcessIdToCreateRoom: select === 'colyseus' ? undefined : select === 'least-loaded' ? leastLoadedProcess : select,
   });
+  const endpoints: Record<string, ReturnType<typeof createEndpoint>> = {};
   if (opts.roomListing) {
-    const rooms = createEndpoint('/worldcast/rooms', { method: 'GET' }, async () => {
+    endpoints.worldcastRooms = createEndpoint('/worldcast/rooms', { method: 'GET' }, async () => {
       const json = JSON.stringify({ processId: matchMaker.processId, rooms: await listRooms() });
       return new Response(json, { headers: { 'content-type': 'application/json' } });
     });
-    server.router = createRouter({ worldcastRooms: rooms });
   }
+  const metricsPath = opts.metricsPath ?? '/metrics';
+  if (metricsPath !== false) {
+    if (!metricsPath.startsWith('/') || metricsPath.startsWith('/matchmake')) throw new Error(`metricsPath must be an absolute path outside /matchmake, not ${metricsPath}`);
+    endpoints.worldcastMetrics = createEndpoint(metricsPath, { method: 'GET' }, async () => {
+      const body = await worldMetrics.text();
+      // content-length set: Colyseus' node adapter stalls on a chunked body of this size
+      return new Response(body, { headers: { 'content-type': worldMetrics.contentType, 'content-length': String(Buffer.byteLength(body)) } });
+    });
+  }
+  if (Object.keys(endpoints).length > 0) server.router = createRouter(endpoints);
   const rooms = opts.rooms ?? { world: { mode: 'private' }, 'world-shared': { mode: 'shared' } };
   const cls = opts.roomClass ?? WorldRoom;
   for (const [name, o] of Object.entries(rooms)) server.define(name, cls, o.engine || o.model ? o : { ...o, engine });
@@ -272,6 +288,7 @@ async function main(): Promise<void> {
   if (ws.redis) console.log(`scale-out: process ${ws.processId} (pid ${process.pid}), presence + driver on ${redactUrl(ws.redis)}, public address ${ws.publicAddress}`);
   else console.log(`single process ${ws.processId} (pid ${process.pid}); pass --redis to share rooms with other processes`);
   if (values['list-rooms']) console.log(`room listing: GET http://${values.host}:${ws.port}/worldcast/rooms`);
+  console.log(`metrics (Prometheus): GET http://${values.host}:${ws.port}/metrics`);
   if (values['no-auth']) console.log('auth: off');
   else {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);

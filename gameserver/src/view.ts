@@ -24,6 +24,8 @@ export class PlayerRecord {
   readonly input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };
   /** Newest input seq received (-1: none). */
   lastInputSeq = -1;
+  /** When it was received (ms, nowMs clock). */
+  lastInputAt = 0;
   /** Motion of the ticks since the view last took it. */
   motion: TickMotion[] = [];
   view: WorldView | null = null;
@@ -55,6 +57,8 @@ export interface BlockMeta {
   tick: number;
   /** Newest input seq of the driver included (-1: none). */
   input: number;
+  /** When the server received that input, if the block is the first to include it (ms, nowMs clock), else 0. */
+  inputAt: number;
   prompt: number;
   conditioning: Conditioning;
   submitted: number;
@@ -85,6 +89,8 @@ export class WorldView {
   ticks = 0;
   nextBlock = 0;
   frameSeq = 0;
+  /** The newest driver input seq a block has carried (for input-to-frame latency). */
+  lastBlockInput = -1;
   /** When the view's next frame is due to leave (ms, nowMs clock): frames are paced at the world clock. */
   nextFrameAt = 0;
   promptVersion = 0;
