@@ -11,7 +11,7 @@ import type { LatentBlock } from '../../sdk/src/index.js';
 import { codecName, latentPreview, type FrameCodec } from './codec.js';
 import { encodeEnvelope, nowMs, type FrameHeader } from './protocol.js';
 import { worldMetrics } from './metrics.js';
-import type { BlockMeta, WorldView } from './view.js';
+import { WorldView, type BlockMeta } from './view.js';
 
 /** Most numbers the optional `actions` debug field of a frame header carries. */
 export const MAX_HEADER_ACTIONS = 256;
@@ -63,6 +63,7 @@ export class FrameDelivery {
         meta.decoded = nowMs();
         worldMetrics.decodeSeconds.observe((meta.decoded - meta.stepped) / 1000);
         const payloads = await Promise.all(d.frames.map((f) => this.#o.codec.encode(f, d.width, d.height)));
+        WorldView.record(v.decodeTimes, nowMs() - meta.stepped); // decode + encode, for the just-in-time lead
         if (v.closed || v.ended) return;
         await this.#send(v, meta, d.width, d.height, payloads);
       })
@@ -83,14 +84,11 @@ export class FrameDelivery {
     const codec = codecName(this.#o.codec, width, height);
     const actions = this.#o.frameActions ? this.#headerActions(meta) : undefined;
     const interval = (this.#o.blockSeconds * 1000) / n;
-    // The view's frame clock: a frame is due one interval after the previous one; a view
-    // that fell behind (a slow block) starts again from now rather than bursting to catch up.
-    const now = nowMs();
-    if (v.nextFrameAt < now - interval) v.nextFrameAt = now;
+    // Frame i is due at the block's due time + i intervals (its world-time span); a frame
+    // already late goes at once. A block without a due time (0) is sent as it comes.
     for (let i = 0; i < n; i++) {
-      const wait = v.nextFrameAt - nowMs();
+      const wait = meta.dueAt > 0 ? meta.dueAt + i * interval - nowMs() : 0;
       if (wait > 1) await sleep(wait);
-      v.nextFrameAt += interval;
       if (v.closed || v.ended) return;
       this.#sendFrame(v, meta, i, n, firstSeq, width, height, codec, payloads[i]!, i === 0 ? actions : undefined);
       if (i === 0 && meta.inputAt > 0) worldMetrics.inputToFrameSeconds.observe((nowMs() - meta.inputAt) / 1000);

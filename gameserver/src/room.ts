@@ -17,10 +17,12 @@
  * {@link WorldRoom.trustedOptions}).
  */
 import './compat.js';
-import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
+import { CloseCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
 import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
-import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
+import type { AuthIdentity, TokenVerifier } from './auth.js';
+import { WORLD_ERRORS } from './errors.js';
+import { authorizeJoin, joinAuthOf, makeVerifier } from './join.js';
 import { resolveCodec, type FrameCodec } from './codec.js';
 import { FrameDelivery } from './delivery.js';
 import { log, worldMetrics } from './metrics.js';
@@ -29,7 +31,7 @@ import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
 import { HashPromptEncoder } from './prompts.js';
-import { LIMIT_ERRORS, identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
+import { identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
 import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
 import { PlayerState, ViewState, WorldState } from './schema.js';
 import { PlayerRecord, WorldView, type BlockMeta, type ViewKind } from './view.js';
@@ -93,30 +95,6 @@ export interface WorldRoomOptions {
   patchRate?: number;
 }
 
-/** Error codes sent to clients (`error`, `session_ended` messages and join refusals). */
-export const WORLD_ERRORS = {
-  /** The KV pool cannot hold another world session. */
-  KV_FULL: 4503,
-  /** Authentication failed. */
-  AUTH: ErrorCode.AUTH_FAILED,
-  /** A spectator's `spectate` option names no player of the room. */
-  NO_SUCH_PLAYER: 4404,
-  /** The join options are malformed (an HTTP status: refused at matchmaking). */
-  BAD_OPTIONS: 422,
-  /** The identity holds as many seats or world sessions as its limits allow. */
-  IDENTITY_CAP: LIMIT_ERRORS.IDENTITY_CAP,
-  /** The identity joins faster than its limits allow. */
-  JOIN_RATE: LIMIT_ERRORS.JOIN_RATE,
-} as const;
-
-/** What the static onAuth hands to onJoin (as `client.auth`). */
-export interface JoinAuth {
-  /** The verified token's identity (null without auth). */
-  identity: AuthIdentity | null;
-  /** Key of the identity's limits (null: limits off). */
-  limitKey: string | null;
-}
-
 type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits' | 'frameActions'>> & {
   prompt: string | undefined;
   session: Omit<SessionOptions, 'prompt'>;
@@ -146,6 +124,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected sharedView: WorldView | null = null;
   #tick = 0;
   #disposed = false;
+  /** Origin of the room's block grid (ms, nowMs clock). */
+  readonly #epoch = nowMs();
   /** Counted in the rooms gauge. */
   #counted = false;
 
@@ -251,38 +231,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    * options are found from the request path (`/matchmake/<method>/<roomName | roomId>`).
    */
   static override async onAuth(token: string, options: unknown, context: AuthContext): Promise<unknown> {
-    const roomName = await roomNameOf(context);
-    if (roomName === null) throw new ServerError(WORLD_ERRORS.AUTH, 'cannot tell which room is being joined');
-    const opts = validateJoinOptions(options);
-    if (!opts.ok) {
-      worldMetrics.refusals.inc({ reason: 'options' });
-      throw new ServerError(WORLD_ERRORS.BAD_OPTIONS, opts.error);
-    }
-    const { verifier, limits } = roomConfigFor(roomName);
-    let identity: AuthIdentity | null = null;
-    if (verifier !== null) {
-      const t = token || opts.value.token;
-      if (!t) throw new ServerError(WORLD_ERRORS.AUTH, 'authentication required: join with a token (client.auth.token or the "token" option)');
-      try {
-        identity = await verifier.verify(t, { roomName, ip: context.ip });
-      } catch {
-        identity = null;
-      }
-      if (!identity || typeof identity.sub !== 'string') {
-        worldMetrics.refusals.inc({ reason: 'auth' });
-        throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
-      }
-    }
-    const limitKey = limits === null ? null : identity ? `sub:${identity.sub}` : `ip:${typeof context.ip === 'string' ? context.ip : 'unknown'}`;
-    if (limitKey !== null) {
-      const refused = identityLimiter.reserve(limitKey, limits!);
-      if (refused) {
-        worldMetrics.refusals.inc({ reason: refused.code === WORLD_ERRORS.JOIN_RATE ? 'join_rate' : 'identity_cap' });
-        throw new ServerError(refused.code, refused.message);
-      }
-    }
-    const auth: JoinAuth = { identity, limitKey };
-    return auth;
+    return authorizeJoin(token, options, context);
   }
 
   // ------------------------------------------------------------------ players
@@ -586,10 +535,28 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       if (!v.watched) continue;
       v.ticks++;
       if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
-      // Views submit together on the room's block boundaries (so their blocks share one
-      // batched step); a view that is already late (its previous block took longer) goes at once.
-      if (v.ticks >= this.ticksPerBlock || ctx.tick % this.ticksPerBlock === 0) this.#submit(v);
+      // Just in time: a block goes when, after the engine call and the decode it is
+      // measured to need (plus a tick, the granularity of this decision), its frames would be
+      // due — so it carries the newest input. Views of the room share one block grid, so
+      // they come due together and their blocks share one batched step.
+      if (v.clock === 0 || nowMs() >= v.clock - this.#leadMs(v)) this.#submit(v);
     }
+  }
+
+  /** World time of one block (ms). */
+  get #blockMs(): number {
+    return (this.ticksPerBlock / this.options.tickRate) * 1000;
+  }
+
+  /** How long before its frames are due a view's block must be submitted (ms). */
+  #leadMs(v: WorldView): number {
+    return WorldView.estimate(v.stepTimes) + WorldView.estimate(v.decodeTimes) + 1000 / this.options.tickRate;
+  }
+
+  /** The first point of the room's block grid at or after `t` (ms). */
+  #onGrid(t: number): number {
+    const ms = this.#blockMs;
+    return this.#epoch + Math.ceil((t - this.#epoch) / ms - 1e-6) * ms;
   }
 
   #syncPose(p: PlayerRecord): void {
@@ -639,6 +606,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       stepped: 0,
       decoded: 0,
       latentFrame: 0,
+      dueAt: 0,
     };
     let item: BatchItem;
     try {
@@ -649,6 +617,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       return;
     }
     v.busy = true;
+    v.callSubmittedAt = meta.submitted;
     this.engine.step(item).then(
       (b) => this.#onBlock(v, meta, b),
       (e: unknown) => {
@@ -661,13 +630,19 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   #onBlock(v: WorldView, submitted: BlockMeta, b: LatentBlock): void {
     v.busy = false;
     if (v.closed || v.ended) return;
+    const now = nowMs();
+    WorldView.record(v.stepTimes, now - v.callSubmittedAt);
     // The block that came out is the oldest in flight (the one just submitted, for the block
     // loop); a staggered-schedule model returns none while its pipeline fills.
     v.inFlight.push(submitted);
     if (b.frames === 0) return;
     const meta = v.inFlight.shift()!;
-    meta.stepped = nowMs();
+    meta.stepped = now;
     meta.latentFrame = b.frameStart;
+    // Its world-time span: right after the previous block's, or — a view that fell behind, or
+    // its first block — as soon as it can be decoded, on the room's block grid.
+    meta.dueAt = this.#onGrid(Math.max(v.clock, now + WorldView.estimate(v.decodeTimes)));
+    v.clock = meta.dueAt + this.#blockMs;
     v.state.latentFrames = b.frameStart + b.frames;
     this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));
   }
@@ -884,76 +859,6 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   getView(id: string): WorldView | undefined {
     return this.views.get(id);
   }
-}
-
-/** What a defined room type's static onAuth needs: its verifier and its identity limits. */
-interface RoomAuthConfig {
-  verifier: TokenVerifier | null;
-  limits: IdentityLimits | null;
-}
-
-const authConfigs = new WeakMap<object, RoomAuthConfig>();
-
-/** The verifier a room's options ask for (null: auth off). */
-function makeVerifier(o: WorldRoomOptions): TokenVerifier | null {
-  if (o.auth === false) return null;
-  const a = o.auth ?? {};
-  if (a.verifier) return a.verifier;
-  const secret = a.secret ?? process.env.WORLDCAST_SECRET;
-  if (!secret) throw new Error('WorldRoom: auth needs a verifier or a secret (options.auth.secret or WORLDCAST_SECRET); pass auth: false to turn it off');
-  return new HmacTokenVerifier(secret);
-}
-
-/** The auth config of a defined room type (its class defaults + define() options), cached. */
-function roomConfigFor(roomName: string): RoomAuthConfig {
-  const handler = matchMaker.getHandler(roomName);
-  const key = (handler.options ?? handler) as object;
-  let c = authConfigs.get(key);
-  if (c === undefined) {
-    const klass = handler.klass as unknown as { defaults?: WorldRoomOptions };
-    const o: WorldRoomOptions = { ...(klass.defaults ?? {}), ...((handler.options ?? {}) as WorldRoomOptions) };
-    c = { verifier: makeVerifier(o), limits: o.limits === false ? null : resolveLimits(o.limits) };
-    authConfigs.set(key, c);
-  }
-  return c;
-}
-
-/** `client.auth` as the static onAuth made it (a subclass's onAuth may hand other shapes). */
-function joinAuthOf(a: unknown): JoinAuth {
-  if (typeof a !== 'object' || a === null) return { identity: null, limitKey: null };
-  const j = a as Partial<JoinAuth>;
-  if ('limitKey' in j || 'identity' in j)
-    return { identity: typeof j.identity === 'object' ? (j.identity ?? null) : null, limitKey: typeof j.limitKey === 'string' ? j.limitKey : null };
-  const sub = (a as { sub?: unknown }).sub;
-  return typeof sub === 'string' ? { identity: a as AuthIdentity, limitKey: null } : { identity: null, limitKey: null };
-}
-
-/** The room type a matchmaking request is for (null when it cannot be told). */
-async function roomNameOf(context: AuthContext): Promise<string | null> {
-  const req = context.req as { url?: unknown } | undefined;
-  if (!req || typeof req.url !== 'string') return null;
-  let path: string;
-  try {
-    path = new URL(req.url, 'http://localhost').pathname;
-  } catch {
-    return null;
-  }
-  const m = /\/matchmake\/([^/]+)\/([^/]+)\/?$/.exec(path);
-  if (!m) return null;
-  const method = decodeURIComponent(m[1]!);
-  const target = decodeURIComponent(m[2]!);
-  if (method !== 'joinById') {
-    try {
-      matchMaker.getHandler(target);
-      return target;
-    } catch {
-      return null;
-    }
-  }
-  const local = matchMaker.getLocalRoomById(target);
-  if (local) return local.roomName;
-  const found = await matchMaker.query({ roomId: target });
-  return found[0]?.name ?? null;
 }
 
 /** A refused join's reason label for the metrics. */

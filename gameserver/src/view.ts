@@ -65,6 +65,8 @@ export interface BlockMeta {
   stepped: number;
   decoded: number;
   latentFrame: number;
+  /** When its first frame is due to leave (ms, nowMs clock; set when it comes out of the engine). */
+  dueAt: number;
 }
 
 export type ViewKind = 'private' | 'shared';
@@ -91,8 +93,28 @@ export class WorldView {
   frameSeq = 0;
   /** The newest driver input seq a block has carried (for input-to-frame latency). */
   lastBlockInput = -1;
-  /** When the view's next frame is due to leave (ms, nowMs clock): frames are paced at the world clock. */
-  nextFrameAt = 0;
+  /**
+   * The view's world clock (ms, nowMs clock): the end of the world-time span of the newest
+   * block that came out of the engine (0: none yet). Each block's frames are due over its
+   * span; the next block is submitted just in time for its frames to be due at this clock.
+   */
+  clock = 0;
+  /** When the engine call now running was submitted (ms). */
+  callSubmittedAt = 0;
+  /** Recent engine-call and decode+encode times (ms), newest last. */
+  readonly stepTimes: number[] = [];
+  readonly decodeTimes: number[] = [];
+  /** Record a time in a bounded window of recent ones. */
+  static record(window: number[], ms: number): void {
+    window.push(ms);
+    if (window.length > 16) window.shift();
+  }
+  /** A cautious estimate of what the window's next value will be (its second largest; 0 when empty). */
+  static estimate(window: readonly number[]): number {
+    if (window.length === 0) return 0;
+    const s = [...window].sort((a, b) => b - a);
+    return s[Math.min(1, s.length - 1)]!;
+  }
   promptVersion = 0;
   pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
   /** Decode → encode → send, in block order. */

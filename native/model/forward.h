@@ -1,4 +1,4 @@
-// The Wan causal DiT forward (DESIGN.md "numerics checklist"), batched: several
+// The Wan causal DiT forward (ARCHITECTURE.md "The model-family contract"), batched: several
 // sequences (sessions' blocks) are stacked as rows so every linear is one GEMM,
 // while each keeps its own timesteps, frames, prompt K/V and committed KV frames.
 #pragma once
