@@ -148,6 +148,12 @@ function toAxis(v: number, min: number, max: number): number {
   return min + ((c + 1) / 2) * (max - min);
 }
 
+/** The inverse of {@link toAxis}: an axis value in [min, max] as a fraction in [-1, 1] of the largest rate. */
+export function fromAxis(v: number, min: number, max: number): number {
+  const f = min < 0 && max > 0 ? (v >= 0 ? v / max : -v / min) : (2 * (v - min)) / (max - min) - 1;
+  return Math.max(-1, Math.min(1, f)) + 0; // + 0: no negative zero
+}
+
 /** One latent frame's action from its motion. */
 export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningParams): ActionInput {
   const keys: string[] = [];
