@@ -24,12 +24,10 @@ export interface DeliveryOptions {
   maxBufferedBytes: number;
   /** World time one block stands for (s): its frames leave spaced over it. 0 = send at once. */
   blockSeconds: number;
-  /** Debug: frame 0 of a block carries its action vectors (the first `actionWidth` of each row, at most {@link MAX_HEADER_ACTIONS} numbers). */
+  /** Debug: frame 0 of a block carries its action rows (at most {@link MAX_HEADER_ACTIONS} numbers). */
   frameActions: boolean;
-  /** Width of the action vector at the start of each encoded row. */
+  /** Width of an action row. */
   actionWidth: number;
-  /** Width of an encoded row (vector + geometry map). */
-  rowWidth: number;
 }
 
 /** Bytes queued on a client's socket. */
@@ -133,13 +131,11 @@ export class FrameDelivery {
     }
   }
 
-  /** The block's action vectors (no geometry maps), bounded. */
+  /** The block's action rows (the geometry maps are not in them), whole rows up to the bound. */
   #headerActions(meta: BlockMeta): number[] | undefined {
     const rows = meta.conditioning.encoded;
-    const { actionWidth, rowWidth } = this.#o;
-    if (!rows || actionWidth === 0 || rowWidth === 0) return undefined;
-    const out: number[] = [];
-    for (let r = 0; r * rowWidth < rows.length && out.length + actionWidth <= MAX_HEADER_ACTIONS; r++) for (let k = 0; k < actionWidth; k++) out.push(rows[r * rowWidth + k]!);
-    return out;
+    const w = this.#o.actionWidth;
+    if (!rows || w === 0) return undefined;
+    return Array.from(rows.subarray(0, Math.min(rows.length, Math.floor(MAX_HEADER_ACTIONS / w) * w)));
   }
 }

@@ -18,7 +18,7 @@
  */
 import { CloseCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { KvBudgetError, TablePromptEncoder, actionSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import type { AuthIdentity, TokenVerifier } from './auth.js';
 import { WORLD_ERRORS } from './errors.js';
 import { authorizeJoin, joinAuthOf, makeVerifier } from './join.js';
@@ -178,8 +178,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
-    const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionVectorSize(cfg.action) : 0;
-    const latent = { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width };
+    const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionSize(cfg.action) : 0;
     this.delivery = new FrameDelivery({
       codec: this.codec,
       backpressureBytes: this.options.backpressureBytes,
@@ -187,7 +186,6 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       blockSeconds: this.ticksPerBlock / this.options.tickRate,
       frameActions: o.frameActions === true,
       actionWidth,
-      rowWidth: actionWidth > 0 ? actionSize(cfg.action!, latent) : 0,
     });
     this.conditioningParams = conditioningParams(this.physics.params, {
       keyThreshold: o.conditioning?.keyThreshold,
@@ -609,7 +607,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     };
     let item: BatchItem;
     try {
-      item = { session: v.session, actions: conditioning.encoded, ...this.stepOptions(v, meta) };
+      item = { session: v.session, actions: conditioning.encoded, geometry: conditioning.geometry, ...this.stepOptions(v, meta) };
       this.onBlockSubmitted(v, meta);
     } catch (e) {
       this.#endView(v, e);

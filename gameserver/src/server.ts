@@ -246,6 +246,7 @@ async function main(): Promise<void> {
       decoder: { type: 'string' },
       mode: { type: 'string', default: 'private' },
       threads: { type: 'string' },
+      weights: { type: 'string' },
       secret: { type: 'string' },
       'no-auth': { type: 'boolean', default: false },
       codec: { type: 'string', default: 'auto' },
@@ -258,7 +259,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -276,6 +277,7 @@ async function main(): Promise<void> {
       decoderDir: values.decoder === 'none' ? null : values.decoder === undefined ? undefined : resolve(values.decoder),
       threads: values.threads ? Number(values.threads) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
+      weights: weightsArg(values.weights),
     },
     rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
     gracefullyShutdown: true,
@@ -295,6 +297,13 @@ async function main(): Promise<void> {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);
     console.log(`a token to join with (1 h): ${signToken(secret, { sub: 'dev', ttlSeconds: 3600 })}`);
   }
+}
+
+/** The --weights flag: the linear layers' storage (default: the engine's, f32). */
+function weightsArg(v: string | undefined): EngineOptions['weights'] {
+  if (v === undefined) return undefined;
+  if (v === 'f32' || v === 'bf16' || v === 'int8') return v;
+  throw new Error(`--weights must be f32, bf16 or int8, not ${v}`);
 }
 
 /** A Redis URL without its password, for logs. */

@@ -87,7 +87,7 @@ try {
 // The CLI the package installs (node_modules/.bin/worldcast), with its default model.
 const out = mkdtempSync(join(tmpdir(), 'worldcast-render-'));
 try {
-  const r = spawnSync(join(process.cwd(), 'node_modules', '.bin', 'worldcast'), ['render', '--blocks', '1', '--threads', '2', '--prompt', 'day', '--out', join(out, 'out.webp')], { encoding: 'utf8' });
+  const r = spawnSync(join(process.cwd(), 'node_modules', '.bin', 'worldcast'), ['render', '--model', dir, '--blocks', '1', '--threads', '2', '--prompt', 'day', '--out', join(out, 'out.webp')], { encoding: 'utf8' });
   assert.equal(r.status, 0, `worldcast render failed: ${r.stderr}`);
   const webp = readFileSync(join(out, 'out.webp'));
   assert.equal(webp.subarray(8, 12).toString('latin1'), 'WEBP');

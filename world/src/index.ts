@@ -14,6 +14,7 @@ export {
   conditioningParams,
   defaultActionMap,
   frameAction,
+  fromAxis,
   groupMotion,
   motionToConditioning,
   poseInputs,
@@ -36,3 +37,5 @@ export {
 } from './render.js';
 export type { Camera, GeometryOptions, Lighting, PromptName } from './render.js';
 export { Rng } from './rng.js';
+export { WorldDriver, checkHeldInput, heldControl } from './driver.js';
+export type { Control, DrivenBlock, HeldInput, WorldDriverOptions } from './driver.js';
