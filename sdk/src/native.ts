@@ -140,7 +140,7 @@ export function addonPath(): string {
   if (existsSync(prebuilt)) return prebuilt;
   throw new Error(
     `worldcast native addon not found: no build/Release/worldcast.node and no prebuilt binary for ${prebuiltFolder()} in ${root}; ` +
-      'run `npm install` there (or `npm rebuild worldcast --build-from-source`; it needs g++ and cmake)',
+      'run `npm install` there (or `WORLDCAST_BUILD_FROM_SOURCE=1 npm rebuild worldcast`; it needs g++ and cmake)',
   );
 }
 
@@ -155,7 +155,7 @@ export function native(): NativeAddon {
     cached = require(path) as NativeAddon;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new Error(`worldcast native addon ${path} does not load on this host (${why}); build it from source: \`npm rebuild worldcast --build-from-source\` (needs g++ and cmake)`, { cause: err });
+    throw new Error(`worldcast native addon ${path} does not load on this host (${why}); build it from source: \`WORLDCAST_BUILD_FROM_SOURCE=1 npm rebuild worldcast\` (needs g++ and cmake)`, { cause: err });
   }
   return cached;
 }
