@@ -3,6 +3,7 @@
 // within and after the grace period, hostile clients, auth, a full KV pool, an engine
 // error in one session, shared mode), plus the pieces it is built from (protocol
 // validation, frame envelopes, tokens, motion → action mapping, rapier characters).
+import './helpers/sdk_uses_ws.js'; // first: the back-pressure test pauses a client socket (ws only)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -21,6 +21,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 };
 const included = (path: string) => {
   const p = path.replace(/^\.\//, '');
+  if (p === 'package.json') return true; // npm always packs it
   const yes = pkg.files.filter((f) => !f.startsWith('!')).some((f) => p === f || p.startsWith(f + '/'));
   const no = pkg.files.filter((f) => f.startsWith('!')).some((f) => p === f.slice(1) || p.startsWith(f.slice(1) + '/') || (f.endsWith('*.map') && p.endsWith('.map')));
   return yes && !no;
