@@ -143,7 +143,13 @@ export function describeValue(v: unknown, maxChars = 32): string {
   switch (typeof v) {
     case 'string': {
       const cut = v.length > maxChars ? `${v.slice(0, maxChars)}…` : v;
-      return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      // JSON.stringify escapes C0 controls and lone surrogates; every other control, format
+      // (soft hyphen, Arabic letter mark, bidi marks, tags, ...) and separator character is
+      // escaped here, as env/src/protocol.ts does (a list of ranges missed U+00AD and U+061C).
+      return JSON.stringify(cut).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+        const cp = c.codePointAt(0)!;
+        return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+      });
     }
     case 'number':
       return Number.isFinite(v) || Number.isNaN(v) ? `${v}` : v > 0 ? 'Infinity' : '-Infinity';
