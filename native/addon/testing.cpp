@@ -10,7 +10,9 @@
 #include "kernels/rope.h"
 #include "kv/quantize.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include "model/config.h"
 #include "model/forward.h"
@@ -248,8 +250,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   });
 }
 
-// benchAttention(nQ, frames, tokensPerFrame, heads, headDim, type, reps) →
-// {pagesSec, contiguousSec}: the same keys as one span per frame page vs one contiguous span.
+// benchAttention(nQ, frames, tokensPerFrame, heads, headDim, type, reps, strategy?, threads?, {samples?}) →
+// {pagesSec, contiguousSec, pagesSamples, contiguousSamples, auto}: the same keys as one span
+// per frame page vs one contiguous span (medians of the samples).
 Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -300,17 +303,49 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
       pages.push_back(p);
     }
     auto time = [&](const std::vector<wc::KvSpan>& sp) {
-      wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
       auto t0 = std::chrono::steady_clock::now();
       for (int r = 0; r < reps; ++r)
         wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
     };
+    // opts {samples?: n}: n interleaved (contiguous, paged) samples of `reps` calls each
+    // after one warm-up call of each; pagesSec / contiguousSec are their medians.
+    // {which?: 'both' | 'paged' | 'contiguous'} times only those layouts (NaN for the other).
+    int samples = 2;
+    bool do_c = true, do_p = true;
+    if (info.Length() > 9 && info[9].IsObject()) {
+      Napi::Object op = info[9].As<Napi::Object>();
+      Napi::Value sv = op.Get("samples");
+      if (sv.IsNumber()) samples = std::max(1, std::min(50, sv.As<Napi::Number>().Int32Value()));
+      Napi::Value wv = op.Get("which");
+      if (wv.IsString()) {
+        const std::string w = wv.As<Napi::String>().Utf8Value();
+        do_c = w != "paged";
+        do_p = w != "contiguous";
+      }
+    }
     std::vector<wc::KvSpan> one{whole};
-    double c1 = time(one), p1 = time(pages), c2 = time(one), p2 = time(pages);
+    if (do_c) wc::attention(q.data(), nq, D, one.data(), 1, nh, hd, out.data(), D, bp, strategy);
+    if (do_p) wc::attention(q.data(), nq, D, pages.data(), int(pages.size()), nh, hd, out.data(), D, bp, strategy);
+    std::vector<double> cs, ps;
+    for (int i = 0; i < samples; ++i) {
+      if (do_c) cs.push_back(time(one));
+      if (do_p) ps.push_back(time(pages));
+    }
+    auto median = [](std::vector<double> v) {
+      if (v.empty()) return std::nan("");
+      std::sort(v.begin(), v.end());
+      const size_t n = v.size();
+      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
     Napi::Object o = Napi::Object::New(env);
-    o.Set("pagesSec", std::min(p1, p2));
-    o.Set("contiguousSec", std::min(c1, c2));
+    o.Set("pagesSec", median(ps));
+    o.Set("contiguousSec", median(cs));
+    Napi::Array pa = Napi::Array::New(env, ps.size()), ca = Napi::Array::New(env, cs.size());
+    for (size_t i = 0; i < ps.size(); ++i) pa.Set(uint32_t(i), ps[i]);
+    for (size_t i = 0; i < cs.size(); ++i) ca.Set(uint32_t(i), cs[i]);
+    o.Set("pagesSamples", pa);
+    o.Set("contiguousSamples", ca);
     o.Set("auto", wc::attention_auto_strategy(nq, nh, T, single ? 1 : test_pool().size()) == wc::AttnStrategy::Heads ? "heads" : "sequence");
     return o;
   });
