@@ -222,9 +222,10 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       spans.push_back(sp);
     }
     std::vector<float> out(size_t(nq) * D);
-    // opts: {isa?, strategy?: 'auto'|'heads'|'sequence'}
+    // opts: {isa?, strategy?: 'auto'|'heads'|'sequence', dot?: false → AVX-512 widens bf16/int8 tiles}
     wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
     wc::Isa isa = wc::active_isa();
+    bool dot = true;
     if (info.Length() > 6 && info[6].IsObject()) {
       Napi::Object o = info[6].As<Napi::Object>();
       if (o.Get("isa").IsString()) isa = isa_arg(env, o.Get("isa"));
@@ -232,19 +233,23 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
         std::string st = o.Get("strategy").As<Napi::String>().Utf8Value();
         strategy = st == "heads" ? wc::AttnStrategy::Heads : st == "sequence" ? wc::AttnStrategy::Sequence : wc::AttnStrategy::Auto;
       }
+      if (o.Get("dot").IsBoolean()) dot = o.Get("dot").As<Napi::Boolean>().Value();
     }
     if (info.Length() > 5 && info[5].ToBoolean()) {
       wc::attention_ref(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D);
     } else {
       const wc::Isa before = wc::active_isa();
       wc::set_active_isa(isa);
+      wc::attention_set_dot_products(dot);
       try {
         wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool(), strategy);
       } catch (...) {
         wc::set_active_isa(before);
+        wc::attention_set_dot_products(true);
         throw;
       }
       wc::set_active_isa(before);
+      wc::attention_set_dot_products(true);
     }
     return to_float32(env, std::move(out));
   });
