@@ -62,6 +62,11 @@ export async function runAttentionBench(): Promise<unknown> {
   ];
   const only = process.argv.find((a) => a.startsWith('--types='))?.slice('--types='.length).split(',') as KvType[] | undefined;
   const types: KvType[] = only ?? ['f32', 'bf16', 'int8'];
+  // The machine's GEMM rate in this run (linear() at a Wan-1.3B shape, 2 threads), the
+  // yardstick for the attention rates below: on a shared host both move together.
+  const med = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1]!;
+  const gemmRate = (w: 'f32' | 'bf16' | 'int8') => (2 * 768 * 1536 * 1536) / med(T.benchGemm(768, 1536, 1536, w, 2, 9).seconds) / 1e9;
+  const gemm = { f32: gemmRate('f32'), bf16: gemmRate('bf16'), int8: gemmRate('int8') };
   for (const type of types)
     for (const [hd, headsAt, tpf, pageCounts] of dims)
       for (const nq of [192, 768, 4680])
@@ -100,13 +105,16 @@ export async function runAttentionBench(): Promise<unknown> {
             r.speedup = r.gflops / b;
           }
         }
-  console.log('\nattention, 2 threads, paged K/V (GFLOP/s = 4·d·triples/s with the strategy Auto picks; medians)');
-  console.log('| pages | d | queries | keys | heads | heads ms | sequence ms | best | auto | auto/best | paged/contig | GFLOP/s |' + (baseline.size ? ' before | after/before |' : ''));
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|' + (baseline.size ? '---|---|' : ''));
+  const gemmEnd = { f32: gemmRate('f32'), bf16: gemmRate('bf16'), int8: gemmRate('int8') };
+  console.log(`\nGEMM yardstick (linear 768×1536×1536, 2 threads, GFLOP/s) at the start / end of this run: f32 ${gemm.f32.toFixed(1)} / ${gemmEnd.f32.toFixed(1)}, bf16 ${gemm.bf16.toFixed(1)} / ${gemmEnd.bf16.toFixed(1)}, int8 ${gemm.int8.toFixed(1)} / ${gemmEnd.int8.toFixed(1)}`);
+  console.log('\nattention, 2 threads, paged K/V (GFLOP/s = 4·d·triples/s with the strategy Auto picks; medians; /GEMM = over the f32 GEMM rate of this run)');
+  console.log('| pages | d | queries | keys | heads | heads ms | sequence ms | best | auto | auto/best | paged/contig | GFLOP/s | /GEMM |' + (baseline.size ? ' before | after/before |' : ''));
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|' + (baseline.size ? '---|---|' : ''));
+  const gemmF32 = (gemm.f32 + gemmEnd.f32) / 2;
   for (const r of rows) {
     const bestMs = Math.min(r.headsMs, r.sequenceMs);
     console.log(
-      `| ${r.type} | ${r.headDim} | ${r.queries} | ${r.contextKeys} | ${r.heads} | ${r.headsMs.toFixed(2)} | ${r.sequenceMs.toFixed(2)} | ${r.best} | ${r.auto} | ${(r.autoMs / bestMs).toFixed(2)} | ${r.pagedOverContiguous.toFixed(3)} | ${r.gflops.toFixed(1)} |` +
+      `| ${r.type} | ${r.headDim} | ${r.queries} | ${r.contextKeys} | ${r.heads} | ${r.headsMs.toFixed(2)} | ${r.sequenceMs.toFixed(2)} | ${r.best} | ${r.auto} | ${(r.autoMs / bestMs).toFixed(2)} | ${r.pagedOverContiguous.toFixed(3)} | ${r.gflops.toFixed(1)} | ${(r.gflops / gemmF32).toFixed(2)} |` +
         (baseline.size ? ` ${r.baselineGflops?.toFixed(1) ?? '-'} | ${r.speedup ? r.speedup.toFixed(2) + '×' : '-'} |` : ''),
     );
   }
@@ -127,5 +135,5 @@ export async function runAttentionBench(): Promise<unknown> {
     console.log(`| ${r.queries} | ${r.contextKeys} | ${r.heads} | ${r.headsMs.toFixed(2)} | ${r.sequenceMs.toFixed(2)} | ${r.best} | ${r.auto} | ${r.oneThreadMs.toFixed(2)} | ${r.scaling.toFixed(2)}× |`);
   const wrong = [...rows, ...few].filter((r) => r.auto !== r.best && Math.max(r.headsMs, r.sequenceMs) / Math.min(r.headsMs, r.sequenceMs) > 1.05);
   console.log(`\nauto picks the slower strategy by more than 5% at ${wrong.length} of ${rows.length + few.length} shapes`);
-  return { suite: 'attention', rows, few };
+  return { suite: 'attention', gemm: { start: gemm, end: gemmEnd }, rows, few };
 }
