@@ -9,8 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 
-import { defaultLevel } from '../gameserver/src/levels/index.js';
-import { eyeFromCharacter, renderGeometry } from '../gameserver/src/render.js';
+import { defaultLevel } from '../world/src/levels/index.js';
+import { eyeFromCharacter, renderGeometry } from '../world/src/render.js';
 import { loadModel, type Model } from '../sdk/src/index.js';
 import { median } from './common.js';
 

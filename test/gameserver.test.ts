@@ -44,6 +44,7 @@ import {
 } from '../gameserver/src/index.js';
 import type { StepOptions } from '../sdk/src/index.js';
 import { fixtures } from './helpers/fixtures.js';
+import { expectInOrder, msgs, sleep, until, watch, type Client } from './helpers/room_clients.js';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const tinyDir = join(fixtures, 'tiny');
@@ -53,6 +54,10 @@ const geoDir = join(fixtures, 'tiny_geometry');
 const stagDir = mkdtempSync(join(tmpdir(), 'wc-stag-room-'));
 writeFileSync(join(stagDir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), schedule: { type: 'staggered', window: 4 } }));
 copyFileSync(join(fixtures, 'tiny', 'model.safetensors'), join(stagDir, 'model.safetensors'));
+/** The tiny weights with a config.json that names its decoder (as the default model's does). */
+const namedDir = mkdtempSync(join(tmpdir(), 'wc-named-decoder-'));
+writeFileSync(join(namedDir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(fixtures, 'tiny', 'config.json'), 'utf8')), decoder: decoderDir }));
+copyFileSync(join(fixtures, 'tiny', 'model.safetensors'), join(namedDir, 'model.safetensors'));
 const SPACE = { mode: 'additive', keys: ['w', 'a', 's', 'd', 'space'], mouse: [{ name: 'dx', min: -1, max: 1 }, { name: 'dy', min: -1, max: 1 }] };
 
 /** A room whose chosen views get malformed noise from their 3rd block on (an engine error in one session). */
@@ -80,59 +85,6 @@ const wallLevel: Level = {
   boxes: [{ center: [0, 1.5, -2], halfExtents: [5, 1.5, 0.25] }],
   spawns: [{ position: [0, 0, -0.9], yaw: 0 }],
 };
-
-interface Client {
-  room: ClientRoom;
-  frames: FrameHeader[];
-  payloadBytes: number[];
-  messages: Map<string, unknown[]>;
-  leftCode: number | null;
-}
-
-function watch(room: ClientRoom): Client {
-  const c: Client = { room, frames: [], payloadBytes: [], messages: new Map(), leftCode: null };
-  room.onMessage('frame', (b: Uint8Array) => {
-    const { header, payload } = decodeEnvelope(b);
-    c.frames.push(header);
-    c.payloadBytes.push(payload.length);
-  });
-  for (const t of ['welcome', 'prompt', 'error', 'session_ended', 'stats', 'spectate_ended']) {
-    room.onMessage(t, (m: unknown) => {
-      const l = c.messages.get(t) ?? [];
-      l.push(m);
-      c.messages.set(t, l);
-    });
-  }
-  room.onLeave((code: number) => {
-    c.leftCode = code;
-  });
-  return c;
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function msgs<T>(c: Client, type: string): T[] {
-  return (c.messages.get(type) ?? []) as T[];
-}
-
-/** Frames arrive in order: consecutive seq numbers, blocks and frame indices increasing. */
-function expectInOrder(frames: FrameHeader[]): void {
-  for (let i = 1; i < frames.length; i++) {
-    const a = frames[i - 1]!;
-    const b = frames[i]!;
-    expect(b.seq).toBe(a.seq + 1);
-    if (b.block === a.block) expect(b.frame).toBe(a.frame + 1);
-    else expect(b.block).toBeGreaterThan(a.block);
-  }
-}
 
 describe('gameserver pieces', () => {
   it('validates input and prompt messages', () => {
@@ -249,6 +201,7 @@ describe('WorldRoom over loopback', () => {
   let smallEngine: WorldEngine;
   let stagEngine: WorldEngine;
   let geoEngine: WorldEngine;
+  let namedEngine: WorldEngine;
   let server: Server;
   let colyseus: ColyseusTestServer;
   let sdk: ColyseusSDK;
@@ -261,6 +214,7 @@ describe('WorldRoom over loopback', () => {
     reconnectGraceSeconds: 1,
     maxMessagesPerSecond: 60,
     maxViolations: 4,
+    frameActions: true, // some tests read the conditioning from frame headers
   };
 
   async function join(roomName: string, sub = 'p', options: Record<string, unknown> = {}): Promise<Client> {
@@ -295,6 +249,7 @@ describe('WorldRoom over loopback', () => {
     await probe.close();
     smallEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, kv: { budgetBytes: Math.floor(quota * 1.5) } });
     stagEngine = await WorldEngine.load({ modelDir: stagDir, decoderDir, threads: 1 });
+    namedEngine = await WorldEngine.load({ modelDir: namedDir, threads: 1 }); // the decoder its config names
     geoEngine = await WorldEngine.load({ modelDir: geoDir, decoderDir, threads: 1 });
 
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
@@ -305,6 +260,8 @@ describe('WorldRoom over loopback', () => {
     server.define('small', WorldRoom, { ...base, engine: smallEngine });
     server.define('staggered', WorldRoom, { ...base, engine: stagEngine });
     server.define('geometry', RecordingRoom, { ...base, engine: geoEngine });
+    server.define('named', WorldRoom, { ...base, engine: namedEngine });
+    server.define('lean', WorldRoom, { ...base, engine: geoEngine, frameActions: false });
     server.define('faulty', FaultyRoom, { ...base, engine });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
@@ -322,7 +279,9 @@ describe('WorldRoom over loopback', () => {
     smallEngine?.close();
     stagEngine?.close();
     geoEngine?.close();
+    namedEngine?.close();
     rmSync(stagDir, { recursive: true, force: true });
+    rmSync(namedDir, { recursive: true, force: true });
   });
 
   it('joins with a token, welcomes, and streams frames in order', async () => {
@@ -781,10 +740,48 @@ describe('WorldRoom over loopback', () => {
     expect(err).not.toBeNull();
     expect(err!.message).toMatch(/cannot spectate "no-such-session": no such player/);
     expect(err!.code).toBe(WORLD_ERRORS.NO_SUCH_PLAYER);
-    const bad = await joinRoomOf(player, 'lost2', { spectate: 42 }).then(() => null, (e: unknown) => e as Error);
-    expect(bad!.message).toMatch(/no such player/);
+    const bad = await joinRoomOf(player, 'lost2', { spectate: 42 }).then(() => null, (e: unknown) => e as Error & { code?: number });
+    expect(bad!.message).toMatch(/join option spectate must be a player's session id/);
+    expect(bad!.code).toBe(WORLD_ERRORS.BAD_OPTIONS);
     expect(serverRoom(player).getPlayer(player.room.sessionId)).toBeDefined();
     await player.room.leave();
+  });
+
+  it('decodes each block exactly once, on one decoder stream per view (a model whose config names its decoder)', async () => {
+    const d = namedEngine.decoder!;
+    expect(d).not.toBeNull();
+    expect(namedEngine.model.decoder).toBe(d); // one decoder: the model's, not a second copy
+    const before = d.totals;
+    const a = await join('named', 'once-a');
+    const b = await join('named', 'once-b');
+    await until(() => a.frames.length >= 24 && b.frames.length >= 24, 'frames');
+    const room = serverRoom(a);
+    const views = [room.getPlayer(a.room.sessionId)!.view!, room.getPlayer(b.room.sessionId)!.view!];
+    await Promise.all([a.room.leave(), b.room.leave()]);
+    await until(() => views.every((v) => v.closed && v.pendingDeliveries === 0), 'views closed and drained');
+    await Promise.all(views.map((v) => v.chain));
+    const stepped = views.reduce((n, v) => n + v.state.latentFrames, 0);
+    const after = d.totals;
+    expect(after.streams - before.streams).toBe(2); // one per view
+    expect(after.latentFrames - before.latentFrames).toBe(stepped); // decoder frames in = frames stepped
+    expect(stepped).toBeGreaterThanOrEqual(2 * 2 * 3); // at least two blocks of 3 latent frames per view
+    expect(after.frames - before.frames).toBeGreaterThanOrEqual(48); // every frame the clients got was decoded there
+  });
+
+  it('sends lean frame headers: no action rows or geometry maps, at most 300 bytes a frame', async () => {
+    const c = await join('lean', 'lean');
+    const sizes: number[] = [];
+    c.room.onMessage('frame', (b: Uint8Array) => sizes.push(new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(4, true)));
+    await until(() => c.frames.length >= 12, 'frames');
+    expect(c.frames.every((h) => h.actions === undefined)).toBe(true);
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(300);
+    // the debug field, when a room asks for it, is bounded and leaves the maps out
+    const g = await join('geometry', 'debug');
+    await until(() => g.frames.some((h) => h.actions !== undefined), 'a header with actions');
+    const withActions = g.frames.find((h) => h.actions !== undefined)!;
+    expect(withActions.actions!.length).toBe(3 * 7); // 3 frames × (5 keys + 2 mouse axes); the 8×6×8 maps stay out
+    await Promise.all([c.room.leave(), g.room.leave()]);
   });
 
   it('answers stats requests with server, engine and KV figures', async () => {

@@ -1,4 +1,4 @@
-// The ground-truth renderer (gameserver/src/render.ts) and the level fields it draws:
+// The ground-truth renderer (world/src/render.ts) and the level fields it draws:
 // deterministic bytes, each wall of the yard in its own colour, sky above, the lighting
 // presets, and a pillar standing where rapier's collider stops the character.
 import { describe, expect, it } from 'vitest';

@@ -84,7 +84,7 @@ describe.skipIf(!haveChromium)('web client in headless Chromium', () => {
     // The browser code has its own tsconfig (lib DOM); the root one excludes it.
     execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'examples', 'web-client', 'tsconfig.json')], { stdio: 'pipe' });
     tmp = mkdtempSync(join(tmpdir(), 'worldcast-web-'));
-    demo = await startDemo({ port: 0, serverPort: 0, threads: 1, modelDir: 'test/fixtures/tiny', decoderDir: 'test/fixtures/taehv_tiny', outDir: join(tmp, 'dist'), room: { reconnectGraceSeconds: 10 }, extraRooms: { 'world-jpeg': { codec: 'jpeg', reconnectGraceSeconds: 10 } } });
+    demo = await startDemo({ port: 0, serverPort: 0, threads: 1, modelDir: 'test/fixtures/tiny', decoderDir: 'test/fixtures/taehv_tiny', outDir: join(tmp, 'dist'), room: { reconnectGraceSeconds: 10, frameActions: true }, extraRooms: { 'world-jpeg': { codec: 'jpeg', reconnectGraceSeconds: 10, frameActions: true } } });
     // A fresh profile (--user-data-dir, which playwright takes as this argument).
     browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
       executablePath: CHROMIUM,

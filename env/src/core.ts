@@ -27,12 +27,12 @@ import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
 import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
-import { checkGeometrySpace, defaultActionMap, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../gameserver/src/conditioning.js';
-import { spawnPose, type Level } from '../../gameserver/src/levels/index.js';
-import { PhysicsWorld, type Character, type CharacterInput, type CharacterParams, type TickMotion } from '../../gameserver/src/physics.js';
-import { KEY_BITS } from '../../gameserver/src/protocol.js';
-import { PROMPTS, eyeFromCharacter, renderView, type PromptName } from '../../gameserver/src/render.js';
-import { Rng } from '../../gameserver/src/rng.js';
+import { checkGeometrySpace, conditioningParams, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../world/src/conditioning.js';
+import { spawnPose, type Level } from '../../world/src/levels/index.js';
+import { PhysicsWorld, defaultCharacterParams, type Character, type CharacterInput, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
+import { KEY_BITS } from '../../world/src/keys.js';
+import { PROMPTS, eyeFromCharacter, renderView, type PromptName } from '../../world/src/render.js';
+import { Rng } from '../../world/src/rng.js';
 import { combineRewards, type Pose, type RewardFn } from './rewards.js';
 import { Box, Dict, Discrete, MultiBinary, type BoxValue, type Space, type SpaceValue } from './spaces.js';
 
@@ -155,17 +155,15 @@ export class EnvSpec {
     if (!Number.isInteger(this.ticksPerFrame) || this.ticksPerFrame < 1) throw new ArgumentError(`tickRate ${tickRate} must be a positive multiple of the model's ${this.fps} latent frames/s`, 'ARGUMENT');
     if (opts.maxEpisodeSteps !== undefined && (!Number.isInteger(opts.maxEpisodeSteps) || opts.maxEpisodeSteps < 1)) throw new ArgumentError('maxEpisodeSteps must be a positive integer', 'ARGUMENT');
     checkGeometrySpace(c.action);
-    const map = opts.actionMap ?? defaultActionMap;
-    this.maxTurnRate = opts.character?.maxTurnRate ?? 2 * Math.PI;
+    const character = { ...defaultCharacterParams, ...opts.character };
+    this.maxTurnRate = character.maxTurnRate;
     const h = opts.session?.latentHeight ?? c.latent_height;
     const w = opts.session?.latentWidth ?? c.latent_width;
-    this.conditioning = {
-      walkSpeed: opts.character?.walkSpeed ?? 4,
-      maxTurnRate: this.maxTurnRate,
-      keyThreshold: opts.keyThreshold ?? 0.3,
-      map,
+    this.conditioning = conditioningParams(character, {
+      keyThreshold: opts.keyThreshold,
+      map: opts.actionMap,
       view: { level, latent: { height: h, width: w } }, // geometry-taking models' maps
-    };
+    });
     this.prompts = model.promptEncoder instanceof TablePromptEncoder ? model.promptEncoder.prompts : [];
 
     if (this.actionType === 'discrete') {
@@ -221,7 +219,7 @@ export class EnvSpec {
       const m = this.conditioning.map;
       this.space.mouse.forEach((ax, i) => {
         const v = d.mouse![i]!;
-        // The inverse of the conditioning's axis scaling (gameserver/src/conditioning.ts toAxis).
+        // The inverse of the conditioning's axis scaling (world/src/conditioning.ts toAxis).
         const f = ax.min < 0 && ax.max > 0 ? (v >= 0 ? v / ax.max : -v / ax.min) : (2 * (v - ax.min)) / (ax.max - ax.min) - 1;
         if (ax.name === m.yaw) turn = f;
         if (ax.name === m.pitch) pitch = f;

@@ -16,6 +16,6 @@ export type { BoxDType, BoxValue, SpaceJSON, BoxJSON, DiscreteJSON, MultiBinaryJ
 export { reachGoal, goalProgress, collisionPenalty, stepCost, combineRewards, goalTask } from './rewards.js';
 export type { Pose, RewardContext, RewardFn, RewardResult, RewardReport } from './rewards.js';
 // Types the options and reward contexts refer to (from the game server's physics and levels).
-export type { ActionMap } from '../../gameserver/src/conditioning.js';
-export type { CharacterParams, TickMotion } from '../../gameserver/src/physics.js';
-export type { Level, LevelBox, LevelPillar, LevelSpawn, Color, Vec3 } from '../../gameserver/src/levels/index.js';
+export type { ActionMap } from '../../world/src/conditioning.js';
+export type { CharacterParams, TickMotion } from '../../world/src/physics.js';
+export type { Level, LevelBox, LevelPillar, LevelSpawn, Color, Vec3 } from '../../world/src/levels/index.js';

@@ -5,8 +5,8 @@
  * takes one function or a list (summed, terminated if any terminates); time limits are the
  * environment's `maxEpisodeSteps` (truncation, as Gymnasium's TimeLimit).
  */
-import type { Level } from '../../gameserver/src/levels/index.js';
-import type { TickMotion } from '../../gameserver/src/physics.js';
+import type { Level } from '../../world/src/levels/index.js';
+import type { TickMotion } from '../../world/src/physics.js';
 import type { Pose } from '../../sdk/src/actions.js';
 
 /** A character's true pose: the SDK's (foot position, yaw 0 faces −Z, pitch > 0 looks up). */

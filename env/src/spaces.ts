@@ -11,7 +11,7 @@
  * (number arrays accepted); Dict → an object with exactly the space's keys.
  */
 import { ArgumentError } from '../../sdk/src/errors.js';
-import { Rng } from '../../gameserver/src/rng.js';
+import { Rng } from '../../world/src/rng.js';
 
 /** Element type of a {@link Box}. */
 export type BoxDType = 'uint8' | 'float32';

@@ -18,8 +18,8 @@
  */
 import type { LoadOptions, Model } from '../../sdk/src/model.js';
 import { ArgumentError, ClosedError } from '../../sdk/src/errors.js';
-import { defaultLevel } from '../../gameserver/src/levels/index.js';
-import { Rng } from '../../gameserver/src/rng.js';
+import { defaultLevel } from '../../world/src/levels/index.js';
+import { Rng } from '../../world/src/rng.js';
 import { Agent, EnvSpec, World, resetAgents, stepAgents, type AgentStep, type EnvOptions, type ResetOptions, type StepInfo } from './core.js';
 import { batchSpace, concatenate, iterate, type Space, type SpaceValue } from './spaces.js';
 import { checkSeed, resolveModel } from './world_env.js';

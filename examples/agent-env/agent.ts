@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 
 import { loadModel } from '../../sdk/src/index.js';
-import { Rng } from '../../gameserver/src/rng.js';
+import { Rng } from '../../world/src/rng.js';
 import { DISCRETE_ACTIONS, VectorWorldEnv, goalTask, type Pose, type SpaceValue, type StepInfo } from '../../env/src/index.js';
 
 const GOAL: [number, number] = [5.4, 5.4];

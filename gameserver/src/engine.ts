@@ -7,11 +7,9 @@
  * whichever rooms they belong to. Each caller's Promise settles with its own block or
  * its own error.
  */
-import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import {
-  loadDecoder,
   loadModel,
   type BatchItem,
   type Decoder,
@@ -26,8 +24,8 @@ export interface EngineOptions {
   modelDir: string;
   /**
    * Video decoder directory; null = no decoder (frames are latent previews); undefined =
-   * the one the model names (config.json `decoder`: a directory relative to the model,
-   * or `{dir}`), else `<modelDir>/decoder` if present.
+   * the one the model names (the SDK's `modelDecoderDir` rule). Loaded once, as the model's
+   * decoder; the rooms decode each block exactly once, on one stream per view.
    */
   decoderDir?: string | null;
   /** Compute threads of the model's engine (default: cores). */
@@ -65,24 +63,6 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** Find the decoder a model directory names. */
-export function resolveDecoderDir(modelDir: string, config: { decoder?: unknown }): string | null {
-  const d = config.decoder;
-  let rel: string | undefined;
-  if (typeof d === 'string') rel = d;
-  else if (typeof d === 'object' && d !== null) {
-    const o = d as { dir?: unknown; path?: unknown };
-    if (typeof o.dir === 'string') rel = o.dir;
-    else if (typeof o.path === 'string') rel = o.path;
-  }
-  if (rel !== undefined) {
-    const p = isAbsolute(rel) ? rel : join(modelDir, rel);
-    if (existsSync(join(p, 'config.json'))) return p;
-  }
-  const sub = join(modelDir, 'decoder');
-  return existsSync(join(sub, 'config.json')) ? sub : null;
-}
-
 /** A world model + decoder + batcher. One per process (see {@link WorldEngine.shared}). */
 export class WorldEngine {
   readonly model: Model;
@@ -100,18 +80,17 @@ export class WorldEngine {
     this.maxBatch = opts.maxBatch ?? 32;
   }
 
-  /** Load a model (and its decoder). */
+  /** Load a model and its decoder (the model's own: closed with it). */
   static async load(opts: EngineOptions): Promise<WorldEngine> {
-    const model = await loadModel(opts.modelDir, { threads: opts.threads, kv: opts.kv, weights: opts.weights, promptEncoder: opts.promptEncoder });
-    let decoder: Decoder | null = null;
-    try {
-      const dir = opts.decoderDir === undefined ? resolveDecoderDir(opts.modelDir, model.config) : opts.decoderDir;
-      if (dir) decoder = await loadDecoder(dir, { threads: opts.decoderThreads ?? 1 });
-    } catch (e) {
-      model.close();
-      throw e;
-    }
-    return new WorldEngine(model, decoder, { maxBatch: opts.maxBatch });
+    const model = await loadModel(opts.modelDir, {
+      threads: opts.threads,
+      kv: opts.kv,
+      weights: opts.weights,
+      promptEncoder: opts.promptEncoder,
+      decoder: opts.decoderDir,
+      decoderThreads: opts.decoderThreads ?? 1,
+    });
+    return new WorldEngine(model, model.decoder, { maxBatch: opts.maxBatch });
   }
 
   static #shared = new Map<string, Promise<WorldEngine>>();
@@ -137,7 +116,9 @@ export class WorldEngine {
 
   /**
    * Ask for the next block of `item.session`. Returns at once; the block runs in the next
-   * batch. At most one block per session may be pending (the rooms keep to that).
+   * batch. At most one block per session may be pending (the rooms keep to that). Only
+   * the latents come back (`decode: false`): the caller decodes them on its own stream,
+   * after the batch, so the engine never waits on a decode.
    */
   step(item: BatchItem): Promise<LatentBlock> {
     return new Promise<LatentBlock>((resolve, reject) => {
@@ -183,7 +164,7 @@ export class WorldEngine {
     this.#stats.maxBatch = Math.max(this.#stats.maxBatch, live.length);
     let results: (LatentBlock | WorldcastError)[];
     try {
-      results = await this.model.stepMany(live.map((p) => p.item));
+      results = await this.model.stepMany(live.map((p) => ({ ...p.item, decode: false })));
     } catch (e) {
       // The whole call was refused while checking its arguments (nothing ran): one bad
       // item must not fail the others, so run them one by one to find it.
@@ -194,7 +175,7 @@ export class WorldEngine {
       }
       for (const p of live) {
         try {
-          const [r] = await this.model.stepMany([p.item]);
+          const [r] = await this.model.stepMany([{ ...p.item, decode: false }]);
           this.#settle(p, r!);
         } catch (e1) {
           this.#stats.errors++;
@@ -226,7 +207,7 @@ export class WorldEngine {
     if (this.#closed) return;
     this.#closed = true;
     for (const p of this.#queue.splice(0)) p.reject(new Error('engine is closed'));
+    // The decoder is the model's (closed with it), or a caller's own that it closes.
     this.model.close();
-    this.decoder?.close();
   }
 }

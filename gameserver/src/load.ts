@@ -2,6 +2,8 @@
  * `npm run load`: N simulated players (real @colyseus/sdk clients) over loopback for a
  * bounded time. Prints frames/s delivered per client, input-to-frame latency (p50/p99:
  * from sending an input to receiving the first frame whose conditioning includes it),
+ * every byte each client receives (all WebSocket messages with their frame headers — state
+ * patches and messages included — and, of the frames, envelope header vs payload bytes),
  * dropped frames, the server's RSS over the run, the engine's batching and errors.
  *
  *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
@@ -9,31 +11,30 @@
  *                   [--max-batch N] [--threads N] [--mode private|shared]
  *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ColyseusSDK, type Room } from '@colyseus/sdk';
 
 import { signToken } from './auth.js';
+import { isLoopback, mb, pct, requestStats, sleep, startChild } from './harness.js';
 import { decodeEnvelope } from './protocol.js';
 import { freePort } from './server.js';
 
 const MAX_CLIENTS = 64;
 const MAX_SECONDS = 900;
 
-interface ServerStats {
-  server: { rss: number; heapUsed: number; pid: number };
-  engine: { batches: number; blocks: number; errors: number; maxBatch: number; busySeconds: number };
-  kv: { sessions: number; usedBytes: number };
-}
-
 interface Sim {
   id: number;
   room: Room | null;
   frames: number;
+  /** Frame payload bytes (the encoded images). */
   bytes: number;
+  /** Frame envelope bytes besides the payload (prefix + msgpack header). */
+  headerBytes: number;
+  /** Every byte received on the socket after joining: WebSocket frame headers + message data. */
+  wireBytes: number;
   firstFrameAt: number;
   lastFrameAt: number;
   latencies: number[];
@@ -47,60 +48,18 @@ interface Sim {
   left: boolean;
 }
 
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve('gameserver/src/server.ts'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
-  });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (ws:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, url: m[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`server exited (${code}):\n${out}`));
-    });
-  });
-}
-
-function isLoopback(url: string): boolean {
-  try {
-    const h = new URL(url).hostname;
-    return h === '127.0.0.1' || h === 'localhost' || h === '[::1]' || h === '::1';
-  } catch {
-    return false;
-  }
-}
-
-async function requestStats(room: Room): Promise<ServerStats | null> {
-  return new Promise((res) => {
-    const t = setTimeout(() => res(null), 3000);
-    const off = room.onMessage('stats', (m: ServerStats) => {
-      clearTimeout(t);
-      off();
-      res(m);
-    });
-    room.send('stats');
+/**
+ * Count every byte the client's socket receives from now on: each WebSocket message's data
+ * plus its frame header (2, 4 or 10 bytes, unmasked server → client). TCP/IP headers are
+ * not counted.
+ */
+function countWireBytes(room: Room, add: (n: number) => void): void {
+  const ws = (room.connection as unknown as { transport?: { ws?: { addEventListener?: (t: string, f: (e: { data: unknown }) => void) => void } } }).transport?.ws;
+  if (!ws?.addEventListener) throw new Error('load: cannot reach the client WebSocket to count its bytes');
+  ws.addEventListener('message', (e) => {
+    const d = e.data;
+    const n = d instanceof ArrayBuffer ? d.byteLength : ArrayBuffer.isView(d) ? d.byteLength : typeof d === 'string' ? Buffer.byteLength(d) : 0;
+    add(n + (n < 126 ? 2 : n < 65536 ? 4 : 10));
   });
 }
 
@@ -152,7 +111,7 @@ async function main(): Promise<void> {
   const joinErrors: string[] = [];
   for (let i = 0; i < nClients; i++) {
     const sim: Sim = {
-      id: i, room: null, frames: 0, bytes: 0, firstFrameAt: 0, lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
+      id: i, room: null, frames: 0, bytes: 0, headerBytes: 0, wireBytes: 0, firstFrameAt: 0, lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
       lastMeasured: 0, lastSeq: -1, gaps: 0, droppedByServer: 0, errors: [], left: false,
     };
     sims.push(sim);
@@ -169,6 +128,7 @@ async function main(): Promise<void> {
         sim.frames++;
         sim.lastFrameAt = now;
         sim.bytes += payload.length;
+        sim.headerBytes += b.length - payload.length;
         if (sim.lastSeq >= 0 && header.seq > sim.lastSeq + 1) sim.gaps += header.seq - sim.lastSeq - 1;
         sim.lastSeq = header.seq;
         sim.droppedByServer = header.dropped;
@@ -182,6 +142,7 @@ async function main(): Promise<void> {
         }
         if (header.input > sim.lastMeasured) sim.lastMeasured = header.input;
       });
+      countWireBytes(room, (n) => (sim.wireBytes += n));
       room.onMessage('error', (m: { message?: string }) => sim.errors.push(`error: ${m?.message}`));
       room.onMessage('session_ended', (m: { message?: string }) => sim.errors.push(`session ended: ${m?.message}`));
       for (const t of ['welcome', 'prompt', 'stats']) room.onMessage(t, () => undefined);
@@ -231,19 +192,27 @@ async function main(): Promise<void> {
   if (endStats) rss.push(endStats.server.rss);
   const elapsed = (performance.now() - t0) / 1000;
 
-  console.log('\nclient  frames  frames/s  KiB/s   p50 ms  p99 ms  dropped  gaps  errors');
+  console.log('\nclient  frames  frames/s  KiB/s (all bytes)  hdr B/frame  p50 ms  p99 ms  dropped  gaps  errors');
   const all: number[] = [];
   for (const s of sims) {
     all.push(...s.latencies);
     const fps = s.frames / elapsed;
     console.log(
-      `${String(s.id).padStart(6)}  ${String(s.frames).padStart(6)}  ${fps.toFixed(1).padStart(8)}  ${(s.bytes / 1024 / elapsed).toFixed(0).padStart(5)}  ${pct(s.latencies, 50).toFixed(0).padStart(7)}  ${pct(s.latencies, 99).toFixed(0).padStart(6)}  ${String(s.droppedByServer).padStart(7)}  ${String(s.gaps).padStart(4)}  ${String(s.errors.length).padStart(6)}`,
+      `${String(s.id).padStart(6)}  ${String(s.frames).padStart(6)}  ${fps.toFixed(1).padStart(8)}  ${(s.wireBytes / 1024 / elapsed).toFixed(1).padStart(16)}  ${(s.headerBytes / Math.max(1, s.frames)).toFixed(0).padStart(11)}  ${pct(s.latencies, 50).toFixed(0).padStart(7)}  ${pct(s.latencies, 99).toFixed(0).padStart(6)}  ${String(s.droppedByServer).padStart(7)}  ${String(s.gaps).padStart(4)}  ${String(s.errors.length).padStart(6)}`,
     );
   }
   const totalFrames = live.reduce((a, s) => a + s.frames, 0);
   const errors = joinErrors.length + sims.reduce((a, s) => a + s.errors.length, 0);
   console.log(`\nclients ${live.length}, ${elapsed.toFixed(1)} s: ${(totalFrames / elapsed).toFixed(1)} frames/s in all, ${(totalFrames / elapsed / Math.max(1, live.length)).toFixed(1)} per client`);
   console.log(`input-to-frame latency over ${all.length} inputs: p50 ${pct(all, 50).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms`);
+  const frames = Math.max(1, totalFrames);
+  const wire = live.reduce((a, s) => a + s.wireBytes, 0);
+  const hdr = live.reduce((a, s) => a + s.headerBytes, 0);
+  const pay = live.reduce((a, s) => a + s.bytes, 0);
+  console.log(
+    `bytes received per client: ${(wire / Math.max(1, live.length) / elapsed / 1024).toFixed(1)} KiB/s in all; per frame ${(wire / frames).toFixed(0)} B on the wire = ` +
+      `${(pay / frames).toFixed(0)} B payload + ${(hdr / frames).toFixed(0)} B envelope header + ${((wire - pay - hdr) / frames).toFixed(0)} B WebSocket/Colyseus framing and other messages`,
+  );
   console.log(`dropped frames (server backpressure): ${sims.reduce((a, s) => a + s.droppedByServer, 0)}; sequence gaps seen: ${sims.reduce((a, s) => a + s.gaps, 0)}`);
   if (startStats && endStats) {
     console.log(`server RSS: start ${mb(startStats.server.rss)}, end ${mb(endStats.server.rss)}; samples ${rss.map(mb).join(', ')}`);

@@ -21,10 +21,10 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
-/** Bits of the `keys` field of an input message. */
-export const KEY_BITS = { w: 1, a: 2, s: 4, d: 8, space: 16 } as const;
-export type KeyName = keyof typeof KEY_BITS;
-export const ALL_KEYS_MASK = 31;
+import { ALL_KEYS_MASK } from '../../world/src/keys.js';
+
+/** Bits of the `keys` field of an input message: the world's key mask. */
+export { ALL_KEYS_MASK, KEY_BITS, type KeyName } from '../../world/src/keys.js';
 /** Largest look delta (radians, per axis) one input message may carry. */
 export const MAX_LOOK_PER_INPUT = Math.PI / 2;
 
@@ -64,7 +64,7 @@ function onlyKeys(o: Record<string, unknown>, allowed: readonly string[]): strin
 export function validateInput(msg: unknown, maxLook = MAX_LOOK_PER_INPUT): Validation<InputMessage> {
   if (!isPlainObject(msg)) return { ok: false, error: 'input must be an object {seq, keys, dx, dy}' };
   const extra = onlyKeys(msg, ['seq', 'keys', 'dx', 'dy']);
-  if (extra !== null) return { ok: false, error: `input has an unknown field "${extra.slice(0, 32)}"` };
+  if (extra !== null) return { ok: false, error: `input has an unknown field ${describeValue(extra)}` };
   const { seq, keys, dx = 0, dy = 0 } = msg;
   if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq > 0xffffffff) return { ok: false, error: 'input.seq must be an integer in [0, 2^32)' };
   if (typeof keys !== 'number' || !Number.isInteger(keys) || keys < 0 || keys > ALL_KEYS_MASK) return { ok: false, error: `input.keys must be an integer bitmask in [0, ${ALL_KEYS_MASK}]` };
@@ -74,18 +74,86 @@ export function validateInput(msg: unknown, maxLook = MAX_LOOK_PER_INPUT): Valid
   return { ok: true, value: { seq, keys, dx: dx as number, dy: dy as number } };
 }
 
+/**
+ * Characters no client text may carry: controls (C0, DEL, C1: `\p{Cc}`), format characters
+ * (bidi overrides and isolates, zero-width joiners, BOM: `\p{Cf}`), lone surrogates
+ * (`\p{Cs}`) and the line and paragraph separators U+2028/U+2029.
+ */
+const UNSAFE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u;
+
+/**
+ * Validate client text that other clients will see (a prompt in shared room state): a
+ * string of 1..maxChars characters (after trimming) with none of {@link UNSAFE_TEXT}.
+ */
+export function validateText(v: unknown, maxChars: number, field: string): Validation<string> {
+  if (typeof v !== 'string') return { ok: false, error: `${field} must be a string` };
+  if (v.length > 4 * maxChars + 64) return { ok: false, error: `${field} must have 1..${maxChars} characters` };
+  // checked before trimming: trim() would quietly take U+2028/9 and U+FEFF off the ends
+  const bad = UNSAFE_TEXT.exec(v);
+  const t = v.trim();
+  if (!bad && (t.length === 0 || t.length > maxChars)) return { ok: false, error: `${field} must have 1..${maxChars} characters` };
+  if (bad) return { ok: false, error: `${field} must not contain control, format or separator characters (found U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at ${bad.index})` };
+  return { ok: true, value: t };
+}
+
 /** Validate a `prompt` message. */
 export function validatePrompt(msg: unknown, maxChars: number): Validation<PromptMessage> {
   if (!isPlainObject(msg)) return { ok: false, error: 'prompt must be an object {text}' };
   const extra = onlyKeys(msg, ['text']);
-  if (extra !== null) return { ok: false, error: `prompt has an unknown field "${extra.slice(0, 32)}"` };
-  const { text } = msg;
-  if (typeof text !== 'string') return { ok: false, error: 'prompt.text must be a string' };
-  const t = text.trim();
-  if (t.length === 0 || t.length > maxChars) return { ok: false, error: `prompt.text must have 1..${maxChars} characters` };
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(t)) return { ok: false, error: 'prompt.text must not contain control characters' };
-  return { ok: true, value: { text: t } };
+  if (extra !== null) return { ok: false, error: `prompt has an unknown field ${describeValue(extra)}` };
+  const t = validateText(msg.text, maxChars, 'prompt.text');
+  return t.ok ? { ok: true, value: { text: t.value } } : t;
+}
+
+/** Join options a client may pass (`joinOrCreate(name, options)`), after validation. */
+export interface JoinOptions {
+  /** Join as a spectator of this player (a session id of the same room). */
+  spectate?: string;
+  /** The auth token, when not sent as the Bearer header. */
+  token?: string;
+}
+
+/** Colyseus session ids: short base62-ish strings. */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Validate a client's join options: known fields only, each of its type and shape. */
+export function validateJoinOptions(options: unknown): Validation<JoinOptions> {
+  if (options === undefined || options === null) return { ok: true, value: {} };
+  if (!isPlainObject(options)) return { ok: false, error: 'join options must be an object {spectate?, token?}' };
+  const extra = onlyKeys(options, ['spectate', 'token']);
+  if (extra !== null) return { ok: false, error: `join options have an unknown field ${describeValue(extra)}` };
+  const out: JoinOptions = {};
+  if (options.spectate !== undefined) {
+    if (typeof options.spectate !== 'string' || !SESSION_ID.test(options.spectate)) return { ok: false, error: 'join option spectate must be a player\'s session id (1..64 of A-Z a-z 0-9 _ -)' };
+    out.spectate = options.spectate;
+  }
+  if (options.token !== undefined) {
+    if (typeof options.token !== 'string' || options.token.length > 4096) return { ok: false, error: 'join option token must be a string of at most 4096 characters' };
+    out.token = options.token;
+  }
+  return { ok: true, value: out };
+}
+
+/**
+ * A client-supplied value described for an error message or a log line, without ever
+ * converting it (no `String()`, no template of it: an object's toString or a getter may
+ * throw or lie): strings quoted, cut and escaped; numbers as they are; anything else by kind.
+ */
+export function describeValue(v: unknown, maxChars = 32): string {
+  switch (typeof v) {
+    case 'string': {
+      const cut = v.length > maxChars ? `${v.slice(0, maxChars)}…` : v;
+      return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    }
+    case 'number':
+      return Number.isFinite(v) || Number.isNaN(v) ? `${v}` : v > 0 ? 'Infinity' : '-Infinity';
+    case 'undefined':
+      return 'nothing';
+    case 'object':
+      return v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'bytes' : 'an object';
+    default:
+      return `a ${typeof v}`;
+  }
 }
 
 /** A message that takes no payload (`stats`, `restart`). */
@@ -133,7 +201,10 @@ export interface FrameHeader {
   times: FrameTimes;
   /** Frames dropped for this client so far (backpressure). */
   dropped: number;
-  /** The block's action conditioning, [frames × actionSize] floats (only on frame 0). */
+  /**
+   * Debug only (the room's `frameActions` option): the block's action vectors, [frames ×
+   * action vector] floats without the geometry maps, at most 256 (only on frame 0).
+   */
   actions?: number[];
 }
 

@@ -19,15 +19,17 @@
 import './compat.js';
 import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, TablePromptEncoder, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
-import { codecName, latentPreview, resolveCodec, type FrameCodec } from './codec.js';
-import { checkGeometrySpace, defaultActionMap, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from './conditioning.js';
+import { resolveCodec, type FrameCodec } from './codec.js';
+import { FrameDelivery } from './delivery.js';
+import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
-import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from './levels/index.js';
-import { PhysicsWorld, type CharacterParams, type TickMotion } from './physics.js';
+import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
+import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
 import { HashPromptEncoder } from './prompts.js';
-import { CLOSE, KEY_BITS, encodeEnvelope, nowMs, validateEmpty, validateInput, validatePrompt, type FrameHeader } from './protocol.js';
+import { LIMIT_ERRORS, identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
+import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
 import { PlayerState, ViewState, WorldState } from './schema.js';
 import { PlayerRecord, WorldView, type BlockMeta, type ViewKind } from './view.js';
 
@@ -62,6 +64,8 @@ export interface WorldRoomOptions {
   /** Frame codec: 'auto' (raw up to 64×64, else JPEG), 'jpeg', 'raw' or a codec object (default 'auto'). */
   codec?: FrameCodec | 'auto' | 'jpeg' | 'raw';
   jpegQuality?: number;
+  /** Debug: the first frame header of each block carries its action vectors (bounded; never the geometry maps). Default false. */
+  frameActions?: boolean;
   /** A client whose socket has more than this many bytes queued gets only the newest frame of a block (default 256 KiB). */
   backpressureBytes?: number;
   /** ... and none above this (default 4 MiB). */
@@ -75,6 +79,13 @@ export interface WorldRoomOptions {
   maxMessagesPerSecond?: number;
   /** Invalid messages a client may send before it is disconnected (default 10). */
   maxViolations?: number;
+  /**
+   * Per-identity limits (the token's `sub`, or the IP without auth), across every room of
+   * the process: seats, own world sessions, join rate (defaults: `DEFAULT_IDENTITY_LIMITS`,
+   * 4 seats, 2 sessions, 12 joins a minute in bursts of 6).
+   * false turns them off.
+   */
+  limits?: false | Partial<IdentityLimits>;
   /** Motion → action mapping. */
   conditioning?: Partial<Pick<ConditioningParams, 'keyThreshold'>> & { map?: Partial<ActionMap> };
   /** Colyseus state patch interval (ms, default 50). */
@@ -89,11 +100,26 @@ export const WORLD_ERRORS = {
   AUTH: ErrorCode.AUTH_FAILED,
   /** A spectator's `spectate` option names no player of the room. */
   NO_SUCH_PLAYER: 4404,
+  /** The join options are malformed (an HTTP status: refused at matchmaking). */
+  BAD_OPTIONS: 422,
+  /** The identity holds as many seats or world sessions as its limits allow. */
+  IDENTITY_CAP: LIMIT_ERRORS.IDENTITY_CAP,
+  /** The identity joins faster than its limits allow. */
+  JOIN_RATE: LIMIT_ERRORS.JOIN_RATE,
 } as const;
 
-type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality'>> & {
+/** What the static onAuth hands to onJoin (as `client.auth`). */
+export interface JoinAuth {
+  /** The verified token's identity (null without auth). */
+  identity: AuthIdentity | null;
+  /** Key of the identity's limits (null: limits off). */
+  limitKey: string | null;
+}
+
+type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits' | 'frameActions'>> & {
   prompt: string | undefined;
   session: Omit<SessionOptions, 'prompt'>;
+  limits: IdentityLimits | null;
 };
 
 let viewCounter = 0;
@@ -105,6 +131,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected engine!: WorldEngine;
   protected physics!: PhysicsWorld;
   protected codec!: FrameCodec;
+  protected delivery!: FrameDelivery;
   protected promptEncoder!: PromptEncoder;
   protected verifier: TokenVerifier | null = null;
   protected options!: Resolved;
@@ -140,6 +167,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.engine = o.engine ?? (await WorldEngine.shared(o.model!));
     const model = this.engine.model;
     this.verifier = makeVerifier(o); // throws on a misconfiguration
+    const limits = o.limits === false ? null : resolveLimits(o.limits);
     const level = typeof o.level === 'string' ? loadLevelFile(o.level) : validateLevel(o.level ?? defaultLevel);
     this.physics = await PhysicsWorld.create(level, o.character);
     this.codec = resolveCodec(o.codec, o.jpegQuality);
@@ -161,23 +189,30 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       maxMessagesPerSecond: o.maxMessagesPerSecond ?? 60,
       maxViolations: o.maxViolations ?? 10,
       patchRate: o.patchRate ?? 50,
+      limits,
     };
     if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
     this.actionSpace = cfg.action;
     checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
-    this.conditioningParams = {
-      walkSpeed: this.physics.params.walkSpeed,
-      maxTurnRate: this.physics.params.maxTurnRate,
-      keyThreshold: o.conditioning?.keyThreshold ?? 0.3,
-      map: { ...defaultActionMap, ...o.conditioning?.map },
+    const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionVectorSize(cfg.action) : 0;
+    const latent = { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width };
+    this.delivery = new FrameDelivery({
+      codec: this.codec,
+      backpressureBytes: this.options.backpressureBytes,
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      blockSeconds: this.ticksPerBlock / this.options.tickRate,
+      frameActions: o.frameActions === true,
+      actionWidth,
+      rowWidth: actionWidth > 0 ? actionSize(cfg.action!, latent) : 0,
+    });
+    this.conditioningParams = conditioningParams(this.physics.params, {
+      keyThreshold: o.conditioning?.keyThreshold,
+      map: o.conditioning?.map,
       // geometry-taking models: maps of this level at the sessions' latent size
-      view: {
-        level,
-        latent: { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width },
-      },
-    };
+      view: { level, latent: { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width } },
+    });
     this.maxClients = this.options.maxClients;
     this.maxMessagesPerSecond = this.options.maxMessagesPerSecond;
     this.patchRate = this.options.patchRate;
@@ -212,34 +247,61 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   static override async onAuth(token: string, options: unknown, context: AuthContext): Promise<unknown> {
     const roomName = await roomNameOf(context);
     if (roomName === null) throw new ServerError(WORLD_ERRORS.AUTH, 'cannot tell which room is being joined');
-    const verifier = verifierFor(roomName);
-    if (verifier === null) return true;
-    const fromOptions = typeof options === 'object' && options !== null ? (options as { token?: unknown }).token : undefined;
-    const t = token || (typeof fromOptions === 'string' ? fromOptions : undefined);
-    if (!t) throw new ServerError(WORLD_ERRORS.AUTH, 'authentication required: join with a token (client.auth.token or the "token" option)');
-    let id: AuthIdentity | null = null;
-    try {
-      id = await verifier.verify(t, { roomName, ip: context.ip });
-    } catch {
-      id = null;
+    const opts = validateJoinOptions(options);
+    if (!opts.ok) throw new ServerError(WORLD_ERRORS.BAD_OPTIONS, opts.error);
+    const { verifier, limits } = roomConfigFor(roomName);
+    let identity: AuthIdentity | null = null;
+    if (verifier !== null) {
+      const t = token || opts.value.token;
+      if (!t) throw new ServerError(WORLD_ERRORS.AUTH, 'authentication required: join with a token (client.auth.token or the "token" option)');
+      try {
+        identity = await verifier.verify(t, { roomName, ip: context.ip });
+      } catch {
+        identity = null;
+      }
+      if (!identity || typeof identity.sub !== 'string') throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
     }
-    if (!id) throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
-    return id;
+    const limitKey = limits === null ? null : identity ? `sub:${identity.sub}` : `ip:${typeof context.ip === 'string' ? context.ip : 'unknown'}`;
+    if (limitKey !== null) {
+      const refused = identityLimiter.reserve(limitKey, limits!);
+      if (refused) throw new ServerError(refused.code, refused.message);
+    }
+    const auth: JoinAuth = { identity, limitKey };
+    return auth;
   }
 
   // ------------------------------------------------------------------ players
 
   override onJoin(client: Client, options?: unknown, auth?: unknown): void {
-    const a: unknown = client.auth ?? auth;
-    const identity = typeof a === 'object' && a !== null ? (a as AuthIdentity) : null;
-    const spectate = typeof options === 'object' && options !== null ? (options as { spectate?: unknown }).spectate : undefined;
-    if (spectate !== undefined) return this.#joinSpectator(client, spectate, identity);
+    const a = joinAuthOf(client.auth ?? auth);
+    const limits = this.options.limits;
+    const key = limits ? a.limitKey : null;
+    try {
+      const opts = validateJoinOptions(options);
+      if (!opts.ok) throw new ServerError(WORLD_ERRORS.BAD_OPTIONS, opts.error);
+      const p = opts.value.spectate !== undefined ? this.#joinSpectator(client, opts.value.spectate, a.identity) : this.#joinPlayer(client, a.identity, key);
+      p.limitKey = key;
+      if (key !== null) identityLimiter.joined(key, limits!);
+    } catch (e) {
+      if (key !== null) identityLimiter.unreserve(key, limits!);
+      throw e;
+    }
+  }
+
+  #joinPlayer(client: Client, identity: AuthIdentity | null, key: string | null): PlayerRecord {
+    const limits = this.options.limits;
+    if (this.options.mode === 'private' && key !== null) {
+      const refused = identityLimiter.checkSession(key, limits!);
+      if (refused) throw new ServerError(refused.code, refused.message);
+    }
     const ps = new PlayerState();
     const character = this.physics.addCharacter();
     const p = new PlayerRecord(client, ps, character, identity);
     try {
       if (this.options.mode === 'private') {
         p.view = this.createView('private', p);
+        p.ownsSession = true;
+        if (key !== null) identityLimiter.sessionOpened(key, limits!);
       } else {
         p.view = this.sharedView!;
       }
@@ -254,16 +316,17 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.players.set(p.id, p);
     this.state.players.set(p.id, ps);
     client.send('welcome', this.welcome(p, false));
+    return p;
   }
 
   /**
    * A spectator (join option `{spectate: sessionId}`): no world session and no character of
    * its own, subscribed to the target player's view, never its driver; its input is dropped.
    */
-  #joinSpectator(client: Client, spectate: unknown, identity: AuthIdentity | null): void {
-    const target = typeof spectate === 'string' ? this.players.get(spectate) : undefined;
+  #joinSpectator(client: Client, spectate: string, identity: AuthIdentity | null): PlayerRecord {
+    const target = this.players.get(spectate);
     if (!target || target.spectating !== null || !target.view)
-      throw new ServerError(WORLD_ERRORS.NO_SUCH_PLAYER, `cannot spectate "${String(spectate).slice(0, 64)}": no such player in this room`);
+      throw new ServerError(WORLD_ERRORS.NO_SUCH_PLAYER, `cannot spectate ${describeValue(spectate, 64)}: no such player in this room`);
     const ps = new PlayerState();
     const p = new PlayerRecord(client, ps, null, identity, target.id);
     p.view = target.view;
@@ -272,6 +335,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.players.set(p.id, p);
     this.state.players.set(p.id, ps);
     client.send('welcome', this.welcome(p, false));
+    return p;
   }
 
   /** The spectators watching player `p`. */
@@ -285,10 +349,33 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     p.connected = false;
     p.state.connected = false;
     p.input.keys = 0;
-    const abusive = p.abusive || code === CloseCode.WITH_ERROR || code === 1009 || code === CLOSE.POLICY_VIOLATION;
-    if (abusive || this.options.reconnectGraceSeconds <= 0 || this.#disposed) return; // onLeave follows
-    const d = this.allowReconnection(client, this.options.reconnectGraceSeconds) as unknown as Promise<Client>;
+    if (this.#disposed || p.abusive) return; // onLeave follows
+    // A reconnect that supersedes a live socket (a half-open connection): Colyseus closes the
+    // old socket with 4002 and the same player takes over its world.
+    const superseded = p.superseded;
+    p.superseded = false;
+    if (!superseded) {
+      // 4002 is also Colyseus' close for a message flood or an undecodable message, 1009 an
+      // oversized one, 4400 ours for repeated invalid messages: no way back for those.
+      const abusive = code === CloseCode.WITH_ERROR || code === 1009 || code === CLOSE.POLICY_VIOLATION;
+      if (abusive || this.options.reconnectGraceSeconds <= 0) return;
+    }
+    const seconds = superseded ? Math.max(this.options.reconnectGraceSeconds, 5) : this.options.reconnectGraceSeconds;
+    const d = this.allowReconnection(client, seconds) as unknown as Promise<Client>;
+    // Rejected when the grace period ends without a reconnection: onLeave then frees the world.
     d.catch(() => undefined);
+  }
+
+  /**
+   * Colyseus asks this when a client reconnects with a token (before the new socket joins);
+   * if the token's connection is still open it is closed with 4002 (WITH_ERROR). The player
+   * is marked so that this drop keeps its world for the new socket instead of ending it.
+   */
+  override checkReconnectionToken(reconnectionToken: string): string {
+    const live = typeof reconnectionToken === 'string' ? this.clients.find((c) => c.reconnectionToken === reconnectionToken) : undefined;
+    const p = live ? this.players.get(live.sessionId) : undefined;
+    if (p && p.connected && !p.abusive) p.superseded = true;
+    return super.checkReconnectionToken(reconnectionToken);
   }
 
   override onReconnect(client: Client): void {
@@ -309,6 +396,12 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (!p) return;
     this.players.delete(p.id);
     this.state.players.delete(p.id);
+    const limits = this.options.limits;
+    if (p.limitKey !== null && limits) {
+      identityLimiter.left(p.limitKey, limits);
+      if (p.ownsSession) identityLimiter.sessionClosed(p.limitKey, limits);
+      p.ownsSession = false;
+    }
     if (p.character) this.physics.removeCharacter(p.character);
     const v = p.view;
     p.view = null;
@@ -547,64 +640,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     meta.stepped = nowMs();
     meta.latentFrame = b.frameStart;
     v.state.latentFrames = b.frameStart + b.frames;
-    const decoding: Promise<{ frames: Uint8Array[]; width: number; height: number }> = v.stream
-      ? v.stream.decode(b.latents, b.frames, b.height, b.width).then((d) => ({ frames: d.frames, width: d.width, height: d.height }))
-      : Promise.resolve({ frames: latentPreview(b.latents, b.channels, b.frames, b.height, b.width), width: b.width, height: b.height });
-    decoding.catch(() => undefined); // handled in the chain
-    v.pendingDeliveries++;
-    v.chain = v.chain
-      .then(async () => {
-        const d = await decoding;
-        meta.decoded = nowMs();
-        const payloads = await Promise.all(d.frames.map((f) => this.codec.encode(f, d.width, d.height)));
-        if (v.closed || v.ended) return;
-        this.deliver(v, meta, d.width, d.height, payloads);
-      })
-      .catch((e: unknown) => this.#endView(v, e))
-      .finally(() => {
-        v.pendingDeliveries--;
-      });
-  }
-
-  /** Send a block's encoded frames to the view's connected players, newest-only to those behind. */
-  protected deliver(v: WorldView, meta: BlockMeta, width: number, height: number, payloads: Uint8Array[]): void {
-    const n = payloads.length;
-    const firstSeq = v.frameSeq;
-    v.frameSeq += n;
-    v.state.blocks = meta.block + 1;
-    v.state.frames = v.frameSeq;
-    if (n === 0) return;
-    const codec = codecName(this.codec, width, height);
-    const actions = meta.conditioning.encoded ? Array.from(meta.conditioning.encoded) : undefined;
-    for (const p of v.subscribers) {
-      if (!p.connected) continue;
-      const buffered = bufferedAmount(p.client);
-      const from = buffered > this.options.maxBufferedBytes ? n : buffered > this.options.backpressureBytes ? n - 1 : 0;
-      p.dropped += from;
-      for (let i = from; i < n; i++) {
-        const header: FrameHeader = {
-          view: v.id,
-          block: meta.block,
-          frame: i,
-          frames: n,
-          seq: firstSeq + i,
-          latentFrame: meta.latentFrame,
-          width,
-          height,
-          codec,
-          input: meta.input,
-          prompt: meta.prompt,
-          tick: meta.tick,
-          times: { submitted: meta.submitted, stepped: meta.stepped, decoded: meta.decoded, sent: nowMs() },
-          dropped: p.dropped,
-        };
-        if (i === 0 && actions) header.actions = actions;
-        p.client.sendBytes('frame', encodeEnvelope(header, payloads[i]!));
-        p.framesSent++;
-      }
-      p.state.framesSent = p.framesSent;
-      p.state.dropped = p.dropped;
-    }
+    this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));
   }
 
   /** The session of `v` failed: end it (only it), tell its players, free its memory. */
@@ -661,21 +697,13 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   // ------------------------------------------------------------------ messages
 
-  protected registerMessages(): void {
-    const guard =
-      <A extends unknown[]>(fn: (p: PlayerRecord, ...a: A) => void) =>
-      (client: Client, ...a: A): void => {
-        const p = this.players.get(client.sessionId);
-        if (!p || p.abusive) return;
-        try {
-          fn(p, ...a);
-        } catch (e) {
-          console.error(`WorldRoom ${this.roomId}: message handler failed:`, e);
-        }
-      };
-    this.onMessage(
-      'input',
-      guard((p, msg: unknown) => {
+  /**
+   * The client messages this room takes: type → handler of the sender and its payload (an
+   * unchecked client value: each handler validates it first). Subclasses may add types.
+   */
+  protected messageHandlers(): Record<string, (p: PlayerRecord, payload: unknown) => void> {
+    return {
+      input: (p, msg) => {
         const r = validateInput(msg);
         if (!r.ok) return this.violation(p, r.error);
         if (p.spectating !== null) return; // a spectator drives nothing
@@ -686,62 +714,83 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         p.input.lookX += m.dx;
         p.input.lookY += m.dy;
         p.state.inputSeq = m.seq;
-      }),
-    );
-    this.onMessage(
-      'prompt',
-      guard((p, msg: unknown) => {
+      },
+      prompt: (p, msg) => {
         const r = validatePrompt(msg, this.options.maxPromptChars);
         if (!r.ok) return this.violation(p, r.error);
         if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot change the prompt' });
         const v = p.view;
         if (!v || v.ended) return void p.client.send('error', { code: 'no_session', message: 'no world session to change the prompt of' });
         void this.#queuePrompt(v, r.value.text, p);
-      }),
-    );
-    this.onMessage(
-      'stats',
-      guard((p, msg: unknown) => {
+      },
+      stats: (p, msg) => {
         const r = validateEmpty(msg, 'stats');
         if (!r.ok) return this.violation(p, r.error);
         p.client.send('stats', this.statsFor(p));
-      }),
-    );
-    this.onMessage(
-      'restart',
-      guard((p, msg: unknown) => {
+      },
+      restart: (p, msg) => {
         const r = validateEmpty(msg, 'restart');
         if (!r.ok) return this.violation(p, r.error);
-        if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot restart a world' });
-        if (!p.view || !p.view.ended) return void p.client.send('error', { code: 'restart', message: 'restart is only for a world whose session ended' });
-        if (this.options.mode === 'shared') return this.#restartShared(p);
-        const old = p.view;
-        this.views.delete(old.id);
-        this.state.views.delete(old.id);
-        try {
-          p.view = this.createView('private', p);
-        } catch (e) {
-          p.view = null;
-          p.state.view = '';
-          return void p.client.send('error', { code: 'restart', message: e instanceof Error ? e.message : String(e) });
-        }
-        p.view.subscribers.add(p);
-        this.#setDriver(p.view, p);
-        p.state.view = p.view.id;
-        p.client.send('welcome', this.welcome(p, false));
-        for (const s of this.#spectatorsOf(p)) {
-          old.subscribers.delete(s);
-          s.view = p.view;
-          s.state.view = p.view.id;
-          p.view.subscribers.add(s);
-          if (s.connected) s.client.send('welcome', this.welcome(s, false));
-        }
-      }),
-    );
-    this.onMessage('*', (client: Client, type: string | number) => {
-      const p = this.players.get(client.sessionId);
-      if (p && !p.abusive) this.violation(p, `unknown message type "${String(type).slice(0, 32)}"`);
-    });
+        this.#restart(p);
+      },
+    };
+  }
+
+  /**
+   * One guarded dispatch for every client message, the wildcard included: the sender must
+   * be a player of this room in good standing; an unknown type is a violation, described
+   * without converting it; a handler that throws is logged and costs nobody else anything.
+   */
+  protected registerMessages(): void {
+    const handlers = Object.entries(this.messageHandlers());
+    type Handler = (p: PlayerRecord, payload: unknown) => void;
+    const dispatch = (client: unknown, handler: Handler | null, type: unknown, payload: unknown): void => {
+      try {
+        const id = typeof client === 'object' && client !== null ? (client as { sessionId?: unknown }).sessionId : undefined;
+        const p = typeof id === 'string' ? this.players.get(id) : undefined;
+        if (!p || p.abusive) return;
+        if (!handler) return this.violation(p, `unknown message type ${describeValue(type)}`);
+        handler(p, payload);
+      } catch (e) {
+        console.error(`WorldRoom ${this.roomId}: message handler failed:`, e);
+      }
+    };
+    for (const [type, h] of handlers) this.onMessage(type, (client: Client, payload: unknown) => dispatch(client, h, type, payload));
+    // Types without a handler reach the wildcard as (client, type, payload) — and a message
+    // whose type is the string '*' itself as (client, payload, context): its "type" is
+    // whatever the client sent. Either way it is only described, never converted.
+    this.onMessage('*', (client: Client, type: unknown) => dispatch(client, null, type, undefined));
+  }
+
+  /** `restart`: a fresh world after the player's session ended. */
+  #restart(p: PlayerRecord): void {
+    if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot restart a world' });
+    if (!p.view || !p.view.ended) return void p.client.send('error', { code: 'restart', message: 'restart is only for a world whose session ended' });
+    if (this.options.mode === 'shared') return this.#restartShared(p);
+    const old = p.view;
+    this.views.delete(old.id);
+    this.state.views.delete(old.id);
+    try {
+      p.view = this.createView('private', p);
+    } catch (e) {
+      p.view = null;
+      p.state.view = '';
+      const limits = this.options.limits;
+      if (p.ownsSession && p.limitKey !== null && limits) identityLimiter.sessionClosed(p.limitKey, limits);
+      p.ownsSession = false;
+      return void p.client.send('error', { code: 'restart', message: e instanceof Error ? e.message : 'the world could not be restarted' });
+    }
+    p.view.subscribers.add(p);
+    this.#setDriver(p.view, p);
+    p.state.view = p.view.id;
+    p.client.send('welcome', this.welcome(p, false));
+    for (const s of this.#spectatorsOf(p)) {
+      old.subscribers.delete(s);
+      s.view = p.view;
+      s.state.view = p.view.id;
+      p.view.subscribers.add(s);
+      if (s.connected) s.client.send('welcome', this.welcome(s, false));
+    }
   }
 
   /** A fresh shared world for everyone after the shared session ended. */
@@ -803,12 +852,13 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   }
 }
 
-function bufferedAmount(client: Client): number {
-  const ref = client.ref as unknown as { bufferedAmount?: unknown };
-  return typeof ref?.bufferedAmount === 'number' ? ref.bufferedAmount : 0;
+/** What a defined room type's static onAuth needs: its verifier and its identity limits. */
+interface RoomAuthConfig {
+  verifier: TokenVerifier | null;
+  limits: IdentityLimits | null;
 }
 
-const verifiers = new WeakMap<object, TokenVerifier | null>();
+const authConfigs = new WeakMap<object, RoomAuthConfig>();
 
 /** The verifier a room's options ask for (null: auth off). */
 function makeVerifier(o: WorldRoomOptions): TokenVerifier | null {
@@ -820,17 +870,28 @@ function makeVerifier(o: WorldRoomOptions): TokenVerifier | null {
   return new HmacTokenVerifier(secret);
 }
 
-/** The verifier of a defined room type (its class defaults + define() options), cached. */
-function verifierFor(roomName: string): TokenVerifier | null {
+/** The auth config of a defined room type (its class defaults + define() options), cached. */
+function roomConfigFor(roomName: string): RoomAuthConfig {
   const handler = matchMaker.getHandler(roomName);
   const key = (handler.options ?? handler) as object;
-  let v = verifiers.get(key);
-  if (v === undefined) {
+  let c = authConfigs.get(key);
+  if (c === undefined) {
     const klass = handler.klass as unknown as { defaults?: WorldRoomOptions };
-    v = makeVerifier({ ...(klass.defaults ?? {}), ...((handler.options ?? {}) as WorldRoomOptions) });
-    verifiers.set(key, v);
+    const o: WorldRoomOptions = { ...(klass.defaults ?? {}), ...((handler.options ?? {}) as WorldRoomOptions) };
+    c = { verifier: makeVerifier(o), limits: o.limits === false ? null : resolveLimits(o.limits) };
+    authConfigs.set(key, c);
   }
-  return v;
+  return c;
+}
+
+/** `client.auth` as the static onAuth made it (a subclass's onAuth may hand other shapes). */
+function joinAuthOf(a: unknown): JoinAuth {
+  if (typeof a !== 'object' || a === null) return { identity: null, limitKey: null };
+  const j = a as Partial<JoinAuth>;
+  if ('limitKey' in j || 'identity' in j)
+    return { identity: typeof j.identity === 'object' ? (j.identity ?? null) : null, limitKey: typeof j.limitKey === 'string' ? j.limitKey : null };
+  const sub = (a as { sub?: unknown }).sub;
+  return typeof sub === 'string' ? { identity: a as AuthIdentity, limitKey: null } : { identity: null, limitKey: null };
 }
 
 /** The room type a matchmaking request is for (null when it cannot be told). */

@@ -7,8 +7,8 @@ import type { Client } from '@colyseus/core';
 
 import type { DecoderStream, Session } from '../../sdk/src/index.js';
 import type { AuthIdentity } from './auth.js';
-import type { Conditioning } from './conditioning.js';
-import type { Character, CharacterInput, TickMotion } from './physics.js';
+import type { Conditioning } from '../../world/src/conditioning.js';
+import type { Character, CharacterInput, TickMotion } from '../../world/src/physics.js';
 import type { PlayerState, ViewState } from './schema.js';
 
 export class PlayerRecord {
@@ -31,6 +31,12 @@ export class PlayerRecord {
   /** Sent invalid messages past the limit, or was cut off by the rate limit: no reconnection. */
   abusive = false;
   violations = 0;
+  /** Key of the identity's limits (see limits.ts); null when the room has none. */
+  limitKey: string | null = null;
+  /** Holds a world session of its own (counted against its identity's session cap). */
+  ownsSession = false;
+  /** Its socket is being replaced by a reconnect with its token (keep the world on this drop). */
+  superseded = false;
   framesSent = 0;
   dropped = 0;
   constructor(client: Client, state: PlayerState, character: Character | null, identity: AuthIdentity | null, spectating: string | null = null) {
@@ -79,6 +85,8 @@ export class WorldView {
   ticks = 0;
   nextBlock = 0;
   frameSeq = 0;
+  /** When the view's next frame is due to leave (ms, nowMs clock): frames are paced at the world clock. */
+  nextFrameAt = 0;
   promptVersion = 0;
   pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
   /** Decode → encode → send, in block order. */

@@ -94,9 +94,17 @@ function toDecoded<T>(d: NativeDecoded<T>): DecodedFrames<T> {
  */
 export class DecoderStream {
   readonly #s: NativeDecoderStream;
+  readonly #totals: DecoderTotals;
   /** @internal */
-  constructor(s: NativeDecoderStream) {
+  constructor(s: NativeDecoderStream, totals: DecoderTotals) {
     this.#s = s;
+    this.#totals = totals;
+    totals.streams++;
+  }
+  #count<T>(latentFrames: number, d: NativeDecoded<T>): NativeDecoded<T> {
+    this.#totals.latentFrames += latentFrames;
+    this.#totals.frames += d.frames.length;
+    return d;
   }
   /** Whether {@link close} has been called. */
   get closed(): boolean {
@@ -108,11 +116,11 @@ export class DecoderStream {
    * decode until {@link reset}. Resolves to RGB byte frames (external Buffers, no copy).
    */
   decode(latents: Float32Array, frames: number, height: number, width: number): Promise<DecodedFrames<Buffer>> {
-    return wrapAsync(async () => toDecoded(await this.#s.decode(latents, frames, height, width)));
+    return wrapAsync(async () => toDecoded(this.#count(frames, await this.#s.decode(latents, frames, height, width))));
   }
   /** {@link decode} with float frames in (C, H, W) order and [0, 1] (for tests and further processing). */
   decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<DecodedFrames<Float32Array>> {
-    return wrapAsync(async () => toDecoded(await this.#s.decodeF32(latents, frames, height, width)));
+    return wrapAsync(async () => toDecoded(this.#count(frames, await this.#s.decodeF32(latents, frames, height, width))));
   }
   /** {@link decode} of a block as `Session.step()` returns it. */
   decodeBlock(block: LatentBlockLike): Promise<DecodedFrames<Buffer>> {
@@ -122,7 +130,7 @@ export class DecoderStream {
   }
   /** After the pending decodes, a new stream that continues from this one's temporal state. */
   async fork(): Promise<DecoderStream> {
-    return new DecoderStream(await wrapAsync(() => this.#s.fork()));
+    return new DecoderStream(await wrapAsync(() => this.#s.fork()), this.#totals);
   }
   /** Start over after the pending decodes: no temporal state, start-up frames trimmed again, any latent size. */
   reset(): Promise<void> {
@@ -138,9 +146,20 @@ export class DecoderStream {
   }
 }
 
+/** Work done by a decoder over all its streams. */
+export interface DecoderTotals {
+  /** Streams created (forks included). */
+  streams: number;
+  /** Latent frames decoded. */
+  latentFrames: number;
+  /** Frames produced. */
+  frames: number;
+}
+
 /** Loaded decoder weights plus the engine thread its streams run on. */
 export class Decoder {
   readonly #d: NativeDecoder;
+  readonly #totals: DecoderTotals = { streams: 0, latentFrames: 0, frames: 0 };
   /** The parsed config.json and the values derived from it. */
   readonly config: DecoderConfig;
   /** @internal */
@@ -155,7 +174,11 @@ export class Decoder {
   /** A new stream (one per video). Streams share the weights and the engine thread. */
   createStream(): DecoderStream {
     if (this.#d.closed) throw new ClosedError('decoder is closed', 'CLOSED');
-    return new DecoderStream(wrapSync(() => this.#d.createStream()));
+    return new DecoderStream(wrapSync(() => this.#d.createStream()), this.#totals);
+  }
+  /** What this decoder has done over all its streams since it was loaded (every decode is counted). */
+  get totals(): Readonly<DecoderTotals> {
+    return { ...this.#totals };
   }
   /** Whether {@link close} has been called. */
   get closed(): boolean {

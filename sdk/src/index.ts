@@ -2,9 +2,9 @@
  * worldcast: block-diffusion video world models inside game servers.
  * @packageDocumentation
  */
-export { loadModel, Model, Session } from './model.js';
+export { loadModel, modelDecoderDir, Model, Session } from './model.js';
 export { loadDecoder, Decoder, DecoderStream } from './decoder.js';
-export type { DecodedFrames, DecoderInfo, DecoderOptions, LatentBlockLike } from './decoder.js';
+export type { DecodedFrames, DecoderInfo, DecoderOptions, DecoderTotals, LatentBlockLike } from './decoder.js';
 export { TablePromptEncoder } from './prompts.js';
 export { profiler, Profile } from './profiler.js';
 export type { ProfileEvent, ProfileRow } from './profiler.js';

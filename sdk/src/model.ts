@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { actionSize, encodeActions, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
-import { ArgumentError, ClosedError, WeightsError, fromNative, wrapAsync, wrapSync, type WorldcastError } from './errors.js';
+import { ArgumentError, ClosedError, ConfigError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
 import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
@@ -38,11 +38,38 @@ export interface LoadOptions {
   promptEncoder?: PromptEncoder;
   /**
    * The video decoder that turns each block's latents into RGB frames: a loaded
-   * {@link Decoder}, a decoder directory, or null for none. Default: the directory the
-   * model's config.json names (`"decoder": "dir"` or `{"path": "dir"}`, relative to the
-   * model), else `<model>/decoder` when it exists, else none.
+   * {@link Decoder} (shared, not closed with the model), a decoder directory, or null for
+   * none. Default (undefined): {@link modelDecoderDir} — the directory the model's
+   * config.json names, else `<model>/decoder` when it exists, else none. A decoder the
+   * model loads itself is closed with it. Steps decode through it unless `decode: false`.
    */
   decoder?: Decoder | string | null;
+  /** Compute threads of a decoder the model loads itself (default: `threads`). */
+  decoderThreads?: number;
+}
+
+/**
+ * The decoder directory a model directory names: config.json's `decoder` as a directory
+ * (`"decoder": "dir"`, or `{"path": "dir"}` / `{"dir": "dir"}`; relative to the model
+ * directory) when it holds a config.json, else `<model>/decoder` when that does, else
+ * null. The one rule every entry point (loadModel, the game server, the CLIs) uses.
+ */
+export function modelDecoderDir(modelDir: string, config: { decoder?: unknown }): string | null {
+  const d = config.decoder;
+  let rel: string | undefined;
+  if (typeof d === 'string') rel = d;
+  else if (typeof d === 'object' && d !== null) {
+    const o = d as { dir?: unknown; path?: unknown };
+    if (typeof o.path === 'string') rel = o.path;
+    else if (typeof o.dir === 'string') rel = o.dir;
+  }
+  if (rel !== undefined) {
+    const p = resolve(modelDir, rel);
+    if (existsSync(join(p, 'config.json'))) return p;
+    throw new ConfigError(`${join(modelDir, 'config.json')}: "decoder" names ${p}, which holds no decoder config.json`, 'CONFIG');
+  }
+  const sub = join(modelDir, 'decoder');
+  return existsSync(join(sub, 'config.json')) ? sub : null;
 }
 
 /** One decoded RGB frame. */
@@ -329,6 +356,10 @@ export class Session {
   readonly #decoder: Decoder | null;
   #stream: DecoderStream | null = null;
   #framesOut = 0;
+  /** The work `createSession` started (prompt, image latent, opening commits) while it runs. */
+  #starting: Promise<void> | null = null;
+  /** Why that work failed: every later call but close() rejects with it. */
+  #startFailure: WorldcastError | null = null;
   /** @internal */
   constructor(s: NativeSession, actionSpace: ActionSpace | null, encoder: PromptEncoder | null, decoder: Decoder | null) {
     this.#s = s;
@@ -336,6 +367,37 @@ export class Session {
     this.#encoder = encoder;
     this.#decoder = decoder;
     nativeOf.set(this, s);
+  }
+  /**
+   * @internal The session's start (`createSession`'s prompt, image latent and opening
+   * commits, queued on the engine thread in that order). If any part fails, the session
+   * is unusable: its next call, and every one after it but {@link close}, rejects with
+   * an error of the same type naming what failed, the engine's error as its cause.
+   */
+  startWith(parts: { what: string; run: () => Promise<unknown> }[]): void {
+    if (parts.length === 0) return;
+    // Each part is queued now (the engine runs them in order before any later call); the
+    // first failure is kept, never dropped.
+    const settled = parts.map(({ what, run }) =>
+      run().then(
+        () => null,
+        (e: unknown) => ({ what, e }),
+      ),
+    );
+    this.#starting = Promise.all(settled).then((results) => {
+      this.#starting = null;
+      const bad = results.find((r) => r !== null);
+      if (bad) this.#startFailure = startError(bad.what, bad.e);
+    });
+  }
+  /** @internal Resolves when the session's start has succeeded; rejects with its failure. */
+  async ready(): Promise<void> {
+    if (this.#starting) await this.#starting;
+    if (this.#startFailure) throw this.#startFailure;
+  }
+  /** The failure, if already known, for synchronous calls. */
+  #checkStarted(): void {
+    if (this.#startFailure) throw this.#startFailure;
   }
   /** @internal Decode a block into its frames (the session's own decoder stream keeps the temporal state). */
   async attachFrames(block: LatentBlock, opts: StepOptions, t0: number): Promise<LatentBlock> {
@@ -395,6 +457,7 @@ export class Session {
   /** Denoise and commit the next block. */
   async step(opts: StepOptions = {}): Promise<LatentBlock> {
     const { actions, noise } = opts;
+    await this.ready();
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
     const encoded = this.encode(actions);
@@ -446,6 +509,7 @@ export class Session {
     } else {
       embedding = prompt;
     }
+    await this.ready();
     return wrapAsync(() => this.#s.setPrompt(embedding));
   }
   /**
@@ -454,15 +518,18 @@ export class Session {
    * frames: pass those latents too, or at least [image, filler]). Required before the first
    * block; applies from the next block.
    */
-  setImageLatent(latent: Float32Array): Promise<void> {
+  async setImageLatent(latent: Float32Array): Promise<void> {
+    await this.ready();
     return wrapAsync(() => this.#s.setImageLatent(latent));
   }
   /** Change the attention window; applies from the next block. */
-  setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
+  async setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
+    await this.ready();
     return wrapAsync(() => this.#s.setWindow(localAttnSize, sinkSize));
   }
   /** A side-effect-free forward at the next block's position: the flow prediction v for x at timesteps t (one per frame). */
-  probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array> {
+  async probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array> {
+    await this.ready();
     return wrapAsync(() => this.#s.probe(x, t, actions));
   }
   /**
@@ -471,6 +538,7 @@ export class Session {
    * the video continues from them without a seam, and their frames are returned.
    */
   async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean } = {}): Promise<Frame[]> {
+    await this.ready();
     await wrapAsync(() => this.#s.commit(x0, actions));
     const frames: Frame[] = [];
     if (!opts.decode || !this.#decoder) return frames;
@@ -484,21 +552,25 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
+    await this.ready();
     const child = new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
     // Its video continues from this session's decoder state (no restart seam at the fork).
     if (this.#stream) child.adoptStream(await this.#stream.fork(), this.#framesOut);
     return child;
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
-  setSelection(sel: KvSelection): Promise<void> {
+  async setSelection(sel: KvSelection): Promise<void> {
+    await this.ready();
     return wrapAsync(() => this.#s.setSelection(sel));
   }
   /** The committed frames this session holds, with page ids and share counts. */
   kvPages(): KvPage[] {
+    this.#checkStarted();
     return wrapSync(() => this.#s.kvPages());
   }
   /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
-  stats(): Promise<SessionStats> {
+  async stats(): Promise<SessionStats> {
+    await this.ready();
     return wrapAsync(() => this.#s.stats());
   }
   /** Finish pending work and release the session's memory (and its decoder stream). */
@@ -570,11 +642,16 @@ export class Model {
       height: rest.latentHeight ?? this.config.latent_height,
       width: rest.latentWidth ?? this.config.latent_width,
     });
-    const s = new Session(wrapSync(() => this.#m.createSession(rest)), this.config.action, this.promptEncoder, this.decoder);
-    // Validated synchronously by the addon; the Promises only order them before the first step.
-    if (embedding !== undefined) void s.setPrompt(embedding).catch(() => undefined);
-    if (imageLatent !== undefined) void s.setImageLatent(imageLatent).catch(() => undefined);
-    blocks.forEach((b, i) => void s.commit(b, openingActs[i]).catch(() => undefined));
+    const ns = wrapSync(() => this.#m.createSession(rest));
+    const s = new Session(ns, this.config.action, this.promptEncoder, this.decoder);
+    // Queued on the engine thread now, in order, before anything the caller does next; a
+    // failure (a NaN opening, an opening over the KV budget) is kept and rejects the
+    // session's next call (Session.ready).
+    const parts: { what: string; run: () => Promise<unknown> }[] = [];
+    if (embedding !== undefined) parts.push({ what: 'the prompt', run: () => wrapAsync(() => ns.setPrompt(embedding)) });
+    if (imageLatent !== undefined) parts.push({ what: 'the image latent', run: () => wrapAsync(() => ns.setImageLatent(imageLatent)) });
+    blocks.forEach((b, i) => parts.push({ what: `opening block ${i + 1} of ${blocks.length}`, run: () => wrapAsync(() => ns.commit(b, openingActs[i])) }));
+    s.startWith(parts);
     return s;
   }
   /** Per opening block: its encoded actions (undefined = all zero). */
@@ -639,21 +716,28 @@ export class Model {
    * the KV budget) gets its error in its slot and the others still run.
    */
   async stepMany(items: readonly BatchItem[]): Promise<(LatentBlock | WorldcastError)[]> {
-    const t0 = performance.now();
-    const req = items.map((it) => {
+    const natives = items.map((it) => {
       const s = nativeOf.get(it.session);
       if (!s) throw new ArgumentError('stepMany: not a worldcast Session', 'ARGUMENT');
-      return { session: s, actions: it.session.encode(it.actions), noise: it.noise };
+      return s;
     });
-    const res = await wrapAsync(() => this.#m.stepBatch(req));
-    return Promise.all(
-      res.map(async (r, k) => {
-        if (!('block' in r)) return fromNative(r.error) as WorldcastError;
+    // A session whose start failed gets that failure in its slot; the others run.
+    const started = await Promise.all(items.map((it) => it.session.ready().then(() => null, (e: unknown) => e as WorldcastError)));
+    const run = items.flatMap((it, k) => (started[k] === null ? [k] : []));
+    const t0 = performance.now();
+    const req = run.map((k) => ({ session: natives[k]!, actions: items[k]!.session.encode(items[k]!.actions), noise: items[k]!.noise }));
+    const res = req.length > 0 ? await wrapAsync(() => this.#m.stepBatch(req)) : [];
+    const out: (LatentBlock | WorldcastError)[] = started.map((e) => e as WorldcastError);
+    await Promise.all(
+      res.map(async (r, j) => {
+        const k = run[j]!;
+        if (!('block' in r)) return void (out[k] = fromNative(r.error) as WorldcastError);
         const block = await items[k]!.session.attachFrames(toBlock(r.block, t0), items[k]!, t0);
         block.latencyMs = performance.now() - t0;
-        return block;
+        out[k] = block;
       }),
     );
+    return out;
   }
   /** Exact statistics of the model's KV pool. */
   kvStats(): KvStats {
@@ -670,6 +754,17 @@ export class Model {
   setOwnsDecoder(): void {
     this.#ownsDecoder = true;
   }
+}
+
+/** The error a session's failed start rejects its calls with: the cause's type, naming what failed. */
+function startError(what: string, e: unknown): WorldcastError {
+  const cause = fromNative(e);
+  const message = `this session's start failed (${what}): ${cause instanceof Error ? cause.message : String(cause)}; close it and create another`;
+  if (cause instanceof WorldcastError) {
+    const Cls = cause.constructor as new (message: string, code: string, options?: { cause?: unknown }) => WorldcastError;
+    return new Cls(message, cause.code, { cause });
+  }
+  return new WorldcastError(message, 'INTERNAL', { cause });
 }
 
 /** `openings.safetensors` of a model directory: name → latents (C, F, H, W); empty when absent. */
@@ -698,21 +793,24 @@ function readOpenings(dir: string, c: ModelConfig): Map<string, Float32Array> {
 /** Load a model directory (config.json + *.safetensors with upstream tensor names). */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
-  const { promptEncoder, decoder: _decoder, ...nativeOpts } = opts;
+  const { promptEncoder, decoder: decoderOpt, decoderThreads, ...nativeOpts } = opts;
   const m = wrapSync(() => new addon.Model(dir, nativeOpts));
   const config = m.config() as { text_dim: number; decoder: unknown };
-  const { decoder: decoderOpt } = opts;
   let decoder: Decoder | null = null;
   let owns = false;
-  if (decoderOpt === null) decoder = null;
-  else if (decoderOpt !== undefined && typeof decoderOpt !== 'string') decoder = decoderOpt;
-  else {
-    const named = typeof config.decoder === 'string' ? config.decoder : (config.decoder as { path?: unknown } | null)?.path;
-    const ddir = decoderOpt ?? (typeof named === 'string' ? resolve(dir, named) : existsSync(join(dir, 'decoder', 'config.json')) ? join(dir, 'decoder') : undefined);
-    if (ddir) {
-      decoder = await loadDecoder(ddir, { threads: opts.threads });
-      owns = true;
+  try {
+    if (decoderOpt === null) decoder = null;
+    else if (decoderOpt !== undefined && typeof decoderOpt !== 'string') decoder = decoderOpt;
+    else {
+      const ddir = decoderOpt !== undefined ? resolve(decoderOpt) : modelDecoderDir(dir, config);
+      if (ddir) {
+        decoder = await loadDecoder(ddir, { threads: decoderThreads ?? opts.threads });
+        owns = true;
+      }
     }
+  } catch (e) {
+    m.close();
+    throw e;
   }
   const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, readOpenings(dir, m.config() as unknown as ModelConfig));
   if (owns) model.setOwnsDecoder();

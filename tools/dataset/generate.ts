@@ -33,20 +33,18 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 import { encodeActions, type Pose } from '../../sdk/src/actions.js';
-import { defaultActionMap, frameAction, groupMotion, type ConditioningParams } from '../../gameserver/src/conditioning.js';
-import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type LevelSpawn } from '../../gameserver/src/levels/index.js';
-import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../gameserver/src/physics.js';
-import { KEY_BITS } from '../../gameserver/src/protocol.js';
-import { Rng } from '../../gameserver/src/rng.js';
-import { EYE_HEIGHT, GEOMETRY_CHANNELS, GEOMETRY_DEFAULTS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type GeometryOptions } from '../../gameserver/src/render.js';
+import { conditioningParams, frameAction, groupMotion } from '../../world/src/conditioning.js';
+import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type LevelSpawn } from '../../world/src/levels/index.js';
+import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../world/src/physics.js';
+import { KEY_BITS } from '../../world/src/keys.js';
+import { Rng } from '../../world/src/rng.js';
+import { EYE_HEIGHT, GEOMETRY_CHANNELS, GEOMETRY_DEFAULTS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type GeometryOptions } from '../../world/src/render.js';
 
 export { Rng };
 
 export const FPS = 15;
 export const TICK_RATE = 30;
 export const TICKS_PER_FRAME = TICK_RATE / FPS;
-/** The room's default key threshold (room.ts: `conditioning.keyThreshold ?? 0.3`). */
-export const KEY_THRESHOLD = 0.3;
 
 export type PolicyName = 'random' | 'explorer' | 'idle';
 
@@ -258,10 +256,6 @@ class IdlePolicy extends Policy {
 
 // ------------------------------------------------------------------ episodes
 
-/** The room's default conditioning parameters for a world's character. */
-export function conditioningParams(world: PhysicsWorld): ConditioningParams {
-  return { walkSpeed: world.params.walkSpeed, maxTurnRate: world.params.maxTurnRate, keyThreshold: KEY_THRESHOLD, map: { ...defaultActionMap } };
-}
 
 /** What an episode will be (spawn, policy, prompts), known without simulating or rendering it. */
 export interface EpisodePlan {
@@ -310,7 +304,7 @@ export async function generateEpisode(level: Level, seed: number, id: number, fr
   const world = await PhysicsWorld.create(level);
   try {
     const ch = world.addCharacter(spawn);
-    const params = conditioningParams(world);
+    const params = conditioningParams(world.params);
     const state: PolicyState = { rng: new Rng(seed, id ^ 0x5bd1e995), level, maxTurnRate: world.params.maxTurnRate };
     const policy = policyName === 'random' ? new RandomPolicy(state) : policyName === 'explorer' ? new ExplorerPolicy(state) : new IdlePolicy(state);
     const input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };

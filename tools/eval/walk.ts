@@ -13,9 +13,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { poseInputs } from '../../gameserver/src/conditioning.js';
-import { defaultLevel, type Level } from '../../gameserver/src/levels/index.js';
-import { PROMPTS, type PromptName } from '../../gameserver/src/render.js';
+import { poseInputs } from '../../world/src/conditioning.js';
+import { defaultLevel, type Level } from '../../world/src/levels/index.js';
+import { PROMPTS, type PromptName } from '../../world/src/render.js';
 import { loadModel, type ActionInput, type Model } from '../../sdk/src/index.js';
 import { episodePose, generateEpisode, planEpisode, type EpisodeData } from '../dataset/generate.js';
 import { psnr } from './metrics.js';

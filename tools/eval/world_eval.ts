@@ -40,9 +40,9 @@ import { parseArgs } from 'node:util';
 
 import { loadModel, type Model } from '../../sdk/src/model.js';
 import { actionSize, actionVectorSize, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
-import { poseInputs } from '../../gameserver/src/conditioning.js';
-import { defaultLevel, type Level } from '../../gameserver/src/levels/index.js';
-import { PROMPTS } from '../../gameserver/src/render.js';
+import { poseInputs } from '../../world/src/conditioning.js';
+import { defaultLevel, type Level } from '../../world/src/levels/index.js';
+import { PROMPTS } from '../../world/src/render.js';
 import { FPS as DATASET_FPS, episodePose, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
 import { clarity, lightingFeatures, nearestCentroid, psnr, ssim, vde } from './metrics.js';
 import { writeFrameGrid } from './strip.js';

@@ -11,7 +11,7 @@
  */
 import { encodeActions, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
-import type { TickMotion } from './physics.js';
+import type { CharacterParams, TickMotion } from './physics.js';
 import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry } from './render.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
@@ -44,6 +44,23 @@ export interface ConditioningParams {
   map: ActionMap;
   /** For models whose action space has `geometry`: the level and the session's latent size its maps are drawn at. */
   view?: GeometryView;
+}
+
+/** The default fraction of walkSpeed above which a movement key counts as pressed. */
+export const DEFAULT_KEY_THRESHOLD = 0.3;
+
+/**
+ * The conditioning parameters of a character (its walk speed and turn rate) with the
+ * defaults every user of the world shares: the game server's rooms, the agent environments,
+ * the dataset generator and the eval.
+ */
+export function conditioningParams(
+  character: Pick<CharacterParams, 'walkSpeed' | 'maxTurnRate'>,
+  o: { keyThreshold?: number; map?: Partial<ActionMap>; view?: GeometryView } = {},
+): ConditioningParams {
+  const p: ConditioningParams = { walkSpeed: character.walkSpeed, maxTurnRate: character.maxTurnRate, keyThreshold: o.keyThreshold ?? DEFAULT_KEY_THRESHOLD, map: { ...defaultActionMap, ...o.map } };
+  if (o.view) p.view = o.view;
+  return p;
 }
 
 /** What a geometry-taking model's maps are drawn from: the level, at a session's latent size. */

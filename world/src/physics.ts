@@ -10,7 +10,7 @@
  */
 import RAPIER from '@dimforge/rapier3d-compat';
 
-import { KEY_BITS } from './protocol.js';
+import { KEY_BITS } from './keys.js';
 import type { Level, LevelSpawn } from './levels/index.js';
 import type { Pose } from '../../sdk/src/actions.js';
 
