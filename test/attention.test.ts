@@ -58,7 +58,8 @@ function spansOf(toks: number[], D: number, types: KvType[], seed: number): Span
   }));
 }
 
-const variants: { isa: (typeof isas)[number]; dot: boolean }[] = isas.flatMap((isa) =>
+type Variant = { isa: (typeof isas)[number]; dot: boolean };
+const variants: Variant[] = isas.flatMap((isa): Variant[] =>
   isa === 'avx512' && hasDot ? [{ isa, dot: true }, { isa, dot: false }] : [{ isa, dot: true }],
 );
 
