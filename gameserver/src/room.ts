@@ -30,6 +30,7 @@ import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInput
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
+import { CHARACTER_COLORS, type CharacterShape } from '../../world/src/render.js';
 import { HashPromptEncoder } from './prompts.js';
 import { identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
 import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
@@ -61,6 +62,12 @@ export interface WorldRoomOptions {
   session?: Omit<SessionOptions, 'prompt'>;
   /** Initial prompt text (default: the first of the model's prompt vocabulary when it ships one, e.g. 'day'; else none). */
   prompt?: string;
+  /**
+   * 'room' (default): a player's prompt changes the weather and light of the whole room —
+   * every view, and the views of players who join later — so all players see one world.
+   * 'view': it changes only the sender's own view.
+   */
+  promptScope?: 'room' | 'view';
   /** Turns prompt text into embeddings (default: the model's, else a hash stand-in). */
   promptEncoder?: PromptEncoder;
   maxPromptChars?: number;
@@ -128,6 +135,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   readonly #epoch = nowMs();
   /** Counted in the rooms gauge. */
   #counted = false;
+  /** Characters given a colour so far (players take CHARACTER_COLORS in turn). */
+  #colors = 0;
+  /** The room's prompt now (room-wide scope): what a new view starts with. */
+  #roomPrompt: string | undefined = undefined;
 
   /**
    * The options this room is configured with. By default those given to `define()` only:
@@ -173,7 +184,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       maxViolations: o.maxViolations ?? 10,
       patchRate: o.patchRate ?? 50,
       limits,
+      promptScope: o.promptScope ?? 'room',
     };
+    if (this.options.promptScope !== 'room' && this.options.promptScope !== 'view') throw new Error(`WorldRoom: promptScope must be 'room' or 'view', not ${describeValue(this.options.promptScope)}`);
+    this.#roomPrompt = this.options.prompt;
     if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
     this.actionSpace = cfg.action;
     checkGeometrySpace(cfg.action);
@@ -263,6 +277,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const ps = new PlayerState();
     const character = this.physics.addCharacter();
     const p = new PlayerRecord(client, ps, character, identity);
+    p.color = CHARACTER_COLORS[this.#colors++ % CHARACTER_COLORS.length]!;
     try {
       if (this.options.mode === 'private') {
         p.view = this.createView('private', p);
@@ -423,7 +438,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       actionSpace: this.actionSpace,
       // the prompts the model knows when it ships a vocabulary (empty: free text)
       prompts: this.promptEncoder instanceof TablePromptEncoder ? this.promptEncoder.prompts : [],
-      prompt: p.view?.state.prompt || this.options.prompt || '',
+      prompt: p.view?.state.prompt || this.#roomPrompt || '',
       keyBits: KEY_BITS,
       maxMessagesPerSecond: this.options.maxMessagesPerSecond,
     };
@@ -440,7 +455,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     let session;
     try {
       const opening = this.openingFor(owner);
-      const start = opening ? { opening, prompt: this.options.prompt, openingActions: this.openingActionsFor(owner) } : {};
+      const start = opening ? { opening, prompt: this.#roomPrompt, openingActions: this.openingActionsFor(owner) } : {};
       session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session, ...start });
     } catch (e) {
       if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
@@ -458,7 +473,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const v = new WorldView(`${this.roomId}-v${++viewCounter}`, kind, session, stream, vs);
     this.views.set(v.id, v);
     this.state.views.set(v.id, vs);
-    if (this.options.prompt) this.#queuePrompt(v, this.options.prompt, null);
+    if (this.#roomPrompt) this.#queuePrompt(v, this.#roomPrompt, null);
     return v;
   }
 
@@ -470,8 +485,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    */
   protected openingFor(owner?: PlayerRecord): string | undefined {
     const openings = this.engine.model.openings;
-    if (openings.size === 0 || !this.options.prompt) return undefined;
-    const name = `${this.options.prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
+    const prompt = this.#roomPrompt;
+    if (openings.size === 0 || !prompt) return undefined;
+    const name = `${prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
     return openings.has(name) ? name : undefined;
   }
 
@@ -569,9 +585,22 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     s.grounded = c.grounded;
   }
 
-  /** The conditioning of a view's next block from its driver's motion. Subclasses may change the mapping. */
+  /**
+   * The conditioning of a view's next block from its driver's motion; a geometry-taking
+   * model's maps draw every other character of the room where physics has it now
+   * ({@link charactersSeenBy}). Subclasses may change the mapping.
+   */
   protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
-    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, this.conditioningParams, v.driver?.character?.pose());
+    const view = this.conditioningParams.view;
+    const params = view && this.actionSpace?.geometry ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(v.driver) } } : this.conditioningParams;
+    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, params, v.driver?.character?.pose());
+  }
+
+  /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there). */
+  protected charactersSeenBy(viewer: PlayerRecord | null): CharacterShape[] {
+    const out: CharacterShape[] = [];
+    for (const p of this.players.values()) if (p !== viewer && p.character) out.push(p.character.shape(p.color));
+    return out;
   }
 
   /** Extra step options of a block (e.g. caller-supplied noise). Default none. */
@@ -725,7 +754,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot change the prompt' });
         const v = p.view;
         if (!v || v.ended) return void p.client.send('error', { code: 'no_session', message: 'no world session to change the prompt of' });
-        void this.#queuePrompt(v, r.value.text, p);
+        if (this.options.promptScope === 'view') return void this.#queuePrompt(v, r.value.text, p);
+        // Room-wide: the weather and light of the one world every player of the room sees.
+        this.#roomPrompt = r.value.text;
+        for (const w of this.views.values()) if (!w.ended && !w.closed) void this.#queuePrompt(w, r.value.text, w === v ? p : null);
       },
       stats: (p, msg) => {
         const r = validateEmpty(msg, 'stats');
