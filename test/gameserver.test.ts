@@ -70,10 +70,10 @@ class FaultyRoom extends WorldRoom {
 
 /** Records the conditioning of every block (a geometry-taking model's rows). */
 class RecordingRoom extends WorldRoom {
-  static seen: { encoded: Float32Array | undefined; pose: { x: number; y: number; z: number; yaw: number; pitch: number } | undefined }[] = [];
+  static seen: { encoded: Float32Array | undefined; geometry: Float32Array | undefined; pose: { x: number; y: number; z: number; yaw: number; pitch: number } | undefined }[] = [];
   protected override conditioningFor(v: WorldView, ticks: readonly TickMotion[]): ReturnType<WorldRoom['conditioningFor']> {
     const c = super.conditioningFor(v, ticks);
-    RecordingRoom.seen.push({ encoded: c.encoded, pose: ticks.at(-1)?.pose });
+    RecordingRoom.seen.push({ encoded: c.encoded, geometry: c.geometry, pose: ticks.at(-1)?.pose });
     return c;
   }
 }
@@ -314,11 +314,13 @@ describe('WorldRoom over loopback', () => {
     } finally {
       clearInterval(timer);
     }
-    const n = 7 + GEOMETRY_CHANNELS * 6 * 8; // tiny_geometry: 6x8 latents
+    const plane = 6 * 8; // tiny_geometry: 6x8 latents
     const moving = RecordingRoom.seen.find((r) => r.pose)!;
-    expect(moving.encoded!.length).toBe(3 * n);
+    expect(moving.encoded!.length).toBe(3 * 7); // action rows: the vectors only
+    expect(moving.geometry!.length).toBe(GEOMETRY_CHANNELS * 3 * plane); // the block's maps, its own input [C, F, H, W]
     const want = renderGeometry(defaultLevel, eyeFromCharacter(moving.pose!), 8, 6, { samples: 2, near: 5 });
-    expect([...moving.encoded!.subarray(2 * n + 7, 3 * n)]).toEqual([...want]); // the block's last frame: the pose after its last tick
+    const last = Array.from({ length: GEOMETRY_CHANNELS }, (_, ch) => [...moving.geometry!.subarray((ch * 3 + 2) * plane, (ch * 3 + 3) * plane)]).flat();
+    expect(last).toEqual([...want]); // the block's last frame: the pose after its last tick
     expect(Math.max(...want.subarray(3 * 48, 4 * 48))).toBe(1); // the map sees the yard (coverage)
     expectInOrder(c.frames);
     await c.room.leave();

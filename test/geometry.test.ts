@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defaultLevel, eyeFromCharacter, GEOMETRY_CHANNELS, motionToConditioning, poseInputs, renderGeometry, type Camera, type TickMotion } from '../gameserver/src/index.js';
-import { ArgumentError, actionSize, actionVectorSize, encodeActions, loadModel, readSafetensors, type ActionInput, type Model } from '../sdk/src/index.js';
+import { ArgumentError, actionSize, encodeActions, encodeGeometry, geometrySize, loadModel, readSafetensors, type ActionInput, type Model } from '../sdk/src/index.js';
 import { fixtures, relErr, tensor, tinyDir } from './helpers/fixtures.js';
 
 const rollout = readSafetensors(join(fixtures, 'golden', 'geometry_rollout.safetensors')).tensors;
@@ -82,25 +82,44 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
     }));
   };
 
-  it('declares the geometry and counts its map in the action row', () => {
+  /**
+   * The reference fixture packs each frame's row as [action vector ‖ map]; the engine takes
+   * the rows (vector only) and the block's maps [channels, F, H, W] apart.
+   */
+  const split = (packed: Float32Array): { actions: Float32Array; geometry: Float32Array } => {
+    const V = 7, plane = latent.height * latent.width, C = 8, row = V + C * plane;
+    const actions = new Float32Array(F * V);
+    const geometry = new Float32Array(C * F * plane);
+    for (let f = 0; f < F; f++) {
+      actions.set(packed.subarray(f * row, f * row + V), f * V);
+      for (let c = 0; c < C; c++) geometry.set(packed.subarray(f * row + V + c * plane, f * row + V + (c + 1) * plane), (c * F + f) * plane);
+    }
+    return { actions, geometry };
+  };
+
+  it('declares the geometry as an input of its own, not part of the action rows', () => {
     const space = model.config.action!;
     expect(space.geometry).toEqual({ channels: 8, samples: 2, near: 5 });
     expect(model.config.latent_channels).toBe(4);
-    expect(actionVectorSize(space)).toBe(7);
-    expect(actionSize(space, latent)).toBe(7 + 8 * 48);
-    expect(model.inputs.actions?.size).toBe(7 + 8 * 48);
+    expect(actionSize(space)).toBe(7);
+    expect(geometrySize(space, latent)).toBe(8 * 48);
+    expect(model.inputs.actions?.size).toBe(7);
     expect(model.inputs.actions?.geometry).toEqual(space.geometry);
     const s = model.createSession({ latentHeight: 4, latentWidth: 4 });
-    expect(s.layout.actionSize).toBe(7 + 8 * 16);
+    expect(s.layout.actionSize).toBe(7);
+    expect(s.layout.geometrySize).toBe(8 * F * 16);
     void s.close();
   });
 
-  it('encodes the map as the reference did, and runs its rollout', async () => {
+  it('encodes the rows and the maps as the reference did, and runs its rollout', async () => {
     const s = model.createSession();
     await s.setPrompt(tensor(rollout, 'prompt'));
     for (let b = 0; b < 3; b++) {
-      const enc = encodeActions(inputs(b), model.config.action!, F, latent);
-      expect(relErr(enc, tensor(rollout, `block.${b}.actions`)), `block ${b} actions`).toBeLessThan(1e-6);
+      const ref = split(tensor(rollout, `block.${b}.actions`));
+      expect(relErr(encodeActions(inputs(b), model.config.action!, F), ref.actions), `block ${b} actions`).toBeLessThan(1e-6);
+      const maps = encodeGeometry(inputs(b), model.config.action!, F, latent);
+      if (b === 1) expect(maps).toBeUndefined(); // the block without the map
+      else expect(relErr(maps!, ref.geometry), `block ${b} maps`).toBeLessThan(1e-6);
       const noise = Array.from({ length: 4 }, (_, i) => tensor(rollout, `block.${b}.noise.${i}`));
       const out = await s.step({ actions: inputs(b), noise });
       expect(relErr(out.latents, tensor(rollout, `block.${b}.x0`)), `block ${b}`).toBeLessThan(1e-5);
@@ -113,7 +132,7 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
     await s.setPrompt(tensor(rollout, 'prompt'));
     for (let b = 0; b < 3; b++) {
       const noise = Array.from({ length: 4 }, (_, i) => tensor(rollout, `block.${b}.noise.${i}`));
-      const out = await s.step({ actions: encodeActions(inputs(b), model.config.action!, F, latent), noise });
+      const out = await s.step({ ...split(tensor(rollout, `block.${b}.actions`)), noise }); // pre-encoded rows + maps
       expect(relErr(out.latents, tensor(rollout, `block.${b}.x0`)), `block ${b}`).toBeLessThan(1e-5);
     }
     await s.close();
@@ -133,19 +152,24 @@ describe('a model that takes the geometry (tiny_geometry)', () => {
 
   it('rejects bad maps with errors naming them, and a map for a model without one', async () => {
     const space = model.config.action!;
-    expect(() => encodeActions({}, space, F)).toThrow(/give the latent size/);
-    expect(() => encodeActions({ geometry: new Float32Array(10) }, space, F, latent)).toThrow(/geometry must be a Float32Array of 8x6x8 = 384 floats/);
-    const nan = new Float32Array(384);
-    nan[77] = Number.NaN;
-    expect(() => encodeActions({ geometry: nan }, space, F, latent)).toThrow(/NaN/);
-    expect(() => encodeActions({ geometry: [1, 2] as unknown as Float32Array }, space, F, latent)).toThrow(ArgumentError);
+    expect(() => encodeGeometry({ geometry: new Float32Array(10) }, space, F, latent)).toThrow(/geometry must be a Float32Array of 8x6x8 = 384 floats/);
+    expect(() => encodeGeometry({ geometry: [1, 2] as unknown as Float32Array }, space, F, latent)).toThrow(ArgumentError);
     const tiny = await loadModel(tinyDir, { threads: 1 });
-    expect(() => encodeActions({ geometry: new Float32Array(4) }, tiny.config.action!, F, latent)).toThrow(/takes no geometry/);
+    expect(() => encodeActions({ geometry: new Float32Array(4) }, tiny.config.action!, F)).toThrow(/takes no geometry/);
+    const ts = tiny.createSession();
+    await expect(ts.step({ geometry: new Float32Array(4) })).rejects.toThrow(/takes no geometry map/);
+    await ts.close();
     tiny.close();
-    // raw rows of the wrong length: a shape error, and the session is left as it was
     const s = model.createSession();
     await s.setPrompt(tensor(rollout, 'prompt'));
-    await expect(s.step({ actions: new Float32Array(F * 7) })).rejects.toThrow(/actions/);
+    // NaN in a map: checked once, by the engine; the session is left as it was
+    const nan = new Float32Array(384);
+    nan[77] = Number.NaN;
+    await expect(s.step({ actions: { geometry: nan } })).rejects.toThrow(/geometry map contains NaN/);
+    // maps of the wrong size, given twice, rows of the wrong length: errors, nothing changed
+    await expect(s.step({ geometry: new Float32Array(5) })).rejects.toThrow(/geometry/);
+    await expect(s.step({ actions: inputs(0), geometry: new Float32Array(8 * F * 48) })).rejects.toThrow(/geometry given twice/);
+    await expect(s.step({ actions: new Float32Array(F * 7 + 1) })).rejects.toThrow(/actions/);
     const noise = Array.from({ length: 4 }, (_, i) => tensor(rollout, `block.0.noise.${i}`));
     const out = await s.step({ actions: inputs(0), noise });
     expect(relErr(out.latents, tensor(rollout, 'block.0.x0'))).toBeLessThan(1e-5);
@@ -168,19 +192,22 @@ describe('the game server conditions a geometry-taking model on the view from th
 
   it("each frame gets the map seen from the pose after its group's last tick; a frame without ticks the map of the pose given", () => {
     const ticks = [tick(1, 0.1), tick(2, 0.2), tick(3, 0.3), tick(4, 2.4)];
-    const n = actionSize(space, latent);
-    expect(n).toBe(7 + GEOMETRY_CHANNELS * 24);
+    const plane = latent.height * latent.width;
     const c = motionToConditioning(ticks, 2, space, params);
+    expect(c.encoded!.length).toBe(2 * 7); // the rows are the action vectors only
+    expect(c.geometry!.length).toBe(GEOMETRY_CHANNELS * 2 * plane); // [channels, F, H, W]
+    const frameMap = (g: Float32Array, frames: number, f: number): number[] =>
+      Array.from({ length: GEOMETRY_CHANNELS }, (_, ch) => [...g.subarray((ch * frames + f) * plane, (ch * frames + f + 1) * plane)]).flat();
     for (const [f, t] of [[0, 1], [1, 3]] as const) {
       const want = renderGeometry(defaultLevel, eyeFromCharacter(ticks[t]!.pose), latent.width, latent.height, geometry);
-      expect([...c.encoded!.subarray(f * n + 7, (f + 1) * n)]).toEqual([...want]);
+      expect(frameMap(c.geometry!, 2, f)).toEqual([...want]);
     }
-    expect(c.encoded!.subarray(7, n)).not.toEqual(c.encoded!.subarray(n + 7, 2 * n)); // two different views
+    expect(frameMap(c.geometry!, 2, 0)).not.toEqual(frameMap(c.geometry!, 2, 1)); // two different views
     const rest = { x: -3, y: 0, z: 5, yaw: 2, pitch: 0.1 };
     const idle = motionToConditioning([], 1, space, params, rest);
-    expect([...idle.encoded!.subarray(7)]).toEqual([...renderGeometry(defaultLevel, eyeFromCharacter(rest), 6, 4, geometry)]);
+    expect([...idle.geometry!]).toEqual([...renderGeometry(defaultLevel, eyeFromCharacter(rest), 6, 4, geometry)]);
     expect(poseInputs(rest, space, params).pose).toBeUndefined(); // the space takes no pose
-    // without a view the maps are absent (zero), and the row size needs the latent size
-    expect(() => motionToConditioning(ticks, 2, space, { ...params, view: undefined })).toThrow(/give the latent size/);
+    // without a view there are no maps (the engine takes zero)
+    expect(motionToConditioning(ticks, 2, space, { ...params, view: undefined }).geometry).toBeUndefined();
   });
 });

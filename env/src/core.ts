@@ -24,13 +24,13 @@
  * block is exactly the same.
  */
 import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
-import { encodeActions, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
+import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
 import { checkGeometrySpace, conditioningParams, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../world/src/conditioning.js';
 import { spawnPose, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, defaultCharacterParams, type Character, type CharacterInput, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
-import { KEY_BITS } from '../../world/src/keys.js';
+import { heldControl, type Control, type HeldInput } from '../../world/src/driver.js';
 import { PROMPTS, eyeFromCharacter, renderView, type PromptName } from '../../world/src/render.js';
 import { Rng } from '../../world/src/rng.js';
 import { combineRewards, type Pose, type RewardFn } from './rewards.js';
@@ -107,12 +107,6 @@ export const DISCRETE_ACTIONS: readonly DiscreteAction[] = [
   { name: 'jump', keys: ['space'], turn: 0, pitch: 0 },
 ];
 
-/** What an agent does over one frame: key bits for physics, turn and pitch rates (rad/s). */
-interface Control {
-  keys: number;
-  turnRate: number;
-  pitchRate: number;
-}
 
 /** The env's geometry and spaces, fixed at creation. */
 export class EnvSpec {
@@ -203,36 +197,19 @@ export class EnvSpec {
     if (enc instanceof TablePromptEncoder) enc.encode(prompt); // throws, naming the prompts it knows
   }
 
-  /** The physics control of one (checked) action. */
+  /** The physics control of one (checked) action: the world's held-input mapping (world/src/driver.ts heldControl). */
   control(action: SpaceValue): Control {
-    const held = new Set<string>();
-    let turn = 0;
-    let pitch = 0;
     if (this.actionType === 'discrete') {
       const a = DISCRETE_ACTIONS[action as number]!;
-      for (const k of a.keys) held.add(k);
-      turn = a.turn;
-      pitch = a.pitch;
-    } else {
-      const d = action as { keys: Int8Array; mouse?: Float32Array };
-      this.space.keys.forEach((k, i) => d.keys[i] && held.add(k));
-      const m = this.conditioning.map;
-      this.space.mouse.forEach((ax, i) => {
-        const v = d.mouse![i]!;
-        // The inverse of the conditioning's axis scaling (world/src/conditioning.ts toAxis).
-        const f = ax.min < 0 && ax.max > 0 ? (v >= 0 ? v / ax.max : -v / ax.min) : (2 * (v - ax.min)) / (ax.max - ax.min) - 1;
-        if (ax.name === m.yaw) turn = f;
-        if (ax.name === m.pitch) pitch = f;
-      });
+      const c = heldControl({ keys: a.keys }, this.space, this.conditioning);
+      return { keys: c.keys, turnRate: a.turn * this.maxTurnRate, pitchRate: a.pitch * this.maxTurnRate };
     }
-    const m = this.conditioning.map;
-    let keys = 0;
-    if (held.has(m.forward)) keys |= KEY_BITS.w;
-    if (held.has(m.back)) keys |= KEY_BITS.s;
-    if (held.has(m.left)) keys |= KEY_BITS.a;
-    if (held.has(m.right)) keys |= KEY_BITS.d;
-    if (held.has(m.jump)) keys |= KEY_BITS.space;
-    return { keys, turnRate: turn * this.maxTurnRate, pitchRate: pitch * this.maxTurnRate };
+    const d = action as { keys: Int8Array; mouse?: Float32Array };
+    const held: HeldInput = {
+      keys: this.space.keys.filter((_, i) => d.keys[i]),
+      mouse: Object.fromEntries(this.space.mouse.map((ax, i) => [ax.name, d.mouse![i]!])),
+    };
+    return heldControl(held, this.space, { map: this.conditioning.map, maxTurnRate: this.maxTurnRate });
   }
 }
 
@@ -469,11 +446,10 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
     [...openings].map(async ([a, blocks]) => {
       let frames: Frame[] = [];
       // the opening's frames: the character standing at its spawn point (the pose and the geometry, for models that take them)
-      const acts =
-        spec.space.pose || spec.space.geometry
-          ? encodeActions(poseInputs(spawnPose(spec.level.spawns[a.spawn]!), spec.space, spec.conditioning), spec.space, spec.frames, spec.conditioning.view?.latent)
-          : undefined;
-      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true });
+      const stand = spec.space.pose || spec.space.geometry ? poseInputs(spawnPose(spec.level.spawns[a.spawn]!), spec.space, spec.conditioning) : undefined;
+      const acts = stand ? encodeActions(stand, spec.space, spec.frames) : undefined;
+      const geometry = stand && spec.conditioning.view ? encodeGeometry(stand, spec.space, spec.frames, spec.conditioning.view.latent) : undefined;
+      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true, geometry });
       a.lastObs = first(blocks[blocks.length - 1]!, frames);
       results.set(a, { obs: a.lastObs, info: info(a, false, 0, {}) });
     }),

@@ -10,7 +10,8 @@ import type { Client } from '@colyseus/core';
 import type { LatentBlock } from '../../sdk/src/index.js';
 import { codecName, latentPreview, type FrameCodec } from './codec.js';
 import { encodeEnvelope, nowMs, type FrameHeader } from './protocol.js';
-import type { BlockMeta, WorldView } from './view.js';
+import { worldMetrics } from './metrics.js';
+import { WorldView, type BlockMeta } from './view.js';
 
 /** Most numbers the optional `actions` debug field of a frame header carries. */
 export const MAX_HEADER_ACTIONS = 256;
@@ -23,12 +24,10 @@ export interface DeliveryOptions {
   maxBufferedBytes: number;
   /** World time one block stands for (s): its frames leave spaced over it. 0 = send at once. */
   blockSeconds: number;
-  /** Debug: frame 0 of a block carries its action vectors (the first `actionWidth` of each row, at most {@link MAX_HEADER_ACTIONS} numbers). */
+  /** Debug: frame 0 of a block carries its action rows (at most {@link MAX_HEADER_ACTIONS} numbers). */
   frameActions: boolean;
-  /** Width of the action vector at the start of each encoded row. */
+  /** Width of an action row. */
   actionWidth: number;
-  /** Width of an encoded row (vector + geometry map). */
-  rowWidth: number;
 }
 
 /** Bytes queued on a client's socket. */
@@ -60,7 +59,9 @@ export class FrameDelivery {
       .then(async () => {
         const d = await decoding;
         meta.decoded = nowMs();
+        worldMetrics.decodeSeconds.observe((meta.decoded - meta.stepped) / 1000);
         const payloads = await Promise.all(d.frames.map((f) => this.#o.codec.encode(f, d.width, d.height)));
+        WorldView.record(v.decodeTimes, nowMs() - meta.stepped); // decode + encode, for the just-in-time lead
         if (v.closed || v.ended) return;
         await this.#send(v, meta, d.width, d.height, payloads);
       })
@@ -81,16 +82,14 @@ export class FrameDelivery {
     const codec = codecName(this.#o.codec, width, height);
     const actions = this.#o.frameActions ? this.#headerActions(meta) : undefined;
     const interval = (this.#o.blockSeconds * 1000) / n;
-    // The view's frame clock: a frame is due one interval after the previous one; a view
-    // that fell behind (a slow block) starts again from now rather than bursting to catch up.
-    const now = nowMs();
-    if (v.nextFrameAt < now - interval) v.nextFrameAt = now;
+    // Frame i is due at the block's due time + i intervals (its world-time span); a frame
+    // already late goes at once. A block without a due time (0) is sent as it comes.
     for (let i = 0; i < n; i++) {
-      const wait = v.nextFrameAt - nowMs();
+      const wait = meta.dueAt > 0 ? meta.dueAt + i * interval - nowMs() : 0;
       if (wait > 1) await sleep(wait);
-      v.nextFrameAt += interval;
       if (v.closed || v.ended) return;
       this.#sendFrame(v, meta, i, n, firstSeq, width, height, codec, payloads[i]!, i === 0 ? actions : undefined);
+      if (i === 0 && meta.inputAt > 0) worldMetrics.inputToFrameSeconds.observe((nowMs() - meta.inputAt) / 1000);
     }
   }
 
@@ -102,6 +101,7 @@ export class FrameDelivery {
       if (buffered > this.#o.maxBufferedBytes || (buffered > this.#o.backpressureBytes && i < n - 1)) {
         p.dropped++;
         p.state.dropped = p.dropped;
+        worldMetrics.framesDropped.inc();
         continue;
       }
       const header: FrameHeader = {
@@ -121,19 +121,21 @@ export class FrameDelivery {
         dropped: p.dropped,
       };
       if (actions) header.actions = actions;
-      p.client.sendBytes('frame', encodeEnvelope(header, payload));
+      const env = encodeEnvelope(header, payload);
+      p.client.sendBytes('frame', env);
       p.framesSent++;
+      worldMetrics.framesSent.inc();
+      worldMetrics.bytesSent.inc({ part: 'header' }, env.length - payload.length);
+      worldMetrics.bytesSent.inc({ part: 'payload' }, payload.length);
       p.state.framesSent = p.framesSent;
     }
   }
 
-  /** The block's action vectors (no geometry maps), bounded. */
+  /** The block's action rows (the geometry maps are not in them), whole rows up to the bound. */
   #headerActions(meta: BlockMeta): number[] | undefined {
     const rows = meta.conditioning.encoded;
-    const { actionWidth, rowWidth } = this.#o;
-    if (!rows || actionWidth === 0 || rowWidth === 0) return undefined;
-    const out: number[] = [];
-    for (let r = 0; r * rowWidth < rows.length && out.length + actionWidth <= MAX_HEADER_ACTIONS; r++) for (let k = 0; k < actionWidth; k++) out.push(rows[r * rowWidth + k]!);
-    return out;
+    const w = this.#o.actionWidth;
+    if (!rows || w === 0) return undefined;
+    return Array.from(rows.subarray(0, Math.min(rows.length, Math.floor(MAX_HEADER_ACTIONS / w) * w)));
   }
 }

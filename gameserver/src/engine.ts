@@ -18,6 +18,7 @@ import {
   type Model,
   type WorldcastError,
 } from '../../sdk/src/index.js';
+import { worldMetrics, type MetricsSource } from './metrics.js';
 
 export interface EngineOptions {
   /** Model directory (config.json + *.safetensors). */
@@ -64,7 +65,7 @@ interface Pending {
 }
 
 /** A world model + decoder + batcher. One per process (see {@link WorldEngine.shared}). */
-export class WorldEngine {
+export class WorldEngine implements MetricsSource {
   readonly model: Model;
   readonly decoder: Decoder | null;
   readonly maxBatch: number;
@@ -78,6 +79,17 @@ export class WorldEngine {
     this.model = model;
     this.decoder = decoder;
     this.maxBatch = opts.maxBatch ?? 32;
+    this.metricsLabel = model.info().dir;
+    worldMetrics.addSource(this);
+  }
+
+  /** The model directory (the `model` label of its metrics). */
+  readonly metricsLabel: string;
+
+  /** @internal The gauges of the process metrics (read when they are scraped). */
+  sample(): ReturnType<MetricsSource['sample']> {
+    const kv = this.model.closed ? null : this.model.kvStats();
+    return { sessions: kv?.sessions ?? 0, kvUsedBytes: kv?.usedBytes ?? 0, kvReservedBytes: kv?.reservedBytes ?? 0, kvBudgetBytes: kv?.budgetBytes ?? 0, queued: this.#queue.length };
   }
 
   /** Load a model and its decoder (the model's own: closed with it). */
@@ -162,14 +174,20 @@ export class WorldEngine {
     this.#stats.batches++;
     this.#stats.blocks += live.length;
     this.#stats.maxBatch = Math.max(this.#stats.maxBatch, live.length);
+    worldMetrics.batches.inc();
+    worldMetrics.blocks.inc(live.length);
+    worldMetrics.batchSize.observe(live.length);
     let results: (LatentBlock | WorldcastError)[];
+    const t0 = performance.now();
     try {
       results = await this.model.stepMany(live.map((p) => ({ ...p.item, decode: false })));
+      worldMetrics.stepSeconds.observe((performance.now() - t0) / 1000);
     } catch (e) {
       // The whole call was refused while checking its arguments (nothing ran): one bad
       // item must not fail the others, so run them one by one to find it.
       if (live.length === 1) {
         this.#stats.errors++;
+        worldMetrics.blockErrors.inc();
         live[0]!.reject(e);
         return;
       }
@@ -179,6 +197,7 @@ export class WorldEngine {
           this.#settle(p, r!);
         } catch (e1) {
           this.#stats.errors++;
+          worldMetrics.blockErrors.inc();
           p.reject(e1);
         }
       }
@@ -190,6 +209,7 @@ export class WorldEngine {
   #settle(p: Pending, r: LatentBlock | WorldcastError): void {
     if (r instanceof Error) {
       this.#stats.errors++;
+      worldMetrics.blockErrors.inc();
       p.reject(r);
     } else p.resolve(r);
   }
@@ -206,6 +226,7 @@ export class WorldEngine {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    worldMetrics.removeSource(this);
     for (const p of this.#queue.splice(0)) p.reject(new Error('engine is closed'));
     // The decoder is the model's (closed with it), or a caller's own that it closes.
     this.model.close();

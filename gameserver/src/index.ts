@@ -4,11 +4,16 @@
  * is `worldcast/world` (re-exported here, so a room's users need one import).
  */
 export * from '../../world/src/index.js';
-export { WorldRoom, WORLD_ERRORS } from './room.js';
-export type { JoinAuth, WorldMode, WorldRoomOptions } from './room.js';
+export { WorldRoom } from './room.js';
+export type { WorldMode, WorldRoomOptions } from './room.js';
+export { WORLD_ERRORS } from './errors.js';
+export { authorizeJoin } from './join.js';
+export type { JoinAuth } from './join.js';
 export { DEFAULT_IDENTITY_LIMITS, IdentityLimiter, LIMIT_ERRORS, identityLimiter, resolveLimits } from './limits.js';
 export type { IdentityLimits, LimitRefusal } from './limits.js';
 export { WorldEngine } from './engine.js';
+export { WorldMetrics, log, worldMetrics } from './metrics.js';
+export type { LogLevel, MetricsSource } from './metrics.js';
 export type { EngineOptions, EngineStats } from './engine.js';
 export { AutoCodec, JpegCodec, RawCodec, resolveCodec, latentPreview } from './codec.js';
 export type { FrameCodec } from './codec.js';

@@ -17,18 +17,22 @@
  * {@link WorldRoom.trustedOptions}).
  */
 import './compat.js';
-import { CloseCode, ErrorCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
+import { CloseCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, TablePromptEncoder, actionSize, actionVectorSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
-import { HmacTokenVerifier, type AuthIdentity, type TokenVerifier } from './auth.js';
+import { KvBudgetError, TablePromptEncoder, actionSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import type { AuthIdentity, TokenVerifier } from './auth.js';
+import { WORLD_ERRORS } from './errors.js';
+import { authorizeJoin, joinAuthOf, makeVerifier } from './join.js';
 import { resolveCodec, type FrameCodec } from './codec.js';
 import { FrameDelivery } from './delivery.js';
+import { log, worldMetrics } from './metrics.js';
 import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
+import { CHARACTER_COLORS, type CharacterShape } from '../../world/src/render.js';
 import { HashPromptEncoder } from './prompts.js';
-import { LIMIT_ERRORS, identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
+import { identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
 import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
 import { PlayerState, ViewState, WorldState } from './schema.js';
 import { PlayerRecord, WorldView, type BlockMeta, type ViewKind } from './view.js';
@@ -58,6 +62,12 @@ export interface WorldRoomOptions {
   session?: Omit<SessionOptions, 'prompt'>;
   /** Initial prompt text (default: the first of the model's prompt vocabulary when it ships one, e.g. 'day'; else none). */
   prompt?: string;
+  /**
+   * 'room' (default): a player's prompt changes the weather and light of the whole room —
+   * every view, and the views of players who join later — so all players see one world.
+   * 'view': it changes only the sender's own view.
+   */
+  promptScope?: 'room' | 'view';
   /** Turns prompt text into embeddings (default: the model's, else a hash stand-in). */
   promptEncoder?: PromptEncoder;
   maxPromptChars?: number;
@@ -92,30 +102,6 @@ export interface WorldRoomOptions {
   patchRate?: number;
 }
 
-/** Error codes sent to clients (`error`, `session_ended` messages and join refusals). */
-export const WORLD_ERRORS = {
-  /** The KV pool cannot hold another world session. */
-  KV_FULL: 4503,
-  /** Authentication failed. */
-  AUTH: ErrorCode.AUTH_FAILED,
-  /** A spectator's `spectate` option names no player of the room. */
-  NO_SUCH_PLAYER: 4404,
-  /** The join options are malformed (an HTTP status: refused at matchmaking). */
-  BAD_OPTIONS: 422,
-  /** The identity holds as many seats or world sessions as its limits allow. */
-  IDENTITY_CAP: LIMIT_ERRORS.IDENTITY_CAP,
-  /** The identity joins faster than its limits allow. */
-  JOIN_RATE: LIMIT_ERRORS.JOIN_RATE,
-} as const;
-
-/** What the static onAuth hands to onJoin (as `client.auth`). */
-export interface JoinAuth {
-  /** The verified token's identity (null without auth). */
-  identity: AuthIdentity | null;
-  /** Key of the identity's limits (null: limits off). */
-  limitKey: string | null;
-}
-
 type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits' | 'frameActions'>> & {
   prompt: string | undefined;
   session: Omit<SessionOptions, 'prompt'>;
@@ -145,6 +131,14 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected sharedView: WorldView | null = null;
   #tick = 0;
   #disposed = false;
+  /** Origin of the room's block grid (ms, nowMs clock). */
+  readonly #epoch = nowMs();
+  /** Counted in the rooms gauge. */
+  #counted = false;
+  /** Characters given a colour so far (players take CHARACTER_COLORS in turn). */
+  #colors = 0;
+  /** The room's prompt now (room-wide scope): what a new view starts with. */
+  #roomPrompt: string | undefined = undefined;
 
   /**
    * The options this room is configured with. By default those given to `define()` only:
@@ -190,14 +184,16 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       maxViolations: o.maxViolations ?? 10,
       patchRate: o.patchRate ?? 50,
       limits,
+      promptScope: o.promptScope ?? 'room',
     };
+    if (this.options.promptScope !== 'room' && this.options.promptScope !== 'view') throw new Error(`WorldRoom: promptScope must be 'room' or 'view', not ${describeValue(this.options.promptScope)}`);
+    this.#roomPrompt = this.options.prompt;
     if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
     this.actionSpace = cfg.action;
     checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
-    const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionVectorSize(cfg.action) : 0;
-    const latent = { height: o.session?.latentHeight ?? cfg.latent_height, width: o.session?.latentWidth ?? cfg.latent_width };
+    const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionSize(cfg.action) : 0;
     this.delivery = new FrameDelivery({
       codec: this.codec,
       backpressureBytes: this.options.backpressureBytes,
@@ -205,7 +201,6 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       blockSeconds: this.ticksPerBlock / this.options.tickRate,
       frameActions: o.frameActions === true,
       actionWidth,
-      rowWidth: actionWidth > 0 ? actionSize(cfg.action!, latent) : 0,
     });
     this.conditioningParams = conditioningParams(this.physics.params, {
       keyThreshold: o.conditioning?.keyThreshold,
@@ -235,6 +230,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
     this.registerMessages();
     this.setFixedTimestep((ctx) => this.#safeTick(ctx), this.options.tickRate);
+    worldMetrics.rooms.inc();
+    this.#counted = true;
+    log('info', 'room_created', { room: this.roomId, name: this.roomName, mode: this.options.mode, model: model.info().dir });
   }
 
   // ------------------------------------------------------------------ auth
@@ -245,29 +243,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    * options are found from the request path (`/matchmake/<method>/<roomName | roomId>`).
    */
   static override async onAuth(token: string, options: unknown, context: AuthContext): Promise<unknown> {
-    const roomName = await roomNameOf(context);
-    if (roomName === null) throw new ServerError(WORLD_ERRORS.AUTH, 'cannot tell which room is being joined');
-    const opts = validateJoinOptions(options);
-    if (!opts.ok) throw new ServerError(WORLD_ERRORS.BAD_OPTIONS, opts.error);
-    const { verifier, limits } = roomConfigFor(roomName);
-    let identity: AuthIdentity | null = null;
-    if (verifier !== null) {
-      const t = token || opts.value.token;
-      if (!t) throw new ServerError(WORLD_ERRORS.AUTH, 'authentication required: join with a token (client.auth.token or the "token" option)');
-      try {
-        identity = await verifier.verify(t, { roomName, ip: context.ip });
-      } catch {
-        identity = null;
-      }
-      if (!identity || typeof identity.sub !== 'string') throw new ServerError(WORLD_ERRORS.AUTH, 'invalid or expired token');
-    }
-    const limitKey = limits === null ? null : identity ? `sub:${identity.sub}` : `ip:${typeof context.ip === 'string' ? context.ip : 'unknown'}`;
-    if (limitKey !== null) {
-      const refused = identityLimiter.reserve(limitKey, limits!);
-      if (refused) throw new ServerError(refused.code, refused.message);
-    }
-    const auth: JoinAuth = { identity, limitKey };
-    return auth;
+    return authorizeJoin(token, options, context);
   }
 
   // ------------------------------------------------------------------ players
@@ -282,8 +258,12 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       const p = opts.value.spectate !== undefined ? this.#joinSpectator(client, opts.value.spectate, a.identity) : this.#joinPlayer(client, a.identity, key);
       p.limitKey = key;
       if (key !== null) identityLimiter.joined(key, limits!);
+      worldMetrics.joins.inc();
+      worldMetrics.players.inc();
+      log('debug', 'join', { room: this.roomId, client: p.id, identity: key, spectating: p.spectating });
     } catch (e) {
       if (key !== null) identityLimiter.unreserve(key, limits!);
+      worldMetrics.refusals.inc({ reason: refusalReason(e) });
       throw e;
     }
   }
@@ -297,6 +277,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const ps = new PlayerState();
     const character = this.physics.addCharacter();
     const p = new PlayerRecord(client, ps, character, identity);
+    p.color = CHARACTER_COLORS[this.#colors++ % CHARACTER_COLORS.length]!;
     try {
       if (this.options.mode === 'private') {
         p.view = this.createView('private', p);
@@ -396,6 +377,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (!p) return;
     this.players.delete(p.id);
     this.state.players.delete(p.id);
+    worldMetrics.players.dec();
+    log('debug', 'leave', { room: this.roomId, client: p.id });
     const limits = this.options.limits;
     if (p.limitKey !== null && limits) {
       identityLimiter.left(p.limitKey, limits);
@@ -428,6 +411,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   override async onDispose(): Promise<void> {
     this.#disposed = true;
+    if (this.#counted) worldMetrics.rooms.dec();
+    this.#counted = false;
+    log('info', 'room_disposed', { room: this.roomId });
     const all = [...this.views.values()];
     this.views.clear();
     await Promise.allSettled(all.map((v) => v.close()));
@@ -452,7 +438,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       actionSpace: this.actionSpace,
       // the prompts the model knows when it ships a vocabulary (empty: free text)
       prompts: this.promptEncoder instanceof TablePromptEncoder ? this.promptEncoder.prompts : [],
-      prompt: p.view?.state.prompt || this.options.prompt || '',
+      prompt: p.view?.state.prompt || this.#roomPrompt || '',
       keyBits: KEY_BITS,
       maxMessagesPerSecond: this.options.maxMessagesPerSecond,
     };
@@ -469,7 +455,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     let session;
     try {
       const opening = this.openingFor(owner);
-      const start = opening ? { opening, prompt: this.options.prompt, openingActions: this.openingActionsFor(owner) } : {};
+      const start = opening ? { opening, prompt: this.#roomPrompt, openingActions: this.openingActionsFor(owner) } : {};
       session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session, ...start });
     } catch (e) {
       if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
@@ -487,7 +473,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const v = new WorldView(`${this.roomId}-v${++viewCounter}`, kind, session, stream, vs);
     this.views.set(v.id, v);
     this.state.views.set(v.id, vs);
-    if (this.options.prompt) this.#queuePrompt(v, this.options.prompt, null);
+    if (this.#roomPrompt) this.#queuePrompt(v, this.#roomPrompt, null);
     return v;
   }
 
@@ -499,8 +485,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    */
   protected openingFor(owner?: PlayerRecord): string | undefined {
     const openings = this.engine.model.openings;
-    if (openings.size === 0 || !this.options.prompt) return undefined;
-    const name = `${this.options.prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
+    const prompt = this.#roomPrompt;
+    if (openings.size === 0 || !prompt) return undefined;
+    const name = `${prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
     return openings.has(name) ? name : undefined;
   }
 
@@ -537,7 +524,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     try {
       this.tick(ctx);
     } catch (e) {
-      console.error(`WorldRoom ${this.roomId}: tick failed:`, e);
+      worldMetrics.errors.inc({ kind: 'tick' });
+      log('error', 'tick_failed', { room: this.roomId, error: e });
     }
   }
 
@@ -561,10 +549,28 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       if (!v.watched) continue;
       v.ticks++;
       if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
-      // Views submit together on the room's block boundaries (so their blocks share one
-      // batched step); a view that is already late (its previous block took longer) goes at once.
-      if (v.ticks >= this.ticksPerBlock || ctx.tick % this.ticksPerBlock === 0) this.#submit(v);
+      // Just in time: a block goes when, after the engine call and the decode it is
+      // measured to need (plus a tick, the granularity of this decision), its frames would be
+      // due — so it carries the newest input. Views of the room share one block grid, so
+      // they come due together and their blocks share one batched step.
+      if (v.clock === 0 || nowMs() >= v.clock - this.#leadMs(v)) this.#submit(v);
     }
+  }
+
+  /** World time of one block (ms). */
+  get #blockMs(): number {
+    return (this.ticksPerBlock / this.options.tickRate) * 1000;
+  }
+
+  /** How long before its frames are due a view's block must be submitted (ms). */
+  #leadMs(v: WorldView): number {
+    return WorldView.estimate(v.stepTimes) + WorldView.estimate(v.decodeTimes) + 1000 / this.options.tickRate;
+  }
+
+  /** The first point of the room's block grid at or after `t` (ms). */
+  #onGrid(t: number): number {
+    const ms = this.#blockMs;
+    return this.#epoch + Math.ceil((t - this.#epoch) / ms - 1e-6) * ms;
   }
 
   #syncPose(p: PlayerRecord): void {
@@ -579,9 +585,22 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     s.grounded = c.grounded;
   }
 
-  /** The conditioning of a view's next block from its driver's motion. Subclasses may change the mapping. */
+  /**
+   * The conditioning of a view's next block from its driver's motion; a geometry-taking
+   * model's maps draw every other character of the room where physics has it now
+   * ({@link charactersSeenBy}). Subclasses may change the mapping.
+   */
   protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
-    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, this.conditioningParams, v.driver?.character?.pose());
+    const view = this.conditioningParams.view;
+    const params = view && this.actionSpace?.geometry ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(v.driver) } } : this.conditioningParams;
+    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, params, v.driver?.character?.pose());
+  }
+
+  /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there). */
+  protected charactersSeenBy(viewer: PlayerRecord | null): CharacterShape[] {
+    const out: CharacterShape[] = [];
+    for (const p of this.players.values()) if (p !== viewer && p.character) out.push(p.character.shape(p.color));
+    return out;
   }
 
   /** Extra step options of a block (e.g. caller-supplied noise). Default none. */
@@ -600,26 +619,32 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const conditioning = this.conditioningFor(v, ticks);
     v.lastConditioning = conditioning;
     if (v.pendingPrompt) this.#applyPrompt(v);
+    const input = driver?.lastInputSeq ?? -1;
+    const fresh = driver !== null && input > v.lastBlockInput;
+    if (fresh) v.lastBlockInput = input;
     const meta: BlockMeta = {
       block: v.nextBlock++,
       tick: this.#tick,
-      input: driver?.lastInputSeq ?? -1,
+      input,
+      inputAt: fresh ? driver.lastInputAt : 0,
       prompt: v.promptVersion,
       conditioning,
       submitted: nowMs(),
       stepped: 0,
       decoded: 0,
       latentFrame: 0,
+      dueAt: 0,
     };
     let item: BatchItem;
     try {
-      item = { session: v.session, actions: conditioning.encoded, ...this.stepOptions(v, meta) };
+      item = { session: v.session, actions: conditioning.encoded, geometry: conditioning.geometry, ...this.stepOptions(v, meta) };
       this.onBlockSubmitted(v, meta);
     } catch (e) {
       this.#endView(v, e);
       return;
     }
     v.busy = true;
+    v.callSubmittedAt = meta.submitted;
     this.engine.step(item).then(
       (b) => this.#onBlock(v, meta, b),
       (e: unknown) => {
@@ -632,13 +657,19 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   #onBlock(v: WorldView, submitted: BlockMeta, b: LatentBlock): void {
     v.busy = false;
     if (v.closed || v.ended) return;
+    const now = nowMs();
+    WorldView.record(v.stepTimes, now - v.callSubmittedAt);
     // The block that came out is the oldest in flight (the one just submitted, for the block
     // loop); a staggered-schedule model returns none while its pipeline fills.
     v.inFlight.push(submitted);
     if (b.frames === 0) return;
     const meta = v.inFlight.shift()!;
-    meta.stepped = nowMs();
+    meta.stepped = now;
     meta.latentFrame = b.frameStart;
+    // Its world-time span: right after the previous block's, or — a view that fell behind, or
+    // its first block — as soon as it can be decoded, on the room's block grid.
+    meta.dueAt = this.#onGrid(Math.max(v.clock, now + WorldView.estimate(v.decodeTimes)));
+    v.clock = meta.dueAt + this.#blockMs;
     v.state.latentFrames = b.frameStart + b.frames;
     this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));
   }
@@ -647,6 +678,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   #endView(v: WorldView, err: unknown): void {
     if (v.ended || v.closed) return;
     v.ended = true;
+    worldMetrics.errors.inc({ kind: 'engine' });
     const message = err instanceof Error ? err.message : String(err);
     const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ENGINE';
     v.state.ended = true;
@@ -658,7 +690,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
 
   /** Called when a view's session ended on an engine error. Default: log it. */
   protected onSessionEnded(v: WorldView, err: unknown): void {
-    console.warn(`WorldRoom ${this.roomId}: view ${v.id} ended:`, err instanceof Error ? err.message : err);
+    log('warn', 'session_ended', { room: this.roomId, view: v.id, error: err });
   }
 
   // ------------------------------------------------------------------ prompts
@@ -710,6 +742,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         const m = r.value;
         if (m.seq <= p.lastInputSeq) return; // stale or repeated
         p.lastInputSeq = m.seq;
+        p.lastInputAt = nowMs();
         p.input.keys = m.keys;
         p.input.lookX += m.dx;
         p.input.lookY += m.dy;
@@ -721,7 +754,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot change the prompt' });
         const v = p.view;
         if (!v || v.ended) return void p.client.send('error', { code: 'no_session', message: 'no world session to change the prompt of' });
-        void this.#queuePrompt(v, r.value.text, p);
+        if (this.options.promptScope === 'view') return void this.#queuePrompt(v, r.value.text, p);
+        // Room-wide: the weather and light of the one world every player of the room sees.
+        this.#roomPrompt = r.value.text;
+        for (const w of this.views.values()) if (!w.ended && !w.closed) void this.#queuePrompt(w, r.value.text, w === v ? p : null);
       },
       stats: (p, msg) => {
         const r = validateEmpty(msg, 'stats');
@@ -752,7 +788,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         if (!handler) return this.violation(p, `unknown message type ${describeValue(type)}`);
         handler(p, payload);
       } catch (e) {
-        console.error(`WorldRoom ${this.roomId}: message handler failed:`, e);
+        worldMetrics.errors.inc({ kind: 'handler' });
+        log('error', 'message_handler_failed', { room: this.roomId, error: e });
       }
     };
     for (const [type, h] of handlers) this.onMessage(type, (client: Client, payload: unknown) => dispatch(client, h, type, payload));
@@ -818,8 +855,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   /** An invalid message: answer with an error; past maxViolations, disconnect (no reconnection). */
   protected violation(p: PlayerRecord, error: string): void {
     p.violations++;
+    worldMetrics.errors.inc({ kind: 'violation' });
     if (p.violations > this.options.maxViolations) {
       p.abusive = true;
+      log('warn', 'client_cut_off', { room: this.roomId, client: p.id, identity: p.limitKey, violations: p.violations, last: error });
       p.client.leave(CLOSE.POLICY_VIOLATION, 'too many invalid messages');
       return;
     }
@@ -852,74 +891,14 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   }
 }
 
-/** What a defined room type's static onAuth needs: its verifier and its identity limits. */
-interface RoomAuthConfig {
-  verifier: TokenVerifier | null;
-  limits: IdentityLimits | null;
-}
-
-const authConfigs = new WeakMap<object, RoomAuthConfig>();
-
-/** The verifier a room's options ask for (null: auth off). */
-function makeVerifier(o: WorldRoomOptions): TokenVerifier | null {
-  if (o.auth === false) return null;
-  const a = o.auth ?? {};
-  if (a.verifier) return a.verifier;
-  const secret = a.secret ?? process.env.WORLDCAST_SECRET;
-  if (!secret) throw new Error('WorldRoom: auth needs a verifier or a secret (options.auth.secret or WORLDCAST_SECRET); pass auth: false to turn it off');
-  return new HmacTokenVerifier(secret);
-}
-
-/** The auth config of a defined room type (its class defaults + define() options), cached. */
-function roomConfigFor(roomName: string): RoomAuthConfig {
-  const handler = matchMaker.getHandler(roomName);
-  const key = (handler.options ?? handler) as object;
-  let c = authConfigs.get(key);
-  if (c === undefined) {
-    const klass = handler.klass as unknown as { defaults?: WorldRoomOptions };
-    const o: WorldRoomOptions = { ...(klass.defaults ?? {}), ...((handler.options ?? {}) as WorldRoomOptions) };
-    c = { verifier: makeVerifier(o), limits: o.limits === false ? null : resolveLimits(o.limits) };
-    authConfigs.set(key, c);
-  }
-  return c;
-}
-
-/** `client.auth` as the static onAuth made it (a subclass's onAuth may hand other shapes). */
-function joinAuthOf(a: unknown): JoinAuth {
-  if (typeof a !== 'object' || a === null) return { identity: null, limitKey: null };
-  const j = a as Partial<JoinAuth>;
-  if ('limitKey' in j || 'identity' in j)
-    return { identity: typeof j.identity === 'object' ? (j.identity ?? null) : null, limitKey: typeof j.limitKey === 'string' ? j.limitKey : null };
-  const sub = (a as { sub?: unknown }).sub;
-  return typeof sub === 'string' ? { identity: a as AuthIdentity, limitKey: null } : { identity: null, limitKey: null };
-}
-
-/** The room type a matchmaking request is for (null when it cannot be told). */
-async function roomNameOf(context: AuthContext): Promise<string | null> {
-  const req = context.req as { url?: unknown } | undefined;
-  if (!req || typeof req.url !== 'string') return null;
-  let path: string;
-  try {
-    path = new URL(req.url, 'http://localhost').pathname;
-  } catch {
-    return null;
-  }
-  const m = /\/matchmake\/([^/]+)\/([^/]+)\/?$/.exec(path);
-  if (!m) return null;
-  const method = decodeURIComponent(m[1]!);
-  const target = decodeURIComponent(m[2]!);
-  if (method !== 'joinById') {
-    try {
-      matchMaker.getHandler(target);
-      return target;
-    } catch {
-      return null;
-    }
-  }
-  const local = matchMaker.getLocalRoomById(target);
-  if (local) return local.roomName;
-  const found = await matchMaker.query({ roomId: target });
-  return found[0]?.name ?? null;
+/** A refused join's reason label for the metrics. */
+function refusalReason(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  if (code === WORLD_ERRORS.KV_FULL) return 'kv_full';
+  if (code === WORLD_ERRORS.IDENTITY_CAP) return 'identity_cap';
+  if (code === WORLD_ERRORS.NO_SUCH_PLAYER) return 'no_such_player';
+  if (code === WORLD_ERRORS.BAD_OPTIONS) return 'options';
+  return 'other';
 }
 
 /** The first prompt of a model's own vocabulary (its prompts.safetensors), if it ships one. */

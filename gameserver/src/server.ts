@@ -25,6 +25,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 
 import { signToken } from './auth.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
+import { worldMetrics } from './metrics.js';
 import { WorldRoom, type WorldRoomOptions } from './room.js';
 
 export interface WorldServerOptions {
@@ -65,6 +66,11 @@ export interface WorldServerOptions {
   selectProcess?: 'least-loaded' | 'colyseus' | SelectProcess;
   /** Serve `GET /worldcast/rooms`: the listed rooms of every live process ({@link listRooms}; default false). */
   roomListing?: boolean;
+  /**
+   * Serve the process's Prometheus metrics (text exposition, prom-client) at this HTTP path
+   * of the server's port (default `/metrics`); false: not served.
+   */
+  metricsPath?: string | false;
 }
 
 /** Picks the process (by Colyseus processId) that creates a new room. */
@@ -195,13 +201,23 @@ export async function startWorldServer(opts: WorldServerOptions = {}): Promise<W
     publicAddress,
     selectProcessIdToCreateRoom: select === 'colyseus' ? undefined : select === 'least-loaded' ? leastLoadedProcess : select,
   });
+  const endpoints: Record<string, ReturnType<typeof createEndpoint>> = {};
   if (opts.roomListing) {
-    const rooms = createEndpoint('/worldcast/rooms', { method: 'GET' }, async () => {
+    endpoints.worldcastRooms = createEndpoint('/worldcast/rooms', { method: 'GET' }, async () => {
       const json = JSON.stringify({ processId: matchMaker.processId, rooms: await listRooms() });
       return new Response(json, { headers: { 'content-type': 'application/json' } });
     });
-    server.router = createRouter({ worldcastRooms: rooms });
   }
+  const metricsPath = opts.metricsPath ?? '/metrics';
+  if (metricsPath !== false) {
+    if (!metricsPath.startsWith('/') || metricsPath.startsWith('/matchmake')) throw new Error(`metricsPath must be an absolute path outside /matchmake, not ${metricsPath}`);
+    endpoints.worldcastMetrics = createEndpoint(metricsPath, { method: 'GET' }, async () => {
+      const body = await worldMetrics.text();
+      // content-length set: Colyseus' node adapter stalls on a chunked body of this size
+      return new Response(body, { headers: { 'content-type': worldMetrics.contentType, 'content-length': String(Buffer.byteLength(body)) } });
+    });
+  }
+  if (Object.keys(endpoints).length > 0) server.router = createRouter(endpoints);
   const rooms = opts.rooms ?? { world: { mode: 'private' }, 'world-shared': { mode: 'shared' } };
   const cls = opts.roomClass ?? WorldRoom;
   for (const [name, o] of Object.entries(rooms)) server.define(name, cls, o.engine || o.model ? o : { ...o, engine });
@@ -229,6 +245,7 @@ async function main(): Promise<void> {
       decoder: { type: 'string' },
       mode: { type: 'string', default: 'private' },
       threads: { type: 'string' },
+      weights: { type: 'string' },
       secret: { type: 'string' },
       'no-auth': { type: 'boolean', default: false },
       codec: { type: 'string', default: 'auto' },
@@ -241,7 +258,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -259,6 +276,7 @@ async function main(): Promise<void> {
       decoderDir: values.decoder === 'none' ? null : values.decoder === undefined ? undefined : resolve(values.decoder),
       threads: values.threads ? Number(values.threads) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
+      weights: weightsArg(values.weights),
     },
     rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
     gracefullyShutdown: true,
@@ -272,11 +290,19 @@ async function main(): Promise<void> {
   if (ws.redis) console.log(`scale-out: process ${ws.processId} (pid ${process.pid}), presence + driver on ${redactUrl(ws.redis)}, public address ${ws.publicAddress}`);
   else console.log(`single process ${ws.processId} (pid ${process.pid}); pass --redis to share rooms with other processes`);
   if (values['list-rooms']) console.log(`room listing: GET http://${values.host}:${ws.port}/worldcast/rooms`);
+  console.log(`metrics (Prometheus): GET http://${values.host}:${ws.port}/metrics`);
   if (values['no-auth']) console.log('auth: off');
   else {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);
     console.log(`a token to join with (1 h): ${signToken(secret, { sub: 'dev', ttlSeconds: 3600 })}`);
   }
+}
+
+/** The --weights flag: the linear layers' storage (default: the engine's, f32). */
+function weightsArg(v: string | undefined): EngineOptions['weights'] {
+  if (v === undefined) return undefined;
+  if (v === 'f32' || v === 'bf16' || v === 'int8') return v;
+  throw new Error(`--weights must be f32, bf16 or int8, not ${v}`);
 }
 
 /** A Redis URL without its password, for logs. */

@@ -6,6 +6,7 @@
 import type { Client } from '@colyseus/core';
 
 import type { DecoderStream, Session } from '../../sdk/src/index.js';
+import type { Color } from '../../world/src/levels/index.js';
 import type { AuthIdentity } from './auth.js';
 import type { Conditioning } from '../../world/src/conditioning.js';
 import type { Character, CharacterInput, TickMotion } from '../../world/src/physics.js';
@@ -20,10 +21,14 @@ export class PlayerRecord {
   /** Session id of the player this one watches (a spectator: no world, no input), else null. */
   readonly spectating: string | null;
   readonly identity: AuthIdentity | null;
+  /** Its character's colour in every view that shows it. */
+  color: Color = [0.5, 0.5, 0.5];
   /** Held keys and look not yet applied. */
   readonly input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };
   /** Newest input seq received (-1: none). */
   lastInputSeq = -1;
+  /** When it was received (ms, nowMs clock). */
+  lastInputAt = 0;
   /** Motion of the ticks since the view last took it. */
   motion: TickMotion[] = [];
   view: WorldView | null = null;
@@ -55,12 +60,16 @@ export interface BlockMeta {
   tick: number;
   /** Newest input seq of the driver included (-1: none). */
   input: number;
+  /** When the server received that input, if the block is the first to include it (ms, nowMs clock), else 0. */
+  inputAt: number;
   prompt: number;
   conditioning: Conditioning;
   submitted: number;
   stepped: number;
   decoded: number;
   latentFrame: number;
+  /** When its first frame is due to leave (ms, nowMs clock; set when it comes out of the engine). */
+  dueAt: number;
 }
 
 export type ViewKind = 'private' | 'shared';
@@ -85,8 +94,30 @@ export class WorldView {
   ticks = 0;
   nextBlock = 0;
   frameSeq = 0;
-  /** When the view's next frame is due to leave (ms, nowMs clock): frames are paced at the world clock. */
-  nextFrameAt = 0;
+  /** The newest driver input seq a block has carried (for input-to-frame latency). */
+  lastBlockInput = -1;
+  /**
+   * The view's world clock (ms, nowMs clock): the end of the world-time span of the newest
+   * block that came out of the engine (0: none yet). Each block's frames are due over its
+   * span; the next block is submitted just in time for its frames to be due at this clock.
+   */
+  clock = 0;
+  /** When the engine call now running was submitted (ms). */
+  callSubmittedAt = 0;
+  /** Recent engine-call and decode+encode times (ms), newest last. */
+  readonly stepTimes: number[] = [];
+  readonly decodeTimes: number[] = [];
+  /** Record a time in a bounded window of recent ones. */
+  static record(window: number[], ms: number): void {
+    window.push(ms);
+    if (window.length > 16) window.shift();
+  }
+  /** A cautious estimate of what the window's next value will be (its second largest; 0 when empty). */
+  static estimate(window: readonly number[]): number {
+    if (window.length === 0) return 0;
+    const s = [...window].sort((a, b) => b - a);
+    return s[Math.min(1, s.length - 1)]!;
+  }
   promptVersion = 0;
   pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
   /** Decode → encode → send, in block order. */

@@ -256,7 +256,7 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
     Napi::Array arr = info[0].As<Napi::Array>();
     struct Item {
       std::shared_ptr<wc::Session> s;
-      std::vector<float> actions;
+      std::vector<float> actions, geometry;
       std::vector<std::vector<float>> noise;
       std::vector<const float*> noise_ptrs;
       bool has_noise = false;
@@ -280,6 +280,7 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
         if (sw->action_size() == 0) throw_arg(env, "this model has no action input");
         it.actions = sw->actions_arg(env, a);
       }
+      it.geometry = sw->geometry_arg(env, o.Get("geometry"));
       Napi::Value nz = o.Get("noise");
       if (!nz.IsUndefined()) {
         if (!nz.IsArray() || int(nz.As<Napi::Array>().Length()) != sw->steps())
@@ -299,10 +300,8 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
         ss.push_back(it.s.get());
         for (auto& v : it.noise) it.noise_ptrs.push_back(v.data());
         reqs[size_t(k)].actions = it.actions.empty() ? nullptr : it.actions.data();
-        const wc::ModelConfig& mc = it.s->model().config;
-        const int64_t n_act = !mc.has_action ? 0
-                              : mc.mg_action() ? mc.action.size()
-                                               : mc.action_row(it.s->latent_height(), it.s->latent_width());
+        reqs[size_t(k)].geometry = it.geometry.empty() ? nullptr : it.geometry.data();
+        const int64_t n_act = it.s->model().config.action_row();
         if (!it.actions.empty() && n_act) reqs[size_t(k)].action_rows = int(it.actions.size() / size_t(n_act));
         reqs[size_t(k)].noise = it.has_noise ? &it.noise_ptrs : nullptr;
       }

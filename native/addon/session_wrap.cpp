@@ -127,8 +127,9 @@ void SessionWrap::init_layout() {
   channels_ = c.latent_channels();
   height_ = session_->latent_height();
   width_ = session_->latent_width();
-  // floats per action row: the action vector, then the geometry map at this session's latent size
-  n_act_ = !c.has_action ? 0 : c.mg_action() ? c.action.size() : int(c.action_row(height_, width_));
+  // floats per action row (the action vector), and of a block's geometry map at this session's latent size
+  n_act_ = c.action_row();
+  n_geo_ = c.geometry_size(height_, width_);
   per_video_frame_ = c.mg_action();
   steps_ = int(session_->step_list().size());
   timesteps_ = session_->step_list();
@@ -152,6 +153,12 @@ std::vector<float> SessionWrap::actions_arg(Napi::Env env, const Napi::Value& v)
   return a;
 }
 
+std::vector<float> SessionWrap::geometry_arg(Napi::Env env, const Napi::Value& v) const {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (n_geo_ == 0) throw_arg(env, "this model takes no geometry map");
+  return float_array(env, v, "geometry", n_geo_);
+}
+
 Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -160,6 +167,7 @@ Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
   o.Set("height", height_);
   o.Set("width", width_);
   o.Set("actionSize", n_act_);
+  o.Set("geometrySize", double(n_geo_));
   o.Set("steps", steps_);
   Napi::Array sl = Napi::Array::New(env, timesteps_.size());
   for (size_t i = 0; i < timesteps_.size(); ++i) sl.Set(uint32_t(i), timesteps_[i]);
@@ -171,18 +179,19 @@ Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionWrap::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_.load()); }
 
-// step({actions?, noise?}) → Promise<{x0, frameStart, frames, channels, height, width, forwards, seconds, times}>
+// step({actions?, geometry?, noise?}) → Promise<{x0, frameStart, frames, channels, height, width, forwards, seconds, times}>
 Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     check_open(env);
-    std::vector<float> actions;
+    std::vector<float> actions, geometry;
     std::vector<std::vector<float>> noise;
     bool has_noise = false;
     if (info.Length() > 0 && !info[0].IsUndefined()) {
       if (!info[0].IsObject()) throw_arg(env, "step options must be an object");
       Napi::Object o = info[0].As<Napi::Object>();
       actions = actions_arg(env, o.Get("actions"));
+      geometry = geometry_arg(env, o.Get("geometry"));
       Napi::Value nz = o.Get("noise");
       if (!nz.IsUndefined()) {
         if (!nz.IsArray()) throw_arg(env, "noise must be an array of Float32Array");
@@ -198,18 +207,19 @@ Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
     }
     auto s = session_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, actions = std::move(actions), noise = std::move(noise), has_noise, n_act = n_act_]() {
+                     [s, actions = std::move(actions), geometry = std::move(geometry), noise = std::move(noise), has_noise,
+                      n_act = n_act_]() {
                        std::vector<const float*> ptrs;
                        for (auto& n : noise) ptrs.push_back(n.data());
                        auto out = std::make_shared<wc::BlockOutput>();
                        s->step(actions.empty() ? nullptr : actions.data(), has_noise ? &ptrs : nullptr, *out,
-                               rows_of(actions, n_act));
+                               rows_of(actions, n_act), geometry.empty() ? nullptr : geometry.data());
                        return [out](Napi::Env env) -> Napi::Value { return block_to_js(env, *out); };
                      });
   });
 }
 
-// probe(x, t, actions?) → Promise<Float32Array v>
+// probe(x, t, actions?, geometry?) → Promise<Float32Array v>
 Napi::Value SessionWrap::Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -218,19 +228,21 @@ Napi::Value SessionWrap::Probe(const Napi::CallbackInfo& info) {
     std::vector<float> x = float_array(env, info[0], "x", n);
     std::vector<float> t = float_array(env, info[1], "t", frames_);
     std::vector<float> actions = actions_arg(env, info.Length() > 2 ? info[2] : env.Undefined());
+    std::vector<float> geometry = geometry_arg(env, info.Length() > 3 ? info[3] : env.Undefined());
     auto s = session_;
     const int out_n = int(ctx_->model->config.out_dim) * frames_ * height_ * width_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, x = std::move(x), t = std::move(t), actions = std::move(actions), out_n, n_act = n_act_]() {
+                     [s, x = std::move(x), t = std::move(t), actions = std::move(actions), geometry = std::move(geometry),
+                      out_n, n_act = n_act_]() {
                        auto v = std::make_shared<std::vector<float>>(out_n);
                        s->probe(x.data(), t.data(), actions.empty() ? nullptr : actions.data(), v->data(),
-                                rows_of(actions, n_act));
+                                rows_of(actions, n_act), geometry.empty() ? nullptr : geometry.data());
                        return [v](Napi::Env env) -> Napi::Value { return to_float32(env, std::move(*v)); };
                      });
   });
 }
 
-// commit(x0, actions?) → Promise<void>
+// commit(x0, actions?, geometry?) → Promise<void>
 Napi::Value SessionWrap::Commit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -238,10 +250,12 @@ Napi::Value SessionWrap::Commit(const Napi::CallbackInfo& info) {
     const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
     std::vector<float> x0 = float_array(env, info[0], "x0", n);
     std::vector<float> actions = actions_arg(env, info.Length() > 1 ? info[1] : env.Undefined());
+    std::vector<float> geometry = geometry_arg(env, info.Length() > 2 ? info[2] : env.Undefined());
     auto s = session_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, x0 = std::move(x0), actions = std::move(actions), n_act = n_act_]() {
-                       s->commit(x0.data(), actions.empty() ? nullptr : actions.data(), rows_of(actions, n_act));
+                     [s, x0 = std::move(x0), actions = std::move(actions), geometry = std::move(geometry), n_act = n_act_]() {
+                       s->commit(x0.data(), actions.empty() ? nullptr : actions.data(), rows_of(actions, n_act),
+                                 geometry.empty() ? nullptr : geometry.data());
                        return std::function<Napi::Value(Napi::Env)>();
                      });
   });

@@ -29,6 +29,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // Actions of a step/probe/commit call (empty: none); matrix_game takes any whole number of rows
   // (the engine checks them against the block it lands on).
   std::vector<float> actions_arg(Napi::Env env, const Napi::Value& v) const;
+  // A block's geometry map [channels, F, H, W] (empty when not given; its values are checked by the engine).
+  std::vector<float> geometry_arg(Napi::Env env, const Napi::Value& v) const;
   int steps() const { return steps_; }
 
  private:
@@ -55,6 +57,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   std::shared_ptr<wc::Session> session_;  // touched only on the engine thread
   std::atomic<bool> closed_{false};
   int frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0, window_ = 0, forwards_per_call_ = 0;
+  int64_t n_geo_ = 0;  // floats of a block's geometry map (0: the model takes none)
   bool per_video_frame_ = false;  // matrix_game: actions come per video frame (rows vary by block)
   std::vector<double> timesteps_;
 };

@@ -227,7 +227,8 @@ void Session::kv_end(int64_t next) {
   if (kb_kv_) kb_kv_->end_block(next);
 }
 
-void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start) {
+void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, const float* geometry,
+                       int64_t frame_start) {
   in.x = x;
   in.F = model_->config.num_frame_per_block;
   in.H = H_;
@@ -239,6 +240,7 @@ void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float
   in.kv = kv_.get();
   const ModelConfig& c = model_->config;
   if (c.i2v) in.cond = cond_.data();
+  else if (c.geometry_channels() > 0) in.cond = geometry;  // the block's map (null: all zero)
   if (c.mg_action()) {
     in.actions = nullptr;  // matrix_game actions enter through the windows
     in.act_window = win_.data();
@@ -247,9 +249,10 @@ void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float
   }
 }
 
-void Session::run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out) {
+void Session::run_forward(const float* x, const float* t, const float* actions, const float* geometry, bool commit,
+                          float* v_out) {
   SeqInput in;
-  fill_seq(in, x, t, actions, next_frame_);
+  fill_seq(in, x, t, actions, geometry, next_frame_);
   in.commit_to = commit ? kv_.get() : nullptr;
   in.v_out = v_out;
   wan_forward(*model_, &in, 1, *ws_, threads_, &times_);
@@ -260,7 +263,7 @@ void Session::run_forward(const float* x, const float* t, const float* actions, 
 int Session::push_pending_commit(std::vector<SeqInput>& seqs) {
   SeqInput in;
   fill_seq(in, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
-           pending_start_);
+           pending_geometry_.empty() ? nullptr : pending_geometry_.data(), pending_start_);
   in.commit_to = kv_.get();
   seqs.push_back(in);
   return int(seqs.size()) - 1;
@@ -298,16 +301,28 @@ void Session::check_actions(const float* actions, int rows) const {
                                                     std::to_string(c.mg.vae_time_compression_ratio) +
                                                     "F after) or 1 for all"
                                               : ""));
-  const int64_t n = rows * (c.mg_action() ? int64_t(c.action.size()) : c.action_row(H_, W_));
+  const int64_t n = int64_t(rows) * c.action_row();
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(actions[i])) fail(ErrorKind::Argument, "actions contain NaN or infinity");
 }
 
-void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows) {
+// The one check of a block's geometry map (its size is the caller's: [channels, F, H, W]).
+void Session::check_geometry(const float* geometry) const {
+  if (!geometry) return;
+  const ModelConfig& c = model_->config;
+  if (c.geometry_channels() == 0) fail(ErrorKind::Argument, "this model takes no geometry map");
+  const int64_t n = c.geometry_size(H_, W_);
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(geometry[i])) fail(ErrorKind::Argument, "geometry map contains NaN or infinity");
+}
+
+void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows,
+                   const float* geometry) {
   Session* self = this;
   StepRequest req;
   req.actions = actions;
   req.action_rows = action_rows;
+  req.geometry = geometry;
   req.noise = noise;
   std::exception_ptr err;
   step_batch(&self, &req, 1, &out, &err, *ws_, threads_);
@@ -325,6 +340,7 @@ const float* Session::noise_for(const Run& r, int i) {
 void Session::begin_call(Run& r) {
   r.t0 = std::chrono::steady_clock::now();
   check_actions(r.req.actions, r.req.action_rows);
+  check_geometry(r.req.geometry);
   r.n = block_numel();
   const int n_steps = int(steps_.size());
   if (r.req.noise && int(r.req.noise->size()) != n_steps)
@@ -369,7 +385,7 @@ void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
     attend = push_pending_commit(seqs);
   }
   SeqInput in;
-  fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, next_frame_);
+  fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, r.req.geometry, next_frame_);
   if (attend >= 0) {
     fold_fresh_ = FreshFrames{attend, 0, F};
     in.fresh = &fold_fresh_;
@@ -398,7 +414,7 @@ void Session::run_commit_seq(Run& r, std::vector<SeqInput>& seqs) {
   if (!r.commit_now) return;
   // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
   SeqInput in;
-  fill_seq(in, x0_.data(), tctx_.data(), r.req.actions, next_frame_);
+  fill_seq(in, x0_.data(), tctx_.data(), r.req.actions, r.req.geometry, next_frame_);
   in.commit_to = kv_.get();
   seqs.push_back(in);
 }
@@ -440,8 +456,10 @@ void Session::run_finish_block(Run& r, BlockOutput& out) {
     pending_ = true;
     pending_start_ = next_frame_;
     pending_x0_ = x0_;
-    if (r.req.actions) pending_actions_.assign(r.req.actions, r.req.actions + F * c.action_row(H_, W_));
+    if (r.req.actions) pending_actions_.assign(r.req.actions, r.req.actions + F * c.action_row());
     else pending_actions_.clear();
+    if (r.req.geometry) pending_geometry_.assign(r.req.geometry, r.req.geometry + c.geometry_size(H_, W_));
+    else pending_geometry_.clear();
     next_frame_ += F;
   } else {
     next_frame_ += F;
@@ -498,21 +516,24 @@ void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput*
   for (int k : live) ss[k]->run_finish(runs[size_t(k)], times, outs[k]);
 }
 
-void Session::probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows) {
+void Session::probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows,
+                    const float* geometry) {
   if (!flight_.empty()) fail(ErrorKind::Argument, "probe: blocks are in flight in the staggered pipeline");
   check_actions(actions, action_rows);
+  check_geometry(geometry);
   flush();
   prepare_block(next_frame_, actions, action_rows);
   times_ = StageTimes();
-  run_forward(x, t, actions, false, v_out);
+  run_forward(x, t, actions, geometry, false, v_out);
   total_.add(times_);
 }
 
-void Session::commit(const float* x0, const float* actions, int action_rows) {
+void Session::commit(const float* x0, const float* actions, int action_rows, const float* geometry) {
   if (!flight_.empty())
     fail(ErrorKind::Argument, "commit: blocks are in flight in the staggered pipeline (commit known frames before the first step)");
   const ModelConfig& c = model_->config;
   check_actions(actions, action_rows);
+  check_geometry(geometry);
   const int64_t n = block_numel();
   for (int64_t j = 0; j < n; ++j)
     if (!std::isfinite(x0[j])) fail(ErrorKind::Argument, "latents contain NaN or infinity");
@@ -523,7 +544,7 @@ void Session::commit(const float* x0, const float* actions, int action_rows) {
   kv_begin(next_frame_);
   try {
     tbuf_.assign(c.num_frame_per_block, float(c.context_noise));
-    run_forward(x0, tbuf_.data(), actions, true, nullptr);
+    run_forward(x0, tbuf_.data(), actions, geometry, true, nullptr);
   } catch (...) {
     kv_abort();
     throw;
@@ -567,7 +588,8 @@ void Session::staggered_begin(Run& r) {
   k.t.resize(size_t(F));
   eps_.resize(size_t(r.n));
   std::memcpy(k.x.data(), chunk_noise(k, 0), size_t(r.n) * sizeof(float));
-  if (r.req.actions) k.actions.assign(r.req.actions, r.req.actions + F * c.action_row(H_, W_));
+  if (r.req.actions) k.actions.assign(r.req.actions, r.req.actions + F * c.action_row());
+  if (r.req.geometry) k.geometry.assign(r.req.geometry, r.req.geometry + c.geometry_size(H_, W_));
   tctx_.assign(F, float(c.context_noise));
   flight_.push_back(std::move(k));
   r.saved.push_back({0, {}});  // marks that a block was entered
@@ -598,7 +620,8 @@ void Session::staggered_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
     if (commit_seq >= 0) add_fresh(ch, commit_seq, pending_start_);
     for (size_t j = 0; j < k; ++j) add_fresh(ch, first + int(j), flight_[j].start);
     SeqInput in;
-    fill_seq(in, ch.x.data(), ch.t.data(), ch.actions.empty() ? nullptr : ch.actions.data(), ch.start);
+    fill_seq(in, ch.x.data(), ch.t.data(), ch.actions.empty() ? nullptr : ch.actions.data(),
+             ch.geometry.empty() ? nullptr : ch.geometry.data(), ch.start);
     in.fresh = ch.fresh.data();
     in.n_fresh = int(ch.fresh.size());
     in.v_out = ch.v.data();
@@ -644,6 +667,7 @@ void Session::staggered_finish(Run& r, BlockOutput& out) {
   pending_start_ = done.start;
   pending_x0_ = std::move(done.x0);
   pending_actions_ = std::move(done.actions);
+  pending_geometry_ = std::move(done.geometry);
   next_frame_ += F;
   flight_.pop_front();
 }

@@ -75,6 +75,7 @@ class Session;
 struct StepRequest {
   const float* actions = nullptr;
   int action_rows = -1;  // rows of `actions` (-1: the model's count for this block; matrix_game: 1 or its video frames)
+  const float* geometry = nullptr;  // geometry models: the block's map [channels, F, H, W], or null (= all zero)
   const std::vector<const float*>* noise = nullptr;
 };
 
@@ -107,6 +108,7 @@ class Session {
     std::vector<float> x, x0, v;           // latents at the current step, last x0 estimate, flow out
     std::vector<float> t;                  // [F] the current step's timestep per frame
     std::vector<float> actions;            // [F, n_act], or empty = all zeros
+    std::vector<float> geometry;           // [channels, F, H, W], or empty = all zeros
     std::vector<std::vector<float>> noise;  // supplied noise (one per step), or empty = seeded
     std::vector<FreshFrames> fresh;        // what it attends to in this forward besides pages
   };
@@ -119,11 +121,15 @@ class Session {
   void set_prompt(const float* emb, int len);
   // One block. actions: [F, n_act] or null. noise: null for the seeded generator, or
   // exactly `steps` arrays of C·F·H·W floats (item 0 the start, item i the re-noise to step i).
-  void step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows = -1);
+  // geometry: for a model whose action space has a geometry map, the block's map
+  // [channels, F, H, W] (null = all zero); it enters as condition channels after the latents.
+  void step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows = -1,
+            const float* geometry = nullptr);
   // A side-effect-free forward of the next block's position: v = net(x, t) with t per frame.
-  void probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows = -1);
+  void probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows = -1,
+             const float* geometry = nullptr);
   // Append a clean block x0 [C, F, H, W] (commit pass only), e.g. known opening frames.
-  void commit(const float* x0, const float* actions, int action_rows = -1);
+  void commit(const float* x0, const float* actions, int action_rows = -1, const float* geometry = nullptr);
   // i2v models: the encoded first image [image_channels, N, H, W] (frame f of the session
   // uses latent min(f, N − 1); upstream passes the VAE encoding of the image followed by
   // black frames). Applies from the next block.
@@ -174,9 +180,11 @@ class Session {
   void staggered_finish(Run& r, BlockOutput& out);
   void add_fresh(Chunk& c, int seq, int64_t seq_start);
   const CrossKv& cross();
-  void run_forward(const float* x, const float* t, const float* actions, bool commit, float* v_out);
-  void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, int64_t frame_start);
+  void run_forward(const float* x, const float* t, const float* actions, const float* geometry, bool commit, float* v_out);
+  void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, const float* geometry,
+                int64_t frame_start);
   void check_actions(const float* actions, int rows) const;
+  void check_geometry(const float* geometry) const;
   // i2v / matrix_game inputs of the block at `frame_start`: cond_ and win_ (actions: `rows` rows or null).
   void prepare_block(int64_t frame_start, const float* actions, int rows);
   void append_actions();  // the prepared block's actions join the video-frame history
@@ -209,7 +217,7 @@ class Session {
   bool fold_ = false;
   bool pending_ = false;  // fold mode: the last block's x0 awaits its commit
   int64_t pending_start_ = 0;
-  std::vector<float> pending_x0_, pending_actions_;
+  std::vector<float> pending_x0_, pending_actions_, pending_geometry_;
   FreshFrames fold_fresh_;  // fold mode: the first forward's view of the folded commit
 };
 

@@ -32,7 +32,8 @@ struct PoseFeatures {
 // computes from its level and the camera (the game server's renderGeometry: albedo, coverage,
 // nearness, normal; `samples` and `near` say how). The DiT input is [latents ‖ map], as
 // Wan's i2v input concatenates its condition channels, so in_dim = out_dim + channels. The
-// map travels at the end of each frame's action row; absent = all zero.
+// map is an input of its own, [channels, F, H, W] per block (absent = all zero), entering
+// through the same condition-channel path as i2v's mask + image latent.
 struct GeometryInput {
   int channels = 0;  // 0: the model takes no geometry
   int samples = 4;
@@ -41,7 +42,6 @@ struct GeometryInput {
 
 // The action space: named keyboard keys (0/1 each), mouse axes (a value in [min, max]
 // each), then the pose features; the per-frame action vector is [keys..., axes..., pose...].
-// A frame's action row is that vector followed by the geometry map when the model takes one.
 struct ActionSpace {
   std::string mode = "additive";
   std::vector<std::string> keys;
@@ -49,8 +49,6 @@ struct ActionSpace {
   PoseFeatures pose;
   GeometryInput geometry;
   int size() const { return int(keys.size() + mouse.size()) + pose.width(); }  // the vector (the action MLP's input)
-  // Floats of one frame's action row for latent frames of H x W.
-  int64_t row(int H, int W) const { return size() + int64_t(geometry.channels) * H * W; }
 };
 
 // Matrix-Game 2.0's action module: upstream's `action_config` (constructor arguments of
@@ -116,8 +114,10 @@ struct ModelConfig {
   bool mg_action() const { return has_action && action.mode == "matrix_game"; }
   int latent_channels() const { return in_dim - image_channels - mask_channels - geometry_channels(); }
   int geometry_channels() const { return has_action ? action.geometry.channels : 0; }
-  // Floats of one frame's action row (the action vector, then the geometry map) at H x W.
-  int64_t action_row(int H, int W) const { return has_action ? action.row(H, W) : 0; }
+  // Floats of one frame's action row: the action vector (matrix_game: per video frame).
+  int action_row() const { return has_action ? action.size() : 0; }
+  // Floats of a block's geometry map input at H x W ([channels, F, H, W]; 0: none).
+  int64_t geometry_size(int H, int W) const { return int64_t(geometry_channels()) * num_frame_per_block * H * W; }
   // Video frames of actions a block starting at latent frame `frame_start` takes (matrix_game:
   // 1 + r(F-1) for the first block, rF after, as upstream's cond_current; else F latent frames).
   int action_rows(int64_t frame_start) const {

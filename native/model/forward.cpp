@@ -135,8 +135,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     nF += q.F;
   }
   const int Kp = c.in_dim * ph * pw;
-  const int Cx = c.latent_channels();  // channels from x; the rest from cond (i2v) or the actions' geometry map
-  const int geo = c.geometry_channels();
+  const int Cx = c.latent_channels();  // channels from x; the rest from cond (i2v's, or the geometry map)
 
   // ---- patch embedding (Conv3d with k = s = patch → linear over (c, pt, ph, pw))
   ws.patches.resize(size_t(T) * Kp);
@@ -156,9 +155,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
                   const int64_t px = int64_t(y * ph + i) * q.W + xw * pw + j;
                   float v;
                   if (ch < Cx) v = q.x[(int64_t(ch) * q.F + f) * q.H * q.W + px];
-                  else if (geo == 0) v = q.cond[(int64_t(ch - Cx) * q.F + f) * q.H * q.W + px];
-                  else  // the geometry map at the end of the frame's action row (absent: zero)
-                    v = q.actions ? q.actions[f * c.action_row(q.H, q.W) + n_act + int64_t(ch - Cx) * q.H * q.W + px] : 0.f;
+                  else  // condition channels (a geometry model without its map this block: zero)
+                    v = q.cond ? q.cond[(int64_t(ch - Cx) * q.F + f) * q.H * q.W + px] : 0.f;
                   row[(ch * ph + i) * pw + j] = v;
                 }
           }
@@ -197,9 +195,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     ws.act_h.zero();
     for (int s = 0; s < n_seqs; ++s)
       if (seqs[s].actions) {
-        const int64_t stride = c.action_row(seqs[s].H, seqs[s].W);  // the vector, then any geometry map
-        for (int f = 0; f < seqs[s].F; ++f)
-          std::memcpy(ws.act_h.data() + (frame0[s] + f) * n_act, seqs[s].actions + f * stride, sizeof(float) * n_act);
+        std::memcpy(ws.act_h.data() + frame0[s] * n_act, seqs[s].actions, sizeof(float) * size_t(seqs[s].F) * n_act);
       }
     lin(ws.act_h.data(), nF, m.action_embedding_0, ws.te.data(), pool, times, Epilogue::Silu);
     ws.y.resize(size_t(nF) * D);

@@ -1,4 +1,4 @@
-// The Wan causal DiT forward (DESIGN.md "numerics checklist"), batched: several
+// The Wan causal DiT forward (ARCHITECTURE.md "The model-family contract"), batched: several
 // sequences (sessions' blocks) are stacked as rows so every linear is one GEMM,
 // while each keeps its own timesteps, frames, prompt K/V and committed KV frames.
 #pragma once
@@ -29,10 +29,11 @@ struct FreshFrames {
 
 struct SeqInput {
   const float* x = nullptr;        // [latent_channels, F, H, W] noisy latents (or clean x0 for a commit)
-  const float* cond = nullptr;     // i2v: [mask + image channels, F, H, W], concatenated after x's channels
+  const float* cond = nullptr;     // condition channels concatenated after x's: i2v [mask + image channels, F, H, W],
+                                   // or the geometry map [channels, F, H, W] (null = all zero for geometry)
   int F = 0, H = 0, W = 0;         // latent frames and size
   const float* t = nullptr;        // [F] timesteps (0..1000), one per frame
-  const float* actions = nullptr;  // [F, config.action_row(H, W)] (vector, then any geometry map) or null (= all zeros)
+  const float* actions = nullptr;  // [F, config.action_row()] or null (= all zeros)
   int64_t frame_start = 0;         // absolute index of the first frame (RoPE t position)
   const CrossKv* cross = nullptr;  // prompt K/V (required)
   const KvStore* kv = nullptr;     // committed frames to attend to (null: none)

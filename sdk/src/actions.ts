@@ -2,8 +2,9 @@
  * Actions: what players press and move, encoded as the per-frame vectors a model's
  * action module takes. The action space comes from the model's config.json: named
  * keyboard keys (0 or 1 each) followed by mouse axes (a value in [min, max] each), then,
- * for models that take it, the character's pose as features ({@link poseFeatures}); a
- * frame's row ends with the level's geometry map for models that take one ({@link GeometrySpec}).
+ * for models that take it, the character's pose as features ({@link poseFeatures}). Models
+ * that take the level's geometry in view ({@link GeometrySpec}) get it as an input of its
+ * own, one map per frame, [channels, F, H, W] per block ({@link encodeGeometry}).
  */
 import { ArgumentError } from './errors.js';
 
@@ -35,7 +36,8 @@ export interface PoseSpec {
  * latent frame a map of `channels` × the latent height × width, concatenated to the DiT's
  * input channels. A game server computes it from its level and the camera (the game
  * server's `renderGeometry`, sampled with `samples`² rays per pixel and nearness
- * exp(−d / near)); it travels at the end of each frame's action row.
+ * exp(−d / near)). It is its own input of a step (`step({actions, geometry})`), entering the
+ * DiT as condition channels after the latents, never part of the action rows.
  */
 export interface GeometrySpec {
   /** Channels of the map per latent pixel (the game server's renderGeometry draws 8). */
@@ -90,7 +92,7 @@ export interface ActionSpace {
   mouse: ActionAxis[];
   /** Present when the model also takes the character's pose (its features follow the mouse axes). */
   pose?: PoseSpec;
-  /** Present when the model also takes the level's geometry in view (its map follows the vector in each row). */
+  /** Present when the model also takes the level's geometry in view (a map per frame, its own input; see {@link encodeGeometry}). */
   geometry?: GeometrySpec;
 }
 
@@ -144,23 +146,17 @@ export function poseFeatures(spec: PoseSpec, pose: Pose, out: Float32Array, offs
   }
 }
 
-/** Length of one frame's action vector (keys, mouse axes, pose features): what the action module embeds. */
-export function actionVectorSize(space: ActionSpace): number {
+/** Length of one frame's action row (keys, mouse axes, pose features): what the action module embeds. */
+export function actionSize(space: ActionSpace): number {
   return space.keys.length + space.mouse.length + poseWidth(space.pose);
 }
 
-/**
- * Length of one frame's action row: the action vector, then for models that take the
- * level's geometry its map at the latent size `latent` (required for those models).
- */
-export function actionSize(space: ActionSpace, latent?: LatentSize): number {
-  const n = actionVectorSize(space);
-  if (!space.geometry) return n;
-  if (!latent) throw new ArgumentError("this model's action rows end with a geometry map: give the latent size", 'ARGUMENT');
-  return n + space.geometry.channels * latent.height * latent.width;
+/** Floats of one frame's geometry map at the latent size (0 for a model that takes none). */
+export function geometrySize(space: ActionSpace, latent: LatentSize): number {
+  return space.geometry ? space.geometry.channels * latent.height * latent.width : 0;
 }
 
-function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, offset: number, where: string, latent?: LatentSize): void {
+function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, offset: number, where: string): void {
   if (input === null || typeof input !== 'object') throw new ArgumentError(`${where}: an action must be an object {keys, mouse}`, 'ARGUMENT');
   const known = space.keys;
   const pressed: string[] = [];
@@ -202,36 +198,54 @@ function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, of
       if (typeof p[k] !== 'number' || !Number.isFinite(p[k])) throw new ArgumentError(`${where}: pose.${k} must be a finite number, not ${String(p[k])}`, 'ARGUMENT');
     poseFeatures(space.pose, p, out, offset + known.length + space.mouse.length);
   }
-  if (input.geometry !== undefined) {
-    if (!space.geometry) throw new ArgumentError(`${where}: this model takes no geometry (its action space has no "geometry")`, 'ARGUMENT');
-    const g = input.geometry;
-    const want = space.geometry.channels * latent!.height * latent!.width;
-    if (!(g instanceof Float32Array) || g.length !== want)
-      throw new ArgumentError(
-        `${where}: geometry must be a Float32Array of ${space.geometry.channels}x${latent!.height}x${latent!.width} = ${want} floats (channels x latent height x width), not ${g instanceof Float32Array ? g.length : typeof g}`,
-        'ARGUMENT',
-      );
-    for (let i = 0; i < want; i++) if (!Number.isFinite(g[i]!)) throw new ArgumentError(`${where}: geometry contains NaN or infinity`, 'ARGUMENT');
-    out.set(g, offset + actionVectorSize(space));
-  }
+  if (input.geometry !== undefined && !space.geometry)
+    throw new ArgumentError(`${where}: this model takes no geometry (its action space has no "geometry")`, 'ARGUMENT');
 }
 
 /**
- * Encode actions into [frames × actionSize] floats. One input applies to every frame;
- * an array gives one input per frame (its length must equal `frames`). Models that take
- * the level's geometry need the latent size of the session (its `layout`).
+ * Encode actions into [frames × actionSize] floats (keys, mouse axes, pose features). One
+ * input applies to every frame; an array gives one input per frame (its length must equal
+ * `frames`). A frame's `geometry` map is not part of the rows: {@link encodeGeometry}.
  * Unknown keys or axes, non-finite or out-of-range values throw an {@link ArgumentError}.
  */
-export function encodeActions(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number, latent?: LatentSize): Float32Array {
+export function encodeActions(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number): Float32Array {
   if (!Number.isInteger(frames) || frames < 1) throw new ArgumentError('frames must be a positive integer', 'ARGUMENT');
-  const n = actionSize(space, latent);
+  const n = actionSize(space);
   const out = new Float32Array(frames * n);
   if (Array.isArray(input)) {
     if (input.length !== frames) throw new ArgumentError(`got actions for ${input.length} frames; a block has ${frames}`, 'ARGUMENT');
-    input.forEach((a, f) => encodeOne(a, space, out, f * n, `frame ${f}`, latent));
+    input.forEach((a, f) => encodeOne(a, space, out, f * n, `frame ${f}`));
   } else {
-    encodeOne(input as ActionInput, space, out, 0, 'action', latent);
+    encodeOne(input as ActionInput, space, out, 0, 'action');
     for (let f = 1; f < frames; f++) out.copyWithin(f * n, 0, n);
   }
+  return out;
+}
+
+/**
+ * The geometry maps of a block's inputs as the engine takes them: [channels, frames, H, W]
+ * (a frame without a map is all zero), or undefined when no input has one. One input
+ * applies to every frame, an array gives one per frame. Sizes are checked here; the values
+ * (NaN, infinity) once, by the engine.
+ */
+export function encodeGeometry(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number, latent: LatentSize): Float32Array | undefined {
+  const inputs: readonly ActionInput[] = Array.isArray(input) ? input : new Array<ActionInput>(frames).fill(input as ActionInput);
+  if (!inputs.some((a) => a?.geometry !== undefined)) return undefined;
+  const g = space.geometry;
+  if (!g) throw new ArgumentError('this model takes no geometry (its action space has no "geometry")', 'ARGUMENT');
+  if (inputs.length !== frames) throw new ArgumentError(`got actions for ${inputs.length} frames; a block has ${frames}`, 'ARGUMENT');
+  const plane = latent.height * latent.width;
+  const want = g.channels * plane;
+  const out = new Float32Array(g.channels * frames * plane);
+  inputs.forEach((a, f) => {
+    const m = a?.geometry;
+    if (m === undefined) return;
+    if (!(m instanceof Float32Array) || m.length !== want)
+      throw new ArgumentError(
+        `frame ${f}: geometry must be a Float32Array of ${g.channels}x${latent.height}x${latent.width} = ${want} floats (channels x latent height x width), not ${m instanceof Float32Array ? m.length : typeof m}`,
+        'ARGUMENT',
+      );
+    for (let c = 0; c < g.channels; c++) out.set(m.subarray(c * plane, (c + 1) * plane), (c * frames + f) * plane);
+  });
   return out;
 }

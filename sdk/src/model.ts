@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { actionSize, encodeActions, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
+import { actionSize, encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
 import { ArgumentError, ClosedError, ConfigError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
 import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
@@ -315,6 +315,11 @@ export interface StepOptions {
    * {@link ActionInput} for every frame, or one per frame; omitted = nothing pressed.
    */
   actions?: Float32Array | ActionInput | readonly ActionInput[];
+  /**
+   * Models that take the level's geometry: the block's maps [channels, F, H, W] (with
+   * encoded action rows; action objects carry theirs per frame in `geometry`). Omitted: zero.
+   */
+  geometry?: Float32Array;
   /** Caller-supplied noise: one (C, F, H, W) tensor per denoising step (item 0 the start). */
   noise?: Float32Array[];
   /** Decode the block into frames when the model has a decoder (default true). */
@@ -395,6 +400,17 @@ export class Session {
     if (this.#starting) await this.#starting;
     if (this.#startFailure) throw this.#startFailure;
   }
+  /**
+   * The wait a call must make before it goes to the engine: none once the start has
+   * succeeded (so a call is queued at once, in the order it was made), else {@link ready}.
+   */
+  #ready(): Promise<void> | undefined {
+    return this.#starting || this.#startFailure ? this.ready() : undefined;
+  }
+  /** @internal {@link ready} when there is something to wait for, else undefined. */
+  pendingStart(): Promise<void> | undefined {
+    return this.#ready();
+  }
   /** The failure, if already known, for synchronous calls. */
   #checkStarted(): void {
     if (this.#startFailure) throw this.#startFailure;
@@ -436,13 +452,17 @@ export class Session {
     this.#stream = stream;
     this.#framesOut = framesOut;
   }
-  /** @internal The actions of a step, encoded. */
-  encode(actions: StepOptions['actions']): Float32Array | undefined {
-    if (actions instanceof Float32Array || actions === undefined) return actions;
+  /** @internal The actions of a step, encoded: the action rows and, for geometry models, the block's maps. */
+  encode(actions: StepOptions['actions'], geometry?: Float32Array): { actions?: Float32Array; geometry?: Float32Array } {
+    if (geometry !== undefined && !(geometry instanceof Float32Array)) throw new ArgumentError('geometry must be a Float32Array [channels, F, H, W]', 'ARGUMENT');
+    if (actions instanceof Float32Array || actions === undefined) return { actions, geometry };
     if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
     if (this.actionSpace.mode === 'matrix_game')  // per video frame: one row for all, or one per video frame (the engine checks the count)
-      return encodeActions(actions, this.actionSpace, Array.isArray(actions) ? Math.max(1, actions.length) : 1);
-    return encodeActions(actions, this.actionSpace, this.layout.frames, this.layout);
+      return { actions: encodeActions(actions, this.actionSpace, Array.isArray(actions) ? Math.max(1, actions.length) : 1), geometry };
+    const { frames } = this.layout;
+    const maps = encodeGeometry(actions, this.actionSpace, frames, this.layout);
+    if (maps && geometry) throw new ArgumentError('geometry given twice: in the actions and as step({geometry})', 'ARGUMENT');
+    return { actions: encodeActions(actions, this.actionSpace, frames), geometry: maps ?? geometry };
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
   get layout(): SessionLayout {
@@ -457,12 +477,13 @@ export class Session {
   /** Denoise and commit the next block. */
   async step(opts: StepOptions = {}): Promise<LatentBlock> {
     const { actions, noise } = opts;
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
-    const encoded = this.encode(actions);
+    const encoded = this.encode(actions, opts.geometry);
     if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
-    const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ actions: encoded, noise })));
+    const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ ...encoded, noise })));
     const block = await this.attachFrames(toBlock(b, t0), opts, t0);
     block.latencyMs = performance.now() - t0;
     return block;
@@ -509,7 +530,8 @@ export class Session {
     } else {
       embedding = prompt;
     }
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setPrompt(embedding));
   }
   /**
@@ -519,27 +541,32 @@ export class Session {
    * block; applies from the next block.
    */
   async setImageLatent(latent: Float32Array): Promise<void> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setImageLatent(latent));
   }
   /** Change the attention window; applies from the next block. */
   async setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setWindow(localAttnSize, sinkSize));
   }
-  /** A side-effect-free forward at the next block's position: the flow prediction v for x at timesteps t (one per frame). */
-  async probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array> {
-    await this.ready();
-    return wrapAsync(() => this.#s.probe(x, t, actions));
+  /** A side-effect-free forward at the next block's position: the flow prediction v for x at timesteps t (one per frame), with encoded action rows and geometry maps. */
+  async probe(x: Float32Array, t: Float32Array, actions?: Float32Array, geometry?: Float32Array): Promise<Float32Array> {
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
+    return wrapAsync(() => this.#s.probe(x, t, actions, geometry));
   }
   /**
-   * Append known clean latents (C, F, H, W) as the next block (commit pass only). With
+   * Append known clean latents (C, F, H, W) as the next block (commit pass only), with its
+   * encoded action rows and, for geometry models, `geometry` maps [channels, F, H, W]. With
    * `decode: true` (and a decoder) they also go through the session's decoder stream, so
    * the video continues from them without a seam, and their frames are returned.
    */
-  async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean } = {}): Promise<Frame[]> {
-    await this.ready();
-    await wrapAsync(() => this.#s.commit(x0, actions));
+  async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean; geometry?: Float32Array } = {}): Promise<Frame[]> {
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
+    await wrapAsync(() => this.#s.commit(x0, actions, opts.geometry));
     const frames: Frame[] = [];
     if (!opts.decode || !this.#decoder) return frames;
     const { frames: F, channels: C, height: H, width: W } = this.layout;
@@ -552,7 +579,8 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     const child = new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
     // Its video continues from this session's decoder state (no restart seam at the fork).
     if (this.#stream) child.adoptStream(await this.#stream.fork(), this.#framesOut);
@@ -560,7 +588,8 @@ export class Session {
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
   async setSelection(sel: KvSelection): Promise<void> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setSelection(sel));
   }
   /** The committed frames this session holds, with page ids and share counts. */
@@ -570,7 +599,8 @@ export class Session {
   }
   /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
   async stats(): Promise<SessionStats> {
-    await this.ready();
+    const wait = this.#ready();
+    if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.stats());
   }
   /** Finish pending work and release the session's memory (and its decoder stream). */
@@ -618,7 +648,7 @@ export class Model {
       actions: c.action
         ? {
             mode: c.action.mode,
-            size: actionSize(c.action, { height: c.latent_height, width: c.latent_width }),
+            size: actionSize(c.action),
             geometry: c.action.geometry ?? null,
             perVideoFrame: c.action.mode === 'matrix_game',
             videoFramesPerLatent: c.action.video_frames_per_latent ?? 1,
@@ -650,21 +680,25 @@ export class Model {
     const parts: { what: string; run: () => Promise<unknown> }[] = [];
     if (embedding !== undefined) parts.push({ what: 'the prompt', run: () => wrapAsync(() => ns.setPrompt(embedding)) });
     if (imageLatent !== undefined) parts.push({ what: 'the image latent', run: () => wrapAsync(() => ns.setImageLatent(imageLatent)) });
-    blocks.forEach((b, i) => parts.push({ what: `opening block ${i + 1} of ${blocks.length}`, run: () => wrapAsync(() => ns.commit(b, openingActs[i])) }));
+    blocks.forEach((b, i) =>
+      parts.push({ what: `opening block ${i + 1} of ${blocks.length}`, run: () => wrapAsync(() => ns.commit(b, openingActs[i]?.actions, openingActs[i]?.geometry)) }),
+    );
     s.startWith(parts);
     return s;
   }
-  /** Per opening block: its encoded actions (undefined = all zero). */
-  #openingActions(input: SessionOptions['openingActions'], blocks: number, latent: LatentSize): (Float32Array | undefined)[] {
+  /** Per opening block: its encoded action rows and geometry maps (undefined = all zero). */
+  #openingActions(input: SessionOptions['openingActions'], blocks: number, latent: LatentSize): ({ actions: Float32Array; geometry?: Float32Array } | undefined)[] {
     if (input === undefined || blocks === 0) return new Array<undefined>(blocks).fill(undefined);
     const space = this.config.action;
     if (!space || space.mode !== 'additive') throw new ArgumentError('openingActions: this model has no additive action input', 'ARGUMENT');
     const F = this.config.num_frame_per_block;
     if (Array.isArray(input) && input.length !== blocks * F)
       throw new ArgumentError(`openingActions has ${input.length} inputs; the opening has ${blocks * F} frames (or give one input for all)`, 'ARGUMENT');
-    const all = encodeActions(Array.isArray(input) ? input : (input as ActionInput), space, blocks * F, latent);
-    const n = actionSize(space, latent);
-    return Array.from({ length: blocks }, (_, b) => all.slice(b * F * n, (b + 1) * F * n));
+    const all = Array.isArray(input) ? (input as readonly ActionInput[]) : new Array<ActionInput>(blocks * F).fill(input as ActionInput);
+    return Array.from({ length: blocks }, (_, b) => {
+      const mine = all.slice(b * F, (b + 1) * F);
+      return { actions: encodeActions(mine, space, F), geometry: encodeGeometry(mine, space, F, latent) };
+    });
   }
   /**
    * An opening (the name of one of {@link openings}, or latents (C, F, H, W)) split into
@@ -722,10 +756,13 @@ export class Model {
       return s;
     });
     // A session whose start failed gets that failure in its slot; the others run.
-    const started = await Promise.all(items.map((it) => it.session.ready().then(() => null, (e: unknown) => e as WorldcastError)));
+    const waits = items.map((it) => it.session.pendingStart());
+    const started = waits.some((w) => w)
+      ? await Promise.all(waits.map((w) => (w ? w.then(() => null, (e: unknown) => e as WorldcastError) : null)))
+      : waits.map(() => null); // nothing to wait for: queued now, in order
     const run = items.flatMap((it, k) => (started[k] === null ? [k] : []));
     const t0 = performance.now();
-    const req = run.map((k) => ({ session: natives[k]!, actions: items[k]!.session.encode(items[k]!.actions), noise: items[k]!.noise }));
+    const req = run.map((k) => ({ session: natives[k]!, ...items[k]!.session.encode(items[k]!.actions, items[k]!.geometry), noise: items[k]!.noise }));
     const res = req.length > 0 ? await wrapAsync(() => this.#m.stepBatch(req)) : [];
     const out: (LatentBlock | WorldcastError)[] = started.map((e) => e as WorldcastError);
     await Promise.all(

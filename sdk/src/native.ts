@@ -42,9 +42,9 @@ export interface NativeSession {
   fork(opts?: { seed?: number | bigint }): Promise<NativeSession>;
   setSelection(sel: KvSelection): Promise<void>;
   kvPages(): KvPage[];
-  step(opts?: { actions?: Float32Array; noise?: Float32Array[] }): Promise<NativeBlock>;
-  probe(x: Float32Array, t: Float32Array, actions?: Float32Array): Promise<Float32Array>;
-  commit(x0: Float32Array, actions?: Float32Array): Promise<void>;
+  step(opts?: { actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[] }): Promise<NativeBlock>;
+  probe(x: Float32Array, t: Float32Array, actions?: Float32Array, geometry?: Float32Array): Promise<Float32Array>;
+  commit(x0: Float32Array, actions?: Float32Array, geometry?: Float32Array): Promise<void>;
   setPrompt(embedding: Float32Array): Promise<void>;
   setImageLatent(latent: Float32Array): Promise<void>;
   setWindow(localAttnSize: number, sinkSize: number): Promise<void>;
@@ -59,7 +59,7 @@ export interface NativeModel {
   config(): Record<string, unknown>;
   info(): ModelInfo;
   kvStats(): KvStats;
-  stepBatch(items: { session: NativeSession; actions?: Float32Array; noise?: Float32Array[] }[]): Promise<({ block: NativeBlock } | { error: Error })[]>;
+  stepBatch(items: { session: NativeSession; actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[] }[]): Promise<({ block: NativeBlock } | { error: Error })[]>;
   createSession(opts?: {
     seed?: number | bigint;
     kvDtype?: KvDType;

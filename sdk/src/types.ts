@@ -26,8 +26,10 @@ export interface SessionLayout {
   height: number;
   /** Latent frame width of this session. */
   width: number;
-  /** Floats of one frame's action row (0 when the model takes no actions): the action vector, then any geometry map at this session's latent size. */
+  /** Floats of one frame's action row: the action vector (0 when the model takes no actions). */
   actionSize: number;
+  /** Floats of a block's geometry map input, [channels, F, H, W] (0 when the model takes none). */
+  geometrySize: number;
   /** Denoising steps per block (the length of `timesteps`). */
   steps: number;
   /**

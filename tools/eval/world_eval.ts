@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadModel, type Model } from '../../sdk/src/model.js';
-import { actionSize, actionVectorSize, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
+import { actionSize, encodeGeometry, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
 import { poseInputs } from '../../world/src/conditioning.js';
 import { defaultLevel, type Level } from '../../world/src/levels/index.js';
 import { PROMPTS } from '../../world/src/render.js';
@@ -203,20 +203,24 @@ interface Context {
 /** Blocks of an episode of `frames` truth frames (frame 0 is the opening). */
 const blocksOf = (ctx: Context, frames: number): number => Math.floor((frames - 1) / ctx.F);
 
-/** The encoded actions of episode frames k0 .. k0+n−1: the recorded key/mouse row, then the pose features, then the geometry map. */
-function episodeActions(ctx: Context, ep: EpisodeData, k0: number, n: number): Float32Array {
+/**
+ * The inputs of episode frames k0 .. k0+n−1: the encoded action rows (the recorded
+ * key/mouse row, then the pose features) and, for a geometry model, the maps of the
+ * truth poses [channels, n, H, W].
+ */
+function episodeInputs(ctx: Context, ep: EpisodeData, k0: number, n: number): { actions: Float32Array; geometry?: Float32Array } {
   const { space, latent } = ctx;
   const row = space.keys.length + space.mouse.length;
-  const A = actionSize(space, latent);
-  const V = actionVectorSize(space);
+  const A = actionSize(space);
   const out = new Float32Array(n * A);
+  const truths: Pick<ActionInput, 'pose' | 'geometry'>[] = [];
   for (let i = 0; i < n; i++) {
     out.set(ep.actions.subarray((k0 + i) * row, (k0 + i + 1) * row), i * A);
     const t = ctx.truth(episodePose(ep, k0 + i));
     if (t.pose) poseFeatures(space.pose!, t.pose, out, i * A + row);
-    if (t.geometry) out.set(t.geometry, i * A + V);
+    truths.push(t);
   }
-  return out;
+  return { actions: out, geometry: encodeGeometry(truths, space, n, latent) };
 }
 
 async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastBlock?: number; capture?: Iterable<number> } = {}): Promise<Rollout> {
@@ -244,9 +248,9 @@ async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastB
         current = p;
         break;
       }
-      const actions = episodeActions(ctx, ep, k0, F);
+      const inputs = episodeInputs(ctx, ep, k0, F);
       const t0 = performance.now();
-      const block = await s.step({ actions });
+      const block = await s.step(inputs);
       ctx.engine.stepSeconds += (performance.now() - t0) / 1e3;
       ctx.engine.engineSeconds += block.seconds;
       ctx.engine.decodeMs += block.decodeMs;
@@ -366,7 +370,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // Frame size: one warm-up block (not counted in the engine's frames/s).
     const warm = model.createSession({ seed: 0, prompt: PROMPTS[horizonPlans[0]!.prompt0], opening: `${PROMPTS[horizonPlans[0]!.prompt0]}/${horizonPlans[0]!.spawnIndex}` });
     const latent = { height: model.config.latent_height, width: model.config.latent_width };
-    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space, latent)) });
+    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space)) });
     await warm.close();
     const img0 = wb.images[0];
     if (!img0) throw new Error('the decoder returned no frames');

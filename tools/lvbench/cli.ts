@@ -5,6 +5,12 @@
  *       [--model models/default] [--out runs/lvbench/<manifest name>] [--runs-file runs.json]
  *       [--seconds S] [--fps F] [--chunks 10] [--scorers clarity,motion,subject,background]
  *       [--scorers-file scorers.json] [--videos id,id] [--split eval|train] [--threads N] [--force]
+ *       [--decoder DIR] [--level FILE]
+ *
+ * The decoder is the model's own by the SDK's one rule (loadModel → modelDecoderDir);
+ * `--decoder DIR` overrides it. A model that takes the pose or the geometry map walks a
+ * character through the level (`--level FILE`, default the default world's yard) from the
+ * spawn its opening names, as the game server does (driver.ts).
  *
  * For every run (runs.ts) and every manifest video (manifest.ts) it generates the video through
  * the SDK with the captions as continuous prompts (driver.ts), saving frames as they come
@@ -18,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadModel, WorldcastError, type Model } from '../../sdk/src/index.js';
+import { defaultLevel, loadLevelFile } from '../../world/src/levels/index.js';
 import { writeFrameGrid } from '../eval/strip.js';
 import { SCRIPT_MAX_TURN, SCRIPT_SEGMENT_SECONDS } from './actions.js';
 import { checkRun, checkVideo, generateVideo, videoFps } from './driver.js';
@@ -33,7 +40,9 @@ import { FrameWriter, keyOf, readDone, readFrames, videoDir, type VideoRecord } 
 
 const USAGE = `usage: npm run lvbench -- --manifest FILE [--runs a,b] [--runs-file FILE] [--model DIR] [--out DIR]
        [--seconds S] [--fps F] [--chunks N] [--scorers a,b] [--scorers-file FILE] [--videos id,…] [--split eval|train]
-       [--threads N] [--force]
+       [--threads N] [--force] [--decoder DIR] [--level FILE]
+--decoder DIR: the video decoder (default: the model's own, config.json "decoder" or <model>/decoder)
+--level FILE: for a model that takes the pose / geometry map, the level its character walks (default: the default world's yard)
 run presets: ${Object.entries(PRESETS)
   .map(([k, v]) => `${k} (${v.description})`)
   .join('; ')}
@@ -53,6 +62,10 @@ export interface Settings {
   split: 'train' | 'eval' | null;
   threads: number | null;
   force: boolean;
+  /** Decoder directory overriding the model's own (null: the model's own). */
+  decoder: string | null;
+  /** Level JSON file for world models (null: the default world's yard). */
+  level: string | null;
 }
 
 export function parseSettings(argv: string[]): Settings | null {
@@ -73,6 +86,8 @@ export function parseSettings(argv: string[]): Settings | null {
       split: { type: 'string' },
       threads: { type: 'string' },
       force: { type: 'boolean', default: false },
+      decoder: { type: 'string' },
+      level: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -104,7 +119,15 @@ export function parseSettings(argv: string[]): Settings | null {
     split,
     threads: pos(values.threads, 'threads', true),
     force: values.force!,
+    decoder: decoderArg(values.decoder),
+    level: values.level ?? null,
   };
+}
+
+function decoderArg(v: string | undefined): string | null {
+  if (v === undefined) return null;
+  if (v === 'none' || v.trim() === '') throw new Error('--decoder must be a decoder directory: LV-Bench scores decoded frames');
+  return v;
 }
 
 export interface MainIo {
@@ -143,6 +166,7 @@ export async function main(argv = process.argv.slice(2), io: MainIo = {}): Promi
   if (videos.length === 0) throw new Error(`no videos of ${st.manifest} left to evaluate (--split / --videos)`);
   const scorers = createScorers(st.scorers, st.onnx);
   const stamp = modelStamp(st.model);
+  const level = st.level ? loadLevelFile(st.level) : defaultLevel;
   const lengthOf = (v: VideoSpec): number => st.seconds ?? v.duration;
 
   // Generation, grouped by weight type (one model load each).
@@ -153,16 +177,16 @@ export async function main(argv = process.argv.slice(2), io: MainIo = {}): Promi
   let fps = 0;
   let progress: Progress | null = null;
   const keyFor = (r: RunConfig, v: VideoSpec): string =>
-    keyOf({ v: 1, model: resolve(st.model), stamp, kv: r.kvDtype, window: r.localAttnSize, sink: r.sinkSize, fold: r.foldCommit, weights: r.weights, video: v, seconds: lengthOf(v), fps });
+    keyOf({ v: 2, model: resolve(st.model), decoder: st.decoder && resolve(st.decoder), level: st.level && resolve(st.level), stamp, kv: r.kvDtype, window: r.localAttnSize, sink: r.sinkSize, fold: r.foldCommit, weights: r.weights, video: v, seconds: lengthOf(v), fps });
   for (const [weights, runs] of byWeights) {
     let model: Model | null = null;
     try {
-      model = await loadModel(st.model, { ...(st.threads ? { threads: st.threads } : {}), weights: weights as RunConfig['weights'] });
+      model = await loadModel(st.model, { ...(st.threads ? { threads: st.threads } : {}), ...(st.decoder ? { decoder: st.decoder } : {}), weights: weights as RunConfig['weights'] });
       const f = st.fps ?? videoFps(model);
       if (!f) throw new Error(`${st.model}: config.json has no latent_fps; pass --fps`);
       if (fps && f !== fps) throw new Error(`frames per second differ between loads (${fps} vs ${f})`);
       fps = f;
-      for (const v of videos) checkVideo(model, v);
+      for (const v of videos) checkVideo(model, v, level);
       for (const r of runs) await checkRun(model, r, videos[0]!);
       if (!progress) {
         let total = 0;
@@ -188,6 +212,7 @@ export async function main(argv = process.argv.slice(2), io: MainIo = {}): Promi
             const stats = await generateVideo(model, v, r, {
               seconds: lengthOf(v),
               fps,
+              level,
               onFrame: (rgb) => writer.write(rgb),
               onBlock: (n, of) => {
                 progress!.update(n - last, n, of, fps);

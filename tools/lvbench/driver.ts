@@ -8,8 +8,17 @@
  * boundary at or after the caption's start), and the block's actions are the action segment in
  * force there (the manifest's, else the scripted walk of actions.ts). Generation stops once
  * `seconds × fps` frames (rounded) are in; extra frames of the last block are dropped.
+ *
+ * A model that takes the character's pose or the level's geometry map (config.json
+ * `action.pose` / `.geometry`, as the default world does) is driven as the game server drives
+ * a player (world/src/driver.ts, the render CLI's path): a character at the spawn point the
+ * video's opening names (`'<prompt>/<spawn>'`, else spawn 0) holds each block's keys and turns
+ * at its mouse values through rapier, and each latent frame is conditioned on the motion
+ * physics allowed, the pose and the map seen from it; the opening's frames get the spawn pose.
  */
 import type { ActionInput, Model } from '../../sdk/src/index.js';
+import { checkHeldInput, WorldDriver } from '../../world/src/driver.js';
+import { defaultLevel, type Level } from '../../world/src/levels/index.js';
 import { scriptedActions } from './actions.js';
 import { actionAt, captionAt, type ActionSegment, type VideoSpec } from './manifest.js';
 import type { RunConfig } from './runs.js';
@@ -26,9 +35,14 @@ export function videoActions(video: VideoSpec, seconds: number): ActionSegment[]
   return video.actions ?? scriptedActions(video.seed, seconds);
 }
 
-/** Checks before any generation that the model can run the video (prompts, opening, decoder). */
-export function checkVideo(model: Model, video: VideoSpec): void {
+/** Checks before any generation that the model can run the video (prompts, opening, decoder; for world models the spawn and the actions). */
+export function checkVideo(model: Model, video: VideoSpec, level: Level = defaultLevel): void {
   if (!model.decoder) throw new Error('the model has no video decoder: LV-Bench scores decoded frames');
+  if (drivesWorld(model)) {
+    const sp = videoSpawn(video);
+    if (sp >= level.spawns.length) throw new Error(`video "${video.id}": opening "${video.opening}" names spawn ${sp}; level "${level.name}" has ${level.spawns.length} spawn points`);
+    for (const a of video.actions ?? []) checkHeldInput({ keys: a.keys, mouse: a.mouse }, model.config.action!, `video "${video.id}": the action at ${a.start} s`);
+  }
   const enc = model.promptEncoder;
   if (!enc) throw new Error(`video "${video.id}": the model has no prompt encoder, so the manifest's captions cannot become prompts`);
   for (const c of video.captions) {
@@ -62,14 +76,28 @@ export interface GenerateOptions {
   onFrame: (rgb: Uint8Array, index: number) => void;
   /** After each block: frames so far and the target. */
   onBlock?: (frames: number, target: number) => void;
+  /** World models (pose / geometry inputs): the level the character walks (default: the default world's yard). */
+  level?: Level;
+}
+
+/** Whether a model takes the character's pose or the level's geometry map, so its videos drive a character through a level. */
+export function drivesWorld(model: Model): boolean {
+  const a = model.config.action;
+  return !!a && !!(a.pose || a.geometry);
+}
+
+/** The spawn point a video's character starts at: the one its opening names (`'<prompt>/<spawn>'`), else 0. */
+export function videoSpawn(video: VideoSpec): number {
+  const m = video.opening === null ? null : /\/(\d+)$/.exec(video.opening);
+  return m ? Number(m[1]) : 0;
 }
 
 /** The session options of a run for a video. */
-function sessionOptions(video: VideoSpec, run: RunConfig, prompt: string) {
+function sessionOptions(video: VideoSpec, run: RunConfig, prompt: string, openingActions?: ActionInput) {
   return {
     seed: video.seed,
     prompt,
-    ...(video.opening !== null ? { opening: video.opening } : {}),
+    ...(video.opening !== null ? { opening: video.opening, ...(openingActions ? { openingActions } : {}) } : {}),
     kvDtype: run.kvDtype,
     foldCommit: run.foldCommit,
     ...(run.localAttnSize !== null ? { localAttnSize: run.localAttnSize } : {}),
@@ -91,11 +119,26 @@ export async function generateVideo(model: Model, video: VideoSpec, run: RunConf
   const { seconds, fps } = opts;
   const target = Math.round(seconds * fps);
   if (target < 1) throw new Error(`video "${video.id}": ${seconds} s at ${fps} frames/s is no frames`);
-  checkVideo(model, video);
+  checkVideo(model, video, opts.level);
   const actions = videoActions(video, seconds);
   const t0 = performance.now();
   let prompt = captionAt(video.captions, 0).text;
-  const session = model.createSession(sessionOptions(video, run, prompt));
+  const c = model.config;
+  const space = c.action;
+  const driver = drivesWorld(model)
+    ? await WorldDriver.create(space!, c.latent_fps > 0 ? c.latent_fps : 15, c.num_frame_per_block, {
+        level: opts.level ?? defaultLevel,
+        spawn: videoSpawn(video),
+        latent: { height: c.latent_height, width: c.latent_width },
+      })
+    : null;
+  let session;
+  try {
+    session = model.createSession(sessionOptions(video, run, prompt, driver?.openingActions()));
+  } catch (e) {
+    driver?.free();
+    throw e;
+  }
   const stats: GenerationStats = { frames: 0, width: 0, height: 0, blocks: 0, wallSeconds: 0, stepSeconds: 0, prompts: [{ t: 0, text: prompt }] };
   try {
     while (stats.frames < target) {
@@ -107,7 +150,8 @@ export async function generateVideo(model: Model, video: VideoSpec, run: RunConf
         stats.prompts.push({ t, text: cap });
       }
       const seg = actionAt(actions, t);
-      const input: ActionInput = seg ? { keys: seg.keys, mouse: seg.mouse } : {};
+      let input: ActionInput | ActionInput[] = seg ? { keys: seg.keys, mouse: seg.mouse } : {};
+      if (driver) input = driver.block(checkHeldInput(input, space!, `video "${video.id}": the action at ${t.toFixed(2)} s`)).inputs;
       const s0 = performance.now();
       const block = await session.step({ actions: input });
       stats.stepSeconds += (performance.now() - s0) / 1e3;
@@ -125,6 +169,7 @@ export async function generateVideo(model: Model, video: VideoSpec, run: RunConf
       opts.onBlock?.(stats.frames, target);
     }
   } finally {
+    driver?.free();
     await session.close();
   }
   stats.wallSeconds = (performance.now() - t0) / 1e3;

@@ -1,6 +1,6 @@
 """PyTorch (CPU) reference of the Wan2.1 causal DiT family as Self Forcing runs it.
 
-This is worldcast's executable spec (see /work/shared/DESIGN.md, "The model family").
+This is worldcast's executable spec (see ARCHITECTURE.md, "The model-family contract").
 It is written from the semantics of the upstream Self Forcing code
 (wan/modules/causal_model.py `_forward_inference`, pipeline/causal_inference.py,
 utils/scheduler.py, utils/wan_wrapper.py), not copied from it; tools/reference/

@@ -9,10 +9,10 @@
  * the end of each frame's ticks, and models whose space has `geometry` the map of the level
  * seen from that pose ({@link renderGeometry} at the session's latent size).
  */
-import { encodeActions, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
+import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
 import type { CharacterParams, TickMotion } from './physics.js';
-import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry } from './render.js';
+import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry, type CharacterShape } from './render.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
 export interface ActionMap {
@@ -63,10 +63,15 @@ export function conditioningParams(
   return p;
 }
 
-/** What a geometry-taking model's maps are drawn from: the level, at a session's latent size. */
+/**
+ * What a geometry-taking model's maps are drawn from: the level, at a session's latent
+ * size, and the other characters physics has in it now (players, walkers), drawn where
+ * they stand — so every player's world shows the others consistently.
+ */
 export interface GeometryView {
   level: Level;
   latent: LatentSize;
+  characters?: readonly CharacterShape[];
 }
 
 /** Throws when a model's geometry map is not the one the game server draws ({@link GEOMETRY_CHANNELS} channels of renderGeometry). */
@@ -85,7 +90,7 @@ export function poseInputs(pose: Pose, space: ActionSpace, p: Pick<ConditioningP
   const out: Pick<ActionInput, 'pose' | 'geometry'> = {};
   if (space.pose) out.pose = pose;
   if (space.geometry && p.view)
-    out.geometry = renderGeometry(p.view.level, eyeFromCharacter(pose), p.view.latent.width, p.view.latent.height, space.geometry);
+    out.geometry = renderGeometry(p.view.level, eyeFromCharacter(pose), p.view.latent.width, p.view.latent.height, { ...space.geometry, characters: p.view.characters });
   return out;
 }
 
@@ -148,6 +153,12 @@ function toAxis(v: number, min: number, max: number): number {
   return min + ((c + 1) / 2) * (max - min);
 }
 
+/** The inverse of {@link toAxis}: an axis value in [min, max] as a fraction in [-1, 1] of the largest rate. */
+export function fromAxis(v: number, min: number, max: number): number {
+  const f = min < 0 && max > 0 ? (v >= 0 ? v / max : -v / min) : (2 * (v - min)) / (max - min) - 1;
+  return Math.max(-1, Math.min(1, f)) + 0; // + 0: no negative zero
+}
+
 /** One latent frame's action from its motion. */
 export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningParams): ActionInput {
   const keys: string[] = [];
@@ -166,10 +177,15 @@ export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningP
   return m.pose ? { keys, mouse, ...poseInputs(m.pose, space, p) } : { keys, mouse };
 }
 
-/** The conditioning of one block: per-frame action inputs and the encoded [frames × actionSize] vector. */
+/**
+ * The conditioning of one block: per-frame action inputs, the encoded [frames × actionSize]
+ * action rows and, for geometry-taking models, the block's maps [channels, frames, H, W]
+ * (its own input of the step: `step({actions: encoded, geometry})`).
+ */
 export interface Conditioning {
   inputs: ActionInput[];
   encoded: Float32Array | undefined;
+  geometry?: Float32Array;
 }
 
 /**
@@ -179,5 +195,6 @@ export interface Conditioning {
 export function motionToConditioning(ticks: readonly TickMotion[], frames: number, space: ActionSpace | null, p: ConditioningParams, pose?: Pose): Conditioning {
   if (!space) return { inputs: [], encoded: undefined };
   const inputs = groupMotion(ticks, frames).map((m) => frameAction(m.pose || !pose ? m : { ...m, pose }, space, p));
-  return { inputs, encoded: encodeActions(inputs, space, frames, p.view?.latent) };
+  const geometry = p.view ? encodeGeometry(inputs, space, frames, p.view.latent) : undefined;
+  return geometry ? { inputs, encoded: encodeActions(inputs, space, frames), geometry } : { inputs, encoded: encodeActions(inputs, space, frames) };
 }
