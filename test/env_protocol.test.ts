@@ -62,6 +62,19 @@ describe('env protocol', () => {
     await call('close', { env: m.result!.env });
   });
 
+  it('a client value that cannot be made a string is an ArgumentError, not an InternalError (found by fuzz/js env_protocol)', async () => {
+    // msgpack maps decode to plain objects, so {toString: 1} arrives as is and String() of it throws
+    const hostile = { toString: 1 };
+    for (const params of [{ kind: hostile }, { options: { reward: { type: hostile } } }, { env: hostile }]) {
+      const method = 'env' in params ? 'reset' : 'make';
+      const r = decodeMessage(await server.handle(encodeMessage({ id: 9, method, params }))) as Reply;
+      expect(r.error, JSON.stringify(params)).toMatchObject({ type: 'ArgumentError' });
+      expect(r.error!.message).toMatch(/a object/);
+    }
+    const long = decodeMessage(await server.handle(encodeMessage({ id: 10, method: 'x'.repeat(100_000) }))) as Reply;
+    expect(long.error!.message.length).toBeLessThan(200); // a client's string is cut, not echoed whole
+  });
+
   it('answers malformed requests with an error and keeps serving', async () => {
     const raw = async (b: Uint8Array): Promise<Reply> => decodeMessage(await server.handle(b)) as Reply;
     expect((await raw(new Uint8Array([0x92, 0x01]))).error?.message).toMatch(/not a msgpack message/);

@@ -64,6 +64,19 @@ export function toWire(v: unknown, space?: Space): unknown {
   return v;
 }
 
+/**
+ * A client-supplied value as error-message text: never String() or a template of it, which
+ * runs the client's own toString/valueOf (a msgpack map {toString: 1} makes String() throw)
+ * and can be any length. Strings are quoted and cut, numbers and booleans shown, the rest
+ * named by their type.
+ */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${v}`;
+  if (v === null || v === undefined) return `${v}`;
+  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : `a ${typeof v}`;
+}
+
 /** Built-in reward functions from their JSON specs. */
 export function rewardFromSpec(spec: unknown, where = 'reward'): RewardFn {
   if (spec === null || typeof spec !== 'object') throw new ArgumentError(`${where}: expected {type, ...}`, 'ARGUMENT');
@@ -96,7 +109,7 @@ export function rewardFromSpec(spec: unknown, where = 'reward'): RewardFn {
     case 'goalTask':
       return goalTask(center(), num('radius'));
     default:
-      throw new ArgumentError(`${where}.type must be one of reachGoal, goalProgress, collisionPenalty, stepCost, goalTask (got ${String(s.type)})`, 'ARGUMENT');
+      throw new ArgumentError(`${where}.type must be one of reachGoal, goalProgress, collisionPenalty, stepCost, goalTask (got ${describeValue(s.type)})`, 'ARGUMENT');
   }
 }
 
@@ -106,7 +119,7 @@ function envOptions(o: unknown): EnvOptions & { autoresetMode?: AutoresetMode } 
   if (o === undefined || o === null) return {};
   if (typeof o !== 'object' || Array.isArray(o)) throw new ArgumentError('options must be an object', 'ARGUMENT');
   const src = o as Record<string, unknown>;
-  for (const k of Object.keys(src)) if (!OPTION_KEYS.includes(k)) throw new ArgumentError(`unknown option "${k}"; known: ${OPTION_KEYS.join(', ')}`, 'ARGUMENT');
+  for (const k of Object.keys(src)) if (!OPTION_KEYS.includes(k)) throw new ArgumentError(`unknown option ${describeValue(k)}; known: ${OPTION_KEYS.join(', ')}`, 'ARGUMENT');
   const { reward, ...rest } = src;
   const out = rest as EnvOptions & { autoresetMode?: AutoresetMode };
   if (reward !== undefined) out.reward = (Array.isArray(reward) ? reward : [reward]).map((r, i) => rewardFromSpec(r, `reward[${i}]`));
@@ -140,7 +153,7 @@ export class EnvServer {
       const result = await this.call(m.method, params as Record<string, unknown>);
       return packr.pack({ id, result: toWire(result.value, result.space) });
     } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
+      const err = e instanceof Error ? e : new Error(`a non-Error was thrown: ${describeValue(e)}`);
       const type = err instanceof WorldcastError ? err.name : 'InternalError';
       return packr.pack({ id, error: { type, message: err.message } });
     }
@@ -177,7 +190,7 @@ export class EnvServer {
       case 'list':
         return { value: { envs: [...this.#envs.keys()] } };
       default:
-        throw new ArgumentError(`unknown method "${method}"; methods: make, reset, step, close, list`, 'ARGUMENT');
+        throw new ArgumentError(`unknown method ${describeValue(method)}; methods: make, reset, step, close, list`, 'ARGUMENT');
     }
   }
 
@@ -206,7 +219,7 @@ export class EnvServer {
       const { autoresetMode: _, ...rest } = opts;
       env = await MultiAgentWorldEnv.create(m, agents as number | string[], rest);
     } else {
-      throw new ArgumentError(`make: kind must be 'single', 'vector' or 'multi' (got ${String(kind)})`, 'ARGUMENT');
+      throw new ArgumentError(`make: kind must be 'single', 'vector' or 'multi' (got ${describeValue(kind)})`, 'ARGUMENT');
     }
     const handle = this.#next++;
     this.#envs.set(handle, env);
@@ -217,7 +230,7 @@ export class EnvServer {
 
   #env(h: unknown): Env {
     const env = typeof h === 'number' ? this.#envs.get(h) : undefined;
-    if (!env) throw new ArgumentError(`no environment ${String(h)}; make one first`, 'ARGUMENT');
+    if (!env) throw new ArgumentError(`no environment ${describeValue(h)}; make one first`, 'ARGUMENT');
     return env;
   }
 
