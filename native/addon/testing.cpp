@@ -39,7 +39,7 @@ int int_arg(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t 
 // The most elements one hook allocates for any tensor (1 GiB of f32).
 constexpr int64_t kMaxElems = int64_t(1) << 28;
 void check_elems(Napi::Env env, int64_t a, int64_t b, const char* what, int64_t c = 1) {
-  // a, b, c ≥ 0 and each ≤ 2^24, so the product fits int64
+  // the callers pass checked non-negative sizes whose product stays below 2^63
   if (a * b * c > kMaxElems) throw_arg(env, std::string(what) + " is too large for a test hook");
 }
 
