@@ -67,14 +67,20 @@ export function toWire(v: unknown, space?: Space): unknown {
 /**
  * A client-supplied value as error-message text: never String() or a template of it, which
  * runs the client's own toString/valueOf (a msgpack map {toString: 1} makes String() throw)
- * and can be any length. Strings are quoted and cut, numbers and booleans shown, the rest
- * named by their type.
+ * and can be any length. Strings are quoted, cut and escaped, numbers and booleans shown,
+ * the rest named by their type.
  */
 export function describeValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  if (typeof v === 'string')
+    // JSON.stringify escapes C0 controls and lone surrogates; the other control, format and
+    // separator characters (C1, bidi marks and overrides, tags, U+2028/9) are escaped here
+    return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+      const cp = c.codePointAt(0)!;
+      return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+    });
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${v}`;
   if (v === null || v === undefined) return `${v}`;
-  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : `a ${typeof v}`;
+  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 /** Built-in reward functions from their JSON specs. */
@@ -142,7 +148,8 @@ export class EnvServer {
       try {
         msg = unpackr.unpack(bytes);
       } catch (e) {
-        throw new ArgumentError(`not a msgpack message: ${(e as Error).message}`, 'ARGUMENT');
+        // msgpackr's message can quote the decoded data: cut and escaped like any client value
+        throw new ArgumentError(`not a msgpack message: ${describeValue(e instanceof Error ? e.message : e)}`, 'ARGUMENT');
       }
       if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new ArgumentError('a request is a map {id, method, params}', 'ARGUMENT');
       const m = msg as Record<string, unknown>;

@@ -279,11 +279,11 @@ export function sha1(b: Uint8Array): string {
 /**
  * A structure-aware mutator for msgpack inputs: decode, change one node of the value tree
  * (replace it with an interesting value, drop or add a map key, nest it, nudge a number,
- * put an odd character into a string), encode again. `keys` and `values` are the harness's
+ * put an odd character into a string or a key), encode again. `keys` and `values` are the harness's
  * field names and hostile values (e.g. {toString: 1}, which String() cannot convert).
  */
 export function msgpackTreeMutator(keys: string[], values: unknown[]): (data: Buffer, rng: RandomSource) => Buffer | null {
-  const chars = ['\u0000', '\u0085', '\u009b', '\u202e', '\u2028', '\u2029', '\u200b', '\ufeff', '\ud800', ' ', '\n', '"', '\\'];
+  const chars = ['\u0000', '\u0085', '\u009b', '\u00ad', '\u061c', '\u202e', '\u2066', '\u2028', '\u2029', '\u200b', '\ufeff', '\ud800', '\udc00', '\u{e0041}', ' ', '\n', '"', '\\'];
   const pick = <T>(a: readonly T[], rng: RandomSource): T => a[rng.below(a.length)]!;
   return (data, rng) => {
     let root: unknown;
@@ -306,7 +306,7 @@ export function msgpackTreeMutator(keys: string[], values: unknown[]): (data: Bu
     const { parent, key } = pick(slots, rng);
     const p = parent as Record<string | number, unknown>;
     const cur = p[key];
-    switch (rng.below(7)) {
+    switch (rng.below(8)) {
       case 0:
       case 1:
         p[key] = pick(values, rng);
@@ -327,6 +327,14 @@ export function msgpackTreeMutator(keys: string[], values: unknown[]): (data: Bu
         if (typeof cur === 'number') p[key] = pick([cur + 1, cur - 1, -cur, cur * 2 ** 32, cur / 3, NaN, Infinity, -0, 2 ** 53, 2 ** 32], rng);
         else p[key] = pick(values, rng);
         break;
+      case 6: // an odd character into a map key
+        if (!Array.isArray(parent) && parent !== holder && typeof key === 'string') {
+          const i = rng.below(key.length + 1);
+          delete p[key];
+          p[key.slice(0, i) + pick(chars, rng) + key.slice(i)] = cur;
+          break;
+        }
+      // falls through
       default: // an odd character into a string
         if (typeof cur === 'string') {
           const i = rng.below(cur.length + 1);

@@ -3,7 +3,8 @@
  * requests {id, method, params} on arbitrary bytes, against a server whose default model
  * directory does not exist (so `make` fails at loading, after its options are validated).
  * Oracles: handle() always resolves to a msgpack reply {id, result} or {id, error: {type,
- * message}}; a client's bad request is a typed error, never an InternalError.
+ * message}}; a client's bad request is a typed error, never an InternalError, and its
+ * message echoes no control, format or separator characters.
  */
 import { pack } from 'msgpackr';
 
@@ -34,6 +35,7 @@ export const harness: Harness = {
       const { type, message } = reply.error;
       if (typeof type !== 'string' || typeof message !== 'string') throw new Finding('error without a type and message');
       if (type === 'InternalError') throw new Finding(`a client request gave an InternalError: ${message.slice(0, 300)}`);
+      if (/[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u.test(message)) throw new Finding(`an error message echoes unsafe characters: ${JSON.stringify(message.slice(0, 300))}`);
     } else if (!('result' in reply)) {
       throw new Finding('a reply with neither result nor error');
     }

@@ -2,15 +2,17 @@
  * Client messages as the game server receives them: a Colyseus ROOM_DATA frame (after its
  * code byte) decoded the way @colyseus/core's RoomMessages.onData decodes it (the type with
  * @colyseus/schema's decode, the payload with msgpackr's unpack), then the validator the
- * room's guarded dispatch applies to that type (gameserver/src/protocol.ts).
- * Oracles: decoding and validating never throw; a refusal's error is a short string; an
- * accepted value is exactly what the validator promises (fields, types, ranges; a prompt's
- * text has no control, format or surrogate code points nor U+2028/9: issue 17).
+ * room's guarded dispatch applies to that type (gameserver/src/protocol.ts); the type
+ * `join` stands for the options of joinOrCreate (validateJoinOptions).
+ * Oracles: decoding and validating never throw; a refusal's error is a short string with
+ * no unsafe characters (it goes back to the client and into logs); an accepted value is
+ * exactly what the validator promises (fields, types, ranges; a prompt's text has no
+ * control, format or surrogate code points nor U+2028/9: issue 17).
  */
 import { decode } from '@colyseus/schema';
 import { pack, unpack } from 'msgpackr';
 
-import { ALL_KEYS_MASK, MAX_LOOK_PER_INPUT, validateEmpty, validateInput, validatePrompt } from '../../../gameserver/src/protocol.js';
+import { ALL_KEYS_MASK, MAX_LOOK_PER_INPUT, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from '../../../gameserver/src/protocol.js';
 import { Finding, HOSTILE_VALUES, msgpackTreeMutator, type Harness } from '../engine.js';
 
 const MAX_PROMPT = 200; // the room's default maxPromptChars
@@ -38,8 +40,9 @@ function safeJson(v: unknown): string {
   }
 }
 
-const TYPES = ['input', 'prompt', 'stats', 'restart', '*', ''];
-const tree = msgpackTreeMutator(['seq', 'keys', 'dx', 'dy', 'text', 'toString', '__proto__'], [...HOSTILE_VALUES, 'a meadow', ' a ', 31, 32, 1.5707963, 1.5707964]);
+const TYPES = ['input', 'prompt', 'stats', 'restart', 'join', '*', ''];
+const KINDS = ['input', 'prompt', 'stats', 'restart', 'join'] as const;
+const tree = msgpackTreeMutator(['seq', 'keys', 'dx', 'dy', 'text', 'spectate', 'token', 'toString', '__proto__'], [...HOSTILE_VALUES, 'a meadow', ' a ', 31, 32, 1.5707963, 1.5707964]);
 
 export const harness: Harness = {
   name: 'gameserver_messages',
@@ -82,10 +85,18 @@ export const harness: Harness = {
     } catch {
       return; // Colyseus closes the client on an undecodable payload
     }
-    const kind = type === 'input' || type === 'prompt' || type === 'stats' || type === 'restart' ? type : (['input', 'prompt', 'stats', 'restart'] as const)[data.length % 4]!;
-    if (kind === 'input') {
+    const kind = KINDS.find((k) => k === type) ?? KINDS[data.length % KINDS.length]!;
+    const refusal = (error: unknown) =>
+      check(typeof error === 'string' && error.length <= 200 && !UNSAFE_TEXT.test(error), `${kind} refusal is a short string of safe characters`, error);
+    if (kind === 'join') {
+      const r = validateJoinOptions(msg);
+      if (!r.ok) return refusal(r.error);
+      check(Object.keys(r.value).every((k) => k === 'spectate' || k === 'token'), 'join options have only known fields', r.value);
+      check(r.value.spectate === undefined || /^[A-Za-z0-9_-]{1,64}$/.test(r.value.spectate), 'join spectate is a session id', r.value);
+      check(r.value.token === undefined || (typeof r.value.token === 'string' && r.value.token.length <= 4096), 'join token is a bounded string', r.value);
+    } else if (kind === 'input') {
       const r = validateInput(msg);
-      if (!r.ok) return check(typeof r.error === 'string' && r.error.length <= 200, 'input refusal is a short string', r.error);
+      if (!r.ok) return refusal(r.error);
       const v = r.value;
       check(Object.keys(v).sort().join() === 'dx,dy,keys,seq', 'input has exactly its fields', v);
       check(Number.isInteger(v.seq) && v.seq >= 0 && v.seq <= 0xffffffff, 'input.seq in range', v);
@@ -93,14 +104,14 @@ export const harness: Harness = {
       for (const x of [v.dx, v.dy]) check(typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= MAX_LOOK_PER_INPUT, 'input.dx/dy finite and bounded', v);
     } else if (kind === 'prompt') {
       const r = validatePrompt(msg, MAX_PROMPT);
-      if (!r.ok) return check(typeof r.error === 'string' && r.error.length <= 200, 'prompt refusal is a short string', r.error);
+      if (!r.ok) return refusal(r.error);
       const t = r.value.text;
       check(typeof t === 'string' && t.length >= 1 && t.length <= MAX_PROMPT, 'prompt.text length', r.value);
       check(t === t.trim(), 'prompt.text trimmed', r.value);
       check(!UNSAFE_TEXT.test(t), 'prompt.text has no control/format/surrogate code points or U+2028/9', [...t].map((c) => c.codePointAt(0)!.toString(16)));
     } else {
       const r = validateEmpty(msg, kind);
-      if (!r.ok) return check(typeof r.error === 'string' && r.error.length <= 200, 'refusal is a short string', r.error);
+      if (!r.ok) return refusal(r.error);
       check(msg === undefined || msg === null || (typeof msg === 'object' && Object.keys(msg as object).length === 0), `${kind} accepted only an empty payload`, msg);
     }
   },
@@ -120,5 +131,7 @@ export function seeds(): Buffer[] {
     frame('stats', {}),
     frame('restart', null),
     frame('*', { toString: 1 }),
+    frame('join', { spectate: 'abc_123', token: 't0k3n' }),
+    frame('join', { spectate: { toString: 1 } }),
   ];
 }
