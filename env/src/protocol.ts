@@ -83,6 +83,13 @@ export function describeValue(v: unknown): string {
   return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
+/** A client's `model` directory: a path of at most 4096 printable characters (it ends up in error messages and logs). */
+function modelDir(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096 || /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u.test(v))
+    throw new ArgumentError(`make: model must be a directory path of printable characters (got ${describeValue(v)})`, 'ARGUMENT');
+  return v;
+}
+
 /** Built-in reward functions from their JSON specs. */
 export function rewardFromSpec(spec: unknown, where = 'reward'): RewardFn {
   if (spec === null || typeof spec !== 'object') throw new ArgumentError(`${where}: expected {type, ...}`, 'ARGUMENT');
@@ -203,7 +210,7 @@ export class EnvServer {
 
   async #make(p: Record<string, unknown>): Promise<Record<string, unknown>> {
     const kind = p.kind ?? 'single';
-    const dir = resolve(typeof p.model === 'string' ? p.model : this.opts.defaultModel);
+    const dir = resolve(p.model === undefined ? this.opts.defaultModel : modelDir(p.model));
     const opts = envOptions(p.options);
     let model = this.#models.get(dir);
     if (!model) {
