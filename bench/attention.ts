@@ -3,7 +3,7 @@
  * at 1k–32k keys of context, tokens/s, both parallel strategies (which the Auto choice is
  * measured against), paged vs contiguous, and 1 → 2 thread scaling.
  */
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from '../test/helpers/native_testing.js';
 
 interface Row {
   queries: number;
@@ -20,7 +20,7 @@ interface Row {
 }
 
 export async function runAttentionBench(): Promise<unknown> {
-  const T = native().testing;
+  const T = nativeTesting().testing;
   const rows: Row[] = [];
   // (queries, frames of 64 tokens, heads): a block of 3×64 tokens, a single frame, and long contexts.
   const shapes: [number, number, number][] = [
