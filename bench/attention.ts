@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from '../test/helpers/native_testing.js';
 
 type Strategy = 'heads' | 'sequence';
 type KvType = 'f32' | 'bf16' | 'int8';
@@ -52,7 +52,7 @@ function loadBaseline(): Map<string, number> {
 }
 
 export async function runAttentionBench(): Promise<unknown> {
-  const T = native().testing;
+  const T = nativeTesting().testing;
   const baseline = loadBaseline();
   const rows: Row[] = [];
   // [headDim, heads at 192 / 768 / 4680 queries, tokens per page, pages per context]

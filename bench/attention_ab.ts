@@ -1,19 +1,19 @@
 /**
  * Before/after attention check on a shared host: the same shapes timed with two builds of
  * the addon loaded side by side in one process (`--old=<path to an earlier worldcast.node>`,
- * the new one is this tree's), calls interleaved old/new so both see the same machine load.
+ * the new one is this tree's test addon), calls interleaved old/new so both see the same machine load.
  * Paged K/V, 2 threads, the strategy each build's Auto picks; medians; GFLOP/s = 4·d·triples/s.
  * node --import tsx bench/attention_ab.ts --old=/path/worldcast.node
  */
 import { createRequire } from 'node:module';
 
-import { native, type NativeTesting } from '../sdk/src/native.js';
+import { nativeTesting, type NativeTesting } from '../test/helpers/native_testing.js';
 
 const oldPath = process.argv.find((a) => a.startsWith('--old='))?.slice(6);
 if (!oldPath) throw new Error('--old=<path to worldcast.node> is required');
 const require = createRequire(import.meta.url);
 const OLD = (require(oldPath) as { testing: NativeTesting }).testing;
-const NEW = native().testing;
+const NEW = nativeTesting().testing;
 const SAMPLES = Number(process.env.AB_SAMPLES ?? 3);
 const med = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1]!;
 

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from '../test/helpers/native_testing.js';
 
 /** Median of a non-empty list. */
 export function median(xs: number[]): number {
@@ -22,7 +22,7 @@ export type PeerResult = { peer: string; blockMs: number } | { peer: string; blo
 export function runTorchPeer(script: string, args: string[], timeoutMs: number): PeerResult {
   const py = '/usr/bin/python3';
   if (!existsSync(py) || process.env.WORLDCAST_BENCH_NO_PEER === '1') return { peer: 'unavailable (install python3-torch)' };
-  const coretype = native().testing.cpu().best === 'avx512' ? 'SkylakeX' : 'Haswell';
+  const coretype = nativeTesting().testing.cpu().best === 'avx512' ? 'SkylakeX' : 'Haswell';
   const r = spawnSync(py, [script, ...args], {
     encoding: 'utf8',
     timeout: timeoutMs,

@@ -24,7 +24,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from '../test/helpers/native_testing.js';
 import { median } from './common.js';
 
 const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
@@ -132,7 +132,7 @@ function relErrs(got: Float32Array, ref: Float32Array): { relMax: number; relRms
 }
 
 export async function runGemmBench(): Promise<unknown> {
-  const T = native().testing;
+  const T = nativeTesting().testing;
   const cpu = T.cpu();
   const tmp = mkdtempSync(join(tmpdir(), 'wc-gemm-'));
   try {

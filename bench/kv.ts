@@ -6,7 +6,7 @@
  *  - quality of bf16/int8 KV against f32 KV over a 32-block rollout (max abs error, PSNR).
  */
 import { loadModel } from '../sdk/src/index.js';
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from '../test/helpers/native_testing.js';
 import { goldenCases, goldenTensors, tensor } from '../test/helpers/fixtures.js';
 
 const TINY = 'test/fixtures/tiny';
@@ -47,7 +47,7 @@ export async function runKvBench(): Promise<unknown> {
   const wan = { f32: wanPage(4, false), bf16: wanPage(2, false), int8: wanPage(1, true) };
 
   // 3. attention over pages vs contiguous (one block of 3 frames attending to 21 frames)
-  const T = native().testing;
+  const T = nativeTesting().testing;
   const attn: Record<string, { pagesMs: number; contiguousMs: number; ratio: number }> = {};
   for (const type of ['f32', 'bf16', 'int8'] as const) {
     const r = T.benchAttention(192, 21, 64, 8, 64, type, 5);

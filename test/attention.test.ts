@@ -9,10 +9,10 @@
 // quantised to u8 per 64-key tile.
 import { describe, expect, it } from 'vitest';
 
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from './helpers/native_testing.js';
 import { randoms } from './helpers/fixtures.js';
 
-const T = native().testing;
+const T = nativeTesting().testing;
 const order = ['scalar', 'avx2', 'avx512'] as const;
 const best = T.cpu().best as (typeof order)[number];
 const isas = order.slice(0, order.indexOf(best) + 1);

@@ -14,6 +14,7 @@ import {
   GEOMETRY_CHANNELS,
   PhysicsWorld,
   VISOR_COLOR,
+  Walker,
   WorldEngine,
   WorldRoom,
   defaultLevel,
@@ -103,6 +104,49 @@ describe('characters in the truth renderer and the geometry map', () => {
   });
 });
 
+describe('scripted walkers', () => {
+  it('walk their loop of waypoints through the character controller, and walls stop them', async () => {
+    const lvl: Level = { name: 'walk', floor: { halfExtents: [20, 20] }, boxes: [], spawns: [{ position: [0, 0, 5] }], walkers: [{ path: [[0, 0], [4, 0]], color: [0.2, 0.8, 0.2] }] };
+    const world = await PhysicsWorld.create(lvl);
+    try {
+      const w = new Walker(world, lvl.walkers![0]!, CHARACTER_COLORS[0]!);
+      expect(w.color).toEqual([0.2, 0.8, 0.2]);
+      let maxX = 0;
+      const xs: number[] = [];
+      for (let t = 0; t < 30 * 6; t++) {
+        w.step(1 / 30);
+        world.step(1 / 30);
+        maxX = Math.max(maxX, w.character.x);
+        xs.push(w.character.x);
+      }
+      expect(maxX).toBeGreaterThan(3.6); // reached the far waypoint (4 m at 4 m/s: within ~1.5 s)
+      expect(Math.min(...xs.slice(90))).toBeLessThan(0.5); // and came back round
+      expect(Math.abs(w.character.z)).toBeLessThan(0.3); // on its line
+    } finally {
+      world.free();
+    }
+    const walled: Level = { ...lvl, boxes: [{ center: [2, 1.5, 0], halfExtents: [0.2, 1.5, 3] }] };
+    const w2 = await PhysicsWorld.create(walled);
+    try {
+      const w = new Walker(w2, walled.walkers![0]!, CHARACTER_COLORS[0]!);
+      for (let t = 0; t < 30 * 3; t++) {
+        w.step(1 / 30);
+        w2.step(1 / 30);
+      }
+      expect(w.character.x).toBeLessThan(1.8); // the wall at x = 1.8..2.2 stops it
+    } finally {
+      w2.free();
+    }
+  });
+
+  it('levels declare them; a bad walker is refused with the field named', async () => {
+    const { validateLevel } = await import('../world/src/index.js');
+    expect(() => validateLevel({ ...open, walkers: [{ path: [] }] })).toThrow(/walkers\[0\]\.path/);
+    expect(() => validateLevel({ ...open, walkers: [{ path: [[0, 0]], pause: -1 }] })).toThrow(/walkers\[0\]\.pause/);
+    expect(() => validateLevel({ ...open, walkers: [{ path: [[0, 0]], color: [2, 0, 0] }] })).toThrow(/walkers\[0\]\.color/);
+  });
+});
+
 /** Records each block's conditioning with the player whose view it is. */
 class SeeingRoom extends WorldRoom {
   static seen: { view: string; geometry: Float32Array | undefined; others: number }[] = [];
@@ -126,6 +170,7 @@ describe('a room conditions each player on the characters physics has in front o
     engine = await WorldEngine.load({ modelDir: pjoin(fixtures, 'tiny_geometry'), decoderDir: pjoin(fixtures, 'taehv_tiny'), threads: 1 });
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
     server.define('line', SeeingRoom, { engine, level: lineUp, auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, reconnectGraceSeconds: 0 });
+    server.define('walkers', SeeingRoom, { engine, level: { ...lineUp, walkers: [{ path: [[-3, -3], [3, -3]] }] }, auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, reconnectGraceSeconds: 0 });
     server.define('weather', WorldRoom, { engine: await WorldEngine.load({ modelDir: pjoin(fixtures, 'tiny'), threads: 1 }), auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, prompt: 'day', promptEncoder: { encode: () => new Float32Array(32).fill(0.1) } });
     const port = await freePort();
     await server.listen(port, '127.0.0.1');
@@ -180,6 +225,18 @@ describe('a room conditions each player on the characters physics has in front o
     const after = SeeingRoom.seen.slice(m).find((s) => s.view === viewA)!;
     expect(after.others).toBe(0);
     expect(last(after.geometry!)).toEqual([...without]);
+    await a.room.leave();
+  });
+
+  it("a level's walkers are in every player's maps", async () => {
+    SeeingRoom.seen = [];
+    const a = await join('walkers', 'watcher');
+    await until(() => SeeingRoom.seen.length > 2, 'blocks');
+    const room = colyseus.getRoomById(a.room.roomId) as unknown as SeeingRoom;
+    expect(SeeingRoom.seen.every((s) => s.others === 1)).toBe(true); // the walker
+    const walker = (room as unknown as { walkers: Walker[] }).walkers[0]!;
+    const x0 = walker.character.x;
+    await until(() => Math.abs(walker.character.x - x0) > 0.5, 'the walker moves on the room clock');
     await a.room.leave();
   });
 

@@ -26,7 +26,7 @@ import {
   type Decoder,
   type Tensor,
 } from '../sdk/src/index.js';
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from './helpers/native_testing.js';
 import { fixtures, randoms, relErr } from './helpers/fixtures.js';
 
 const TOL = 1e-4;
@@ -244,7 +244,7 @@ describe('decoder stream', () => {
   });
 
   it('frames are RGB bytes: round(255 x), half to even, clamped', () => {
-    const T = native().decoderTesting;
+    const T = nativeTesting().decoderTesting;
     const x = new Float32Array([0, 1, -3, 7, 0.5, 0.25, 1 / 255, 0.998, ...randoms(200, 4)]);
     const n = x.length / 1;
     const out = T.frameToU8(x, 1, 1, n);
@@ -256,8 +256,8 @@ describe('decoder stream', () => {
 });
 
 describe('conv2d kernels', () => {
-  const T = native().decoderTesting;
-  const best = native().testing.cpu().best;
+  const T = nativeTesting().decoderTesting;
+  const best = nativeTesting().testing.cpu().best;
   const isas = (['scalar', 'avx2', 'avx512'] as const).filter(
     (i) => i === 'scalar' || (i === 'avx2' && best !== 'scalar') || (i === 'avx512' && best === 'avx512'),
   );

@@ -62,6 +62,34 @@ describe('env protocol', () => {
     await call('close', { env: m.result!.env });
   });
 
+  it('client values in errors: never String() of them (an InternalError before), cut and escaped (found by fuzz/js env_protocol)', async () => {
+    // msgpack maps decode to plain objects, so {toString: 1} arrives as is and String() of it throws
+    const hostile = { toString: 1 };
+    for (const params of [{ kind: hostile }, { options: { reward: { type: hostile } } }, { env: hostile }]) {
+      const method = 'env' in params ? 'reset' : 'make';
+      const r = decodeMessage(await server.handle(encodeMessage({ id: 9, method, params }))) as Reply;
+      expect(r.error, JSON.stringify(params)).toMatchObject({ type: 'ArgumentError' });
+      expect(r.error!.message).toMatch(/an object/);
+    }
+    // a client's string comes back quoted and with its bidi/format/separator characters escaped
+    const odd = decodeMessage(await server.handle(encodeMessage({ id: 11, method: 'make', params: { options: { 'a\u202eb\u061c\u2028': 1 } } }))) as Reply;
+    expect(odd.error!.message).toContain('unknown option "a\\u202eb\\u061c\\u2028"');
+    // a model directory is a printable path (it was echoed in the load error) and a string (it was ignored)
+    for (const model of ['a\u0085b', 7, { toString: 1 }]) {
+      const r = decodeMessage(await server.handle(encodeMessage({ id: 13, method: 'make', params: { model } }))) as Reply;
+      expect(r.error, JSON.stringify(model)).toMatchObject({ type: 'ArgumentError' });
+      expect(r.error!.message).toMatch(/^make: model must be a directory path/);
+      expect(r.error!.message).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+    }
+    // msgpackr's own error quotes what it decoded: cut and escaped too
+    const trailing = decodeMessage(await server.handle(Buffer.concat([encodeMessage({ id: 12, method: 'm\u007f'.repeat(500) }), Buffer.from([0xc0])]))) as Reply;
+    expect(trailing.error!.message).toMatch(/^not a msgpack message: "/);
+    expect(trailing.error!.message).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+    expect(trailing.error!.message.length).toBeLessThan(200);
+    const long = decodeMessage(await server.handle(encodeMessage({ id: 10, method: 'x'.repeat(100_000) }))) as Reply;
+    expect(long.error!.message.length).toBeLessThan(200); // a client's string is cut, not echoed whole
+  });
+
   it('answers malformed requests with an error and keeps serving', async () => {
     const raw = async (b: Uint8Array): Promise<Reply> => decodeMessage(await server.handle(b)) as Reply;
     expect((await raw(new Uint8Array([0x92, 0x01]))).error?.message).toMatch(/not a msgpack message/);

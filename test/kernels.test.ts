@@ -2,10 +2,10 @@
 // kernels, the formula written out here), on every SIMD level this CPU has.
 import { describe, expect, it } from 'vitest';
 
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from './helpers/native_testing.js';
 import { randoms, relErr } from './helpers/fixtures.js';
 
-const T = native().testing;
+const T = nativeTesting().testing;
 const order = ['scalar', 'avx2', 'avx512'] as const;
 const best = T.cpu().best as (typeof order)[number];
 const isas = order.slice(0, order.indexOf(best) + 1);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 
 import { KvBudgetError, loadModel, type Model, type Session } from '../sdk/src/index.js';
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from './helpers/native_testing.js';
 import { goldenCases, goldenTensors, randoms, relErr, tensor, tinyDir } from './helpers/fixtures.js';
 
 const g = goldenTensors(goldenCases().cases[0]!);
@@ -316,7 +316,7 @@ describe('property: page ownership under random create/step/fork/close/setWindow
 });
 
 describe('kernels over stored pages', () => {
-  const T = native().testing;
+  const T = nativeTesting().testing;
   it('attention over bf16 and int8 spans equals the reference over the same stored values', () => {
     const nh = 2, hd = 32, D = nh * hd;
     const q = randoms(20 * D, 1).map((v) => v * 2);

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ConfigError, WeightsError, decodeSafetensors, encodeSafetensors, loadModel, type Tensor } from '../sdk/src/index.js';
-import { native } from '../sdk/src/native.js';
+import { nativeTesting } from './helpers/native_testing.js';
 import { tinyDir } from './helpers/fixtures.js';
 
-const T = native().testing;
+const T = nativeTesting().testing;
 const work = mkdtempSync(join(tmpdir(), 'wc-weights-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

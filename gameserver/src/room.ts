@@ -31,6 +31,7 @@ import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
 import { CHARACTER_COLORS, type CharacterShape } from '../../world/src/render.js';
+import { Walker } from '../../world/src/walkers.js';
 import { HashPromptEncoder } from './prompts.js';
 import { identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
 import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
@@ -128,6 +129,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected ticksPerBlock = 1;
   protected readonly players = new Map<string, PlayerRecord>();
   protected readonly views = new Map<string, WorldView>();
+  /** The level's scripted walkers (NPCs), moved every tick through the character controller. */
+  protected walkers: Walker[] = [];
   protected sharedView: WorldView | null = null;
   #tick = 0;
   #disposed = false;
@@ -164,6 +167,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const limits = o.limits === false ? null : resolveLimits(o.limits);
     const level = typeof o.level === 'string' ? loadLevelFile(o.level) : validateLevel(o.level ?? defaultLevel);
     this.physics = await PhysicsWorld.create(level, o.character);
+    this.walkers = (level.walkers ?? []).map((w) => new Walker(this.physics, w, CHARACTER_COLORS[this.#colors++ % CHARACTER_COLORS.length]!));
     this.codec = resolveCodec(o.codec, o.jpegQuality);
     this.promptEncoder = o.promptEncoder ?? model.promptEncoder ?? new HashPromptEncoder(model.config.text_dim, Math.min(4, model.config.text_len));
     const cfg = model.config;
@@ -540,6 +544,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       p.motion.push(m);
       if (p.motion.length > cap) p.motion.splice(0, p.motion.length - cap);
     }
+    for (const w of this.walkers) w.step(ctx.dt);
     this.physics.step(ctx.dt);
     for (const p of this.players.values()) this.#syncPose(p);
     this.state.tick = ctx.tick;
@@ -596,10 +601,11 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, params, v.driver?.character?.pose());
   }
 
-  /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there). */
+  /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there) and the walkers. */
   protected charactersSeenBy(viewer: PlayerRecord | null): CharacterShape[] {
     const out: CharacterShape[] = [];
     for (const p of this.players.values()) if (p !== viewer && p.character) out.push(p.character.shape(p.color));
+    for (const w of this.walkers) out.push(w.character.shape(w.color));
     return out;
   }
 

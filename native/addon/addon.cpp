@@ -1,5 +1,7 @@
-// Module entry: Model, Session and the kernel test hooks. Bindings only; the
-// engine below knows nothing of Node.
+// Module entry: Model, Session, Decoder and the profiler (worldcast.node, what the package
+// ships). Built a second time with WORLDCAST_TESTING_ADDON as worldcast_testing.node, which
+// adds the kernel test hooks (`testing`, `decoderTesting`). Bindings only; the engine below
+// knows nothing of Node.
 #include <napi.h>
 
 #include <cstring>
@@ -8,7 +10,9 @@
 #include "core/trace.h"
 #include "addon/model_wrap.h"
 #include "addon/session_wrap.h"
+#ifdef WORLDCAST_TESTING_ADDON
 #include "addon/testing.h"
+#endif
 #include "addon/decoder_wrap.h"
 
 namespace wcjs {
@@ -125,9 +129,16 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wcjs::ModelWrap::Init(env, exports);
   wcjs::SessionWrap::Init(env, exports);
   wcjs::DecoderWrap::Init(env, exports);
-  exports.Set("testing", wcjs::testing_exports(env));
   exports.Set("profiler", profiler_exports(env));
+#ifdef WORLDCAST_TESTING_ADDON
+  exports.Set("testing", wcjs::testing_exports(env));
+  exports.Set("decoderTesting", wcjs::decoder_testing_exports(env));
+#endif
   return exports;
 }
 
+#ifdef WORLDCAST_TESTING_ADDON
+NODE_API_MODULE(worldcast_testing, Init)
+#else
 NODE_API_MODULE(worldcast, Init)
+#endif

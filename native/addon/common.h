@@ -5,6 +5,8 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +40,22 @@ auto guarded(Napi::Env env, F&& fn) -> decltype(fn()) {
 
 [[noreturn]] inline void throw_arg(Napi::Env env, const std::string& msg) { throw make_error(env, "ARGUMENT", msg); }
 [[noreturn]] inline void throw_shape(Napi::Env env, const std::string& msg) { throw make_error(env, "SHAPE", msg); }
+
+// An integer argument in [lo, hi]: anything else (not a number, NaN, ±∞, a fraction, out
+// of range) is an ARGUMENT error, so a size is never negative or wrapped.
+inline int64_t int_in_range(Napi::Env env, const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) {
+  if (!v.IsNumber()) throw_arg(env, name + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d))
+    throw_arg(env, name + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return int64_t(d);
+}
+
+// A string argument (an ARGUMENT error otherwise).
+inline std::string string_arg(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  if (!v.IsString()) throw_arg(env, name + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
 
 // A Float32Array argument copied out (engine jobs never touch JS memory).
 inline std::vector<float> float_array(Napi::Env env, const Napi::Value& v, const std::string& what,

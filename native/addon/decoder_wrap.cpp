@@ -7,7 +7,6 @@
 
 #include "addon/common.h"
 #include "core/cpu_features.h"
-#include "model/json.h"
 
 namespace wcjs {
 
@@ -24,7 +23,9 @@ int int_arg(Napi::Env env, const Napi::Value& v, const std::string& name, double
   return int(d);
 }
 
-Napi::Object config_object(Napi::Env env, const wc::TaehvConfig& c) {
+}  // namespace
+
+Napi::Object decoder_config_object(Napi::Env env, const wc::TaehvConfig& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("type", "taehv");
   o.Set("latent_channels", c.latent_channels);
@@ -47,117 +48,6 @@ Napi::Object config_object(Napi::Env env, const wc::TaehvConfig& c) {
   return o;
 }
 
-// ---- test hooks ---------------------------------------------------------------------
-
-wc::ThreadPool& test_pool() {
-  static wc::ThreadPool pool(0);
-  return pool;
-}
-
-wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsString()) return wc::active_isa();
-  std::string s = v.As<Napi::String>().Utf8Value();
-  if (s == "scalar") return wc::Isa::Scalar;
-  if (s == "avx2") return wc::Isa::Avx2;
-  if (s == "avx512") return wc::Isa::Avx512;
-  throw_arg(env, "isa must be scalar, avx2 or avx512");
-}
-
-// conv2d(inputs: {data, channels, up2?}[], H, W, weight, bias|null, cout, k,
-//        {isa?, residual?, relu?, ref?, threads?}) → Float32Array [cout, H, W]
-Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    if (info.Length() < 7 || !info[0].IsArray()) throw_arg(env, "conv2d(inputs, H, W, weight, bias, cout, k, opts?)");
-    const int H = int_arg(env, info[1], "H", 1, 4096), W = int_arg(env, info[2], "W", 1, 4096);
-    const int cout = int_arg(env, info[5], "cout", 1, 1 << 16), k = int_arg(env, info[6], "k", 1, 3);
-    Napi::Array arr = info[0].As<Napi::Array>();
-    std::vector<std::vector<float>> datas;
-    std::vector<wc::ConvInput> ins;
-    int cin = 0;
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      if (!arr.Get(i).IsObject()) throw_arg(env, "inputs must be objects {data, channels, up2?}");
-      Napi::Object o = arr.Get(i).As<Napi::Object>();
-      const int ch = int_arg(env, o.Get("channels"), "channels", 1, 1 << 16);
-      const bool up2 = o.Get("up2").ToBoolean();
-      if (up2 && (H % 2 || W % 2)) throw_shape(env, "an upsampled input needs an even H and W");
-      const int64_t n = int64_t(ch) * (up2 ? (H / 2) * (W / 2) : H * W);
-      datas.push_back(float_array(env, o.Get("data"), "inputs[" + std::to_string(i) + "].data", n));
-      ins.push_back({nullptr, ch, up2});
-      cin += ch;
-    }
-    for (size_t i = 0; i < ins.size(); ++i) ins[i].data = datas[i].data();
-    std::vector<float> w = float_array(env, info[3], "weight", int64_t(cout) * cin * k * k);
-    std::vector<float> b;
-    if (!info[4].IsNull() && !info[4].IsUndefined()) b = float_array(env, info[4], "bias", cout);
-    Napi::Object opts = info.Length() > 7 && info[7].IsObject() ? info[7].As<Napi::Object>() : Napi::Object::New(env);
-    const wc::Isa isa = isa_arg(env, opts.Get("isa"));
-    std::vector<float> res;
-    if (!opts.Get("residual").IsUndefined()) res = float_array(env, opts.Get("residual"), "residual", int64_t(cout) * H * W);
-    const wc::ConvAct act = opts.Get("relu").ToBoolean() ? wc::ConvAct::Relu : wc::ConvAct::None;
-    const bool ref = opts.Get("ref").ToBoolean();
-    const bool single = opts.Get("threads").IsNumber() && opts.Get("threads").As<Napi::Number>().Int32Value() == 1;
-    std::vector<float> out(size_t(cout) * H * W);
-    if (ref) {  // concatenate (upsampling with upsample_nearest2) and run the scalar reference
-      std::vector<float> cat(size_t(cin) * H * W);
-      size_t off = 0;
-      for (auto& in : ins) {
-        const size_t n = size_t(in.channels) * H * W;
-        if (in.up2) wc::upsample_nearest2(in.data, in.channels, H / 2, W / 2, cat.data() + off, nullptr);
-        else std::copy(in.data, in.data + n, cat.begin() + int64_t(off));
-        off += n;
-      }
-      wc::conv2d_ref(cat.data(), cin, H, W, w.data(), b.empty() ? nullptr : b.data(), cout, k, out.data(),
-                     res.empty() ? nullptr : res.data(), act);
-    } else {
-      wc::PackedConv pc;
-      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, cin, k, isa, pc);
-      wc::ConvScratch scratch;
-      wc::conv2d(ins.data(), int(ins.size()), H, W, pc, out.data(), res.empty() ? nullptr : res.data(), act,
-                 single ? nullptr : &test_pool(), scratch);
-    }
-    return to_float32(env, std::move(out));
-  });
-}
-
-// upsample2(x, C, H, W) → Float32Array [C, 2H, 2W]
-Napi::Value TestUpsample2(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    const int C = int_arg(env, info[1], "C", 1, 1 << 16), H = int_arg(env, info[2], "H", 1, 4096),
-              W = int_arg(env, info[3], "W", 1, 4096);
-    std::vector<float> x = float_array(env, info[0], "x", int64_t(C) * H * W);
-    std::vector<float> out(size_t(C) * 4 * H * W);
-    wc::upsample_nearest2(x.data(), C, H, W, out.data(), &test_pool());
-    return to_float32(env, std::move(out));
-  });
-}
-
-// frameToU8(x, C, H, W) → Uint8Array [H, W, C]
-Napi::Value TestFrameToU8(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    const int C = int_arg(env, info[1], "C", 1, 4), H = int_arg(env, info[2], "H", 1, 1 << 15),
-              W = int_arg(env, info[3], "W", 1, 1 << 15);
-    std::vector<float> x = float_array(env, info[0], "x", int64_t(C) * H * W);
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(C) * H * W);
-    wc::frame_to_u8(x.data(), C, H, W, out.Data());
-    return out;
-  });
-}
-
-// parseConfig(text) → the parsed decoder config
-Napi::Value TestParseConfig(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "parseConfig(text)");
-    return config_object(env, wc::parse_taehv_config(wc::Json::parse(info[0].As<Napi::String>().Utf8Value(), "config"),
-                                                      "config"));
-  });
-}
-
-}  // namespace
-
 // ---- Decoder ------------------------------------------------------------------------
 
 void DecoderWrap::Init(Napi::Env env, Napi::Object exports) {
@@ -172,12 +62,6 @@ void DecoderWrap::Init(Napi::Env env, Napi::Object exports) {
   ctor = new Napi::FunctionReference(Napi::Persistent(f));
   exports.Set("Decoder", f);
   DecoderStreamWrap::Init(env, exports);
-  Napi::Object t = Napi::Object::New(env);
-  t.Set("conv2d", Napi::Function::New(env, TestConv2d, "conv2d"));
-  t.Set("upsample2", Napi::Function::New(env, TestUpsample2, "upsample2"));
-  t.Set("frameToU8", Napi::Function::New(env, TestFrameToU8, "frameToU8"));
-  t.Set("parseConfig", Napi::Function::New(env, TestParseConfig, "parseConfig"));
-  exports.Set("decoderTesting", t);
 }
 
 // new Decoder(dir, {threads?})
@@ -205,7 +89,7 @@ Napi::Value DecoderWrap::Closed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DecoderWrap::Config(const Napi::CallbackInfo& info) {
-  return config_object(info.Env(), ctx_->weights->config);
+  return decoder_config_object(info.Env(), ctx_->weights->config);
 }
 
 Napi::Value DecoderWrap::Info(const Napi::CallbackInfo& info) {

@@ -1,5 +1,5 @@
 // JS classes Decoder (TAEHV weights + its own engine thread) and DecoderStream (one
-// stream's MemBlock state), plus the conv2d test hooks (`decoderTesting`).
+// stream's MemBlock state). The conv2d test hooks are in decoder_testing.cpp (test addon only).
 // Every stream operation runs on the decoder's engine thread in submission order and
 // settles a Promise; frames come back as external Buffers (no copy).
 #pragma once
@@ -21,9 +21,12 @@ struct DecoderCtx {
   std::atomic<bool> closed{false};
 };
 
+// A TaehvConfig as the JS object Decoder.config() returns.
+Napi::Object decoder_config_object(Napi::Env env, const wc::TaehvConfig& c);
+
 class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
  public:
-  // Registers Decoder, DecoderStream and decoderTesting on `exports`.
+  // Registers Decoder and DecoderStream on `exports`.
   static void Init(Napi::Env env, Napi::Object exports);
   explicit DecoderWrap(const Napi::CallbackInfo& info);
   static Napi::FunctionReference* ctor;

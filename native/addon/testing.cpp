@@ -1,3 +1,7 @@
+// Test hooks (`testing`), built into worldcast_testing.node only. They keep the
+// never-abort rule: every size is a checked positive integer (with a cap on what it
+// allocates), every typed array has its expected length, every option its type, so bad
+// arguments are JS errors, never a crash.
 #include "addon/testing.h"
 
 #include "addon/common.h"
@@ -11,6 +15,7 @@
 #include "kv/quantize.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -27,14 +32,21 @@ wc::ThreadPool& test_pool() {
   return pool;
 }
 
-int int_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw_arg(info.Env(), std::string(name) + " must be a number");
-  return info[i].As<Napi::Number>().Int32Value();
+// A size argument: an integer in [lo, hi] (default [1, 2^24]).
+int int_arg(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo = 1, int64_t hi = int64_t(1) << 24) {
+  return int(int_in_range(info.Env(), info[i], name, lo, hi));
+}
+
+// The most elements one hook allocates for any tensor (1 GiB of f32).
+constexpr int64_t kMaxElems = int64_t(1) << 28;
+void check_elems(Napi::Env env, int64_t a, int64_t b, const char* what, int64_t c = 1) {
+  // the callers pass checked non-negative sizes whose product stays below 2^63
+  if (a * b * c > kMaxElems) throw_arg(env, std::string(what) + " is too large for a test hook");
 }
 
 wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsString()) return wc::active_isa();
-  std::string s = v.As<Napi::String>().Utf8Value();
+  if (v.IsUndefined() || v.IsNull()) return wc::active_isa();
+  std::string s = string_arg(env, v, "isa");
   if (s == "scalar") return wc::Isa::Scalar;
   if (s == "avx2") return wc::Isa::Avx2;
   if (s == "avx512") return wc::Isa::Avx512;
@@ -56,6 +68,7 @@ Napi::Value Cpu(const Napi::CallbackInfo& info) {
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
+    string_arg(env, info[0], "isa");
     return Napi::String::New(env, wc::isa_name(wc::set_active_isa(isa_arg(env, info[0]))));
   });
 }
@@ -83,17 +96,19 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     const int M = int_arg(info, 1, "M"), K = int_arg(info, 2, "K"), N = int_arg(info, 4, "N");
+    check_elems(env, M, N, "M x N");
     std::vector<float> x = float_array(env, info[0], "x", int64_t(M) * K);
     std::vector<float> W = float_array(env, info[3], "W", int64_t(N) * K);
     std::vector<float> b;
     if (!info[5].IsNull() && !info[5].IsUndefined()) b = float_array(env, info[5], "bias", N);
     wc::Isa isa = isa_arg(env, info[6]);
     if (int(isa) > int(wc::best_isa())) throw_arg(env, "this CPU lacks that ISA");
-    wc::Epilogue ep = wc::Epilogue(int_arg(info, 7, "epilogue"));
+    wc::Epilogue ep = wc::Epilogue(int_arg(info, 7, "epilogue", 0, 2));  // None, GeluTanh, Silu
     bool ref = info.Length() > 8 && info[8].ToBoolean();
     wc::WeightType wt = wc::WeightType::F32;
     wc::DotPolicy dot = wc::DotPolicy::Auto;
-    if (info.Length() > 9 && info[9].IsObject()) {
+    if (info.Length() > 9 && !info[9].IsUndefined()) {
+      if (!info[9].IsObject()) throw_arg(env, "gemm opts must be an object");
       Napi::Object o = info[9].As<Napi::Object>();
       wt = weight_type_arg(env, o.Get("weights"));
       dot = dot_arg(o.Get("dot"));
@@ -130,12 +145,14 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     const int M = int_arg(info, 0, "M"), K = int_arg(info, 1, "K"), N = int_arg(info, 2, "N");
+    check_elems(env, M, K, "M x K");
+    check_elems(env, N, K, "N x K");
+    check_elems(env, M, N, "M x N");
     wc::WeightType wt = weight_type_arg(env, info[3]);
-    const int threads = int_arg(info, 4, "threads"), reps = int_arg(info, 5, "reps");
+    const int threads = int_arg(info, 4, "threads", 1, 256), reps = int_arg(info, 5, "reps", 1, 100000);
     const wc::DotPolicy dot = dot_arg(info[6]);
-    const wc::Epilogue ep = info.Length() > 7 && info[7].IsNumber() ? wc::Epilogue(int_arg(info, 7, "epilogue"))
-                                                                    : wc::Epilogue::None;
-    if (M < 1 || K < 1 || N < 1 || threads < 1 || reps < 1) throw_arg(env, "benchGemm: sizes must be positive");
+    const wc::Epilogue ep = info.Length() > 7 && !info[7].IsUndefined() ? wc::Epilogue(int_arg(info, 7, "epilogue", 0, 2))
+                                                                         : wc::Epilogue::None;
     std::vector<float> x(size_t(M) * K), W(size_t(N) * K), b(N), y(size_t(M) * N);
     uint32_t s = 12345;
     auto rnd = [&] { s = s * 1664525u + 1013904223u; return float(int32_t(s >> 8) - (1 << 23)) / float(1 << 23); };
@@ -166,16 +183,27 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
   });
 }
 
+wc::AttnStrategy strategy_arg(Napi::Env env, const Napi::Value& v) {
+  const std::string st = string_arg(env, v, "strategy");
+  if (st == "auto") return wc::AttnStrategy::Auto;
+  if (st == "heads") return wc::AttnStrategy::Heads;
+  if (st == "sequence") return wc::AttnStrategy::Sequence;
+  throw_arg(env, "strategy must be auto, heads or sequence");
+}
+
 // attention(q, nQ, [{k, v, tokens, type?}], nHeads, headDim, ref) → out
 // Span data comes as f32 and is stored as `type` ('f32' | 'bf16' | 'int8') first, as pages store it.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const int nq = int_arg(info, 1, "nQ"), nh = int_arg(info, 3, "nHeads"), hd = int_arg(info, 4, "headDim");
+    const int nq = int_arg(info, 1, "nQ"), nh = int_arg(info, 3, "nHeads", 1, 1024), hd = int_arg(info, 4, "headDim", 2, 256);
+    if (hd % 2) throw_arg(env, "headDim must be even");
     const int64_t D = int64_t(nh) * hd;
+    check_elems(env, nq, D, "nQ x nHeads x headDim");
     std::vector<float> q = float_array(env, info[0], "q", nq * D);
     if (!info[2].IsArray()) throw_arg(env, "spans must be an array");
     Napi::Array arr = info[2].As<Napi::Array>();
+    if (arr.Length() > 4096) throw_arg(env, "at most 4096 spans");
     struct Store {
       std::vector<float> kf, vf, ks, vs;
       std::vector<uint16_t> kb, vb;
@@ -184,15 +212,17 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     std::vector<Store> store(arr.Length());
     std::vector<wc::KvSpan> spans;
     for (uint32_t i = 0; i < arr.Length(); ++i) {
+      if (!arr.Get(i).IsObject()) throw_arg(env, "spans must be objects {k, v, tokens, type?}");
       Napi::Object o = arr.Get(i).As<Napi::Object>();
-      const int t = o.Get("tokens").As<Napi::Number>().Int32Value();
+      const int t = int(int_in_range(env, o.Get("tokens"), "tokens", 0, 1 << 24));
+      check_elems(env, t, D, "tokens x nHeads x headDim");
       Store& st = store[i];
       st.kf = float_array(env, o.Get("k"), "k", t * D);
       st.vf = float_array(env, o.Get("v"), "v", t * D);
       wc::KvSpan sp;
       sp.tokens = t;
       sp.stride = D;
-      std::string type = o.Get("type").IsString() ? o.Get("type").As<Napi::String>().Utf8Value() : "f32";
+      std::string type = o.Get("type").IsUndefined() ? "f32" : string_arg(env, o.Get("type"), "span type");
       if (type == "f32") {
         sp.k = st.kf.data();
         sp.v = st.vf.data();
@@ -226,14 +256,17 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
     wc::Isa isa = wc::active_isa();
     bool dot = true;
-    if (info.Length() > 6 && info[6].IsObject()) {
+    if (info.Length() > 6 && !info[6].IsUndefined()) {
+      if (!info[6].IsObject()) throw_arg(env, "attention opts must be an object");
       Napi::Object o = info[6].As<Napi::Object>();
-      if (o.Get("isa").IsString()) isa = isa_arg(env, o.Get("isa"));
-      if (o.Get("strategy").IsString()) {
-        std::string st = o.Get("strategy").As<Napi::String>().Utf8Value();
-        strategy = st == "heads" ? wc::AttnStrategy::Heads : st == "sequence" ? wc::AttnStrategy::Sequence : wc::AttnStrategy::Auto;
+      isa = isa_arg(env, o.Get("isa"));
+      if (int(isa) > int(wc::best_isa())) throw_arg(env, "this CPU lacks that ISA");
+      if (!o.Get("strategy").IsUndefined()) strategy = strategy_arg(env, o.Get("strategy"));
+      Napi::Value dv = o.Get("dot");
+      if (!dv.IsUndefined()) {
+        if (!dv.IsBoolean()) throw_arg(env, "attention opts.dot must be a boolean");
+        dot = dv.As<Napi::Boolean>().Value();
       }
-      if (o.Get("dot").IsBoolean()) dot = o.Get("dot").As<Napi::Boolean>().Value();
     }
     if (info.Length() > 5 && info[5].ToBoolean()) {
       wc::attention_ref(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D);
@@ -261,15 +294,16 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const int nq = int_arg(info, 0, "nQ"), frames = int_arg(info, 1, "frames"), tpf = int_arg(info, 2, "tokensPerFrame");
-    const int nh = int_arg(info, 3, "heads"), hd = int_arg(info, 4, "headDim"), reps = int_arg(info, 6, "reps");
-    const std::string type = info[5].As<Napi::String>().Utf8Value();
+    const int nq = int_arg(info, 0, "nQ"), frames = int_arg(info, 1, "frames", 1, 1 << 16), tpf = int_arg(info, 2, "tokensPerFrame");
+    const int nh = int_arg(info, 3, "heads", 1, 1024), hd = int_arg(info, 4, "headDim", 2, 256), reps = int_arg(info, 6, "reps", 1, 100000);
+    if (hd % 2) throw_arg(env, "headDim must be even");
+    const std::string type = string_arg(env, info[5], "type");
+    if (type != "f32" && type != "bf16" && type != "int8") throw_arg(env, "type must be f32, bf16 or int8");
+    check_elems(env, nq, int64_t(nh) * hd, "nQ x heads x headDim");
+    check_elems(env, int64_t(frames) * tpf, int64_t(nh) * hd, "frames x tokensPerFrame x heads x headDim");
     // optional: strategy ('auto' | 'heads' | 'sequence') and threads (1 = no pool)
     wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
-    if (info.Length() > 7 && info[7].IsString()) {
-      const std::string st = info[7].As<Napi::String>().Utf8Value();
-      strategy = st == "heads" ? wc::AttnStrategy::Heads : st == "sequence" ? wc::AttnStrategy::Sequence : wc::AttnStrategy::Auto;
-    }
+    if (info.Length() > 7 && !info[7].IsUndefined()) strategy = strategy_arg(env, info[7]);
     const bool single = info.Length() > 8 && info[8].IsNumber() && info[8].As<Napi::Number>().Int32Value() == 1;
     wc::ThreadPool* bp = single ? nullptr : &test_pool();
     const int64_t D = int64_t(nh) * hd, T = int64_t(frames) * tpf;
@@ -318,13 +352,18 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
     // {which?: 'both' | 'paged' | 'contiguous'} times only those layouts (NaN for the other).
     int samples = 2;
     bool do_c = true, do_p = true;
-    if (info.Length() > 9 && info[9].IsObject()) {
+    if (info.Length() > 9 && !info[9].IsUndefined()) {
+      if (!info[9].IsObject()) throw_arg(env, "benchAttention opts must be an object");
       Napi::Object op = info[9].As<Napi::Object>();
       Napi::Value sv = op.Get("samples");
-      if (sv.IsNumber()) samples = std::max(1, std::min(50, sv.As<Napi::Number>().Int32Value()));
+      if (!sv.IsUndefined()) {
+        if (!sv.IsNumber()) throw_arg(env, "benchAttention opts.samples must be a number");
+        samples = std::max(1, std::min(50, sv.As<Napi::Number>().Int32Value()));
+      }
       Napi::Value wv = op.Get("which");
-      if (wv.IsString()) {
-        const std::string w = wv.As<Napi::String>().Utf8Value();
+      if (!wv.IsUndefined()) {
+        const std::string w = string_arg(env, wv, "benchAttention opts.which");
+        if (w != "both" && w != "paged" && w != "contiguous") throw_arg(env, "opts.which must be both, paged or contiguous");
         do_c = w != "paged";
         do_p = w != "contiguous";
       }
@@ -360,7 +399,8 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
 Napi::Value QuantizeI8(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const int t = int_arg(info, 1, "tokens"), nh = int_arg(info, 2, "heads"), hd = int_arg(info, 3, "headDim");
+    const int t = int_arg(info, 1, "tokens"), nh = int_arg(info, 2, "heads", 1, 1024), hd = int_arg(info, 3, "headDim", 1, 4096);
+    check_elems(env, t, nh, "tokens x heads x headDim", hd);
     std::vector<float> x = float_array(env, info[0], "x", int64_t(t) * nh * hd);
     std::vector<int8_t> q(x.size());
     std::vector<float> sc(size_t(t) * nh), back(x.size());
@@ -380,13 +420,19 @@ Napi::Value QuantizeI8(const Napi::CallbackInfo& info) {
 Napi::Value Norm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    std::string kind = info[0].As<Napi::String>().Utf8Value();
+    std::string kind = string_arg(env, info[0], "kind");
+    if (kind != "layer" && kind != "layer_mod" && kind != "rms") throw_arg(env, "unknown norm kind");
     const int rows = int_arg(info, 2, "rows"), dim = int_arg(info, 3, "dim");
+    check_elems(env, rows, dim, "rows x dim");
+    if (!info[4].IsNumber()) throw_arg(env, "eps must be a number");
     const float eps = info[4].As<Napi::Number>().FloatValue();
     std::vector<float> x = float_array(env, info[1], "x", int64_t(rows) * dim);
     std::vector<float> a, b;
-    if (info[5].IsTypedArray()) a = float_array(env, info[5], "a", dim);
-    if (info[6].IsTypedArray()) b = float_array(env, info[6], "b", dim);
+    if (!info[5].IsNull() && !info[5].IsUndefined()) a = float_array(env, info[5], "a", dim);
+    if (!info[6].IsNull() && !info[6].IsUndefined()) b = float_array(env, info[6], "b", dim);
+    // layer_mod needs a shift (a) and a scale (b); rms a weight (a): the kernels read them.
+    if (kind == "layer_mod" && (a.empty() || b.empty())) throw_arg(env, "layer_mod needs a (shift) and b (scale)");
+    if (kind == "rms" && a.empty()) throw_arg(env, "rms needs a (weight)");
     std::vector<float> y(x.size());
     if (kind == "layer") wc::layer_norm(x.data(), rows, dim, dim, eps, a.empty() ? nullptr : a.data(), b.empty() ? nullptr : b.data(), y.data(), dim);
     else if (kind == "layer_mod") wc::layer_norm_mod(x.data(), rows, dim, dim, eps, a.data(), b.data(), y.data(), dim);
@@ -400,9 +446,11 @@ Napi::Value Norm(const Napi::CallbackInfo& info) {
 Napi::Value Rope(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const int F = int_arg(info, 1, "F"), H = int_arg(info, 2, "H"), W = int_arg(info, 3, "W");
-    const int64_t fs = info[4].As<Napi::Number>().Int64Value();
-    const int nh = int_arg(info, 5, "nHeads"), hd = int_arg(info, 6, "headDim");
+    const int F = int_arg(info, 1, "F", 1, 4096), H = int_arg(info, 2, "H", 1, 4096), W = int_arg(info, 3, "W", 1, 4096);
+    const int64_t fs = int_in_range(env, info[4], "frameStart", 0, int64_t(1) << 40);
+    const int nh = int_arg(info, 5, "nHeads", 1, 1024), hd = int_arg(info, 6, "headDim", 2, 256);
+    if (hd % 2) throw_arg(env, "headDim must be even");
+    check_elems(env, int64_t(F) * H, W, "F x H x W x nHeads x headDim", int64_t(nh) * hd);
     std::vector<float> x = float_array(env, info[0], "x", int64_t(F) * H * W * nh * hd);
     if (info.Length() > 7 && info[7].ToBoolean()) wc::rope_apply_ref(x.data(), int64_t(nh) * hd, F, H, W, fs, nh, hd);
     else wc::rope_apply(x.data(), int64_t(nh) * hd, F, H, W, fs, nh, hd);
@@ -438,7 +486,7 @@ Napi::Value ParseSafetensors(const Napi::CallbackInfo& info) {
 Napi::Value ParseConfig(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    std::string text = info[0].As<Napi::String>().Utf8Value();
+    std::string text = string_arg(env, info[0], "text");
     wc::ModelConfig c = wc::parse_model_config(wc::Json::parse(text, "<config>"), "<config>");
     Napi::Object o = Napi::Object::New(env);
     o.Set("dim", c.dim);
@@ -452,34 +500,51 @@ Napi::Value ParseConfig(const Napi::CallbackInfo& info) {
 // philox([c0..c3], [k0, k1]) → [4 uint32]
 Napi::Value Philox(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array c = info[0].As<Napi::Array>(), k = info[1].As<Napi::Array>();
-  std::array<uint32_t, 4> ctr;
-  for (uint32_t i = 0; i < 4; ++i) ctr[i] = c.Get(i).As<Napi::Number>().Uint32Value();
-  auto r = wc::philox4x32_10(ctr, {k.Get(0u).As<Napi::Number>().Uint32Value(), k.Get(1u).As<Napi::Number>().Uint32Value()});
-  Napi::Array out = Napi::Array::New(env, 4);
-  for (uint32_t i = 0; i < 4; ++i) out.Set(i, double(r[i]));
-  return out;
+  return guarded(env, [&]() -> Napi::Value {
+    auto words = [&](const Napi::Value& v, uint32_t n, const char* name) {
+      if (!v.IsArray() || v.As<Napi::Array>().Length() != n)
+        throw_arg(env, std::string(name) + " must be an array of " + std::to_string(n) + " uint32");
+      std::array<uint32_t, 4> w{};
+      for (uint32_t i = 0; i < n; ++i) w[i] = uint32_t(int_in_range(env, v.As<Napi::Array>().Get(i), name, 0, 0xffffffffLL));
+      return w;
+    };
+    const std::array<uint32_t, 4> ctr = words(info[0], 4, "ctr"), key = words(info[1], 2, "key");
+    auto r = wc::philox4x32_10(ctr, {key[0], key[1]});
+    Napi::Array out = Napi::Array::New(env, 4);
+    for (uint32_t i = 0; i < 4; ++i) out.Set(i, double(r[i]));
+    return out;
+  });
 }
 
 // normals(seed: bigint|number, blockFirstFrame, step, n) → Float32Array
 Napi::Value Normals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t seed;
-  if (info[0].IsBigInt()) { bool l; seed = info[0].As<Napi::BigInt>().Uint64Value(&l); }
-  else seed = uint64_t(info[0].As<Napi::Number>().Int64Value());
-  std::vector<float> out(size_t(int_arg(info, 3, "n")));
-  wc::seeded_normals(seed, info[1].As<Napi::Number>().Int64Value(), int_arg(info, 2, "step"), out.data(), int64_t(out.size()));
-  return to_float32(env, std::move(out));
+  return guarded(env, [&]() -> Napi::Value {
+    uint64_t seed;
+    if (info[0].IsBigInt()) { bool l; seed = info[0].As<Napi::BigInt>().Uint64Value(&l); }
+    else seed = uint64_t(int_in_range(env, info[0], "seed", 0, (int64_t(1) << 53) - 1));
+    const int64_t first = int_in_range(env, info[1], "blockFirstFrame", 0, int64_t(1) << 40);
+    const int step = int_arg(info, 2, "step", 0, 1 << 20);
+    std::vector<float> out(size_t(int_arg(info, 3, "n", 0, 1 << 26)));
+    wc::seeded_normals(seed, first, step, out.data(), int64_t(out.size()));
+    return to_float32(env, std::move(out));
+  });
 }
 
 // schedule(shift, n, steps[], warp) → {steps, sigmas}
 Napi::Value Schedule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    wc::FlowMatchSchedule s(info[0].As<Napi::Number>().DoubleValue(), int_arg(info, 1, "n"));
+    if (!info[0].IsNumber() || !std::isfinite(info[0].As<Napi::Number>().DoubleValue()))
+      throw_arg(env, "shift must be a finite number");
+    wc::FlowMatchSchedule s(info[0].As<Napi::Number>().DoubleValue(), int_arg(info, 1, "n", 1, 1 << 20));
+    if (!info[2].IsArray() || info[2].As<Napi::Array>().Length() > 1024) throw_arg(env, "steps must be an array of at most 1024 numbers");
     Napi::Array a = info[2].As<Napi::Array>();
     std::vector<double> list;
-    for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsNumber()) throw_arg(env, "steps must be numbers");
+      list.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+    }
     auto st = s.steps(list, info[3].ToBoolean());
     Napi::Array steps = Napi::Array::New(env, st.size()), sig = Napi::Array::New(env, st.size());
     for (size_t i = 0; i < st.size(); ++i) {
@@ -496,9 +561,12 @@ Napi::Value Schedule(const Napi::CallbackInfo& info) {
 // sinusoid(t, dim) → Float32Array
 Napi::Value Sinusoid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<float> out(size_t(int_arg(info, 1, "dim")));
-  wc::timestep_sinusoid(info[0].As<Napi::Number>().DoubleValue(), int(out.size()), out.data());
-  return to_float32(env, std::move(out));
+  return guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsNumber()) throw_arg(env, "t must be a number");
+    std::vector<float> out(size_t(int_arg(info, 1, "dim", 0, 1 << 20)));
+    wc::timestep_sinusoid(info[0].As<Napi::Number>().DoubleValue(), int(out.size()), out.data());
+    return to_float32(env, std::move(out));
+  });
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 /**
  * The native addon's shape (internal). Users import the SDK, never this.
+ * build/Release/worldcast.node holds the public API only; the kernel test hooks live in
+ * worldcast_testing.node, which only tests and benchmarks load (test/helpers/native_testing.ts).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -73,25 +75,6 @@ export interface NativeModel {
   readonly closed: boolean;
 }
 
-export interface NativeTesting {
-  cpu(): { features: string; best: string; active: string };
-  setIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
-  gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean, opts?: { weights?: WeightType; dot?: boolean }): Float32Array;
-  gemmPath(isa: string | null, weights: WeightType, dot?: boolean): string;
-  benchGemm(M: number, K: number, N: number, weights: WeightType, threads: number, reps: number, dot?: boolean, epilogue?: number): { seconds: number[]; path: string; isa: string };
-  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean, opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; strategy?: 'auto' | 'heads' | 'sequence'; dot?: boolean }): Float32Array;
-  benchAttention(nQ: number, frames: number, tokensPerFrame: number, heads: number, headDim: number, type: KvDType, reps: number, strategy?: 'auto' | 'heads' | 'sequence', threads?: number, opts?: { samples?: number; which?: 'both' | 'paged' | 'contiguous' }): { pagesSec: number; contiguousSec: number; pagesSamples: number[]; contiguousSamples: number[]; auto: 'heads' | 'sequence' };
-  quantizeI8(x: Float32Array, tokens: number, heads: number, headDim: number): { q: Int8Array; scales: Float32Array; back: Float32Array };
-  norm(kind: 'layer' | 'layer_mod' | 'rms', x: Float32Array, rows: number, dim: number, eps: number, a: Float32Array | null, b: Float32Array | null): Float32Array;
-  rope(x: Float32Array, F: number, H: number, W: number, frameStart: number, nHeads: number, headDim: number, ref?: boolean): Float32Array;
-  parseSafetensors(bytes: Uint8Array): { name: string; dtype: string; shape: number[]; nbytes: number }[];
-  parseConfig(text: string): { dim: number; num_heads: number; num_layers: number; actionSize: number };
-  philox(ctr: number[], key: number[]): number[];
-  normals(seed: number | bigint, blockFirstFrame: number, step: number, n: number): Float32Array;
-  schedule(shift: number, n: number, steps: number[], warp: boolean): { steps: number[]; sigmas: number[] };
-  sinusoid(t: number, dim: number): Float32Array;
-}
-
 export interface NativeDecoded<T> {
   frames: T[];
   channels: number;
@@ -120,23 +103,11 @@ export interface NativeDecoder {
   readonly closed: boolean;
 }
 
-export interface NativeDecoderTesting {
-  conv2d(
-    inputs: { data: Float32Array; channels: number; up2?: boolean }[],
-    H: number, W: number, weight: Float32Array, bias: Float32Array | null, cout: number, k: number,
-    opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; residual?: Float32Array; relu?: boolean; ref?: boolean; threads?: number },
-  ): Float32Array;
-  upsample2(x: Float32Array, C: number, H: number, W: number): Float32Array;
-  frameToU8(x: Float32Array, C: number, H: number, W: number): Uint8Array;
-  parseConfig(text: string): DecoderConfig;
-}
-
 export interface NativeAddon {
   Model: new (dir: string, opts?: { threads?: number; weights?: WeightType; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
-  testing: NativeTesting;
   Decoder: new (dir: string, opts?: { threads?: number }) => NativeDecoder;
-  decoderTesting: NativeDecoderTesting;
+  DecoderStream: unknown;
   profiler: {
     start(): void;
     stop(): { names: string[]; cats: string[]; data: Float64Array };
@@ -144,7 +115,8 @@ export interface NativeAddon {
   };
 }
 
-function findAddon(): string {
+/** Where the addon is: $WORLDCAST_ADDON, else build/Release/worldcast.node above this file. */
+export function addonPath(): string {
   // WORLDCAST_ADDON points at another build of the addon (e.g. a debug or sanitizer build).
   const override = process.env.WORLDCAST_ADDON;
   if (override) return resolve(override);
@@ -163,6 +135,6 @@ let cached: NativeAddon | undefined;
 
 /** Load the addon once. */
 export function native(): NativeAddon {
-  cached ??= require(findAddon()) as NativeAddon;
+  cached ??= require(addonPath()) as NativeAddon;
   return cached;
 }
