@@ -143,7 +143,11 @@ export function describeValue(v: unknown, maxChars = 32): string {
   switch (typeof v) {
     case 'string': {
       const cut = v.length > maxChars ? `${v.slice(0, maxChars)}…` : v;
-      return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      // JSON.stringify escapes C0 controls and lone surrogates; escape every other control,
+      // format (bidi, soft hyphen, tags), line and paragraph character as \uXXXX (UTF-16 units).
+      return JSON.stringify(cut).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) =>
+        Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+      );
     }
     case 'number':
       return Number.isFinite(v) || Number.isNaN(v) ? `${v}` : v > 0 ? 'Infinity' : '-Infinity';
