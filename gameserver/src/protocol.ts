@@ -21,7 +21,10 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
+import { describeValue } from '../../sdk/src/describe.js';
 import { ALL_KEYS_MASK } from '../../world/src/keys.js';
+
+export { describeValue };
 
 /** Bits of the `keys` field of an input message: the world's key mask. */
 export { ALL_KEYS_MASK, KEY_BITS, type KeyName } from '../../world/src/keys.js';
@@ -134,27 +137,6 @@ export function validateJoinOptions(options: unknown): Validation<JoinOptions> {
   return { ok: true, value: out };
 }
 
-/**
- * A client-supplied value described for an error message or a log line, without ever
- * converting it (no `String()`, no template of it: an object's toString or a getter may
- * throw or lie): strings quoted, cut and escaped; numbers as they are; anything else by kind.
- */
-export function describeValue(v: unknown, maxChars = 32): string {
-  switch (typeof v) {
-    case 'string': {
-      const cut = v.length > maxChars ? `${v.slice(0, maxChars)}…` : v;
-      return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-    }
-    case 'number':
-      return Number.isFinite(v) || Number.isNaN(v) ? `${v}` : v > 0 ? 'Infinity' : '-Infinity';
-    case 'undefined':
-      return 'nothing';
-    case 'object':
-      return v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'bytes' : 'an object';
-    default:
-      return `a ${typeof v}`;
-  }
-}
 
 /** A message that takes no payload (`stats`, `restart`). */
 export function validateEmpty(msg: unknown, type: string): Validation<null> {
