@@ -1,62 +1,139 @@
 /**
- * Attention benchmark (`npm run bench -- attention`): the fused flash kernel over KV pages
- * at 1k–32k keys of context, tokens/s, both parallel strategies (which the Auto choice is
- * measured against), paged vs contiguous, and 1 → 2 thread scaling.
+ * Attention benchmark (`npm run bench -- attention [--baseline=results.json]`): the fused
+ * flash kernel over KV pages, 2 threads, at the shapes of the models we run:
+ *  - head dim 64 (the mid-size models, 8 heads) over pages of 64 tokens, 1k–32k keys;
+ *  - head dim 128 (Wan2.1-1.3B, 12 heads) over pages of 1,560 tokens (one 480×832 latent
+ *    frame), 1,560–32,760 keys (1 to 21 frames, Self Forcing's window);
+ * for 192 / 768 / 4,680 queries (a block of 3 small frames, 3 mid-size frames, 3 frames at
+ * 480×832) and f32 / bf16 / int8 pages. Every shape is timed with both parallel strategies
+ * (the Auto choice is checked against the faster one) and, with Auto's strategy, paged vs
+ * one contiguous span. Times are medians of interleaved samples.
+ * GFLOP/s = 4·head_dim·(query, key, head) triples / s (the Q·Kᵀ and P·V multiply-adds; for
+ * bf16/int8 pages it is the f32-equivalent rate). Heads per shape are chosen to bound the
+ * run time (fewer heads at many queries, where every strategy has tasks to spare); the
+ * rate is per (query, key, head) triple, so it does not depend on that choice.
+ * With --baseline=<an earlier attention-*.json> it prints the after/before ratio per shape.
  */
+import { readFileSync } from 'node:fs';
+
 import { nativeTesting } from '../test/helpers/native_testing.js';
 
+type Strategy = 'heads' | 'sequence';
+type KvType = 'f32' | 'bf16' | 'int8';
+
 interface Row {
+  type: KvType;
+  headDim: number;
   queries: number;
   contextKeys: number;
   heads: number;
+  tokensPerPage: number;
   headsMs: number;
   sequenceMs: number;
-  best: 'heads' | 'sequence';
-  auto: 'heads' | 'sequence';
+  best: Strategy;
+  auto: Strategy;
+  autoMs: number;
+  contiguousMs: number;
   pagedOverContiguous: number;
-  oneThreadMs: number;
-  scaling: number;
-  keyTokensPerSec: number;
+  gflops: number;
+  baselineGflops?: number;
+  speedup?: number;
+}
+
+const key = (r: Pick<Row, 'type' | 'headDim' | 'queries' | 'contextKeys'>) => `${r.type}/${r.headDim}/${r.queries}/${r.contextKeys}`;
+
+function loadBaseline(): Map<string, number> {
+  const arg = process.argv.find((a) => a.startsWith('--baseline='));
+  const m = new Map<string, number>();
+  if (!arg) return m;
+  const data = JSON.parse(readFileSync(arg.slice('--baseline='.length), 'utf8')) as { rows?: Row[] };
+  for (const r of data.rows ?? []) if (typeof r.gflops === 'number') m.set(key(r), r.gflops);
+  return m;
 }
 
 export async function runAttentionBench(): Promise<unknown> {
   const T = nativeTesting().testing;
+  const baseline = loadBaseline();
   const rows: Row[] = [];
-  // (queries, frames of 64 tokens, heads): a block of 3×64 tokens, a single frame, and long contexts.
-  const shapes: [number, number, number][] = [
-    [192, 16, 8], // 1k keys
-    [192, 64, 8], // 4k
-    [192, 256, 8], // 16k
-    [192, 512, 8], // 32k
-    [16, 64, 2], // few queries, few heads: where Sequence should win
-    [16, 512, 2],
-    [64, 256, 1],
+  // [headDim, heads at 192 / 768 / 4680 queries, tokens per page, pages per context]
+  const dims: [number, Record<number, number>, number, number[]][] = [
+    [64, { 192: 8, 768: 2, 4680: 1 }, 64, [16, 64, 256, 512]],
+    [128, { 192: 12, 768: 2, 4680: 1 }, 1560, [1, 3, 11, 21]],
   ];
-  for (const [nq, frames, heads] of shapes) {
-    const reps = Math.max(1, Math.round(2e8 / (nq * frames * 64 * heads * 64 * 4)));
-    const h = T.benchAttention(nq, frames, 64, heads, 64, 'f32', reps, 'heads');
-    const s = T.benchAttention(nq, frames, 64, heads, 64, 'f32', reps, 'sequence');
-    const one = T.benchAttention(nq, frames, 64, heads, 64, 'f32', reps, 'heads', 1);
-    const best = h.pagesSec <= s.pagesSec ? 'heads' : 'sequence';
-    const bestSec = Math.min(h.pagesSec, s.pagesSec);
-    rows.push({
-      queries: nq,
-      contextKeys: frames * 64,
-      heads,
-      headsMs: h.pagesSec * 1e3,
-      sequenceMs: s.pagesSec * 1e3,
-      best,
-      auto: h.auto,
-      pagedOverContiguous: (best === 'heads' ? h : s).pagesSec / (best === 'heads' ? h : s).contiguousSec,
-      oneThreadMs: one.pagesSec * 1e3,
-      scaling: one.pagesSec / bestSec,
-      keyTokensPerSec: (nq * frames * 64 * heads) / bestSec,
-    });
+  const only = process.argv.find((a) => a.startsWith('--types='))?.slice('--types='.length).split(',') as KvType[] | undefined;
+  const types: KvType[] = only ?? ['f32', 'bf16', 'int8'];
+  // The machine's GEMM rate in this run (linear() at a Wan-1.3B shape, 2 threads), the
+  // yardstick for the attention rates below: on a shared host both move together.
+  const med = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1]!;
+  const gemmRate = (w: 'f32' | 'bf16' | 'int8') => (2 * 768 * 1536 * 1536) / med(T.benchGemm(768, 1536, 1536, w, 2, 9).seconds) / 1e9;
+  const gemm = { f32: gemmRate('f32'), bf16: gemmRate('bf16'), int8: gemmRate('int8') };
+  for (const type of types)
+    for (const [hd, headsAt, tpf, pageCounts] of dims)
+      for (const nq of [192, 768, 4680])
+        for (const frames of pageCounts) {
+          const heads = headsAt[nq];
+          const nk = frames * tpf;
+          const flop = 4 * hd * nq * nk * heads;
+          // about 0.1 s of work per sample at the target rate, at least one call
+          const reps = Math.max(1, Math.round(1.5e10 / flop));
+          const samples = flop > 5e10 ? 3 : 5;
+          const h = T.benchAttention(nq, frames, tpf, heads, hd, type, reps, 'heads', undefined, { samples, which: 'paged' });
+          const s = T.benchAttention(nq, frames, tpf, heads, hd, type, reps, 'sequence', undefined, { samples, which: 'paged' });
+          const best: Strategy = h.pagesSec <= s.pagesSec ? 'heads' : 'sequence';
+          const c = T.benchAttention(nq, frames, tpf, heads, hd, type, reps, h.auto, undefined, { samples, which: 'contiguous' });
+          const a = { pagesSec: (h.auto === 'heads' ? h : s).pagesSec, contiguousSec: c.contiguousSec };
+          rows.push({
+            type,
+            headDim: hd,
+            queries: nq,
+            contextKeys: nk,
+            heads,
+            tokensPerPage: tpf,
+            headsMs: h.pagesSec * 1e3,
+            sequenceMs: s.pagesSec * 1e3,
+            best,
+            auto: h.auto,
+            autoMs: a.pagesSec * 1e3,
+            contiguousMs: a.contiguousSec * 1e3,
+            pagedOverContiguous: a.pagesSec / a.contiguousSec,
+            gflops: flop / a.pagesSec / 1e9,
+          });
+          const r = rows[rows.length - 1];
+          const b = baseline.get(key(r));
+          if (b) {
+            r.baselineGflops = b;
+            r.speedup = r.gflops / b;
+          }
+        }
+  const gemmEnd = { f32: gemmRate('f32'), bf16: gemmRate('bf16'), int8: gemmRate('int8') };
+  console.log(`\nGEMM yardstick (linear 768×1536×1536, 2 threads, GFLOP/s) at the start / end of this run: f32 ${gemm.f32.toFixed(1)} / ${gemmEnd.f32.toFixed(1)}, bf16 ${gemm.bf16.toFixed(1)} / ${gemmEnd.bf16.toFixed(1)}, int8 ${gemm.int8.toFixed(1)} / ${gemmEnd.int8.toFixed(1)}`);
+  console.log('\nattention, 2 threads, paged K/V (GFLOP/s = 4·d·triples/s with the strategy Auto picks; medians; /GEMM = over the f32 GEMM rate of this run)');
+  console.log('| pages | d | queries | keys | heads | heads ms | sequence ms | best | auto | auto/best | paged/contig | GFLOP/s | /GEMM |' + (baseline.size ? ' before | after/before |' : ''));
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|' + (baseline.size ? '---|---|' : ''));
+  const gemmF32 = (gemm.f32 + gemmEnd.f32) / 2;
+  for (const r of rows) {
+    const bestMs = Math.min(r.headsMs, r.sequenceMs);
+    console.log(
+      `| ${r.type} | ${r.headDim} | ${r.queries} | ${r.contextKeys} | ${r.heads} | ${r.headsMs.toFixed(2)} | ${r.sequenceMs.toFixed(2)} | ${r.best} | ${r.auto} | ${(r.autoMs / bestMs).toFixed(2)} | ${r.pagedOverContiguous.toFixed(3)} | ${r.gflops.toFixed(1)} | ${(r.gflops / gemmF32).toFixed(2)} |` +
+        (baseline.size ? ` ${r.baselineGflops?.toFixed(1) ?? '-'} | ${r.speedup ? r.speedup.toFixed(2) + '×' : '-'} |` : ''),
+    );
   }
-  console.log('\nattention (f32 pages of 64 tokens, head_dim 64, 2 threads; times are the faster of two runs)');
-  console.log('| queries | context keys | heads | heads-parallel ms | sequence-parallel ms | best | auto picks | paged/contiguous | 1 thread ms | 1→2 threads | (query, key, head) triples/s |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows)
-    console.log(`| ${r.queries} | ${r.contextKeys} | ${r.heads} | ${r.headsMs.toFixed(2)} | ${r.sequenceMs.toFixed(2)} | ${r.best} | ${r.auto} | ${r.pagedOverContiguous.toFixed(3)} | ${r.oneThreadMs.toFixed(2)} | ${r.scaling.toFixed(2)}× | ${(r.keyTokensPerSec / 1e6).toFixed(1)} M |`);
-  return { suite: 'attention', rows };
+  // Few queries (a single frame, decode-like) and few heads, where Sequence must win.
+  const few: { queries: number; contextKeys: number; heads: number; headsMs: number; sequenceMs: number; best: Strategy; auto: Strategy; oneThreadMs: number; scaling: number }[] = [];
+  for (const [nq, frames, heads] of [[16, 64, 2], [16, 512, 2], [64, 256, 1], [192, 64, 1]] as const) {
+    const reps = Math.max(1, Math.round(1e10 / (4 * 64 * nq * frames * 64 * heads)));
+    const h = T.benchAttention(nq, frames, 64, heads, 64, 'f32', reps, 'heads', undefined, { samples: 5, which: 'paged' });
+    const s = T.benchAttention(nq, frames, 64, heads, 64, 'f32', reps, 'sequence', undefined, { samples: 5, which: 'paged' });
+    const one = T.benchAttention(nq, frames, 64, heads, 64, 'f32', reps, 'heads', 1, { samples: 3, which: 'paged' });
+    const bestSec = Math.min(h.pagesSec, s.pagesSec);
+    few.push({ queries: nq, contextKeys: frames * 64, heads, headsMs: h.pagesSec * 1e3, sequenceMs: s.pagesSec * 1e3, best: h.pagesSec <= s.pagesSec ? 'heads' : 'sequence', auto: h.auto, oneThreadMs: one.pagesSec * 1e3, scaling: one.pagesSec / bestSec });
+  }
+  console.log('\nfew queries / few heads (f32, d 64, pages of 64 tokens)');
+  console.log('| queries | keys | heads | heads ms | sequence ms | best | auto | 1 thread ms | 1→2 threads |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of few)
+    console.log(`| ${r.queries} | ${r.contextKeys} | ${r.heads} | ${r.headsMs.toFixed(2)} | ${r.sequenceMs.toFixed(2)} | ${r.best} | ${r.auto} | ${r.oneThreadMs.toFixed(2)} | ${r.scaling.toFixed(2)}× |`);
+  const wrong = [...rows, ...few].filter((r) => r.auto !== r.best && Math.max(r.headsMs, r.sequenceMs) / Math.min(r.headsMs, r.sequenceMs) > 1.05);
+  console.log(`\nauto picks the slower strategy by more than 5% at ${wrong.length} of ${rows.length + few.length} shapes`);
+  return { suite: 'attention', gemm: { start: gemm, end: gemmEnd }, rows, few };
 }

@@ -101,3 +101,62 @@ describe('dataset generator', () => {
     expect(walking).toBeGreaterThan(10);
   });
 });
+
+describe('dataset with other characters (--characters)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'wc-dataset-chars-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const opts = { episodes: 8, frames: 30, seed: 21, size: 32, progress: false };
+
+  it('adds 0-3 walkers per episode, deterministic from the seed (workers included), in the frames and the maps', async () => {
+    const { generateEpisode, otherShapes, planOthers, MAX_OTHERS, OTHER_FLOATS } = await import('../tools/dataset/generate.js');
+    const { renderGeometry, eyeFromCharacter } = await import('../world/src/index.js');
+    const meta = await generateDataset({ ...opts, out: join(root, 'a'), characters: true });
+    await generateDataset({ ...opts, out: join(root, 'b'), characters: true, workers: 2 });
+    const plain = await generateDataset({ ...opts, out: join(root, 'plain') });
+    expect(meta.characters).toBe(true);
+    for (const f of ['frames.u8', 'others.f32', 'geometry.f32']) expect(readFileSync(join(root, 'a', f)).equals(readFileSync(join(root, 'b', f))), f).toBe(true);
+    const counts = meta.episodes.map((e) => e.others!.length);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(MAX_OTHERS);
+    expect(new Set(counts).size).toBeGreaterThan(1); // not all the same
+    expect(new Set(meta.episodes.flatMap((e) => e.others!.map((o) => o.kind))).size).toBeGreaterThanOrEqual(3);
+    // the rest of the plan is the plain dataset's: same spawns, policies, prompt switches
+    expect(meta.episodes.map((e) => [e.spawn.index, e.policy, e.promptSwitchAt])).toEqual(plain.episodes.map((e) => [e.spawn.index, e.policy, e.promptSwitchAt]));
+    // an episode without others is the plain one, byte for byte
+    const alone = meta.episodes.find((e) => e.others!.length === 0);
+    if (alone) {
+      const fb = 32 * 32 * 3;
+      const a = readFileSync(join(root, 'a', 'frames.u8')).subarray(alone.start * fb, (alone.start + alone.frames) * fb);
+      const p = readFileSync(join(root, 'plain', 'frames.u8')).subarray(alone.start * fb, (alone.start + alone.frames) * fb);
+      expect(a.equals(p)).toBe(true);
+    }
+    // the geometry maps draw them where others.f32 says they were
+    const ob = readFileSync(join(root, 'a', 'others.f32'));
+    const others = new Float32Array(ob.buffer, ob.byteOffset, ob.byteLength / 4);
+    const gb = readFileSync(join(root, 'a', 'geometry.f32'));
+    const geo = new Float32Array(gb.buffer, gb.byteOffset, gb.byteLength / 4);
+    const pb = readFileSync(join(root, 'a', 'poses.f32'));
+    const poses = new Float32Array(pb.buffer, pb.byteOffset, pb.byteLength / 4);
+    const g = meta.geometry!;
+    const per = g.channels * g.height * g.width;
+    const ep = meta.episodes.find((e) => e.others!.length > 0)!;
+    const fr = ep.start + 5;
+    const rows = others.subarray(fr * MAX_OTHERS * OTHER_FLOATS, (fr + 1) * MAX_OTHERS * OTHER_FLOATS);
+    const shapes = otherShapes(rows, ep.others!.map((o) => o.color));
+    expect(shapes).toHaveLength(ep.others!.length);
+    const cam = eyeFromCharacter({ x: poses[fr * 5]!, y: poses[fr * 5 + 1]!, z: poses[fr * 5 + 2]!, yaw: poses[fr * 5 + 3]!, pitch: poses[fr * 5 + 4]! });
+    expect([...geo.subarray(fr * per, (fr + 1) * per)]).toEqual([...renderGeometry(defaultLevel, cam, g.width, g.height, { samples: g.samples, near: g.near, characters: shapes })]);
+    // planOthers is what the episode used
+    expect(planOthers(defaultLevel.spawns[ep.spawn.index]!, 21, ep.id)).toEqual(ep.others);
+    // they are seen: at the spawn (frame 0, the others 1.5-11 m ahead of the view) the frames of
+    // episodes with others differ from the plain dataset's
+    const fb = 32 * 32 * 3;
+    const fa = readFileSync(join(root, 'a', 'frames.u8'));
+    const fp = readFileSync(join(root, 'plain', 'frames.u8'));
+    const busy = meta.episodes.filter((e) => e.others!.length > 0);
+    const seen = busy.filter((e) => !fa.subarray(e.start * fb, (e.start + 1) * fb).equals(fp.subarray(e.start * fb, (e.start + 1) * fb)));
+    expect(seen.length).toBeGreaterThan(busy.length / 2);
+    const one = await generateEpisode(defaultLevel, 21, ep.id, 30, 32, true);
+    expect(one.others!.length).toBe(30 * MAX_OTHERS * OTHER_FLOATS);
+    expect(Buffer.from(one.frames).equals(fa.subarray(ep.start * fb, (ep.start + 30) * fb))).toBe(true);
+  });
+});

@@ -74,6 +74,13 @@ describe('env protocol', () => {
     // a client's string comes back quoted and with its bidi/format/separator characters escaped
     const odd = decodeMessage(await server.handle(encodeMessage({ id: 11, method: 'make', params: { options: { 'a\u202eb\u061c\u2028': 1 } } }))) as Reply;
     expect(odd.error!.message).toContain('unknown option "a\\u202eb\\u061c\\u2028"');
+    // a model directory is a printable path (it was echoed in the load error) and a string (it was ignored)
+    for (const model of ['a\u0085b', 7, { toString: 1 }]) {
+      const r = decodeMessage(await server.handle(encodeMessage({ id: 13, method: 'make', params: { model } }))) as Reply;
+      expect(r.error, JSON.stringify(model)).toMatchObject({ type: 'ArgumentError' });
+      expect(r.error!.message).toMatch(/^make: model must be a directory path/);
+      expect(r.error!.message).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+    }
     // msgpackr's own error quotes what it decoded: cut and escaped too
     const trailing = decodeMessage(await server.handle(Buffer.concat([encodeMessage({ id: 12, method: 'm\u007f'.repeat(500) }), Buffer.from([0xc0])]))) as Reply;
     expect(trailing.error!.message).toMatch(/^not a msgpack message: "/);

@@ -11,7 +11,7 @@ import { ColyseusTestServer } from '@colyseus/testing';
 import { ColyseusSDK, type Room as ClientRoom } from '@colyseus/sdk';
 import { pack } from 'msgpackr';
 
-import { CLOSE, LIMIT_ERRORS, WORLD_ERRORS, WorldEngine, WorldRoom, freePort, identityLimiter, signToken, validatePrompt, type WorldRoomOptions } from '../gameserver/src/index.js';
+import { CLOSE, LIMIT_ERRORS, WORLD_ERRORS, WorldEngine, WorldRoom, describeValue, freePort, identityLimiter, signToken, validateInput, validatePrompt, type WorldRoomOptions } from '../gameserver/src/index.js';
 import { fixtures } from './helpers/fixtures.js';
 import { expectInOrder, msgs, sleep, until, watch, type Client } from './helpers/room_clients.js';
 import { join as pjoin } from 'node:path';
@@ -143,6 +143,22 @@ describe('WorldRoom against hostile clients', () => {
     for (let i = 1; i <= 300; i++) back.send('input', { seq: i, keys: 0, dx: 0, dy: 0 });
     await until(() => c2.leftCode !== null, 'flooder disconnected');
     await until(() => view.closed, 'the flooder\'s world freed at once (no grace)', 1500);
+  });
+
+  it('describes client values in errors with every control, format and separator character escaped', () => {
+    // (the fuzzer found U+00AD echoed raw in "unknown field" errors)
+    for (const [v, want] of [
+      ['d\u00adx', '"d\\u00adx"'],
+      ['\u202eab\u0085', '"\\u202eab\\u0085"'],
+      ['a\u061cb\u2060c', '"a\\u061cb\\u2060c"'],
+      ['x\u{E0041}y', '"x\\udb40\\udc41y"'],
+      ['l\u2028p\u2029', '"l\\u2028p\\u2029"'],
+      ['plain été 😀', '"plain été 😀"'],
+    ] as const)
+      expect(describeValue(v)).toBe(want);
+    const r = validateInput({ 'd\u00adx': 0, seq: 0, keys: 1, dy: 0 });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toBe('input has an unknown field "d\\u00adx"');
   });
 
   it('refuses prompts with C1 controls, bidi overrides, separators and lone surrogates; room state stays clean', async () => {

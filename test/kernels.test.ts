@@ -131,53 +131,7 @@ describe('gemm weight types: every (isa, weights, path) this CPU has against its
   });
 });
 
-describe('attention (online softmax over K/V spans)', () => {
-  const cases: [number, number, number, number[]][] = [
-    [1, 1, 8, [1]],
-    [5, 2, 32, [7]],
-    [48, 2, 32, [16, 16, 48]],
-    [17, 3, 24, [100, 1, 64]],
-    [40, 4, 128, [130]],
-    [3, 2, 64, [300, 65]],
-    [19, 1, 40, [77]],
-  ];
-  for (const isa of isas)
-    for (const strategy of ['heads', 'sequence'] as const)
-      for (const [nq, nh, hd, toks] of cases)
-        it(`${isa} ${strategy}: nQ=${nq} heads=${nh} headDim=${hd} spans=[${toks}]`, () => {
-          const D = nh * hd;
-          const q = randoms(nq * D, 3).map((v) => v * 3);
-          for (const type of ['f32', 'bf16', 'int8'] as const) {
-            const spans = toks.map((t, i) => ({ k: randoms(t * D, 10 + i).map((v) => v * 3), v: randoms(t * D, 20 + i), tokens: t, type }));
-            const ref = T.attention(q, nq, spans, nh, hd, true);
-            const got = T.attention(q, nq, spans, nh, hd, false, { isa, strategy });
-            expect(maxAbs(got, ref), type).toBeLessThan(3e-6);
-          }
-        });
-  it('splitting the keys into spans changes nothing (pages are read in place)', () => {
-    const nh = 2, hd = 16, D = nh * hd;
-    const q = randoms(10 * D, 5);
-    const k = randoms(30 * D, 6), v = randoms(30 * D, 7);
-    const whole = T.attention(q, 10, [{ k, v, tokens: 30 }], nh, hd);
-    const parts = T.attention(q, 10, [0, 7, 19].map((s, i, a) => {
-      const e = a[i + 1] ?? 30;
-      return { k: k.slice(s * D, e * D), v: v.slice(s * D, e * D), tokens: e - s };
-    }), nh, hd);
-    expect(maxAbs(whole, parts)).toBeLessThan(1e-6);
-  });
-  it('extreme scores do not overflow the online softmax', () => {
-    const nh = 1, hd = 16;
-    const q = new Float32Array(2 * hd).fill(30);
-    const k = randoms(100 * hd, 8).map((v) => v * 40);
-    const v = randoms(100 * hd, 9);
-    const ref = T.attention(q, 2, [{ k, v, tokens: 100 }], nh, hd, true);
-    for (const isa of isas) {
-      const got = T.attention(q, 2, [{ k, v, tokens: 100 }], nh, hd, false, { isa });
-      expect(got.every(Number.isFinite)).toBe(true);
-      expect(maxAbs(got, ref)).toBeLessThan(1e-5);
-    }
-  });
-});
+// attention: test/attention.test.ts (every variant vs the reference, all page types).
 
 describe('norms', () => {
   const rows = 6, dim = 40, eps = 1e-6;

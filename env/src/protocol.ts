@@ -31,6 +31,10 @@ import { collisionPenalty, goalProgress, goalTask, reachGoal, stepCost, type Rew
 import { Box, Dict, type Space, type SpaceValue } from './spaces.js';
 import { VectorWorldEnv, type AutoresetMode } from './vector_env.js';
 import { WorldEnv } from './world_env.js';
+import { describeValue } from '../../sdk/src/describe.js';
+
+/** A client value in an error message (strings cut at 64 characters, escaped). */
+const describe = (v: unknown): string => describeValue(v, 64);
 
 /** An array on the wire. */
 export interface WireArray {
@@ -64,23 +68,12 @@ export function toWire(v: unknown, space?: Space): unknown {
   return v;
 }
 
-/**
- * A client-supplied value as error-message text: never String() or a template of it, which
- * runs the client's own toString/valueOf (a msgpack map {toString: 1} makes String() throw)
- * and can be any length. Strings are quoted, cut and escaped, numbers and booleans shown,
- * the rest named by their type.
- */
-export function describeValue(v: unknown): string {
-  if (typeof v === 'string')
-    // JSON.stringify escapes C0 controls and lone surrogates; the other control, format and
-    // separator characters (C1, bidi marks and overrides, tags, U+2028/9) are escaped here
-    return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
-      const cp = c.codePointAt(0)!;
-      return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-    });
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${v}`;
-  if (v === null || v === undefined) return `${v}`;
-  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+
+/** A client's `model` directory: a path of at most 4096 printable characters (it ends up in error messages and logs). */
+function modelDir(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096 || /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u.test(v))
+    throw new ArgumentError(`make: model must be a directory path of printable characters (got ${describe(v)})`, 'ARGUMENT');
+  return v;
 }
 
 /** Built-in reward functions from their JSON specs. */
@@ -115,7 +108,7 @@ export function rewardFromSpec(spec: unknown, where = 'reward'): RewardFn {
     case 'goalTask':
       return goalTask(center(), num('radius'));
     default:
-      throw new ArgumentError(`${where}.type must be one of reachGoal, goalProgress, collisionPenalty, stepCost, goalTask (got ${describeValue(s.type)})`, 'ARGUMENT');
+      throw new ArgumentError(`${where}.type must be one of reachGoal, goalProgress, collisionPenalty, stepCost, goalTask (got ${describe(s.type)})`, 'ARGUMENT');
   }
 }
 
@@ -125,7 +118,7 @@ function envOptions(o: unknown): EnvOptions & { autoresetMode?: AutoresetMode } 
   if (o === undefined || o === null) return {};
   if (typeof o !== 'object' || Array.isArray(o)) throw new ArgumentError('options must be an object', 'ARGUMENT');
   const src = o as Record<string, unknown>;
-  for (const k of Object.keys(src)) if (!OPTION_KEYS.includes(k)) throw new ArgumentError(`unknown option ${describeValue(k)}; known: ${OPTION_KEYS.join(', ')}`, 'ARGUMENT');
+  for (const k of Object.keys(src)) if (!OPTION_KEYS.includes(k)) throw new ArgumentError(`unknown option ${describe(k)}; known: ${OPTION_KEYS.join(', ')}`, 'ARGUMENT');
   const { reward, ...rest } = src;
   const out = rest as EnvOptions & { autoresetMode?: AutoresetMode };
   if (reward !== undefined) out.reward = (Array.isArray(reward) ? reward : [reward]).map((r, i) => rewardFromSpec(r, `reward[${i}]`));
@@ -149,7 +142,7 @@ export class EnvServer {
         msg = unpackr.unpack(bytes);
       } catch (e) {
         // msgpackr's message can quote the decoded data: cut and escaped like any client value
-        throw new ArgumentError(`not a msgpack message: ${describeValue(e instanceof Error ? e.message : e)}`, 'ARGUMENT');
+        throw new ArgumentError(`not a msgpack message: ${describe(e instanceof Error ? e.message : e)}`, 'ARGUMENT');
       }
       if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new ArgumentError('a request is a map {id, method, params}', 'ARGUMENT');
       const m = msg as Record<string, unknown>;
@@ -160,7 +153,7 @@ export class EnvServer {
       const result = await this.call(m.method, params as Record<string, unknown>);
       return packr.pack({ id, result: toWire(result.value, result.space) });
     } catch (e) {
-      const err = e instanceof Error ? e : new Error(`a non-Error was thrown: ${describeValue(e)}`);
+      const err = e instanceof Error ? e : new Error(`a non-Error was thrown: ${describe(e)}`);
       const type = err instanceof WorldcastError ? err.name : 'InternalError';
       return packr.pack({ id, error: { type, message: err.message } });
     }
@@ -197,13 +190,13 @@ export class EnvServer {
       case 'list':
         return { value: { envs: [...this.#envs.keys()] } };
       default:
-        throw new ArgumentError(`unknown method ${describeValue(method)}; methods: make, reset, step, close, list`, 'ARGUMENT');
+        throw new ArgumentError(`unknown method ${describe(method)}; methods: make, reset, step, close, list`, 'ARGUMENT');
     }
   }
 
   async #make(p: Record<string, unknown>): Promise<Record<string, unknown>> {
     const kind = p.kind ?? 'single';
-    const dir = resolve(typeof p.model === 'string' ? p.model : this.opts.defaultModel);
+    const dir = resolve(p.model === undefined ? this.opts.defaultModel : modelDir(p.model));
     const opts = envOptions(p.options);
     let model = this.#models.get(dir);
     if (!model) {
@@ -226,7 +219,7 @@ export class EnvServer {
       const { autoresetMode: _, ...rest } = opts;
       env = await MultiAgentWorldEnv.create(m, agents as number | string[], rest);
     } else {
-      throw new ArgumentError(`make: kind must be 'single', 'vector' or 'multi' (got ${describeValue(kind)})`, 'ARGUMENT');
+      throw new ArgumentError(`make: kind must be 'single', 'vector' or 'multi' (got ${describe(kind)})`, 'ARGUMENT');
     }
     const handle = this.#next++;
     this.#envs.set(handle, env);
@@ -237,7 +230,7 @@ export class EnvServer {
 
   #env(h: unknown): Env {
     const env = typeof h === 'number' ? this.#envs.get(h) : undefined;
-    if (!env) throw new ArgumentError(`no environment ${describeValue(h)}; make one first`, 'ARGUMENT');
+    if (!env) throw new ArgumentError(`no environment ${describe(h)}; make one first`, 'ARGUMENT');
     return env;
   }
 

@@ -21,7 +21,10 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
+import { describeValue } from '../../sdk/src/describe.js';
 import { ALL_KEYS_MASK } from '../../world/src/keys.js';
+
+export { describeValue };
 
 /** Bits of the `keys` field of an input message: the world's key mask. */
 export { ALL_KEYS_MASK, KEY_BITS, type KeyName } from '../../world/src/keys.js';
@@ -134,33 +137,6 @@ export function validateJoinOptions(options: unknown): Validation<JoinOptions> {
   return { ok: true, value: out };
 }
 
-/**
- * A client-supplied value described for an error message or a log line, without ever
- * converting it (no `String()`, no template of it: an object's toString or a getter may
- * throw or lie): strings quoted, cut and escaped; numbers as they are; anything else by kind.
- */
-export function describeValue(v: unknown, maxChars = 32): string {
-  switch (typeof v) {
-    case 'string': {
-      const cut = v.length > maxChars ? `${v.slice(0, maxChars)}…` : v;
-      // JSON.stringify escapes C0 controls and lone surrogates; every other control, format
-      // (soft hyphen, Arabic letter mark, bidi marks, tags, ...) and separator character is
-      // escaped here, as env/src/protocol.ts does (a list of ranges missed U+00AD and U+061C).
-      return JSON.stringify(cut).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
-        const cp = c.codePointAt(0)!;
-        return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-      });
-    }
-    case 'number':
-      return Number.isFinite(v) || Number.isNaN(v) ? `${v}` : v > 0 ? 'Infinity' : '-Infinity';
-    case 'undefined':
-      return 'nothing';
-    case 'object':
-      return v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'bytes' : 'an object';
-    default:
-      return `a ${typeof v}`;
-  }
-}
 
 /** A message that takes no payload (`stats`, `restart`). */
 export function validateEmpty(msg: unknown, type: string): Validation<null> {

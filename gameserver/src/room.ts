@@ -29,6 +29,8 @@ import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInput
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
+import { CHARACTER_COLORS, type CharacterShape } from '../../world/src/render.js';
+import { Walker } from '../../world/src/walkers.js';
 import { HashPromptEncoder } from './prompts.js';
 import { identityLimiter, resolveLimits, type IdentityLimits } from './limits.js';
 import { CLOSE, KEY_BITS, describeValue, nowMs, validateEmpty, validateInput, validateJoinOptions, validatePrompt } from './protocol.js';
@@ -60,6 +62,12 @@ export interface WorldRoomOptions {
   session?: Omit<SessionOptions, 'prompt'>;
   /** Initial prompt text (default: the first of the model's prompt vocabulary when it ships one, e.g. 'day'; else none). */
   prompt?: string;
+  /**
+   * 'room' (default): a player's prompt changes the weather and light of the whole room —
+   * every view, and the views of players who join later — so all players see one world.
+   * 'view': it changes only the sender's own view.
+   */
+  promptScope?: 'room' | 'view';
   /** Turns prompt text into embeddings (default: the model's, else a hash stand-in). */
   promptEncoder?: PromptEncoder;
   maxPromptChars?: number;
@@ -120,6 +128,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected ticksPerBlock = 1;
   protected readonly players = new Map<string, PlayerRecord>();
   protected readonly views = new Map<string, WorldView>();
+  /** The level's scripted walkers (NPCs), moved every tick through the character controller. */
+  protected walkers: Walker[] = [];
   protected sharedView: WorldView | null = null;
   #tick = 0;
   #disposed = false;
@@ -127,6 +137,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   readonly #epoch = nowMs();
   /** Counted in the rooms gauge. */
   #counted = false;
+  /** Characters given a colour so far (players take CHARACTER_COLORS in turn). */
+  #colors = 0;
+  /** The room's prompt now (room-wide scope): what a new view starts with. */
+  #roomPrompt: string | undefined = undefined;
 
   /**
    * The options this room is configured with. By default those given to `define()` only:
@@ -152,6 +166,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const limits = o.limits === false ? null : resolveLimits(o.limits);
     const level = typeof o.level === 'string' ? loadLevelFile(o.level) : validateLevel(o.level ?? defaultLevel);
     this.physics = await PhysicsWorld.create(level, o.character);
+    this.walkers = (level.walkers ?? []).map((w) => new Walker(this.physics, w, CHARACTER_COLORS[this.#colors++ % CHARACTER_COLORS.length]!));
     this.codec = resolveCodec(o.codec, o.jpegQuality);
     this.promptEncoder = o.promptEncoder ?? model.promptEncoder ?? new HashPromptEncoder(model.config.text_dim, Math.min(4, model.config.text_len));
     const cfg = model.config;
@@ -172,7 +187,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       maxViolations: o.maxViolations ?? 10,
       patchRate: o.patchRate ?? 50,
       limits,
+      promptScope: o.promptScope ?? 'room',
     };
+    if (this.options.promptScope !== 'room' && this.options.promptScope !== 'view') throw new Error(`WorldRoom: promptScope must be 'room' or 'view', not ${describeValue(this.options.promptScope)}`);
+    this.#roomPrompt = this.options.prompt;
     if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
     this.actionSpace = cfg.action;
     checkGeometrySpace(cfg.action);
@@ -262,6 +280,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const ps = new PlayerState();
     const character = this.physics.addCharacter();
     const p = new PlayerRecord(client, ps, character, identity);
+    p.color = CHARACTER_COLORS[this.#colors++ % CHARACTER_COLORS.length]!;
     try {
       if (this.options.mode === 'private') {
         p.view = this.createView('private', p);
@@ -422,7 +441,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       actionSpace: this.actionSpace,
       // the prompts the model knows when it ships a vocabulary (empty: free text)
       prompts: this.promptEncoder instanceof TablePromptEncoder ? this.promptEncoder.prompts : [],
-      prompt: p.view?.state.prompt || this.options.prompt || '',
+      prompt: p.view?.state.prompt || this.#roomPrompt || '',
       keyBits: KEY_BITS,
       maxMessagesPerSecond: this.options.maxMessagesPerSecond,
     };
@@ -439,7 +458,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     let session;
     try {
       const opening = this.openingFor(owner);
-      const start = opening ? { opening, prompt: this.options.prompt, openingActions: this.openingActionsFor(owner) } : {};
+      const start = opening ? { opening, prompt: this.#roomPrompt, openingActions: this.openingActionsFor(owner) } : {};
       session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session, ...start });
     } catch (e) {
       if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
@@ -457,7 +476,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const v = new WorldView(`${this.roomId}-v${++viewCounter}`, kind, session, stream, vs);
     this.views.set(v.id, v);
     this.state.views.set(v.id, vs);
-    if (this.options.prompt) this.#queuePrompt(v, this.options.prompt, null);
+    if (this.#roomPrompt) this.#queuePrompt(v, this.#roomPrompt, null);
     return v;
   }
 
@@ -469,8 +488,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    */
   protected openingFor(owner?: PlayerRecord): string | undefined {
     const openings = this.engine.model.openings;
-    if (openings.size === 0 || !this.options.prompt) return undefined;
-    const name = `${this.options.prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
+    const prompt = this.#roomPrompt;
+    if (openings.size === 0 || !prompt) return undefined;
+    const name = `${prompt.trim().toLowerCase()}/${Math.max(0, owner?.character?.spawnIndex ?? 0)}`;
     return openings.has(name) ? name : undefined;
   }
 
@@ -523,6 +543,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       p.motion.push(m);
       if (p.motion.length > cap) p.motion.splice(0, p.motion.length - cap);
     }
+    for (const w of this.walkers) w.step(ctx.dt);
     this.physics.step(ctx.dt);
     for (const p of this.players.values()) this.#syncPose(p);
     this.state.tick = ctx.tick;
@@ -568,9 +589,23 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     s.grounded = c.grounded;
   }
 
-  /** The conditioning of a view's next block from its driver's motion. Subclasses may change the mapping. */
+  /**
+   * The conditioning of a view's next block from its driver's motion; a geometry-taking
+   * model's maps draw every other character of the room where physics has it now
+   * ({@link charactersSeenBy}). Subclasses may change the mapping.
+   */
   protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
-    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, this.conditioningParams, v.driver?.character?.pose());
+    const view = this.conditioningParams.view;
+    const params = view && this.actionSpace?.geometry ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(v.driver) } } : this.conditioningParams;
+    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, params, v.driver?.character?.pose());
+  }
+
+  /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there) and the walkers. */
+  protected charactersSeenBy(viewer: PlayerRecord | null): CharacterShape[] {
+    const out: CharacterShape[] = [];
+    for (const p of this.players.values()) if (p !== viewer && p.character) out.push(p.character.shape(p.color));
+    for (const w of this.walkers) out.push(w.character.shape(w.color));
+    return out;
   }
 
   /** Extra step options of a block (e.g. caller-supplied noise). Default none. */
@@ -724,7 +759,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         if (p.spectating !== null) return void p.client.send('error', { code: 'spectator', message: 'a spectator cannot change the prompt' });
         const v = p.view;
         if (!v || v.ended) return void p.client.send('error', { code: 'no_session', message: 'no world session to change the prompt of' });
-        void this.#queuePrompt(v, r.value.text, p);
+        if (this.options.promptScope === 'view') return void this.#queuePrompt(v, r.value.text, p);
+        // Room-wide: the weather and light of the one world every player of the room sees.
+        this.#roomPrompt = r.value.text;
+        for (const w of this.views.values()) if (!w.ended && !w.closed) void this.#queuePrompt(w, r.value.text, w === v ? p : null);
       },
       stats: (p, msg) => {
         const r = validateEmpty(msg, 'stats');

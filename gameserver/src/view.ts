@@ -6,6 +6,7 @@
 import type { Client } from '@colyseus/core';
 
 import type { DecoderStream, Session } from '../../sdk/src/index.js';
+import type { Color } from '../../world/src/levels/index.js';
 import type { AuthIdentity } from './auth.js';
 import type { Conditioning } from '../../world/src/conditioning.js';
 import type { Character, CharacterInput, TickMotion } from '../../world/src/physics.js';
@@ -20,6 +21,8 @@ export class PlayerRecord {
   /** Session id of the player this one watches (a spectator: no world, no input), else null. */
   readonly spectating: string | null;
   readonly identity: AuthIdentity | null;
+  /** Its character's colour in every view that shows it. */
+  color: Color = [0.5, 0.5, 0.5];
   /** Held keys and look not yet applied. */
   readonly input: CharacterInput = { keys: 0, lookX: 0, lookY: 0 };
   /** Newest input seq received (-1: none). */

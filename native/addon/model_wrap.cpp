@@ -4,6 +4,7 @@
 #include "addon/session_wrap.h"
 #include "core/cpu_features.h"
 #include "engine/session.h"
+#include "kernels/attention.h"
 
 #include <unistd.h>
 
@@ -198,6 +199,10 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("cpuFeatures", wc::cpu_features_string());
   o.Set("threads", ctx_->executor->threads());
   o.Set("weightBytes", double(ctx_->model->weight_bytes));
+  // Activation memory: the engine's one forward workspace (as of its last forward) and the
+  // attention kernels' per-thread scratch (fixed size, one per compute thread).
+  o.Set("workspaceBytes", double(ctx_->ws->reported_bytes()));
+  o.Set("attentionScratchBytes", double(wc::attention_scratch_bytes() * size_t(ctx_->executor->threads())));
   return o;
 }
 
@@ -302,7 +307,7 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
       }
       auto outs = std::make_shared<std::vector<wc::BlockOutput>>(size_t(n));
       auto errs = std::make_shared<std::vector<std::exception_ptr>>(size_t(n));
-      wc::step_batch(ss.data(), reqs.data(), n, outs->data(), errs->data(), ctx->batch_ws, ctx->executor->pool());
+      wc::step_batch(ss.data(), reqs.data(), n, outs->data(), errs->data(), *ctx->ws, ctx->executor->pool());
       return [outs, errs](Napi::Env env) -> Napi::Value {
         Napi::Array res = Napi::Array::New(env, outs->size());
         for (size_t k = 0; k < outs->size(); ++k) {

@@ -19,7 +19,9 @@ struct ModelCtx {
   std::unique_ptr<wc::KvPool> pool;  // declared before the executor: destroyed after its jobs drain
   wc::KvType kv_type = wc::KvType::BF16;
   std::unique_ptr<wc::Executor> executor;
-  wc::ForwardWorkspace batch_ws;  // for step_batch; used on the engine thread only
+  // The engine thread's forward workspace: step_batch and every session of this model use
+  // it (on the engine thread only), so activation memory does not grow with sessions.
+  std::shared_ptr<wc::ForwardWorkspace> ws = std::make_shared<wc::ForwardWorkspace>();
   std::atomic<bool> closed{false};
 };
 

@@ -114,6 +114,7 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
       }
     }
     // Admission to the KV pool happens here, under the pool's lock: refused up front.
+    so.workspace = ctx_->ws;
     session_ = std::make_shared<wc::Session>(ctx_->model, *ctx_->pool, ctx_->executor->pool(), so);
     init_layout();
     return 0;

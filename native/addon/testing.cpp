@@ -14,6 +14,7 @@
 #include "kernels/rope.h"
 #include "kv/quantize.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -251,35 +252,45 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       spans.push_back(sp);
     }
     std::vector<float> out(size_t(nq) * D);
-    // opts: {isa?, strategy?: 'auto'|'heads'|'sequence'}
+    // opts: {isa?, strategy?: 'auto'|'heads'|'sequence', dot?: false → AVX-512 widens bf16/int8 tiles}
     wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
     wc::Isa isa = wc::active_isa();
+    bool dot = true;
     if (info.Length() > 6 && !info[6].IsUndefined()) {
       if (!info[6].IsObject()) throw_arg(env, "attention opts must be an object");
       Napi::Object o = info[6].As<Napi::Object>();
       isa = isa_arg(env, o.Get("isa"));
       if (int(isa) > int(wc::best_isa())) throw_arg(env, "this CPU lacks that ISA");
       if (!o.Get("strategy").IsUndefined()) strategy = strategy_arg(env, o.Get("strategy"));
+      Napi::Value dv = o.Get("dot");
+      if (!dv.IsUndefined()) {
+        if (!dv.IsBoolean()) throw_arg(env, "attention opts.dot must be a boolean");
+        dot = dv.As<Napi::Boolean>().Value();
+      }
     }
     if (info.Length() > 5 && info[5].ToBoolean()) {
       wc::attention_ref(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D);
     } else {
       const wc::Isa before = wc::active_isa();
       wc::set_active_isa(isa);
+      wc::attention_set_dot_products(dot);
       try {
         wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool(), strategy);
       } catch (...) {
         wc::set_active_isa(before);
+        wc::attention_set_dot_products(true);
         throw;
       }
       wc::set_active_isa(before);
+      wc::attention_set_dot_products(true);
     }
     return to_float32(env, std::move(out));
   });
 }
 
-// benchAttention(nQ, frames, tokensPerFrame, heads, headDim, type, reps) →
-// {pagesSec, contiguousSec}: the same keys as one span per frame page vs one contiguous span.
+// benchAttention(nQ, frames, tokensPerFrame, heads, headDim, type, reps, strategy?, threads?, {samples?}) →
+// {pagesSec, contiguousSec, pagesSamples, contiguousSamples, auto}: the same keys as one span
+// per frame page vs one contiguous span (medians of the samples).
 Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -331,17 +342,54 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
       pages.push_back(p);
     }
     auto time = [&](const std::vector<wc::KvSpan>& sp) {
-      wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
       auto t0 = std::chrono::steady_clock::now();
       for (int r = 0; r < reps; ++r)
         wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
     };
+    // opts {samples?: n}: n interleaved (contiguous, paged) samples of `reps` calls each
+    // after one warm-up call of each; pagesSec / contiguousSec are their medians.
+    // {which?: 'both' | 'paged' | 'contiguous'} times only those layouts (NaN for the other).
+    int samples = 2;
+    bool do_c = true, do_p = true;
+    if (info.Length() > 9 && !info[9].IsUndefined()) {
+      if (!info[9].IsObject()) throw_arg(env, "benchAttention opts must be an object");
+      Napi::Object op = info[9].As<Napi::Object>();
+      Napi::Value sv = op.Get("samples");
+      if (!sv.IsUndefined()) {
+        if (!sv.IsNumber()) throw_arg(env, "benchAttention opts.samples must be a number");
+        samples = std::max(1, std::min(50, sv.As<Napi::Number>().Int32Value()));
+      }
+      Napi::Value wv = op.Get("which");
+      if (!wv.IsUndefined()) {
+        const std::string w = string_arg(env, wv, "benchAttention opts.which");
+        if (w != "both" && w != "paged" && w != "contiguous") throw_arg(env, "opts.which must be both, paged or contiguous");
+        do_c = w != "paged";
+        do_p = w != "contiguous";
+      }
+    }
     std::vector<wc::KvSpan> one{whole};
-    double c1 = time(one), p1 = time(pages), c2 = time(one), p2 = time(pages);
+    if (do_c) wc::attention(q.data(), nq, D, one.data(), 1, nh, hd, out.data(), D, bp, strategy);
+    if (do_p) wc::attention(q.data(), nq, D, pages.data(), int(pages.size()), nh, hd, out.data(), D, bp, strategy);
+    std::vector<double> cs, ps;
+    for (int i = 0; i < samples; ++i) {
+      if (do_c) cs.push_back(time(one));
+      if (do_p) ps.push_back(time(pages));
+    }
+    auto median = [](std::vector<double> v) {
+      if (v.empty()) return std::nan("");
+      std::sort(v.begin(), v.end());
+      const size_t n = v.size();
+      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
     Napi::Object o = Napi::Object::New(env);
-    o.Set("pagesSec", std::min(p1, p2));
-    o.Set("contiguousSec", std::min(c1, c2));
+    o.Set("pagesSec", median(ps));
+    o.Set("contiguousSec", median(cs));
+    Napi::Array pa = Napi::Array::New(env, ps.size()), ca = Napi::Array::New(env, cs.size());
+    for (size_t i = 0; i < ps.size(); ++i) pa.Set(uint32_t(i), ps[i]);
+    for (size_t i = 0; i < cs.size(); ++i) ca.Set(uint32_t(i), cs[i]);
+    o.Set("pagesSamples", pa);
+    o.Set("contiguousSamples", ca);
     o.Set("auto", wc::attention_auto_strategy(nq, nh, T, single ? 1 : test_pool().size()) == wc::AttnStrategy::Heads ? "heads" : "sequence");
     return o;
   });

@@ -39,6 +39,7 @@ class AlignedBuffer {
   T* data() { return p_; }
   const T* data() const { return p_; }
   size_t size() const { return n_; }
+  size_t capacity_bytes() const { return cap_ * sizeof(T); }
   T& operator[](size_t i) { return p_[i]; }
   const T& operator[](size_t i) const { return p_[i]; }
 

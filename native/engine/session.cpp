@@ -30,6 +30,7 @@ Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool
       threads_(threads),
       seed_(o.seed),
       sched_(model_->config.timestep_shift, model_->config.num_train_timesteps),
+      ws_(o.workspace ? o.workspace : std::make_shared<ForwardWorkspace>()),
       window_(model_->config.staggered_window),
       fold_(o.fold_commit || model_->config.staggered_window > 0) {
   const ModelConfig& c = model_->config;
@@ -89,6 +90,7 @@ Session::Session(const Session& p, uint64_t seed)
       sched_(p.sched_),
       steps_(p.steps_),
       next_frame_(p.next_frame_),
+      ws_(p.ws_),
       window_(p.window_),
       flight_(p.flight_),
       fold_(p.fold_) {
@@ -253,7 +255,7 @@ void Session::run_forward(const float* x, const float* t, const float* actions, 
   fill_seq(in, x, t, actions, geometry, next_frame_);
   in.commit_to = commit ? kv_.get() : nullptr;
   in.v_out = v_out;
-  wan_forward(*model_, &in, 1, ws_, threads_, &times_);
+  wan_forward(*model_, &in, 1, *ws_, threads_, &times_);
 }
 
 // The block waiting for its commit, as a sequence of the batch: its x0 at t = context_noise,
@@ -276,7 +278,7 @@ void Session::flush() {
     tctx_.assign(c.num_frame_per_block, float(c.context_noise));
     std::vector<SeqInput> one;
     push_pending_commit(one);
-    wan_forward(*model_, one.data(), 1, ws_, threads_, &times_);
+    wan_forward(*model_, one.data(), 1, *ws_, threads_, &times_);
   } catch (...) {
     kv_->abort_block();
     throw;
@@ -323,7 +325,7 @@ void Session::step(const float* actions, const std::vector<const float*>* noise,
   req.geometry = geometry;
   req.noise = noise;
   std::exception_ptr err;
-  step_batch(&self, &req, 1, &out, &err, ws_, threads_);
+  step_batch(&self, &req, 1, &out, &err, *ws_, threads_);
   if (err) std::rethrow_exception(err);
 }
 

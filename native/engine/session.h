@@ -54,6 +54,9 @@ struct SessionOptions {
   // batched forward of [block n at t = context_noise, block n+1 at t₀] under the
   // block-causal rule, as MAGI-1 runs chunks), saving one forward per block.
   bool fold_commit = false;
+  // The engine's forward workspace (one per engine thread, shared by its sessions; see
+  // ForwardWorkspace). Null: the session makes its own (standalone use).
+  std::shared_ptr<ForwardWorkspace> workspace;
 };
 
 struct BlockOutput {
@@ -206,7 +209,7 @@ class Session {
   FlowMatchSchedule sched_;
   std::vector<double> steps_;
   int64_t next_frame_ = 0;
-  ForwardWorkspace ws_;
+  std::shared_ptr<ForwardWorkspace> ws_;  // the engine's (shared), used on the engine thread only
   StageTimes times_, total_;
   std::vector<float> x_, v_, x0_, eps_, tbuf_, tctx_;
   int window_ = 0;              // staggered pipeline window (0: the block loop)

@@ -1,6 +1,10 @@
-// AVX2+FMA attention tile: scores for 4 queries × 16 keys per pass from a transposed
-// key tile, a vector exp, and P·V over 8-wide head slices. Compiled with -mavx2 -mfma;
-// called only when the CPU has them. No std:: templates here (ODR across ISA flags).
+// AVX2+FMA attention block kernel: the AVX-512 one's structure at 8 lanes. Sᵀ = K·Qᵀ as a
+// 6 keys × 16 queries micro-kernel (12 accumulators) with key rows read in place (f32
+// pages) or from a per-tile widened copy (bf16 values / int8 integers, exact), online
+// softmax down the columns, O += P·V as a 6 queries × 16 head elements micro-kernel.
+// bf16/int8 numerics are those of the dot-product paths (queries rounded to bf16 or
+// quantised to int8, P rounded to bf16 or quantised to u8; integer sums exact in f32).
+// Compiled with -mavx2 -mfma; called only when the CPU has them.
 #include <immintrin.h>
 
 #include "kernels/attention_tile.h"
@@ -8,8 +12,7 @@
 namespace wc {
 namespace {
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int mini(int a, int b) { return a < b ? a : b; }
 
 inline __m256 exp256(__m256 x) {
   x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
@@ -29,115 +32,171 @@ inline __m256 exp256(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-inline float hmax8(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-  return _mm_cvtss_f32(m);
-}
-inline float hsum8(__m256 v) {
-  __m128 m = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_add_ss(m, _mm_shuffle_ps(m, m, 1));
-  return _mm_cvtss_f32(m);
+// Sᵀ[j][i0 .. i0+16) for keys j < n; see attention_avx512.cpp scores_chunk.
+void scores_chunk(const float* qt, int nqp, int i0, const float* kbase, int64_t kstride, int n, int hd, float* st,
+                  float scale, const float* kmul, int64_t kmul_stride, const float* qmul) {
+  for (int j = 0; j < n; j += 6) {
+    const float* kr[6];
+    for (int r = 0; r < 6; ++r) kr[r] = kbase + mini(j + r, n - 1) * kstride;
+    __m256 acc[6][2];
+    for (int r = 0; r < 6; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    const float* qd = qt + i0;
+    for (int d = 0; d < hd; ++d, qd += nqp) {
+      const __m256 q0 = _mm256_load_ps(qd), q1 = _mm256_load_ps(qd + 8);
+      for (int r = 0; r < 6; ++r) {
+        const __m256 kb = _mm256_broadcast_ss(kr[r] + d);
+        acc[r][0] = _mm256_fmadd_ps(kb, q0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(kb, q1, acc[r][1]);
+      }
+    }
+    const int rows = mini(6, n - j);
+    for (int r = 0; r < rows; ++r) {
+      const __m256 km = _mm256_set1_ps(kmul ? kmul[(j + r) * kmul_stride] : scale);
+      float* dst = st + (j + r) * nqp + i0;
+      for (int c = 0; c < 2; ++c) {
+        __m256 s = acc[r][c];
+        if (qmul) s = _mm256_mul_ps(s, _mm256_load_ps(qmul + i0 + 8 * c));
+        _mm256_store_ps(dst + 8 * c, _mm256_mul_ps(s, km));
+      }
+    }
+  }
 }
 
-// Raw scores q·k for queries [i0, i0+R) and keys [j0, j0+16) of the tile.
 template <int R>
-inline void raw_scores(const AttnTile& t, AttnScratch& st, int i0, int j0) {
-  const int hd = t.head_dim;
-  const int64_t hoff = int64_t(t.head) * hd;
+inline void pv_rows(AttnWork& w, int i0, const float* vbase, int64_t vstride, int n, int dc, int hd) {
+  const int nqp = w.nqp;
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  const float* q[R];
-  for (int r = 0; r < R; ++r) q[r] = t.q + (i0 + r) * t.q_stride + hoff;
-  for (int d = 0; d < hd; ++d) {
-    const __m256 k0 = _mm256_load_ps(st.kt[d] + j0), k1 = _mm256_load_ps(st.kt[d] + j0 + 8);
+  const float* vj = vbase + dc;
+  const float* pj = w.p + i0;
+  for (int j = 0; j < n; ++j, vj += vstride, pj += nqp) {
+    const __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8);
     for (int r = 0; r < R; ++r) {
-      const __m256 qd = _mm256_broadcast_ss(q[r] + d);
-      acc[r][0] = _mm256_fmadd_ps(qd, k0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(qd, k1, acc[r][1]);
+      const __m256 pb = _mm256_broadcast_ss(pj + r);
+      acc[r][0] = _mm256_fmadd_ps(pb, v0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(pb, v1, acc[r][1]);
     }
   }
   for (int r = 0; r < R; ++r) {
-    _mm256_store_ps(st.s[i0 + r] + j0, acc[r][0]);
-    _mm256_store_ps(st.s[i0 + r] + j0 + 8, acc[r][1]);
+    float* o = w.o + (i0 + r) * hd + dc;
+    const __m256 cr = _mm256_set1_ps(w.corr[i0 + r]), po = _mm256_set1_ps(w.post[i0 + r]);
+    for (int c = 0; c < 2; ++c)
+      _mm256_storeu_ps(o + 8 * c, _mm256_fmadd_ps(acc[r][c], po, _mm256_mul_ps(_mm256_loadu_ps(o + 8 * c), cr)));
   }
 }
 
-void softmax_update(const AttnTile& t, AttnScratch& st, int i, int n) {
-  float* s = st.s[i];
-  const int nv = (n + 7) / 8 * 8;
-  for (int j = n; j < nv; ++j) s[j] = -__builtin_inff();
-  const __m256 sc = _mm256_set1_ps(t.scale);
-  __m256 mxv = _mm256_set1_ps(st.m[i]);
-  for (int j = 0; j < nv; j += 8) {
-    const __m256 v = _mm256_mul_ps(_mm256_load_ps(s + j), sc);
-    _mm256_store_ps(s + j, v);
-    mxv = _mm256_max_ps(mxv, v);
-  }
-  const float mx = hmax8(mxv);
-  const float corr = __builtin_expf(st.m[i] - mx);
-  const __m256 mv = _mm256_set1_ps(mx);
-  __m256 sum = _mm256_setzero_ps();
-  for (int j = 0; j < nv; j += 8) {
-    __m256 p = exp256(_mm256_sub_ps(_mm256_load_ps(s + j), mv));
-    if (j + 8 > n) {  // zero the lanes past the tile's keys
-      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-      const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lane));
-      p = _mm256_and_ps(p, keep);
+// One 8-wide column remainder (head_dim % 16 == 8), row by row.
+inline void pv_rows8(AttnWork& w, int i, const float* vbase, int64_t vstride, int n, int dc, int hd) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int j = 0; j < n; ++j) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(w.p + j * w.nqp + i), _mm256_loadu_ps(vbase + j * vstride + dc), acc);
+  float* o = w.o + i * hd + dc;
+  _mm256_storeu_ps(o, _mm256_fmadd_ps(acc, _mm256_set1_ps(w.post[i]), _mm256_mul_ps(_mm256_loadu_ps(o), _mm256_set1_ps(w.corr[i]))));
+}
+
+void pv_f32(AttnWork& w, int nq, const float* vbase, int64_t vstride, int n, int hd) {
+  int dc = 0;
+  for (; dc + 16 <= hd; dc += 16) {
+    int i = 0;
+    for (; i + 6 <= nq; i += 6) pv_rows<6>(w, i, vbase, vstride, n, dc, hd);
+    switch (nq - i) {
+      case 5: pv_rows<5>(w, i, vbase, vstride, n, dc, hd); break;
+      case 4: pv_rows<4>(w, i, vbase, vstride, n, dc, hd); break;
+      case 3: pv_rows<3>(w, i, vbase, vstride, n, dc, hd); break;
+      case 2: pv_rows<2>(w, i, vbase, vstride, n, dc, hd); break;
+      case 1: pv_rows<1>(w, i, vbase, vstride, n, dc, hd); break;
+      default: break;
     }
-    _mm256_store_ps(s + j, p);
-    sum = _mm256_add_ps(sum, p);
   }
-  st.l[i] = st.l[i] * corr + hsum8(sum);
-  st.m[i] = mx;
-  float* a = st.acc[i];
-  const __m256 cv = _mm256_set1_ps(corr);
-  for (int d = 0; d < t.head_dim; d += 8) _mm256_store_ps(a + d, _mm256_mul_ps(_mm256_load_ps(a + d), cv));
+  if (dc < hd)
+    for (int i = 0; i < nq; ++i) pv_rows8(w, i, vbase, vstride, n, dc, hd);
 }
 
-void pv(AttnScratch& st, int nq, int n, int hd) {
-  for (int i = 0; i < nq; ++i) {
-    float* a = st.acc[i];
-    for (int d0 = 0; d0 < hd; d0 += 32) {  // 4 registers of the accumulator row at a time
-      const int nd = hd - d0 < 32 ? hd - d0 : 32;
-      __m256 acc[4];
-      for (int c = 0; c < nd / 8; ++c) acc[c] = _mm256_load_ps(a + d0 + 8 * c);
+enum class PForm { F32, Bf16Round, U8Values };
+
+inline __m256 round_bf16(__m256 p) {  // round to nearest even; p is finite and >= 0
+  const __m256i u = _mm256_castps_si256(p);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb);
+  return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32(int(0xffff0000u))));
+}
+
+void softmax(AttnWork& w, int n, PForm form, const float* vscale, int64_t vscale_stride) {
+  const int nqp = w.nqp;
+  float* st = w.st;
+  for (int i0 = 0; i0 < nqp; i0 += 8) {
+    const __m256 mo = _mm256_load_ps(w.m + i0);
+    __m256 mx = mo;
+    for (int j = 0; j < n; ++j) mx = _mm256_max_ps(mx, _mm256_load_ps(st + j * nqp + i0));
+    const __m256 corr = exp256(_mm256_sub_ps(mo, mx));
+    _mm256_store_ps(w.m + i0, mx);
+    _mm256_store_ps(w.corr + i0, corr);
+    __m256 sum = _mm256_setzero_ps(), post = _mm256_set1_ps(1.f);
+    if (form == PForm::U8Values) {
+      __m256 wmax = _mm256_setzero_ps();
       for (int j = 0; j < n; ++j) {
-        const __m256 pj = _mm256_broadcast_ss(st.s[i] + j);
-        const float* vj = st.vptr[j] + d0;
-        for (int c = 0; c < nd / 8; ++c) acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), acc[c]);
+        const __m256 p = exp256(_mm256_sub_ps(_mm256_load_ps(st + j * nqp + i0), mx));
+        sum = _mm256_add_ps(sum, p);
+        const __m256 wv = _mm256_mul_ps(p, _mm256_set1_ps(vscale[j * vscale_stride]));
+        _mm256_store_ps(st + j * nqp + i0, wv);
+        wmax = _mm256_max_ps(wmax, wv);
       }
-      for (int c = 0; c < nd / 8; ++c) _mm256_store_ps(a + d0 + 8 * c, acc[c]);
+      const __m256 pos = _mm256_cmp_ps(wmax, _mm256_setzero_ps(), _CMP_GT_OQ);
+      const __m256 inv = _mm256_and_ps(pos, _mm256_div_ps(_mm256_set1_ps(255.f), wmax));
+      post = _mm256_div_ps(wmax, _mm256_set1_ps(255.f));
+      for (int j = 0; j < n; ++j) {
+        __m256i u = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_load_ps(st + j * nqp + i0), inv));
+        u = _mm256_min_epi32(u, _mm256_set1_epi32(255));
+        _mm256_store_ps(w.p + j * nqp + i0, _mm256_cvtepi32_ps(u));
+      }
+    } else {
+      for (int j = 0; j < n; ++j) {
+        __m256 p = exp256(_mm256_sub_ps(_mm256_load_ps(st + j * nqp + i0), mx));
+        if (form == PForm::Bf16Round) p = round_bf16(p);
+        _mm256_store_ps(w.p + j * nqp + i0, p);
+        sum = _mm256_add_ps(sum, p);
+      }
     }
+    _mm256_store_ps(w.l + i0, _mm256_fmadd_ps(_mm256_load_ps(w.l + i0), corr, sum));
+    _mm256_store_ps(w.post + i0, post);
   }
+}
+
+void scores(const AttnWork& w, const float* qt, const float* kbase, int64_t kstride, int n, int hd, float scale,
+            const float* kmul, int64_t kmul_stride, const float* qmul) {
+  for (int i0 = 0; i0 < w.nqp; i0 += 16)
+    scores_chunk(qt, w.nqp, i0, kbase, kstride, n, hd, const_cast<float*>(w.st), scale, kmul, kmul_stride, qmul);
 }
 
 }  // namespace
 
-void attn_tile_avx2(const AttnTile& t, AttnScratch& st) {
-  if (t.head_dim % 8) {
-    attn_tile_portable(t, st);
-    return;
-  }
-  int64_t base = 0;
-  for (int sp = 0; sp < t.n_spans; ++sp) {
-    const KvSpan& s = t.spans[sp];
-    const int64_t lo = max64(t.token_begin - base, 0), hi = min64(t.token_end - base, s.tokens);
-    for (int64_t j0 = lo; j0 < hi; j0 += kKTile) {
-      const int n = int(min64(kKTile, hi - j0));
-      attn_load_kv(s, j0, n, t.head, t.n_heads, t.head_dim, st);
-      for (int jb = 0; jb < n; jb += 16) {
-        int i = 0;
-        for (; i + 4 <= t.nq; i += 4) raw_scores<4>(t, st, i, jb);
-        for (; i < t.nq; ++i) raw_scores<1>(t, st, i, jb);
+void attn_block_avx2(const AttnBlock& b, AttnWork& w) {
+  const int hd = b.head_dim;
+  const int64_t hoff = int64_t(b.head) * hd;
+  for (int t = 0; t < b.n_tiles; ++t) {
+    const AttnKeyTile& kt = b.tiles[t];
+    const KvSpan& s = b.spans[kt.span];
+    const int n = kt.n;
+    switch (s.type) {
+      case KvType::F32: {
+        const int64_t row0 = kt.j0 * s.stride + hoff;
+        scores(w, w.qt, static_cast<const float*>(s.k) + row0, s.stride, n, hd, b.scale, nullptr, 0, nullptr);
+        softmax(w, n, PForm::F32, nullptr, 0);
+        pv_f32(w, b.nq, static_cast<const float*>(s.v) + row0, s.stride, n, hd);
+        break;
       }
-      for (int i = 0; i < t.nq; ++i) softmax_update(t, st, i, n);
-      pv(st, t.nq, n, t.head_dim);
+      case KvType::BF16:
+        attn_widen_tile(s, kt.j0, n, b.head, b.n_heads, hd, w);
+        scores(w, w.qtb, w.kw, hd, n, hd, b.scale, nullptr, 0, nullptr);
+        softmax(w, n, PForm::Bf16Round, nullptr, 0);
+        pv_f32(w, b.nq, w.vw, hd, n, hd);
+        break;
+      case KvType::I8:
+        attn_widen_tile(s, kt.j0, n, b.head, b.n_heads, hd, w);
+        scores(w, w.qti, w.kw, hd, n, hd, 0.f, s.k_scale + kt.j0 * b.n_heads + b.head, b.n_heads, w.qss);
+        softmax(w, n, PForm::U8Values, s.v_scale + kt.j0 * b.n_heads + b.head, b.n_heads);
+        pv_f32(w, b.nq, w.vw, hd, n, hd);
+        break;
     }
-    base += s.tokens;
-    if (base >= t.token_end) break;
   }
 }
 

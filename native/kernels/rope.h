@@ -4,6 +4,7 @@
 // frame index; h and w are the token's row and column in the patch grid.
 // Angles and the rotation are computed in double, as upstream does.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,10 @@ class RopeTable {
  public:
   void prepare(int F, int H, int W, int64_t frame_start, int head_dim);
   int H() const { return H_; }
+  size_t bytes() const {
+    return (tc_.capacity() + ts_.capacity() + hc_.capacity() + hs_.capacity() + wc_.capacity() + ws_.capacity()) *
+           sizeof(double);
+  }
   int W() const { return W_; }
   // Rotate one token vector (n_heads × head_dim) of frame f (0-based in the block), row h, column w.
   void rotate(float* x, int n_heads, int f, int h, int w) const;

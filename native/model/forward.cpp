@@ -77,9 +77,26 @@ CrossKv compute_cross_kv(const WanModel& m, const float* prompt, int len, Thread
   return kv;
 }
 
+size_t ForwardWorkspace::bytes() const {
+  size_t b = 0;
+  for (const FloatBuffer* f : {&patches, &x, &h, &q, &k, &v, &attn, &y, &ffn, &sinus, &te, &e, &e0, &act_h, &mods,
+                               &head_mods, &out, &mg_in, &mg_h, &mg_h2, &mg_qkv, &mg_att, &mg_k, &mg_v, &mg_kb,
+                               &mg_kbe, &mg_kbkv, &mg_q})
+    b += f->capacity_bytes();
+  for (const TimeEmb& t : time_cache) b += t.e.capacity_bytes();
+  b += spans.capacity() * sizeof(KvSpan) + (row0.capacity() + frame0.capacity()) * sizeof(int64_t) +
+       groups.capacity() * sizeof(Group) + rope.capacity() * sizeof(RopeTable);
+  for (const RopeTable& r : rope) b += r.bytes();
+  return b;
+}
+
 void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWorkspace& ws, ThreadPool* pool,
                  StageTimes* times) {
   TraceScope trace("forward", "model");
+  struct Report {  // the workspace's size after every forward, however it ends
+    ForwardWorkspace& ws;
+    ~Report() { ws.report(); }
+  } report{ws};
   const ModelConfig& c = m.config;
   const int D = c.dim, ph = c.patch_h, pw = c.patch_w, nh = c.num_heads, hd = c.head_dim();
   const int n_act = c.has_action && !c.mg_action() ? c.action.size() : 0;  // additive action embedding

@@ -2,6 +2,8 @@
 // sequences (sessions' blocks) are stacked as rows so every linear is one GEMM,
 // while each keeps its own timesteps, frames, prompt K/V and committed KV frames.
 #pragma once
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -51,7 +53,22 @@ struct SeqInput {
   KvStore* act_keyboard = nullptr;
 };
 
+// The activations of a forward. One per engine (its job thread), shared by every session
+// of that engine and by step_batch: sessions hold no activation memory of their own, so
+// it is bounded by the largest batch the engine runs, not by the session count. Buffers
+// grow to the largest forward seen and are reused; nothing in them outlives a forward
+// except the caches below (rope tables per batch slot, time embeddings per timestep),
+// which are keyed by what they depend on.
 struct ForwardWorkspace {
+  ForwardWorkspace() = default;
+  ForwardWorkspace(const ForwardWorkspace&) = delete;
+  ForwardWorkspace& operator=(const ForwardWorkspace&) = delete;
+  // Bytes held now (engine thread only).
+  size_t bytes() const;
+  // bytes() as of the end of the last forward, readable from any thread.
+  size_t reported_bytes() const { return reported_.load(std::memory_order_relaxed); }
+  void report() { reported_.store(bytes(), std::memory_order_relaxed); }
+
   FloatBuffer patches, x, h, q, k, v, attn, y, ffn, sinus, te, e, e0, act_h, mods, head_mods, out;
   std::vector<KvSpan> spans;
   FloatBuffer mg_in, mg_h, mg_h2, mg_qkv, mg_att, mg_k, mg_v, mg_kb, mg_kbe, mg_kbkv, mg_q;  // matrix_game action module
@@ -68,6 +85,9 @@ struct ForwardWorkspace {
     int frame;  // index within its sequence's block
   };
   std::vector<Group> groups;
+
+ private:
+  std::atomic<size_t> reported_{0};
 };
 
 void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWorkspace& ws, ThreadPool* pool,

@@ -141,6 +141,14 @@ export interface ModelInfo {
   threads: number;
   /** Bytes of the loaded weights in memory (packed linears plus f32 vectors). */
   weightBytes: number;
+  /**
+   * Bytes of the engine's forward workspace (activations), as of its last forward. One
+   * workspace per engine thread, shared by all of the model's sessions: it is bounded by
+   * the largest batch the engine runs and does not grow with the number of sessions.
+   */
+  workspaceBytes: number;
+  /** Bytes of the attention kernels' scratch: a fixed block per compute thread. */
+  attentionScratchBytes: number;
 }
 
 /**

@@ -23,8 +23,8 @@ export interface NativeTesting {
   gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean, opts?: { weights?: WeightType; dot?: boolean }): Float32Array;
   gemmPath(isa: string | null, weights: WeightType, dot?: boolean): string;
   benchGemm(M: number, K: number, N: number, weights: WeightType, threads: number, reps: number, dot?: boolean, epilogue?: number): { seconds: number[]; path: string; isa: string };
-  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean, opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; strategy?: 'auto' | 'heads' | 'sequence' }): Float32Array;
-  benchAttention(nQ: number, frames: number, tokensPerFrame: number, heads: number, headDim: number, type: KvDType, reps: number, strategy?: 'auto' | 'heads' | 'sequence', threads?: number): { pagesSec: number; contiguousSec: number; auto: 'heads' | 'sequence' };
+  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean, opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; strategy?: 'auto' | 'heads' | 'sequence'; dot?: boolean }): Float32Array;
+  benchAttention(nQ: number, frames: number, tokensPerFrame: number, heads: number, headDim: number, type: KvDType, reps: number, strategy?: 'auto' | 'heads' | 'sequence', threads?: number, opts?: { samples?: number; which?: 'both' | 'paged' | 'contiguous' }): { pagesSec: number; contiguousSec: number; pagesSamples: number[]; contiguousSamples: number[]; auto: 'heads' | 'sequence' };
   quantizeI8(x: Float32Array, tokens: number, heads: number, headDim: number): { q: Int8Array; scales: Float32Array; back: Float32Array };
   norm(kind: 'layer' | 'layer_mod' | 'rms', x: Float32Array, rows: number, dim: number, eps: number, a: Float32Array | null, b: Float32Array | null): Float32Array;
   rope(x: Float32Array, F: number, H: number, W: number, frameStart: number, nHeads: number, headDim: number, ref?: boolean): Float32Array;

@@ -38,7 +38,8 @@ import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type 
 import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../world/src/physics.js';
 import { KEY_BITS } from '../../world/src/keys.js';
 import { Rng } from '../../world/src/rng.js';
-import { EYE_HEIGHT, GEOMETRY_CHANNELS, GEOMETRY_DEFAULTS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type GeometryOptions } from '../../world/src/render.js';
+import { CHARACTER_COLORS, EYE_HEIGHT, GEOMETRY_CHANNELS, GEOMETRY_DEFAULTS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type CharacterShape, type GeometryOptions } from '../../world/src/render.js';
+import { Walker } from '../../world/src/walkers.js';
 
 export { Rng };
 
@@ -59,6 +60,28 @@ export interface DatasetOptions {
   level?: Level;
   /** Progress lines to stderr (default true). */
   progress?: boolean;
+  /**
+   * Other characters in the episodes (default false: the dataset as before, byte for byte):
+   * each episode gets 0–3 walkers — crossing in front of the spawn view, walking towards
+   * or away from it, or standing still — drawn from its own RNG stream; their poses go to
+   * others.f32 and they are in the frames and the geometry maps.
+   */
+  characters?: boolean;
+}
+
+/** Most other characters an episode has (slots of others.f32). */
+export const MAX_OTHERS = 3;
+/** Floats per slot of others.f32: present (0/1), foot x, y, z, yaw. */
+export const OTHER_FLOATS = 5;
+/** How another character of an episode moves, relative to the spawn's view. */
+export type OtherKind = 'cross' | 'towards' | 'away' | 'still';
+
+/** Another character of an episode: how it moves and its colour (CHARACTER_COLORS index). */
+export interface OtherPlan {
+  kind: OtherKind;
+  /** Its waypoints [x, z] (walked in a loop; one for 'still'). */
+  path: [number, number][];
+  color: number;
 }
 
 export interface EpisodeMeta {
@@ -69,6 +92,8 @@ export interface EpisodeMeta {
   spawn: LevelSpawn & { index: number };
   policy: PolicyName;
   promptSwitchAt: number | null;
+  /** Its other characters (datasets made with `characters`; others.f32 has their poses). */
+  others?: OtherPlan[];
 }
 
 export interface DatasetMeta {
@@ -84,6 +109,8 @@ export interface DatasetMeta {
   seed: number;
   episodes: EpisodeMeta[];
   totalFrames: number;
+  /** Made with other characters: others.f32 holds [MAX_OTHERS × OTHER_FLOATS] per frame. */
+  characters?: boolean;
   /** geometry.f32's map: [GEOMETRY_CHANNELS, height, width] per frame, sampled with these options. */
   geometry?: { channels: number; height: number; width: number; samples: number; near: number };
 }
@@ -94,6 +121,46 @@ export interface EpisodeData {
   actions: Float32Array;
   poses: Float32Array;
   prompts: Uint8Array;
+  /** With other characters: [frames × MAX_OTHERS × OTHER_FLOATS]. */
+  others?: Float32Array;
+}
+
+/** The other characters' shapes at a frame of others.f32 (its rows for that frame). */
+export function otherShapes(rows: Float32Array, colors: readonly number[]): CharacterShape[] {
+  const out: CharacterShape[] = [];
+  for (let j = 0; j < MAX_OTHERS; j++) {
+    const o = j * OTHER_FLOATS;
+    if (rows[o] !== 1) continue;
+    out.push({ x: rows[o + 1]!, y: rows[o + 2]!, z: rows[o + 3]!, yaw: rows[o + 4]!, radius: 0.3, height: 1.8, color: CHARACTER_COLORS[colors[j]! % CHARACTER_COLORS.length]! });
+  }
+  return out;
+}
+
+/**
+ * The other characters of episode `id` (0–3), from a stream of their own so the rest of
+ * the episode's plan is what it is without them: where each walks relative to the spawn's
+ * view (forward f, right r): across in front, towards or away along the view, or still.
+ */
+export function planOthers(spawn: LevelSpawn, seed: number, id: number): OtherPlan[] {
+  const rng = new Rng(seed, id ^ 0x2c1b3c6d);
+  const n = rng.int(MAX_OTHERS + 1);
+  const yaw = spawn.yaw ?? 0;
+  const [px, , pz] = spawn.position;
+  const f = [-Math.sin(yaw), -Math.cos(yaw)];
+  const r = [Math.cos(yaw), -Math.sin(yaw)];
+  const at = (ahead: number, side: number): [number, number] => [px + f[0]! * ahead + r[0]! * side, pz + f[1]! * ahead + r[1]! * side];
+  const kinds: OtherKind[] = ['cross', 'towards', 'away', 'still'];
+  const out: OtherPlan[] = [];
+  for (let j = 0; j < n; j++) {
+    const kind = kinds[rng.int(kinds.length)]!;
+    const ahead = rng.range(3, 8);
+    const side = rng.range(-2, 2);
+    const half = rng.range(2.5, 5);
+    const path =
+      kind === 'cross' ? [at(ahead, -half), at(ahead, half)] : kind === 'towards' ? [at(ahead + 3, side), at(1.5, side)] : kind === 'away' ? [at(1.5, side), at(ahead + 3, side)] : [at(ahead, side)];
+    out.push({ kind, path, color: j });
+  }
+  return out;
 }
 
 /** The character's pose at episode frame k (poses.f32's row: foot x y z, yaw, pitch). */
@@ -286,9 +353,10 @@ export function planEpisode(level: Level, seed: number, id: number, frames: numb
 }
 
 /** One episode; its content depends only on (level, seed, id, frames, size). */
-export async function generateEpisode(level: Level, seed: number, id: number, frames: number, size: number): Promise<EpisodeData> {
+export async function generateEpisode(level: Level, seed: number, id: number, frames: number, size: number, characters = false): Promise<EpisodeData> {
   const { spawnIndex, policy: policyName, prompt0, switchAt, prompt1 } = planEpisode(level, seed, id, frames);
   const spawn = level.spawns[spawnIndex]!;
+  const othersPlan = characters ? planOthers(spawn, seed, id) : undefined;
 
   const space = defaultWorldActionSpace;
   const nAct = space.keys.length + space.mouse.length;
@@ -300,10 +368,15 @@ export async function generateEpisode(level: Level, seed: number, id: number, fr
     poses: new Float32Array(frames * 5),
     prompts: new Uint8Array(frames),
   };
+  if (othersPlan) {
+    data.meta.others = othersPlan;
+    data.others = new Float32Array(frames * MAX_OTHERS * OTHER_FLOATS);
+  }
 
   const world = await PhysicsWorld.create(level);
   try {
     const ch = world.addCharacter(spawn);
+    const walkers = (othersPlan ?? []).map((o) => new Walker(world, { path: o.path, pause: 0.5 }, CHARACTER_COLORS[o.color % CHARACTER_COLORS.length]!));
     const params = conditioningParams(world.params);
     const state: PolicyState = { rng: new Rng(seed, id ^ 0x5bd1e995), level, maxTurnRate: world.params.maxTurnRate };
     const policy = policyName === 'random' ? new RandomPolicy(state) : policyName === 'explorer' ? new ExplorerPolicy(state) : new IdlePolicy(state);
@@ -324,6 +397,7 @@ export async function generateEpisode(level: Level, seed: number, id: number, fr
           input.lookY += ctl.pitchRate * dt;
           const m = ch.step(input, dt);
           ticks.push(m);
+          for (const w of walkers) w.step(dt);
           world.step(dt);
         }
         blocked = ticks.some((m) => m.blocked);
@@ -335,7 +409,13 @@ export async function generateEpisode(level: Level, seed: number, id: number, fr
       const prompt = switchAt !== null && f >= switchAt ? prompt1 : prompt0;
       data.prompts[f] = prompt;
       const cam = eyeFromCharacter({ x: pose[0], y: pose[1], z: pose[2], yaw: pose[3], pitch: pose[4] });
-      renderView(level, cam, PROMPTS[prompt]!, size, size, data.frames.subarray(f * frameBytes, (f + 1) * frameBytes));
+      let shapes: CharacterShape[] | undefined;
+      if (data.others) {
+        const rows = data.others.subarray(f * MAX_OTHERS * OTHER_FLOATS, (f + 1) * MAX_OTHERS * OTHER_FLOATS);
+        walkers.forEach((w, j) => rows.set([1, w.character.x, w.character.y, w.character.z, w.character.yaw], j * OTHER_FLOATS));
+        shapes = otherShapes(rows, othersPlan!.map((o) => o.color));
+      }
+      renderView(level, cam, PROMPTS[prompt]!, size, size, data.frames.subarray(f * frameBytes, (f + 1) * frameBytes), shapes);
     }
   } finally {
     world.free();
@@ -350,6 +430,7 @@ interface WorkerJob {
   seed: number;
   frames: number;
   size: number;
+  characters: boolean;
 }
 
 const WORKER_TAG = 'worldcast-dataset-worker';
@@ -357,8 +438,8 @@ const WORKER_TAG = 'worldcast-dataset-worker';
 if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) {
   const job = (workerData as { job: WorkerJob }).job;
   parentPort!.on('message', (id: number) => {
-    generateEpisode(job.level, job.seed, id, job.frames, job.size).then(
-      (e) => parentPort!.postMessage({ ok: true, e }, [e.frames.buffer, e.actions.buffer, e.poses.buffer, e.prompts.buffer] as ArrayBuffer[]),
+    generateEpisode(job.level, job.seed, id, job.frames, job.size, job.characters).then(
+      (e) => parentPort!.postMessage({ ok: true, e }, [e.frames.buffer, e.actions.buffer, e.poses.buffer, e.prompts.buffer, ...(e.others ? [e.others.buffer] : [])] as ArrayBuffer[]),
       (err: unknown) => parentPort!.postMessage({ ok: false, id, error: String((err as Error)?.stack ?? err) }),
     );
   });
@@ -385,6 +466,7 @@ export async function generateDataset(opts: DatasetOptions): Promise<DatasetMeta
     actions: openSync(join(opts.out, 'actions.f32'), 'w'),
     poses: openSync(join(opts.out, 'poses.f32'), 'w'),
     prompts: openSync(join(opts.out, 'prompts.u8'), 'w'),
+    ...(opts.characters ? { others: openSync(join(opts.out, 'others.f32'), 'w') } : {}),
   };
   const metas: EpisodeMeta[] = [];
   let written = 0;
@@ -396,6 +478,7 @@ export async function generateDataset(opts: DatasetOptions): Promise<DatasetMeta
     writeSync(fds.actions, bytes(e.actions));
     writeSync(fds.poses, bytes(e.poses));
     writeSync(fds.prompts, bytes(e.prompts));
+    if (fds.others !== undefined) writeSync(fds.others, bytes(e.others!));
     metas.push({ ...e.meta, start: written * frames });
     written++;
     const now = performance.now();
@@ -407,9 +490,9 @@ export async function generateDataset(opts: DatasetOptions): Promise<DatasetMeta
   };
   try {
     if (workers === 1) {
-      for (let id = 0; id < episodes; id++) write(await generateEpisode(level, opts.seed, id, frames, size));
+      for (let id = 0; id < episodes; id++) write(await generateEpisode(level, opts.seed, id, frames, size, opts.characters ?? false));
     } else {
-      await runWorkers({ level, seed: opts.seed, frames, size }, episodes, workers, write);
+      await runWorkers({ level, seed: opts.seed, frames, size, characters: opts.characters ?? false }, episodes, workers, write);
     }
   } finally {
     for (const fd of Object.values(fds)) closeSync(fd);
@@ -427,6 +510,7 @@ export async function generateDataset(opts: DatasetOptions): Promise<DatasetMeta
     seed: opts.seed,
     episodes: metas,
     totalFrames: episodes * frames,
+    ...(opts.characters ? { characters: true } : {}),
   };
   writeFileSync(join(opts.out, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
   return writeGeometry(opts.out, { level, progress });
@@ -454,6 +538,16 @@ export function writeGeometry(dir: string, opts: { level?: Level; progress?: boo
   const near = opts.near ?? GEOMETRY_DEFAULTS.near;
   const per = GEOMETRY_CHANNELS * gh * gw;
   const chunk = new Float32Array(per * 256);
+  // other characters (datasets made with them): each frame's shapes, with its episode's colours
+  let others: Float32Array | undefined;
+  const colorsAt: (readonly number[])[] = [];
+  if (meta.characters) {
+    const ob = readFileSync(join(dir, 'others.f32'));
+    others = new Float32Array(ob.buffer, ob.byteOffset, ob.byteLength / 4);
+    if (others.length !== meta.totalFrames * MAX_OTHERS * OTHER_FLOATS) throw new Error(`others.f32 holds ${others.length} floats; meta.json says ${meta.totalFrames} frames`);
+    for (const e of meta.episodes) for (let k = 0; k < e.frames; k++) colorsAt[e.start + k] = (e.others ?? []).map((o) => o.color);
+  }
+  const rowsAt = (fr: number) => others!.subarray(fr * MAX_OTHERS * OTHER_FLOATS, (fr + 1) * MAX_OTHERS * OTHER_FLOATS);
   const fd = openSync(join(dir, 'geometry.f32'), 'w');
   const t0 = performance.now();
   try {
@@ -462,7 +556,8 @@ export function writeGeometry(dir: string, opts: { level?: Level; progress?: boo
       for (let i = 0; i < n; i++) {
         const o = (f0 + i) * 5;
         const cam = eyeFromCharacter({ x: poses[o]!, y: poses[o + 1]!, z: poses[o + 2]!, yaw: poses[o + 3]!, pitch: poses[o + 4]! });
-        renderGeometry(level, cam, gw, gh, { samples, near }, chunk.subarray(i * per, (i + 1) * per));
+        const characters = others ? otherShapes(rowsAt(f0 + i), colorsAt[f0 + i] ?? []) : undefined;
+        renderGeometry(level, cam, gw, gh, { samples, near, characters }, chunk.subarray(i * per, (i + 1) * per));
       }
       writeSync(fd, new Uint8Array(chunk.buffer, 0, n * per * 4));
       if (opts.progress ?? true) process.stderr.write(`\rgeometry: ${f0 + n}/${meta.totalFrames} frames, ${((f0 + n) / ((performance.now() - t0) / 1000)).toFixed(0)} frames/s`);
@@ -549,6 +644,7 @@ async function main(): Promise<void> {
       level: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       geometry: { type: 'boolean', default: false },
+      characters: { type: 'boolean', default: false },
     },
   });
   if (values.geometry) {
@@ -557,7 +653,7 @@ async function main(): Promise<void> {
     process.stderr.write(`dataset: wrote geometry.f32 (${meta.totalFrames} frames) to ${resolve(values.out)}\n`);
     return;
   }
-  if (!values.out) throw new Error('usage: npm run dataset -- --out DIR [--episodes N] [--frames T] [--seed S] [--size 128] [--workers 1] [--level file.json]');
+  if (!values.out) throw new Error('usage: npm run dataset -- --out DIR [--episodes N] [--frames T] [--seed S] [--size 128] [--workers 1] [--level file.json] [--characters]');
   const meta = await generateDataset({
     out: values.out,
     episodes: Number(values.episodes),
@@ -567,6 +663,7 @@ async function main(): Promise<void> {
     workers: Number(values.workers),
     level: values.level ? loadLevelFile(values.level) : undefined,
     progress: !values.quiet,
+    characters: values.characters,
   });
   process.stderr.write(`dataset: wrote ${meta.totalFrames} frames (${meta.episodes.length} episodes) to ${resolve(values.out)}\n`);
 }

@@ -12,7 +12,7 @@
 import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
 import type { CharacterParams, TickMotion } from './physics.js';
-import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry } from './render.js';
+import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry, type CharacterShape } from './render.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
 export interface ActionMap {
@@ -63,10 +63,15 @@ export function conditioningParams(
   return p;
 }
 
-/** What a geometry-taking model's maps are drawn from: the level, at a session's latent size. */
+/**
+ * What a geometry-taking model's maps are drawn from: the level, at a session's latent
+ * size, and the other characters physics has in it now (players, walkers), drawn where
+ * they stand — so every player's world shows the others consistently.
+ */
 export interface GeometryView {
   level: Level;
   latent: LatentSize;
+  characters?: readonly CharacterShape[];
 }
 
 /** Throws when a model's geometry map is not the one the game server draws ({@link GEOMETRY_CHANNELS} channels of renderGeometry). */
@@ -85,7 +90,7 @@ export function poseInputs(pose: Pose, space: ActionSpace, p: Pick<ConditioningP
   const out: Pick<ActionInput, 'pose' | 'geometry'> = {};
   if (space.pose) out.pose = pose;
   if (space.geometry && p.view)
-    out.geometry = renderGeometry(p.view.level, eyeFromCharacter(pose), p.view.latent.width, p.view.latent.height, space.geometry);
+    out.geometry = renderGeometry(p.view.level, eyeFromCharacter(pose), p.view.latent.width, p.view.latent.height, { ...space.geometry, characters: p.view.characters });
   return out;
 }
 

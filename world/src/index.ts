@@ -21,21 +21,24 @@ export {
 } from './conditioning.js';
 export type { ActionMap, Conditioning, ConditioningParams, FrameMotion, GeometryView } from './conditioning.js';
 export { defaultLevel, defaultWorldActionSpace, loadLevelFile, spawnPose, validateLevel } from './levels/index.js';
-export type { Color, Level, LevelBox, LevelPillar, LevelSpawn, Vec3 } from './levels/index.js';
+export type { Color, Level, LevelBox, LevelPillar, LevelSpawn, LevelWalker, Vec3 } from './levels/index.js';
 export {
+  CHARACTER_COLORS,
   EYE_HEIGHT,
   FOV_Y,
   GEOMETRY_CHANNELS,
   GEOMETRY_DEFAULTS,
   LIGHTING,
   PROMPTS,
+  VISOR_COLOR,
   castRay,
   eyeFromCharacter,
   renderGeometry,
   renderView,
   resolveLighting,
 } from './render.js';
-export type { Camera, GeometryOptions, Lighting, PromptName } from './render.js';
+export type { Camera, CharacterShape, GeometryOptions, Lighting, PromptName } from './render.js';
 export { Rng } from './rng.js';
+export { Walker } from './walkers.js';
 export { WorldDriver, checkHeldInput, heldControl } from './driver.js';
 export type { Control, DrivenBlock, HeldInput, WorldDriverOptions } from './driver.js';

@@ -11,7 +11,8 @@
 import RAPIER from '@dimforge/rapier3d-compat';
 
 import { KEY_BITS } from './keys.js';
-import type { Level, LevelSpawn } from './levels/index.js';
+import type { Color, Level, LevelSpawn } from './levels/index.js';
+import type { CharacterShape } from './render.js';
 import type { Pose } from '../../sdk/src/actions.js';
 
 let ready: Promise<void> | undefined;
@@ -231,6 +232,12 @@ export class Character {
   /** Foot position, yaw and pitch now. */
   pose(): Pose {
     return { x: this.x, y: this.y, z: this.z, yaw: this.yaw, pitch: this.pitch };
+  }
+
+  /** What the renderer and the geometry map draw of it now: its capsule, facing, in `color`. */
+  shape(color: Color): CharacterShape {
+    const p = this.params;
+    return { x: this.x, y: this.y, z: this.z, yaw: this.yaw, radius: p.radius, height: 2 * (p.halfHeight + p.radius), color };
   }
 
   /** Back to the spawn point, at rest. */

@@ -11,6 +11,9 @@
  * ambient, per-face normals) and then mixed exponentially toward the fog colour with
  * distance; a ray hitting nothing shows the sky gradient with the sun's (moon's) disc.
  *
+ * Characters (players and walkers, {@link CharacterShape}) are drawn where physics has them:
+ * vertical capsules in their own colour with a light visor band on the side they face.
+ *
  * Output: RGB bytes, HWC row-major, top row first. Same inputs give identical bytes.
  * The per-level data is compiled once and cached by level object: a level mutated after
  * its first render must be passed as a new object.
@@ -113,6 +116,51 @@ export function eyeFromCharacter(c: { x: number; y: number; z: number; yaw: numb
 
 // ------------------------------------------------------------------ compiled scene
 
+/**
+ * A character to draw: the capsule physics moves (feet at x, y, z; radius; total height),
+ * facing `yaw` (physics conventions: 0 faces −Z), in its own colour. The side it faces
+ * carries a visor band (at 70–86% of its height) so which way it looks can be seen.
+ */
+export interface CharacterShape {
+  x: number;
+  y: number;
+  z: number;
+  yaw: number;
+  radius: number;
+  height: number;
+  color: Color;
+}
+
+/** The visor band's colour (light, so it reads under every lighting preset). */
+export const VISOR_COLOR: Color = [0.95, 0.93, 0.85];
+
+/** Distinct character colours, by character index (players and walkers take them in turn). */
+export const CHARACTER_COLORS: readonly Color[] = [
+  [0.85, 0.2, 0.15],
+  [0.15, 0.45, 0.9],
+  [0.95, 0.75, 0.1],
+  [0.55, 0.25, 0.75],
+  [0.1, 0.7, 0.45],
+  [0.95, 0.45, 0.7],
+  [0.35, 0.3, 0.25],
+  [0.0, 0.75, 0.8],
+];
+
+const CHAR_STRIDE = 10; // x y0 z radius height sin(yaw) cos(yaw) r g b
+const NO_CHARS = new Float64Array(0);
+
+/** Characters packed for trace(); validated (finite numbers, positive sizes). */
+function packCharacters(chars: readonly CharacterShape[] | undefined): Float64Array {
+  if (!chars || chars.length === 0) return NO_CHARS;
+  const out = new Float64Array(chars.length * CHAR_STRIDE);
+  chars.forEach((c, i) => {
+    const v = [c.x, c.y, c.z, c.radius, c.height, Math.sin(c.yaw), Math.cos(c.yaw), c.color[0], c.color[1], c.color[2]];
+    if (!v.every(Number.isFinite) || !(c.radius > 0) || !(c.height >= 2 * c.radius)) throw new Error(`character ${i}: position, yaw, colour must be finite, radius > 0 and height >= 2 radius`);
+    out.set(v, i * CHAR_STRIDE);
+  });
+  return out;
+}
+
 const BOX_STRIDE = 12; // cx cy cz hx hy hz cos sin r g b, bounding radius²
 const PIL_STRIDE = 8; // cx cz radius y0 y1 r g b
 
@@ -170,7 +218,7 @@ const HIT = new Float64Array(7);
 const EPS = 1e-6;
 
 /** Nearest hit along the ray o + t·d (t > 0); fills the hit* state. d need not be unit length (t is then in units of |d|). */
-function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): boolean {
+function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, C: Float64Array = NO_CHARS): boolean {
   let best = Infinity;
   let hitNx = 0;
   let hitNy = 0;
@@ -351,6 +399,66 @@ function trace(s: Scene, ox: number, oy: number, oz: number, dx: number, dy: num
       hitB = P[o + 7]!;
     }
   }
+  // Characters: vertical capsules (a cylinder between two hemispheres).
+  const dd = dx * dx + dy * dy + dz * dz;
+  for (let o = 0; o < C.length; o += CHAR_STRIDE) {
+    const px = ox - C[o]!;
+    const pz = oz - C[o + 2]!;
+    const r = C[o + 3]!;
+    if (a <= 1e-12 && px * px + pz * pz > r * r) continue;
+    const b2 = px * dx + pz * dz;
+    const cc = px * px + pz * pz - r * r;
+    if (a > 1e-12 && b2 * b2 - a * cc < 0) continue; // misses the infinite cylinder: misses the capsule
+    const yLo = C[o + 1]! + r;
+    const yHi = C[o + 1]! + C[o + 4]! - r;
+    let t = Infinity;
+    let nx = 0;
+    let ny = 0;
+    let nz = 0;
+    if (a > 1e-12) {
+      const ts = (-b2 - Math.sqrt(b2 * b2 - a * cc)) / a;
+      const y = oy + ts * dy;
+      if (ts > EPS && y >= yLo && y <= yHi) {
+        t = ts;
+        nx = (px + ts * dx) / r;
+        nz = (pz + ts * dz) / r;
+      }
+    }
+    for (let k = 0; k < 2; k++) {
+      const cy = k === 0 ? yLo : yHi;
+      const qy = oy - cy;
+      const bb = px * dx + qy * dy + pz * dz;
+      const c2 = px * px + qy * qy + pz * pz - r * r;
+      const disc = bb * bb - dd * c2;
+      if (disc < 0) continue;
+      const ts = (-bb - Math.sqrt(disc)) / dd;
+      if (ts <= EPS || ts >= t) continue;
+      const hy = oy + ts * dy;
+      if ((k === 0 && hy > yLo) || (k === 1 && hy < yHi)) continue; // the cylinder's part
+      t = ts;
+      nx = (px + ts * dx) / r;
+      ny = (qy + ts * dy) / r;
+      nz = (pz + ts * dz) / r;
+    }
+    if (t >= best) continue;
+    best = t;
+    hitNx = nx;
+    hitNy = ny;
+    hitNz = nz;
+    // The visor: the band at 70-86% of the height, on the side the character faces (-sin yaw, -cos yaw).
+    const y = oy + t * dy - C[o + 1]!;
+    const h = C[o + 4]!;
+    const facing = -nx * C[o + 5]! - nz * C[o + 6]!;
+    if (y >= 0.7 * h && y <= 0.86 * h && facing > 0.45) {
+      hitR = VISOR_COLOR[0];
+      hitG = VISOR_COLOR[1];
+      hitB = VISOR_COLOR[2];
+    } else {
+      hitR = C[o + 7]!;
+      hitG = C[o + 8]!;
+      hitB = C[o + 9]!;
+    }
+  }
   if (best === Infinity) return false;
   HIT[0] = best;
   HIT[1] = hitNx;
@@ -382,8 +490,17 @@ export function resolveLighting(lighting: Lighting | PromptName): Lighting {
  * Render the level from `camera` (the eye) under `lighting` into `width × height` RGB bytes
  * (HWC, top row first), into `out` when given (it must hold width·height·3 bytes).
  */
-export function renderView(level: Level, camera: Camera, lighting: Lighting | PromptName, width: number, height: number, out?: Uint8Array): Uint8Array {
+export function renderView(
+  level: Level,
+  camera: Camera,
+  lighting: Lighting | PromptName,
+  width: number,
+  height: number,
+  out?: Uint8Array,
+  characters?: readonly CharacterShape[],
+): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error('width and height must be positive integers');
+  const chars = packCharacters(characters);
   const n = width * height * 3;
   if (out && out.length < n) throw new Error(`out holds ${out.length} bytes; ${n} needed`);
   const img = out ?? new Uint8Array(n);
@@ -422,7 +539,7 @@ export function renderView(level: Level, camera: Camera, lighting: Lighting | Pr
         let cr: number;
         let cg: number;
         let cb: number;
-        if (trace(s, ox, oy, oz, dx, dy, dz)) {
+        if (trace(s, ox, oy, oz, dx, dy, dz, chars)) {
           const ny = HIT[2]!;
           const lam = HIT[1]! * sx0 + ny * sy0 + HIT[3]! * sz0;
           const direct = lam > 0 ? lam : 0;
@@ -473,10 +590,12 @@ export interface GeometryOptions {
   samples?: number;
   /** Distance scale (m) of the nearness channel exp(-d / near) (default 8). */
   near?: number;
+  /** Characters in the view (players, walkers): drawn as surfaces like any other, in the same channels. */
+  characters?: readonly CharacterShape[];
 }
 
 /** The sampling a {@link renderGeometry} map gets when its options leave it out. */
-export const GEOMETRY_DEFAULTS: Required<GeometryOptions> = { samples: 4, near: 8 };
+export const GEOMETRY_DEFAULTS: Required<Omit<GeometryOptions, 'characters'>> = { samples: 4, near: 8 };
 
 /**
  * The level's geometry as seen from `camera`: a coarse, lighting-free map of what each
@@ -488,6 +607,9 @@ export const GEOMETRY_DEFAULTS: Required<GeometryOptions> = { samples: 4, near: 
  *   3    coverage: the fraction of rays that hit a surface (1 − sky)
  *   4    nearness: exp(−distance / near) of the surfaces hit (sky adds 0)
  *   5–7  world-space normal x, y, z of the surfaces hit (sky adds 0)
+ * Characters (`opts.characters`) are surfaces like the level's: their colour (and visor) in
+ * the albedo, their capsule's normal — the same 8 channels, so a model's input layout does
+ * not change with them.
  */
 export function renderGeometry(level: Level, camera: Camera, width: number, height: number, opts: GeometryOptions = {}, out?: Float32Array): Float32Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error('width and height must be positive integers');
@@ -500,6 +622,7 @@ export function renderGeometry(level: Level, camera: Camera, width: number, heig
   if (out && out.length < n) throw new Error(`out holds ${out.length} floats; ${n} needed`);
   const map = out ?? new Float32Array(n);
   const s = compile(level);
+  const chars = packCharacters(opts.characters);
   const basis = cameraBasis(camera);
   const tanV = Math.tan(FOV_Y / 2);
   const tanH = (tanV * width) / height;
@@ -517,7 +640,7 @@ export function renderGeometry(level: Level, camera: Camera, width: number, heig
       for (let sy = 0; sy < S; sy++) {
         for (let sx = 0; sx < S; sx++) {
           primaryRay(basis, tanH, tanV, (px + (sx + 0.5) / S) / width, (py + (sy + 0.5) / S) / height);
-          if (!trace(s, camera.x, camera.y, camera.z, RAY[0]!, RAY[1]!, RAY[2]!)) continue;
+          if (!trace(s, camera.x, camera.y, camera.z, RAY[0]!, RAY[1]!, RAY[2]!, chars)) continue;
           cov += 1;
           nearness += Math.exp(-HIT[0]! / near);
           nx += HIT[1]!;

@@ -62,6 +62,16 @@ export function spawnPose(sp: LevelSpawn): Pose {
   return { x: sp.position[0], y: sp.position[1], z: sp.position[2], yaw: sp.yaw ?? 0, pitch: 0 };
 }
 
+/** A scripted walker (NPC): a character that walks a loop of waypoints through the character controller. */
+export interface LevelWalker {
+  /** Waypoints [x, z] on the floor, walked in order and round again; the walker starts at the first. */
+  path: [number, number][];
+  /** Seconds it stands at each waypoint (default 0). */
+  pause?: number;
+  /** Its colour (default: the next of the characters' palette). */
+  color?: Color;
+}
+
 /** A level: static colliders (a floor, boxes, pillars) and spawn points, plus what the renderer draws. */
 export interface Level {
   /** The level's name. */
@@ -85,6 +95,8 @@ export interface Level {
   pillars?: LevelPillar[];
   /** Where characters start. */
   spawns: LevelSpawn[];
+  /** Scripted walkers (default none). */
+  walkers?: LevelWalker[];
 }
 
 /** The action space of the default world model: WASD + space and two look axes. */
@@ -139,6 +151,15 @@ export function validateLevel(level: unknown, where = 'level'): Level {
   l.spawns.forEach((s, i) => {
     if (!isVec(s.position, 3)) throw new Error(`${where}: spawns[${i}].position must be [x,y,z]`);
   });
+  if (l.walkers !== undefined) {
+    if (!Array.isArray(l.walkers)) throw new Error(`${where}: walkers must be an array`);
+    l.walkers.forEach((w, i) => {
+      if (typeof w !== 'object' || w === null || !Array.isArray(w.path) || w.path.length === 0 || !w.path.every((p) => isVec(p, 2)))
+        throw new Error(`${where}: walkers[${i}].path must be a non-empty array of [x, z]`);
+      if (w.pause !== undefined && (typeof w.pause !== 'number' || !Number.isFinite(w.pause) || w.pause < 0)) throw new Error(`${where}: walkers[${i}].pause must be a number >= 0`);
+      if (w.color !== undefined && !isColor(w.color)) throw new Error(`${where}: walkers[${i}].color must be [r,g,b] in 0..1`);
+    });
+  }
   return l;
 }
 
