@@ -671,9 +671,12 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const meta = v.inFlight.shift()!;
     meta.stepped = now;
     meta.latentFrame = b.frameStart;
-    // Its world-time span: right after the previous block's, or — a view that fell behind, or
-    // its first block — as soon as it can be decoded, on the room's block grid.
-    meta.dueAt = this.#onGrid(Math.max(v.clock, now + WorldView.estimate(v.decodeTimes)));
+    // Its world-time span: right after the previous block's — if it is a little late its
+    // first frames go out as soon as they are decoded and the rest catch up with their slots,
+    // rather than losing a whole block period — or, for its first block or a view more than a
+    // block behind, as soon as it can be decoded, on the room's block grid.
+    const ready = now + WorldView.estimate(v.decodeTimes);
+    meta.dueAt = v.clock > 0 && ready <= v.clock + this.#blockMs ? v.clock : this.#onGrid(ready);
     v.clock = meta.dueAt + this.#blockMs;
     v.state.latentFrames = b.frameStart + b.frames;
     this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));

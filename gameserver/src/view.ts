@@ -112,11 +112,11 @@ export class WorldView {
     window.push(ms);
     if (window.length > 16) window.shift();
   }
-  /** A cautious estimate of what the window's next value will be (its second largest; 0 when empty). */
+  /** What the window's next value will be, cautiously (its 75th percentile; 0 when empty). */
   static estimate(window: readonly number[]): number {
     if (window.length === 0) return 0;
-    const s = [...window].sort((a, b) => b - a);
-    return s[Math.min(1, s.length - 1)]!;
+    const s = [...window].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(s.length * 0.75))]!;
   }
   promptVersion = 0;
   pendingPrompt: { text: string; embedding: Float32Array; version: number } | null = null;
