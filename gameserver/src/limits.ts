@@ -60,7 +60,8 @@ interface Entry {
   /** Join-rate bucket: joins left, refilled at joinsPerMinute up to joinBurst. */
   tokens: number;
   refilledAt: number;
-  /** The burst of the limits it was last seen with (to tell when its bucket is full). */
+  /** The rate and burst of the limits it was last seen with (its bucket refills by them). */
+  rate: number;
   burst: number;
 }
 
@@ -77,17 +78,24 @@ export class IdentityLimiter {
   }
 
   #entry(key: string, limits: IdentityLimits): Entry {
+    const now = this.#now();
     let e = this.#entries.get(key);
     if (!e) {
-      e = { joined: 0, reserved: [], sessions: 0, tokens: limits.joinBurst, refilledAt: this.#now(), burst: limits.joinBurst };
+      e = { joined: 0, reserved: [], sessions: 0, tokens: limits.joinBurst, refilledAt: now, rate: limits.joinsPerMinute, burst: limits.joinBurst };
       this.#entries.set(key, e);
     }
-    const now = this.#now();
-    while (e.reserved.length > 0 && e.reserved[0]! <= now) e.reserved.shift();
-    e.tokens = Math.min(limits.joinBurst, e.tokens + ((now - e.refilledAt) / 60_000) * limits.joinsPerMinute);
-    e.refilledAt = now;
+    this.#settle(e, now);
+    e.rate = limits.joinsPerMinute;
     e.burst = limits.joinBurst;
+    e.tokens = Math.min(e.burst, e.tokens);
     return e;
+  }
+
+  /** Up to `now`: expired reservations dropped, the join bucket refilled at its rate. */
+  #settle(e: Entry, now: number): void {
+    while (e.reserved.length > 0 && e.reserved[0]! <= now) e.reserved.shift();
+    e.tokens = Math.min(e.burst, e.tokens + ((now - e.refilledAt) / 60_000) * e.rate);
+    e.refilledAt = now;
   }
 
   /** An identity that holds nothing and whose join bucket is full again needs no entry. */
@@ -96,21 +104,19 @@ export class IdentityLimiter {
   }
 
   /** Drop idle entries (at most every 10 s, so the map stays as small as the active identities). */
-  #sweep(limits: IdentityLimits): void {
+  #sweep(): void {
     const now = this.#now();
     if (now - this.#sweptAt < 10_000) return;
     this.#sweptAt = now;
     for (const [key, e] of this.#entries) {
-      e.tokens = Math.min(e.burst, e.tokens + ((now - e.refilledAt) / 60_000) * limits.joinsPerMinute);
-      e.refilledAt = now;
-      while (e.reserved.length > 0 && e.reserved[0]! <= now) e.reserved.shift();
+      this.#settle(e, now);
       this.#forget(key, e);
     }
   }
 
   /** At matchmaking: take a join from the rate bucket and reserve a seat, or say why not. */
   reserve(key: string, limits: IdentityLimits): LimitRefusal | null {
-    this.#sweep(limits);
+    this.#sweep();
     const e = this.#entry(key, limits);
     const seats = e.joined + e.reserved.length;
     if (seats >= limits.seats) {

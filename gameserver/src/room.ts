@@ -201,7 +201,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       codec: this.codec,
       backpressureBytes: this.options.backpressureBytes,
       maxBufferedBytes: this.options.maxBufferedBytes,
-      blockSeconds: this.ticksPerBlock / this.options.tickRate,
+      blockSeconds: this.#blockMs / 1000,
       frameActions: o.frameActions === true,
       actionWidth,
     });
@@ -551,7 +551,6 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       if (v.ended || v.closed) continue;
       if (v.kind === 'shared' && (!v.driver || !v.driver.connected)) this.#setDriver(v, this.#firstConnected(v));
       if (!v.watched) continue;
-      v.ticks++;
       if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
       // Just in time: a block goes when, after the engine call and the decode it is
       // measured to need (plus a tick, the granularity of this decision), its frames would be
@@ -620,7 +619,6 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const driver = v.driver;
     const ticks = driver ? driver.motion.splice(0) : [];
     for (const s of v.subscribers) if (s !== driver) s.motion.length = 0;
-    v.ticks = 0;
     const conditioning = this.conditioningFor(v, ticks);
     v.lastConditioning = conditioning;
     if (v.pendingPrompt) this.#applyPrompt(v);

@@ -90,8 +90,6 @@ export class WorldView {
   ended = false;
   /** The session and stream were closed. */
   closed = false;
-  /** Ticks since the last block was submitted (counted while someone watches). */
-  ticks = 0;
   nextBlock = 0;
   frameSeq = 0;
   /** The newest driver input seq a block has carried (for input-to-frame latency). */

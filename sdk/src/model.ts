@@ -401,15 +401,11 @@ export class Session {
     if (this.#startFailure) throw this.#startFailure;
   }
   /**
-   * The wait a call must make before it goes to the engine: none once the start has
-   * succeeded (so a call is queued at once, in the order it was made), else {@link ready}.
+   * @internal The wait a call must make before it goes to the engine: none once the start
+   * has succeeded (so a call is queued at once, in the order it was made), else {@link ready}.
    */
-  #ready(): Promise<void> | undefined {
-    return this.#starting || this.#startFailure ? this.ready() : undefined;
-  }
-  /** @internal {@link ready} when there is something to wait for, else undefined. */
   pendingStart(): Promise<void> | undefined {
-    return this.#ready();
+    return this.#starting || this.#startFailure ? this.ready() : undefined;
   }
   /** The failure, if already known, for synchronous calls. */
   #checkStarted(): void {
@@ -477,7 +473,7 @@ export class Session {
   /** Denoise and commit the next block. */
   async step(opts: StepOptions = {}): Promise<LatentBlock> {
     const { actions, noise } = opts;
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
@@ -530,7 +526,7 @@ export class Session {
     } else {
       embedding = prompt;
     }
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setPrompt(embedding));
   }
@@ -541,19 +537,19 @@ export class Session {
    * block; applies from the next block.
    */
   async setImageLatent(latent: Float32Array): Promise<void> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setImageLatent(latent));
   }
   /** Change the attention window; applies from the next block. */
   async setWindow(localAttnSize: number, sinkSize: number): Promise<void> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setWindow(localAttnSize, sinkSize));
   }
   /** A side-effect-free forward at the next block's position: the flow prediction v for x at timesteps t (one per frame), with encoded action rows and geometry maps. */
   async probe(x: Float32Array, t: Float32Array, actions?: Float32Array, geometry?: Float32Array): Promise<Float32Array> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.probe(x, t, actions, geometry));
   }
@@ -564,7 +560,7 @@ export class Session {
    * the video continues from them without a seam, and their frames are returned.
    */
   async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean; geometry?: Float32Array } = {}): Promise<Frame[]> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     await wrapAsync(() => this.#s.commit(x0, actions, opts.geometry));
     const frames: Frame[] = [];
@@ -579,7 +575,7 @@ export class Session {
    * Runs after this session's pending work; refused with KvBudgetError if its quota does not fit.
    */
   async fork(opts: { seed?: number | bigint } = {}): Promise<Session> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     const child = new Session(await wrapAsync(() => this.#s.fork(opts)), this.actionSpace, this.#encoder, this.#decoder);
     // Its video continues from this session's decoder state (no restart seam at the fork).
@@ -588,7 +584,7 @@ export class Session {
   }
   /** Which committed frames blocks attend to; frames it can never reach again are freed at once. */
   async setSelection(sel: KvSelection): Promise<void> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.setSelection(sel));
   }
@@ -599,7 +595,7 @@ export class Session {
   }
   /** KV frames and bytes held, cross-attention cache bytes, accumulated stage times. */
   async stats(): Promise<SessionStats> {
-    const wait = this.#ready();
+    const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     return wrapAsync(() => this.#s.stats());
   }

@@ -35,7 +35,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { encodeActions, type Pose } from '../../sdk/src/actions.js';
 import { conditioningParams, frameAction, groupMotion } from '../../world/src/conditioning.js';
 import { defaultLevel, defaultWorldActionSpace, loadLevelFile, type Level, type LevelSpawn } from '../../world/src/levels/index.js';
-import { PhysicsWorld, type Character, type CharacterInput, type TickMotion } from '../../world/src/physics.js';
+import { PhysicsWorld, defaultCharacterParams, type Character, type CharacterInput, type TickMotion } from '../../world/src/physics.js';
 import { KEY_BITS } from '../../world/src/keys.js';
 import { Rng } from '../../world/src/rng.js';
 import { CHARACTER_COLORS, EYE_HEIGHT, GEOMETRY_CHANNELS, GEOMETRY_DEFAULTS, PROMPTS, castRay, eyeFromCharacter, renderGeometry, renderView, type CharacterShape, type GeometryOptions } from '../../world/src/render.js';
@@ -131,7 +131,8 @@ export function otherShapes(rows: Float32Array, colors: readonly number[]): Char
   for (let j = 0; j < MAX_OTHERS; j++) {
     const o = j * OTHER_FLOATS;
     if (rows[o] !== 1) continue;
-    out.push({ x: rows[o + 1]!, y: rows[o + 2]!, z: rows[o + 3]!, yaw: rows[o + 4]!, radius: 0.3, height: 1.8, color: CHARACTER_COLORS[colors[j]! % CHARACTER_COLORS.length]! });
+    const { radius, halfHeight } = defaultCharacterParams; // the walkers' capsule (the episode's world uses the defaults)
+    out.push({ x: rows[o + 1]!, y: rows[o + 2]!, z: rows[o + 3]!, yaw: rows[o + 4]!, radius, height: 2 * (halfHeight + radius), color: CHARACTER_COLORS[colors[j]! % CHARACTER_COLORS.length]! });
   }
   return out;
 }
