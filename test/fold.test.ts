@@ -60,4 +60,43 @@ describe('fold commit', () => {
     expect(s.kvPages().map((p) => p.frame)).toEqual([0, 1, 2, 3, 4, 5]);
     await s.close();
   });
+
+  it('commitPending runs the waiting commits of several sessions in one batched forward, with the same blocks', async () => {
+    const a = await run({}, 5);
+    const b = await run({}, 5);
+    // Two fold sessions stepped together, their commits run eagerly after each batch.
+    const ss = [0, 1].map(() => model.createSession({ seed: 12, prompt: prompts[0], foldCommit: true }));
+    const out: Float32Array[][] = [[], []];
+    for (let k = 0; k < 5; k++) {
+      const res = await model.stepMany(ss.map((s) => ({ session: s, actions: act(k) })));
+      res.forEach((r, i) => {
+        if (r instanceof Error) throw r;
+        out[i]!.push(r.latents);
+      });
+      const frames = ss[0]!.kvPages().length;
+      const c = await model.commitPending(ss);
+      expect(c.committed).toBe(2);
+      expect(c.errors).toEqual([null, null]);
+      expect(ss[0]!.kvPages().length).toBe(frames + 3); // the block is committed now, not at the next step
+      expect((await model.commitPending(ss)).committed).toBe(0); // nothing left waiting
+    }
+    out[0]!.forEach((x, i) => expect(relErr(x, a[i]!), `block ${i}`).toBeLessThan(1e-5));
+    out[1]!.forEach((x, i) => expect(relErr(x, b[i]!), `block ${i}`).toBeLessThan(1e-5));
+    await Promise.all(ss.map((s) => s.close()));
+  });
+
+  it('commitPending refuses a closed or foreign session and leaves plain sessions alone', async () => {
+    const plain = model.createSession({ seed: 3, prompt: prompts[0] });
+    await plain.step();
+    expect(await model.commitPending([plain])).toEqual({ committed: 0, errors: [null] });
+    await plain.close();
+    await expect(model.commitPending([plain])).rejects.toThrow(/closed/);
+    await expect(model.commitPending([{} as never])).rejects.toThrow(/not a worldcast Session/);
+    const other = await loadModel(tinyDir, { threads: 1 });
+    const foreign = other.createSession({ seed: 1, foldCommit: true });
+    await foreign.step();
+    await expect(model.commitPending([foreign])).rejects.toThrow(/another model/);
+    await foreign.close();
+    other.close();
+  });
 });

@@ -771,6 +771,40 @@ describe('WorldRoom over loopback', () => {
     expect(after.frames - before.frames).toBeGreaterThanOrEqual(48); // every frame the clients got was decoded there
   });
 
+  it('keeps each block\'s commit off the input-to-frame path: steps run only their denoising forwards, the commits run batched while the engine idles', async () => {
+    const m = namedEngine.model;
+    expect(m.foldsCommits).toBe(true);
+    const step = m.stepMany.bind(m);
+    const commit = m.commitPending.bind(m);
+    const forwards: number[] = [];
+    let commits = 0;
+    m.stepMany = async (items) => {
+      const r = await step(items);
+      for (const b of r) if (!(b instanceof Error)) forwards.push(b.forwards);
+      return r;
+    };
+    m.commitPending = async (ss) => {
+      const r = await commit(ss);
+      commits += r.committed;
+      return r;
+    };
+    try {
+      const c = await join('named', 'eager');
+      await until(() => c.frames.length >= 15, 'frames');
+      const v = serverRoom(c).getPlayer(c.room.sessionId)!.view!;
+      expect(v.session.layout.foldCommit).toBe(true);
+      await until(() => !namedEngine.stats.running, 'the engine idle');
+      // every block stepped so far is committed already: none waits for the next step
+      expect(Math.max(...v.session.kvPages().map((p) => p.frame))).toBe(v.state.latentFrames - 1);
+      expect(new Set(forwards)).toEqual(new Set([4]));
+      expect(commits).toBeGreaterThanOrEqual(forwards.length - 1);
+      await c.room.leave();
+    } finally {
+      m.stepMany = step;
+      m.commitPending = commit;
+    }
+  });
+
   it('sends lean frame headers: no action rows or geometry maps, at most 300 bytes a frame', async () => {
     const c = await join('lean', 'lean');
     const sizes: number[] = [];

@@ -28,6 +28,19 @@ export interface DeliveryOptions {
   frameActions: boolean;
   /** Width of an action row. */
   actionWidth: number;
+  /** Frames the decoder makes of one latent frame (its `t_upscale`; 1 without a decoder). */
+  framesPerLatent: number;
+  /** Frames a decoder stream drops at its start (its `frames_to_trim`; 0 without a decoder). */
+  framesTrimmed: number;
+}
+
+/** Encoded frames of one decode. */
+interface Encoded {
+  payloads: Uint8Array[];
+  width: number;
+  height: number;
+  /** When they were decoded and encoded (ms, nowMs clock). */
+  at: number;
 }
 
 /** Bytes queued on a client's socket. */
@@ -46,54 +59,91 @@ export class FrameDelivery {
   }
 
   /**
-   * Queue block `b` of view `v` (stepped from `meta`): its decode starts now; its frames go
-   * out after the view's previous block's. `onError` ends the view on a decode/encode failure.
+   * Queue block `b` of view `v` (stepped from `meta`): its decode starts now, one latent
+   * frame per call on the view's stream (the stream's state carries across calls, so the
+   * frames are bit for bit those of one call), and each frame is encoded and sent as soon
+   * as it is decoded and due — the block's first frame does not wait for its last. Its
+   * frames go out after the view's previous block's. `onError` ends the view on a
+   * decode/encode failure.
    */
   enqueue(v: WorldView, meta: BlockMeta, b: LatentBlock, onError: (e: unknown) => void): void {
-    const decoding: Promise<{ frames: Uint8Array[]; width: number; height: number }> = v.stream
-      ? v.stream.decode(b.latents, b.frames, b.height, b.width).then((d) => ({ frames: d.frames, width: d.width, height: d.height }))
-      : Promise.resolve({ frames: latentPreview(b.latents, b.channels, b.frames, b.height, b.width), width: b.width, height: b.height });
-    decoding.catch(() => undefined); // awaited in the chain below, which reports it
-    v.pendingDeliveries++;
-    v.chain = v.chain
-      .then(async () => {
-        const d = await decoding;
+    const parts = this.#decodeParts(v, b);
+    // The lead of the view's next blocks: stepped → first frame encoded.
+    void parts[0]!.then(
+      () => WorldView.record(v.decodeTimes, nowMs() - meta.stepped),
+      () => undefined,
+    );
+    void Promise.all(parts).then(
+      () => {
         meta.decoded = nowMs();
         worldMetrics.decodeSeconds.observe((meta.decoded - meta.stepped) / 1000);
-        const payloads = await Promise.all(d.frames.map((f) => this.#o.codec.encode(f, d.width, d.height)));
-        WorldView.record(v.decodeTimes, nowMs() - meta.stepped); // decode + encode, for the just-in-time lead
-        if (v.closed || v.ended) return;
-        await this.#send(v, meta, d.width, d.height, payloads);
-      })
+      },
+      () => undefined,
+    );
+    for (const p of parts) p.catch(() => undefined); // awaited in the chain below, which reports it
+    // What the block decodes to: its latent frames × the decoder's frames per latent frame,
+    // less those the stream trims at its start (the view's first block).
+    const n = b.frames * this.#o.framesPerLatent - (v.blocksDelivered++ === 0 ? this.#o.framesTrimmed : 0);
+    const interval = (this.#o.blockSeconds * 1000) / (b.frames * this.#o.framesPerLatent);
+    v.pendingDeliveries++;
+    v.chain = v.chain
+      .then(() => this.#send(v, meta, parts, n, interval))
       .catch(onError)
       .finally(() => {
         v.pendingDeliveries--;
       });
   }
 
-  /** Send a block's encoded frames, paced over the block's world time. */
-  async #send(v: WorldView, meta: BlockMeta, width: number, height: number, payloads: Uint8Array[]): Promise<void> {
-    const n = payloads.length;
-    const firstSeq = v.frameSeq;
-    v.frameSeq += n;
-    v.state.blocks = meta.block + 1;
-    v.state.frames = v.frameSeq;
-    if (n === 0) return;
-    const codec = codecName(this.#o.codec, width, height);
-    const actions = this.#o.frameActions ? this.#headerActions(meta) : undefined;
-    const interval = (this.#o.blockSeconds * 1000) / n;
-    // Frame i is due at the block's due time + i intervals (its world-time span); a frame
-    // already late goes at once. A block without a due time (0) is sent as it comes.
-    for (let i = 0; i < n; i++) {
-      const wait = meta.dueAt > 0 ? meta.dueAt + i * interval - nowMs() : 0;
-      if (wait > 1) await sleep(wait);
-      if (v.closed || v.ended) return;
-      this.#sendFrame(v, meta, i, n, firstSeq, width, height, codec, payloads[i]!, i === 0 ? actions : undefined);
-      if (i === 0 && meta.inputAt > 0) worldMetrics.inputToFrameSeconds.observe((nowMs() - meta.inputAt) / 1000);
+  /** The block's frames as encoded parts in order: one per latent frame on a decoder stream, one in all for a latent preview. */
+  #decodeParts(v: WorldView, b: LatentBlock): Promise<Encoded>[] {
+    const encode = async (frames: Uint8Array[], width: number, height: number): Promise<Encoded> => {
+      const payloads = await Promise.all(frames.map((f) => this.#o.codec.encode(f, width, height)));
+      return { payloads, width, height, at: nowMs() };
+    };
+    const stream = v.stream;
+    if (!stream) return [encode(latentPreview(b.latents, b.channels, b.frames, b.height, b.width), b.width, b.height)];
+    const plane = b.height * b.width;
+    const parts: Promise<Encoded>[] = [];
+    for (let f = 0; f < b.frames; f++) {
+      // Latent frame f of the (C, F, H, W) block, as a (C, 1, H, W) one.
+      const one = new Float32Array(b.channels * plane);
+      for (let c = 0; c < b.channels; c++) one.set(b.latents.subarray((c * b.frames + f) * plane, (c * b.frames + f + 1) * plane), c * plane);
+      parts.push(stream.decode(one, 1, b.height, b.width).then((d) => encode(d.frames, d.width, d.height)));
     }
+    return parts;
   }
 
-  #sendFrame(v: WorldView, meta: BlockMeta, i: number, n: number, firstSeq: number, width: number, height: number, codec: string, payload: Uint8Array, actions: number[] | undefined): void {
+  /**
+   * Send a block's frames as their parts come in, paced over the block's world time: frame
+   * i is due at the block's due time + i frame intervals; a frame already late goes at once.
+   */
+  async #send(v: WorldView, meta: BlockMeta, parts: Promise<Encoded>[], n: number, interval: number): Promise<void> {
+    const firstSeq = v.frameSeq;
+    const actions = this.#o.frameActions ? this.#headerActions(meta) : undefined;
+    let i = 0;
+    for (const part of parts) {
+      const { payloads, width, height, at } = await part;
+      const codec = codecName(this.#o.codec, width, height);
+      for (const payload of payloads) {
+        const wait = meta.dueAt > 0 ? meta.dueAt + i * interval - nowMs() : 0;
+        if (wait > 1) await sleep(wait);
+        if (v.closed || v.ended) return;
+        if (i === 0) {
+          v.state.blocks = meta.block + 1;
+          if (meta.inputAt > 0) worldMetrics.inputToFrameSeconds.observe((nowMs() - meta.inputAt) / 1000);
+        }
+        this.#sendFrame(v, meta, i, n, firstSeq, width, height, codec, payload, at, i === 0 ? actions : undefined);
+        i++;
+        v.frameSeq = firstSeq + i;
+        v.state.frames = v.frameSeq;
+      }
+    }
+    // The count the headers told: a different one is a bug here, not the client's problem.
+    if (i !== n) throw new Error(`block ${meta.block} of view ${v.id} decoded to ${i} frames, not the ${n} its headers announced`);
+    v.state.blocks = meta.block + 1;
+  }
+
+  #sendFrame(v: WorldView, meta: BlockMeta, i: number, n: number, firstSeq: number, width: number, height: number, codec: string, payload: Uint8Array, decoded: number, actions: number[] | undefined): void {
     for (const p of v.subscribers) {
       if (!p.connected) continue;
       const buffered = bufferedAmount(p.client);
@@ -117,7 +167,7 @@ export class FrameDelivery {
         input: meta.input,
         prompt: meta.prompt,
         tick: meta.tick,
-        times: { submitted: meta.submitted, stepped: meta.stepped, decoded: meta.decoded, sent: nowMs() },
+        times: { submitted: meta.submitted, stepped: meta.stepped, decoded, sent: nowMs() },
         dropped: p.dropped,
       };
       if (actions) header.actions = actions;

@@ -18,7 +18,7 @@ import {
   type Model,
   type WorldcastError,
 } from '../../sdk/src/index.js';
-import { worldMetrics, type MetricsSource } from './metrics.js';
+import { log, worldMetrics, type MetricsSource } from './metrics.js';
 
 export interface EngineOptions {
   /** Model directory (config.json + *.safetensors). */
@@ -156,10 +156,35 @@ export class WorldEngine implements MetricsSource {
     const t0 = performance.now();
     try {
       await this.#run(batch);
+      // Nothing asked for meanwhile: the batch's held-back commits run now, in one batched
+      // forward, so its sessions' next blocks need only their denoising forwards. (Asked-for
+      // blocks go first: their commits fold into their first forward instead.)
+      if (this.#queue.length === 0) await this.#commit(batch);
     } finally {
       this.#stats.busySeconds += (performance.now() - t0) / 1000;
       this.#running = false;
       this.#schedule();
+    }
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    const sessions = batch.map((p) => p.item.session).filter((s) => !s.closed && s.layout.foldCommit);
+    if (sessions.length === 0) return;
+    const t0 = performance.now();
+    try {
+      const r = await this.model.commitPending(sessions);
+      if (r.committed > 0) worldMetrics.commitSeconds.observe((performance.now() - t0) / 1000);
+      // A refused commit stays waiting; the session's next step meets the same refusal and
+      // its room ends that view with it. Counted and logged here.
+      r.errors.forEach((e, i) => {
+        if (!e) return;
+        worldMetrics.errors.inc({ kind: 'commit' });
+        log('warn', 'commit_failed', { session: i, error: e });
+      });
+    } catch (e) {
+      // A session closed between the check and the call: the rest commit at their next step.
+      worldMetrics.errors.inc({ kind: 'commit' });
+      log('warn', 'commit_failed', { error: e });
     }
   }
 

@@ -26,6 +26,7 @@ export class WorldMetrics {
   readonly batches = new Counter({ name: 'worldcast_batches_total', help: 'Batched steps (stepMany calls)', registers: [this.registry] });
   readonly stepSeconds = new Histogram({ name: 'worldcast_step_seconds', help: 'Wall time of one batched step (all its blocks)', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'worldcast_batch_size', help: 'Blocks in one batched step', buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32], registers: [this.registry] });
+  readonly commitSeconds = new Histogram({ name: 'worldcast_commit_seconds', help: 'Wall time of one batched eager commit (the commit passes of the previous batch, run while the engine idles)', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly decodeSeconds = new Histogram({ name: 'worldcast_decode_seconds', help: 'Decode time of one block on its view stream (queued to decoded)', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly inputToFrameSeconds = new Histogram({
     name: 'worldcast_input_to_frame_seconds',

@@ -150,7 +150,7 @@ export interface FrameTimes {
   submitted: number;
   /** Latents in hand. */
   stepped: number;
-  /** Decoded to RGB. */
+  /** This frame decoded to RGB and encoded (a block's frames are decoded one latent frame at a time). */
   decoded: number;
   /** Handed to the socket. */
   sent: number;

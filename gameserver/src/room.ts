@@ -204,6 +204,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       blockSeconds: this.#blockMs / 1000,
       frameActions: o.frameActions === true,
       actionWidth,
+      framesPerLatent: this.engine.decoder?.config.t_upscale ?? 1,
+      framesTrimmed: this.engine.decoder?.config.frames_to_trim ?? 0,
     });
     this.conditioningParams = conditioningParams(this.physics.params, {
       keyThreshold: o.conditioning?.keyThreshold,
@@ -459,7 +461,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     try {
       const opening = this.openingFor(owner);
       const start = opening ? { opening, prompt: this.#roomPrompt, openingActions: this.openingActionsFor(owner) } : {};
-      session = model.createSession({ seed: this.sessionSeed(owner), ...this.options.session, ...start });
+      // Commits fold into the next step, or run eagerly while the engine idles (WorldEngine):
+      // either way off the path from a block's input to its first frame.
+      session = model.createSession({ seed: this.sessionSeed(owner), foldCommit: model.foldsCommits, ...this.options.session, ...start });
     } catch (e) {
       if (e instanceof KvBudgetError) throw new ServerError(WORLD_ERRORS.KV_FULL, `world is full: the KV memory pool cannot admit another session (${e.message})`);
       throw e;
@@ -547,16 +551,20 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     this.physics.step(ctx.dt);
     for (const p of this.players.values()) this.#syncPose(p);
     this.state.tick = ctx.tick;
+    // Just in time: a block goes when, after the engine call and the decode of its first
+    // frame it is measured to need (plus half a tick, the granularity of this decision), its
+    // first frame would be due — so it carries the newest input. Views of the room share one
+    // block grid and one lead (the longest), so they come due in the same tick and their
+    // blocks share one batched step.
+    let lead = 0;
+    for (const v of this.views.values()) if (!v.ended && !v.closed && v.watched) lead = Math.max(lead, this.#leadMs(v));
+    const now = nowMs();
     for (const v of this.views.values()) {
       if (v.ended || v.closed) continue;
       if (v.kind === 'shared' && (!v.driver || !v.driver.connected)) this.#setDriver(v, this.#firstConnected(v));
       if (!v.watched) continue;
       if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
-      // Just in time: a block goes when, after the engine call and the decode it is
-      // measured to need (plus a tick, the granularity of this decision), its frames would be
-      // due — so it carries the newest input. Views of the room share one block grid, so
-      // they come due together and their blocks share one batched step.
-      if (v.clock === 0 || nowMs() >= v.clock - this.#leadMs(v)) this.#submit(v);
+      if (v.clock === 0 || now >= v.clock - lead) this.#submit(v);
     }
   }
 
@@ -565,9 +573,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     return (this.ticksPerBlock / this.options.tickRate) * 1000;
   }
 
-  /** How long before its frames are due a view's block must be submitted (ms). */
+  /** How long before its first frame is due a view's block must be submitted (ms). */
   #leadMs(v: WorldView): number {
-    return WorldView.estimate(v.stepTimes) + WorldView.estimate(v.decodeTimes) + 1000 / this.options.tickRate;
+    return WorldView.estimate(v.stepTimes) + WorldView.estimate(v.decodeTimes) + 500 / this.options.tickRate;
   }
 
   /** The first point of the room's block grid at or after `t` (ms). */

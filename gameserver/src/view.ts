@@ -86,6 +86,8 @@ export class WorldView {
   busy = false;
   /** Blocks stepped but not yet sent (decode + encode in progress). */
   pendingDeliveries = 0;
+  /** Blocks handed to delivery so far (its first is the decoder stream's first). */
+  blocksDelivered = 0;
   /** The session failed; nothing more is stepped. */
   ended = false;
   /** The session and stream were closed. */
@@ -102,7 +104,7 @@ export class WorldView {
   clock = 0;
   /** When the engine call now running was submitted (ms). */
   callSubmittedAt = 0;
-  /** Recent engine-call and decode+encode times (ms), newest last. */
+  /** Recent engine-call times, and stepped → first frame decoded and encoded (ms), newest last. */
   readonly stepTimes: number[] = [];
   readonly decodeTimes: number[] = [];
   /** Record a time in a bounded window of recent ones. */

@@ -22,6 +22,7 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("createSession", &ModelWrap::CreateSession),
                                      InstanceMethod("kvStats", &ModelWrap::KvStats),
                                      InstanceMethod("stepBatch", &ModelWrap::StepBatch),
+                                     InstanceMethod("commitBatch", &ModelWrap::CommitBatch),
                                      InstanceMethod("close", &ModelWrap::Close),
                                      InstanceAccessor("closed", &ModelWrap::Closed, nullptr),
                                  });
@@ -246,6 +247,23 @@ Napi::Value ModelWrap::KvStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// A failure caught on the engine thread, as the JS error the SDK maps to its classes.
+static Napi::Value error_to_js(Napi::Env env, const std::exception_ptr& err) {
+  std::string code = "INTERNAL", msg = "unknown error";
+  try {
+    std::rethrow_exception(err);
+  } catch (const wc::Error& e) {
+    code = wc::error_kind_name(e.kind());
+    msg = e.what();
+  } catch (const std::bad_alloc&) {
+    code = "OUT_OF_MEMORY";
+    msg = "out of memory";
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  return make_error(env, code, msg).Value();
+}
+
 // stepBatch([{session, actions?, noise?}]) → Promise<[{block} | {error: {code, message}}]>:
 // one block for each session, run as batched forwards (stacked tokens in the GEMMs).
 Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
@@ -313,22 +331,51 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
         for (size_t k = 0; k < outs->size(); ++k) {
           Napi::Object r = Napi::Object::New(env);
           if ((*errs)[k]) {
-            std::string code = "INTERNAL", msg = "unknown error";
-            try {
-              std::rethrow_exception((*errs)[k]);
-            } catch (const wc::Error& e) {
-              code = wc::error_kind_name(e.kind());
-              msg = e.what();
-            } catch (const std::exception& e) {
-              msg = e.what();
-            }
-            r.Set("error", make_error(env, code, msg).Value());
+            r.Set("error", error_to_js(env, (*errs)[k]));
           } else {
             r.Set("block", block_to_js(env, (*outs)[k]));
           }
           res.Set(uint32_t(k), r);
         }
         return res;
+      };
+    });
+  });
+}
+
+// commitBatch([session, ...]) → Promise<{committed, errors: [null | Error]}>: the commits
+// foldCommit sessions hold back, run now as one batched forward (wc::commit_batch).
+Napi::Value ModelWrap::CommitBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
+    if (info.Length() < 1 || !info[0].IsArray()) throw_arg(env, "commitBatch takes an array of sessions");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    auto sessions = std::make_shared<std::vector<std::shared_ptr<wc::Session>>>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value sv = arr.Get(i);
+      if (!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(SessionWrap::ctor->Value()))
+        throw_arg(env, "commitBatch: item " + std::to_string(i) + " is not a session");
+      SessionWrap* sw = SessionWrap::Unwrap(sv.As<Napi::Object>());
+      if (sw->is_closed()) throw make_error(env, "CLOSED", "commitBatch: session " + std::to_string(i) + " is closed");
+      if (&sw->session()->kv().pool() != ctx_->pool.get())
+        throw_arg(env, "commitBatch: session " + std::to_string(i) + " belongs to another model");
+      sessions->push_back(sw->session());
+    }
+    auto ctx = ctx_;
+    return run_async(env, [ctx](std::function<void()> j) { ctx->executor->submit(std::move(j)); }, [sessions, ctx]() {
+      const int n = int(sessions->size());
+      std::vector<wc::Session*> ss;
+      for (auto& s : *sessions) ss.push_back(s.get());
+      auto errs = std::make_shared<std::vector<std::exception_ptr>>(size_t(n));
+      const int committed = wc::commit_batch(ss.data(), n, errs->data(), *ctx->ws, ctx->executor->pool());
+      return [errs, committed](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        Napi::Array list = Napi::Array::New(env, errs->size());
+        for (size_t k = 0; k < errs->size(); ++k) list.Set(uint32_t(k), (*errs)[k] ? error_to_js(env, (*errs)[k]) : env.Null());
+        r.Set("committed", double(committed));
+        r.Set("errors", list);
+        return r;
       };
     });
   });

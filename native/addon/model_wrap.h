@@ -40,6 +40,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value CreateSession(const Napi::CallbackInfo& info);
   Napi::Value KvStats(const Napi::CallbackInfo& info);
   Napi::Value StepBatch(const Napi::CallbackInfo& info);
+  Napi::Value CommitBatch(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   std::shared_ptr<ModelCtx> ctx_;

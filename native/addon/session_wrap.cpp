@@ -135,6 +135,7 @@ void SessionWrap::init_layout() {
   timesteps_ = session_->step_list();
   window_ = c.staggered_window;
   forwards_per_call_ = session_->forwards_per_call();
+  fold_commit_ = session_->fold_commit();
 }
 
 void SessionWrap::check_open(Napi::Env env) const {
@@ -174,6 +175,7 @@ Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
   o.Set("timesteps", sl);
   o.Set("window", window_);
   o.Set("forwardsPerCall", forwards_per_call_);
+  o.Set("foldCommit", fold_commit_);
   return o;
 }
 

@@ -57,6 +57,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   std::shared_ptr<wc::Session> session_;  // touched only on the engine thread
   std::atomic<bool> closed_{false};
   int frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0, window_ = 0, forwards_per_call_ = 0;
+  bool fold_commit_ = false;
   int64_t n_geo_ = 0;  // floats of a block's geometry map (0: the model takes none)
   bool per_video_frame_ = false;  // matrix_game: actions come per video frame (rows vary by block)
   std::vector<double> timesteps_;

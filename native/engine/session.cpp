@@ -516,6 +516,52 @@ void step_batch(Session* const* ss, const StepRequest* reqs, int n, BlockOutput*
   for (int k : live) ss[k]->run_finish(runs[size_t(k)], times, outs[k]);
 }
 
+int commit_batch(Session* const* ss, int n, std::exception_ptr* errs, ForwardWorkspace& ws, ThreadPool* threads) {
+  TraceScope trace("commit_batch", "engine");
+  if (n <= 0) return 0;
+  const WanModel* model = ss[0]->model_.get();
+  std::vector<int> live;
+  std::vector<SeqInput> seqs;
+  for (int k = 0; k < n; ++k) {
+    errs[k] = nullptr;
+    Session* s = ss[k];
+    try {
+      if (s->model_.get() != model) fail(ErrorKind::Argument, "commit_batch: sessions of different models");
+      for (int j = 0; j < k; ++j)
+        if (ss[j] == s) fail(ErrorKind::Argument, "commit_batch: a session appears twice in one batch");
+      if (!s->pending_) continue;
+      s->cross();
+      s->kv_->begin_block(s->pending_start_);
+      live.push_back(k);
+    } catch (...) {
+      errs[k] = std::current_exception();
+    }
+  }
+  if (live.empty()) return 0;
+  StageTimes times;
+  try {
+    for (int k : live) {
+      Session* s = ss[k];
+      s->tctx_.assign(size_t(s->model_->config.num_frame_per_block), float(s->model_->config.context_noise));
+      s->push_pending_commit(seqs);
+    }
+    wan_forward(*model, seqs.data(), int(seqs.size()), ws, threads, &times);
+  } catch (...) {
+    for (int k : live) {
+      ss[k]->kv_->abort_block();
+      errs[k] = std::current_exception();
+    }
+    return 0;
+  }
+  for (int k : live) {
+    Session* s = ss[k];
+    s->kv_->end_block(s->pending_start_ + s->model_->config.num_frame_per_block);
+    s->pending_ = false;
+    s->total_.add(times);
+  }
+  return int(live.size());
+}
+
 void Session::probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows,
                     const float* geometry) {
   if (!flight_.empty()) fail(ErrorKind::Argument, "probe: blocks are in flight in the staggered pipeline");

@@ -87,6 +87,14 @@ struct StepRequest {
 void step_batch(Session* const* sessions, const StepRequest* reqs, int n, BlockOutput* outs, std::exception_ptr* errs,
                 ForwardWorkspace& ws, ThreadPool* threads);
 
+// The commits that fold_commit sessions hold back (each one's last block, waiting to be
+// folded into its next step), run now as one batched forward: what flush() does for one
+// session, for many at once. Sessions with nothing waiting are left alone (errs[k] null).
+// A session refused (its pages: a full KV pool) gets its error in errs[k] and keeps its
+// commit waiting; if the forward fails every waiting session gets the error and keeps its
+// commit. Returns how many commits ran. All sessions must share one model.
+int commit_batch(Session* const* sessions, int n, std::exception_ptr* errs, ForwardWorkspace& ws, ThreadPool* threads);
+
 class Session {
  public:
   // The state of one block in flight through step_batch's phases.
@@ -141,6 +149,8 @@ class Session {
   // Run a commit still waiting to be folded into the next block (fold_commit mode).
   void flush();
   bool fold_commit() const { return fold_; }
+  // Whether a commit waits to be folded into the next step (or run by flush / commit_batch).
+  bool commit_pending() const { return pending_; }
 
   // Absolute index of the first frame of the next block to come out.
   int64_t next_frame() const { return next_frame_; }
@@ -163,6 +173,7 @@ class Session {
  private:
   friend void step_batch(Session* const*, const StepRequest*, int, BlockOutput*, std::exception_ptr*,
                          ForwardWorkspace&, ThreadPool*);
+  friend int commit_batch(Session* const*, int, std::exception_ptr*, ForwardWorkspace&, ThreadPool*);
   void begin_call(Run& r);  // actions, noise and the prompt cache: checked and taken first
   int push_pending_commit(std::vector<SeqInput>& seqs);  // the waiting commit as a sequence; its index
   void run_begin(Run& r);  // validates, takes the prompt cache and the pages; x = noise₀

@@ -652,6 +652,14 @@ export class Model {
         : null,
     };
   }
+  /**
+   * Whether sessions of this model may take `foldCommit` (and so {@link commitPending}):
+   * not yet for i2v models or Matrix-Game actions (their per-block image and action caches).
+   */
+  get foldsCommits(): boolean {
+    const c = this.config;
+    return c.model_type !== 'i2v' && !c.image_latent && c.action?.mode !== 'matrix_game';
+  }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): ModelInfo {
     return this.#m.info();
@@ -771,6 +779,27 @@ export class Model {
       }),
     );
     return out;
+  }
+  /**
+   * Run now, as one batched forward, the commit passes that `foldCommit` sessions hold
+   * back (each one's last block, which would otherwise be folded into its next step), so
+   * that their next steps run only their denoising forwards — e.g. right after a batch,
+   * while the engine would idle (the game server's engine does). The K/V written are the
+   * fold's (exactly, with f32 pages). Sessions with nothing waiting are left alone. Each
+   * slot of the result is null or that session's error (e.g. a full KV pool: its commit
+   * stays waiting, and its next step meets the same refusal); `committed` counts the
+   * commits run.
+   */
+  async commitPending(sessions: readonly Session[]): Promise<{ committed: number; errors: (WorldcastError | null)[] }> {
+    const natives = sessions.map((s) => {
+      const n = nativeOf.get(s);
+      if (!n) throw new ArgumentError('commitPending: not a worldcast Session', 'ARGUMENT');
+      return n;
+    });
+    // A session still starting (opening, prompt) commits after its start, in order.
+    await Promise.all(sessions.map((s) => s.pendingStart()?.catch(() => undefined)));
+    const r = await wrapAsync(() => this.#m.commitBatch(natives));
+    return { committed: r.committed, errors: r.errors.map((e) => (e ? (fromNative(e) as WorldcastError) : null)) };
   }
   /** Exact statistics of the model's KV pool. */
   kvStats(): KvStats {

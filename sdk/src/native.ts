@@ -62,6 +62,7 @@ export interface NativeModel {
   info(): ModelInfo;
   kvStats(): KvStats;
   stepBatch(items: { session: NativeSession; actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[] }[]): Promise<({ block: NativeBlock } | { error: Error })[]>;
+  commitBatch(sessions: NativeSession[]): Promise<{ committed: number; errors: (Error | null)[] }>;
   createSession(opts?: {
     seed?: number | bigint;
     kvDtype?: KvDType;

@@ -46,6 +46,12 @@ export interface SessionLayout {
   window: number;
   /** Model forwards of one step() call (steps + commit for the block loop, steps / window staggered). */
   forwardsPerCall: number;
+  /**
+   * Whether each block's commit pass is held back, to be folded into the next step's first
+   * forward or run earlier by {@link Model.commitPending} (the `foldCommit` option; always
+   * for a staggered schedule).
+   */
+  foldCommit: boolean;
 }
 
 /** A session's position, KV frames and bytes, prompt cache bytes and accumulated stage times. */
