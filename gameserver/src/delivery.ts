@@ -104,11 +104,17 @@ export class FrameDelivery {
     if (!stream) return [encode(latentPreview(b.latents, b.channels, b.frames, b.height, b.width), b.width, b.height)];
     const plane = b.height * b.width;
     const parts: Promise<Encoded>[] = [];
+    // Each latent frame goes to the decoder when the one before is decoded, so the views
+    // whose blocks came out of one batch take turns on the decoder's thread (every view's
+    // first frame first) instead of the first view's whole block going ahead.
+    let previous: Promise<unknown> = Promise.resolve();
     for (let f = 0; f < b.frames; f++) {
       // Latent frame f of the (C, F, H, W) block, as a (C, 1, H, W) one.
       const one = new Float32Array(b.channels * plane);
       for (let c = 0; c < b.channels; c++) one.set(b.latents.subarray((c * b.frames + f) * plane, (c * b.frames + f + 1) * plane), c * plane);
-      parts.push(stream.decode(one, 1, b.height, b.width).then((d) => encode(d.frames, d.width, d.height)));
+      const decoded = previous.then(() => stream.decode(one, 1, b.height, b.width));
+      previous = decoded;
+      parts.push(decoded.then((d) => encode(d.frames, d.width, d.height)));
     }
     return parts;
   }

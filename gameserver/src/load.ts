@@ -8,7 +8,7 @@
  *
  *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
  *                   [--url ws://127.0.0.1:2567 --secret S]   (default: start a server child)
- *                   [--max-batch N] [--threads N] [--weights f32|bf16|int8] [--mode private|shared]
+ *                   [--max-batch N] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--mode private|shared]
  *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
 import type { ChildProcess } from 'node:child_process';
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
       secret: { type: 'string' },
       'max-batch': { type: 'string' },
       threads: { type: 'string' },
+      'decoder-threads': { type: 'string' },
       weights: { type: 'string' },
       mode: { type: 'string', default: 'private' },
       model: { type: 'string' },
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--threads N] [--weights f32|bf16|int8] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
+    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
     return;
   }
   const nClients = Math.min(MAX_CLIENTS, Math.max(1, Number(values.clients) | 0));
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const args = ['--port', String(port), '--secret', secret, '--mode', values.mode === 'shared' ? 'shared' : 'private'];
     if (values.threads) args.push('--threads', values.threads);
+    if (values['decoder-threads']) args.push('--decoder-threads', values['decoder-threads']);
     if (values.weights) args.push('--weights', values.weights);
     if (values['max-batch']) args.push('--max-batch', values['max-batch']);
     if (values.model) args.push('--model', values.model);

@@ -246,6 +246,7 @@ async function main(): Promise<void> {
       decoder: { type: 'string' },
       mode: { type: 'string', default: 'private' },
       threads: { type: 'string' },
+      'decoder-threads': { type: 'string' },
       weights: { type: 'string' },
       secret: { type: 'string' },
       'no-auth': { type: 'boolean', default: false },
@@ -259,7 +260,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -276,6 +277,7 @@ async function main(): Promise<void> {
       modelDir: resolve(values.model),
       decoderDir: values.decoder === 'none' ? null : values.decoder === undefined ? undefined : resolve(values.decoder),
       threads: values.threads ? Number(values.threads) : undefined,
+      decoderThreads: values['decoder-threads'] ? Number(values['decoder-threads']) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
       weights: weightsArg(values.weights),
     },

@@ -68,6 +68,8 @@ interface Settings {
   switches: number;
   seed: number;
   threads?: number;
+  /** Storage of the linear layers' weights (default f32, as shipped). */
+  weights?: 'f32' | 'bf16' | 'int8';
   spawns: number[] | null;
   pose: boolean;
   geometry: boolean;
@@ -75,7 +77,12 @@ interface Settings {
 }
 
 const USAGE =
-  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick]';
+  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--weights f32|bf16|int8] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick]';
+
+function weightsOf(v: string | undefined): Settings['weights'] {
+  if (v === undefined || v === 'f32' || v === 'bf16' || v === 'int8') return v;
+  throw new Error(`--weights must be f32, bf16 or int8 (got ${v})`);
+}
 
 function parseSettings(argv: string[]): Settings {
   const { values } = parseArgs({
@@ -90,6 +97,7 @@ function parseSettings(argv: string[]): Settings {
       switches: { type: 'string' },
       seed: { type: 'string', default: '90210' },
       threads: { type: 'string' },
+      weights: { type: 'string' },
       spawns: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-pose': { type: 'boolean', default: false },
@@ -123,6 +131,7 @@ function parseSettings(argv: string[]): Settings {
     switches: int(values.switches, quick ? 4 : 12, 'switches', 0),
     seed: int(values.seed, 90210, 'seed', 0),
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
+    weights: weightsOf(values.weights),
     spawns: values.spawns === undefined ? null : values.spawns.split(',').map((x) => int(x.trim(), 0, 'spawns', 0)),
     pose: !values['no-pose'],
     geometry: !values['no-geometry'],
@@ -339,7 +348,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const spawnOk = (p: EpisodePlan): boolean => st.spawns === null || st.spawns.includes(p.spawnIndex);
   if (st.spawns) for (const i of st.spawns) if (i >= level.spawns.length) throw new Error(`--spawns: the level has spawns 0..${level.spawns.length - 1}`);
 
-  const model = await loadModel(st.model, { threads: st.threads });
+  const model = await loadModel(st.model, { threads: st.threads, weights: st.weights });
   try {
     const c = model.config;
     const F = c.num_frame_per_block;
