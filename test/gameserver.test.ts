@@ -259,6 +259,7 @@ describe('WorldRoom over loopback', () => {
     server.define('wall', WorldRoom, { ...base, engine, level: wallLevel });
     server.define('shared', WorldRoom, { ...base, engine, mode: 'shared' });
     server.define('small', WorldRoom, { ...base, engine: smallEngine });
+    server.define('small-shared', WorldRoom, { ...base, mode: 'shared', engine: smallEngine });
     server.define('staggered', WorldRoom, { ...base, engine: stagEngine });
     server.define('geometry', RecordingRoom, { ...base, engine: geoEngine });
     server.define('named', WorldRoom, { ...base, engine: namedEngine });
@@ -537,6 +538,15 @@ describe('WorldRoom over loopback', () => {
     );
     expect(err).not.toBeNull();
     expect(err!.message).toMatch(/world is full.*KV/);
+    expect(smallEngine.model.kvStats().sessions).toBe(1);
+    // A shared-mode room whose one world cannot be admitted is refused at matchmaking with
+    // an HTTP status (503), not a 500.
+    const shared = await join('small-shared', 'third').then(
+      () => null,
+      (e: unknown) => e as Error & { code?: number },
+    );
+    expect(shared!.message).toMatch(/world is full.*KV/);
+    expect(shared!.code).toBe(503);
     expect(smallEngine.model.kvStats().sessions).toBe(1);
     // The admitted player is unaffected.
     const n = first.frames.length;

@@ -229,6 +229,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
         this.sharedView = this.createView('shared');
       } catch (e) {
         this.physics.free(); // onDispose does not run for a room that failed to be created
+        // Refused at matchmaking, where the code is the HTTP status: 503, not the 4503 a
+        // joined client's session ends with (which the HTTP layer would turn into a 500).
+        if (e instanceof ServerError && e.code === WORLD_ERRORS.KV_FULL) throw new ServerError(503, e.message);
         throw e;
       }
     }
