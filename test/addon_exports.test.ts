@@ -6,9 +6,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { addonPath, native } from '../sdk/src/native.js';
+import { gemmPaths, loadModel } from '../sdk/src/index.js';
+import { defaultServerWeights } from '../gameserver/src/engine.js';
+import { tinyDir } from './helpers/fixtures.js';
 import { nativeTesting, testingAddonPath } from './helpers/native_testing.js';
 
-const SHIPPED = ['Decoder', 'DecoderStream', 'Model', 'Session', 'profiler'];
+const SHIPPED = ['Decoder', 'DecoderStream', 'Model', 'Session', 'gemmPaths', 'profiler'];
 const HOOK_NAMES = ['setIsa', 'parseSafetensors', 'benchGemm', 'benchAttention', 'quantizeI8', 'frameToU8', 'upsample2'];
 
 describe('shipped addon', () => {
@@ -18,6 +21,17 @@ describe('shipped addon', () => {
     expect(Object.keys(a.profiler as object).sort()).toEqual(['now', 'start', 'stop']);
     expect(a.testing).toBeUndefined();
     expect(a.decoderTesting).toBeUndefined();
+  });
+
+  it('gemmPaths tells the kernel family each weight storage runs, as a loaded model reports it', async () => {
+    const paths = gemmPaths();
+    expect(Object.keys(paths).sort()).toEqual(['bf16', 'f32', 'int8']);
+    for (const weights of ['f32', 'bf16', 'int8'] as const) {
+      const m = await loadModel(tinyDir, { threads: 1, weights });
+      expect(m.info().gemmPath, weights).toBe(paths[weights]);
+      m.close();
+    }
+    expect(defaultServerWeights()).toBe(paths.int8 === 'int8_dot' ? 'int8' : 'f32');
   });
 
   it('does not even contain the test hooks (their names are absent from the binary)', () => {

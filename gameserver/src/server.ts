@@ -301,7 +301,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** The --weights flag: the linear layers' storage (default: the engine's, f32). */
+/** The --weights flag: the linear layers' storage (default: the engine's, defaultServerWeights). */
 function weightsArg(v: string | undefined): EngineOptions['weights'] {
   if (v === undefined) return undefined;
   if (v === 'f32' || v === 'bf16' || v === 'int8') return v;

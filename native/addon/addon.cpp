@@ -7,7 +7,9 @@
 #include <cstring>
 
 #include "addon/common.h"
+#include "core/cpu_features.h"
 #include "core/trace.h"
+#include "kernels/gemm.h"
 #include "addon/model_wrap.h"
 #include "addon/session_wrap.h"
 #ifdef WORLDCAST_TESTING_ADDON
@@ -125,11 +127,25 @@ static Napi::Object profiler_exports(Napi::Env env) {
   return p;
 }
 
+// gemmPaths() → {f32, bf16, int8}: the GEMM kernel family each weight storage runs on this
+// CPU at its best SIMD level (what ModelInfo.gemmPath says of a model loaded so).
+static Napi::Value GemmPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return wcjs::guarded(env, [&]() -> Napi::Value {
+    const wc::Isa isa = wc::best_isa();
+    Napi::Object o = Napi::Object::New(env);
+    for (wc::WeightType wt : {wc::WeightType::F32, wc::WeightType::BF16, wc::WeightType::I8})
+      o.Set(wc::weight_type_name(wt), wc::gemm_path_name(wc::gemm_path_for(isa, wt)));
+    return o;
+  });
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wcjs::ModelWrap::Init(env, exports);
   wcjs::SessionWrap::Init(env, exports);
   wcjs::DecoderWrap::Init(env, exports);
   exports.Set("profiler", profiler_exports(env));
+  exports.Set("gemmPaths", Napi::Function::New(env, GemmPaths, "gemmPaths"));
 #ifdef WORLDCAST_TESTING_ADDON
   exports.Set("testing", wcjs::testing_exports(env));
   exports.Set("decoderTesting", wcjs::decoder_testing_exports(env));

@@ -2,7 +2,7 @@
  * worldcast: block-diffusion video world models inside game servers.
  * @packageDocumentation
  */
-export { loadModel, modelDecoderDir, Model, Session } from './model.js';
+export { gemmPaths, loadModel, modelDecoderDir, Model, Session } from './model.js';
 export { defaultModelDir } from './package_root.js';
 export { loadDecoder, Decoder, DecoderStream } from './decoder.js';
 export type { DecodedFrames, DecoderInfo, DecoderOptions, DecoderTotals, LatentBlockLike } from './decoder.js';

@@ -818,6 +818,16 @@ export class Model {
   }
 }
 
+/**
+ * The GEMM kernel family each weight storage ({@link LoadOptions.weights}) runs on this
+ * CPU, as {@link ModelInfo.gemmPath} would say of a model loaded with it: 'f32';
+ * 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI dot products: the fast paths) or
+ * 'bf16_widen' / 'int8_widen' (weights widened to f32 per block: less memory, no faster).
+ */
+export function gemmPaths(): Record<WeightType, string> {
+  return native().gemmPaths();
+}
+
 /** The error a session's failed start rejects its calls with: the cause's type, naming what failed. */
 function startError(what: string, e: unknown): WorldcastError {
   const cause = fromNative(e);

@@ -109,6 +109,7 @@ export interface NativeAddon {
   Session: unknown;
   Decoder: new (dir: string, opts?: { threads?: number }) => NativeDecoder;
   DecoderStream: unknown;
+  gemmPaths(): Record<WeightType, string>;
   profiler: {
     start(): void;
     stop(): { names: string[]; cats: string[]; data: Float64Array };
