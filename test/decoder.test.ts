@@ -22,6 +22,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   loadDecoder,
+  loadModel,
   readSafetensors,
   type Decoder,
   type Tensor,
@@ -203,6 +204,32 @@ describe('decoder stream', () => {
     expect([st.latentHeight, st.latentWidth, st.latentFrames]).toEqual([6, 5, 2]);
     expect(st.stateBytes).toBe(3 * 4 * (16 * 30 + 8 * 120 + 8 * 120));
     await s.close();
+  });
+
+  it('runs on a model\'s engine thread when given one: the same frames, the model\'s threads, each closed on its own', async () => {
+    const model = await loadModel(join(fixtures, 'tiny'), { threads: 2, decoder: null });
+    const shared = await loadDecoder(tinyDir, { engine: model });
+    expect(shared.info().threads).toBe(model.info().threads);
+    const lat = g(`${c.name}.block.0.latents`).data;
+    const mine = dec.createStream();
+    const theirs = shared.createStream();
+    const session = model.createSession({ seed: 1 });
+    // steps and decodes interleaved on the one engine thread
+    const [a, , b] = await Promise.all([mine.decodeF32(lat, 3, c.height, c.width), session.step(), theirs.decodeF32(lat, 3, c.height, c.width)]);
+    a.frames.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.buffer), Buffer.from(b.frames[i]!.buffer)), `frame ${i}`).toBe(0));
+    // the decoder outlives the model's close (pending work finishes), and the other way round
+    const pending = theirs.decodeF32(g(`${c.name}.block.1.latents`).data, 3, c.height, c.width);
+    model.close();
+    expect((await pending).frames.length).toBe(12);
+    await session.close();
+    await theirs.close();
+    shared.close();
+    await expect(loadDecoder(tinyDir, { engine: {} as never })).rejects.toBeInstanceOf(ArgumentError);
+    const m2 = await loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: null });
+    await expect(loadDecoder(tinyDir, { engine: m2, threads: 2 })).rejects.toThrow(/threads or engine, not both/);
+    m2.close();
+    await expect(loadDecoder(tinyDir, { engine: m2 })).rejects.toThrow(/closed/);
+    await mine.close();
   });
 
   it('a block of one latent frame returns only what is left after the trim', async () => {

@@ -32,7 +32,11 @@ export interface EngineOptions {
   decoderDir?: string | null;
   /** Compute threads of the model's engine (default: cores). */
   threads?: number;
-  /** Compute threads of the decoder (default 1). */
+  /**
+   * Compute threads of a decoder thread of its own; default: none — the decoder runs on the
+   * model's engine thread and compute threads, so a block's decodes and the steps take
+   * turns instead of contending for the cores (see {@link LoadOptions.decoderThreads}).
+   */
   decoderThreads?: number;
   kv?: LoadOptions['kv'];
   /**
@@ -118,7 +122,7 @@ export class WorldEngine implements MetricsSource {
       weights: opts.weights ?? defaultServerWeights(),
       promptEncoder: opts.promptEncoder,
       decoder: opts.decoderDir,
-      decoderThreads: opts.decoderThreads ?? 1,
+      decoderThreads: opts.decoderThreads,
     });
     return new WorldEngine(model, model.decoder, { maxBatch: opts.maxBatch });
   }
@@ -127,7 +131,7 @@ export class WorldEngine implements MetricsSource {
 
   /** The process-wide engine for these options (loaded on first use, then shared by all rooms). */
   static shared(opts: EngineOptions): Promise<WorldEngine> {
-    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch]);
+    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.decoderThreads, opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch]);
     let p = WorldEngine.#shared.get(key);
     if (!p) {
       p = WorldEngine.load(opts);
@@ -176,7 +180,11 @@ export class WorldEngine implements MetricsSource {
       await this.#run(batch);
       // Nothing asked for meanwhile: the batch's held-back commits run now, in one batched
       // forward, so its sessions' next blocks need only their denoising forwards. (Asked-for
-      // blocks go first: their commits fold into their first forward instead.)
+      // blocks go first: their commits fold into their first forward instead.) After this
+      // turn of the event loop, so that the first frame of each block the rooms asked their
+      // decoders for as the latents came in goes ahead of the commit on a shared engine
+      // thread.
+      await new Promise((r) => setImmediate(r));
       if (this.#queue.length === 0) await this.#commit(batch);
     } finally {
       this.#stats.busySeconds += (performance.now() - t0) / 1000;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "addon/common.h"
+#include "addon/model_wrap.h"
 #include "core/cpu_features.h"
 
 namespace wcjs {
@@ -64,21 +65,32 @@ void DecoderWrap::Init(Napi::Env env, Napi::Object exports) {
   DecoderStreamWrap::Init(env, exports);
 }
 
-// new Decoder(dir, {threads?})
+// new Decoder(dir, {threads?, engine?}): engine = a native Model whose engine thread and
+// compute threads the decoder shares (instead of threads of its own).
 DecoderWrap::DecoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DecoderWrap>(info) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
     if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "Decoder: the first argument must be a directory path");
     int threads = 0;
+    std::shared_ptr<wc::Executor> shared;
     if (info.Length() > 1 && !info[1].IsUndefined()) {
       if (!info[1].IsObject()) throw_arg(env, "decoder options must be an object");
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) threads = int_arg(env, t, "threads", 1, 256);
+      Napi::Value e = info[1].As<Napi::Object>().Get("engine");
+      if (!e.IsUndefined()) {
+        if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(ModelWrap::ctor->Value()))
+          throw_arg(env, "decoder option engine must be a loaded model");
+        if (!t.IsUndefined()) throw_arg(env, "decoder options: threads or engine, not both (an engine brings its threads)");
+        std::shared_ptr<ModelCtx> mc = ModelWrap::Unwrap(e.As<Napi::Object>())->ctx();
+        if (mc->closed) throw make_error(env, "CLOSED", "decoder option engine: the model is closed");
+        shared = mc->executor;
+      }
     }
     auto ctx = std::make_shared<DecoderCtx>();
     ctx->weights = wc::load_taehv(info[0].As<Napi::String>().Utf8Value(), wc::active_isa());
     ctx->ws = std::make_unique<wc::TaehvWorkspace>();
-    ctx->executor = std::make_unique<wc::Executor>(threads);
+    ctx->executor = shared ? shared : std::make_shared<wc::Executor>(threads);
     ctx_ = ctx;
     return 0;
   });

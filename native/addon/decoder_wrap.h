@@ -17,8 +17,13 @@ namespace wcjs {
 struct DecoderCtx {
   std::shared_ptr<const wc::TaehvWeights> weights;
   std::unique_ptr<wc::TaehvWorkspace> ws;  // declared before the executor: outlives its jobs
-  std::unique_ptr<wc::Executor> executor;
+  // Its own, or the engine thread of a model it decodes for (loadDecoder's `engine`).
+  std::shared_ptr<wc::Executor> executor;
   std::atomic<bool> closed{false};
+  // A shared executor lives on: the jobs queued so far, which use ws, run first.
+  ~DecoderCtx() {
+    if (executor) executor->drain();
+  }
 };
 
 // A TaehvConfig as the JS object Decoder.config() returns.

@@ -95,7 +95,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     ctx->model = wc::load_wan_model(info[0].As<Napi::String>().Utf8Value(), lo);
     ctx->pool = std::make_unique<wc::KvPool>(budget);
     ctx->kv_type = kv_type;
-    ctx->executor = std::make_unique<wc::Executor>(threads);
+    ctx->executor = std::make_shared<wc::Executor>(threads);
     ctx_ = ctx;
     return 0;
   });

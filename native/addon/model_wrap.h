@@ -18,11 +18,17 @@ struct ModelCtx {
   std::shared_ptr<const wc::WanModel> model;
   std::unique_ptr<wc::KvPool> pool;  // declared before the executor: destroyed after its jobs drain
   wc::KvType kv_type = wc::KvType::BF16;
-  std::unique_ptr<wc::Executor> executor;
+  // Shared with the model's own decoder (its jobs take turns on the same compute threads).
+  std::shared_ptr<wc::Executor> executor;
   // The engine thread's forward workspace: step_batch and every session of this model use
   // it (on the engine thread only), so activation memory does not grow with sessions.
   std::shared_ptr<wc::ForwardWorkspace> ws = std::make_shared<wc::ForwardWorkspace>();
   std::atomic<bool> closed{false};
+  // The executor may outlive this (a decoder shares it): the jobs queued so far, which
+  // may use the pool, run first.
+  ~ModelCtx() {
+    if (executor) executor->drain();
+  }
 };
 
 wc::KvType kv_type_arg(Napi::Env env, const Napi::Value& v);

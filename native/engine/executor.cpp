@@ -37,6 +37,20 @@ void Executor::submit(std::function<void()> job) {
   cv_.notify_all();
 }
 
+void Executor::drain() {
+  if (std::this_thread::get_id() == thread_.get_id()) return;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  submit([&] {
+    std::lock_guard<std::mutex> lk(m);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lk(m);
+  cv.wait(lk, [&] { return done; });
+}
+
 size_t Executor::queued() const {
   std::lock_guard<std::mutex> lk(mu_);
   return jobs_.size();

@@ -22,6 +22,10 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   void submit(std::function<void()> job);
+  // Wait until every job queued before this call has run (from any thread but this
+  // executor's own, where it returns at once). For an owner of a shared executor that
+  // must outlive nothing of its own past its jobs (the executor itself lives on).
+  void drain();
   ThreadPool* pool() { return pool_.get(); }
   int threads() const { return threads_; }
   size_t queued() const;

@@ -17,7 +17,8 @@
  * by block gives exactly the frames of decoding it whole.
  */
 import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
-import { native, type NativeDecoded, type NativeDecoder, type NativeDecoderStream } from './native.js';
+import type { Model } from './model.js';
+import { native, nativeModels, type NativeDecoded, type NativeDecoder, type NativeDecoderStream, type NativeModel } from './native.js';
 import type { DecoderConfig, DecoderStreamStats } from './types.js';
 
 export type { DecoderConfig, DecoderStreamStats };
@@ -26,6 +27,13 @@ export type { DecoderConfig, DecoderStreamStats };
 export interface DecoderOptions {
   /** Compute threads of this decoder's engine thread pool (default: the number of cores). */
   threads?: number;
+  /**
+   * Run on this model's engine thread and compute threads instead of threads of its own:
+   * the decodes and the model's steps take turns in the order they are asked for (no two
+   * pools contending for the same cores). Not with `threads`. What {@link loadModel} does
+   * for a decoder it loads itself unless given `decoderThreads`.
+   */
+  engine?: Model;
 }
 
 /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
@@ -197,6 +205,16 @@ export class Decoder {
  * Throws WeightsError (naming file and tensor) or ConfigError.
  */
 export async function loadDecoder(dir: string, opts: DecoderOptions = {}): Promise<Decoder> {
+  if (opts === null || typeof opts !== 'object') throw new ArgumentError('loadDecoder options must be an object', 'ARGUMENT');
+  const { engine, ...rest } = opts;
+  if (engine === undefined) return loadDecoderOn(dir, rest);
+  const m = nativeModels.get(engine as object);
+  if (!m) throw new ArgumentError('loadDecoder: engine must be a worldcast Model', 'ARGUMENT');
+  return loadDecoderOn(dir, { ...rest, engine: m });
+}
+
+/** @internal {@link loadDecoder} with the engine as the native model (loadModel's own decoder). */
+export async function loadDecoderOn(dir: string, opts: { threads?: number; engine?: NativeModel }): Promise<Decoder> {
   const addon = native();
   return new Decoder(wrapSync(() => new addon.Decoder(dir, opts)));
 }

@@ -13,12 +13,12 @@ import { join, resolve } from 'node:path';
 
 import { actionSize, encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
 import { ArgumentError, ClosedError, ConfigError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
-import { loadDecoder, type Decoder, type DecoderStream } from './decoder.js';
+import { loadDecoder, loadDecoderOn, type Decoder, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import { readSafetensors } from './safetensors.js';
 import type { KvDType, KvSelection } from './kvtypes.js';
-import { native, type NativeBlock, type NativeModel, type NativeSession } from './native.js';
+import { native, nativeModels, type NativeBlock, type NativeModel, type NativeSession } from './native.js';
 import type { KvPage, KvStats, ModelInfo, SessionLayout, SessionStats, StageTimes, WeightType } from './types.js';
 
 /** Options of {@link loadModel}. */
@@ -44,7 +44,13 @@ export interface LoadOptions {
    * model loads itself is closed with it. Steps decode through it unless `decode: false`.
    */
   decoder?: Decoder | string | null;
-  /** Compute threads of a decoder the model loads itself (default: `threads`). */
+  /**
+   * A decoder the model loads itself runs on the model's own engine thread and compute
+   * threads by default: its decodes and the model's steps take turns in submission order
+   * instead of two thread pools contending for the same cores. `decoderThreads` gives it
+   * an engine thread and that many compute threads of its own instead (for machines with
+   * cores to spare, where decoding block n while block n+1 steps pays).
+   */
   decoderThreads?: number;
 }
 
@@ -625,6 +631,7 @@ export class Model {
   /** @internal */
   constructor(m: NativeModel, encoder: PromptEncoder | null, decoder: Decoder | null, openings: ReadonlyMap<string, Float32Array> = new Map()) {
     this.#m = m;
+    nativeModels.set(this, m);
     this.config = m.config() as unknown as ModelConfig;
     this.promptEncoder = encoder;
     this.decoder = decoder;
@@ -876,7 +883,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     else {
       const ddir = decoderOpt !== undefined ? resolve(decoderOpt) : modelDecoderDir(dir, config);
       if (ddir) {
-        decoder = await loadDecoder(ddir, { threads: decoderThreads ?? opts.threads });
+        decoder = decoderThreads !== undefined ? await loadDecoder(ddir, { threads: decoderThreads }) : await loadDecoderOn(ddir, { engine: m });
         owns = true;
       }
     }

@@ -104,10 +104,13 @@ export interface NativeDecoder {
   readonly closed: boolean;
 }
 
+/** The native model behind each SDK Model (for a decoder that shares its engine thread). */
+export const nativeModels = new WeakMap<object, NativeModel>();
+
 export interface NativeAddon {
   Model: new (dir: string, opts?: { threads?: number; weights?: WeightType; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
-  Decoder: new (dir: string, opts?: { threads?: number }) => NativeDecoder;
+  Decoder: new (dir: string, opts?: { threads?: number; engine?: NativeModel }) => NativeDecoder;
   DecoderStream: unknown;
   gemmPaths(): Record<WeightType, string>;
   profiler: {
