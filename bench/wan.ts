@@ -25,7 +25,8 @@
  *
  * Options: --blocks N (8) --other-blocks N (off-diagonal settings; default --blocks)
  * --layers L (1) --settings all|diagonal|w/kv,… (all) --threads N (2) --rss-blocks N (1;
- * 0: load only) --no-rss --no-check --no-peer (or WORLDCAST_BENCH_NO_PEER=1).
+ * 0: load only) --no-rss --no-check --no-peer (or WORLDCAST_BENCH_NO_PEER=1); --from FILE
+ * reprints the report of an earlier run's JSON (bench/results/wan-*.json) without running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -65,6 +66,8 @@ export interface WanOptions {
   rssBlocks: number;
   check: boolean;
   peer: boolean;
+  /** Reprint the report of an earlier run's JSON instead of running. */
+  from?: string;
 }
 
 /** A model with Wan2.1-1.3B's shapes and `layers` layers, at Self Forcing's 480×832 loop. */
@@ -137,6 +140,7 @@ export function parseWanArgs(argv: string[]): WanOptions {
     else if (key === 'no-rss') o.rss = false;
     else if (key === 'no-check') o.check = false;
     else if (key === 'no-peer') o.peer = false;
+    else if (key === 'from') o.from = value();
     else throw new Error(`unknown option --${key} (see bench/wan.ts)`);
   }
   if (o.layers > WAN_1_3B.num_layers) throw new Error(`--layers: at most ${WAN_1_3B.num_layers}`);
@@ -294,8 +298,137 @@ async function check(tmp: string, threads: number): Promise<Record<string, unkno
   };
 }
 
+/** Memory of one column at 30 layers. */
+interface MemoryRow {
+  name: string;
+  weightBytes30: number;
+  kvBytesFullWindow30: number;
+  crossBytes30: number;
+  peakRssTimed: number;
+  estRss30: number;
+}
+
+/** What a run measured (the JSON in bench/results, and what `--from FILE` reprints). */
+export interface WanResult {
+  suite: 'wan';
+  options: WanOptions;
+  isa: string;
+  threads: number;
+  model: Record<string, number>;
+  loop: typeof SELF_FORCING;
+  timesteps: number[];
+  keysPerBlock: number[];
+  measuredLayers: number;
+  check: Record<string, unknown> | null;
+  peer: string | null;
+  columns: { name: string; setting: Setting | null; reports: BlockReport[]; ready: Record<string, unknown>; end?: Record<string, unknown> }[];
+  memory: MemoryRow[];
+  rss: {
+    measured: Record<string, unknown>;
+    pageBytes: number;
+    heldFrames: number;
+    peakBlocks: number;
+    workspaceBytes?: number;
+    fullWindowBytes: number;
+    limitBytes: number;
+    met: boolean;
+  } | null;
+  rolloutSeconds: number;
+}
+
+/** The figures derived from a run's reports (returned with it and printed). */
+interface Derived {
+  scaled: Record<string, number[]>;
+  ratioToPeer: Record<string, number[]>;
+  cpuRatioToPeer: Record<string, number[]>;
+  targets: { setting: Setting; want: number; min: number; at: number; max: number; met: boolean; cpuMin: number }[];
+}
+
+/** Print a run's report (the tables, the targets, the 30-layer RSS) and return the derived figures. */
+export function printWanReport(r: WanResult): Derived {
+  const total = r.model.num_layers!;
+  const L = r.measuredLayers;
+  const o = r.options;
+  const tpf = (r.loop.latentHeight / 2) * (r.loop.latentWidth / 2);
+  const d: Derived = { scaled: {}, ratioToPeer: {}, cpuRatioToPeer: {}, targets: [] };
+  const c0 = r.check;
+  if (c0) {
+    console.log(`setup check (worldcast f32 vs PyTorch, same weights/prompt/noise, dim 256, 2 heads × 128, 2 layers, window 9 over 4 blocks): max |Δx0| per block ${(c0.maxAbsX0 as number[]).map((v) => v.toExponential(1)).join(', ')} (values up to ${(c0.maxAbsValue as number).toFixed(2)}); forwards per block ${(c0.forwards as number[]).join(', ')}, keys ${(c0.keys as number[]).join(', ')}: ${c0.sameForwards && c0.sameKeys ? 'the same on both' : 'DIFFERENT'}`);
+  }
+  const maxBlocks = Math.max(...r.columns.map((c) => c.reports.length));
+  console.log(`\nwan: Wan2.1-T2V-1.3B shapes (dim ${r.model.dim}, ${total} layers, ${r.model.num_heads} heads × ${r.model.dim! / r.model.num_heads!}, ffn ${r.model.ffn_dim}, text ${r.model.text_len} × ${r.model.text_dim}; random weights, ${(r.model.parameters! / 1e9).toFixed(2)} B parameters), 480×832 = ${r.loop.latentHeight}×${r.loop.latentWidth} latents (${tpf} tokens/frame, ${r.loop.framesPerBlock * tpf}/block)`);
+  console.log(`sampler: Self Forcing's, per block of ${r.loop.framesPerBlock} latent frames ${r.timesteps.length} denoising forwards (t = ${r.timesteps.map((t) => +t.toFixed(1)).join(', ')}) + 1 commit forward at t = 0; KV window ${r.loop.window} frames, sink ${r.loop.sink}: keys per block ${r.keysPerBlock.join(', ')}`);
+  console.log(`threads: ${r.threads} for every column (engine pool; torch.set_num_threads), ${r.isa} kernels; each column its own process, stepped in turn block by block`);
+  console.log(`peer: ${r.peer ?? 'not run'}`);
+  console.log(`measured: ${L} of ${total} layers (blocks.0${L > 1 ? `..${L - 1}` : ''}); per block the seconds inside ${L === 1 ? 'that layer' : 'those layers'} × ${total}/${L} (worldcast: profiler 'layer' scopes; PyTorch: AttentionBlock.forward) + the rest once (patch/time embedding, head, sampler; block 0 also the prompt's text embedding and cross-attention K/V, whose per-layer projections are therefore not scaled: < 0.3% of block 0)`);
+  const peerCol = r.columns.find((c) => !c.setting);
+  const scaled = (c: WanResult['columns'][number]) => c.reports.map((b) => scaledSeconds(b, L, total));
+  const use = (b: BlockReport) => b.cpuSeconds / b.seconds;
+  const peerScaled = peerCol ? scaled(peerCol) : [];
+  const cols = Array.from({ length: maxBlocks }, (_, b) => `block ${b}`);
+  const table = (title: string, cell: (c: WanResult['columns'][number], b: number) => string) => {
+    console.log(`\n${title}`);
+    console.log(`| | ${cols.join(' | ')} |`);
+    console.log(`|---|${cols.map(() => '---').join('|')}|`);
+    for (const c of r.columns) console.log(`| ${c.name} | ${cols.map((_, b) => (b < c.reports.length ? cell(c, b) : '–')).join(' | ')} |`);
+  };
+  for (const c of r.columns) {
+    const sc = scaled(c);
+    d.scaled[c.name] = sc;
+    if (!c.setting || !peerCol) continue;
+    d.ratioToPeer[c.name] = sc.map((v, b) => (peerScaled[b] !== undefined ? peerScaled[b]! / v : NaN));
+    // CPU seconds instead of wall seconds: the columns' shares of a loaded machine differ
+    // (PyTorch's passive OpenMP threads give up their core between regions, the engine's
+    // pool spins a little first), and a spin counts as work here, so this ratio is the
+    // conservative one.
+    d.cpuRatioToPeer[c.name] = sc.map((v, b) => (peerScaled[b] !== undefined ? (peerScaled[b]! * use(peerCol.reports[b]!)) / (v * use(c.reports[b]!)) : NaN));
+  }
+  table(`seconds per block at ${total} layers (ratio: PyTorch ÷ worldcast at the same block, wall time)`, (c, b) => `${d.scaled[c.name]![b]!.toFixed(0)} s${c.setting && peerCol ? ` ${d.ratioToPeer[c.name]![b]!.toFixed(2)}×` : ''}`);
+  if (peerCol) {
+    table('CPU use per block (process CPU seconds ÷ wall seconds; the machine is shared, full use is the thread count) and, for worldcast, the ratio in CPU seconds (conservative: the engine pool\'s spin-waits count as work)', (c, b) => `${use(c.reports[b]!).toFixed(2)}${c.setting ? ` ${d.cpuRatioToPeer[c.name]![b]!.toFixed(2)}×` : ''}`);
+  }
+  console.log(`\nmemory at ${total} layers (weights and KV extrapolated exactly from 1- and 2-layer loads; KV = the ${r.loop.window}-frame window; RSS measured on the ${L}-layer process, peak over its blocks; the estimate adds what 30 layers and the full window add to that peak)`);
+  console.log('| | weights GB | KV GB (full window) | cross-attn cache GB | peak RSS GB, timed process | est. RSS GB at 30 layers, full window |');
+  console.log('|---|---|---|---|---|---|');
+  for (const m of r.memory) console.log(`| ${m.name} | ${gb(m.weightBytes30)} | ${gb(m.kvBytesFullWindow30)} | ${gb(m.crossBytes30)} | ${gb(m.peakRssTimed)} | ${gb(m.estRss30)} |`);
+  console.log('');
+  const target = (s: Setting, want: number) => {
+    const name = r.columns.find((c) => c.setting?.weights === s.weights && c.setting.kv === s.kv)?.name;
+    const ratios = name ? d.ratioToPeer[name] ?? [] : [];
+    if (!ratios.length || ratios.some(Number.isNaN)) return;
+    const min = Math.min(...ratios);
+    const at = ratios.indexOf(min);
+    const max = Math.max(...ratios);
+    const cpuMin = Math.min(...d.cpuRatioToPeer[name!]!);
+    const below = ratios.map((x, b) => (x < want ? b : -1)).filter((b) => b >= 0);
+    d.targets.push({ setting: s, want, min, at, max, met: min >= want, cpuMin });
+    console.log(`target ${settingName(s)} ≥ ${want}× PyTorch at every block: ${min >= want ? 'met' : `MISSED at block${below.length > 1 ? 's' : ''} ${below.join(', ')}`} (wall: lowest ${min.toFixed(2)}× at block ${at}, highest ${max.toFixed(2)}×, over ${ratios.length} blocks; CPU seconds: lowest ${cpuMin.toFixed(2)}×)`);
+  };
+  target({ weights: 'f32', kv: 'f32' }, 2);
+  target({ weights: 'bf16', kv: 'bf16' }, 4);
+  target({ weights: 'int8', kv: 'int8' }, 5);
+  if (r.rss) {
+    const x = r.rss;
+    const ready = x.measured.ready as { rssLoaded: Record<string, number>; loadSeconds: number };
+    const end = x.measured.end as { info: { weightBytes: number } };
+    const reps = x.measured.blocks as BlockReport[];
+    const int8 = r.columns.find((c) => c.setting?.weights === 'int8' && c.setting.kv === 'int8');
+    const int8Scaled = int8 ? d.scaled[int8.name]! : [];
+    const vsScaled = reps.map((b, i) => (int8Scaled[i] !== undefined ? ` (scaled from ${L} layer${L > 1 ? 's' : ''} in the rollout: ${int8Scaled[i]!.toFixed(0)} s)` : '')).join(', ');
+    console.log(`\n${total}-layer model, int8 weights + int8 KV, loaded for real (${gb(end.info.weightBytes)} GB of weights, load ${ready.loadSeconds.toFixed(0)} s, load peak ${gb(ready.rssLoaded.VmHWM!)} GB while the BF16 checkpoint is mapped):`);
+    console.log(`  measured: RSS after load ${gb(ready.rssLoaded.VmRSS!)} GB; ${reps.length} block(s) run${reps.length ? ` in ${reps.map((b) => b.seconds.toFixed(0) + ' s').join(', ')}${vsScaled}, peak RSS over them ${gb(x.peakBlocks)} GB holding ${x.heldFrames} KV frames` : ''}; KV page (one frame, all ${total} layers) ${(x.pageBytes / 1e6).toFixed(1)} MB`);
+    console.log(`  computed: the full ${r.loop.window}-frame window = that ${reps.length ? 'peak' : 'RSS'} + ${r.loop.window - x.heldFrames} more pages${reps.length ? '' : ` + the forward's workspace (${gb(x.workspaceBytes ?? 0)} GB, from the timed int8 process) + the prompt cache`} = ${gb(x.fullWindowBytes)} GB → target ≤ ${gb(x.limitBytes)} GB ${x.met ? 'met' : `MISSED by ${gb(x.fullWindowBytes - x.limitBytes)} GB`} (the window's KV alone is ${gb(r.loop.window * x.pageBytes)} GB, the weights ${gb(end.info.weightBytes)} GB)`);
+  }
+  console.log(`\nrollout wall time ${(r.rolloutSeconds / 60).toFixed(1)} min (${r.columns.length} columns${o.otherBlocks !== o.blocks ? `; off-diagonal settings ran ${o.otherBlocks} of the ${o.blocks} blocks` : ''})`);
+  return d;
+}
+
 export async function runWanBench(argv: string[] = process.argv.slice(2)): Promise<unknown> {
   const o = parseWanArgs(argv);
+  if (o.from) {
+    const r = JSON.parse(readFileSync(o.from, 'utf8')) as WanResult;
+    return { ...r, ...printWanReport(r), reprintedFrom: o.from };
+  }
   const peer = o.peer && torchAvailable();
   const total = WAN_1_3B.num_layers;
   const L = o.layers;
@@ -307,7 +440,6 @@ export async function runWanBench(argv: string[] = process.argv.slice(2)): Promi
     let checked: Record<string, unknown> | null = null;
     if (o.check && peer) {
       checked = await check(tmp, o.threads);
-      console.log(`setup check (worldcast f32 vs PyTorch, same weights/prompt/noise, dim 256, 2 heads × 128, 2 layers, window 9 over 4 blocks): max |Δx0| per block ${(checked.maxAbsX0 as number[]).map((v) => v.toExponential(1)).join(', ')} (values up to ${(checked.maxAbsValue as number).toFixed(2)}); forwards per block ${(checked.forwards as number[]).join(', ')}, keys ${(checked.keys as number[]).join(', ')}: ${checked.sameForwards && checked.sameKeys ? 'the same on both' : 'DIFFERENT'}`);
     }
 
     // 2. Checkpoints: the timed L-layer model, and 1 + 2 layers for the byte extrapolation.
@@ -367,79 +499,32 @@ export async function runWanBench(argv: string[] = process.argv.slice(2)): Promi
       full = { ready, blocks: reports, end };
     }
 
-    // 6. Report.
-    const peerCol = columns.find((c) => !c.setting);
-    const scaled = (c: Column) => c.reports.map((r) => scaledSeconds(r, L, total));
-    const peerScaled = peerCol ? scaled(peerCol) : [];
+    // 6. The derived figures that need this run's sizes, then the report.
     const tpf = (SELF_FORCING.latentHeight / 2) * (SELF_FORCING.latentWidth / 2);
-    const keys = Array.from({ length: maxBlocks }, (_, b) => windowKeys(b, { ...SELF_FORCING, tokensPerFrame: tpf }));
-    const timesteps = (columns.find((c) => c.setting)?.ready.timesteps as number[] | undefined) ?? [];
-    console.log(`\nwan: Wan2.1-T2V-1.3B shapes (dim ${WAN_1_3B.dim}, ${total} layers, ${WAN_1_3B.num_heads} heads × ${WAN_1_3B.dim / WAN_1_3B.num_heads}, ffn ${WAN_1_3B.ffn_dim}, text ${WAN_1_3B.text_len} × ${WAN_1_3B.text_dim}; random weights, ${(parameterCount(wanBenchConfig(total)) / 1e9).toFixed(2)} B parameters), 480×832 = ${SELF_FORCING.latentHeight}×${SELF_FORCING.latentWidth} latents (${tpf} tokens/frame, ${3 * tpf}/block)`);
-    console.log(`sampler: Self Forcing's, per block of ${SELF_FORCING.framesPerBlock} latent frames ${timesteps.length} denoising forwards (t = ${timesteps.map((t) => +t.toFixed(1)).join(', ')}) + 1 commit forward at t = 0; KV window ${SELF_FORCING.window} frames, sink ${SELF_FORCING.sink}: keys per block ${keys.join(', ')}`);
-    console.log(`threads: ${o.threads} for every column (engine pool; torch.set_num_threads), ${isa} kernels; each column its own process, stepped in turn block by block`);
-    console.log(`measured: ${L} of ${total} layers (blocks.0${L > 1 ? `..${L - 1}` : ''}); per block the seconds inside ${L === 1 ? 'that layer' : 'those layers'} × ${total}/${L} (worldcast: profiler 'layer' scopes; PyTorch: AttentionBlock.forward) + the rest once (patch/time embedding, head, sampler; block 0 also the prompt's text embedding and cross-attention K/V, whose per-layer projections are therefore not scaled: < 0.3% of block 0)`);
-    const cols = Array.from({ length: maxBlocks }, (_, b) => `block ${b}`);
-    console.log(`\nseconds per block at ${total} layers (ratio: PyTorch ÷ worldcast at the same block)`);
-    console.log(`| | ${cols.join(' | ')} |`);
-    console.log(`|---|${cols.map(() => '---').join('|')}|`);
-    const rows: Record<string, unknown>[] = [];
-    for (const c of columns) {
-      const sc = scaled(c);
-      const ratios = c.setting ? sc.map((v, b) => (peerScaled[b] !== undefined ? peerScaled[b]! / v : NaN)) : [];
-      const cells = cols.map((_, b) => (b < sc.length ? `${sc[b]!.toFixed(0)} s${c.setting && !Number.isNaN(ratios[b]!) ? ` ${ratios[b]!.toFixed(2)}×` : ''}` : '–'));
-      console.log(`| ${c.name} | ${cells.join(' | ')} |`);
-      rows.push({ name: c.name, setting: c.setting ?? null, scaledSeconds: sc, ratioToPeer: ratios, reports: c.reports, ready: c.ready, end: c.end });
-    }
-    const util = (c: Column) => c.reports.reduce((t, r) => t + r.cpuSeconds, 0) / c.reports.reduce((t, r) => t + r.seconds, 0);
-    console.log(`CPU use (process CPU seconds ÷ wall seconds, of ${o.threads}): ${columns.map((c) => `${c.name.replace('worldcast ', '')} ${util(c).toFixed(2)}`).join(', ')} — below ${o.threads} means the machine's other jobs took the rest`);
-
-    console.log(`\nmemory at ${total} layers (weights and KV extrapolated exactly from 1- and 2-layer loads; KV = the ${SELF_FORCING.window}-frame window; RSS measured on the ${L}-layer process, peak over its blocks)`);
-    console.log('| | weights GB | KV GB (full window) | cross-attn cache GB | peak RSS GB, timed process | est. RSS GB at 30 layers, full window |');
-    console.log('|---|---|---|---|---|---|');
     const paramsL = parameterCount(wanBenchConfig(L));
     const params30 = parameterCount(wanBenchConfig(total));
     const crossPerLayerF32 = WAN_1_3B.text_len * WAN_1_3B.dim * 2 * 4;
-    const memRows: Record<string, unknown>[] = [];
+    const memory: MemoryRow[] = [];
     for (const c of columns) {
-      const peak = c.reports.length ? Number(((c.end as { rssEnd?: Record<string, number> } | undefined)?.rssEnd ?? {}).VmHWM ?? Math.max(...c.reports.map((r) => r.rssAfter))) : 0;
+      const peak = Number((c.end?.rssEnd as Record<string, number> | undefined)?.VmHWM ?? Math.max(0, ...c.reports.map((r) => r.rssAfter)));
       const framesPeak = Math.min(SELF_FORCING.window, c.blocks * SELF_FORCING.framesPerBlock);
-      let w30: number, kv30: number, x30: number, est: number;
+      const x30 = crossPerLayerF32 * total;
       if (c.setting) {
         const sz = sizes.get(settingName(c.setting))!;
-        w30 = sz.weights30;
-        kv30 = sz.page30 * SELF_FORCING.window;
-        x30 = crossPerLayerF32 * total;
-        est = peak + (w30 - sz.weightsL) + (kv30 - sz.pageL * framesPeak) + (x30 - crossPerLayerF32 * L);
+        const kv30 = sz.page30 * SELF_FORCING.window;
+        const est = peak + (sz.weights30 - sz.weightsL) + (kv30 - sz.pageL * framesPeak) + (x30 - crossPerLayerF32 * L);
+        memory.push({ name: c.name, weightBytes30: sz.weights30, kvBytesFullWindow30: kv30, crossBytes30: x30, peakRssTimed: peak, estRss30: est });
       } else {
-        const perFrameLayer = tpf * 2 * WAN_1_3B.dim * 4;
-        w30 = params30 * 4;
-        kv30 = perFrameLayer * total * SELF_FORCING.window;
-        x30 = crossPerLayerF32 * total;
-        est = peak + (w30 - paramsL * 4) + (kv30 - perFrameLayer * L * framesPeak) + (x30 - crossPerLayerF32 * L);
+        const perFrameLayer = tpf * 2 * WAN_1_3B.dim * 4; // f32 K and V of one frame, one layer
+        const kv30 = perFrameLayer * total * SELF_FORCING.window;
+        const est = peak + (params30 - paramsL) * 4 + (kv30 - perFrameLayer * L * framesPeak) + (x30 - crossPerLayerF32 * L);
+        memory.push({ name: c.name, weightBytes30: params30 * 4, kvBytesFullWindow30: kv30, crossBytes30: x30, peakRssTimed: peak, estRss30: est });
       }
-      console.log(`| ${c.name} | ${gb(w30)} | ${gb(kv30)} | ${gb(x30)} | ${gb(peak)} | ${gb(est)} |`);
-      memRows.push({ name: c.name, weightBytes30: w30, kvBytesFullWindow30: kv30, crossBytes30: x30, peakRssTimed: peak, estRss30: est });
     }
-
-    const targets: Record<string, unknown>[] = [];
-    const target = (s: Setting, want: number) => {
-      const r = rows.find((x) => (x.setting as Setting | null)?.weights === s.weights && (x.setting as Setting | null)?.kv === s.kv);
-      const ratios = (r?.ratioToPeer as number[] | undefined) ?? [];
-      if (!ratios.length || ratios.some(Number.isNaN)) return;
-      const min = Math.min(...ratios);
-      const at = ratios.indexOf(min);
-      targets.push({ setting: s, want, min, at, met: min >= want });
-      console.log(`target ${settingName(s)} ≥ ${want}× PyTorch at every block: ${min >= want ? 'met' : 'MISSED'} (lowest ${min.toFixed(2)}× at block ${at}, highest ${Math.max(...ratios).toFixed(2)}×, over ${ratios.length} blocks)`);
-    };
-    console.log('');
-    target({ weights: 'f32', kv: 'f32' }, 2);
-    target({ weights: 'bf16', kv: 'bf16' }, 4);
-    target({ weights: 'int8', kv: 'int8' }, 5);
-
-    let rss: Record<string, unknown> | null = null;
+    let rss: WanResult['rss'] = null;
     if (full) {
-      const ready = full.ready as { rssLoaded: Record<string, number>; info: { weightBytes: number }; loadSeconds: number };
-      const end = full.end as { kvStats: { pages: { pageBytes: number }; usedBytes: number }; rssEnd: Record<string, number>; info: { weightBytes: number; workspaceBytes: number; attentionScratchBytes: number } };
+      const ready = full.ready as { rssLoaded: Record<string, number> };
+      const end = full.end as { kvStats: { pages: { pageBytes: number } }; rssEnd: Record<string, number> };
       const reps = full.blocks as BlockReport[];
       const page = end.kvStats.pages.pageBytes;
       const heldFrames = Math.min(SELF_FORCING.window, reps.length * SELF_FORCING.framesPerBlock);
@@ -449,19 +534,18 @@ export async function runWanBench(argv: string[] = process.argv.slice(2)): Promi
       const workspace = Number((timedInt8?.end?.info as { workspaceBytes?: number } | undefined)?.workspaceBytes ?? 0);
       const peakBlocks = reps.length ? end.rssEnd.VmHWM! : ready.rssLoaded.VmRSS!;
       const fullWindow = peakBlocks + (SELF_FORCING.window - heldFrames) * page + (reps.length ? 0 : workspace + crossPerLayerF32 * total);
-      const limit = 4e9;
-      console.log(`\n${total}-layer model, int8 weights + int8 KV, loaded for real (${gb(end.info.weightBytes)} GB of weights, load ${ready.loadSeconds.toFixed(0)} s, load peak ${gb(ready.rssLoaded.VmHWM!)} GB while the BF16 checkpoint is mapped):`);
-      const int8Scaled = timedInt8 ? scaled(timedInt8) : [];
-      const vsScaled = reps.map((r, b) => (int8Scaled[b] !== undefined ? ` (scaled from ${L} layer${L > 1 ? 's' : ''}: ${int8Scaled[b]!.toFixed(0)} s)` : '')).join(', ');
-      console.log(`  measured: RSS after load ${gb(ready.rssLoaded.VmRSS!)} GB; ${reps.length} block(s) run${reps.length ? ` in ${reps.map((r) => r.seconds.toFixed(0) + ' s').join(', ')}${vsScaled}, peak RSS over them ${gb(peakBlocks)} GB holding ${heldFrames} KV frames` : ''}; KV page (one frame, all ${total} layers) ${(page / 1e6).toFixed(1)} MB`);
-      console.log(`  computed: the full ${SELF_FORCING.window}-frame window = that ${reps.length ? 'peak' : 'RSS'} + ${SELF_FORCING.window - heldFrames} more pages${reps.length ? '' : ` + the forward's workspace (${gb(workspace)} GB, from the timed int8 process) + the prompt cache`} = ${gb(fullWindow)} GB → target ≤ 4 GB ${fullWindow <= limit ? 'met' : `MISSED by ${gb(fullWindow - limit)} GB`} (the window's KV alone is ${gb(SELF_FORCING.window * page)} GB, the weights ${gb(end.info.weightBytes)} GB)`);
-      rss = { measured: full, pageBytes: page, heldFrames, peakBlocks, fullWindowBytes: fullWindow, limitBytes: limit, met: fullWindow <= limit };
+      rss = { measured: full, pageBytes: page, heldFrames, peakBlocks, workspaceBytes: workspace, fullWindowBytes: fullWindow, limitBytes: 4e9, met: fullWindow <= 4e9 };
     }
-    console.log(`\nrollout wall time ${(rolloutSeconds / 60).toFixed(1)} min (${columns.length} columns${o.otherBlocks !== o.blocks ? `; off-diagonal settings ran ${o.otherBlocks} of the ${o.blocks} blocks` : ''})`);
-    return {
-      suite: 'wan', options: o, isa, threads: o.threads, model: { ...WAN_1_3B, parameters: params30 }, loop: SELF_FORCING, timesteps, keysPerBlock: keys,
-      measuredLayers: L, check: checked, peer: peerCol?.ready.peer ?? null, columns: rows, memory: memRows, targets, rss, rolloutSeconds,
+    const result: WanResult = {
+      suite: 'wan', options: o, isa, threads: o.threads, model: { ...WAN_1_3B, parameters: params30 }, loop: SELF_FORCING,
+      timesteps: (columns.find((c) => c.setting)?.ready.timesteps as number[] | undefined) ?? [],
+      keysPerBlock: Array.from({ length: maxBlocks }, (_, b) => windowKeys(b, { ...SELF_FORCING, tokensPerFrame: tpf })),
+      measuredLayers: L, check: checked, peer: (columns.find((c) => !c.setting)?.ready.peer as string | undefined) ?? null,
+      columns: columns.map((c) => ({ name: c.name, setting: c.setting ?? null, reports: c.reports, ready: c.ready, end: c.end })),
+      memory, rss, rolloutSeconds,
     };
+    const derived = printWanReport(result);
+    return { ...result, ...derived };
   } finally {
     for (const p of live) p.kill();
     rmSync(tmp, { recursive: true, force: true });

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { readSafetensors } from '../sdk/src/safetensors.js';
 import { tensorSpecs, writeRandomModelStreaming } from '../bench/random_model.js';
-import { blocksFor, linearInLayers, parameterCount, parseWanArgs, scaledSeconds, wanBenchConfig, windowKeys } from '../bench/wan.js';
+import { SELF_FORCING, WAN_1_3B, blocksFor, linearInLayers, parameterCount, parseWanArgs, printWanReport, scaledSeconds, wanBenchConfig, windowKeys, type WanResult } from '../bench/wan.js';
 import { root } from './helpers/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wc-bench-wan-'));
@@ -58,6 +58,29 @@ describe('bench wan', () => {
     expect(() => parseWanArgs(['--settings', 'f32/f16'])).toThrow(/weights\/kv/);
     expect(() => parseWanArgs(['--layers', '31'])).toThrow(/at most 30/);
     expect(() => parseWanArgs(['--bogus'])).toThrow(/unknown option/);
+  });
+
+  it('reports scaled seconds, ratios to the peer and the targets from a run’s reports', () => {
+    const blk = (block: number, seconds: number, layerSeconds: number, cpuSeconds: number) => ({ block, seconds, layerSeconds, cpuSeconds, forwards: 5, keys: 4680 * (block + 1), kvBytesAfter: 0, crossBytes: 0, rssAfter: 1e9 });
+    const r: WanResult = {
+      suite: 'wan', options: parseWanArgs(['--blocks', '2']), isa: 'avx512', threads: 2, model: { ...WAN_1_3B, parameters: 1.419e9 }, loop: SELF_FORCING,
+      timesteps: [1000, 937.5, 833.3, 625], keysPerBlock: [4680, 9360], measuredLayers: 1, check: null, peer: 'PyTorch',
+      columns: [
+        { name: 'PyTorch fp32', setting: null, reports: [blk(0, 41, 40, 41), blk(1, 61, 60, 61)], ready: {} },
+        { name: 'worldcast f32 w / f32 KV', setting: { weights: 'f32', kv: 'f32' }, reports: [blk(0, 21, 20, 42), blk(1, 21, 20, 21)], ready: {} },
+      ],
+      memory: [], rss: null, rolloutSeconds: 1,
+    };
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const d = printWanReport(r);
+    const out = log.mock.calls.map((c) => String(c[0])).join('\n');
+    log.mockRestore();
+    expect(d.scaled['PyTorch fp32']).toEqual([1201, 1801]);
+    expect(d.scaled['worldcast f32 w / f32 KV']).toEqual([601, 601]);
+    expect(d.ratioToPeer['worldcast f32 w / f32 KV']![0]).toBeCloseTo(1201 / 601, 12);
+    expect(d.cpuRatioToPeer['worldcast f32 w / f32 KV']![0]).toBeCloseTo(1201 / (601 * 2), 12); // twice the CPU per wall second
+    expect(d.targets[0]).toMatchObject({ want: 2, met: false, at: 0 });
+    expect(out).toMatch(/MISSED at block 0 \(wall: lowest 2\.00× at block 0, highest 3\.00×/);
   });
 
   const tiny = { dim: 256, ffn_dim: 512, num_heads: 2, num_layers: 2, in_dim: 16, out_dim: 16, text_dim: 64, text_len: 16, latent_height: 6, latent_width: 8, local_attn_size: 9 };
