@@ -89,7 +89,7 @@ DecoderWrap::DecoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Deco
     }
     auto ctx = std::make_shared<DecoderCtx>();
     ctx->weights = wc::load_taehv(info[0].As<Napi::String>().Utf8Value(), wc::active_isa());
-    ctx->ws = std::make_unique<wc::TaehvWorkspace>();
+    ctx->ws = std::make_shared<wc::TaehvWorkspace>();
     ctx->executor = shared ? shared : std::make_shared<wc::Executor>(threads);
     ctx_ = ctx;
     return 0;
@@ -198,7 +198,7 @@ Napi::Value DecoderStreamWrap::DecodeImpl(const Napi::CallbackInfo& info, bool f
     // Jobs capture the stream, the workspace and the pool, never ctx_ (whose executor must
     // not be destroyed from its own thread); both outlive the queued jobs.
     auto s = stream_;
-    wc::TaehvWorkspace* ws = ctx_->ws.get();
+    std::shared_ptr<wc::TaehvWorkspace> ws = ctx_->ws;
     wc::ThreadPool* pool = ctx_->executor->pool();
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
                      [s, ws, pool, lat = std::move(lat), F, H, W, f32]() {
@@ -297,7 +297,7 @@ Napi::Value DecoderStreamWrap::Stats(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     check_open(env);
     auto s = stream_;
-    wc::TaehvWorkspace* ws = ctx_->ws.get();
+    std::shared_ptr<wc::TaehvWorkspace> ws = ctx_->ws;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); }, [s, ws]() {
       struct Snap {
         int64_t latent, out;

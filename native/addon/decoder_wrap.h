@@ -16,14 +16,11 @@ namespace wcjs {
 // Owned only by JS-thread objects so the executor is never destroyed from its own thread.
 struct DecoderCtx {
   std::shared_ptr<const wc::TaehvWeights> weights;
-  std::unique_ptr<wc::TaehvWorkspace> ws;  // declared before the executor: outlives its jobs
+  // Held by the jobs too: the executor may be a model's, which outlives this.
+  std::shared_ptr<wc::TaehvWorkspace> ws;
   // Its own, or the engine thread of a model it decodes for (loadDecoder's `engine`).
   std::shared_ptr<wc::Executor> executor;
   std::atomic<bool> closed{false};
-  // A shared executor lives on: the jobs queued so far, which use ws, run first.
-  ~DecoderCtx() {
-    if (executor) executor->drain();
-  }
 };
 
 // A TaehvConfig as the JS object Decoder.config() returns.
