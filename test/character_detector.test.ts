@@ -11,6 +11,7 @@ import {
   colorIndex,
   detectCharacters,
   detectorValidation,
+  horizonRow,
   matchDetections,
   truthCharacters,
   type Detection,
@@ -98,6 +99,19 @@ describe('character detector: detection', () => {
     expect(detectCharacters(f, S, S, 'day', { level: open, colors: [0, 2] })).toEqual([]);
     expect(() => detectCharacters(f, S, S, 'day', { colors: [8] })).toThrow(/CHARACTER_COLORS index/);
     expect(DETECT_COLORS).toEqual([0, 1, 2]);
+  });
+
+  it('given the camera pitch, only what stands on the floor across the horizon: not a low block of a character colour', () => {
+    expect(horizonRow(0, S)).toBeCloseTo(S / 2 - 0.5, 12);
+    expect(horizonRow(0.3, S)).toBeGreaterThan(S / 2); // looking up moves the horizon down
+    // a red block 0.6 m tall, 3 m ahead, that the detector is not told about (not in the level it is given)
+    const block: Level = { ...open, boxes: [{ center: [0, 0.3, -3], halfExtents: [0.3, 0.3, 0.3], color: CHARACTER_COLORS[0]! }] };
+    const f = renderView(block, eye, 'day', S, S);
+    expect(detectCharacters(f, S, S, 'day', { level: open }).length).toBe(1); // red, upright enough, standing out
+    expect(detectCharacters(f, S, S, 'day', { level: open, pitch: 0 })).toEqual([]); // its top is far below the horizon
+    // a character there is found either way
+    const c = renderView(open, eye, 'day', S, S, undefined, [at(-3)]);
+    expect(detectCharacters(c, S, S, 'day', { level: open, pitch: 0 }).map((d) => d.color)).toEqual([0]);
   });
 
   it('scores: found = a detection of its colour with its centre in the box; false = no character of its colour there', () => {

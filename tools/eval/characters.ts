@@ -5,17 +5,24 @@
  *
  * Detector ({@link detectCharacters}): characters are capsules in their own colour
  * (CHARACTER_COLORS), lit like everything else. Under a known lighting preset (the scene's
- * prompt — a description of the scene, not its pixels) a surface of albedo a can only take the
- * colours `f · a ⊙ (ambient · m + sun · λ) + (1 − f) · fog` (m ∈ [0.6, 1] the renderer's ambient
- * factor, λ ∈ [0, 1] the Lambert term, f ∈ (0, 1] what the fog leaves of it). Each pixel is given
- * the material of the scene whose set of colours passes nearest it — the level's floor, boxes
- * and pillars, the sky's gradient and disc, the visor and all eight character colours — and is
- * a character pixel when that material is a searched character colour, its distance is under
- * `tolerance` and the fog leaves at least `minFog` of it (a pixel the fog has all but erased is
- * the fog's). Character pixels of one colour are grouped into 8-connected components, the
- * components of one character split by its light visor band are merged (same colour,
- * overlapping columns, a small vertical gap), and the groups of at least `minPixels` pixels
- * are the detections: colour, box, centre (the centroid of their pixels) and size.
+ * prompt — a description of the scene, not its pixels) a surface of albedo a and normal n shows
+ * `f · a ⊙ (ambient · (0.8 + 0.2 n_y) + sun · max(0, n · sunDir)) + (1 − f) · fog`, f ∈ (0, 1] what
+ * the fog leaves of it (render.ts's shading). The level's surfaces have their faces' normals
+ * (boxes, the floor — its two checker colours and their mixtures —, pillar sides all round),
+ * a capsule every normal. A pixel is a character pixel of colour c when c is searched, the
+ * nearest of c's colours is within `tolerance` of it, `margin` times nearer than the nearest
+ * colour of anything else (the level's surfaces, the sky's gradient and disc, the visor, the
+ * other character colours), and that one is at least `separation` away (scaled down by the
+ * fog fraction of the fit and for dark colours: in fog and at night everything is close); a
+ * fit that leaves less than `minFog` of the character's own colour is the fog's. Character
+ * pixels of one colour are grouped into 8-connected components, the parts of one character
+ * split by its light visor band are merged (same colour, overlapping columns, a small vertical
+ * gap), and a group is a detection when it has ≥ `minPixels` pixels, is upright (≥ 3 px tall
+ * and wide, no wider than tall + 2), stands out from the pixels around it (its mean colour
+ * differs from theirs by ≥ `minContrast` of their distance from the fog's colour) and — given
+ * the camera's pitch — stands on the floor across the horizon. The last two keep a blurred
+ * frame's fringes of a wall or a crate of a character-like colour from counting. Detections
+ * carry colour, box, centre (the centroid of their pixels) and size.
  *
  * Truth ({@link truthCharacters}): for each character, the pixels whose rays (the renderer's
  * 2×2 sub-pixel rays) hit it before anything else — the level through castRay, the other
@@ -58,6 +65,8 @@ export const DETECT_MARGIN = 1.5;
 export const DETECT_SEPARATION = 0.02;
 /** Least fraction of a character's own lit colour the fog must leave in a pixel for it to be a character pixel. */
 export const DETECT_MIN_FOG = 0.08;
+/** Least distance between a detection's mean colour and its surroundings' (within 2 px), relative to the brighter of them. */
+export const DETECT_MIN_CONTRAST = 0.1;
 /** Smallest detection (character pixels after merging). */
 export const DETECT_MIN_PIXELS = 10;
 /** A truth character is visible when at least this many of its pixels … */
@@ -93,6 +102,13 @@ export interface DetectorOptions {
   separation?: number;
   minFog?: number;
   minPixels?: number;
+  minContrast?: number;
+  /**
+   * The camera's pitch (rad), when known (the pose the model is given): a detection must then
+   * stand on the floor, its box reaching from above the horizon (a character's head is above
+   * the eye) to below it (its feet). Crates, low walls and the tops of walls are not characters.
+   */
+  pitch?: number;
 }
 
 // ------------------------------------------------------------------ pixel classifier
@@ -453,7 +469,7 @@ export function detectCharacters(rgb: ArrayLike<number>, width: number, height: 
     }
   }
   // Merge the parts of one character: same colour, columns overlapping by half the narrower part, a vertical gap of at most max(2, half the narrower width) rows.
-  const groups = parts.map((p) => ({ ...p, box: { ...p.box } }));
+  const groups = parts.map((p, i) => ({ ...p, box: { ...p.box }, parts: [i] }));
   for (let merged = true; merged; ) {
     merged = false;
     for (let a = 0; a < groups.length && !merged; a++)
@@ -469,14 +485,97 @@ export function detectCharacters(rgb: ArrayLike<number>, width: number, height: 
         A.sx += B.sx;
         A.sy += B.sy;
         A.n += B.n;
+        A.parts.push(...B.parts);
         groups.splice(b, 1);
         merged = true;
       }
   }
-  // a character is upright: at least 3 rows tall, 2 columns wide and at most twice (+2 px) as wide as
-  // tall (a flat streak is the mixed edge of two surfaces: a wall's top against the sky, a far floor line)
-  const upright = (b: Box): boolean => b.y1 - b.y0 >= 2 && b.x1 - b.x0 >= 1 && b.x1 - b.x0 + 1 <= 2 * (b.y1 - b.y0 + 1) + 2;
-  return groups.filter((g) => g.n >= minPixels && upright(g.box)).map((g) => ({ color: g.color, box: g.box, cx: g.sx / g.n, cy: g.sy / g.n, pixels: g.n }));
+  // a character is upright: at least 3 rows tall, 3 columns wide and no wider than tall (+2 px) (a flat
+  // patch is a surface's edge mixed with another: a wall's top against the sky, a crate's side)
+  const upright = (b: Box): boolean => b.y1 - b.y0 >= 2 && b.x1 - b.x0 >= 2 && b.x1 - b.x0 <= b.y1 - b.y0 + 2;
+  // and, given the camera's pitch, it stands on the floor: its feet below the horizon, its top near it
+  const h = opts.pitch === undefined ? null : horizonRow(opts.pitch, height);
+  const standing = (b: Box): boolean => h === null || (b.y1 > h && b.y0 <= h + STANDING_TOP * (b.y1 - h) + HORIZON_SLACK);
+  // and it stands out from what is around it (not a patch of a larger surface of about its colour)
+  const minContrast = opts.minContrast ?? DETECT_MIN_CONTRAST;
+  const fog = resolveLighting(lighting).fogColor;
+  const contrasted = (g: { box: Box; parts: number[] }): boolean => ringContrast(rgb, width, height, comp, g.parts, g.box, fog) >= minContrast;
+  return groups
+    .filter((g) => g.n >= minPixels && upright(g.box) && standing(g.box) && contrasted(g))
+    .map((g) => ({ color: g.color, box: g.box, cx: g.sx / g.n, cy: g.sy / g.n, pixels: g.n }));
+}
+
+/** The distance from the fog's colour below which {@link ringContrast} is no longer relative to it. */
+const CONTRAST_FLOOR = 0.1;
+/** Width (px) of the ring around a detection that {@link ringContrast} compares it with. */
+const RING = 2;
+
+/**
+ * The distance between the mean colour of a group's pixels and the mean colour of the pixels
+ * within RING px of them (not in the group), relative to how far the farther of the two is from
+ * the fog's colour (RGB in [0, 1], at least CONTRAST_FLOOR): everything in fog and at night
+ * is close to the fog's colour, and a character stands out there as much as in daylight.
+ */
+function ringContrast(rgb: ArrayLike<number>, width: number, height: number, comp: Int32Array, parts: readonly number[], box: Box, fog: Color): number {
+  const inGroup = (i: number): boolean => parts.includes(comp[i]!);
+  const x0 = Math.max(0, box.x0 - RING);
+  const x1 = Math.min(width - 1, box.x1 + RING);
+  const y0 = Math.max(0, box.y0 - RING);
+  const y1 = Math.min(height - 1, box.y1 + RING);
+  const sum = [0, 0, 0, 0, 0, 0];
+  let n = 0;
+  let m = 0;
+  for (let y = y0; y <= y1; y++)
+    for (let x = x0; x <= x1; x++) {
+      const i = y * width + x;
+      if (inGroup(i)) {
+        for (let ch = 0; ch < 3; ch++) sum[ch]! += rgb[3 * i + ch]!;
+        n++;
+        continue;
+      }
+      let near = false;
+      for (let dy = -RING; dy <= RING && !near; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -RING; dx <= RING; dx++) {
+          const xx = x + dx;
+          if (xx >= 0 && xx < width && inGroup(yy * width + xx)) {
+            near = true;
+            break;
+          }
+        }
+      }
+      if (!near) continue;
+      for (let ch = 0; ch < 3; ch++) sum[3 + ch]! += rgb[3 * i + ch]!;
+      m++;
+    }
+  if (n === 0 || m === 0) return Infinity;
+  const a = [sum[0]! / n / 255, sum[1]! / n / 255, sum[2]! / n / 255];
+  const b = [sum[3]! / m / 255, sum[4]! / m / 255, sum[5]! / m / 255];
+  const fromFog = (c: number[]): number => Math.hypot(c[0]! - fog[0], c[1]! - fog[1], c[2]! - fog[2]);
+  return Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!) / Math.max(CONTRAST_FLOOR, fromFog(a), fromFog(b));
+}
+
+/**
+ * A standing character seen from the eye (1.6 m) has its feet below the horizon and its top
+ * (1.8 m) just above it; the top of what the detector finds of it — its body below the visor
+ * when the head is lost against the sky — is at most 0.34 m below the eye, 0.21 of the way
+ * from the horizon down to its feet: a detection's top must be within this fraction (of the
+ * way from the horizon to its bottom) below the horizon, plus HORIZON_SLACK rows (blur; a
+ * viewer 0.25 m up on the step). A crate (1 m: 0.375) or the top of a wall (all above the
+ * horizon) is not standing.
+ */
+const STANDING_TOP = 0.3;
+const HORIZON_SLACK = 3;
+
+/**
+ * The image row (pixel centres at integer rows) of the horizon — the view direction at zero
+ * elevation — of a camera of pitch `pitch` (render.ts's pinhole: pitch > 0 looks up, so the
+ * horizon moves down), in a frame `height` rows tall.
+ */
+export function horizonRow(pitch: number, height: number): number {
+  const v = (1 + Math.tan(pitch) / Math.tan(FOV_Y / 2)) / 2;
+  return v * height - 0.5;
 }
 
 // ------------------------------------------------------------------ truth
@@ -602,13 +701,13 @@ export function truthCharacters(
   background: ArrayLike<number>,
   width: number,
   height: number,
-  opts: { contrast?: number; minPixels?: number } = {},
+  opts: { contrast?: number; minPixels?: number; ids?: Int16Array } = {},
 ): TruthCharacter[] {
   const n = width * height * 3;
   if (frame.length !== n || background.length !== n) throw new Error(`truthCharacters: frames must be ${width}×${height}×3 bytes`);
   const contrast = opts.contrast ?? VISIBLE_CONTRAST;
   const minPixels = opts.minPixels ?? VISIBLE_MIN_PIXELS;
-  const ids = characterIds(level, camera, characters, width, height);
+  const ids = opts.ids ?? characterIds(level, camera, characters, width, height);
   const out: TruthCharacter[] = characters.map((c, index) => ({ index, color: colorIndex(c.color), pixels: 0, visiblePixels: 0, box: null, visible: false }));
   for (let i = 0; i < ids.length; i++) {
     const j = ids[i]!;
@@ -629,6 +728,25 @@ export function truthCharacters(
   }
   for (const t of out) t.visible = t.visiblePixels >= minPixels;
   return out;
+}
+
+/**
+ * {@link truthCharacters} of a truth frame, rendering the view without characters only when
+ * one of them has pixels in it (otherwise nothing of them shows and none is visible).
+ */
+export function viewTruth(
+  level: Level,
+  camera: Camera,
+  characters: readonly CharacterShape[],
+  frame: ArrayLike<number>,
+  lighting: Lighting | PromptName,
+  width: number,
+  height: number,
+): TruthCharacter[] {
+  if (characters.length === 0) return [];
+  const ids = characterIds(level, camera, characters, width, height);
+  const background = ids.some((v) => v >= 0) ? renderView(level, camera, lighting, width, height) : frame;
+  return truthCharacters(level, camera, characters, frame, background, width, height, { ids });
 }
 
 // ------------------------------------------------------------------ scoring
@@ -716,7 +834,7 @@ export class DetectorTally {
  */
 export function detectorValidation(
   level: Level,
-  opts: { scenes: number; seed?: number; size?: number; prompts?: readonly PromptName[]; character?: { radius: number; height: number } },
+  opts: { scenes: number; seed?: number; size?: number; prompts?: readonly PromptName[]; character?: { radius: number; height: number }; detector?: DetectorOptions },
 ): Record<string, DetectorScore> {
   const size = opts.size ?? 128;
   const prompts = opts.prompts ?? PROMPTS;
@@ -738,8 +856,9 @@ export function detectorValidation(
       const frame = renderView(level, cam, p, size, size, undefined, chars);
       const empty = renderView(level, cam, p, size, size);
       const truth = truthCharacters(level, cam, chars, frame, empty, size, size);
-      t.add(matchDetections(truth, detectCharacters(frame, size, size, p, { level })));
-      t.addEmpty(detectCharacters(empty, size, size, p, { level }).length);
+      const o = { level, pitch: pose.pitch, ...opts.detector };
+      t.add(matchDetections(truth, detectCharacters(frame, size, size, p, o)));
+      t.addEmpty(detectCharacters(empty, size, size, p, o).length);
     }
   }
   const out: Record<string, DetectorScore> = {};

@@ -447,10 +447,14 @@ export function edgeF1(
 ): EdgeScore {
   checkPair(model, truth);
   const pct = opts.percentile ?? EDGE_PERCENTILE;
-  const t = opts.tolerance ?? EDGE_TOLERANCE;
-  if (!Number.isInteger(t) || t < 0) throw new Error(`edge tolerance must be a whole number of pixels ≥ 0 (got ${t})`);
   const te = edgeMap(truth, width, height, { percentile: pct });
-  const me = edgeMap(model, width, height, (opts.modelThreshold ?? 'truth') === 'truth' ? { threshold: te.threshold } : { percentile: pct });
+  return scoreEdges(model, te, width, height, pct, opts.tolerance ?? EDGE_TOLERANCE, opts.modelThreshold ?? 'truth');
+}
+
+/** edgeF1 against a truth edge map computed once. */
+function scoreEdges(model: ArrayLike<number>, te: ReturnType<typeof edgeMap>, width: number, height: number, pct: number, t: number, mode: 'own' | 'truth'): EdgeScore {
+  if (!Number.isInteger(t) || t < 0) throw new Error(`edge tolerance must be a whole number of pixels ≥ 0 (got ${t})`);
+  const me = edgeMap(model, width, height, mode === 'truth' ? { threshold: te.threshold } : { percentile: pct });
   const base = { truthEdges: te.count, modelEdges: me.count, truthThreshold: te.threshold, modelThreshold: me.threshold };
   if (te.count === 0 && me.count === 0) return { precision: 1, recall: 1, f1: 1, ...base };
   const precision = me.count === 0 ? 0 : matched(me.mask, te.mask, width, height, t) / me.count;
@@ -473,10 +477,11 @@ export interface Sharpness {
 /** {@link laplacianRms} of both frames and their {@link edgeF1}, both ways. */
 export function sharpness(model: ArrayLike<number>, truth: ArrayLike<number>, width: number, height: number): Sharpness {
   checkPair(model, truth);
+  const te = edgeMap(truth, width, height);
   return {
     hfModel: laplacianRms(model, width, height),
     hfTruth: laplacianRms(truth, width, height),
-    edge: edgeF1(model, truth, width, height),
-    edgeOwn: edgeF1(model, truth, width, height, { modelThreshold: 'own' }),
+    edge: scoreEdges(model, te, width, height, EDGE_PERCENTILE, EDGE_TOLERANCE, 'truth'),
+    edgeOwn: scoreEdges(model, te, width, height, EDGE_PERCENTILE, EDGE_TOLERANCE, 'own'),
   };
 }
