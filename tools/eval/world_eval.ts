@@ -995,16 +995,18 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       lines.push('');
       lines.push(`detector on ${st.detectorScenes} seeded truth scenes: ${Object.entries(detectorScenes).map(([q, x]) => `${q} ${x.found}/${x.visible}, false ${x.falseDetections}, empty ${x.emptyDetections}/${x.emptyFrames}`).join('; ')}`);
     }
-    lines.push('');
-    const r2 = switches.within2Blocks;
-    lines.push(
-      `prompt switches shown within 2 blocks: ${r2.shown}/${r2.total} (${fmt(r2.rate === null ? null : 100 * r2.rate, 0)}%); ` +
-        switchRates.map((x) => `${x.blocks} block${x.blocks > 1 ? 's' : ''}: ${x.shown}/${x.total}`).join(', '),
-    );
-    const acc = switches.classifierAccuracy;
-    lines.push(
-      `lighting classifier accuracy: model frames before switches ${acc.modelBeforeSwitch.correct}/${acc.modelBeforeSwitch.total} (${fmt(acc.modelBeforeSwitch.rate === null ? null : 100 * acc.modelBeforeSwitch.rate, 1)}%), truth frames ${acc.truth.correct}/${acc.truth.total} (${fmt(acc.truth.rate === null ? null : 100 * acc.truth.rate, 1)}%)`,
-    );
+    if (events.length || st.parts.has('switches')) {
+      lines.push('');
+      const r2 = switches.within2Blocks;
+      lines.push(
+        `prompt switches shown within 2 blocks: ${r2.shown}/${r2.total} (${fmt(r2.rate === null ? null : 100 * r2.rate, 0)}%); ` +
+          switchRates.map((x) => `${x.blocks} block${x.blocks > 1 ? 's' : ''}: ${x.shown}/${x.total}`).join(', '),
+      );
+      const acc = switches.classifierAccuracy;
+      lines.push(
+        `lighting classifier accuracy: model frames before switches ${acc.modelBeforeSwitch.correct}/${acc.modelBeforeSwitch.total} (${fmt(acc.modelBeforeSwitch.rate === null ? null : 100 * acc.modelBeforeSwitch.rate, 1)}%), truth frames ${acc.truth.correct}/${acc.truth.total} (${fmt(acc.truth.rate === null ? null : 100 * acc.truth.rate, 1)}%)`,
+      );
+    }
     lines.push('');
     lines.push(`engine: ${e.frames} frames at ${fmt(report.engine.framesPerSecond, 1)} frames/s (step+decode; engine thread ${fmt(report.engine.engineFramesPerSecond, 1)} frames/s); wall ${fmt(wallSeconds, 0)} s`);
     lines.push(`report: ${join(st.out, 'metrics.json')}, ${relative(process.cwd(), benchFile)}`);
