@@ -33,3 +33,19 @@ export async function writeFrameGrid(path: string, rows: readonly (readonly Uint
     .png()
     .toFile(path);
 }
+
+/** Draws a 1-px rectangle (inclusive pixel box) of `color` (bytes) into an RGB frame, in place, clipped to the frame. */
+export function drawBox(rgb: Uint8Array, width: number, height: number, box: { x0: number; y0: number; x1: number; y1: number }, color: readonly [number, number, number]): void {
+  const put = (x: number, y: number): void => {
+    if (x < 0 || y < 0 || x >= width || y >= height) return;
+    rgb.set(color, (y * width + x) * 3);
+  };
+  for (let x = box.x0; x <= box.x1; x++) {
+    put(x, box.y0);
+    put(x, box.y1);
+  }
+  for (let y = box.y0; y <= box.y1; y++) {
+    put(box.x0, y);
+    put(box.x1, y);
+  }
+}

@@ -2,8 +2,10 @@
  * Evaluation of a default-world model against the ground-truth renderer.
  *
  *   npm run eval -- [--model models/default] [--out <model>/eval] [--episodes 8] [--seconds 30]
- *                   [--drift-seconds 120] [--switches 12] [--seed 90210] [--threads N]
+ *                   [--drift-seconds 120] [--switches 12] [--character-episodes 8]
+ *                   [--character-seconds 10] [--detector-scenes 24] [--seed 90210] [--threads N]
  *                   [--spawns 0,1] [--no-pose] [--no-geometry] [--quick]
+ *                   [--only horizons,drift,switches,characters,detector]
  *
  * Held-out episodes come from the dataset generator (tools/dataset/generate.ts) at another
  * seed than the training data (seed 1). Each rollout starts from the model's opening
@@ -27,8 +29,30 @@
  *    of the eval episodes); a switch shows within n blocks when the last frame of the n-th
  *    block after setPrompt is classified as the new prompt. Sanity: the classifier's accuracy
  *    on the model's frames before any switch, and on the truth frames.
- * 4. Strips: truth (top) vs model (bottom) PNGs in the out directory.
- * 5. Report: <out>/metrics.json and bench/results/eval-<timestamp>.json; a table on stdout.
+ * 4. Sharpness (issue 19) of the horizon episodes' frames, per horizon window (h−1, h] and
+ *    prompt (each frame's truth prompt): edge F1 against the truth (metrics.ts edgeF1: Sobel
+ *    magnitude at or above the truth frame's 88th percentile for both frames, matched within
+ *    1 px; and with the model frame at its own 88th percentile) and the high-frequency energy
+ *    ratio Σ RMS(Laplacian) model / Σ truth; also over all frames, and over the character
+ *    episodes' frames.
+ * 5. Characters (issue 19): held-out episodes with 0–3 walkers (the dataset generator's
+ *    `--characters` plans at this seed), each frame's map drawn with them as the game server
+ *    does. In each model frame the detector (characters.ts: from pixels only, under the frame's
+ *    prompt) looks for colours 0–2; a visible truth character (silhouette from the capsules,
+ *    ≥ 24 px that differ by ≥ 24 from the view without characters) is found when a detection of
+ *    its colour has its centre in its box. Recall, false-detection rate (false / all detections;
+ *    also detections on character-free frames: every 5th frame of the horizon episodes), and
+ *    entries: a character entering the view (not visible in the block before, visible in its
+ *    block and the next) appears within one block when the model's frames show it in its entry
+ *    block or the next; leaves: gone within one block when no detection of its colour is in the
+ *    two blocks after the one it left in. The detector is validated the same way on the truth
+ *    frames, and on seeded truth scenes (characters.ts detectorValidation).
+ * 6. Strips: truth (top) vs model (bottom) PNGs in the out directory; for characters, truth
+ *    with its visible characters' boxes (white), the model, and the model with its detections'
+ *    boxes (in their colour) and the truth's (white), one column per block around an entry.
+ * 7. Report: <out>/metrics.json and bench/results/eval-<timestamp>.json; a table on stdout.
+ *
+ * `--quick` runs a small version of every part (~1 min); `--only` runs some parts.
  *
  * Progress goes to stderr. The model must have an opening for every (prompt, spawn) the
  * episodes start at; `--spawns` restricts the episodes to some spawn points (for test models).
@@ -42,10 +66,36 @@ import { loadModel, type Model } from '../../sdk/src/model.js';
 import { actionSize, encodeGeometry, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
 import { poseInputs } from '../../world/src/conditioning.js';
 import { defaultLevel, type Level } from '../../world/src/levels/index.js';
-import { PROMPTS } from '../../world/src/render.js';
-import { FPS as DATASET_FPS, episodePose, generateEpisode, planEpisode, type EpisodeData, type EpisodePlan } from '../dataset/generate.js';
-import { clarity, lightingFeatures, nearestCentroid, psnr, ssim, vde } from './metrics.js';
-import { writeFrameGrid } from './strip.js';
+import { CHARACTER_COLORS, PROMPTS, eyeFromCharacter, type CharacterShape } from '../../world/src/render.js';
+import {
+  FPS as DATASET_FPS,
+  MAX_OTHERS,
+  OTHER_FLOATS,
+  episodePose,
+  generateEpisode,
+  otherShapes,
+  planEpisode,
+  planOthers,
+  type EpisodeData,
+  type EpisodePlan,
+} from '../dataset/generate.js';
+import {
+  DETECT_COLORS,
+  DETECT_MIN_PIXELS,
+  DetectorTally,
+  VISIBLE_CONTRAST,
+  VISIBLE_MIN_PIXELS,
+  detectCharacters,
+  detectorValidation,
+  matchDetections,
+  viewTruth,
+  type Detection,
+  type DetectorScore,
+  type FrameMatch,
+  type TruthCharacter,
+} from './characters.js';
+import { EDGE_PERCENTILE, clarity, lightingFeatures, nearestCentroid, psnr, sharpness, ssim, vde } from './metrics.js';
+import { drawBox, writeFrameGrid } from './strip.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HORIZONS = [1, 5, 30];
@@ -54,7 +104,12 @@ const SWITCH_EPISODE_SECONDS = 6;
 /** Blocks after setPrompt at which the switch is checked (the headline is 2). */
 const SWITCH_BLOCKS = [1, 2, 3];
 /** First episode ids of each set (disjoint; all at --seed). */
-const ID_BASE = { horizon: 0, drift: 100_000, switch: 200_000, centroid: 300_000 };
+const ID_BASE = { horizon: 0, drift: 100_000, switch: 200_000, centroid: 300_000, characters: 400_000 };
+/** The eval's parts (--only). */
+const PARTS = ['horizons', 'drift', 'switches', 'characters', 'detector'] as const;
+type Part = (typeof PARTS)[number];
+/** Every this many frames of the horizon episodes (no characters) are searched for characters: the false detections on character-free frames. */
+const EMPTY_FRAME_STRIDE = 5;
 
 // ------------------------------------------------------------------ settings
 
@@ -66,6 +121,10 @@ interface Settings {
   driftSeconds: number;
   chunkSeconds: number;
   switches: number;
+  characterEpisodes: number;
+  characterSeconds: number;
+  detectorScenes: number;
+  parts: Set<Part>;
   seed: number;
   threads?: number;
   /** Storage of the linear layers' weights (default f32, as shipped). */
@@ -77,7 +136,7 @@ interface Settings {
 }
 
 const USAGE =
-  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--seed N] [--threads N] [--weights f32|bf16|int8] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick]';
+  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--character-episodes N] [--character-seconds S] [--detector-scenes N] [--seed N] [--threads N] [--weights f32|bf16|int8] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick] [--only horizons,drift,switches,characters,detector]';
 
 function weightsOf(v: string | undefined): Settings['weights'] {
   if (v === undefined || v === 'f32' || v === 'bf16' || v === 'int8') return v;
@@ -95,6 +154,10 @@ function parseSettings(argv: string[]): Settings {
       'drift-seconds': { type: 'string' },
       'chunk-seconds': { type: 'string', default: '10' },
       switches: { type: 'string' },
+      'character-episodes': { type: 'string' },
+      'character-seconds': { type: 'string' },
+      'detector-scenes': { type: 'string' },
+      only: { type: 'string' },
       seed: { type: 'string', default: '90210' },
       threads: { type: 'string' },
       weights: { type: 'string' },
@@ -121,14 +184,20 @@ function parseSettings(argv: string[]): Settings {
     return n;
   };
   const model = values.model!;
+  const parts = new Set<Part>(values.only === undefined ? PARTS : (values.only.split(',').map((x) => x.trim()) as Part[]));
+  for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only: unknown part "${p}" (parts: ${PARTS.join(', ')})`);
   const s: Settings = {
     model,
     out: values.out ?? join(model, 'eval'),
-    episodes: int(values.episodes, quick ? 2 : 8, 'episodes'),
+    episodes: parts.has('horizons') ? int(values.episodes, quick ? 2 : 8, 'episodes') : 0,
     seconds: num(values.seconds, quick ? 6 : 30, 'seconds', 0.2),
-    driftSeconds: num(values['drift-seconds'], quick ? 20 : 120, 'drift-seconds', 0),
+    driftSeconds: parts.has('drift') ? num(values['drift-seconds'], quick ? 20 : 120, 'drift-seconds', 0) : 0,
     chunkSeconds: num(values['chunk-seconds'], 10, 'chunk-seconds', 0.2),
-    switches: int(values.switches, quick ? 4 : 12, 'switches', 0),
+    switches: parts.has('switches') ? int(values.switches, quick ? 4 : 12, 'switches', 0) : 0,
+    characterEpisodes: parts.has('characters') ? int(values['character-episodes'], quick ? 2 : 8, 'character-episodes', 0) : 0,
+    characterSeconds: num(values['character-seconds'], quick ? 4 : 10, 'character-seconds', 0.4),
+    detectorScenes: parts.has('detector') ? int(values['detector-scenes'], quick ? 4 : 24, 'detector-scenes', 0) : 0,
+    parts,
     seed: int(values.seed, 90210, 'seed', 0),
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
     weights: weightsOf(values.weights),
@@ -169,6 +238,10 @@ interface FrameMetrics {
   baselineSsim: number;
   clarity: number;
   truthClarity: number;
+  /** The truth frame's prompt (index into PROMPTS). */
+  prompt: number;
+  /** Sharpness against the truth (rollouts run with `sharpness`). */
+  sharp?: { hfModel: number; hfTruth: number; f1: number; f1Own: number; precision: number; recall: number };
 }
 
 interface SwitchEvent {
@@ -204,9 +277,16 @@ interface Context {
    * What a truth pose gives a frame, as the game server gives it (poseInputs): the pose and
    * its geometry map, for a model that takes them, less what --no-pose / --no-geometry leave out.
    */
-  truth: (pose: Pose) => Pick<ActionInput, 'pose' | 'geometry'>;
+  truth: (pose: Pose, characters?: readonly CharacterShape[]) => Pick<ActionInput, 'pose' | 'geometry'>;
   latent: LatentSize;
   engine: { frames: number; stepSeconds: number; engineSeconds: number; decodeMs: number; blocks: number };
+}
+
+/** The other characters of episode frame k (an episode made with characters), else undefined. */
+function shapesAt(ep: EpisodeData, k: number): CharacterShape[] | undefined {
+  if (!ep.others || !ep.meta.others) return undefined;
+  const n = MAX_OTHERS * OTHER_FLOATS;
+  return otherShapes(ep.others.subarray(k * n, (k + 1) * n), ep.meta.others.map((o) => o.color));
 }
 
 /** Blocks of an episode of `frames` truth frames (frame 0 is the opening). */
@@ -225,14 +305,20 @@ function episodeInputs(ctx: Context, ep: EpisodeData, k0: number, n: number): { 
   const truths: Pick<ActionInput, 'pose' | 'geometry'>[] = [];
   for (let i = 0; i < n; i++) {
     out.set(ep.actions.subarray((k0 + i) * row, (k0 + i + 1) * row), i * A);
-    const t = ctx.truth(episodePose(ep, k0 + i));
+    // the map of a frame shows the other characters where physics has them, as the game server draws it
+    const t = ctx.truth(episodePose(ep, k0 + i), shapesAt(ep, k0 + i));
     if (t.pose) poseFeatures(space.pose!, t.pose, out, i * A + row);
     truths.push(t);
   }
   return { actions: out, geometry: encodeGeometry(truths, space, n, latent) };
 }
 
-async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastBlock?: number; capture?: Iterable<number> } = {}): Promise<Rollout> {
+async function rollout(
+  ctx: Context,
+  ep: EpisodeData,
+  set: string,
+  opts: { lastBlock?: number; capture?: Iterable<number>; sharpness?: boolean; onFrame?: (k: number, model: Uint8Array, truth: Uint8Array) => void } = {},
+): Promise<Rollout> {
   const { model, F, frameBytes: fb, size } = ctx;
   const T = ep.meta.frames;
   const id = ep.meta.id;
@@ -274,6 +360,7 @@ async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastB
         if (img.width !== size || img.height !== size) throw new Error(`decoded frame is ${img.width}×${img.height}, truth is ${size}×${size}`);
         const m = img.rgb;
         const t = ep.frames.subarray(k * fb, (k + 1) * fb);
+        const sh = opts.sharpness ? sharpness(m, t, size, size) : null;
         out.frames.push({
           k,
           psnr: psnr(m, t),
@@ -282,7 +369,12 @@ async function rollout(ctx: Context, ep: EpisodeData, set: string, opts: { lastB
           baselineSsim: ssim(truth0, t, size, size),
           clarity: clarity(m, size, size),
           truthClarity: clarity(t, size, size),
+          prompt: ep.prompts[k]!,
+          ...(sh
+            ? { sharp: { hfModel: sh.hfModel, hfTruth: sh.hfTruth, f1: sh.edge.f1, f1Own: sh.edgeOwn.f1, precision: sh.edge.precision, recall: sh.edge.recall } }
+            : {}),
         });
+        opts.onFrame?.(k, m, t);
         if (capture.has(k)) out.captures.set(k, { truth: Uint8Array.from(t), model: Uint8Array.from(m) });
         if (out.events.length === 0) out.before.push({ prompt: current, features: lightingFeatures(m, size, size) });
       }
@@ -327,6 +419,135 @@ async function writeStrip(path: string, cols: { truth: Uint8Array; model: Uint8A
   await writeFrameGrid(path, [cols.map((c) => c.truth), cols.map((c) => c.model)], size, size);
 }
 
+// ------------------------------------------------------------------ sharpness and characters
+
+interface SharpAgg {
+  frames: number;
+  /** Mean edge F1 (the truth's threshold for both frames), its mean precision and recall, and the mean F1 with the model frame at its own percentile. */
+  edgeF1: number | null;
+  edgePrecision: number | null;
+  edgeRecall: number | null;
+  edgeF1Own: number | null;
+  /** Σ RMS(Laplacian) of the model frames / Σ of the truth frames. */
+  hfRatio: number | null;
+  hfModel: number | null;
+  hfTruth: number | null;
+}
+
+function sharpAgg(frames: readonly FrameMetrics[]): SharpAgg {
+  const sel = frames.filter((f) => f.sharp);
+  const n = sel.length;
+  const m = (g: (f: NonNullable<FrameMetrics['sharp']>) => number): number | null => (n ? mean(sel.map((f) => g(f.sharp!))) : null);
+  const hm = n ? sel.reduce((a, f) => a + f.sharp!.hfModel, 0) : 0;
+  const ht = n ? sel.reduce((a, f) => a + f.sharp!.hfTruth, 0) : 0;
+  return {
+    frames: n,
+    edgeF1: m((x) => x.f1),
+    edgePrecision: m((x) => x.precision),
+    edgeRecall: m((x) => x.recall),
+    edgeF1Own: m((x) => x.f1Own),
+    hfRatio: n && ht > 0 ? hm / ht : null,
+    hfModel: n ? hm / n : null,
+    hfTruth: n ? ht / n : null,
+  };
+}
+
+/** Sharpness per truth prompt (and 'all') of some frames. */
+function sharpByPrompt(frames: readonly FrameMetrics[]): Record<string, SharpAgg> {
+  const out: Record<string, SharpAgg> = {};
+  for (const [i, p] of PROMPTS.entries()) out[p] = sharpAgg(frames.filter((f) => f.prompt === i));
+  out.all = sharpAgg(frames);
+  return out;
+}
+
+/** One model frame of a character episode: what the truth shows, what the detector finds in the model's frame and in the truth's. */
+interface CharacterFrame {
+  k: number;
+  prompt: number;
+  truth: TruthCharacter[];
+  model: FrameMatch;
+  modelDetections: Detection[];
+  truthMatch: FrameMatch;
+}
+
+interface EntryEvent {
+  episode: number;
+  color: number;
+  /** The first truth frame it is visible in, and its block (blocks 1, 2, … of F frames after the opening). */
+  truthFrame: number;
+  block: number;
+  /** At the episode's start (visible in its first block: the opening did not show it). */
+  atStart: boolean;
+  /** The first block ≥ `block` whose frames show it in the model's (found), while the truth still shows it; null if never. */
+  modelBlock: number | null;
+  withinOneBlock: boolean;
+}
+
+interface LeaveEvent {
+  episode: number;
+  color: number;
+  /** The last truth frame it is visible in, and the block after which it is gone. */
+  truthFrame: number;
+  block: number;
+  /** Model frames of the two blocks after `block` that still show a character of its colour. */
+  lingeringFrames: number;
+  goneWithinOneBlock: boolean;
+}
+
+/**
+ * Entries and leaves of the characters of one episode (module comment, part 5), from its
+ * frames in order (k = 1, 2, …; block of frame k = ⌈k / F⌉).
+ */
+function characterEvents(episode: number, frames: readonly CharacterFrame[], F: number): { entries: EntryEvent[]; leaves: LeaveEvent[] } {
+  const blockOf = (k: number): number => Math.ceil(k / F);
+  const nBlocks = frames.length ? blockOf(frames.at(-1)!.k) : 0;
+  const colors = [...new Set(frames.flatMap((f) => f.truth.map((t) => t.color)))].filter((c) => c >= 0);
+  const entries: EntryEvent[] = [];
+  const leaves: LeaveEvent[] = [];
+  for (const color of colors) {
+    // per block: does the truth show it (in any frame), does the model (found in any frame), does the model show its colour at all
+    const truthIn = new Array<boolean>(nBlocks + 2).fill(false);
+    const foundIn = new Array<boolean>(nBlocks + 2).fill(false);
+    const colourFrames = new Array<number>(nBlocks + 2).fill(0);
+    const firstVisible = new Map<number, number>();
+    const lastVisible = new Map<number, number>();
+    for (const f of frames) {
+      const b = blockOf(f.k);
+      const t = f.truth.find((x) => x.color === color);
+      if (t?.visible) {
+        truthIn[b] = true;
+        if (!firstVisible.has(b)) firstVisible.set(b, f.k);
+        lastVisible.set(b, f.k);
+        if (f.model.found.includes(t.index)) foundIn[b] = true;
+      }
+      if (f.modelDetections.some((d) => d.color === color)) colourFrames[b]!++;
+    }
+    for (let b = 1; b + 1 <= nBlocks; b++) {
+      // an entry: absent in the block before (or the opening), present in this block and the next
+      if (truthIn[b] && truthIn[b + 1] && (b === 1 || !truthIn[b - 1])) {
+        let modelBlock: number | null = null;
+        for (let c = b; c <= nBlocks && truthIn[c]; c++)
+          if (foundIn[c]) {
+            modelBlock = c;
+            break;
+          }
+        entries.push({ episode, color, truthFrame: firstVisible.get(b)!, block: b, atStart: b === 1, modelBlock, withinOneBlock: modelBlock !== null && modelBlock - b <= 1 });
+      }
+      // a leave: present in this block, absent in the next two
+      if (truthIn[b] && b + 2 <= nBlocks && !truthIn[b + 1] && !truthIn[b + 2]) {
+        const lingering = colourFrames[b + 1]! + colourFrames[b + 2]!;
+        leaves.push({ episode, color, truthFrame: lastVisible.get(b)!, block: b, lingeringFrames: lingering, goneWithinOneBlock: colourFrames[b + 2] === 0 });
+      }
+    }
+  }
+  return { entries, leaves };
+}
+
+const ratio = (n: number, d: number): number | null => (d ? n / d : null);
+
+/** Byte colour of a CHARACTER_COLORS entry. */
+const colorBytes = (i: number): [number, number, number] => CHARACTER_COLORS[i]!.map((v) => Math.round(v * 255)) as [number, number, number];
+
 // ------------------------------------------------------------------ main
 
 const fmt = (v: number | null | undefined, d = 2): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
@@ -368,7 +589,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const switchBlock = (p: EpisodePlan): number => Math.ceil(p.switchAt! / F);
     const lastCheck = Math.max(...SWITCH_BLOCKS);
     const switchPlans = pickEpisodes(st.switches, ID_BASE.switch, plan(switchFrames), (p) => spawnOk(p) && p.switchAt !== null && (switchBlock(p) + lastCheck - 1) * F <= switchFrames - 1);
-    const all = [...horizonPlans, ...driftPlans, ...switchPlans];
+    const characterPlans = pickEpisodes(st.characterEpisodes, ID_BASE.characters, plan(frames(st.characterSeconds)), (p) => spawnOk(p) && p.switchAt === null);
+    const all = [...horizonPlans, ...driftPlans, ...switchPlans, ...characterPlans];
+    if (all.length === 0 && st.detectorScenes === 0) throw new Error('nothing to evaluate (--only with no parts, or zero episodes)');
     const missing = [...new Set(all.map((p) => `${PROMPTS[p.prompt0]}/${p.spawnIndex}`))].filter((n) => !model.openings.has(n));
     if (missing.length)
       throw new Error(
@@ -377,7 +600,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       );
 
     // Frame size: one warm-up block (not counted in the engine's frames/s).
-    const warm = model.createSession({ seed: 0, prompt: PROMPTS[horizonPlans[0]!.prompt0], opening: `${PROMPTS[horizonPlans[0]!.prompt0]}/${horizonPlans[0]!.spawnIndex}` });
+    const first = all[0] ?? planEpisode(level, st.seed, 0, 4);
+    const warm = model.createSession({ seed: 0, prompt: PROMPTS[first.prompt0], opening: `${PROMPTS[first.prompt0]}/${first.spawnIndex}` });
     const latent = { height: model.config.latent_height, width: model.config.latent_width };
     const wb = await warm.step({ actions: new Float32Array(F * actionSize(space)) });
     await warm.close();
@@ -393,13 +617,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       size,
       frameBytes: size * size * 3,
       space,
-      truth: (pose) => poseInputs(pose, { ...space, pose: st.pose ? space.pose : undefined, geometry: st.geometry ? space.geometry : undefined }, { view: { level, latent } }),
+      truth: (pose, characters) =>
+        poseInputs(pose, { ...space, pose: st.pose ? space.pose : undefined, geometry: st.geometry ? space.geometry : undefined }, { view: { level, latent, characters } }),
       latent,
       engine: { frames: 0, stepSeconds: 0, engineSeconds: 0, decodeMs: 0, blocks: 0 },
     };
     log(
       `model ${st.model}: ${size}×${size} frames, ${F} per block, ${fps} fps; ${horizonPlans.length} episodes × ${st.seconds} s, drift ${st.driftSeconds} s, ` +
-        `${switchPlans.length} switch episodes; seed ${st.seed}`,
+        `${switchPlans.length} switch episodes, ${characterPlans.length} character episodes × ${st.characterSeconds} s; seed ${st.seed}`,
     );
 
     // Lighting centroid sums from every truth frame of the eval episodes.
@@ -433,11 +658,23 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const horizonRuns: { plan: EpisodePlan; frames: FrameMetrics[] }[] = [];
     const strips: string[] = [];
     mkdirSync(st.out, { recursive: true });
+    // character tallies per prompt: the detector on the model's frames and on the truth's
+    const modelTally = new Map(PROMPTS.map((q) => [q, new DetectorTally()]));
+    const truthTally = new Map(PROMPTS.map((q) => [q, new DetectorTally()]));
+    const detectOpts = { level, colors: DETECT_COLORS };
     for (const [j, p] of horizonPlans.entries()) {
       const ep = await episode(level, st.seed, p, size);
       addTruth(ep);
       const capture = j === 0 ? [...stripSeconds, ...strip30Seconds].map((t) => Math.round(t * fps)) : [];
-      const r = await rollout(ctx, ep, 'horizon', { capture });
+      // no characters in these episodes: every EMPTY_FRAME_STRIDE-th frame's detections are false ones
+      const onFrame = (k: number, m: Uint8Array, t: Uint8Array): void => {
+        if (!st.parts.has('characters') || k % EMPTY_FRAME_STRIDE !== 0) return;
+        const q = PROMPTS[ep.prompts[k]!]!;
+        const o = { ...detectOpts, pitch: episodePose(ep, k).pitch };
+        modelTally.get(q)!.addEmpty(detectCharacters(m, size, size, q, o).length);
+        truthTally.get(q)!.addEmpty(detectCharacters(t, size, size, q, o).length);
+      };
+      const r = await rollout(ctx, ep, 'horizon', { capture, sharpness: true, onFrame });
       events.push(...r.events);
       before.push(...r.before);
       horizonRuns.push({ plan: p, frames: r.frames });
@@ -457,7 +694,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       const w1 = window(r.frames, fps, 0, 1);
       log(`horizon episode ${j + 1}/${horizonPlans.length} (id ${p.id}, spawn ${p.spawnIndex}, ${p.policy}): 1-s PSNR ${fmt(w1?.model.psnr)} dB; ${since()}`);
     }
-    const horizons = HORIZONS.filter((h) => h <= st.seconds + 1e-9).map((h) => {
+    const horizons = HORIZONS.filter((h) => horizonRuns.length > 0 && h <= st.seconds + 1e-9).map((h) => {
       const per = horizonRuns.map((r) => window(r.frames, fps, h - 1, h)).filter((w) => w !== null);
       // "at h": the block whose last frame is at h seconds (prediction horizon h)
       const atLo = h - F / fps;
@@ -472,10 +709,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         perEpisode: per.map((w, i) => ({ id: horizonRuns[i]!.plan.id, model: w.model, baseline: w.baseline })),
       };
     });
-    const perSecond = Array.from({ length: Math.ceil(st.seconds - 1e-9) }, (_, i) => {
+    const perSecond = Array.from({ length: horizonRuns.length ? Math.ceil(st.seconds - 1e-9) : 0 }, (_, i) => {
       const ws = horizonRuns.map((r) => window(r.frames, fps, i, i + 1)).filter((w) => w !== null);
       return { second: i + 1, model: meanPairs(ws.map((w) => w.model)), baseline: meanPairs(ws.map((w) => w.baseline)) };
     });
+    const inWindow = (lo: number, hi: number) => (f: FrameMetrics) => f.k / fps > lo + 1e-9 && f.k / fps <= hi + 1e-9;
+    const horizonFrames = horizonRuns.flatMap((r) => r.frames);
+    const sharpHorizons = horizons.map((h) => ({ seconds: h.seconds, window: [h.seconds - 1, h.seconds], byPrompt: sharpByPrompt(horizonFrames.filter(inWindow(h.seconds - 1, h.seconds))) }));
 
     // 2. Drift.
     let drift: Record<string, unknown> | null = null;
@@ -533,6 +773,69 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       before.push(...r.before);
       log(`switch episode ${j + 1}/${switchPlans.length} (id ${p.id}, ${PROMPTS[p.prompt0]} → ${PROMPTS[p.prompt1]} at frame ${p.switchAt}); ${since()}`);
     }
+    // 5. Characters: episodes with 0–3 walkers, the detector on the model's and the truth's frames.
+    const entries: EntryEvent[] = [];
+    const leaves: LeaveEvent[] = [];
+    const characterRuns: { plan: EpisodePlan; others: ReturnType<typeof planOthers>; frames: FrameMetrics[] }[] = [];
+    let stripsWithCharacters = 0;
+    for (const [j, p] of characterPlans.entries()) {
+      const ep = await generateEpisode(level, st.seed, p.id, p.frames, size, true);
+      const perFrame: CharacterFrame[] = [];
+      const kept = new Map<number, { truth: Uint8Array; model: Uint8Array }>();
+      const r = await rollout(ctx, ep, 'characters', {
+        sharpness: true,
+        onFrame: (k, m, t) => {
+          const q = PROMPTS[ep.prompts[k]!]!;
+          const pose = episodePose(ep, k);
+          const truth = viewTruth(level, eyeFromCharacter(pose), shapesAt(ep, k) ?? [], t, q, size, size);
+          // the detector knows the frame's prompt, the level and the camera's pitch (what the model is given), never the truth's pixels
+          const o = { ...detectOpts, pitch: pose.pitch };
+          const modelDetections = detectCharacters(m, size, size, q, o);
+          const f: CharacterFrame = { k, prompt: ep.prompts[k]!, truth, model: matchDetections(truth, modelDetections), modelDetections, truthMatch: matchDetections(truth, detectCharacters(t, size, size, q, o)) };
+          perFrame.push(f);
+          modelTally.get(q)!.add(f.model);
+          truthTally.get(q)!.add(f.truthMatch);
+          kept.set(k, { truth: Uint8Array.from(t), model: Uint8Array.from(m) });
+        },
+      });
+      const ev = characterEvents(p.id, perFrame, F);
+      entries.push(...ev.entries);
+      leaves.push(...ev.leaves);
+      characterRuns.push({ plan: p, others: ep.meta.others ?? [], frames: r.frames });
+      // a strip of the first two episodes where a character enters the view (else walks in it): one column per block around it
+      const entry = ev.entries.find((e) => !e.atStart) ?? ev.entries[0];
+      if (entry && stripsWithCharacters < 2) {
+        const nBlocks = blocksOf(ctx, p.frames);
+        const b0 = Math.max(1, Math.min(entry.block - 2, nBlocks - 9));
+        const cols = Array.from({ length: Math.min(10, nBlocks - b0 + 1) }, (_, i) => (b0 + i) * F); // the last frame of each block
+        const rows: Uint8Array[][] = [[], [], []];
+        for (const k of cols) {
+          const f = perFrame.find((x) => x.k === k)!;
+          const { truth, model } = kept.get(k)!;
+          const t = Uint8Array.from(truth);
+          const annotated = Uint8Array.from(model);
+          for (const c of f.truth)
+            if (c.visible && c.box) {
+              drawBox(t, size, size, c.box, [255, 255, 255]);
+              drawBox(annotated, size, size, c.box, [255, 255, 255]);
+            }
+          for (const d of f.modelDetections) drawBox(annotated, size, size, { x0: d.box.x0 - 1, y0: d.box.y0 - 1, x1: d.box.x1 + 1, y1: d.box.y1 + 1 }, colorBytes(d.color));
+          rows[0]!.push(t);
+          rows[1]!.push(Uint8Array.from(model));
+          rows[2]!.push(annotated);
+        }
+        const path = join(st.out, `strip_characters${stripsWithCharacters ? `_${stripsWithCharacters + 1}` : ''}.png`);
+        await writeFrameGrid(path, rows, size, size);
+        strips.push(path);
+        stripsWithCharacters++;
+      }
+      const visible = perFrame.reduce((a, f) => a + f.model.visible.length, 0);
+      const found = perFrame.reduce((a, f) => a + f.model.found.length, 0);
+      log(`character episode ${j + 1}/${characterPlans.length} (id ${p.id}, ${PROMPTS[p.prompt0]}, ${(ep.meta.others ?? []).length} walkers): model found ${found}/${visible} visible; ${since()}`);
+    }
+    const detectorScenes = st.detectorScenes > 0 ? detectorValidation(level, { scenes: st.detectorScenes, seed: st.seed, size }) : null;
+    if (detectorScenes) log(`detector on ${st.detectorScenes} seeded truth scenes × ${PROMPTS.length} prompts: recall ${fmt(detectorScenes.all!.recall, 3)}; ${since()}`);
+
     // Every prompt needs a centroid: a short truth-only episode for any prompt not seen yet.
     for (let q = 0; q < PROMPTS.length; q++) {
       if (cent[q]!.n > 0) continue;
@@ -562,14 +865,58 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       events: events.map(({ features: _f, ...e }) => e),
     };
 
-    // 4-5. Report.
+    // Sharpness and characters, summed up.
+    const sharp = {
+      definition:
+        `edge F1: Sobel magnitude of the luma at or above the truth frame's ${EDGE_PERCENTILE}th percentile, the same threshold for the model frame (edgeF1Own: the model frame's own ${EDGE_PERCENTILE}th percentile), ` +
+        'matched within 1 px (3×3) both ways, F1 = 2PR/(P+R), the mean over frames; hfRatio: Σ RMS of the 4-neighbour Laplacian of the luma over the model frames / Σ over the truth frames; per truth prompt',
+      horizons: sharpHorizons,
+      allHorizonFrames: sharpByPrompt(horizonFrames),
+      characterEpisodes: characterRuns.length ? sharpByPrompt(characterRuns.flatMap((r) => r.frames)) : null,
+    };
+    const tallies = (m: Map<string, DetectorTally>): Record<string, DetectorScore> => {
+      const out: Record<string, DetectorScore> = {};
+      const all = new DetectorTally();
+      for (const [q, t] of m) {
+        out[q] = t.score();
+        for (const k of ['frames', 'visible', 'found', 'detections', 'falseDetections', 'emptyFrames', 'emptyDetections'] as const) all[k] += t[k];
+      }
+      out.all = all.score();
+      return out;
+    };
+    const entrySummary = (xs: EntryEvent[]) => ({
+      events: xs.length,
+      withinOneBlock: xs.filter((x) => x.withinOneBlock).length,
+      rate: ratio(xs.filter((x) => x.withinOneBlock).length, xs.length),
+      neverShown: xs.filter((x) => x.modelBlock === null).length,
+    });
+    const characters = st.parts.has('characters')
+      ? {
+          definition: {
+            detector: `characters.ts detectCharacters: the model frame's pixels, with the frame's prompt (lighting), the level's materials and the camera's pitch; colours ${DETECT_COLORS.join(', ')}, groups of ≥ ${DETECT_MIN_PIXELS} px`,
+            visible: `a truth character is visible when ≥ ${VISIBLE_MIN_PIXELS} pixels of its silhouette differ from the view without characters by ≥ ${VISIBLE_CONTRAST} (some channel)`,
+            found: 'a detection of its colour with its centre inside its silhouette box',
+            falseRate: 'detections with no character of their colour in the frame whose box holds their centre / all detections (frames of the character episodes)',
+            emptyFrames: `every ${EMPTY_FRAME_STRIDE}th frame of the horizon episodes (no characters): each detection there is false`,
+            entries: 'a character absent from the truth in the block before (or the opening) and visible in a block and the next enters there; it appears within one block when the model shows it (found) in that block or the next',
+            leaves: 'a character visible in a block and absent from the truth in the next two leaves; it is gone within one block when no detection of its colour is in the second block after',
+          },
+          episodes: characterRuns.map((r) => ({ ...describe(r.plan), walkers: r.others.map((o) => ({ kind: o.kind, color: o.color })) })),
+          model: tallies(modelTally),
+          detectorOnTruth: tallies(truthTally),
+          entries: { entering: entrySummary(entries.filter((x) => !x.atStart)), atStart: entrySummary(entries.filter((x) => x.atStart)), events: entries },
+          leaves: { events: leaves.length, goneWithinOneBlock: leaves.filter((x) => x.goneWithinOneBlock).length, rate: ratio(leaves.filter((x) => x.goneWithinOneBlock).length, leaves.length), list: leaves },
+        }
+      : null;
+
+    // 6-7. Report.
     const wallSeconds = (performance.now() - wall0) / 1e3;
     const e = ctx.engine;
     const report = {
       version: 1,
       createdAt: new Date().toISOString(),
       model: { dir: resolve(st.model), info: model.info() },
-      settings: { ...st, model: resolve(st.model), out: resolve(st.out), fps, frameSize: size, framesPerBlock: F, openingFrames, horizons: HORIZONS, switchEpisodeSeconds: SWITCH_EPISODE_SECONDS },
+      settings: { ...st, parts: [...st.parts], model: resolve(st.model), out: resolve(st.out), fps, frameSize: size, framesPerBlock: F, openingFrames, horizons: HORIZONS, switchEpisodeSeconds: SWITCH_EPISODE_SECONDS },
       wallSeconds,
       engine: {
         frames: e.frames,
@@ -580,11 +927,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         decodeMsPerBlock: e.decodeMs / Math.max(1, e.blocks),
         note: 'framesPerSecond = decoded frames / wall seconds inside step() (denoise + commit + decode); engineFramesPerSecond counts the engine thread only',
       },
-      episodes: { horizon: horizonPlans.map(describe), drift: driftPlans.map(describe), switch: switchPlans.map(describe) },
+      episodes: { horizon: horizonPlans.map(describe), drift: driftPlans.map(describe), switch: switchPlans.map(describe), characters: characterPlans.map(describe) },
       horizons,
       perSecond,
+      sharpness: sharp,
       drift,
       switches,
+      characters,
+      detectorScenes,
       strips: strips.map((p) => resolve(p)),
     };
     const json = JSON.stringify(report, null, 1) + '\n';
@@ -619,16 +969,53 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         );
       lines.push(`VDE: PSNR ${fmt(d.vde.psnr, 3)}, clarity ${fmt(d.vde.clarity, 3)} (truth clarity ${fmt(d.vde.truthClarity, 3)})`);
     }
-    lines.push('');
-    const r2 = switches.within2Blocks;
-    lines.push(
-      `prompt switches shown within 2 blocks: ${r2.shown}/${r2.total} (${fmt(r2.rate === null ? null : 100 * r2.rate, 0)}%); ` +
-        switchRates.map((x) => `${x.blocks} block${x.blocks > 1 ? 's' : ''}: ${x.shown}/${x.total}`).join(', '),
-    );
-    const acc = switches.classifierAccuracy;
-    lines.push(
-      `lighting classifier accuracy: model frames before switches ${acc.modelBeforeSwitch.correct}/${acc.modelBeforeSwitch.total} (${fmt(acc.modelBeforeSwitch.rate === null ? null : 100 * acc.modelBeforeSwitch.rate, 1)}%), truth frames ${acc.truth.correct}/${acc.truth.total} (${fmt(acc.truth.rate === null ? null : 100 * acc.truth.rate, 1)}%)`,
-    );
+    const pct = (x: number | null | undefined, d = 0): string => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(d)}%`);
+    const sharpCell = (a: SharpAgg | undefined): string => (a && a.frames ? `${fmt(a.edgeF1)} / ${fmt(a.hfRatio)} (${a.frames})` : '—');
+    if (sharp.horizons.length) {
+      lines.push('');
+      lines.push('sharpness: edge F1 vs truth / high-frequency energy ratio model÷truth (frames), per truth prompt');
+      lines.push('window'.padEnd(14) + [...PROMPTS, 'all'].map((q) => q.padEnd(20)).join(''));
+      for (const h of sharp.horizons) lines.push(`(${h.window[0]}, ${h.window[1]}] s`.padEnd(14) + [...PROMPTS, 'all'].map((q) => sharpCell(h.byPrompt[q]).padEnd(20)).join(''));
+      lines.push('all frames'.padEnd(14) + [...PROMPTS, 'all'].map((q) => sharpCell(sharp.allHorizonFrames[q]).padEnd(20)).join(''));
+      if (sharp.characterEpisodes) lines.push('char. episodes'.padEnd(14) + [...PROMPTS, 'all'].map((q) => sharpCell(sharp.characterEpisodes![q]).padEnd(20)).join(''));
+      const own = sharp.allHorizonFrames.all!;
+      lines.push(`(all frames: edge precision ${fmt(own.edgePrecision)}, recall ${fmt(own.edgeRecall)}; edge F1 with the model frame at its own ${EDGE_PERCENTILE}th percentile ${fmt(own.edgeF1Own)})`);
+    }
+    if (characters) {
+      const c = characters;
+      lines.push('');
+      lines.push(`characters: ${c.episodes.length} held-out episodes × ${st.characterSeconds} s with ${c.episodes.reduce((a, x) => a + x.walkers.length, 0)} walkers in all; detector colours ${DETECT_COLORS.join(', ')}`);
+      lines.push('frames of        visible  found  recall  detections  false  false rate  empty frames: detections');
+      const row = (name: string, x: DetectorScore | undefined): string =>
+        x
+          ? `${name.padEnd(16)} ${String(x.visible).padStart(7)}  ${String(x.found).padStart(5)}  ${pct(x.recall, 1).padStart(6)}  ${String(x.detections).padStart(10)}  ${String(x.falseDetections).padStart(5)}  ${pct(x.falseRate, 1).padStart(10)}  ${`${x.emptyFrames}: ${x.emptyDetections}`.padStart(10)}`
+          : name;
+      for (const q of [...PROMPTS, 'all']) lines.push(row(`model ${q}`, c.model[q]));
+      for (const q of [...PROMPTS, 'all']) lines.push(row(`truth ${q}`, c.detectorOnTruth[q]));
+      if (detectorScenes) for (const q of [...PROMPTS, 'all']) lines.push(row(`scenes ${q}`, detectorScenes[q]));
+      const en = c.entries.entering;
+      const at = c.entries.atStart;
+      lines.push(
+        `entering the view: shown within one block ${en.withinOneBlock}/${en.events} (${pct(en.rate)}; never shown ${en.neverShown}); ` +
+          `in view from the start: within one block ${at.withinOneBlock}/${at.events}; leaving: gone within one block ${c.leaves.goneWithinOneBlock}/${c.leaves.events}`,
+      );
+      lines.push('(truth = the detector on the truth frames: its validation; scenes = seeded truth scenes, characters.ts detectorValidation)');
+    } else if (detectorScenes) {
+      lines.push('');
+      lines.push(`detector on ${st.detectorScenes} seeded truth scenes: ${Object.entries(detectorScenes).map(([q, x]) => `${q} ${x.found}/${x.visible}, false ${x.falseDetections}, empty ${x.emptyDetections}/${x.emptyFrames}`).join('; ')}`);
+    }
+    if (events.length || st.parts.has('switches')) {
+      lines.push('');
+      const r2 = switches.within2Blocks;
+      lines.push(
+        `prompt switches shown within 2 blocks: ${r2.shown}/${r2.total} (${fmt(r2.rate === null ? null : 100 * r2.rate, 0)}%); ` +
+          switchRates.map((x) => `${x.blocks} block${x.blocks > 1 ? 's' : ''}: ${x.shown}/${x.total}`).join(', '),
+      );
+      const acc = switches.classifierAccuracy;
+      lines.push(
+        `lighting classifier accuracy: model frames before switches ${acc.modelBeforeSwitch.correct}/${acc.modelBeforeSwitch.total} (${fmt(acc.modelBeforeSwitch.rate === null ? null : 100 * acc.modelBeforeSwitch.rate, 1)}%), truth frames ${acc.truth.correct}/${acc.truth.total} (${fmt(acc.truth.rate === null ? null : 100 * acc.truth.rate, 1)}%)`,
+      );
+    }
     lines.push('');
     lines.push(`engine: ${e.frames} frames at ${fmt(report.engine.framesPerSecond, 1)} frames/s (step+decode; engine thread ${fmt(report.engine.engineFramesPerSecond, 1)} frames/s); wall ${fmt(wallSeconds, 0)} s`);
     lines.push(`report: ${join(st.out, 'metrics.json')}, ${relative(process.cwd(), benchFile)}`);
