@@ -358,6 +358,9 @@ def main():
                     help="fine-tune: a warm restart of the learning rate (warmup, then a cosine over these "
                          "minutes, from the step the restart began), the run ending after them")
     ap.add_argument("--restart-lr", type=float, default=2e-4, help="peak learning rate of the warm restart")
+    ap.add_argument("--restart-steps", type=int, default=0,
+                    help="with --restart-minutes: the cosine spans these many steps instead of the minutes (on a "
+                         "shared machine the steps a minute buys vary), the run ending after them or the minutes")
     ap.add_argument("--char-weight", type=float, default=1.0,
                     help="loss weight of the latent pixels where other characters are (the dataset's "
                          "charmask16.u8, tools/train/char_masks.ts)")
@@ -427,6 +430,7 @@ def main():
         else:  # a committed head start (--export-weights): EMA weights, a fresh optimizer warmed up again
             ema = [p.detach().clone() for p in params]
             warm_from = step
+            restart = ck.get("restart")  # a head start exported during (or after) a warm restart
             log(f"started from weights-only checkpoint at step {step} ({spent / 60:.1f} min spent)")
     if args.export_weights:
         if not ck:
@@ -435,7 +439,7 @@ def main():
         for (name, _), e in zip(model.named_parameters(), ema[:-1]):
             sd[name] = e.detach().clone()
         save_checkpoint(args.export_weights, model=sd, prompts=ema[-1].detach().clone(), step=step, spent=spent,
-                        config=cfg)
+                        config=cfg, restart=restart)
         log(f"wrote weights-only checkpoint {args.export_weights} (EMA weights, step {step}, {spent / 60:.1f} min)")
         return
     Fb, Tn = cfg["num_frame_per_block"], args.frames
@@ -479,6 +483,11 @@ def main():
         if restart is None:
             frac = min(dl.spent / dl.limit, 1.0)
             peak = args.lr
+        elif args.restart_steps > 0:
+            if step - restart[0] >= args.restart_steps:
+                break
+            frac = (step - restart[0]) / args.restart_steps
+            peak = args.restart_lr
         else:
             frac = min((dl.spent - restart[1]) / max(dl.limit - restart[1], 1.0), 1.0)
             peak = args.restart_lr
