@@ -64,6 +64,11 @@ class WorldData:
                             else np.memmap(lat, np.float32, "r", shape=tuple(shape)))
         elif need_latents:
             raise SystemExit(f"{lat} is missing: run train_ae.py --encode first")
+        if self.latents is not None and need_latents and self.latents.shape[0] < self.N:
+            # latents of the first episodes only (train_ae.py --encode --encode-episodes K):
+            # training on those
+            n = self.latents.shape[0]
+            self.episodes = [e for e in self.episodes if e["start"] + e["frames"] <= n]
 
     def split(self, val_every=10):
         """Episode ids for training and validation (every `val_every`-th episode is held out)."""

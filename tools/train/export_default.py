@@ -33,6 +33,14 @@ def main():
     ap.add_argument("--dit", default="runs/dit")
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--no-ema", action="store_true")
+    ap.add_argument("--decoder", default=None,
+                    help="a decoder directory (config.json + model.safetensors, e.g. train_dec.py's runs/dec/decoder) "
+                         "instead of the autoencoder's decoder")
+    ap.add_argument("--openings-data", default=None,
+                    help="the dataset the openings are encoded from (default --data; a dataset without other "
+                         "characters, e.g. the base data/world, when --data has them)")
+    ap.add_argument("--openings-from", default=None,
+                    help="copy openings.safetensors from this model directory (valid when it has the same autoencoder)")
     args = ap.parse_args()
     data = WorldData(args.data)
     ae = load_checkpoint(os.path.join(args.ae, "ckpt.pt"))
@@ -64,13 +72,31 @@ def main():
 
     # --- decoder ---------------------------------------------------------------------
     dcfg = dict(ae["config"])
+    dec_sd = ae["decoder"]
+    if args.decoder:  # a fine-tuned decoder (train_dec.py): the same layout
+        with open(os.path.join(args.decoder, "config.json")) as f:
+            dcfg = json.load(f)
+        dec_sd = safetensors_io.load_file(os.path.join(args.decoder, "model.safetensors"))
     with open(os.path.join(args.out, "decoder", "config.json"), "w") as f:
         json.dump(dcfg, f, indent=2)
     # TaehvDecoder's state_dict keys are already upstream's `decoder.*` names
-    safetensors_io.save_file({k: v.float() for k, v in ae["decoder"].items()},
+    safetensors_io.save_file({k: v.float() for k, v in dec_sd.items()},
                              os.path.join(args.out, "decoder", "model.safetensors"))
 
     # --- openings: each (prompt, spawn) seen at the start of an episode ----------------
+    if args.openings_from:
+        import shutil
+        shutil.copyfile(os.path.join(args.openings_from, "openings.safetensors"), os.path.join(args.out, "openings.safetensors"))
+        total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(args.out) for f in fs)
+        print(f"wrote {args.out}: {total / 1e6:.1f} MB (openings from {args.openings_from})")
+        return
+    if args.openings_data:
+        data = WorldData(args.openings_data)
+    # (a dataset with other characters: only episodes whose first frame shows none of them,
+    # so an opening is the level's spawn view alone; tools/train/char_masks.ts's charmask16.u8)
+    charmask = None
+    if os.path.exists(os.path.join(data.root, "charmask16.u8")):
+        charmask = np.fromfile(os.path.join(data.root, "charmask16.u8"), np.uint8).reshape(data.N, -1)
     enc = train_ae.Encoder(dcfg["latent_channels"])
     enc.load_state_dict(ae["encoder"])
     Fb = cfg["num_frame_per_block"]
@@ -79,7 +105,7 @@ def main():
         for e in data.episodes:
             p = data.meta["prompts"][int(data.prompts[e["start"]])]
             key = f"{p}/{e['spawn']['index']}"
-            if key in openings:
+            if key in openings or (charmask is not None and charmask[e["start"]].any()):
                 continue
             x = data.frames_tensor(e["start"], 1).repeat(Fb, 1, 1, 1)  # standing still at the spawn
             z = enc(x.unsqueeze(0))[0]  # [F, C, h, w]

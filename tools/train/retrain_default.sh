@@ -6,11 +6,14 @@
 #   apt-get install -y python3-torch python3-numpy libopenblas0-pthread   # Debian's PyTorch (CPU) + a real BLAS
 #   bash tools/train/retrain_default.sh                # data/world, runs/{ae,dit}, models/default
 #
-# Budget (minutes of wall time, both cores): dataset ~4 (+ its geometry maps, ~0.5),
+# Budget (minutes of wall time, both cores, on a quiet machine): dataset ~4 (+ its geometry maps, ~0.5),
 # autoencoder 25 (0 with the committed head start below), encode ~14, DiT 245 in all (the
 # committed head start has done all of it: give DIT_MINUTES more to train further; the
 # learning-rate schedule spans the whole), export + eval ~6. Override with AE_MINUTES /
-# DIT_MINUTES (keep DIT_MINUTES when resuming: the schedule is a fraction of it).
+# DIT_MINUTES (keep DIT_MINUTES when resuming: the schedule is a fraction of it). The other
+# characters' stage: its dataset ~8, masks ~3, encoding 43 episodes ~3, the DiT's warm restart
+# 1,500 steps (~40 min at ~1.6 s a step; capped at CHAR_MINUTES of wall time, a rerun with more
+# continues the same cosine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
@@ -20,7 +23,7 @@ mkdir -p runs
 # Head starts committed by earlier sessions (tools/train/resume/): the autoencoder's weights
 # (finished) and the DiT's EMA weights part-way (its minutes count toward DIT_MINUTES), used
 # when runs/ has no checkpoint of its own.
-for stage in ae dit; do
+for stage in ae dit dit_chars; do
   if [ -f "tools/train/resume/$stage.pt" ] && [ ! -f "runs/$stage/ckpt.pt" ]; then
     mkdir -p "runs/$stage" && cp "tools/train/resume/$stage.pt" "runs/$stage/ckpt.pt"
   fi
@@ -37,5 +40,29 @@ if [ ! -f data/world/latents.f32.json ]; then
   (cd tools/train && $PY train_ae.py --data ../../data/world --run ../../runs/ae --encode)
 fi
 (cd tools/train && $PY train_dit.py --data ../../data/world --run ../../runs/dit --minutes "$DIT_MINUTES")
-(cd tools/train && $PY export_default.py --data ../../data/world --ae ../../runs/ae --dit ../../runs/dit --out ../../models/default)
+
+# Other characters (issue #19): a dataset with 0-3 walkers per episode (in its frames and its
+# geometry maps), where they are (char_masks.ts: the loss weights, and the held-out frames
+# without them for quick_eval.py), the latents of its first CHAR_EPISODES episodes, then a
+# warm restart of the DiT on them from the finished base run (cosine over CHAR_STEPS steps,
+# the characters' latent pixels weighted x4; the run ends after CHAR_STEPS or CHAR_MINUTES).
+CHAR_EPISODES=${CHAR_EPISODES:-43}
+CHAR_STEPS=${CHAR_STEPS:-1500}
+CHAR_MINUTES=${CHAR_MINUTES:-75}
+C=data/world_chars
+if [ ! -f $C/meta.json ]; then
+  npm run dataset -- --characters --out $C --episodes 260 --frames 150 --seed 1 --workers 2 2>&1 | tee runs/dataset_chars.log
+fi
+[ -f $C/val_nochar.json ] || node --import tsx tools/train/char_masks.ts --data $C
+if [ ! -f $C/latents.f32.json ]; then
+  (cd tools/train && $PY train_ae.py --data ../../$C --run ../../runs/ae --encode --encode-episodes "$CHAR_EPISODES")
+fi
+if [ ! -f runs/dit_chars/ckpt.pt ]; then
+  mkdir -p runs/dit_chars && cp runs/dit/ckpt.pt runs/dit_chars/ckpt.pt
+fi
+(cd tools/train && $PY train_dit.py --data ../../$C --run ../../runs/dit_chars --restart-minutes "$CHAR_MINUTES" \
+  --restart-steps "$CHAR_STEPS" --restart-lr 2e-4 --warmup 100 --char-weight 4)
+
+(cd tools/train && $PY export_default.py --data ../../$C --ae ../../runs/ae --dit ../../runs/dit_chars \
+  --openings-data ../../data/world --out ../../models/default)
 npm run eval

@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--latent-noise", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--encode", action="store_true", help="encode the whole dataset to latents.f32 and exit")
+    ap.add_argument("--encode-episodes", type=int, default=0,
+                    help="with --encode: only the first K episodes (the DiT then trains on those)")
     ap.add_argument("--export-weights", metavar="PATH", default=None,
                     help="write the run's weights without the optimizer state (a head start to commit) and exit")
     args = ap.parse_args()
@@ -151,7 +153,7 @@ def main():
         return
 
     if args.encode:
-        encode_all(enc, data, log)
+        encode_all(enc, data, log, args.encode_episodes)
         return
 
     tr, va = data.split()
@@ -201,23 +203,26 @@ def main():
         json.dump({"steps": step, "minutes": dl.spent / 60, "val_psnr_db": psnr, "latent_std": zs, "threads": threads}, f)
 
 
-def encode_all(enc, data, log):
-    """Every frame -> latents, episode by episode (MemBlock memory runs along each episode)."""
+def encode_all(enc, data, log, first_episodes=0):
+    """Every frame -> latents, episode by episode (MemBlock memory runs along each episode);
+    `first_episodes` > 0: only the first ones (latents.f32 then covers their frames)."""
     C = DECODER_CONFIG["latent_channels"]
     h, w = data.H // 8, data.W // 8
     path = os.path.join(data.root, "latents.f32")
-    mm = np.memmap(path + ".tmp", np.float32, "w+", shape=(data.N, C, h, w))
+    episodes = data.episodes[:first_episodes] if first_episodes > 0 else data.episodes
+    N = episodes[-1]["start"] + episodes[-1]["frames"]
+    mm = np.memmap(path + ".tmp", np.float32, "w+", shape=(N, C, h, w))
     with torch.no_grad():
-        for k, e in enumerate(data.episodes):
+        for k, e in enumerate(episodes):
             s, n = e["start"], e["frames"]
             mm[s:s + n] = enc(data.frames_tensor(s, n).unsqueeze(0))[0].numpy()
-            log.bar(k + 1, len(data.episodes), "encoding")
+            log.bar(k + 1, len(episodes), "encoding")
     mm.flush()
     del mm
     os.replace(path + ".tmp", path)
     with open(path + ".json", "w") as f:
-        json.dump({"shape": [data.N, C, h, w]}, f)
-    log(f"wrote {path} [{data.N}, {C}, {h}, {w}]")
+        json.dump({"shape": [N, C, h, w]}, f)
+    log(f"wrote {path} [{N}, {C}, {h}, {w}]")
 
 
 if __name__ == "__main__":

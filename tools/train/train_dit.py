@@ -230,9 +230,12 @@ def draw_sigmas(rng, B, Tn, block):
     return out
 
 
-def sample_batch(data, starts, rng, B, Tn, pose_cfg=None, geometry=False):
-    """(x0 [B, C, T, h, w], actions [B, T, A], prompts [B, T], geometry [B, G, T, h, w] or None)."""
+def sample_batch(data, starts, rng, B, Tn, pose_cfg=None, geometry=False, idx_out=None):
+    """(x0 [B, C, T, h, w], actions [B, T, A], prompts [B, T], geometry [B, G, T, h, w] or None);
+    `idx_out` (a list) receives the clips' first frame indices."""
     idx = rng.choice(starts, size=B)
+    if idx_out is not None:
+        idx_out.extend(int(i) for i in idx)
     x = np.stack([data.latents[s:s + Tn] for s in idx])  # [B, T, C, h, w]
     a = np.stack([data.actions[s:s + Tn] for s in idx])
     if pose_cfg:
@@ -248,8 +251,9 @@ def sample_batch(data, starts, rng, B, Tn, pose_cfg=None, geometry=False):
     return (torch.from_numpy(x).permute(0, 2, 1, 3, 4).contiguous(), torch.from_numpy(a), torch.from_numpy(p), g)
 
 
-def loss_on(model, table, batch, sig, windows, cfg, weight=None):
-    """Flow-matching loss; `weight` [B, T] (optional) weighs the frames."""
+def loss_on(model, table, batch, sig, windows, cfg, weight=None, pixel_weight=None):
+    """Flow-matching loss; `weight` [B, T] (optional) weighs the frames, `pixel_weight`
+    [B, T, h, w] (optional, mean ~1) the latent pixels (the other characters' pixels)."""
     x0, a, p, g = batch[:4]
     ctx_x0 = batch[4] if len(batch) > 4 else x0  # what the model sees (own-prediction context) vs the target
     sig_t = torch.from_numpy(sig)
@@ -257,9 +261,12 @@ def loss_on(model, table, batch, sig, windows, cfg, weight=None):
     s = sig_t[:, None, :, None, None]
     xt = (1 - s) * ctx_x0 + s * eps
     v = forward_train(model, xt, sig_t * cfg["num_train_timesteps"], pad_prompt(table, p, cfg["text_len"]), a, windows, g)
+    err = (v - (eps - x0)) ** 2
+    if pixel_weight is not None:
+        err = err * pixel_weight[:, None]
     if weight is None:
-        return F.mse_loss(v, eps - x0)
-    per_frame = ((v - (eps - x0)) ** 2).mean(dim=(1, 3, 4))  # [B, T]
+        return err.mean()
+    per_frame = err.mean(dim=(1, 3, 4))  # [B, T]
     w = torch.from_numpy(weight)
     return (per_frame * w).sum() / w.sum()
 
@@ -347,6 +354,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--ema", type=float, default=0.998)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--restart-minutes", type=float, default=0.0,
+                    help="fine-tune: a warm restart of the learning rate (warmup, then a cosine over these "
+                         "minutes, from the step the restart began), the run ending after them")
+    ap.add_argument("--restart-lr", type=float, default=2e-4, help="peak learning rate of the warm restart")
+    ap.add_argument("--restart-steps", type=int, default=0,
+                    help="with --restart-minutes: the cosine spans these many steps instead of the minutes (on a "
+                         "shared machine the steps a minute buys vary), the run ending after them or the minutes")
+    ap.add_argument("--char-weight", type=float, default=1.0,
+                    help="loss weight of the latent pixels where other characters are (the dataset's "
+                         "charmask16.u8, tools/train/char_masks.ts)")
     ap.add_argument("--selftest", action="store_true")
     ap.add_argument("--no-geometry", action="store_true", help="train without the dataset's geometry.f32")
     ap.add_argument("--config", default=None, help="JSON overrides of the DiT config")
@@ -379,6 +396,7 @@ def main():
     step, spent = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     warm_from = 0  # the step the learning-rate warmup counts from
+    restart = None  # (step, spent seconds) where a warm restart began
     if ck:
         ck_cfg = ck["config"]
         if "opt" not in ck and cfg["action"] and cfg["action"].get("pose") and not (ck_cfg["action"] or {}).get("pose"):
@@ -405,10 +423,14 @@ def main():
         if "opt" in ck:
             opt.load_state_dict(ck["opt"])
             ema = ck["ema"]
+            restart = ck.get("restart")
+            if restart:
+                warm_from = restart[0]
             log(f"resumed at step {step} ({spent / 60:.1f} min spent)")
         else:  # a committed head start (--export-weights): EMA weights, a fresh optimizer warmed up again
             ema = [p.detach().clone() for p in params]
             warm_from = step
+            restart = ck.get("restart")  # a head start exported during (or after) a warm restart
             log(f"started from weights-only checkpoint at step {step} ({spent / 60:.1f} min spent)")
     if args.export_weights:
         if not ck:
@@ -417,7 +439,7 @@ def main():
         for (name, _), e in zip(model.named_parameters(), ema[:-1]):
             sd[name] = e.detach().clone()
         save_checkpoint(args.export_weights, model=sd, prompts=ema[-1].detach().clone(), step=step, spent=spent,
-                        config=cfg)
+                        config=cfg, restart=restart)
         log(f"wrote weights-only checkpoint {args.export_weights} (EMA weights, step {step}, {spent / 60:.1f} min)")
         return
     Fb, Tn = cfg["num_frame_per_block"], args.frames
@@ -429,15 +451,24 @@ def main():
     use_geo = bool((cfg["action"] or {}).get("geometry"))
     log(f"DiT: {sum(p.numel() for p in model.parameters())} params, {len(tr_starts)} train clips, "
         f"{threads} threads, config {json.dumps({k: cfg[k] for k in ('dim', 'num_layers', 'num_heads', 'ffn_dim', 'local_attn_size')})}")
+    if args.restart_minutes > 0 and restart is None:
+        restart = (step, spent)
+        warm_from = step
+        log(f"warm restart at step {step}: peak lr {args.restart_lr:g}, {args.restart_minutes:g} min")
+    charmask = None
+    if args.char_weight != 1.0 and os.path.exists(os.path.join(args.data, "charmask16.u8")):
+        charmask = np.fromfile(os.path.join(args.data, "charmask16.u8"), np.uint8).reshape(
+            data.N, cfg["latent_height"], cfg["latent_width"])
+        log(f"character pixels weighted x{args.char_weight:g} ({charmask.mean() * 100:.2f}% of latent pixels)")
     rng = np.random.default_rng(args.seed + step)
     vrng_seed = 99
-    dl = Deadline(args.minutes, spent)
+    dl = Deadline(args.minutes if restart is None else (restart[1] / 60 + args.restart_minutes), spent)
     last_ck = dl.spent
     avg = None
 
     def checkpoint():
         save_checkpoint(os.path.join(args.run, "ckpt.pt"), model=model.state_dict(), prompts=table.detach(),
-                        opt=opt.state_dict(), ema=ema, step=step, spent=dl.spent, config=cfg)
+                        opt=opt.state_dict(), ema=ema, step=step, spent=dl.spent, config=cfg, restart=restart)
 
     def val_loss():
         vr = np.random.default_rng(vrng_seed)
@@ -449,13 +480,28 @@ def main():
         return tot / 4
 
     while not dl.over():
-        frac = min(dl.spent / dl.limit, 1.0)
-        lr = args.lr * min(1.0, (step + 1 - warm_from) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        if restart is None:
+            frac = min(dl.spent / dl.limit, 1.0)
+            peak = args.lr
+        elif args.restart_steps > 0:
+            if step - restart[0] >= args.restart_steps:
+                break
+            frac = (step - restart[0]) / args.restart_steps
+            peak = args.restart_lr
+        else:
+            frac = min((dl.spent - restart[1]) / max(dl.limit - restart[1], 1.0), 1.0)
+            peak = args.restart_lr
+        lr = peak * min(1.0, (step + 1 - warm_from) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = sample_batch(data, tr_starts, rng, args.batch, Tn, pose_cfg, use_geo)
+        idx = []
+        batch = sample_batch(data, tr_starts, rng, args.batch, Tn, pose_cfg, use_geo, idx)
         batch, sig, weight = self_context(model, table, batch, draw_sigmas(rng, args.batch, Tn, Fb), rng, Fb, windows, cfg)
-        loss = loss_on(model, table, batch, sig, windows, cfg, weight)
+        pw = None
+        if charmask is not None:
+            m = np.stack([charmask[s:s + Tn] for s in idx]).astype(np.float32)
+            pw = torch.from_numpy(1.0 + (args.char_weight - 1.0) * m)
+        loss = loss_on(model, table, batch, sig, windows, cfg, weight, pw)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

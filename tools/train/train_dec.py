@@ -1,0 +1,194 @@
+"""Fine-tune the default world's decoder (TAEHV, the engine's decoder, names unchanged) on
+the latents the DiT actually produces, towards the renderer's frames, with an edge loss:
+the DiT's few-step samples are smoother than the autoencoder's latents the decoder was
+trained on, so the decoder learns to draw them sharp. The model's inputs stay what they
+are (geometry, pose, actions, prompt); the truth frames are only the training targets.
+
+    # 1. the DiT's rollouts of training episodes (the engine's block loop, from the spawn's
+    #    opening, driven by the episode's actions, pose and geometry map): latents to disk
+    /usr/bin/python3 tools/train/train_dec.py --rollouts --model /work/data/candidate --data /work/data/world \
+        --run runs/dec --episodes 60
+    # 2. train (resumable: runs/dec/ckpt.pt every 2 minutes)
+    /usr/bin/python3 tools/train/train_dec.py --model /work/data/candidate --data /work/data/world --run runs/dec --minutes 25
+    # 3. runs/dec/decoder/{config.json, model.safetensors}: the decoder to export (export_default.py --decoder)
+
+Loss on clips of 4 frames (64x64 pixel crops, full frames at the end): L1 + MSE, plus
+`--edge` x L1 between the Sobel gradients (x, y) of model and truth, plus `--hf` x L1
+between the local high-frequency energies (mean |Laplacian| of the luma over 8x8 patches),
+so the decoder puts edges where the truth has them and texture as strong as the truth's
+without having to place every pixel of it.
+"""
+
+import argparse
+import json
+import os
+
+import torch_env  # noqa: E402
+
+torch_env.prepare()
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common import Deadline, Log, WorldData, load_checkpoint, save_checkpoint, setup_threads
+import quick_eval as Q
+import safetensors_io
+import taehv as T
+import train_ae
+
+
+def sobel_xy(x):
+    """[N, 3, H, W] -> [N, 6, H-2, W-2] Sobel x and y of each channel."""
+    k = torch.cat([Q.SOBEL_X, Q.SOBEL_X.transpose(2, 3)], 0)  # [2, 1, 3, 3]
+    k = k.repeat(3, 1, 1, 1)
+    return F.conv2d(x.repeat_interleave(2, dim=1), k, groups=6)
+
+
+def hf_energy(x):
+    return F.avg_pool2d(F.conv2d(Q.luma(x), Q.LAP).abs(), 8, 8, ceil_mode=True)
+
+
+def make_rollouts(args, log):
+    data = WorldData(args.data)
+    model, prompts, openings, _ = Q.load_dir(args.model)
+    tr, _ = data.split()
+    rng = np.random.default_rng(7)
+    eps = [tr[i] for i in sorted(rng.choice(len(tr), size=min(args.episodes, len(tr)), replace=False))]
+    if args.frames:
+        eps = [dict(e, frames=min(e["frames"], args.frames)) for e in eps]
+    path = os.path.join(args.run, "rollouts.f32")
+    meta_path = path + ".json"
+    done = []
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            done = json.load(f)["episodes"]
+    with open(path, "ab") as f:
+        for k, ep in enumerate(eps):
+            if ep["id"] in [d["id"] for d in done]:
+                continue
+            z = Q.rollout(model, prompts, openings, data, ep, seed=1000 + ep["id"])
+            f.write(np.ascontiguousarray(z.numpy(), np.float32).tobytes())
+            f.flush()
+            done.append({"id": ep["id"], "start": ep["start"], "frames": int(z.shape[0])})
+            with open(meta_path + ".tmp", "w") as g:
+                json.dump({"episodes": done, "shape": list(z.shape[1:])}, g)
+            os.replace(meta_path + ".tmp", meta_path)
+            log(f"rollout {len(done)}/{len(eps)}: episode {ep['id']}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="models/default", help="the model directory whose DiT makes the rollouts and whose decoder starts")
+    ap.add_argument("--data", default="/work/data/world")
+    ap.add_argument("--run", default="runs/dec")
+    ap.add_argument("--rollouts", action="store_true", help="make the rollouts and exit")
+    ap.add_argument("--episodes", type=int, default=60)
+    ap.add_argument("--frames", type=int, default=0, help="rollouts of the first N frames of each episode only (a smoke test)")
+    ap.add_argument("--minutes", type=float, default=25.0)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--clip", type=int, default=4)
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--full-frames-last", type=float, default=0.2)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--edge", type=float, default=0.5)
+    ap.add_argument("--hf", type=float, default=1.0)
+    ap.add_argument("--clean", type=float, default=0.25, help="fraction of clips on the autoencoder's own (noised) latents")
+    args = ap.parse_args()
+    setup_threads()
+    os.makedirs(args.run, exist_ok=True)
+    log = Log(os.path.join(args.run, "train.log"))
+    if args.rollouts:
+        make_rollouts(args, log)
+        return
+    data = WorldData(args.data, need_latents=args.clean > 0)
+    with open(os.path.join(args.run, "rollouts.f32.json")) as f:
+        rm = json.load(f)
+    shape = rm["shape"]
+    n_tot = sum(e["frames"] for e in rm["episodes"])
+    roll = np.fromfile(os.path.join(args.run, "rollouts.f32"), np.float32)[:n_tot * int(np.prod(shape))].reshape(n_tot, *shape)
+    # (rollout row, dataset frame) of every clip start; frames 0..2 are the opening (skip them)
+    starts, r0 = [], 0
+    for e in rm["episodes"]:
+        for i in range(3, e["frames"] - args.clip + 1):
+            starts.append((r0 + i, e["start"] + i))
+        r0 += e["frames"]
+    starts = np.asarray(starts)
+    ddir = os.path.join(args.model, "decoder")
+    with open(os.path.join(ddir, "config.json")) as f:
+        dcfg = json.load(f)
+    dec = T.TaehvDecoder(dcfg)
+    dec.load_state_dict({k: v.float() for k, v in safetensors_io.load_file(os.path.join(ddir, "model.safetensors")).items()})
+    opt = torch.optim.AdamW(dec.parameters(), lr=args.lr, weight_decay=0.0)
+    step, spent = 0, 0.0
+    ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if ck:
+        dec.load_state_dict(ck["decoder"])
+        step, spent = ck["step"], ck["spent"]
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+        log(f"resumed at step {step} ({spent / 60:.1f} min)")
+    log(f"decoder fine-tune: {len(rm['episodes'])} rollout episodes, {len(starts)} clips")
+    rng = np.random.default_rng(step)
+    dl = Deadline(args.minutes, spent)
+    last_ck = dl.spent
+    avg = None
+
+    def save(final=False):
+        save_checkpoint(os.path.join(args.run, "ckpt.pt"), decoder=dec.state_dict(), opt=opt.state_dict(), step=step,
+                        spent=dl.spent, config=dcfg)
+        if final:
+            out = os.path.join(args.run, "decoder")
+            os.makedirs(out, exist_ok=True)
+            with open(os.path.join(out, "config.json"), "w") as f:
+                json.dump(dcfg, f, indent=2)
+            safetensors_io.save_file({k: v.float() for k, v in dec.state_dict().items()}, os.path.join(out, "model.safetensors"))
+
+    while not dl.over():
+        frac = dl.spent / dl.limit
+        full = frac > 1.0 - args.full_frames_last
+        lr = args.lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        B = max(1, args.batch // 4) if full else args.batch
+        zs, xs = [], []
+        for r, fr in starts[rng.integers(0, len(starts), size=B)]:
+            if rng.random() < args.clean and fr + args.clip <= len(data.latents):  # (latents of the first episodes only: --encode-episodes)
+                z = torch.from_numpy(np.ascontiguousarray(data.latents[fr:fr + args.clip]))
+                z = z + 0.1 * torch.randn_like(z)
+            else:
+                z = torch.from_numpy(np.ascontiguousarray(roll[r:r + args.clip]))
+            x = data.frames_tensor(int(fr), args.clip)
+            if not full and args.crop < data.H:
+                c = args.crop // 8
+                i = int(rng.integers(0, z.shape[2] - c + 1))
+                j = int(rng.integers(0, z.shape[3] - c + 1))
+                z = z[:, :, i:i + c, j:j + c]
+                x = x[:, :, i * 8:(i + c) * 8, j * 8:(j + c) * 8]
+            zs.append(z)
+            xs.append(x)
+        z, x = torch.stack(zs), torch.stack(xs)
+        y = train_ae.decode(dec, z)
+        yf, xf = y.flatten(0, 1), x.flatten(0, 1)
+        rec = F.mse_loss(yf, xf) + 0.5 * F.l1_loss(yf, xf)
+        edge = F.l1_loss(sobel_xy(yf), sobel_xy(xf))
+        hf = F.l1_loss(hf_energy(yf), hf_energy(xf))
+        loss = rec + args.edge * edge + args.hf * hf
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
+        opt.step()
+        step += 1
+        v = np.array([rec.item(), edge.item(), hf.item()])
+        avg = v if avg is None else 0.98 * avg + 0.02 * v
+        log.bar(int(dl.spent), int(dl.limit), f"step {step} rec {avg[0]:.4f} edge {avg[1]:.4f} hf {avg[2]:.4f}")
+        if step % 100 == 0:
+            log(f"step {step} rec {avg[0]:.5f} edge {avg[1]:.5f} hf {avg[2]:.5f} lr {lr:.1e} ({dl.spent / 60:.1f} min)")
+        if dl.spent - last_ck > 120:
+            save()
+            last_ck = dl.spent
+    save(final=True)
+    log(f"done: step {step}, {dl.spent / 60:.1f} min; wrote {os.path.join(args.run, 'decoder')}")
+
+
+if __name__ == "__main__":
+    main()
