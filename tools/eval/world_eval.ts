@@ -52,7 +52,8 @@
  *    boxes (in their colour) and the truth's (white), one column per block around an entry.
  * 7. Report: <out>/metrics.json and bench/results/eval-<timestamp>.json; a table on stdout.
  *
- * `--quick` runs a small version of every part (~1 min); `--only` runs some parts.
+ * `--quick` runs a small version of every part (a few minutes); `--only` runs some parts
+ * (e.g. `--only horizons,characters` for the sharpness and character figures).
  *
  * Progress goes to stderr. The model must have an opening for every (prompt, spawn) the
  * episodes start at; `--spawns` restricts the episodes to some spawn points (for test models).
