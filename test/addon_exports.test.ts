@@ -2,16 +2,18 @@
 // only: no kernel test hooks and no setIsa, which would let any program that loads the
 // package flip the process-wide ISA. The hooks live in worldcast_testing.node.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { addonPath, native } from '../sdk/src/native.js';
 import { gemmPaths, loadModel } from '../sdk/src/index.js';
 import { defaultServerWeights } from '../gameserver/src/engine.js';
-import { tinyDir } from './helpers/fixtures.js';
+import { root, tinyDir } from './helpers/fixtures.js';
 import { nativeTesting, testingAddonPath } from './helpers/native_testing.js';
 
-const SHIPPED = ['Decoder', 'DecoderStream', 'Model', 'Session', 'gemmPaths', 'profiler'];
+// The public API, sorted: the one list scripts/prebuild.mjs checks a prebuilt addon against.
+const SHIPPED = JSON.parse(readFileSync(join(root, 'native', 'addon', 'public_api.json'), 'utf8')) as string[];
 const HOOK_NAMES = ['setIsa', 'parseSafetensors', 'benchGemm', 'benchAttention', 'quantizeI8', 'frameToU8', 'upsample2'];
 
 describe('shipped addon', () => {
