@@ -336,6 +336,15 @@ export interface StepOptions {
 
 const nativeOf = new WeakMap<Session, NativeSession>();
 
+/** The native sessions behind `sessions`; `what` names the call refusing anything else. */
+function nativesOf(sessions: readonly Session[], what: string): NativeSession[] {
+  return sessions.map((s) => {
+    const n = nativeOf.get(s);
+    if (!n) throw new ArgumentError(`${what}: not a worldcast Session`, 'ARGUMENT');
+    return n;
+  });
+}
+
 function toBlock(b: NativeBlock, t0: number): LatentBlock {
   return {
     images: [],
@@ -761,11 +770,7 @@ export class Model {
    * the KV budget) gets its error in its slot and the others still run.
    */
   async stepMany(items: readonly BatchItem[]): Promise<(LatentBlock | WorldcastError)[]> {
-    const natives = items.map((it) => {
-      const s = nativeOf.get(it.session);
-      if (!s) throw new ArgumentError('stepMany: not a worldcast Session', 'ARGUMENT');
-      return s;
-    });
+    const natives = nativesOf(items.map((it) => it.session), 'stepMany');
     // A session whose start failed gets that failure in its slot; the others run.
     const waits = items.map((it) => it.session.pendingStart());
     const started = waits.some((w) => w)
@@ -798,11 +803,7 @@ export class Model {
    * commits run.
    */
   async commitPending(sessions: readonly Session[]): Promise<{ committed: number; errors: (WorldcastError | null)[] }> {
-    const natives = sessions.map((s) => {
-      const n = nativeOf.get(s);
-      if (!n) throw new ArgumentError('commitPending: not a worldcast Session', 'ARGUMENT');
-      return n;
-    });
+    const natives = nativesOf(sessions, 'commitPending');
     // A session still starting (opening, prompt) commits after its start, in order.
     await Promise.all(sessions.map((s) => s.pendingStart()?.catch(() => undefined)));
     const r = await wrapAsync(() => this.#m.commitBatch(natives));
