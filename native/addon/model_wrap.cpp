@@ -264,6 +264,17 @@ static Napi::Value error_to_js(Napi::Env env, const std::exception_ptr& err) {
   return make_error(env, code, msg).Value();
 }
 
+// Item i of a batch call (`call`): an open session of this model, or a typed JS error.
+SessionWrap* ModelWrap::batch_session(Napi::Env env, const Napi::Value& v, const char* call, uint32_t i) const {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(SessionWrap::ctor->Value()))
+    throw_arg(env, std::string(call) + ": item " + std::to_string(i) + " has no session");
+  SessionWrap* sw = SessionWrap::Unwrap(v.As<Napi::Object>());
+  if (sw->is_closed()) throw make_error(env, "CLOSED", std::string(call) + ": session " + std::to_string(i) + " is closed");
+  if (&sw->session()->kv().pool() != ctx_->pool.get())
+    throw_arg(env, std::string(call) + ": session " + std::to_string(i) + " belongs to another model");
+  return sw;
+}
+
 // stepBatch([{session, actions?, noise?}]) → Promise<[{block} | {error: {code, message}}]>:
 // one block for each session, run as batched forwards (stacked tokens in the GEMMs).
 Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
@@ -284,15 +295,9 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
       Napi::Value v = arr.Get(i);
       if (!v.IsObject()) throw_arg(env, "stepBatch: item " + std::to_string(i) + " is not an object");
       Napi::Object o = v.As<Napi::Object>();
-      Napi::Value sv = o.Get("session");
-      if (!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(SessionWrap::ctor->Value()))
-        throw_arg(env, "stepBatch: item " + std::to_string(i) + " has no session");
-      SessionWrap* sw = SessionWrap::Unwrap(sv.As<Napi::Object>());
-      if (sw->is_closed()) throw make_error(env, "CLOSED", "stepBatch: session " + std::to_string(i) + " is closed");
+      SessionWrap* sw = batch_session(env, o.Get("session"), "stepBatch", i);
       Item& it = (*items)[i];
       it.s = sw->session();
-      if (it.s->kv().pool().budget() != ctx_->pool->budget() || &it.s->kv().pool() != ctx_->pool.get())
-        throw_arg(env, "stepBatch: session " + std::to_string(i) + " belongs to another model");
       Napi::Value a = o.Get("actions");
       if (!a.IsUndefined() && !a.IsNull()) {
         if (sw->action_size() == 0) throw_arg(env, "this model has no action input");
@@ -352,16 +357,7 @@ Napi::Value ModelWrap::CommitBatch(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsArray()) throw_arg(env, "commitBatch takes an array of sessions");
     Napi::Array arr = info[0].As<Napi::Array>();
     auto sessions = std::make_shared<std::vector<std::shared_ptr<wc::Session>>>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value sv = arr.Get(i);
-      if (!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(SessionWrap::ctor->Value()))
-        throw_arg(env, "commitBatch: item " + std::to_string(i) + " is not a session");
-      SessionWrap* sw = SessionWrap::Unwrap(sv.As<Napi::Object>());
-      if (sw->is_closed()) throw make_error(env, "CLOSED", "commitBatch: session " + std::to_string(i) + " is closed");
-      if (&sw->session()->kv().pool() != ctx_->pool.get())
-        throw_arg(env, "commitBatch: session " + std::to_string(i) + " belongs to another model");
-      sessions->push_back(sw->session());
-    }
+    for (uint32_t i = 0; i < arr.Length(); ++i) sessions->push_back(batch_session(env, arr.Get(i), "commitBatch", i)->session());
     auto ctx = ctx_;
     return run_async(env, [ctx](std::function<void()> j) { ctx->executor->submit(std::move(j)); }, [sessions, ctx]() {
       const int n = int(sessions->size());

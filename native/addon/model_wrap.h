@@ -12,6 +12,8 @@
 
 namespace wcjs {
 
+class SessionWrap;
+
 // Owned only by JS-thread objects (ModelWrap, SessionWrap) so the executor is never
 // destroyed from its own thread; engine jobs capture the model weights, not this.
 struct ModelCtx {
@@ -47,6 +49,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value KvStats(const Napi::CallbackInfo& info);
   Napi::Value StepBatch(const Napi::CallbackInfo& info);
   Napi::Value CommitBatch(const Napi::CallbackInfo& info);
+  SessionWrap* batch_session(Napi::Env env, const Napi::Value& v, const char* call, uint32_t i) const;
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   std::shared_ptr<ModelCtx> ctx_;
