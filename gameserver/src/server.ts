@@ -186,7 +186,6 @@ async function redisBackends(url: string): Promise<{ presence: Presence; driver:
   return { presence: new RedisPresence(url), driver: new RedisDriver(url) };
 }
 
-/** Load the engine, define the rooms and listen. */
 /**
  * Compile the physics engine (rapier's WebAssembly) before serving, with V8's optimizing
  * compiler from the start (`--no-liftoff`) instead of its baseline compiler with optimizing
@@ -203,6 +202,7 @@ async function compilePhysics(): Promise<void> {
   await initPhysics();
 }
 
+/** Compile the physics, load the engine, define the rooms and listen. */
 export async function startWorldServer(opts: WorldServerOptions = {}): Promise<WorldServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port === 0 ? await freePort(host) : (opts.port ?? 2567);
