@@ -107,6 +107,18 @@ describe('gameserver pieces', () => {
     expect(env.header).toEqual(header);
     expect(Buffer.from(env.payload).equals(Buffer.from(payload))).toBe(true);
     expect(() => decodeEnvelope(Uint8Array.of(1, 2, 3))).toThrow(/envelope/);
+    // A header is plain data: a msgpack timestamp (which decodes to a Date, invalid ones too, and
+    // did not survive re-encoding: a fuzz finding) or a header that is not a map is refused.
+    const withHeader = (h: Uint8Array) => {
+      const out = new Uint8Array(8 + h.length);
+      out.set(encodeEnvelope(header, new Uint8Array(0)).subarray(0, 4));
+      new DataView(out.buffer).setUint32(4, h.length, true);
+      out.set(h, 8);
+      return out;
+    };
+    expect(() => decodeEnvelope(withHeader(Uint8Array.of(0x81, 0xa4, 0x74, 0x69, 0x63, 0x6b, 0xd4, 0xff, 0x00)))).toThrow(/plain data/); // {tick: fixext1 -1}
+    expect(() => decodeEnvelope(withHeader(Uint8Array.of(0x92, 0x01, 0x02)))).toThrow(/not a map/);
+    expect(() => decodeEnvelope(withHeader(Uint8Array.of(0xc0)))).toThrow(/not a map/);
   });
 
   it('encodes frames: raw for tiny ones, JPEG (sharp) above; latent previews without a decoder', async () => {

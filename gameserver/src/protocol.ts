@@ -219,8 +219,36 @@ export function decodeEnvelope(bytes: Uint8Array): { header: FrameHeader; payloa
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getUint32(4, true);
   if (PREFIX + n > bytes.length) throw new Error('truncated envelope header');
-  const header = unpackr.unpack(bytes.subarray(PREFIX, PREFIX + n)) as FrameHeader;
-  return { header, payload: bytes.subarray(PREFIX + n) };
+  const header: unknown = unpackr.unpack(bytes.subarray(PREFIX, PREFIX + n));
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error(`envelope header is ${describeValue(header)}, not a map`);
+  const bad = nonPlain(header, 0);
+  if (bad) throw new Error(`envelope header holds ${bad}: headers are plain data (maps, arrays, strings, numbers, booleans, nil)`);
+  return { header: header as FrameHeader, payload: bytes.subarray(PREFIX + n) };
+}
+
+/**
+ * What in a decoded header is not plain data, or null: msgpack extension values (a
+ * timestamp decodes to a Date, an invalid one too), binary blobs, nesting deeper than a
+ * header has.
+ */
+function nonPlain(v: unknown, depth: number): string | null {
+  if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return null;
+  if (depth >= 8) return 'nesting deeper than 8';
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const b = nonPlain(x, depth + 1);
+      if (b) return b;
+    }
+    return null;
+  }
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const x of Object.values(v)) {
+      const b = nonPlain(x, depth + 1);
+      if (b) return b;
+    }
+    return null;
+  }
+  return describeValue(v);
 }
 
 /** Hi-resolution wall-clock milliseconds. */
