@@ -28,7 +28,9 @@ import { signToken } from './auth.js';
 import { defaultModelDir } from '../../sdk/src/index.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { worldMetrics } from './metrics.js';
-import { initPhysics } from '../../world/src/physics.js';
+import { PhysicsWorld } from '../../world/src/physics.js';
+import { defaultLevel } from '../../world/src/levels/index.js';
+import { KEY_BITS } from '../../world/src/keys.js';
 import { WorldRoom, type WorldRoomOptions } from './room.js';
 
 export interface WorldServerOptions {
@@ -199,7 +201,21 @@ async function redisBackends(url: string): Promise<{ presence: Presence; driver:
 async function compilePhysics(): Promise<void> {
   // For the rest of the process: V8 compiles WebAssembly functions lazily, at their first call.
   setFlagsFromString('--no-liftoff');
-  await initPhysics();
+  // So the first calls happen here, not in the first room's onCreate and ticks (which then
+  // took long enough for a matchmaker request from another process to time out): a throwaway
+  // world of the default level, two characters walking, turning, jumping into each other.
+  const world = await PhysicsWorld.create(defaultLevel);
+  try {
+    const a = world.addCharacter();
+    const b = world.addCharacter();
+    for (let t = 0; t < 90; t++) {
+      a.step({ keys: t < 45 ? KEY_BITS.w : KEY_BITS.s | KEY_BITS.space, lookX: 0.01, lookY: 0 }, 1 / 30);
+      b.step({ keys: KEY_BITS.a | KEY_BITS.w, lookX: -0.01, lookY: 0.002 }, 1 / 30);
+      world.step(1 / 30);
+    }
+  } finally {
+    world.free();
+  }
 }
 
 /** Compile the physics, load the engine, define the rooms and listen. */
