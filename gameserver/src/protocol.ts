@@ -220,10 +220,10 @@ export function decodeEnvelope(bytes: Uint8Array): { header: FrameHeader; payloa
   const n = view.getUint32(4, true);
   if (PREFIX + n > bytes.length) throw new Error('truncated envelope header');
   const header: unknown = unpackr.unpack(bytes.subarray(PREFIX, PREFIX + n));
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error(`envelope header is ${describeValue(header)}, not a map`);
+  if (!isPlainObject(header)) throw new Error(`envelope header is ${describeValue(header)}, not a map`);
   const bad = nonPlain(header, 0);
   if (bad) throw new Error(`envelope header holds ${bad}: headers are plain data (maps, arrays, strings, numbers, booleans, nil)`);
-  return { header: header as FrameHeader, payload: bytes.subarray(PREFIX + n) };
+  return { header: header as unknown as FrameHeader, payload: bytes.subarray(PREFIX + n) };
 }
 
 /**
