@@ -195,10 +195,15 @@ async function redisBackends(url: string): Promise<{ presence: Presence; driver:
  * first ~4 s had one of this 2-core machine's cores ~70% busy compiling physics code, next to
  * the engine's two compute threads, and the first player's blocks took 3–10× their time
  * (`npm run load -- --clients 1 --duration 8`, default model: input-to-frame p50 315–393 ms,
- * p99 830–1,510 ms over three runs; with this, p50 176 ms, p99 354 ms). The flag holds for
- * the rest of the process (V8 compiles each WebAssembly function at its first call).
+ * p99 830–1,510 ms over three runs; with this, p50 176 ms, p99 354 ms). Once per process:
+ * the flag and the compiled code hold for the rest of it.
  */
-async function compilePhysics(): Promise<void> {
+let physicsCompiled: Promise<void> | undefined;
+function compilePhysics(): Promise<void> {
+  physicsCompiled ??= compilePhysicsOnce();
+  return physicsCompiled;
+}
+async function compilePhysicsOnce(): Promise<void> {
   // For the rest of the process: V8 compiles WebAssembly functions lazily, at their first call.
   setFlagsFromString('--no-liftoff');
   // So the first calls happen here, not in the first room's onCreate and ticks (which then
