@@ -72,6 +72,7 @@ const bad: Record<string, unknown[][]> = {
     [1, 1 << 16, 1 << 16, 8, 64, 'f32', 1],
     [1, 1, 1, 1, 8, 'f32', 0],
     [1, 1, 1, 1, 8, 'f32', 1, 'zigzag'],
+    [1, 1, 1, 1, 8, 'f32', 1, undefined, undefined, { compare: 1 }],
   ],
   quantizeI8: [
     [f32(1), -1, -1, 1],
@@ -158,5 +159,9 @@ describe('test hooks refuse bad arguments with JS errors', () => {
     expect(T.norm('rms', f32(4), 1, 4, 0, new Float32Array(4).fill(1), null)[0]).toBeCloseTo(1, 6);
     expect(T.schedule(5, 1000, [1000], true).steps).toEqual([1000]);
     expect(D.frameToU8(new Float32Array([1]), 1, 1, 1)[0]).toBe(255);
+    // the benchmark's paired comparison: both strategies and the contiguous span, timed
+    const c = T.benchAttention(16, 4, 16, 2, 8, 'bf16', 1, undefined, undefined, { samples: 3, compare: true });
+    for (const k of ['headsSec', 'sequenceSec', 'contiguousSec', 'autoOverOther', 'pagedOverContiguous'] as const) expect(c[k]).toBeGreaterThan(0);
+    expect(['heads', 'sequence']).toContain(c.auto);
   });
 });

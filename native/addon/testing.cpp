@@ -341,17 +341,23 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
       if (whole.k_scale) { p.k_scale = whole.k_scale + size_t(f) * tpf * nh; p.v_scale = whole.v_scale + size_t(f) * tpf * nh; }
       pages.push_back(p);
     }
-    auto time = [&](const std::vector<wc::KvSpan>& sp) {
+    auto time_with = [&](const std::vector<wc::KvSpan>& sp, wc::AttnStrategy sg) {
       auto t0 = std::chrono::steady_clock::now();
       for (int r = 0; r < reps; ++r)
-        wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, strategy);
+        wc::attention(q.data(), nq, D, sp.data(), int(sp.size()), nh, hd, out.data(), D, bp, sg);
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
     };
+    auto time = [&](const std::vector<wc::KvSpan>& sp) { return time_with(sp, strategy); };
     // opts {samples?: n}: n interleaved (contiguous, paged) samples of `reps` calls each
     // after one warm-up call of each; pagesSec / contiguousSec are their medians.
     // {which?: 'both' | 'paged' | 'contiguous'} times only those layouts (NaN for the other).
+    // {compare?: true}: instead, each sample times the paged keys with Heads, with Sequence
+    // and the contiguous keys with the strategy Auto picks, in a rotating order, so that the
+    // host's drift falls on all three alike: {headsSec, sequenceSec, contiguousSec} medians,
+    // and medians of the per-sample ratios autoOverOther (Auto's paged time over the other
+    // strategy's) and pagedOverContiguous (Auto's paged over contiguous).
     int samples = 2;
-    bool do_c = true, do_p = true;
+    bool do_c = true, do_p = true, compare = false;
     if (info.Length() > 9 && !info[9].IsUndefined()) {
       if (!info[9].IsObject()) throw_arg(env, "benchAttention opts must be an object");
       Napi::Object op = info[9].As<Napi::Object>();
@@ -367,6 +373,47 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
         do_c = w != "paged";
         do_p = w != "contiguous";
       }
+      Napi::Value cv = op.Get("compare");
+      if (!cv.IsUndefined()) {
+        if (!cv.IsBoolean()) throw_arg(env, "benchAttention opts.compare must be a boolean");
+        compare = cv.As<Napi::Boolean>().Value();
+      }
+    }
+    auto median = [](std::vector<double> v) {
+      if (v.empty()) return std::nan("");
+      std::sort(v.begin(), v.end());
+      const size_t n = v.size();
+      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
+    const wc::AttnStrategy auto_sg =
+        wc::attention_auto_strategy(nq, nh, T, single ? 1 : test_pool().size());
+    if (compare) {
+      std::vector<wc::KvSpan> one{whole};
+      const wc::AttnStrategy sgs[2] = {wc::AttnStrategy::Heads, wc::AttnStrategy::Sequence};
+      for (const auto sg : sgs) wc::attention(q.data(), nq, D, pages.data(), int(pages.size()), nh, hd, out.data(), D, bp, sg);
+      wc::attention(q.data(), nq, D, one.data(), 1, nh, hd, out.data(), D, bp, auto_sg);
+      std::vector<double> hs, ss, cs, ao, pc;
+      for (int i = 0; i < samples; ++i) {
+        double t[3];  // heads paged, sequence paged, auto contiguous
+        for (int j = 0; j < 3; ++j) {
+          const int w = (i + j) % 3;
+          t[w] = w == 2 ? time_with(one, auto_sg) : time_with(pages, sgs[w]);
+        }
+        hs.push_back(t[0]);
+        ss.push_back(t[1]);
+        cs.push_back(t[2]);
+        const double ta = auto_sg == wc::AttnStrategy::Heads ? t[0] : t[1];
+        ao.push_back(ta / (auto_sg == wc::AttnStrategy::Heads ? t[1] : t[0]));
+        pc.push_back(ta / t[2]);
+      }
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("headsSec", median(hs));
+      o.Set("sequenceSec", median(ss));
+      o.Set("contiguousSec", median(cs));
+      o.Set("autoOverOther", median(ao));
+      o.Set("pagedOverContiguous", median(pc));
+      o.Set("auto", auto_sg == wc::AttnStrategy::Heads ? "heads" : "sequence");
+      return o;
     }
     std::vector<wc::KvSpan> one{whole};
     if (do_c) wc::attention(q.data(), nq, D, one.data(), 1, nh, hd, out.data(), D, bp, strategy);
@@ -376,12 +423,6 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
       if (do_c) cs.push_back(time(one));
       if (do_p) ps.push_back(time(pages));
     }
-    auto median = [](std::vector<double> v) {
-      if (v.empty()) return std::nan("");
-      std::sort(v.begin(), v.end());
-      const size_t n = v.size();
-      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    };
     Napi::Object o = Napi::Object::New(env);
     o.Set("pagesSec", median(ps));
     o.Set("contiguousSec", median(cs));
@@ -390,7 +431,7 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < cs.size(); ++i) ca.Set(uint32_t(i), cs[i]);
     o.Set("pagesSamples", pa);
     o.Set("contiguousSamples", ca);
-    o.Set("auto", wc::attention_auto_strategy(nq, nh, T, single ? 1 : test_pool().size()) == wc::AttnStrategy::Heads ? "heads" : "sequence");
+    o.Set("auto", auto_sg == wc::AttnStrategy::Heads ? "heads" : "sequence");
     return o;
   });
 }
