@@ -387,11 +387,12 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
     };
     const wc::AttnStrategy auto_sg =
         wc::attention_auto_strategy(nq, nh, T, single ? 1 : test_pool().size());
+    std::vector<wc::KvSpan> one{whole};
     if (compare) {
-      std::vector<wc::KvSpan> one{whole};
       const wc::AttnStrategy sgs[2] = {wc::AttnStrategy::Heads, wc::AttnStrategy::Sequence};
       for (const auto sg : sgs) wc::attention(q.data(), nq, D, pages.data(), int(pages.size()), nh, hd, out.data(), D, bp, sg);
       wc::attention(q.data(), nq, D, one.data(), 1, nh, hd, out.data(), D, bp, auto_sg);
+      const int a = auto_sg == wc::AttnStrategy::Heads ? 0 : 1;  // Auto's index in t
       std::vector<double> hs, ss, cs, ao, pc;
       for (int i = 0; i < samples; ++i) {
         double t[3];  // heads paged, sequence paged, auto contiguous
@@ -402,9 +403,8 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
         hs.push_back(t[0]);
         ss.push_back(t[1]);
         cs.push_back(t[2]);
-        const double ta = auto_sg == wc::AttnStrategy::Heads ? t[0] : t[1];
-        ao.push_back(ta / (auto_sg == wc::AttnStrategy::Heads ? t[1] : t[0]));
-        pc.push_back(ta / t[2]);
+        ao.push_back(t[a] / t[1 - a]);
+        pc.push_back(t[a] / t[2]);
       }
       Napi::Object o = Napi::Object::New(env);
       o.Set("headsSec", median(hs));
@@ -415,7 +415,6 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info) {
       o.Set("auto", auto_sg == wc::AttnStrategy::Heads ? "heads" : "sequence");
       return o;
     }
-    std::vector<wc::KvSpan> one{whole};
     if (do_c) wc::attention(q.data(), nq, D, one.data(), 1, nh, hd, out.data(), D, bp, strategy);
     if (do_p) wc::attention(q.data(), nq, D, pages.data(), int(pages.size()), nh, hd, out.data(), D, bp, strategy);
     std::vector<double> cs, ps;
