@@ -415,7 +415,7 @@ export function printWanReport(r: WanResult): Derived {
     const int8 = r.columns.find((c) => c.setting?.weights === 'int8' && c.setting.kv === 'int8');
     const int8Scaled = int8 ? d.scaled[int8.name]! : [];
     const vsScaled = reps.map((b, i) => (int8Scaled[i] !== undefined ? ` (scaled from ${L} layer${L > 1 ? 's' : ''} in the rollout: ${int8Scaled[i]!.toFixed(0)} s)` : '')).join(', ');
-    console.log(`\n${total}-layer model, int8 weights + int8 KV, loaded for real (${gb(end.info.weightBytes)} GB of weights, load ${ready.loadSeconds.toFixed(0)} s, load peak ${gb(ready.rssLoaded.VmHWM!)} GB while the BF16 checkpoint is mapped):`);
+    console.log(`\n${total}-layer model, int8 weights + int8 KV, loaded for real (${gb(end.info.weightBytes)} GB of weights, load ${ready.loadSeconds.toFixed(0)} s, load peak ${gb(ready.rssLoaded.VmHWM!)} GB):`);
     console.log(`  measured: RSS after load ${gb(ready.rssLoaded.VmRSS!)} GB; ${reps.length} block(s) run${reps.length ? ` in ${reps.map((b) => b.seconds.toFixed(0) + ' s').join(', ')}${vsScaled}, peak RSS over them ${gb(x.peakBlocks)} GB holding ${x.heldFrames} KV frames` : ''}; KV page (one frame, all ${total} layers) ${(x.pageBytes / 1e6).toFixed(1)} MB`);
     console.log(`  computed: the full ${r.loop.window}-frame window = that ${reps.length ? 'peak' : 'RSS'} + ${r.loop.window - x.heldFrames} more pages${reps.length ? '' : ` + the forward's workspace (${gb(x.workspaceBytes ?? 0)} GB, from the timed int8 process) + the prompt cache`} = ${gb(x.fullWindowBytes)} GB → target ≤ ${gb(x.limitBytes)} GB ${x.met ? 'met' : `MISSED by ${gb(x.fullWindowBytes - x.limitBytes)} GB`} (the window's KV alone is ${gb(r.loop.window * x.pageBytes)} GB, the weights ${gb(end.info.weightBytes)} GB)`);
   }

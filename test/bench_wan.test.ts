@@ -1,9 +1,10 @@
 // `npm run bench -- wan`'s pieces, without the big model: the config writer's Wan2.1-1.3B
 // shapes, the window's keys per block, the layer scaling and byte extrapolation, the
 // options, the streaming checkpoint writer, and one block of a tiny model through the
-// worker process the benchmark drives.
+// worker process the benchmark drives, and the load's memory peak (the checkpoint is not
+// held resident beside the weights packed from it).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -97,6 +98,24 @@ describe('bench wan', () => {
     const w = a.get('blocks.0.self_attn.q.weight')!.data;
     const bound = Math.sqrt(3 / 64) * 1.01; // U(-1, 1)·sqrt(3 / fan_in), rounded to bf16
     expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
+  });
+
+  it('loads without holding the mapped checkpoint beside the packed weights', async () => {
+    // 4 layers of dim 768 / ffn 3072: a ~76 MB BF16 file packed to ~48 MB of int8 weights.
+    // Each tensor's pages are handed back once it is packed, so the load's peak is the
+    // weights plus one tensor's f32 copy; holding the file too would add all of its bytes.
+    const dir = join(tmp, 'peak');
+    writeRandomModelStreaming(dir, { ...tiny, dim: 768, ffn_dim: 3072, num_heads: 6, num_layers: 4 }, { seed: 2 });
+    const fileBytes = statSync(join(dir, 'model.safetensors')).size;
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'wan_worker.ts'), JSON.stringify({ dir, weights: 'int8', kv: 'int8', threads: 1 })], { cwd: root, stdio: ['pipe', 'pipe', 'ignore'] });
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const ready = (JSON.parse((await lines.next()).value as string) as { ready: { rssStart: Record<string, number>; rssLoaded: Record<string, number>; info: { weightBytes: number } } }).ready;
+    child.stdin.end('end\n');
+    await new Promise((r) => child.on('close', r));
+    expect(fileBytes).toBeGreaterThan(70e6);
+    const grew = ready.rssLoaded.VmHWM! - ready.rssStart.VmRSS!;
+    expect(grew).toBeGreaterThan(ready.info.weightBytes * 0.9);
+    expect(grew).toBeLessThan(ready.info.weightBytes + fileBytes / 2);
   });
 
   it('runs a block of a tiny model through the worker the benchmark drives', async () => {

@@ -52,8 +52,8 @@ Checkpoint::Checkpoint(const std::string& dir, const std::string& what, const st
       if (skip) continue;
       auto it = all_.find(t.name);
       if (it != all_.end())
-        fail(ErrorKind::Weights, f + ": tensor \"" + t.name + "\" also appears in " + it->second.second);
-      all_[t.name] = {&t, f};
+        fail(ErrorKind::Weights, f + ": tensor \"" + t.name + "\" also appears in " + it->second.file->path());
+      all_[t.name] = {&t, sts_.back().get()};
     }
   }
 }
@@ -69,12 +69,12 @@ void Checkpoint::validate(const std::vector<ExpectedTensor>& expected,
       missing.push_back("\"" + e.name + "\"");
       continue;
     }
-    const TensorInfo& t = *it->second.first;
+    const TensorInfo& t = *it->second.info;
     if (t.shape != e.shape && !(shape_ok && shape_ok(e, t)))
-      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has shape " + shape_str(t.shape) +
+      fail(ErrorKind::Weights, it->second.file->path() + ": tensor \"" + e.name + "\" has shape " + shape_str(t.shape) +
                                    ", expected " + shape_str(e.shape) + " for this " + what_ + " config");
     if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64)
-      fail(ErrorKind::Weights, it->second.second + ": tensor \"" + e.name + "\" has dtype " + t.dtype_str +
+      fail(ErrorKind::Weights, it->second.file->path() + ": tensor \"" + e.name + "\" has dtype " + t.dtype_str +
                                    "; weights must be F32, F16, BF16 or F64");
   }
   if (!missing.empty())
@@ -82,7 +82,7 @@ void Checkpoint::validate(const std::vector<ExpectedTensor>& expected,
                                  list_of(missing));
   std::vector<std::string> extra;
   for (auto& kv : all_)
-    if (!want.count(kv.first)) extra.push_back(kv.second.second + ": \"" + kv.first + "\"");
+    if (!want.count(kv.first)) extra.push_back(kv.second.file->path() + ": \"" + kv.first + "\"");
   if (!extra.empty())
     fail(ErrorKind::Weights, "unexpected tensor(s) not used by this " + what_ + " config: " + list_of(extra));
 }
@@ -90,7 +90,7 @@ void Checkpoint::validate(const std::vector<ExpectedTensor>& expected,
 const TensorInfo& Checkpoint::at(const std::string& name) const {
   auto it = all_.find(name);
   if (it == all_.end()) fail(ErrorKind::Internal, "checkpoint: tensor \"" + name + "\" was not validated");
-  return *it->second.first;
+  return *it->second.info;
 }
 
 const float* Checkpoint::to_f32(const std::string& name, FloatBuffer& buf) const {
@@ -98,6 +98,11 @@ const float* Checkpoint::to_f32(const std::string& name, FloatBuffer& buf) const
   buf.resize(size_t(t.numel));
   convert_to_f32(t.data, t.dtype, size_t(t.numel), buf.data());
   return buf.data();
+}
+
+void Checkpoint::release(const std::string& name) const {
+  auto it = all_.find(name);
+  if (it != all_.end()) it->second.file->release(*it->second.info);
 }
 
 }  // namespace wc

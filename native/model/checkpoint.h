@@ -39,12 +39,19 @@ class Checkpoint {
   bool has(const std::string& name) const { return all_.count(name) != 0; }
   // The tensor converted to f32 into `buf` (resized); returns buf.data().
   const float* to_f32(const std::string& name, FloatBuffer& buf) const;
+  // The tensor's mapped pages handed back once a loader holds its own copy
+  // (SafeTensors::release): loading peaks at the packed weights, not weights + file.
+  void release(const std::string& name) const;
 
  private:
   std::string what_;
   std::vector<std::string> files_;
   std::vector<std::unique_ptr<SafeTensors>> sts_;
-  std::map<std::string, std::pair<const TensorInfo*, std::string>> all_;  // name → (info, file)
+  struct Entry {
+    const TensorInfo* info;
+    const SafeTensors* file;
+  };
+  std::map<std::string, Entry> all_;
 };
 
 }  // namespace wc

@@ -74,6 +74,15 @@ std::unique_ptr<SafeTensors> SafeTensors::from_bytes(const uint8_t* data, size_t
   return st;
 }
 
+void SafeTensors::release(const TensorInfo& t) const {
+  if (!mapped_ || t.nbytes == 0) return;
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (uintptr_t(t.data) + page - 1) / page * page;
+  const uintptr_t e = (uintptr_t(t.data) + t.nbytes) / page * page;
+  // Advice only: where the kernel refuses, the pages stay mapped and nothing is lost.
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 const TensorInfo* SafeTensors::find(const std::string& name) const {
   for (auto& t : tensors_) if (t.name == name) return &t;
   return nullptr;

@@ -37,6 +37,11 @@ class SafeTensors {
   const TensorInfo* find(const std::string& name) const;
   const std::vector<std::pair<std::string, std::string>>& metadata() const { return metadata_; }
   size_t file_size() const { return size_; }
+  // Gives the pages that lie wholly inside `t`'s bytes back to the kernel (a loader calls
+  // it once it has converted the tensor, so a checkpoint is not resident beside the
+  // weights packed from it). A later read of `t` faults the bytes in again from the file;
+  // for an in-memory image it does nothing.
+  void release(const TensorInfo& t) const;
 
  private:
   SafeTensors() = default;
