@@ -215,6 +215,7 @@ describe('WorldRoom over loopback', () => {
   let stagEngine: WorldEngine;
   let geoEngine: WorldEngine;
   let namedEngine: WorldEngine;
+  let singleEngine: WorldEngine;
   let server: Server;
   let colyseus: ColyseusTestServer;
   let sdk: ColyseusSDK;
@@ -264,6 +265,7 @@ describe('WorldRoom over loopback', () => {
     stagEngine = await WorldEngine.load({ modelDir: stagDir, decoderDir, threads: 1 });
     namedEngine = await WorldEngine.load({ modelDir: namedDir, threads: 1 }); // the decoder its config names
     geoEngine = await WorldEngine.load({ modelDir: geoDir, decoderDir, threads: 1 });
+    singleEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, blockFrames: 1 });
 
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
     server.define('world', WorldRoom, { ...base, engine });
@@ -277,6 +279,7 @@ describe('WorldRoom over loopback', () => {
     server.define('named', WorldRoom, { ...base, engine: namedEngine });
     server.define('lean', WorldRoom, { ...base, engine: geoEngine, frameActions: false });
     server.define('faulty', FaultyRoom, { ...base, engine });
+    server.define('single', WorldRoom, { ...base, engine: singleEngine, ticksPerBlock: 1 });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
     server.define('fat', WorldRoom, { ...base, engine, codec: padded, backpressureBytes: 256 * 1024, maxBufferedBytes: 2 * 1024 * 1024 });
@@ -294,6 +297,7 @@ describe('WorldRoom over loopback', () => {
     stagEngine?.close();
     geoEngine?.close();
     namedEngine?.close();
+    singleEngine?.close();
     rmSync(stagDir, { recursive: true, force: true });
     rmSync(namedDir, { recursive: true, force: true });
   });
@@ -336,6 +340,17 @@ describe('WorldRoom over loopback', () => {
     const last = Array.from({ length: GEOMETRY_CHANNELS }, (_, ch) => [...moving.geometry!.subarray((ch * 3 + 2) * plane, (ch * 3 + 3) * plane)]).flat();
     expect(last).toEqual([...want]); // the block's last frame: the pose after its last tick
     expect(Math.max(...want.subarray(3 * 48, 4 * 48))).toBe(1); // the map sees the yard (coverage)
+    expectInOrder(c.frames);
+    await c.room.leave();
+  });
+
+  it('streams blocks of one latent frame from a model loaded with blockFrames 1 (trained on 3)', async () => {
+    const c = await join('single', 'single');
+    await until(() => c.frames.length >= 30, '30 frames');
+    const w = msgs<{ framesPerBlock: number }>(c, 'welcome')[0]!;
+    expect(w.framesPerBlock).toBe(1);
+    for (const h of c.frames) expect(h.latentFrame).toBe(h.block); // one latent frame a block
+    expect(c.frames.find((h) => h.block === 2)!.frames).toBe(4); // the tiny decoder's 4 frames per latent
     expectInOrder(c.frames);
     await c.room.leave();
   });

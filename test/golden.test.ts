@@ -11,16 +11,16 @@ import { fixtures, goldenCases, goldenTensors, relErr, tensor, tinyDir } from '.
 
 const TOL = 1e-5;
 const cases = goldenCases();
-let model: Model;
+let shared: Model;
 
 beforeAll(async () => {
-  model = await loadModel(tinyDir, { threads: 2, kv: { dtype: 'f32' } });
+  shared = await loadModel(tinyDir, { threads: 2, kv: { dtype: 'f32' } });
 });
-afterAll(() => model.close());
+afterAll(() => shared.close());
 
 describe('golden: schedule', () => {
   it('warps the step list through the shifted table as upstream does', async () => {
-    const s = model.createSession();
+    const s = shared.createSession();
     const ts = s.layout.timesteps;
     expect(ts.length).toBe(cases.schedule.steps.length);
     ts.forEach((t, i) => expect(t).toBeCloseTo(cases.schedule.steps[i]!, 4));
@@ -29,11 +29,21 @@ describe('golden: schedule', () => {
 });
 
 for (const c of cases.cases) {
-  describe(`golden: ${c.name} (local_attn_size ${c.local_attn_size}, sink ${c.sink_size})`, () => {
+  describe(`golden: ${c.name} (local_attn_size ${c.local_attn_size}, sink ${c.sink_size}${c.block_frames ? `, blocks of ${c.block_frames} frame(s) by blockFrames` : ''})`, () => {
     const g = goldenTensors(c);
+    // A case with its own block size runs a model loaded with `blockFrames` (the same weights).
+    let own: Model | null = null;
+    const model = () => own ?? shared;
+    beforeAll(async () => {
+      if (c.block_frames) {
+        own = await loadModel(tinyDir, { threads: 2, kv: { dtype: 'f32' }, blockFrames: c.block_frames });
+        expect(own.config.num_frame_per_block).toBe(c.block_frames);
+      }
+    });
+    afterAll(() => own?.close());
 
     it('every forward matches, teacher-forced (probe with per-frame timesteps, each denoising step)', async () => {
-      const s = model.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
+      const s = model().createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
       let prompt = -1;
       for (let b = 0; b < c.blocks.length; b++) {
         const blk = c.blocks[b]!;
@@ -59,7 +69,7 @@ for (const c of cases.cases) {
     });
 
     it('the free-running block loop with the reference noise reproduces every block', async () => {
-      const s = model.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
+      const s = model().createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
       let prompt = -1;
       for (let b = 0; b < c.blocks.length; b++) {
         const blk = c.blocks[b]!;

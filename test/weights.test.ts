@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { ConfigError, WeightsError, decodeSafetensors, encodeSafetensors, loadModel, type Tensor } from '../sdk/src/index.js';
 import { nativeTesting } from './helpers/native_testing.js';
-import { tinyDir } from './helpers/fixtures.js';
+import { fixtures, tinyDir } from './helpers/fixtures.js';
 
 const T = nativeTesting().testing;
 const work = mkdtempSync(join(tmpdir(), 'wc-weights-'));
@@ -170,6 +170,27 @@ describe('config.json', () => {
     const e = await loadError(modelDir(tinyTensors(), JSON.stringify({ ...base, in_dim: 7, action: { ...(base.action as object), geometry: { channels: 3 } } })));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/patch_embedding\.weight/);
+  });
+  it('blockFrames runs a model on other blocks, checked like the config\'s own block size', async () => {
+    const m = await loadModel(modelDir(tinyTensors()), { threads: 1, blockFrames: 1 });
+    expect(m.config.num_frame_per_block).toBe(1);
+    const s = m.createSession();
+    const out = await s.step({ actions: new Float32Array(7) }); // one frame's 5 keys + 2 mouse axes
+    expect(out.latents.length).toBe(m.config.latent_channels * m.config.latent_height * m.config.latent_width);
+    await s.close();
+    m.close();
+    for (const bad of [0, 1.5, 65, '2', -1]) {
+      await expect(loadModel(modelDir(tinyTensors()), { threads: 1, blockFrames: bad as number })).rejects.toThrow(/blockFrames must be an integer in \[1, 64\]/);
+    }
+    // the window must still leave a past frame: local_attn_size 4, sink 1, blocks of 3
+    const windowed = JSON.stringify({ ...base, local_attn_size: 4, sink_size: 1, num_frame_per_block: 1 });
+    const e = await loadModel(modelDir(tinyTensors(), windowed), { threads: 1, blockFrames: 3 }).then(() => null, (x: Error) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e!.message).toMatch(/local_attn_size \(4\) must exceed sink_size \(1\) \+ num_frame_per_block \(3\)/);
+    // a model whose blocks are tied to its action module is refused, not run wrong
+    const mg = await loadModel(join(fixtures, 'mg2_tiny'), { threads: 1, blockFrames: 1 }).then(() => null, (x: Error) => x);
+    expect(mg).toBeInstanceOf(ConfigError);
+    expect(mg!.message).toMatch(/blockFrames .* applies to t2v models with the block loop; this one has the matrix_game action module/);
   });
   it('rejects malformed JSON with the byte offset', async () => {
     const e = await loadError(modelDir(tinyTensors(), '{"dim": 64,, }'));

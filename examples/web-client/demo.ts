@@ -3,7 +3,7 @@
  * world model (models/default: a world model of the game's own level, with its decoder),
  * serve the page over HTTP on localhost, print the URL. Ctrl-C stops everything.
  *
- *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]
+ *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]  [--block-frames N]
  *                   [--codec auto|jpeg|raw] [--no-build]
  *
  * The page joins the `world` room (one private world per player); `?room=world-shared` joins
@@ -54,6 +54,8 @@ export interface DemoOptions {
   modelDir?: string;
   decoderDir?: string | null;
   threads?: number;
+  /** Latent frames per block instead of the model's (the engine's `blockFrames`: lower input-to-frame latency). */
+  blockFrames?: number;
   /** Build the client with Vite first (default true); else serve what `outDir` holds. */
   build?: boolean;
   outDir?: string;
@@ -106,6 +108,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       // undefined: the decoder the model names (models/default/decoder)
       decoderDir: opts.decoderDir === null ? null : opts.decoderDir === undefined ? undefined : resolve(repo, opts.decoderDir),
       threads: opts.threads,
+      blockFrames: opts.blockFrames,
     },
     rooms: {
       world: { mode: 'private', auth, ...opts.room },
@@ -173,13 +176,14 @@ async function main(): Promise<void> {
       model: { type: 'string' },
       decoder: { type: 'string' },
       threads: { type: 'string' },
+      'block-frames': { type: 'string' },
       codec: { type: 'string', default: 'auto' },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--codec auto|jpeg|raw] [--no-build]');
+    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames N] [--codec auto|jpeg|raw] [--no-build]');
     return;
   }
   if (!values['no-build']) console.log('building the web client (vite)…');
@@ -189,6 +193,7 @@ async function main(): Promise<void> {
     modelDir: values.model,
     decoderDir: values.decoder === 'none' ? null : values.decoder,
     threads: values.threads ? Number(values.threads) : undefined,
+    blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
     build: !values['no-build'],
     room: { codec: values.codec as WorldRoomOptions['codec'] },
   });

@@ -45,6 +45,12 @@ export interface EngineOptions {
    */
   weights?: LoadOptions['weights'];
   promptEncoder?: LoadOptions['promptEncoder'];
+  /**
+   * Latent frames per block instead of the model's (the SDK's {@link LoadOptions.blockFrames}):
+   * rooms submit a block every that many frames, so an input waits less for the block that
+   * takes it, at more engine time per frame (see the README's game server figures).
+   */
+  blockFrames?: number;
   /** Most sessions in one batched step (default 32). */
   maxBatch?: number;
 }
@@ -123,6 +129,7 @@ export class WorldEngine implements MetricsSource {
       promptEncoder: opts.promptEncoder,
       decoder: opts.decoderDir,
       decoderThreads: opts.decoderThreads,
+      blockFrames: opts.blockFrames,
     });
     return new WorldEngine(model, model.decoder, { maxBatch: opts.maxBatch });
   }
@@ -131,7 +138,7 @@ export class WorldEngine implements MetricsSource {
 
   /** The process-wide engine for these options (loaded on first use, then shared by all rooms). */
   static shared(opts: EngineOptions): Promise<WorldEngine> {
-    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.decoderThreads, opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch]);
+    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.decoderThreads, opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch, opts.blockFrames]);
     let p = WorldEngine.#shared.get(key);
     if (!p) {
       p = WorldEngine.load(opts);

@@ -8,7 +8,7 @@
  *
  *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
  *                   [--url ws://127.0.0.1:2567 --secret S]   (default: start a server child)
- *                   [--max-batch N] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--mode private|shared]
+ *                   [--max-batch N] [--block-frames N] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--mode private|shared]
  *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
 import type { ChildProcess } from 'node:child_process';
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       secret: { type: 'string' },
       'max-batch': { type: 'string' },
+      'block-frames': { type: 'string' },
       threads: { type: 'string' },
       'decoder-threads': { type: 'string' },
       weights: { type: 'string' },
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
     if (values['decoder-threads']) args.push('--decoder-threads', values['decoder-threads']);
     if (values.weights) args.push('--weights', values.weights);
     if (values['max-batch']) args.push('--max-batch', values['max-batch']);
+    if (values['block-frames']) args.push('--block-frames', values['block-frames']);
     if (values.model) args.push('--model', values.model);
     if (values.decoder) args.push('--decoder', values.decoder);
     const started = await startChild(args);

@@ -292,6 +292,7 @@ async function main(): Promise<void> {
       'no-auth': { type: 'boolean', default: false },
       codec: { type: 'string', default: 'auto' },
       'max-batch': { type: 'string' },
+      'block-frames': { type: 'string' },
       redis: { type: 'string' },
       'public-address': { type: 'string' },
       'list-rooms': { type: 'boolean', default: false },
@@ -300,7 +301,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames N]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -320,6 +321,7 @@ async function main(): Promise<void> {
       decoderThreads: values['decoder-threads'] ? Number(values['decoder-threads']) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
       weights: weightsArg(values.weights),
+      blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
     },
     rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
     gracefullyShutdown: true,

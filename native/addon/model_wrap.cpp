@@ -59,6 +59,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     size_t budget = default_kv_budget();
     wc::KvType kv_type = wc::KvType::BF16;  // the documented default (README: KV memory)
     wc::WeightType weights = wc::WeightType::F32;  // storage of the linears' weights
+    int block_frames = 0;                          // 0: config.json's num_frame_per_block
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Value kv = info[1].As<Napi::Object>().Get("kv");
       if (!kv.IsUndefined()) {
@@ -80,6 +81,12 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
         else if (ws == "int8") weights = wc::WeightType::I8;
         else throw_arg(env, "weights must be 'f32', 'bf16' or 'int8'");
       }
+      Napi::Value bf = info[1].As<Napi::Object>().Get("blockFrames");
+      if (!bf.IsUndefined()) {
+        double d = bf.IsNumber() ? bf.As<Napi::Number>().DoubleValue() : -1;
+        if (!(d >= 1 && d <= 64) || d != double(int(d))) throw_arg(env, "blockFrames must be an integer in [1, 64]");
+        block_frames = int(d);
+      }
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) {
         if (!t.IsNumber()) throw_arg(env, "threads must be a number");
@@ -92,6 +99,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     wc::LoadOptions lo;
     lo.isa = wc::active_isa();
     lo.weights = weights;
+    lo.block_frames = block_frames;
     ctx->model = wc::load_wan_model(info[0].As<Napi::String>().Utf8Value(), lo);
     ctx->pool = std::make_unique<wc::KvPool>(budget);
     ctx->kv_type = kv_type;

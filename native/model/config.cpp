@@ -187,7 +187,7 @@ void validate_window(int L, int S, int F, const std::string& where) {
                      ") + num_frame_per_block (" + std::to_string(F) + ") so at least one past frame stays visible");
 }
 
-ModelConfig parse_model_config(const Json& j, const std::string& where) {
+ModelConfig parse_model_config(const Json& j, const std::string& where, int block_frames) {
   if (!j.is_object()) cerr_(where, "config must be a JSON object");
   ModelConfig c;
   if (const Json* v = get(j, "model_type", Json::Type::String, where)) c.model_type = v->as_string();
@@ -223,6 +223,10 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
     if (!ok) cerr_(where, "\"window_size\" other than [-1, -1] is not supported");
   }
   get_int(j, "num_frame_per_block", c.num_frame_per_block, where, 1, 64);
+  if (block_frames != 0) {
+    if (block_frames < 1 || block_frames > 64) cerr_(where, "blockFrames must be an integer in [1, 64]");
+    c.num_frame_per_block = block_frames;
+  }
   get_int(j, "local_attn_size", c.local_attn_size, where, -1, 1 << 20);
   get_int(j, "sink_size", c.sink_size, where, 0, 1 << 20);
   if (const Json* v = get(j, "denoising_step_list", Json::Type::Array, where)) {
@@ -362,19 +366,23 @@ ModelConfig parse_model_config(const Json& j, const std::string& where) {
   if (c.staggered_window > 0 && int(c.denoising_step_list.size()) % c.staggered_window)
     cerr_(where, "schedule window " + std::to_string(c.staggered_window) + " must divide the " +
                      std::to_string(c.denoising_step_list.size()) + " denoising steps");
+  if (block_frames != 0 && (c.staggered_window > 0 || c.mg_action() || c.i2v))
+    cerr_(where, "blockFrames (blocks of other than config.json's num_frame_per_block frames) applies to t2v models "
+                 "with the block loop; this one has " +
+                     std::string(c.mg_action() ? "the matrix_game action module" : c.i2v ? "image-to-video input" : "a staggered schedule"));
   if (c.staggered_window > 0 && (c.mg_action() || c.i2v))
     cerr_(where, "a staggered schedule with the matrix_game action module or image-to-video input is not supported yet");
   return c;
 }
 
-ModelConfig load_model_config(const std::string& path) {
+ModelConfig load_model_config(const std::string& path, int block_frames) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(ErrorKind::Config, path + ": cannot open");
   std::stringstream ss;
   ss << f.rdbuf();
   std::string text = ss.str();
   if (text.size() > (16u << 20)) fail(ErrorKind::Config, path + ": file is too large for a config");
-  return parse_model_config(Json::parse(text, path), path);
+  return parse_model_config(Json::parse(text, path), path, block_frames);
 }
 
 }  // namespace wc

@@ -128,8 +128,11 @@ struct ModelConfig {
   int patch_numel() const { return patch_t * patch_h * patch_w; }
 };
 
-ModelConfig parse_model_config(const Json& j, const std::string& where);
-ModelConfig load_model_config(const std::string& path);
+// `block_frames` > 0 runs the model on blocks of that many latent frames instead of
+// config.json's num_frame_per_block (the window, sink and schedule are validated against
+// it; t2v models with the block loop only).
+ModelConfig parse_model_config(const Json& j, const std::string& where, int block_frames = 0);
+ModelConfig load_model_config(const std::string& path, int block_frames = 0);
 // Checks a window/sink pair against the block size (shared by config and session options).
 void validate_window(int local_attn_size, int sink_size, int num_frame_per_block, const std::string& where);
 

@@ -34,6 +34,15 @@ export interface LoadOptions {
   };
   /** Storage of the linear layers' weights, repacked once at load (default 'f32'; norms, modulation and biases stay f32). 'bf16' halves and 'int8' quarters weight memory; on CPUs with AVX512_BF16 / AVX512_VNNI the activations are converted too and the GEMMs run on those instructions. */
   weights?: WeightType;
+  /**
+   * Latent frames per block instead of config.json's `num_frame_per_block` (t2v models with
+   * the block loop). Smaller blocks are submitted more often, so an input waits less for the
+   * block that takes it — `npm run load` on the default world (trained on blocks of 3):
+   * 1-frame blocks cut input-to-frame latency from p50 ~190 ms to ~85 ms for one player —
+   * at a cost in quality the model card measures and more engine time per frame (each
+   * block's forwards have fixed costs). The window and sink are checked against it.
+   */
+  blockFrames?: number;
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
   promptEncoder?: PromptEncoder;
   /**

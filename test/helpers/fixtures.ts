@@ -22,6 +22,8 @@ export interface GoldenCase {
   file: string;
   local_attn_size: number;
   sink_size: number;
+  /** Frames per block when the case runs the model with the `blockFrames` load option (null: the config's). */
+  block_frames?: number | null;
   num_blocks: number;
   blocks: GoldenBlock[];
 }

@@ -67,10 +67,12 @@ PROBE_T = [1000.0, 600.5, 37.0]  # distinct per-frame timesteps (float32-exact)
 PROMPT_LENS = [5, 8]  # prompt 0 is shorter than text_len (zero rows), prompt 1 is full
 
 CASES = [
-    # name, local_attn_size, sink_size, prompt per block, index of the all-zero-action block
-    ("rollout_global", -1, 0, [0, 0, 0, 0], 2),
-    ("window_sink", 6, 1, [0, 0, 0, 0, 0], 3),
-    ("prompt_change", -1, 0, [0, 0, 1, 1, 0], 1),
+    # name, local_attn_size, sink_size, prompt per block, index of the all-zero-action block,
+    # frames per block (None: the config's; else the engine's `blockFrames` load option)
+    ("rollout_global", -1, 0, [0, 0, 0, 0], 2, None),
+    ("window_sink", 6, 1, [0, 0, 0, 0, 0], 3, None),
+    ("prompt_change", -1, 0, [0, 0, 1, 1, 0], 1, None),
+    ("blocks_of_one", 6, 1, [0, 0, 0, 0, 0, 0, 0, 1, 1], 4, 1),
 ]
 
 
@@ -102,9 +104,9 @@ def write_model_dir(path, config, state_dict, dtype):
                              metadata={"format": "pt", "source": "worldcast tools/reference/make_fixtures.py"})
 
 
-def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block):
+def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block, block_frames=None):
     g = torch.Generator().manual_seed(1000 + case_index)
-    C, F = cfg["in_dim"], cfg["num_frame_per_block"]
+    C, F = cfg["in_dim"], block_frames or cfg["num_frame_per_block"]
     H, Wd = cfg["latent_height"], cfg["latent_width"]
     n_act = W.action_dim(cfg["action"])
     n_keys = len(cfg["action"]["keys"])
@@ -116,7 +118,10 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block)
         prompts.append(torch.randn(ln, cfg["text_dim"], generator=g))
         tensors[f"prompt.{p}"] = prompts[-1]
 
-    rollout = W.Rollout(model, config={"local_attn_size": L, "sink_size": S})
+    over = {"local_attn_size": L, "sink_size": S}
+    if block_frames:
+        over["num_frame_per_block"] = block_frames
+    rollout = W.Rollout(model, config=over)
     blocks_meta = []
     for b, p in enumerate(prompts_per_block):
         if b == zero_block:
@@ -127,7 +132,7 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block)
             actions = torch.cat([keys, mouse], dim=1)
         noise = [torch.randn(C, F, H, Wd, generator=g) for _ in range(steps)]
         probe_x = torch.randn(C, F, H, Wd, generator=g)
-        probe_t = torch.tensor(PROBE_T, dtype=torch.float64)
+        probe_t = torch.tensor(PROBE_T[:F], dtype=torch.float64)
         attended = rollout.kv.select(rollout.frame, F)
         frame_start = rollout.frame
 
@@ -154,6 +159,7 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block)
         1 for a, b in zip(prompts_per_block, prompts_per_block[1:]) if a != b)
     tensors = {k: v.to(torch.float32) for k, v in tensors.items()}
     meta = {"name": name, "file": f"{name}.safetensors", "local_attn_size": L, "sink_size": S,
+            "block_frames": block_frames,
             "num_blocks": len(prompts_per_block),
             "prompts": [{"index": i, "len": ln} for i, ln in enumerate(PROMPT_LENS)],
             "blocks": blocks_meta}
@@ -180,8 +186,8 @@ def main():
     gdir = os.path.join(args.out, "golden")
     os.makedirs(gdir, exist_ok=True)
     cases = []
-    for ci, (name, L, S, ppb, zb) in enumerate(CASES):
-        meta, tensors = make_case(ref, cfg, ci, name, L, S, ppb, zb)
+    for ci, (name, L, S, ppb, zb, bf) in enumerate(CASES):
+        meta, tensors = make_case(ref, cfg, ci, name, L, S, ppb, zb, bf)
         safetensors_io.save_file(tensors, os.path.join(gdir, meta["file"]), dtype="F32",
                                  metadata={"case": name, "computed_in": "float64"})
         cases.append(meta)

@@ -113,26 +113,31 @@ def action_rows(cfg, data, frames, zero_motion=False):
 
 
 @torch.no_grad()
-def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_latents=False):
-    """Latents [T, C, h, w] of the episode's frames: frames 0..2 the spawn's opening, then the model's."""
+def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_latents=False, block_frames=None):
+    """Latents [T, C, h, w] of the episode's frames: frames 0..2 the spawn's opening, then the model's
+    (`block_frames`: blocks of that many frames instead of the config's; the opening is still
+    committed as one chunk, as the model was trained)."""
     cfg = model.config
     over = {} if steps is None else {"denoising_step_list": steps}
+    if block_frames:
+        over["num_frame_per_block"] = block_frames
     ro = W.Rollout(model, config=over)
     Fb = ro.F
     names = data.meta["prompts"]
     s0, n = ep["start"], ep["frames"]
     p0 = names[int(data.prompts[s0])]
     op = openings[f"{p0}/{ep['spawn']['index']}"]  # [C, F, h, w]
-    frames0 = np.full(Fb, s0)
     ctx = prompts[p0]
-    rows = action_rows(cfg, data, frames0, zero_motion=True)
-    model.forward_block(op, ro._t(cfg.get("context_noise", 0)), 0, ctx, rows, ro.kv, commit=True)
-    ro.frame = Fb
+    F0 = op.shape[1]
+    rows = action_rows(cfg, data, np.full(F0, s0), zero_motion=True)
+    model.forward_block(op, torch.full((F0,), float(cfg.get("context_noise", 0)), dtype=torch.float64), 0, ctx, rows,
+                        ro.kv, commit=True)
+    ro.frame = F0
     ro.kv.prune(ro.frame, Fb)
     out = [op.permute(1, 0, 2, 3)]
     g = torch.Generator().manual_seed(seed)
     C, h, w = op.shape[0], op.shape[2], op.shape[3]
-    for f in range(Fb, n - n % Fb, Fb):
+    for f in range(F0, n - (n - F0) % Fb, Fb):
         fr = np.arange(s0 + f, s0 + f + Fb)
         ctx = prompts[names[int(data.prompts[s0 + f])]]
         noise = [torch.randn(C, Fb, h, w, generator=g) for _ in ro.schedule.steps]
@@ -155,6 +160,7 @@ def main():
     ap.add_argument("--episodes", type=int, default=8)
     ap.add_argument("--frames", type=int, default=0, help="only the first N frames of each episode (a smoke test)")
     ap.add_argument("--steps", default=None, help="denoising step list, e.g. 1000,750,500,250")
+    ap.add_argument("--block-frames", type=int, default=0, help="latent frames per block instead of the config's")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     setup_threads()
@@ -175,7 +181,7 @@ def main():
     rec = {k: [] for k in ("psnr", "ssim", "f1", "hf_m", "hf_t", "t", "dark")}
     shown, total, fp, fp_total, entries = 0, 0, 0, 0, []
     for k, ep in enumerate(eps):
-        z = rollout(model, prompts, openings, data, ep, steps, seed=ep["id"])
+        z = rollout(model, prompts, openings, data, ep, steps, seed=ep["id"], block_frames=args.block_frames or None)
         y = decode_all(dec, z)[3:]
         s0 = ep["start"]
         fr = np.arange(s0 + 3, s0 + len(z))
