@@ -14,6 +14,18 @@ cheaper) and full frames at the end; loss = MSE + 0.5 L1 on pixels, plus a soft
 unit-variance constraint on the latents (the DiT's data), and Gaussian noise on the
 latents fed to the decoder so it stays smooth under the DiT's errors.
 Resumable: `--run` holds ckpt.pt (every 2 minutes) and train.log.
+
+A sharper continuation (issue #19; its head start is tools/train/resume/ae_sharp.pt): from
+the 25-minute autoencoder's weights, on the characters' dataset, the pixels other
+characters cover weighted x4 and an L1 loss on the frames' Sobel gradients, 70 minutes:
+
+    /usr/bin/python3 tools/train/train_ae.py --data data/world_chars --run runs/ae_sharp --init runs/ae/ckpt.pt \
+        --minutes 70 --char-weight 4 --edge-weight 0.5 --lr 3e-4
+    /usr/bin/python3 tools/train/train_ae.py --data data/world_chars --run runs/ae_sharp --eval-recon
+
+`--eval-recon` measures the autoencoder alone on the held-out episodes (edge F1, HF ratio,
+PSNR, characters shown: quick_eval.py's figures for the reconstruction of the truth), the
+bound of any DiT trained on its latents.
 """
 
 import argparse
@@ -86,16 +98,39 @@ def decode(dec, z):
     return run_layers(dec.decoder, z)
 
 
-def sample_batch(data, starts, rng, batch, clip, crop):
-    xs = []
+def sample_batch(data, starts, rng, batch, clip, crop, charmask=None):
+    """Clips [B, clip, 3, H, W] (cropped to `crop` on the 8-px grid); with `charmask`
+    ([N, h, w] uint8, the latent cells other characters cover) also their pixel masks
+    [B, clip, 1, H, W] (each latent cell spread over its 8x8 pixels)."""
+    xs, ms = [], []
     for s in rng.choice(starts, size=batch):
         x = data.frames_tensor(int(s), clip)
+        m = None
+        if charmask is not None:
+            m = torch.from_numpy(np.ascontiguousarray(charmask[int(s):int(s) + clip])).float()[:, None]
+            m = m.repeat_interleave(8, 2).repeat_interleave(8, 3)
         if crop and crop < data.H:
             i = int(rng.integers(0, (data.H - crop) // 8 + 1)) * 8
             j = int(rng.integers(0, (data.W - crop) // 8 + 1)) * 8
             x = x[:, :, i:i + crop, j:j + crop]
+            if m is not None:
+                m = m[:, :, i:i + crop, j:j + crop]
         xs.append(x)
-    return torch.stack(xs)
+        ms.append(m)
+    if charmask is None:
+        return torch.stack(xs)
+    return torch.stack(xs), torch.stack(ms)
+
+
+SOBEL = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+
+
+def gradients(x):
+    """Sobel x and y gradients per channel of frames [..., C, H, W] -> [N, 2C, H-2, W-2]."""
+    x = x.flatten(0, -4)
+    C = x.shape[1]
+    k = torch.cat([SOBEL, SOBEL.transpose(2, 3)]).repeat(C, 1, 1, 1)
+    return F.conv2d(x, k, groups=C)
 
 
 def evaluate(enc, dec, data, starts, n=16, clip=4):
@@ -120,6 +155,16 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--latent-noise", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", metavar="PATH", default=None,
+                    help="a run's checkpoint to start from when --run has none: its weights, a fresh optimizer "
+                         "and schedule (a continuation on other data or losses)")
+    ap.add_argument("--char-weight", type=float, default=1.0,
+                    help="loss weight of the pixels other characters cover (the dataset's charmask16.u8)")
+    ap.add_argument("--edge-weight", type=float, default=0.0,
+                    help="weight of an L1 loss on the Sobel gradients (edges) of the frames")
+    ap.add_argument("--eval-recon", action="store_true",
+                    help="encode and decode the held-out episodes, print edge F1 / HF ratio / PSNR and the "
+                         "characters the reconstruction shows (needs val_nochar from char_masks.ts), and exit")
     ap.add_argument("--encode", action="store_true", help="encode the whole dataset to latents.f32 and exit")
     ap.add_argument("--encode-episodes", type=int, default=0,
                     help="with --encode: only the first K episodes (the DiT then trains on those)")
@@ -135,7 +180,14 @@ def main():
     opt = torch.optim.AdamW(list(enc.parameters()) + list(dec.parameters()), lr=args.lr, weight_decay=0.0)
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     step, spent = 0, 0.0
-    if ck:
+    if not ck and args.init:
+        init = load_checkpoint(args.init)
+        if not init:
+            raise SystemExit(f"--init {args.init}: no such checkpoint")
+        enc.load_state_dict(init["encoder"])
+        dec.load_state_dict(init["decoder"])
+        log(f"started from {args.init}'s weights (its step {init['step']}), a fresh optimizer and schedule")
+    elif ck:
         enc.load_state_dict(ck["encoder"])
         dec.load_state_dict(ck["decoder"])
         step, spent = ck["step"], ck["spent"]
@@ -155,6 +207,15 @@ def main():
     if args.encode:
         encode_all(enc, data, log, args.encode_episodes)
         return
+    if args.eval_recon:
+        eval_recon(enc, dec, data, log, os.path.join(args.run, "recon.json"))
+        return
+    charmask = None
+    if args.char_weight != 1.0:
+        path = os.path.join(args.data, "charmask16.u8")
+        if not os.path.exists(path):
+            raise SystemExit(f"--char-weight needs {path} (tools/train/char_masks.ts)")
+        charmask = np.fromfile(path, np.uint8).reshape(data.N, data.H // 8, data.W // 8)
 
     tr, va = data.split()
     tr_starts = data.clip_starts(tr, args.clip)
@@ -171,12 +232,21 @@ def main():
         lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
-        x = sample_batch(data, tr_starts, rng, max(1, args.batch // 4) if full else args.batch, args.clip,
-                         None if full else args.crop)
+        b = sample_batch(data, tr_starts, rng, max(1, args.batch // 4) if full else args.batch, args.clip,
+                         None if full else args.crop, charmask)
+        x, w = b if charmask is not None else (b, None)
         z = enc(x)
         zn = z + args.latent_noise * torch.randn_like(z)
         y = decode(dec, zn)
-        rec = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
+        if w is None:
+            rec = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
+        else:  # the characters' pixels weighted, normalised so the mean weight is 1
+            w = 1.0 + (args.char_weight - 1.0) * w
+            w = w / w.mean()
+            d = y - x
+            rec = (w * (d * d + 0.5 * d.abs())).mean()
+        if args.edge_weight:
+            rec = rec + args.edge_weight * F.l1_loss(gradients(y), gradients(x))
         # soft unit variance per channel, zero mean
         zc = z.transpose(0, 2).flatten(1)
         reg = (zc.var(dim=1) - 1.0).pow(2).mean() + zc.mean(dim=1).pow(2).mean()
@@ -201,6 +271,53 @@ def main():
     log(f"done: step {step}, {dl.spent / 60:.1f} min, val PSNR {psnr:.2f} dB, latent std {zs:.3f}")
     with open(os.path.join(args.run, "metrics.json"), "w") as f:
         json.dump({"steps": step, "minutes": dl.spent / 60, "val_psnr_db": psnr, "latent_std": zs, "threads": threads}, f)
+
+
+def eval_recon(enc, dec, data, log, out_path):
+    """The autoencoder alone on the held-out episodes (frames 3.. of each): the figures
+    quick_eval.py gives a model's rollouts, for the reconstruction of the truth. It bounds
+    what any DiT on these latents can reach."""
+    import quick_eval as Q  # (it imports this module)
+    with open(os.path.join(data.root, "val_nochar.json")) as f:
+        vn = json.load(f)
+    nochar = np.memmap(os.path.join(data.root, "val_nochar.u8"), np.uint8, "r", shape=(len(vn["frames"]), data.H, data.W, 3))
+    row_of = {fr: i for i, fr in enumerate(vn["frames"])}
+    eps = [e for e in data.episodes if e["id"] in set(vn["episodes"])]
+    names = data.meta["prompts"]
+    f1, hf_m, hf_t, psnr, dark = [], [], [], [], []
+    shown = total = 0
+    enc.eval()
+    dec.eval()
+    with torch.no_grad():
+        for k, e in enumerate(eps):
+            s, n = e["start"], e["frames"]
+            x = data.frames_tensor(s, n)
+            y = decode(dec, enc(x[None]))[0].clamp(0, 1)
+            x, y = x[3:], y[3:]
+            fr = np.arange(s + 3, s + n)
+            nc = torch.from_numpy(np.ascontiguousarray(nochar[[row_of[int(i)] for i in fr]])).permute(0, 3, 1, 2).float() / 255
+            m = ((x - nc).abs().amax(1, keepdim=True) > 0.06).float()
+            md = F.max_pool2d(m, 3, 1, 1)
+            vis = m.sum((1, 2, 3)).numpy() >= 24
+            det = (((y - x).abs() * md).sum((1, 2, 3)) < ((y - nc).abs() * md).sum((1, 2, 3))).numpy()
+            shown += int((det & vis).sum())
+            total += int(vis.sum())
+            f1.append(Q.edge_f1(y, x))
+            hf_m.append(Q.hf_rms(y))
+            hf_t.append(Q.hf_rms(x))
+            psnr.append(10 * np.log10(1 / np.maximum((y - x).pow(2).mean((1, 2, 3)).numpy(), 1e-10)))
+            dark.append(np.array([names[int(data.prompts[i])] in ("night", "fog") for i in fr]))
+            log.bar(k + 1, len(eps), "reconstructing")
+    f1, hf_m, hf_t, psnr, dark = (np.concatenate(v) for v in (f1, hf_m, hf_t, psnr, dark))
+    rep = {"episodes": len(eps), "psnr": float(psnr.mean()), "edge_f1": float(f1.mean()),
+           "hf_ratio": float(hf_m.mean() / hf_t.mean()), "chars_shown": shown, "chars_visible": total}
+    for name, sel in (("day_dusk", ~dark), ("night_fog", dark)):
+        if sel.any():
+            rep[f"edge_f1_{name}"] = float(f1[sel].mean())
+            rep[f"hf_ratio_{name}"] = float(hf_m[sel].mean() / hf_t[sel].mean())
+    log("recon: " + json.dumps(rep))
+    with open(out_path, "w") as f:
+        json.dump(rep, f, indent=1)
 
 
 def encode_all(enc, data, log, first_episodes=0):
