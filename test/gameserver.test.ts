@@ -280,6 +280,8 @@ describe('WorldRoom over loopback', () => {
     server.define('lean', WorldRoom, { ...base, engine: geoEngine, frameActions: false });
     server.define('faulty', FaultyRoom, { ...base, engine });
     server.define('single', WorldRoom, { ...base, engine: singleEngine, ticksPerBlock: 1 });
+    const { ticksPerBlock: _, ...derived } = base;
+    server.define('single-derived', WorldRoom, { ...derived, engine: singleEngine, latentFrameSeconds: 0.1 });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
     server.define('fat', WorldRoom, { ...base, engine, codec: padded, backpressureBytes: 256 * 1024, maxBufferedBytes: 2 * 1024 * 1024 });
@@ -353,6 +355,11 @@ describe('WorldRoom over loopback', () => {
     expect(c.frames.find((h) => h.block === 2)!.frames).toBe(4); // the tiny decoder's 4 frames per latent
     expectInOrder(c.frames);
     await c.room.leave();
+    // without an override a block is the model's frames × latentFrameSeconds × tickRate ticks
+    const d = await join('single-derived', 'single2');
+    await until(() => d.frames.length >= 8, '8 frames');
+    expect(msgs<{ ticksPerBlock: number; framesPerBlock: number }>(d, 'welcome')[0]).toMatchObject({ framesPerBlock: 1, ticksPerBlock: 5 }); // 1 × 0.1 s × 50 Hz (3-frame blocks: 15)
+    await d.room.leave();
   });
 
   it('streams a staggered-schedule model: nothing while its pipeline fills, then every block in order', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { ConfigError, WeightsError, decodeSafetensors, encodeSafetensors, loadModel, type Tensor } from '../sdk/src/index.js';
 import { nativeTesting } from './helpers/native_testing.js';
-import { fixtures, tinyDir } from './helpers/fixtures.js';
+import { fixtures, root, tinyDir } from './helpers/fixtures.js';
 
 const T = nativeTesting().testing;
 const work = mkdtempSync(join(tmpdir(), 'wc-weights-'));
@@ -190,7 +190,12 @@ describe('config.json', () => {
     // a model whose blocks are tied to its action module is refused, not run wrong
     const mg = await loadModel(join(fixtures, 'mg2_tiny'), { threads: 1, blockFrames: 1 }).then(() => null, (x: Error) => x);
     expect(mg).toBeInstanceOf(ConfigError);
-    expect(mg!.message).toMatch(/blockFrames .* applies to t2v models with the block loop; this one has the matrix_game action module/);
+    expect(mg!.message).toMatch(/blockFrames 1 \(blocks of other than config\.json's 3 frames\) applies to t2v models with the block loop; this one has the matrix_game action module/);
+    (await loadModel(join(fixtures, 'mg2_tiny'), { threads: 1, blockFrames: 3 })).close(); // its own size changes nothing
+    // openings must be whole blocks: the default world's are 3 frames
+    const op = await loadModel(join(root, 'models', 'default'), { threads: 1, blockFrames: 2 }).then(() => null, (x: Error) => x);
+    expect(op).toBeInstanceOf(WeightsError);
+    expect(op!.message).toMatch(/openings\.safetensors.*blockFrames 2: pick a block size that divides the openings' 3 frames/);
   });
   it('rejects malformed JSON with the byte offset', async () => {
     const e = await loadError(modelDir(tinyTensors(), '{"dim": 64,, }'));

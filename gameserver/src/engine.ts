@@ -138,6 +138,8 @@ export class WorldEngine implements MetricsSource {
 
   /** The process-wide engine for these options (loaded on first use, then shared by all rooms). */
   static shared(opts: EngineOptions): Promise<WorldEngine> {
+    // (JSON turns NaN into null, the key of no override: refuse it before it can match)
+    if (opts.blockFrames !== undefined && !Number.isInteger(opts.blockFrames)) return Promise.reject(new TypeError(`blockFrames must be an integer, not ${opts.blockFrames}`));
     const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.decoderThreads, opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch, opts.blockFrames]);
     let p = WorldEngine.#shared.get(key);
     if (!p) {

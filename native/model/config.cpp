@@ -223,6 +223,8 @@ ModelConfig parse_model_config(const Json& j, const std::string& where, int bloc
     if (!ok) cerr_(where, "\"window_size\" other than [-1, -1] is not supported");
   }
   get_int(j, "num_frame_per_block", c.num_frame_per_block, where, 1, 64);
+  const int trained_frames = c.num_frame_per_block;
+  if (block_frames == trained_frames) block_frames = 0;  // the config's own size: no override
   if (block_frames != 0) {
     if (block_frames < 1 || block_frames > 64) cerr_(where, "blockFrames must be an integer in [1, 64]");
     c.num_frame_per_block = block_frames;
@@ -357,7 +359,12 @@ ModelConfig parse_model_config(const Json& j, const std::string& where, int bloc
   if (c.patch_t != 1) cerr_(where, "temporal patch size other than 1 is not supported");
   if (c.latent_height % c.patch_h || c.latent_width % c.patch_w)
     cerr_(where, "latent_height/latent_width must be multiples of the patch size");
-  validate_window(c.local_attn_size, c.sink_size, c.num_frame_per_block, where);
+  if (block_frames != 0 && (c.staggered_window > 0 || c.mg_action() || c.i2v))
+    cerr_(where, "blockFrames " + std::to_string(block_frames) + " (blocks of other than config.json's " +
+                     std::to_string(trained_frames) + " frames) applies to t2v models with the block loop; this one has " +
+                     std::string(c.mg_action() ? "the matrix_game action module" : c.i2v ? "image-to-video input" : "a staggered schedule"));
+  validate_window(c.local_attn_size, c.sink_size, c.num_frame_per_block,
+                  block_frames ? where + " with blockFrames " + std::to_string(block_frames) : where);
   if (c.mg_action()) {
     get_int(j, "action_local_attn_size", c.mg.local_attn_size, where, -1, 1 << 20);
     if (c.mg.local_attn_size == -2) c.mg.local_attn_size = c.local_attn_size;
@@ -366,10 +373,6 @@ ModelConfig parse_model_config(const Json& j, const std::string& where, int bloc
   if (c.staggered_window > 0 && int(c.denoising_step_list.size()) % c.staggered_window)
     cerr_(where, "schedule window " + std::to_string(c.staggered_window) + " must divide the " +
                      std::to_string(c.denoising_step_list.size()) + " denoising steps");
-  if (block_frames != 0 && (c.staggered_window > 0 || c.mg_action() || c.i2v))
-    cerr_(where, "blockFrames (blocks of other than config.json's num_frame_per_block frames) applies to t2v models "
-                 "with the block loop; this one has " +
-                     std::string(c.mg_action() ? "the matrix_game action module" : c.i2v ? "image-to-video input" : "a staggered schedule"));
   if (c.staggered_window > 0 && (c.mg_action() || c.i2v))
     cerr_(where, "a staggered schedule with the matrix_game action module or image-to-video input is not supported yet");
   return c;

@@ -38,9 +38,11 @@ export interface LoadOptions {
    * Latent frames per block instead of config.json's `num_frame_per_block` (t2v models with
    * the block loop). Smaller blocks are submitted more often, so an input waits less for the
    * block that takes it — `npm run load` on the default world (trained on blocks of 3):
-   * 1-frame blocks cut input-to-frame latency from p50 ~190 ms to ~85 ms for one player —
-   * at a cost in quality the model card measures and more engine time per frame (each
-   * block's forwards have fixed costs). The window and sink are checked against it.
+   * 1-frame blocks cut input-to-frame latency from p50 ~185 ms to ~85 ms for one player —
+   * at a cost in quality and more engine time per frame that the README's game-server
+   * section measures. The window, sink and the openings' frame counts are checked against
+   * it; a model with the matrix_game action module, image input or a staggered schedule
+   * refuses it.
    */
   blockFrames?: number;
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
@@ -857,7 +859,7 @@ function startError(what: string, e: unknown): WorldcastError {
 }
 
 /** `openings.safetensors` of a model directory: name → latents (C, F, H, W); empty when absent. */
-function readOpenings(dir: string, c: ModelConfig): Map<string, Float32Array> {
+function readOpenings(dir: string, c: ModelConfig, blockFrames?: number): Map<string, Float32Array> {
   const file = join(dir, 'openings.safetensors');
   const out = new Map<string, Float32Array>();
   if (!existsSync(file)) return out;
@@ -871,7 +873,8 @@ function readOpenings(dir: string, c: ModelConfig): Map<string, Float32Array> {
     const [C, F, H, W] = t.shape;
     if (t.shape.length !== 4 || C !== c.latent_channels || H !== c.latent_height || W !== c.latent_width || F! % c.num_frame_per_block !== 0)
       throw new WeightsError(
-        `${file}: opening "${name}" has shape [${t.shape}], expected [${c.latent_channels}, F, ${c.latent_height}, ${c.latent_width}] with F a multiple of ${c.num_frame_per_block}`,
+        `${file}: opening "${name}" has shape [${t.shape}], expected [${c.latent_channels}, F, ${c.latent_height}, ${c.latent_width}] with F a multiple of ${c.num_frame_per_block}` +
+          (blockFrames !== undefined ? ` (blockFrames ${blockFrames}: pick a block size that divides the openings' ${F} frames)` : ''),
         'WEIGHTS',
       );
     out.set(name, t.data);
@@ -887,7 +890,9 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const config = m.config() as { text_dim: number; decoder: unknown };
   let decoder: Decoder | null = null;
   let owns = false;
+  let openings: Map<string, Float32Array>;
   try {
+    openings = readOpenings(dir, m.config() as unknown as ModelConfig, opts.blockFrames);
     if (decoderOpt === null) decoder = null;
     else if (decoderOpt !== undefined && typeof decoderOpt !== 'string') decoder = decoderOpt;
     else {
@@ -901,7 +906,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     m.close();
     throw e;
   }
-  const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, readOpenings(dir, m.config() as unknown as ModelConfig));
+  const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, openings);
   if (owns) model.setOwnsDecoder();
   return model;
 }

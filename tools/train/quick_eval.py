@@ -115,8 +115,8 @@ def action_rows(cfg, data, frames, zero_motion=False):
 @torch.no_grad()
 def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_latents=False, block_frames=None):
     """Latents [T, C, h, w] of the episode's frames: frames 0..2 the spawn's opening, then the model's
-    (`block_frames`: blocks of that many frames instead of the config's; the opening is still
-    committed as one chunk, as the model was trained)."""
+    (`block_frames`: blocks of that many frames instead of the config's, the opening too,
+    as the engine runs a model loaded with `blockFrames`)."""
     cfg = model.config
     over = {} if steps is None else {"denoising_step_list": steps}
     if block_frames:
@@ -128,12 +128,14 @@ def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_laten
     p0 = names[int(data.prompts[s0])]
     op = openings[f"{p0}/{ep['spawn']['index']}"]  # [C, F, h, w]
     ctx = prompts[p0]
+    # the opening committed block by block, as the engine commits it (Model.openingBlocks)
     F0 = op.shape[1]
-    rows = action_rows(cfg, data, np.full(F0, s0), zero_motion=True)
-    model.forward_block(op, torch.full((F0,), float(cfg.get("context_noise", 0)), dtype=torch.float64), 0, ctx, rows,
-                        ro.kv, commit=True)
-    ro.frame = F0
-    ro.kv.prune(ro.frame, Fb)
+    assert F0 % Fb == 0, f"the opening's {F0} frames are not a whole number of {Fb}-frame blocks"
+    for f in range(0, F0, Fb):
+        rows = action_rows(cfg, data, np.full(Fb, s0), zero_motion=True)
+        model.forward_block(op[:, f:f + Fb], ro._t(cfg.get("context_noise", 0)), f, ctx, rows, ro.kv, commit=True)
+        ro.frame = f + Fb
+        ro.kv.prune(ro.frame, Fb)
     out = [op.permute(1, 0, 2, 3)]
     g = torch.Generator().manual_seed(seed)
     C, h, w = op.shape[0], op.shape[2], op.shape[3]

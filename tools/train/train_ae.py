@@ -24,8 +24,8 @@ characters cover weighted x4 and an L1 loss on the frames' Sobel gradients, 70 m
     /usr/bin/python3 tools/train/train_ae.py --data data/world_chars --run runs/ae_sharp --eval-recon
 
 `--eval-recon` measures the autoencoder alone on the held-out episodes (edge F1, HF ratio,
-PSNR, characters shown: quick_eval.py's figures for the reconstruction of the truth), the
-bound of any DiT trained on its latents.
+PSNR, characters shown: quick_eval.py's metrics, on every held-out episode, for the
+reconstruction of the truth), the bound of any DiT trained on its latents.
 """
 
 import argparse
@@ -208,6 +208,8 @@ def main():
         encode_all(enc, data, log, args.encode_episodes)
         return
     if args.eval_recon:
+        if not ck and not args.init:
+            raise SystemExit(f"no checkpoint in {args.run} (or --init) to evaluate")
         eval_recon(enc, dec, data, log, os.path.join(args.run, "recon.json"))
         return
     charmask = None
