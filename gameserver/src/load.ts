@@ -96,6 +96,9 @@ async function main(): Promise<void> {
   if (url) {
     if (!isLoopback(url)) throw new Error(`load test runs over loopback only; ${url} is not a loopback address`);
     if (!secret) throw new Error('--url needs --secret (or WORLDCAST_SECRET) to sign tokens');
+    const serverFlags = ['threads', 'decoder-threads', 'weights', 'max-batch', 'block-frames', 'model', 'decoder'] as const;
+    const given = serverFlags.filter((f) => values[f] !== undefined);
+    if (given.length) throw new Error(`${given.map((f) => `--${f}`).join(', ')} configure the server load starts; with --url the running server's own settings hold`);
   } else {
     secret ??= randomBytes(24).toString('base64url');
     const port = await freePort();
