@@ -24,6 +24,8 @@ import { freePort } from './server.js';
 
 const MAX_CLIENTS = 64;
 const MAX_SECONDS = 900;
+/** The flags that configure the server child `load` starts (passed through as given). */
+const SERVER_FLAGS = ['threads', 'decoder-threads', 'weights', 'max-batch', 'block-frames', 'model', 'decoder'] as const;
 
 interface Sim {
   id: number;
@@ -96,20 +98,13 @@ async function main(): Promise<void> {
   if (url) {
     if (!isLoopback(url)) throw new Error(`load test runs over loopback only; ${url} is not a loopback address`);
     if (!secret) throw new Error('--url needs --secret (or WORLDCAST_SECRET) to sign tokens');
-    const serverFlags = ['threads', 'decoder-threads', 'weights', 'max-batch', 'block-frames', 'model', 'decoder'] as const;
-    const given = serverFlags.filter((f) => values[f] !== undefined);
+    const given = SERVER_FLAGS.filter((f) => values[f] !== undefined);
     if (given.length) throw new Error(`${given.map((f) => `--${f}`).join(', ')} configure the server load starts; with --url the running server's own settings hold`);
   } else {
     secret ??= randomBytes(24).toString('base64url');
     const port = await freePort();
     const args = ['--port', String(port), '--secret', secret, '--mode', values.mode === 'shared' ? 'shared' : 'private'];
-    if (values.threads) args.push('--threads', values.threads);
-    if (values['decoder-threads']) args.push('--decoder-threads', values['decoder-threads']);
-    if (values.weights) args.push('--weights', values.weights);
-    if (values['max-batch']) args.push('--max-batch', values['max-batch']);
-    if (values['block-frames']) args.push('--block-frames', values['block-frames']);
-    if (values.model) args.push('--model', values.model);
-    if (values.decoder) args.push('--decoder', values.decoder);
+    for (const f of SERVER_FLAGS) if (values[f]) args.push(`--${f}`, values[f]);
     const started = await startChild(args);
     child = started.child;
     url = started.url;

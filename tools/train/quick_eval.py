@@ -48,7 +48,7 @@ def luma(x):
     return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
 
 
-SOBEL_X = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+SOBEL_X = train_ae.SOBEL
 LAP = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3)
 
 
@@ -112,6 +112,32 @@ def action_rows(cfg, data, frames, zero_motion=False):
     return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
 
 
+def load_nochar(data):
+    """The held-out frames rendered without the other characters (char_masks.ts):
+    (the episodes they cover, their frames [V, H, W, 3] uint8, global frame -> row)."""
+    with open(os.path.join(data.root, "val_nochar.json")) as f:
+        vn = json.load(f)
+    nochar = np.memmap(os.path.join(data.root, "val_nochar.u8"), np.uint8, "r", shape=(len(vn["frames"]), data.H, data.W, 3))
+    ids = set(vn["episodes"])
+    return [e for e in data.episodes if e["id"] in ids], nochar, {fr: i for i, fr in enumerate(vn["frames"])}
+
+
+def nochar_frames(nochar, row_of, frames):
+    """[N, 3, H, W] in [0, 1] of the given global frames."""
+    return torch.from_numpy(np.ascontiguousarray(nochar[[row_of[int(f)] for f in frames]])).permute(0, 3, 1, 2).float() / 255
+
+
+def characters(y, x, nc):
+    """The characters' test of the module docstring on frames [N, 3, H, W]: (the truth's
+    character pixels per frame, those pixels dilated by 1 px, whether `y` is closer to the
+    truth than to the character-less view over them)."""
+    m = ((x - nc).abs().amax(1, keepdim=True) > 0.06).float()
+    md = F.max_pool2d(m, 3, 1, 1)
+    d_truth = ((y - x).abs() * md).sum((1, 2, 3)) / (3 * md.sum((1, 2, 3))).clamp_min(1)
+    d_none = ((y - nc).abs() * md).sum((1, 2, 3)) / (3 * md.sum((1, 2, 3))).clamp_min(1)
+    return m.sum((1, 2, 3)).numpy(), md, (d_truth < d_none).numpy()
+
+
 @torch.no_grad()
 def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_latents=False, block_frames=None):
     """Latents [T, C, h, w] of the episode's frames: frames 0..2 the spawn's opening, then the model's
@@ -131,8 +157,8 @@ def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_laten
     # the opening committed block by block, as the engine commits it (Model.openingBlocks)
     F0 = op.shape[1]
     assert F0 % Fb == 0, f"the opening's {F0} frames are not a whole number of {Fb}-frame blocks"
+    rows = action_rows(cfg, data, np.full(Fb, s0), zero_motion=True)
     for f in range(0, F0, Fb):
-        rows = action_rows(cfg, data, np.full(Fb, s0), zero_motion=True)
         model.forward_block(op[:, f:f + Fb], ro._t(cfg.get("context_noise", 0)), f, ctx, rows, ro.kv, commit=True)
         ro.frame = f + Fb
         ro.kv.prune(ro.frame, Fb)
@@ -168,13 +194,9 @@ def main():
     setup_threads()
     t0 = time.time()
     data = WorldData(args.data)
-    with open(os.path.join(args.data, "val_nochar.json")) as f:
-        vn = json.load(f)
-    nochar = np.memmap(os.path.join(args.data, "val_nochar.u8"), np.uint8, "r", shape=(len(vn["frames"]), data.H, data.W, 3))
-    row_of = {fr: i for i, fr in enumerate(vn["frames"])}
+    eps, nochar, row_of = load_nochar(data)
     model, prompts, openings, dec = load_dir(args.model, args.decoder)
     steps = [float(s) for s in args.steps.split(",")] if args.steps else None
-    eps = [e for e in data.episodes if e["id"] in set(vn["episodes"])]
     # the episodes with characters first, then the others, args.episodes in all
     eps = sorted(eps, key=lambda e: (len(e.get("others") or []) == 0, e["id"]))[:args.episodes]
     if args.frames:
@@ -188,7 +210,7 @@ def main():
         s0 = ep["start"]
         fr = np.arange(s0 + 3, s0 + len(z))
         x = torch.from_numpy(np.ascontiguousarray(data.frames[fr])).permute(0, 3, 1, 2).float() / 255
-        nc = torch.from_numpy(np.ascontiguousarray(nochar[[row_of[int(f)] for f in fr]])).permute(0, 3, 1, 2).float() / 255
+        nc = nochar_frames(nochar, row_of, fr)
         mse = (y - x).pow(2).mean((1, 2, 3)).numpy()
         rec["psnr"].append(10 * np.log10(1 / np.maximum(mse, 1e-10)))
         rec["ssim"].append(ssim(y, x))
@@ -198,12 +220,7 @@ def main():
         rec["t"].append((np.arange(3, len(z)) + 1) / data.meta["fps"])
         rec["dark"].append(np.array([names[int(data.prompts[f])] in ("night", "fog") for f in fr]))
         # characters
-        m = ((x - nc).abs().amax(1, keepdim=True) > 0.06).float()
-        md = F.max_pool2d(m, 3, 1, 1)
-        npx = m.sum((1, 2, 3)).numpy()
-        d_truth = ((y - x).abs() * md).sum((1, 2, 3)) / (3 * md.sum((1, 2, 3))).clamp_min(1)
-        d_none = ((y - nc).abs() * md).sum((1, 2, 3)) / (3 * md.sum((1, 2, 3))).clamp_min(1)
-        det = (d_truth < d_none).numpy()
+        npx, md, det = characters(y, x, nc)
         vis = npx >= 24
         shown += int((det & vis).sum())
         total += int(vis.sum())

@@ -99,9 +99,9 @@ def decode(dec, z):
 
 
 def sample_batch(data, starts, rng, batch, clip, crop, charmask=None):
-    """Clips [B, clip, 3, H, W] (cropped to `crop` on the 8-px grid); with `charmask`
-    ([N, h, w] uint8, the latent cells other characters cover) also their pixel masks
-    [B, clip, 1, H, W] (each latent cell spread over its 8x8 pixels)."""
+    """(clips [B, clip, 3, H, W] cropped to `crop` on the 8-px grid, their pixel masks
+    [B, clip, 1, H, W] of `charmask` — [N, h, w] uint8, the latent cells other characters
+    cover, each spread over its 8x8 pixels — or None without one)."""
     xs, ms = [], []
     for s in rng.choice(starts, size=batch):
         x = data.frames_tensor(int(s), clip)
@@ -117,9 +117,7 @@ def sample_batch(data, starts, rng, batch, clip, crop, charmask=None):
                 m = m[:, :, i:i + crop, j:j + crop]
         xs.append(x)
         ms.append(m)
-    if charmask is None:
-        return torch.stack(xs)
-    return torch.stack(xs), torch.stack(ms)
+    return torch.stack(xs), (torch.stack(ms) if charmask is not None else None)
 
 
 SOBEL = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
@@ -136,7 +134,7 @@ def gradients(x):
 def evaluate(enc, dec, data, starts, n=16, clip=4):
     rng = np.random.default_rng(1234)
     with torch.no_grad():
-        x = sample_batch(data, starts, rng, n, clip, None)
+        x, _ = sample_batch(data, starts, rng, n, clip, None)
         z = enc(x)
         y = decode(dec, z).clamp(0, 1)
         mse = F.mse_loss(y, x).item()
@@ -234,9 +232,8 @@ def main():
         lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
-        b = sample_batch(data, tr_starts, rng, max(1, args.batch // 4) if full else args.batch, args.clip,
-                         None if full else args.crop, charmask)
-        x, w = b if charmask is not None else (b, None)
+        x, w = sample_batch(data, tr_starts, rng, max(1, args.batch // 4) if full else args.batch, args.clip,
+                            None if full else args.crop, charmask)
         z = enc(x)
         zn = z + args.latent_noise * torch.randn_like(z)
         y = decode(dec, zn)
@@ -280,11 +277,7 @@ def eval_recon(enc, dec, data, log, out_path):
     quick_eval.py gives a model's rollouts, for the reconstruction of the truth. It bounds
     what any DiT on these latents can reach."""
     import quick_eval as Q  # (it imports this module)
-    with open(os.path.join(data.root, "val_nochar.json")) as f:
-        vn = json.load(f)
-    nochar = np.memmap(os.path.join(data.root, "val_nochar.u8"), np.uint8, "r", shape=(len(vn["frames"]), data.H, data.W, 3))
-    row_of = {fr: i for i, fr in enumerate(vn["frames"])}
-    eps = [e for e in data.episodes if e["id"] in set(vn["episodes"])]
+    eps, nochar, row_of = Q.load_nochar(data)
     names = data.meta["prompts"]
     f1, hf_m, hf_t, psnr, dark = [], [], [], [], []
     shown = total = 0
@@ -297,11 +290,8 @@ def eval_recon(enc, dec, data, log, out_path):
             y = decode(dec, enc(x[None]))[0].clamp(0, 1)
             x, y = x[3:], y[3:]
             fr = np.arange(s + 3, s + n)
-            nc = torch.from_numpy(np.ascontiguousarray(nochar[[row_of[int(i)] for i in fr]])).permute(0, 3, 1, 2).float() / 255
-            m = ((x - nc).abs().amax(1, keepdim=True) > 0.06).float()
-            md = F.max_pool2d(m, 3, 1, 1)
-            vis = m.sum((1, 2, 3)).numpy() >= 24
-            det = (((y - x).abs() * md).sum((1, 2, 3)) < ((y - nc).abs() * md).sum((1, 2, 3))).numpy()
+            npx, _, det = Q.characters(y, x, Q.nochar_frames(nochar, row_of, fr))
+            vis = npx >= 24
             shown += int((det & vis).sum())
             total += int(vis.sum())
             f1.append(Q.edge_f1(y, x))
