@@ -87,22 +87,21 @@ void Checkpoint::validate(const std::vector<ExpectedTensor>& expected,
     fail(ErrorKind::Weights, "unexpected tensor(s) not used by this " + what_ + " config: " + list_of(extra));
 }
 
-const TensorInfo& Checkpoint::at(const std::string& name) const {
+const Checkpoint::Entry& Checkpoint::entry(const std::string& name) const {
   auto it = all_.find(name);
   if (it == all_.end()) fail(ErrorKind::Internal, "checkpoint: tensor \"" + name + "\" was not validated");
-  return *it->second.info;
+  return it->second;
 }
+
+const TensorInfo& Checkpoint::at(const std::string& name) const { return *entry(name).info; }
 
 const float* Checkpoint::to_f32(const std::string& name, FloatBuffer& buf) const {
-  const TensorInfo& t = at(name);
+  const Entry& e = entry(name);
+  const TensorInfo& t = *e.info;
   buf.resize(size_t(t.numel));
   convert_to_f32(t.data, t.dtype, size_t(t.numel), buf.data());
+  e.file->release(t);
   return buf.data();
-}
-
-void Checkpoint::release(const std::string& name) const {
-  auto it = all_.find(name);
-  if (it != all_.end()) it->second.file->release(*it->second.info);
 }
 
 }  // namespace wc

@@ -37,11 +37,10 @@ class Checkpoint {
 
   const TensorInfo& at(const std::string& name) const;
   bool has(const std::string& name) const { return all_.count(name) != 0; }
-  // The tensor converted to f32 into `buf` (resized); returns buf.data().
+  // The tensor converted to f32 into `buf` (resized); returns buf.data(). Its mapped pages
+  // are handed back then (SafeTensors::release: `buf` is the copy the loader keeps), so a
+  // load peaks at the packed weights, not at them plus the whole checkpoint.
   const float* to_f32(const std::string& name, FloatBuffer& buf) const;
-  // The tensor's mapped pages handed back once a loader holds its own copy
-  // (SafeTensors::release): loading peaks at the packed weights, not weights + file.
-  void release(const std::string& name) const;
 
  private:
   std::string what_;
@@ -52,6 +51,7 @@ class Checkpoint {
     const SafeTensors* file;
   };
   std::map<std::string, Entry> all_;
+  const Entry& entry(const std::string& name) const;  // a validated tensor (Internal error otherwise)
 };
 
 }  // namespace wc

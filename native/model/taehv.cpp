@@ -137,9 +137,7 @@ std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
   FloatBuffer wbuf, bbuf;
   auto conv = [&](const std::string& p, bool bias, PackedConv& out) {
     const TensorInfo& t = ck.at(p + ".weight");
-    wbuf.resize(size_t(t.numel));
-    convert_to_f32(t.data, t.dtype, size_t(t.numel), wbuf.data());
-    ck.release(p + ".weight");  // as the model's loader: the packed copy is what stays
+    ck.to_f32(p + ".weight", wbuf);
     int64_t cout = t.shape[0];
     const int64_t cin = t.shape[1], k = t.shape[2];
     const float* w = wbuf.data();
@@ -151,11 +149,7 @@ std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
     }
     const float* b = nullptr;
     if (bias) {
-      const TensorInfo& bt = ck.at(p + ".bias");
-      bbuf.resize(size_t(bt.numel));
-      convert_to_f32(bt.data, bt.dtype, size_t(bt.numel), bbuf.data());
-      ck.release(p + ".bias");
-      b = bbuf.data();
+      b = ck.to_f32(p + ".bias", bbuf);
     }
     pack_conv(w, b, int(cout), int(cin), int(k), isa, out);
     m->weight_bytes += out.bytes();

@@ -105,19 +105,11 @@ std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptio
   ck.validate(expected_tensors(c));
 
   FloatBuffer tmp;
-  // Each tensor's mapped pages go back once it is converted (Checkpoint::release), so the
-  // load peaks at the packed weights rather than at them plus the whole checkpoint.
-  auto to_f32 = [&](const std::string& name) -> const float* {
-    const float* p = ck.to_f32(name, tmp);
-    ck.release(name);
-    return p;
-  };
+  auto to_f32 = [&](const std::string& name) -> const float* { return ck.to_f32(name, tmp); };
   FloatBuffer wbuf;
   auto linear = [&](const std::string& p, PackedLinear& out) {
     const TensorInfo& w = ck.at(p + ".weight");
-    wbuf.resize(size_t(w.numel));
-    convert_to_f32(w.data, w.dtype, size_t(w.numel), wbuf.data());
-    ck.release(p + ".weight");
+    ck.to_f32(p + ".weight", wbuf);
     const float* b = ck.has(p + ".bias") ? to_f32(p + ".bias") : nullptr;
     const int N = int(w.shape[0]);
     const int K = int(w.numel / w.shape[0]);
