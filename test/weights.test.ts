@@ -172,7 +172,8 @@ describe('config.json', () => {
     expect(e.message).toMatch(/patch_embedding\.weight/);
   });
   it('blockFrames runs a model on other blocks, checked like the config\'s own block size', async () => {
-    const m = await loadModel(modelDir(tinyTensors()), { threads: 1, blockFrames: 1 });
+    const dir = modelDir(tinyTensors());
+    const m = await loadModel(dir, { threads: 1, blockFrames: 1 });
     expect(m.config.num_frame_per_block).toBe(1);
     const s = m.createSession();
     const out = await s.step({ actions: new Float32Array(7) }); // one frame's 5 keys + 2 mouse axes
@@ -180,7 +181,7 @@ describe('config.json', () => {
     await s.close();
     m.close();
     for (const bad of [0, 1.5, 65, '2', -1]) {
-      await expect(loadModel(modelDir(tinyTensors()), { threads: 1, blockFrames: bad as number })).rejects.toThrow(/blockFrames must be an integer in \[1, 64\]/);
+      await expect(loadModel(dir, { threads: 1, blockFrames: bad as number })).rejects.toThrow(/blockFrames must be an integer in \[1, 64\]/);
     }
     // the window must still leave a past frame: local_attn_size 4, sink 1, blocks of 3
     const windowed = JSON.stringify({ ...base, local_attn_size: 4, sink_size: 1, num_frame_per_block: 1 });
