@@ -232,6 +232,35 @@ describe('decoder stream', () => {
     await mine.close();
   });
 
+  it("precision 'bf16' decodes within bf16's rounding of the golden frames where the CPU has AVX512_BF16, and is a ConfigError elsewhere", async () => {
+    const cpu = nativeTesting().testing.cpu();
+    const fast = cpu.active === 'avx512' && cpu.features.split(/[ ,]+/).includes('avx512_bf16');
+    await expect(loadDecoder(tinyDir, { threads: 2, precision: 'f16' as never })).rejects.toBeInstanceOf(ArgumentError);
+    if (!fast) {
+      await expect(loadDecoder(tinyDir, { threads: 2, precision: 'bf16' })).rejects.toThrow(ConfigError);
+      return;
+    }
+    const d16 = await loadDecoder(tinyDir, { threads: 2, precision: 'bf16' });
+    expect([d16.info().precision, dec.info().precision]).toEqual(['bf16', 'f32']);
+    const s16 = d16.createStream();
+    let worst = 0;
+    let exact = true;
+    for (let b = 0; b < c.blocks.length; b++) {
+      const got = await s16.decodeF32(g(`${c.name}.block.${b}.latents`).data, c.blocks[b]!, c.height, c.width);
+      const ref = g(`${c.name}.block.${b}.frames`);
+      got.frames.forEach((f, i) => {
+        const e = relErr(f, goldenFrame(ref, i));
+        worst = Math.max(worst, e);
+        if (e > TOL) exact = false;
+      });
+    }
+    // off f32 by more than f32's tolerance (it is bf16) and within a few bf16 roundings
+    expect(exact).toBe(false);
+    expect(worst).toBeLessThan(3e-2);
+    await s16.close();
+    d16.close();
+  });
+
   it('a block of one latent frame returns only what is left after the trim', async () => {
     const s = dec.createStream();
     const one = (await s.decode(randoms(4 * 8 * 8, 5), 1, 8, 8)).frames.length;
@@ -318,6 +347,45 @@ describe('conv2d kernels', () => {
           const refNoBias = T.conv2d(inputs, sh.H, sh.W, w, null, sh.cout, sh.k, { ...opts, ref: true });
           expect(relErr(fast, ref), `${JSON.stringify(sh)} ${JSON.stringify(Object.keys(opts))}`).toBeLessThan(1e-5);
           expect(relErr(single, refNoBias)).toBeLessThan(1e-5);
+        }
+      }
+    });
+  }
+
+  // bf16 precision: weights and input rounded to bf16, products summed in f32. At avx512 on
+  // a CPU with AVX512_BF16 the VDPBF16PS kernels run, elsewhere the scalar twin; both match
+  // the reference on the rounded values as tightly as f32 matches its own.
+  const bf16Shapes = [
+    ...shapes,
+    { cin: [3, 2], up: [false, true], cout: 6, H: 4, W: 6, k: 3 }, // a pair of one plain, one upsampled channel
+    { cin: [1, 4], up: [true, false], cout: 5, H: 6, W: 8, k: 3 },
+    { cin: [16], cout: 3, H: 20, W: 100, k: 3 }, // the RGB head's narrow tile
+    { cin: [9], up: [true], cout: 12, H: 32, W: 34, k: 3 }, // odd cin, upsampled, threaded
+  ];
+  for (const isa of isas) {
+    it(`${isa} bf16 precision matches the reference on bf16-rounded weights and input`, () => {
+      let seed = 100;
+      for (const sh of bf16Shapes) {
+        const cin = sh.cin.reduce((a, b) => a + b, 0);
+        const inputs = sh.cin.map((ch, i) => {
+          const up = sh.up?.[i] ?? false;
+          return { data: randoms(ch * (up ? (sh.H / 2) * (sh.W / 2) : sh.H * sh.W), seed++), channels: ch, up2: up };
+        });
+        const w = randoms(sh.cout * cin * sh.k * sh.k, seed++);
+        const bias = randoms(sh.cout, seed++);
+        const residual = randoms(sh.cout * sh.H * sh.W, seed++);
+        for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
+          const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true, precision: 'bf16' as const });
+          const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, precision: 'bf16' as const });
+          const single = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, precision: 'bf16' as const, threads: 1 });
+          const f32 = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true });
+          const what = `${JSON.stringify(sh)} ${JSON.stringify(Object.keys(opts))}`;
+          expect(relErr(fast, ref), what).toBeLessThan(1e-5);
+          expect(relErr(single, ref), what).toBeLessThan(1e-5);
+          // and it is bf16: off the f32 result by bf16's rounding (2^-9 relative per value), not more
+          const e = relErr(fast, f32);
+          if (f32.length > 4 && !('relu' in opts)) expect(e, what).toBeGreaterThan(1e-5);
+          expect(e, what).toBeLessThan(2e-2);
         }
       }
     });

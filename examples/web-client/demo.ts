@@ -3,7 +3,7 @@
  * world model (models/default: a world model of the game's own level, with its decoder),
  * serve the page over HTTP on localhost, print the URL. Ctrl-C stops everything.
  *
- *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]  [--block-frames N]
+ *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]  [--block-frames N] [--decoder-precision f32|bf16]
  *                   [--codec auto|jpeg|raw] [--no-build]
  *
  * The page joins the `world` room (one private world per player); `?room=world-shared` joins
@@ -56,6 +56,8 @@ export interface DemoOptions {
   threads?: number;
   /** Latent frames per block instead of the model's (the engine's `blockFrames`: lower input-to-frame latency). */
   blockFrames?: number;
+  /** Decoder arithmetic (default: the engine's, bf16 where the CPU has bf16 dot products). */
+  decoderPrecision?: 'f32' | 'bf16';
   /** Build the client with Vite first (default true); else serve what `outDir` holds. */
   build?: boolean;
   outDir?: string;
@@ -109,6 +111,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       decoderDir: opts.decoderDir === null ? null : opts.decoderDir === undefined ? undefined : resolve(repo, opts.decoderDir),
       threads: opts.threads,
       blockFrames: opts.blockFrames,
+      decoderPrecision: opts.decoderPrecision,
     },
     rooms: {
       world: { mode: 'private', auth, ...opts.room },
@@ -168,6 +171,11 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   };
 }
 
+function decoderPrecisionOf(v: string | undefined): DemoOptions['decoderPrecision'] {
+  if (v === undefined || v === 'f32' || v === 'bf16') return v;
+  throw new Error(`--decoder-precision must be f32 or bf16, not ${v}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -177,13 +185,14 @@ async function main(): Promise<void> {
       decoder: { type: 'string' },
       threads: { type: 'string' },
       'block-frames': { type: 'string' },
+      'decoder-precision': { type: 'string' },
       codec: { type: 'string', default: 'auto' },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames N] [--codec auto|jpeg|raw] [--no-build]');
+    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames N] [--decoder-precision f32|bf16] [--codec auto|jpeg|raw] [--no-build]');
     return;
   }
   if (!values['no-build']) console.log('building the web client (vite)…');
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
     decoderDir: values.decoder === 'none' ? null : values.decoder,
     threads: values.threads ? Number(values.threads) : undefined,
     blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
+    decoderPrecision: decoderPrecisionOf(values['decoder-precision']),
     build: !values['no-build'],
     room: { codec: values.codec as WorldRoomOptions['codec'] },
   });

@@ -287,6 +287,7 @@ async function main(): Promise<void> {
       mode: { type: 'string', default: 'private' },
       threads: { type: 'string' },
       'decoder-threads': { type: 'string' },
+      'decoder-precision': { type: 'string' },
       weights: { type: 'string' },
       secret: { type: 'string' },
       'no-auth': { type: 'boolean', default: false },
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames N]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -321,6 +322,7 @@ async function main(): Promise<void> {
       decoderThreads: values['decoder-threads'] ? Number(values['decoder-threads']) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
       weights: weightsArg(values.weights),
+      decoderPrecision: decoderPrecisionArg(values['decoder-precision']),
       blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
     },
     rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
@@ -331,7 +333,8 @@ async function main(): Promise<void> {
   });
   const info = ws.engine.model.info();
   console.log(`worldcast game server listening on ${ws.url}  (rooms: "world" [${mode}], "world-shared")`);
-  console.log(`model ${info.dir} (${info.isa}, ${info.threads} threads), decoder ${ws.engine.decoder ? ws.engine.decoder.info().dir : 'none (latent previews)'}`);
+  const dec = ws.engine.decoder?.info();
+  console.log(`model ${info.dir} (${info.isa}, ${info.threads} threads), decoder ${dec ? `${dec.dir} (${dec.precision})` : 'none (latent previews)'}`);
   if (ws.redis) console.log(`scale-out: process ${ws.processId} (pid ${process.pid}), presence + driver on ${redactUrl(ws.redis)}, public address ${ws.publicAddress}`);
   else console.log(`single process ${ws.processId} (pid ${process.pid}); pass --redis to share rooms with other processes`);
   if (values['list-rooms']) console.log(`room listing: GET http://${values.host}:${ws.port}/worldcast/rooms`);
@@ -341,6 +344,12 @@ async function main(): Promise<void> {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);
     console.log(`a token to join with (1 h): ${signToken(secret, { sub: 'dev', ttlSeconds: 3600 })}`);
   }
+}
+
+/** The --decoder-precision flag (default: the engine's, defaultServerDecoderPrecision). */
+function decoderPrecisionArg(v: string | undefined): EngineOptions['decoderPrecision'] {
+  if (v === undefined || v === 'f32' || v === 'bf16') return v;
+  throw new Error(`--decoder-precision must be f32 or bf16, not ${v}`);
 }
 
 /** The --weights flag: the linear layers' storage (default: the engine's, defaultServerWeights). */

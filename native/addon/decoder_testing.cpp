@@ -5,6 +5,7 @@
 #include "addon/testing.h"
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "core/dtype.h"
 #include "kernels/conv2d.h"
 #include "model/json.h"
 #include "model/taehv.h"
@@ -31,7 +32,9 @@ wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
 }
 
 // conv2d(inputs: {data, channels, up2?}[], H, W, weight, bias|null, cout, k,
-//        {isa?, residual?, relu?, ref?, threads?}) → Float32Array [cout, H, W]
+//        {isa?, residual?, relu?, ref?, threads?, precision?: 'f32' | 'bf16'}) → Float32Array
+// [cout, H, W]. With precision bf16 and ref, the reference runs on the bf16-rounded weights
+// and input (what the bf16 kernels compute).
 Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -68,6 +71,17 @@ Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
     if (!opts.Get("residual").IsUndefined()) res = float_array(env, opts.Get("residual"), "residual", int64_t(cout) * H * W);
     const wc::ConvAct act = opts.Get("relu").ToBoolean() ? wc::ConvAct::Relu : wc::ConvAct::None;
     const bool ref = opts.Get("ref").ToBoolean();
+    wc::ConvPrecision prec = wc::ConvPrecision::F32;
+    if (!opts.Get("precision").IsUndefined()) {
+      const std::string ps = string_arg(env, opts.Get("precision"), "precision");
+      if (ps == "bf16") prec = wc::ConvPrecision::Bf16;
+      else if (ps != "f32") throw_arg(env, "precision must be f32 or bf16");
+    }
+    if (prec == wc::ConvPrecision::Bf16 && ref) {
+      auto round_all = [](std::vector<float>& v) { for (float& x : v) x = wc::bf16_to_f32(wc::f32_to_bf16(x)); };
+      for (auto& d : datas) round_all(d);
+      round_all(w);
+    }
     const bool single = opts.Get("threads").IsNumber() && opts.Get("threads").As<Napi::Number>().DoubleValue() == 1;
     std::vector<float> out(size_t(cout) * H * W);
     if (ref) {  // concatenate (upsampling with upsample_nearest2) and run the scalar reference
@@ -83,7 +97,7 @@ Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
                      res.empty() ? nullptr : res.data(), act);
     } else {
       wc::PackedConv pc;
-      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, int(cin), k, isa, pc);
+      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, int(cin), k, isa, pc, prec);
       wc::ConvScratch scratch;
       wc::conv2d(ins.data(), int(ins.size()), H, W, pc, out.data(), res.empty() ? nullptr : res.data(), act,
                  single ? nullptr : &test_pool(), scratch);

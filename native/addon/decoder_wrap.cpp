@@ -65,18 +65,26 @@ void DecoderWrap::Init(Napi::Env env, Napi::Object exports) {
   DecoderStreamWrap::Init(env, exports);
 }
 
-// new Decoder(dir, {threads?, engine?}): engine = a native Model whose engine thread and
-// compute threads the decoder shares (instead of threads of its own).
+// new Decoder(dir, {threads?, engine?, precision?}): engine = a native Model whose engine
+// thread and compute threads the decoder shares (instead of threads of its own); precision
+// 'f32' (default) or 'bf16' (bf16 weights and activations, f32 sums; AVX512_BF16 only).
 DecoderWrap::DecoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DecoderWrap>(info) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
     if (info.Length() < 1 || !info[0].IsString()) throw_arg(env, "Decoder: the first argument must be a directory path");
     int threads = 0;
+    wc::ConvPrecision precision = wc::ConvPrecision::F32;
     std::shared_ptr<wc::Executor> shared;
     if (info.Length() > 1 && !info[1].IsUndefined()) {
       if (!info[1].IsObject()) throw_arg(env, "decoder options must be an object");
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) threads = int_arg(env, t, "threads", 1, 256);
+      Napi::Value pr = info[1].As<Napi::Object>().Get("precision");
+      if (!pr.IsUndefined()) {
+        const std::string ps = pr.IsString() ? pr.As<Napi::String>().Utf8Value() : std::string();
+        if (ps == "bf16") precision = wc::ConvPrecision::Bf16;
+        else if (ps != "f32") throw_arg(env, "decoder option precision must be 'f32' or 'bf16'");
+      }
       Napi::Value e = info[1].As<Napi::Object>().Get("engine");
       if (!e.IsUndefined()) {
         if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(ModelWrap::ctor->Value()))
@@ -88,7 +96,7 @@ DecoderWrap::DecoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Deco
       }
     }
     auto ctx = std::make_shared<DecoderCtx>();
-    ctx->weights = wc::load_taehv(info[0].As<Napi::String>().Utf8Value(), wc::active_isa());
+    ctx->weights = wc::load_taehv(info[0].As<Napi::String>().Utf8Value(), wc::active_isa(), precision);
     ctx->ws = std::make_shared<wc::TaehvWorkspace>();
     ctx->executor = shared ? shared : std::make_shared<wc::Executor>(threads);
     ctx_ = ctx;
@@ -109,6 +117,7 @@ Napi::Value DecoderWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("dir", ctx_->weights->dir);
   o.Set("isa", wc::isa_name(ctx_->weights->conv1.isa));
+  o.Set("precision", ctx_->weights->conv1.precision == wc::ConvPrecision::Bf16 ? "bf16" : "f32");
   o.Set("threads", ctx_->executor->threads());
   o.Set("weightBytes", double(ctx_->weights->weight_bytes));
   return o;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 namespace wc {
@@ -36,6 +37,38 @@ ConvTileKernel conv_tile_shape(Isa isa, int cout, int& co_tile, int& px_tile) {
   }
 }
 
+bool conv_bf16_fast(Isa isa) { return isa == Isa::Avx512 && cpu_features().avx512_bf16; }
+
+ConvTileKernelBf16 conv_tile_shape_bf16(Isa isa, int cout, int& co_tile, int& px_tile) {
+  if (conv_bf16_fast(isa)) {
+    if (cout <= 4) { co_tile = 4; px_tile = 96; return conv_tile_bf16_avx512_narrow; }
+    co_tile = 8; px_tile = 48; return conv_tile_bf16_avx512;
+  }
+  co_tile = kScalarCo; px_tile = kScalarPx; return conv_tile_bf16_scalar;
+}
+
+void conv_tile_bf16_scalar(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                           const uint32_t* wp, float* tile) {
+  float acc[kScalarCo][kScalarPx] = {};
+  for (int cp = 0; cp < cpairs; ++cp) {
+    const uint32_t* ip = in + cp * cs;
+    for (int t = 0; t < ntaps; ++t, wp += kScalarCo) {
+      const uint32_t* p = ip + taps[t];
+      for (int co = 0; co < kScalarCo; ++co) {
+        const float w0 = bf16_to_f32(uint16_t(wp[co])), w1 = bf16_to_f32(uint16_t(wp[co] >> 16));
+        for (int j = 0; j < kScalarPx; ++j)
+          acc[co][j] += w0 * bf16_to_f32(uint16_t(p[j])) + w1 * bf16_to_f32(uint16_t(p[j] >> 16));
+      }
+    }
+  }
+  std::memcpy(tile, acc, sizeof(acc));
+}
+
+void bf16_pairs_scalar(const float* a, const float* b, int64_t n, uint32_t* out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = uint32_t(f32_to_bf16(a[i])) | (b ? uint32_t(f32_to_bf16(b[i])) << 16 : 0u);
+}
+
 void conv_tile_scalar(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps, const float* wp,
                       float* tile) {
   float acc[kScalarCo][kScalarPx] = {};
@@ -52,7 +85,8 @@ void conv_tile_scalar(const float* in, int64_t cs, int cin, const int64_t* taps,
   std::memcpy(tile, acc, sizeof(acc));
 }
 
-void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out) {
+void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out,
+               ConvPrecision precision) {
   if (k != 1 && k != 3) fail(ErrorKind::Argument, "conv2d: kernel size must be 1 or 3, not " + std::to_string(k));
   if (cout <= 0 || cin <= 0) fail(ErrorKind::Argument, "conv2d: channel counts must be positive");
   if (int(isa) > int(best_isa())) fail(ErrorKind::Argument, std::string("conv2d: this CPU lacks ") + isa_name(isa));
@@ -60,16 +94,35 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
   out.cout = cout;
   out.k = k;
   out.isa = isa;
-  out.kernel = conv_tile_shape(isa, cout, out.co_tile, out.px_tile);
-  const int ct = out.co_tile, kk = k * k;
-  const int n_cob = (cout + ct - 1) / ct;
-  out.w.resize(size_t(n_cob) * cin * kk * ct);
-  out.w.zero();
-  for (int co = 0; co < cout; ++co) {
-    const int cob = co / ct, cc = co % ct;
-    for (int ci = 0; ci < cin; ++ci)
-      for (int t = 0; t < kk; ++t)
-        out.w[((size_t(cob) * cin + ci) * kk + t) * ct + cc] = W[(size_t(co) * cin + ci) * kk + t];
+  out.precision = precision;
+  const int kk = k * k;
+  if (precision == ConvPrecision::Bf16) {
+    out.kernel = nullptr;
+    out.kernel_bf16 = conv_tile_shape_bf16(isa, cout, out.co_tile, out.px_tile);
+    const int ct = out.co_tile, n_cob = (cout + ct - 1) / ct, cpairs = (cin + 1) / 2;
+    out.w = FloatBuffer();
+    out.wb.resize(size_t(n_cob) * cpairs * kk * ct);
+    out.wb.zero();
+    for (int co = 0; co < cout; ++co) {
+      const int cob = co / ct, cc = co % ct;
+      for (int ci = 0; ci < cin; ++ci)
+        for (int t = 0; t < kk; ++t)
+          out.wb[((size_t(cob) * cpairs + ci / 2) * kk + t) * ct + cc] |=
+              uint32_t(f32_to_bf16(W[(size_t(co) * cin + ci) * kk + t])) << (16 * (ci % 2));
+    }
+  } else {
+    out.kernel_bf16 = nullptr;
+    out.kernel = conv_tile_shape(isa, cout, out.co_tile, out.px_tile);
+    const int ct = out.co_tile, n_cob = (cout + ct - 1) / ct;
+    out.wb = AlignedBuffer<uint32_t>();
+    out.w.resize(size_t(n_cob) * cin * kk * ct);
+    out.w.zero();
+    for (int co = 0; co < cout; ++co) {
+      const int cob = co / ct, cc = co % ct;
+      for (int ci = 0; ci < cin; ++ci)
+        for (int t = 0; t < kk; ++t)
+          out.w[((size_t(cob) * cin + ci) * kk + t) * ct + cc] = W[(size_t(co) * cin + ci) * kk + t];
+    }
   }
   out.bias.resize(size_t(cout));
   for (int co = 0; co < cout; ++co) out.bias[co] = bias ? bias[co] : 0.0f;
@@ -78,7 +131,9 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
 void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedConv& w, float* out,
             const float* residual, ConvAct act, ThreadPool* pool, ConvScratch& scratch) {
   if (H <= 0 || W <= 0) fail(ErrorKind::Shape, "conv2d: image size must be positive");
-  if ((w.k != 1 && w.k != 3) || !w.kernel) fail(ErrorKind::Internal, "conv2d: weights are not packed");
+  const bool bf16 = w.precision == ConvPrecision::Bf16;
+  if ((w.k != 1 && w.k != 3) || !(bf16 ? bool(w.kernel_bf16) : bool(w.kernel)))
+    fail(ErrorKind::Internal, "conv2d: weights are not packed");
   int cin = 0;
   for (int i = 0; i < n_inputs; ++i) {
     if (!inputs[i].data || inputs[i].channels <= 0) fail(ErrorKind::Argument, "conv2d: empty input");
@@ -93,8 +148,17 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
   const int64_t Wp = W + 2 * p, Hp = H + 2 * p, cs = Hp * Wp;
   const int ct = w.co_tile, pt = w.px_tile;
   const size_t slack = size_t(pt) + 64;
-  scratch.pad.resize(size_t(cin) * size_t(cs) + slack);
-  float* pad = scratch.pad.data();
+  // The planes the kernels read: f32 channels, or bf16 channel pairs (one 32-bit word each).
+  const int planes = bf16 ? (cin + 1) / 2 : cin;
+  float* pad = nullptr;
+  uint32_t* padb = nullptr;
+  if (bf16) {
+    scratch.padb.resize(size_t(planes) * size_t(cs) + slack);
+    padb = scratch.padb.data();
+  } else {
+    scratch.pad.resize(size_t(cin) * size_t(cs) + slack);
+    pad = scratch.pad.data();
+  }
 
   // 1. The padded input image (zero border, inputs concatenated, x2 upsampling applied).
   std::vector<std::pair<int, int>> chan_src(static_cast<size_t>(cin));  // channel → (input, channel within it)
@@ -103,6 +167,47 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
   // Small convs stay on the calling thread: a parallel_for costs more than they do.
   ThreadPool* fill_pool = int64_t(cin) * cs >= (int64_t(1) << 16) ? pool : nullptr;
   ThreadPool* work_pool = int64_t(w.cout) * cin * kk * H * W >= (int64_t(1) << 21) ? pool : nullptr;
+  // A source row of channel c (y of the output, halved for an upsampled input).
+  auto src_row = [&](int c, int y) -> const float* {
+    const ConvInput& in = inputs[chan_src[size_t(c)].first];
+    const int j = chan_src[size_t(c)].second;
+    return in.up2 ? in.data + (int64_t(j) * (H / 2) + y / 2) * (W / 2) : in.data + (int64_t(j) * H + y) * W;
+  };
+  if (bf16) {
+    void (*pairs)(const float*, const float*, int64_t, uint32_t*) =
+        w.isa == Isa::Avx512 ? bf16_pairs_avx512 : bf16_pairs_scalar;
+    run(fill_pool, planes, [&](int64_t cp, int) {
+      uint32_t* dst = padb + cp * cs;
+      const int c0 = int(2 * cp), c1 = c0 + 1 < cin ? c0 + 1 : -1;
+      // Channels of one pair come from the same kind of input only when both upsample or
+      // neither does; convert each row at the source size and widen when upsampled.
+      const bool up0 = inputs[chan_src[size_t(c0)].first].up2, up1 = c1 >= 0 && inputs[chan_src[size_t(c1)].first].up2;
+      std::vector<uint32_t> tmp(up0 || up1 ? size_t(W) : 0);
+      std::vector<float> wide(up0 != up1 ? size_t(W) : 0);
+      if (p) {
+        std::memset(dst, 0, sizeof(uint32_t) * size_t(p * Wp));
+        std::memset(dst + (Hp - p) * Wp, 0, sizeof(uint32_t) * size_t(p * Wp));
+      }
+      for (int y = 0; y < H; ++y) {
+        uint32_t* row = dst + (y + p) * Wp;
+        for (int x = 0; x < p; ++x) row[x] = row[Wp - 1 - x] = 0u;
+        const float* a = src_row(c0, y);
+        const float* b = c1 >= 0 ? src_row(c1, y) : nullptr;
+        if (up0 && (c1 < 0 || up1)) {  // both at half width: convert, then repeat each word
+          const int w2 = W / 2;
+          pairs(a, b, w2, tmp.data());
+          for (int x = 0; x < w2; ++x) row[p + 2 * x] = row[p + 2 * x + 1] = tmp[size_t(x)];
+        } else if (!up0 && !up1) {
+          pairs(a, b, W, row + p);
+        } else {  // one of each: widen the upsampled row first
+          const float* half = up0 ? a : b;
+          for (int x = 0; x < W; ++x) wide[size_t(x)] = half[x / 2];
+          pairs(up0 ? wide.data() : a, up0 ? b : wide.data(), W, row + p);
+        }
+      }
+    });
+    std::memset(padb + size_t(planes) * size_t(cs), 0, sizeof(uint32_t) * slack);
+  } else {
   run(fill_pool, cin, [&](int64_t c, int) {
     float* dst = pad + c * cs;
     const ConvInput& in = inputs[chan_src[size_t(c)].first];
@@ -124,6 +229,7 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
     }
   });
   std::memset(pad + size_t(cin) * size_t(cs), 0, sizeof(float) * slack);
+  }
 
   // 2. Tiles of consecutive flat positions [s, e] x blocks of co_tile output channels.
   const int64_t s = p * Wp + p, e = (H - 1 + p) * Wp + (W - 1 + p), L = e - s + 1;
@@ -167,7 +273,10 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
       }
       if (!nr) continue;
       for (int cob = cob0; cob < cob1; ++cob) {
-        kernel(pad + q0, cs, cin, taps, kk, w.w.data() + size_t(cob) * cin * kk * ct, tile);
+        if (bf16)
+          w.kernel_bf16(padb + q0, cs, planes, taps, kk, w.wb.data() + size_t(cob) * planes * kk * ct, tile);
+        else
+          kernel(pad + q0, cs, cin, taps, kk, w.w.data() + size_t(cob) * cin * kk * ct, tile);
         const int nco = std::min(ct, w.cout - cob * ct);
         for (int cc = 0; cc < nco; ++cc) {
           const int co = cob * ct + cc;

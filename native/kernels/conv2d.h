@@ -13,6 +13,11 @@
 // valid pixels to the CHW output.  Weights are packed once (pack_conv) per ISA:
 // [ceil(cout / co_tile)][cin][k*k][co_tile].  Tiles run in parallel on the ThreadPool.
 //
+// Precision bf16 (ConvPrecision::Bf16): weights and the padded input are rounded to bf16
+// (nearest even) and stored as pairs of input channels in 32-bit words, products exact and
+// summed in f32 (VDPBF16PS where the CPU has AVX512_BF16, a scalar twin elsewhere); its
+// reference is conv2d_ref on the bf16-rounded weights and input.
+//
 // conv2d_ref is the plain scalar reference (double accumulation) every variant is tested
 // against.  Summation order of the fast path: for each input channel in order, the k*k
 // taps in row-major order, one fp32 FMA each; bias and residual are added at the end.
@@ -26,19 +31,35 @@
 namespace wc {
 
 enum class ConvAct : int { None = 0, Relu = 1 };
+enum class ConvPrecision : int { F32 = 0, Bf16 = 1 };
+
+// bf16 micro-kernels: tile[co][j] = sum over cp < cpairs, t < ntaps of the two products of
+// the bf16 pair wp[(cp * ntaps + t) * co_tile + co] with the pair in[cp * cs + taps[t] + j].
+using ConvTileKernelBf16 = void (*)(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                                    const uint32_t* wp, float* tile);
 
 struct PackedConv {
   int cin = 0, cout = 0, k = 0;  // kernel k x k, padding k / 2
   int co_tile = 0, px_tile = 0;  // micro-tile (conv_tile_shape)
   Isa isa = Isa::Scalar;
+  ConvPrecision precision = ConvPrecision::F32;
   void (*kernel)(const float*, int64_t, int, const int64_t*, int, const float*, float*) = nullptr;
-  FloatBuffer w;     // [ceil(cout/co_tile)][cin][k*k][co_tile], zero padded
-  FloatBuffer bias;  // cout (zeros when the conv has none)
-  size_t bytes() const { return (w.size() + bias.size()) * sizeof(float); }
+  ConvTileKernelBf16 kernel_bf16 = nullptr;
+  FloatBuffer w;                 // f32: [ceil(cout/co_tile)][cin][k*k][co_tile], zero padded
+  AlignedBuffer<uint32_t> wb;    // bf16: [ceil(cout/co_tile)][ceil(cin/2)][k*k][co_tile] pairs
+  FloatBuffer bias;              // cout (zeros when the conv has none)
+  size_t bytes() const { return (w.size() + bias.size()) * sizeof(float) + wb.size() * sizeof(uint32_t); }
 };
 
-// Pack W [cout][cin][k][k] (nn.Conv2d layout) and bias (may be null) for `isa`.
-void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out);
+// Pack W [cout][cin][k][k] (nn.Conv2d layout) and bias (may be null) for `isa` at
+// `precision`. Bf16 runs VDPBF16PS at Isa::Avx512 on a CPU with AVX512_BF16, else its
+// scalar twin (see conv_bf16_fast).
+void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out,
+               ConvPrecision precision = ConvPrecision::F32);
+
+// Whether bf16 convolutions run with bf16 dot products at `isa` on this CPU (else they
+// take the scalar twin: correct, and slower than f32).
+bool conv_bf16_fast(Isa isa);
 
 // One input of a convolution: `channels` planes of the output size (H x W), or of
 // (H / 2) x (W / 2) upsampled nearest x2 on the fly when `up2` is set.
@@ -51,6 +72,7 @@ struct ConvInput {
 // Reusable scratch of conv2d (the padded input image); grows, never shrinks.
 struct ConvScratch {
   FloatBuffer pad;
+  AlignedBuffer<uint32_t> padb;  // bf16 precision: the padded input as channel pairs
 };
 
 // out[cout][H][W] = act(conv(cat(inputs)) + bias + residual). The inputs' channels must
@@ -79,8 +101,20 @@ void conv_tile_avx512(const float* in, int64_t cs, int cin, const int64_t* taps,
 void conv_tile_avx512_narrow(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps,
                              const float* wp, float* tile);  // 4 x 96, for cout <= 4
 
+void conv_tile_bf16_scalar(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                           const uint32_t* wp, float* tile);  // 4 x 16
+void conv_tile_bf16_avx512(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                           const uint32_t* wp, float* tile);  // 8 x 48
+void conv_tile_bf16_avx512_narrow(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                                  const uint32_t* wp, float* tile);  // 4 x 96, for cout <= 4
+
+// out[i] = bf16(a[i]) | bf16(b[i]) << 16 (round to nearest even; b null: zero high half).
+void bf16_pairs_scalar(const float* a, const float* b, int64_t n, uint32_t* out);
+void bf16_pairs_avx512(const float* a, const float* b, int64_t n, uint32_t* out);
+
 // The micro-tile pack_conv uses for an ISA and output count: (co_tile, px_tile, kernel).
 // co_tile * px_tile <= 384 and px_tile <= 96 for every variant.
 ConvTileKernel conv_tile_shape(Isa isa, int cout, int& co_tile, int& px_tile);
+ConvTileKernelBf16 conv_tile_shape_bf16(Isa isa, int cout, int& co_tile, int& px_tile);
 
 }  // namespace wc

@@ -46,6 +46,20 @@ inline void tile_kernel(const float* in, int64_t cs, int cin, const int64_t* tap
 
 }  // namespace
 
+void bf16_pairs_avx512(const float* a, const float* b, int64_t n, uint32_t* out) {
+  // Round to nearest even in the integer domain (as f32_to_bf16 for finite values): the
+  // high halves of u + 0x7fff + ((u >> 16) & 1); a's in the low 16 bits, b's in the high.
+  const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), hi = _mm512_set1_epi32(int(0xffff0000u));
+  auto round = [&](__m512i u) { return _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one))); };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i lo = _mm512_srli_epi32(round(_mm512_castps_si512(_mm512_loadu_ps(a + i))), 16);
+    const __m512i up = b ? _mm512_and_si512(round(_mm512_castps_si512(_mm512_loadu_ps(b + i))), hi) : _mm512_setzero_si512();
+    _mm512_storeu_si512(out + i, _mm512_or_si512(lo, up));
+  }
+  if (i < n) bf16_pairs_scalar(a + i, b ? b + i : nullptr, n - i, out + i);
+}
+
 void conv_tile_avx512(const float* in, int64_t cs, int cin, const int64_t* taps, int ntaps, const float* wp,
                       float* tile) {
   tile_kernel<8, 3>(in, cs, cin, taps, ntaps, wp, tile);

@@ -10,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/trace.h"
 #include "model/safetensors.h"
 
 namespace wc {
@@ -117,7 +118,12 @@ std::vector<ExpectedTensor> taehv_expected_tensors(const TaehvConfig& c) {
   return v;
 }
 
-std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
+std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa, ConvPrecision precision) {
+  // bf16 is a speed setting: where it would run the scalar twin it is slower than f32.
+  if (precision == ConvPrecision::Bf16 && !conv_bf16_fast(isa))
+    fail(ErrorKind::Config, std::string("decoder precision bf16 needs AVX512_BF16 at the avx512 level (this CPU runs ") +
+                                isa_name(isa) + (cpu_features().avx512_bf16 ? "" : ", without AVX512_BF16") +
+                                "); use f32");
   auto m = std::make_shared<TaehvWeights>();
   m->dir = dir;
   m->config = load_taehv_config(dir + "/config.json");
@@ -151,7 +157,7 @@ std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa) {
     if (bias) {
       b = ck.to_f32(p + ".bias", bbuf);
     }
-    pack_conv(w, b, int(cout), int(cin), int(k), isa, out);
+    pack_conv(w, b, int(cout), int(cin), int(k), isa, out, precision);
     m->weight_bytes += out.bytes();
   };
   conv("decoder.1", true, m->conv1);
@@ -184,7 +190,7 @@ void frame_to_u8(const float* chw, int C, int H, int W, uint8_t* hwc) {
 }
 
 size_t TaehvWorkspace::bytes() const {
-  size_t n = lat.size() + zfin.size() + out.size() + frame.size() + conv.pad.size();
+  size_t n = lat.size() + zfin.size() + out.size() + frame.size() + conv.pad.size() + conv.padb.size();
   for (int s = 0; s < 3; ++s) n += x[s].size() + t1[s].size() + t2[s].size() + y[s].size() + g[s].size();
   return n * sizeof(float);
 }
@@ -264,6 +270,7 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
   ws.frame.resize(ws.out.size());
 
   for (int f = 0; f < frames; ++f) {
+    TraceScope trace("decode_frame", "decoder");
     // decoder.0: clamp 3 tanh(x / 3) of latent frame f out of (C, F, H, W)
     for (int ch = 0; ch < C0; ++ch) {
       const float* src = latents + (int64_t(ch) * frames + f) * hw0;
@@ -285,7 +292,10 @@ void TaehvStream::run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const S
   const TaehvConfig& c = w_->config;
   const TaehvStage& S = w_->stage[s];
   const int n = c.n_f[s], h = h_[s], w = w_px_[s];
+  static const char* const kMemNames[3] = {"memblocks_0", "memblocks_1", "memblocks_2"};
+  static const char* const kUpNames[3] = {"up_conv_0", "up_conv_1", "up_conv_2"};
   for (int b = 0; b < 3; ++b) {
+    TraceScope trace(kMemNames[s], "decoder");
     const TaehvMemBlock& mb = S.mem[b];
     ConvInput in0[2] = {{ws.x[s].data(), n, false}, {mem_[s][b].data(), n, false}};
     conv2d(in0, 2, h, w, mb.conv0, ws.t1[s].data(), nullptr, ConvAct::Relu, pool, ws.conv);
@@ -302,10 +312,14 @@ void TaehvStream::run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const S
   for (int j = 0; j < S.stride; ++j) {  // the new frames in time order: channels [j n, (j+1) n)
     ConvInput in{ws.g[s].data() + size_t(j) * n * h * w, n, S.up};
     if (s < 2) {
-      conv2d(&in, 1, h2, w2, S.conv, ws.x[s + 1].data(), nullptr, ConvAct::None, pool, ws.conv);
+      {
+        TraceScope trace(kUpNames[s], "decoder");
+        conv2d(&in, 1, h2, w2, S.conv, ws.x[s + 1].data(), nullptr, ConvAct::None, pool, ws.conv);
+      }
       run_stage(s + 1, ws, pool, sink);
     } else {
       // decoder.20 + decoder.21 (ReLU)
+      TraceScope trace(kUpNames[s], "decoder");
       conv2d(&in, 1, h2, w2, S.conv, ws.zfin.data(), nullptr, ConvAct::Relu, pool, ws.conv);
       finish(ws, pool, sink);
     }
@@ -319,6 +333,7 @@ void TaehvStream::finish(TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink)
     ++trimmed_;
     return;
   }
+  TraceScope trace("out_conv", "decoder");
   ConvInput in{ws.zfin.data(), c.n_f[3], false};
   conv2d(&in, 1, hf_, wf_, w_->conv22, ws.out.data(), nullptr, ConvAct::None, pool, ws.conv);
   // pixel shuffle (patch_size p): out[c][y p + i][x p + j] = conv[c p^2 + i p + j][y][x]; clamp to [0, 1]

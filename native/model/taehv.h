@@ -77,11 +77,13 @@ struct TaehvWeights {
 };
 
 // Loads dir/config.json and every dir/*.safetensors (F32/F16/BF16/F64, converted to f32,
-// packed for `isa`). `encoder.*` tensors (a full upstream checkpoint) are ignored; any other
+// packed for `isa` at `precision`: Bf16 only where conv_bf16_fast(isa), else a Config
+// error). `encoder.*` tensors (a full upstream checkpoint) are ignored; any other
 // missing, extra or mis-shaped tensor is a Weights error naming the file and the tensor.
 // A TGrow weight with more rows than the config needs (time upscaling switched off for a
 // checkpoint trained with it) keeps its last rows, as upstream's patch_tgrow_layers does.
-std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa);
+std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa,
+                                         ConvPrecision precision = ConvPrecision::F32);
 
 // Float frame [C][H][W] in [0, 1] -> bytes [H][W][C], round(255 x) half to even (torch.round).
 void frame_to_u8(const float* chw, int C, int H, int W, uint8_t* hwc);

@@ -23,8 +23,18 @@ import type { DecoderConfig, DecoderStreamStats } from './types.js';
 
 export type { DecoderConfig, DecoderStreamStats };
 
+/**
+ * Arithmetic of the decoder's convolutions: 'f32', or 'bf16' — weights and each
+ * convolution's input rounded to bfloat16, products summed in f32 (AVX512_BF16 dot
+ * products: about twice the f32 rate; refused with a ConfigError on CPUs without them,
+ * where it would only be slower).
+ */
+export type DecoderPrecision = 'f32' | 'bf16';
+
 /** Options of {@link loadDecoder}. */
 export interface DecoderOptions {
+  /** Convolution arithmetic (default 'f32'); see {@link DecoderPrecision}. */
+  precision?: DecoderPrecision;
   /** Compute threads of this decoder's engine thread pool (default: the number of cores). */
   threads?: number;
   /**
@@ -42,6 +52,8 @@ export interface DecoderInfo {
   dir: string;
   /** SIMD level the weights were packed for and the convolutions run: 'scalar', 'avx2' or 'avx512'. */
   isa: string;
+  /** Arithmetic of the convolutions ({@link DecoderOptions.precision}). */
+  precision: DecoderPrecision;
   /** Compute threads of the decoder's engine thread pool. */
   threads: number;
   /** Bytes of the loaded (packed) weights in memory. */
@@ -214,7 +226,7 @@ export async function loadDecoder(dir: string, opts: DecoderOptions = {}): Promi
 }
 
 /** @internal {@link loadDecoder} with the engine as the native model (loadModel's own decoder). */
-export async function loadDecoderOn(dir: string, opts: { threads?: number; engine?: NativeModel }): Promise<Decoder> {
+export async function loadDecoderOn(dir: string, opts: { threads?: number; engine?: NativeModel; precision?: DecoderPrecision }): Promise<Decoder> {
   const addon = native();
   return new Decoder(wrapSync(() => new addon.Decoder(dir, opts)));
 }

@@ -98,7 +98,7 @@ export interface NativeDecoderStream {
 
 export interface NativeDecoder {
   config(): DecoderConfig;
-  info(): { dir: string; isa: string; threads: number; weightBytes: number };
+  info(): { dir: string; isa: string; precision: 'f32' | 'bf16'; threads: number; weightBytes: number };
   createStream(): NativeDecoderStream;
   close(): void;
   readonly closed: boolean;
@@ -110,7 +110,7 @@ export const nativeModels = new WeakMap<object, NativeModel>();
 export interface NativeAddon {
   Model: new (dir: string, opts?: { threads?: number; weights?: WeightType; blockFrames?: number; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
-  Decoder: new (dir: string, opts?: { threads?: number; engine?: NativeModel }) => NativeDecoder;
+  Decoder: new (dir: string, opts?: { threads?: number; engine?: NativeModel; precision?: 'f32' | 'bf16' }) => NativeDecoder;
   DecoderStream: unknown;
   gemmPaths(): Record<WeightType, string>;
   profiler: {

@@ -130,6 +130,8 @@ interface Settings {
   threads?: number;
   /** Storage of the linear layers' weights (default f32, as shipped). */
   weights?: 'f32' | 'bf16' | 'int8';
+  /** Arithmetic of the decoder's convolutions (default f32). */
+  decoderPrecision?: 'f32' | 'bf16';
   spawns: number[] | null;
   pose: boolean;
   geometry: boolean;
@@ -137,7 +139,12 @@ interface Settings {
 }
 
 const USAGE =
-  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--character-episodes N] [--character-seconds S] [--detector-scenes N] [--seed N] [--threads N] [--weights f32|bf16|int8] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick] [--only horizons,drift,switches,characters,detector]';
+  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--character-episodes N] [--character-seconds S] [--detector-scenes N] [--seed N] [--threads N] [--weights f32|bf16|int8] [--decoder-precision f32|bf16] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick] [--only horizons,drift,switches,characters,detector]';
+
+function decoderPrecisionOf(v: string | undefined): Settings['decoderPrecision'] {
+  if (v === undefined || v === 'f32' || v === 'bf16') return v;
+  throw new Error(`--decoder-precision must be f32 or bf16 (got ${v})`);
+}
 
 function weightsOf(v: string | undefined): Settings['weights'] {
   if (v === undefined || v === 'f32' || v === 'bf16' || v === 'int8') return v;
@@ -162,6 +169,7 @@ function parseSettings(argv: string[]): Settings {
       seed: { type: 'string', default: '90210' },
       threads: { type: 'string' },
       weights: { type: 'string' },
+      'decoder-precision': { type: 'string' },
       spawns: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-pose': { type: 'boolean', default: false },
@@ -202,6 +210,7 @@ function parseSettings(argv: string[]): Settings {
     seed: int(values.seed, 90210, 'seed', 0),
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
     weights: weightsOf(values.weights),
+    decoderPrecision: decoderPrecisionOf(values['decoder-precision']),
     spawns: values.spawns === undefined ? null : values.spawns.split(',').map((x) => int(x.trim(), 0, 'spawns', 0)),
     pose: !values['no-pose'],
     geometry: !values['no-geometry'],
@@ -570,7 +579,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const spawnOk = (p: EpisodePlan): boolean => st.spawns === null || st.spawns.includes(p.spawnIndex);
   if (st.spawns) for (const i of st.spawns) if (i >= level.spawns.length) throw new Error(`--spawns: the level has spawns 0..${level.spawns.length - 1}`);
 
-  const model = await loadModel(st.model, { threads: st.threads, weights: st.weights });
+  const model = await loadModel(st.model, { threads: st.threads, weights: st.weights, decoderPrecision: st.decoderPrecision });
   try {
     const c = model.config;
     const F = c.num_frame_per_block;
