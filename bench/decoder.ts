@@ -4,13 +4,15 @@
  * at the Wan 2.1 size (taew2_1's architecture: 16×60×104 latents → 12 frames of 832×480,
  * upstream widths n_f [256, 128, 64, 64], random weights), against the PyTorch reference
  * (tools/reference/bench_decoder.py, float32, same threads) when python3-torch is installed.
- * Blocks after the first (start-up trim, allocation) are timed; median reported.
+ * Blocks after the first (start-up trim, allocation) are timed; median reported. Each
+ * decoder runs at precision f32 and, where the CPU has AVX512_BF16, bf16 (its ratio to f32
+ * in the same run); the default world's own decoder (8×16×16 latents → 128×128) is a row too.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { encodeSafetensors, loadDecoder, type Tensor } from '../sdk/src/index.js';
+import { encodeSafetensors, gemmPaths, loadDecoder, type DecoderPrecision, type Tensor } from '../sdk/src/index.js';
 import { median, runTorchPeer } from './common.js';
 
 const THREADS = Number(process.env.WORLDCAST_THREADS ?? 2);
@@ -49,6 +51,7 @@ function writeRandomDecoder(dir: string, latent: number, nf: number[]): void {
 
 interface Row {
   decoder: string;
+  precision: DecoderPrecision;
   latent: string;
   frames: string;
   blockMs: number;
@@ -58,10 +61,28 @@ interface Row {
   peer?: string;
   peerBlockMs?: number;
   speedup?: number;
+  /** bf16 rows: this precision's block time over f32's. */
+  vsF32?: number;
 }
 
-async function measure(name: string, dir: string, C: number, H: number, W: number, blocks: number): Promise<Row> {
-  const dec = await loadDecoder(dir, { threads: THREADS });
+async function measure(name: string, dir: string, C: number, H: number, W: number, blocks: number): Promise<Row[]> {
+  const precisions: DecoderPrecision[] = gemmPaths().bf16 === 'bf16_dot' ? ['f32', 'bf16'] : ['f32'];
+  const rows: Row[] = [];
+  for (const precision of precisions) rows.push(await measureAt(name, dir, C, H, W, blocks, precision));
+  const p = runTorchPeer('tools/reference/bench_decoder.py', [dir, '--latent', String(C), String(H), String(W), '--blocks', String(blocks), '--threads', String(THREADS)], 3_600_000);
+  for (const row of rows) {
+    row.peer = p.peer;
+    if (p.blockMs !== undefined) {
+      row.peerBlockMs = p.blockMs;
+      row.speedup = p.blockMs / row.blockMs;
+    }
+    if (row.precision !== 'f32') row.vsF32 = row.blockMs / rows[0]!.blockMs;
+  }
+  return rows;
+}
+
+async function measureAt(name: string, dir: string, C: number, H: number, W: number, blocks: number, precision: DecoderPrecision): Promise<Row> {
+  const dec = await loadDecoder(dir, { threads: THREADS, precision });
   const s = dec.createStream();
   let seed = 7;
   const lat = (): Float32Array =>
@@ -77,8 +98,9 @@ async function measure(name: string, dir: string, C: number, H: number, W: numbe
   await s.close();
   dec.close();
   const blockMs = median(ms);
-  const row: Row = {
+  return {
     decoder: name,
+    precision,
     latent: `${C}×3×${H}×${W}`,
     frames: `${out.frames.length}×${out.width}×${out.height}`,
     blockMs,
@@ -86,28 +108,22 @@ async function measure(name: string, dir: string, C: number, H: number, W: numbe
     stateMB: st.stateBytes / 2 ** 20,
     workspaceMB: st.workspaceBytes / 2 ** 20,
   };
-  const p = runTorchPeer('tools/reference/bench_decoder.py', [dir, '--latent', String(C), String(H), String(W), '--blocks', String(blocks), '--threads', String(THREADS)], 3_600_000);
-  row.peer = p.peer;
-  if (p.blockMs !== undefined) {
-    row.peerBlockMs = p.blockMs;
-    row.speedup = p.blockMs / blockMs;
-  }
-  return row;
 }
 
 export async function runDecoderBench(): Promise<unknown> {
   const work = mkdtempSync(join(tmpdir(), 'wc-bench-decoder-'));
   try {
     const rows: Row[] = [];
-    rows.push(await measure('taehv_tiny fixture', 'test/fixtures/taehv_tiny', 4, 8, 8, 20));
+    rows.push(...(await measure('taehv_tiny fixture', 'test/fixtures/taehv_tiny', 4, 8, 8, 20)));
+    if (existsSync('models/default/decoder/config.json')) rows.push(...(await measure('default world (models/default/decoder)', 'models/default/decoder', 8, 16, 16, 20)));
     const wan = join(work, 'taew2_1-random');
     writeRandomDecoder(wan, 16, [256, 128, 64, 64]);
-    rows.push(await measure('taew2_1 architecture (random weights)', wan, 16, 60, 104, Number(process.env.WORLDCAST_BENCH_BLOCKS ?? 3)));
+    rows.push(...(await measure('taew2_1 architecture (random weights)', wan, 16, 60, 104, Number(process.env.WORLDCAST_BENCH_BLOCKS ?? 3))));
     console.log(`\ndecoder: one block of 3 latent frames → RGB bytes, ${THREADS} threads, median`);
-    console.log('| decoder | latents | frames out | block ms | ms/frame | state MB | workspace MB | PyTorch ms | speedup |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('| decoder | precision | latents | frames out | block ms | ms/frame | ÷ f32 | state MB | workspace MB | PyTorch f32 ms | speedup |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows)
-      console.log(`| ${r.decoder} | ${r.latent} | ${r.frames} | ${r.blockMs.toFixed(2)} | ${r.msPerFrame.toFixed(2)} | ${r.stateMB.toFixed(1)} | ${r.workspaceMB.toFixed(1)} | ${r.peerBlockMs?.toFixed(1) ?? '-'} | ${r.speedup ? r.speedup.toFixed(1) + '×' : r.peer} |`);
+      console.log(`| ${r.decoder} | ${r.precision} | ${r.latent} | ${r.frames} | ${r.blockMs.toFixed(2)} | ${r.msPerFrame.toFixed(2)} | ${r.vsF32 ? r.vsF32.toFixed(2) : '-'} | ${r.stateMB.toFixed(1)} | ${r.workspaceMB.toFixed(1)} | ${r.peerBlockMs?.toFixed(1) ?? '-'} | ${r.speedup ? r.speedup.toFixed(1) + '×' : r.peer} |`);
     return { threads: THREADS, rows };
   } finally {
     rmSync(work, { recursive: true, force: true });
