@@ -33,7 +33,9 @@ def setup_threads(n=None):
 class WorldData:
     """Memory-mapped view of a generated dataset."""
 
-    def __init__(self, root, need_latents=False):
+    def __init__(self, root, need_latents=False, latents="latents.f32"):
+        """`latents`: the file of encoded frames in `root` (one dataset can hold the latents
+        of several autoencoders side by side, e.g. latents_sharp.f32)."""
         self.root = root
         with open(os.path.join(root, "meta.json")) as f:
             self.meta = json.load(f)
@@ -54,7 +56,7 @@ class WorldData:
             self.geometry = np.fromfile(os.path.join(root, "geometry.f32"), np.float32).reshape(
                 self.N, g["channels"], g["height"], g["width"])
         self.latents = None
-        lat = os.path.join(root, "latents.f32")
+        self.latents_path = lat = os.path.join(root, latents)
         if os.path.exists(lat) and os.path.exists(lat + ".json"):
             with open(lat + ".json") as f:
                 shape = json.load(f)["shape"]
@@ -63,7 +65,7 @@ class WorldData:
             self.latents = (np.fromfile(lat, np.float32).reshape(shape) if need_latents
                             else np.memmap(lat, np.float32, "r", shape=tuple(shape)))
         elif need_latents:
-            raise SystemExit(f"{lat} is missing: run train_ae.py --encode first")
+            raise SystemExit(f"{lat} is missing: run train_ae.py --encode (--latents {latents}) first")
         if self.latents is not None and need_latents and self.latents.shape[0] < self.N:
             # latents of the first episodes only (train_ae.py --encode --encode-episodes K):
             # training on those

@@ -63,6 +63,29 @@ fi
 (cd tools/train && $PY train_dit.py --data ../../$C --run ../../runs/dit_chars --restart-minutes "$CHAR_MINUTES" \
   --restart-steps "$CHAR_STEPS" --restart-lr 2e-4 --warmup 100 --char-weight 4)
 
-(cd tools/train && $PY export_default.py --data ../../$C --ae ../../runs/ae --dit ../../runs/dit_chars \
+# Sharper (issue #19): the autoencoder continued from runs/ae on the characters' dataset
+# with their pixels weighted x4 and a Sobel edge loss (SHARP_AE_MINUTES, lr 3e-4), the same
+# episodes encoded with it into latents_sharp.f32 (beside the first encoder's latents), and
+# a warm restart of the DiT from the characters' stage on those latents (SHARP_STEPS steps,
+# capped at SHARP_MINUTES). The default model is this stage's autoencoder decoder + DiT.
+SHARP_AE_MINUTES=${SHARP_AE_MINUTES:-70}
+SHARP_STEPS=${SHARP_STEPS:-1500}
+SHARP_MINUTES=${SHARP_MINUTES:-75}
+for stage in ae_sharp dit_sharp; do
+  if [ -f "tools/train/resume/$stage.pt" ] && [ ! -f "runs/$stage/ckpt.pt" ]; then
+    mkdir -p "runs/$stage" && cp "tools/train/resume/$stage.pt" "runs/$stage/ckpt.pt"
+  fi
+done
+(cd tools/train && $PY train_ae.py --data ../../$C --run ../../runs/ae_sharp --init ../../runs/ae/ckpt.pt \
+  --minutes "$SHARP_AE_MINUTES" --lr 3e-4 --char-weight 4 --edge-weight 0.5)
+if [ ! -f $C/latents_sharp.f32.json ]; then
+  (cd tools/train && $PY train_ae.py --data ../../$C --run ../../runs/ae_sharp --encode --latents latents_sharp.f32 \
+    --encode-episodes "$CHAR_EPISODES")
+fi
+(cd tools/train && $PY train_dit.py --data ../../$C --latents latents_sharp.f32 --run ../../runs/dit_sharp \
+  --init ../../runs/dit_chars/ckpt.pt --restart-minutes "$SHARP_MINUTES" --restart-steps "$SHARP_STEPS" \
+  --restart-lr 2e-4 --warmup 100 --char-weight 4)
+
+(cd tools/train && $PY export_default.py --data ../../$C --ae ../../runs/ae_sharp --dit ../../runs/dit_sharp \
   --openings-data ../../data/world --out ../../models/default)
 npm run eval

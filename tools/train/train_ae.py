@@ -164,6 +164,8 @@ def main():
                     help="encode and decode the held-out episodes, print edge F1 / HF ratio / PSNR and the "
                          "characters the reconstruction shows (needs val_nochar from char_masks.ts), and exit")
     ap.add_argument("--encode", action="store_true", help="encode the whole dataset to latents.f32 and exit")
+    ap.add_argument("--latents", default="latents.f32",
+                    help="with --encode: the file in --data to write (default latents.f32)")
     ap.add_argument("--encode-episodes", type=int, default=0,
                     help="with --encode: only the first K episodes (the DiT then trains on those)")
     ap.add_argument("--export-weights", metavar="PATH", default=None,
@@ -171,7 +173,7 @@ def main():
     args = ap.parse_args()
     threads = setup_threads()
     log = Log(os.path.join(args.run, "train.log"))
-    data = WorldData(args.data)
+    data = WorldData(args.data, latents=args.latents)
     torch.manual_seed(args.seed)
     enc = Encoder(DECODER_CONFIG["latent_channels"])
     dec = T.TaehvDecoder(DECODER_CONFIG)
@@ -314,10 +316,10 @@ def eval_recon(enc, dec, data, log, out_path):
 
 def encode_all(enc, data, log, first_episodes=0):
     """Every frame -> latents, episode by episode (MemBlock memory runs along each episode);
-    `first_episodes` > 0: only the first ones (latents.f32 then covers their frames)."""
+    `first_episodes` > 0: only the first ones (the latents file then covers their frames)."""
     C = DECODER_CONFIG["latent_channels"]
     h, w = data.H // 8, data.W // 8
-    path = os.path.join(data.root, "latents.f32")
+    path = data.latents_path
     episodes = data.episodes[:first_episodes] if first_episodes > 0 else data.episodes
     N = episodes[-1]["start"] + episodes[-1]["frames"]
     mm = np.memmap(path + ".tmp", np.float32, "w+", shape=(N, C, h, w))

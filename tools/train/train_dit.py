@@ -346,6 +346,8 @@ def selftest():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="data/world")
+    ap.add_argument("--latents", default="latents.f32",
+                    help="the encoded frames in --data to train on (train_ae.py --encode --latents FILE)")
     ap.add_argument("--run", default="runs/dit")
     ap.add_argument("--minutes", type=float, default=70.0)
     ap.add_argument("--batch", type=int, default=4)
@@ -357,6 +359,9 @@ def main():
     ap.add_argument("--restart-minutes", type=float, default=0.0,
                     help="fine-tune: a warm restart of the learning rate (warmup, then a cosine over these "
                          "minutes, from the step the restart began), the run ending after them")
+    ap.add_argument("--init", metavar="PATH", default=None,
+                    help="when --run has no checkpoint: start from this one (another run's ckpt.pt or a head "
+                         "start) without its warm restart, e.g. a new --restart-minutes stage")
     ap.add_argument("--restart-lr", type=float, default=2e-4, help="peak learning rate of the warm restart")
     ap.add_argument("--restart-steps", type=int, default=0,
                     help="with --restart-minutes: the cosine spans these many steps instead of the minutes (on a "
@@ -375,7 +380,7 @@ def main():
         return
     threads = setup_threads()
     log = Log(os.path.join(args.run, "train.log"))
-    data = WorldData(args.data, need_latents=True)
+    data = WorldData(args.data, need_latents=True, latents=args.latents)
     cfg = dict(DIT_CONFIG)
     cfg["action"] = {"mode": "additive", **data.meta["actionSpace"], "pose": POSE}
     cfg["in_dim"] = cfg["out_dim"] = data.latents.shape[1]
@@ -395,6 +400,15 @@ def main():
     ema = [p.detach().clone() for p in params]
     step, spent = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if ck is None and args.init:
+        # a new stage from another run's checkpoint: its weights, EMA and optimizer state (a
+        # weights-only head start: its EMA weights), without its warm restart, so that
+        # --restart-minutes begins a new one here
+        ck = load_checkpoint(args.init)
+        if ck is None:
+            raise SystemExit(f"--init {args.init}: no such checkpoint")
+        ck.pop("restart", None)
+        log(f"starting from {args.init} (its step {ck['step']}), a new stage")
     warm_from = 0  # the step the learning-rate warmup counts from
     restart = None  # (step, spent seconds) where a warm restart began
     if ck:
