@@ -20,12 +20,19 @@ export class RawCodec implements FrameCodec {
   }
 }
 
-/** Baseline JPEG via sharp (libvips; runs on libuv's thread pool, off the event loop). */
+/**
+ * Baseline JPEG via sharp (libvips; runs on libuv's thread pool, off the event loop).
+ * Quality 85 by default: on the default world's 128×128 frames, 80 (1.63 KB a frame) lost
+ * the model's rendition of another player — a few pixels of its colour — to the 8×8
+ * quantisation in a quarter of the frames of the two-player scenario (the eval's detector
+ * on the decoded JPEG: 16–19 of 24 frames against 24 of 24 raw), where 85 (1.85 KB, +14%)
+ * kept it in all 24 and the browser's page shows it in 23 of 24 samples.
+ */
 export class JpegCodec implements FrameCodec {
   readonly name = 'jpeg';
   readonly quality: number;
   constructor(opts: { quality?: number } = {}) {
-    this.quality = opts.quality ?? 80;
+    this.quality = opts.quality ?? 85;
   }
   async encode(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
     return sharp(rgb, { raw: { width, height, channels: 3 } })

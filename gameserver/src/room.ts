@@ -73,6 +73,7 @@ export interface WorldRoomOptions {
   maxPromptChars?: number;
   /** Frame codec: 'auto' (raw up to 64×64, else JPEG), 'jpeg', 'raw' or a codec object (default 'auto'). */
   codec?: FrameCodec | 'auto' | 'jpeg' | 'raw';
+  /** JPEG quality 1–100 of the 'auto' and 'jpeg' codecs (default 85, see codec.ts's JpegCodec). */
   jpegQuality?: number;
   /** Debug: the first frame header of each block carries its action vectors (bounded; never the geometry maps). Default false. */
   frameActions?: boolean;
