@@ -317,7 +317,20 @@ describe('conv2d kernels', () => {
   const isas = (['scalar', 'avx2', 'avx512'] as const).filter(
     (i) => i === 'scalar' || (i === 'avx2' && best !== 'scalar') || (i === 'avx512' && best === 'avx512'),
   );
-  const shapes: { cin: number[]; up?: boolean[]; cout: number; H: number; W: number; k: number }[] = [
+  type ConvShape = { cin: number[]; up?: boolean[]; cout: number; H: number; W: number; k: number };
+  /** Random inputs (upsampled ones at half size), weights, bias and residual of a shape, from consecutive seeds. */
+  const convCase = (sh: ConvShape, seed: { next: number }) => {
+    const cin = sh.cin.reduce((a, b) => a + b, 0);
+    const inputs = sh.cin.map((ch, i) => {
+      const up = sh.up?.[i] ?? false;
+      return { data: randoms(ch * (up ? (sh.H / 2) * (sh.W / 2) : sh.H * sh.W), seed.next++), channels: ch, up2: up };
+    });
+    const w = randoms(sh.cout * cin * sh.k * sh.k, seed.next++);
+    const bias = randoms(sh.cout, seed.next++);
+    const residual = randoms(sh.cout * sh.H * sh.W, seed.next++);
+    return { inputs, w, bias, residual };
+  };
+  const shapes: ConvShape[] = [
     { cin: [3], cout: 5, H: 7, W: 9, k: 3 },
     { cin: [1], cout: 1, H: 1, W: 1, k: 3 },
     { cin: [2], cout: 3, H: 1, W: 67, k: 3 },
@@ -330,16 +343,9 @@ describe('conv2d kernels', () => {
   ];
   for (const isa of isas) {
     it(`${isa} matches the scalar reference at odd shapes (concat, x2 upsampled input, residual, relu)`, () => {
-      let seed = 1;
+      const seed = { next: 1 };
       for (const sh of shapes) {
-        const cin = sh.cin.reduce((a, b) => a + b, 0);
-        const inputs = sh.cin.map((ch, i) => {
-          const up = sh.up?.[i] ?? false;
-          return { data: randoms(ch * (up ? (sh.H / 2) * (sh.W / 2) : sh.H * sh.W), seed++), channels: ch, up2: up };
-        });
-        const w = randoms(sh.cout * cin * sh.k * sh.k, seed++);
-        const bias = randoms(sh.cout, seed++);
-        const residual = randoms(sh.cout * sh.H * sh.W, seed++);
+        const { inputs, w, bias, residual } = convCase(sh, seed);
         for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
           const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true });
           const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa });
@@ -364,16 +370,9 @@ describe('conv2d kernels', () => {
   ];
   for (const isa of isas) {
     it(`${isa} bf16 precision matches the reference on bf16-rounded weights and input`, () => {
-      let seed = 100;
+      const seed = { next: 100 };
       for (const sh of bf16Shapes) {
-        const cin = sh.cin.reduce((a, b) => a + b, 0);
-        const inputs = sh.cin.map((ch, i) => {
-          const up = sh.up?.[i] ?? false;
-          return { data: randoms(ch * (up ? (sh.H / 2) * (sh.W / 2) : sh.H * sh.W), seed++), channels: ch, up2: up };
-        });
-        const w = randoms(sh.cout * cin * sh.k * sh.k, seed++);
-        const bias = randoms(sh.cout, seed++);
-        const residual = randoms(sh.cout * sh.H * sh.W, seed++);
+        const { inputs, w, bias, residual } = convCase(sh, seed);
         for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
           const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true, precision: 'bf16' as const });
           const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, precision: 'bf16' as const });
