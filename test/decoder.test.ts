@@ -236,12 +236,19 @@ describe('decoder stream', () => {
     const cpu = nativeTesting().testing.cpu();
     const fast = cpu.active === 'avx512' && cpu.features.split(/[ ,]+/).includes('avx512_bf16');
     await expect(loadDecoder(tinyDir, { threads: 2, precision: 'f16' as never })).rejects.toBeInstanceOf(ArgumentError);
+    // loadModel's decoderPrecision: checked whether or not a decoder gets loaded, and not for a Decoder already loaded
+    await expect(loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: null, decoderPrecision: 'f16' as never })).rejects.toBeInstanceOf(ArgumentError);
+    await expect(loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: dec, decoderPrecision: 'f32' })).rejects.toThrow(/keeps the precision it was loaded with/);
     if (!fast) {
+      await expect(loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: tinyDir, decoderPrecision: 'bf16' })).rejects.toThrow(ConfigError);
       await expect(loadDecoder(tinyDir, { threads: 2, precision: 'bf16' })).rejects.toThrow(ConfigError);
       return;
     }
     const d16 = await loadDecoder(tinyDir, { threads: 2, precision: 'bf16' });
     expect([d16.info().precision, dec.info().precision]).toEqual(['bf16', 'f32']);
+    const m16 = await loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: tinyDir, decoderPrecision: 'bf16' });
+    expect(m16.decoder!.info().precision).toBe('bf16');
+    m16.close();
     const s16 = d16.createStream();
     let worst = 0;
     let exact = true;

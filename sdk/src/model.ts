@@ -892,6 +892,10 @@ function readOpenings(dir: string, c: ModelConfig, blockFrames?: number): Map<st
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
   const { promptEncoder, decoder: decoderOpt, decoderThreads, decoderPrecision, ...nativeOpts } = opts;
+  if (decoderPrecision !== undefined && decoderPrecision !== 'f32' && decoderPrecision !== 'bf16')
+    throw new ArgumentError(`decoderPrecision must be 'f32' or 'bf16', not ${String(decoderPrecision)}`, 'ARGUMENT');
+  if (decoderPrecision !== undefined && decoderOpt !== undefined && decoderOpt !== null && typeof decoderOpt !== 'string')
+    throw new ArgumentError('decoderPrecision is for a decoder loadModel loads itself; a loaded Decoder keeps the precision it was loaded with', 'ARGUMENT');
   const m = wrapSync(() => new addon.Model(dir, nativeOpts));
   const config = m.config() as { text_dim: number; decoder: unknown };
   let decoder: Decoder | null = null;
