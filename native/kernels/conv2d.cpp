@@ -208,27 +208,24 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
     });
     std::memset(padb + size_t(planes) * size_t(cs), 0, sizeof(uint32_t) * slack);
   } else {
-  run(fill_pool, cin, [&](int64_t c, int) {
-    float* dst = pad + c * cs;
-    const ConvInput& in = inputs[chan_src[size_t(c)].first];
-    const int j = chan_src[size_t(c)].second;
-    if (p) {
-      std::memset(dst, 0, sizeof(float) * size_t(p * Wp));
-      std::memset(dst + (Hp - p) * Wp, 0, sizeof(float) * size_t(p * Wp));
-    }
-    for (int y = 0; y < H; ++y) {
-      float* row = dst + (y + p) * Wp;
-      for (int x = 0; x < p; ++x) row[x] = row[Wp - 1 - x] = 0.0f;
-      if (in.up2) {
-        const int w2 = W / 2;
-        const float* src = in.data + (int64_t(j) * (H / 2) + y / 2) * w2;
-        for (int x = 0; x < w2; ++x) row[p + 2 * x] = row[p + 2 * x + 1] = src[x];
-      } else {
-        std::memcpy(row + p, in.data + (int64_t(j) * H + y) * W, sizeof(float) * size_t(W));
+    run(fill_pool, cin, [&](int64_t c, int) {
+      float* dst = pad + c * cs;
+      const bool up = inputs[chan_src[size_t(c)].first].up2;
+      if (p) {
+        std::memset(dst, 0, sizeof(float) * size_t(p * Wp));
+        std::memset(dst + (Hp - p) * Wp, 0, sizeof(float) * size_t(p * Wp));
       }
-    }
-  });
-  std::memset(pad + size_t(cin) * size_t(cs), 0, sizeof(float) * slack);
+      for (int y = 0; y < H; ++y) {
+        float* row = dst + (y + p) * Wp;
+        for (int x = 0; x < p; ++x) row[x] = row[Wp - 1 - x] = 0.0f;
+        const float* src = src_row(int(c), y);
+        if (up)
+          for (int x = 0; x < W / 2; ++x) row[p + 2 * x] = row[p + 2 * x + 1] = src[x];
+        else
+          std::memcpy(row + p, src, sizeof(float) * size_t(W));
+      }
+    });
+    std::memset(pad + size_t(cin) * size_t(cs), 0, sizeof(float) * slack);
   }
 
   // 2. Tiles of consecutive flat positions [s, e] x blocks of co_tile output channels.
