@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 
 import { WorldEngine, WorldRoom, signToken, startWorldServer, type WorldRoomOptions, type WorldServer } from '../../gameserver/src/index.js';
 import type { PlayerRecord } from '../../gameserver/src/index.js';
+import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -171,11 +172,6 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   };
 }
 
-function decoderPrecisionOf(v: string | undefined): DemoOptions['decoderPrecision'] {
-  if (v === undefined || v === 'f32' || v === 'bf16') return v;
-  throw new Error(`--decoder-precision must be f32 or bf16, not ${v}`);
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -203,7 +199,7 @@ async function main(): Promise<void> {
     decoderDir: values.decoder === 'none' ? null : values.decoder,
     threads: values.threads ? Number(values.threads) : undefined,
     blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
-    decoderPrecision: decoderPrecisionOf(values['decoder-precision']),
+    decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'),
     build: !values['no-build'],
     room: { codec: values.codec as WorldRoomOptions['codec'] },
   });

@@ -25,6 +25,7 @@ import { Server, createEndpoint, createRouter, matchMaker, type IRoomCache, type
 import { WebSocketTransport } from '@colyseus/ws-transport';
 
 import { signToken } from './auth.js';
+import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
 import { defaultModelDir } from '../../sdk/src/index.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { worldMetrics } from './metrics.js';
@@ -322,7 +323,7 @@ async function main(): Promise<void> {
       decoderThreads: values['decoder-threads'] ? Number(values['decoder-threads']) : undefined,
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
       weights: weightsArg(values.weights),
-      decoderPrecision: decoderPrecisionArg(values['decoder-precision']),
+      decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'), // default: the engine's
       blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
     },
     rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
@@ -344,12 +345,6 @@ async function main(): Promise<void> {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);
     console.log(`a token to join with (1 h): ${signToken(secret, { sub: 'dev', ttlSeconds: 3600 })}`);
   }
-}
-
-/** The --decoder-precision flag (default: the engine's, defaultServerDecoderPrecision). */
-function decoderPrecisionArg(v: string | undefined): EngineOptions['decoderPrecision'] {
-  if (v === undefined || v === 'f32' || v === 'bf16') return v;
-  throw new Error(`--decoder-precision must be f32 or bf16, not ${v}`);
 }
 
 /** The --weights flag: the linear layers' storage (default: the engine's, defaultServerWeights). */

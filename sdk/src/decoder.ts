@@ -31,6 +31,15 @@ export type { DecoderConfig, DecoderStreamStats };
  */
 export type DecoderPrecision = 'f32' | 'bf16';
 
+/**
+ * @internal `v` as a {@link DecoderPrecision} (undefined stays undefined): an ArgumentError
+ * naming `what` (an option or a command-line flag) for anything else.
+ */
+export function checkDecoderPrecision(v: unknown, what: string): DecoderPrecision | undefined {
+  if (v === undefined || v === 'f32' || v === 'bf16') return v;
+  throw new ArgumentError(`${what} must be 'f32' or 'bf16', not ${String(v)}`, 'ARGUMENT');
+}
+
 /** Options of {@link loadDecoder}. */
 export interface DecoderOptions {
   /** Convolution arithmetic (default 'f32'); see {@link DecoderPrecision}. */

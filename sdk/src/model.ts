@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 
 import { actionSize, encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
 import { ArgumentError, ClosedError, ConfigError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
-import { loadDecoder, loadDecoderOn, type Decoder, type DecoderPrecision, type DecoderStream } from './decoder.js';
+import { checkDecoderPrecision, loadDecoder, loadDecoderOn, type Decoder, type DecoderPrecision, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import { readSafetensors } from './safetensors.js';
@@ -892,8 +892,7 @@ function readOpenings(dir: string, c: ModelConfig, blockFrames?: number): Map<st
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const addon = native();
   const { promptEncoder, decoder: decoderOpt, decoderThreads, decoderPrecision, ...nativeOpts } = opts;
-  if (decoderPrecision !== undefined && decoderPrecision !== 'f32' && decoderPrecision !== 'bf16')
-    throw new ArgumentError(`decoderPrecision must be 'f32' or 'bf16', not ${String(decoderPrecision)}`, 'ARGUMENT');
+  checkDecoderPrecision(decoderPrecision, 'decoderPrecision');
   if (decoderPrecision !== undefined && decoderOpt !== undefined && decoderOpt !== null && typeof decoderOpt !== 'string')
     throw new ArgumentError('decoderPrecision is for a decoder loadModel loads itself; a loaded Decoder keeps the precision it was loaded with', 'ARGUMENT');
   const m = wrapSync(() => new addon.Model(dir, nativeOpts));

@@ -63,6 +63,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
 import { loadModel, type Model } from '../../sdk/src/model.js';
 import { actionSize, encodeGeometry, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
 import { poseInputs } from '../../world/src/conditioning.js';
@@ -141,11 +142,6 @@ interface Settings {
 const USAGE =
   'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--character-episodes N] [--character-seconds S] [--detector-scenes N] [--seed N] [--threads N] [--weights f32|bf16|int8] [--decoder-precision f32|bf16] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick] [--only horizons,drift,switches,characters,detector]';
 
-function decoderPrecisionOf(v: string | undefined): Settings['decoderPrecision'] {
-  if (v === undefined || v === 'f32' || v === 'bf16') return v;
-  throw new Error(`--decoder-precision must be f32 or bf16 (got ${v})`);
-}
-
 function weightsOf(v: string | undefined): Settings['weights'] {
   if (v === undefined || v === 'f32' || v === 'bf16' || v === 'int8') return v;
   throw new Error(`--weights must be f32, bf16 or int8 (got ${v})`);
@@ -210,7 +206,7 @@ function parseSettings(argv: string[]): Settings {
     seed: int(values.seed, 90210, 'seed', 0),
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
     weights: weightsOf(values.weights),
-    decoderPrecision: decoderPrecisionOf(values['decoder-precision']),
+    decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'),
     spawns: values.spawns === undefined ? null : values.spawns.split(',').map((x) => int(x.trim(), 0, 'spawns', 0)),
     pose: !values['no-pose'],
     geometry: !values['no-geometry'],
