@@ -95,34 +95,30 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
   out.k = k;
   out.isa = isa;
   out.precision = precision;
-  const int kk = k * k;
-  if (precision == ConvPrecision::Bf16) {
-    out.kernel = nullptr;
-    out.kernel_bf16 = conv_tile_shape_bf16(isa, cout, out.co_tile, out.px_tile);
-    const int ct = out.co_tile, n_cob = (cout + ct - 1) / ct, cpairs = (cin + 1) / 2;
-    out.w = FloatBuffer();
-    out.wb.resize(size_t(n_cob) * cpairs * kk * ct);
+  const bool bf16 = precision == ConvPrecision::Bf16;
+  out.kernel = bf16 ? nullptr : conv_tile_shape(isa, cout, out.co_tile, out.px_tile);
+  out.kernel_bf16 = bf16 ? conv_tile_shape_bf16(isa, cout, out.co_tile, out.px_tile) : nullptr;
+  // The planes the kernel walks: input channels, or (bf16) pairs of them in 32-bit words.
+  const int ct = out.co_tile, kk = k * k, n_cob = (cout + ct - 1) / ct, planes = bf16 ? (cin + 1) / 2 : cin;
+  const size_t n = size_t(n_cob) * planes * kk * ct;
+  out.w = FloatBuffer();
+  out.wb = AlignedBuffer<uint32_t>();
+  if (bf16) {
+    out.wb.resize(n);
     out.wb.zero();
-    for (int co = 0; co < cout; ++co) {
-      const int cob = co / ct, cc = co % ct;
-      for (int ci = 0; ci < cin; ++ci)
-        for (int t = 0; t < kk; ++t)
-          out.wb[((size_t(cob) * cpairs + ci / 2) * kk + t) * ct + cc] |=
-              uint32_t(f32_to_bf16(W[(size_t(co) * cin + ci) * kk + t])) << (16 * (ci % 2));
-    }
   } else {
-    out.kernel_bf16 = nullptr;
-    out.kernel = conv_tile_shape(isa, cout, out.co_tile, out.px_tile);
-    const int ct = out.co_tile, n_cob = (cout + ct - 1) / ct;
-    out.wb = AlignedBuffer<uint32_t>();
-    out.w.resize(size_t(n_cob) * cin * kk * ct);
+    out.w.resize(n);
     out.w.zero();
-    for (int co = 0; co < cout; ++co) {
-      const int cob = co / ct, cc = co % ct;
-      for (int ci = 0; ci < cin; ++ci)
-        for (int t = 0; t < kk; ++t)
-          out.w[((size_t(cob) * cin + ci) * kk + t) * ct + cc] = W[(size_t(co) * cin + ci) * kk + t];
-    }
+  }
+  for (int co = 0; co < cout; ++co) {
+    const int cob = co / ct, cc = co % ct;
+    for (int ci = 0; ci < cin; ++ci)
+      for (int t = 0; t < kk; ++t) {
+        const float v = W[(size_t(co) * cin + ci) * kk + t];
+        const size_t at = ((size_t(cob) * planes + (bf16 ? ci / 2 : ci)) * kk + t) * ct + cc;
+        if (bf16) out.wb[at] |= uint32_t(f32_to_bf16(v)) << (16 * (ci % 2));
+        else out.w[at] = v;
+      }
   }
   out.bias.resize(size_t(cout));
   for (int co = 0; co < cout; ++co) out.bias[co] = bias ? bias[co] : 0.0f;
@@ -182,8 +178,7 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
       // Channels of one pair come from the same kind of input only when both upsample or
       // neither does; convert each row at the source size and widen when upsampled.
       const bool up0 = inputs[chan_src[size_t(c0)].first].up2, up1 = c1 >= 0 && inputs[chan_src[size_t(c1)].first].up2;
-      std::vector<uint32_t> tmp(up0 || up1 ? size_t(W) : 0);
-      std::vector<float> wide(up0 != up1 ? size_t(W) : 0);
+      std::vector<float> wide(up0 != up1 ? size_t(W) : 0);  // only for a pair of one of each kind
       if (p) {
         std::memset(dst, 0, sizeof(uint32_t) * size_t(p * Wp));
         std::memset(dst + (Hp - p) * Wp, 0, sizeof(uint32_t) * size_t(p * Wp));
@@ -193,10 +188,9 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
         for (int x = 0; x < p; ++x) row[x] = row[Wp - 1 - x] = 0u;
         const float* a = src_row(c0, y);
         const float* b = c1 >= 0 ? src_row(c1, y) : nullptr;
-        if (up0 && (c1 < 0 || up1)) {  // both at half width: convert, then repeat each word
-          const int w2 = W / 2;
-          pairs(a, b, w2, tmp.data());
-          for (int x = 0; x < w2; ++x) row[p + 2 * x] = row[p + 2 * x + 1] = tmp[size_t(x)];
+        if (up0 && (c1 < 0 || up1)) {  // both at half width: convert, then repeat each word in place
+          pairs(a, b, W / 2, row + p);
+          for (int x = W / 2 - 1; x >= 0; --x) row[p + 2 * x] = row[p + 2 * x + 1] = row[p + x];
         } else if (!up0 && !up1) {
           pairs(a, b, W, row + p);
         } else {  // one of each: widen the upsampled row first
