@@ -14,4 +14,7 @@ void layer_norm_mod(const float* x, int64_t rows, int dim, int64_t ld, float eps
 void rms_norm(const float* x, int64_t rows, int dim, int64_t ld, float eps, const float* weight, float* y,
               int64_t ldy);
 
+// Σ x² in double (the statistic of rms_norm, shared with the fused rms_norm_rope).
+double sum_squares(const float* x, int n);
+
 }  // namespace wc

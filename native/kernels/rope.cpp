@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/norms.h"
+
 namespace wc {
 
 RopeAxes rope_axes(int head_dim) {
@@ -81,9 +83,7 @@ void rms_norm_rope(float* x, int64_t rows, int dim, int64_t ld, float eps, const
   for (int64_t r = 0; r < rows; ++r) {
     float* xr = x + r * ld;
     if (weight) {
-      double s = 0;
-      for (int i = 0; i < dim; ++i) s += double(xr[i]) * xr[i];
-      const double rr = 1.0 / std::sqrt(s / dim + double(eps));
+      const double rr = 1.0 / std::sqrt(sum_squares(xr, dim) / dim + double(eps));
       for (int i = 0; i < dim; ++i) xr[i] = float(xr[i] * rr) * weight[i];
     }
     table.rotate(xr, n_heads, f, int(r / W), int(r % W));
