@@ -66,7 +66,9 @@ void attn_begin_block(const AttnBlock& b, AttnWork& w) {
   w.prep_i8 = i8;
   const int64_t hoff = int64_t(b.head) * hd;
   auto qrow = [&](int i) { return b.q + i * b.q_stride + hoff; };
-  if (f32) {
+  // Only the forms this block's kernel reads (see AttnBlock::simd): the SIMD kernels take
+  // Qᵀ layouts, the portable one query rows; bf16/int8 spans take one form per path.
+  if (f32 && b.simd) {
     for (int i = 0; i < nqp; ++i)
       for (int d = 0; d < hd; ++d) w.qt[d * nqp + i] = i < nq ? qrow(i)[d] : 0.f;
   }
@@ -74,11 +76,14 @@ void attn_begin_block(const AttnBlock& b, AttnWork& w) {
     for (int i = 0; i < nqp; ++i)
       for (int d = 0; d < hd; ++d) {
         const uint16_t h = i < nq ? f32_to_bf16(qrow(i)[d]) : uint16_t(0);
-        const float r = bf16_to_f32(h);
-        w.qtb[d * nqp + i] = r;
-        w.qrow_b[i * hd + d] = r;
-        if (d % 2 == 0) w.q2[(d / 2) * nqp + i] = h;
-        else w.q2[(d / 2) * nqp + i] |= uint32_t(h) << 16;
+        if (!b.simd) {
+          if (i < nq) w.qrow_b[i * hd + d] = bf16_to_f32(h);
+        } else if (b.dot_bf16) {
+          if (d % 2 == 0) w.q2[(d / 2) * nqp + i] = h;
+          else w.q2[(d / 2) * nqp + i] |= uint32_t(h) << 16;
+        } else {
+          w.qtb[d * nqp + i] = bf16_to_f32(h);
+        }
       }
   }
   if (i8) {
@@ -88,10 +93,14 @@ void attn_begin_block(const AttnBlock& b, AttnWork& w) {
       if (i < nq) attn_quantize_query(qrow(i), hd, q8, &qs);
       else std::memset(q8, 0, size_t(hd));
       w.qss[i] = qs * b.scale;
+      if (!b.simd) continue;  // the portable kernel reads qrow_i
+      if (!b.dot_i8) {
+        for (int d = 0; d < hd; ++d) w.qti[d * nqp + i] = float(q8[d]);
+        continue;
+      }
       int32_t sum = 0;
       for (int d = 0; d < hd; ++d) {
         sum += q8[d];
-        w.qti[d * nqp + i] = float(q8[d]);
         const uint32_t byte = uint32_t(uint8_t(q8[d])) << (8 * (d % 4));
         if (d % 4 == 0) w.q4[(d / 4) * nqp + i] = byte;
         else w.q4[(d / 4) * nqp + i] |= byte;
@@ -294,6 +303,7 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
   const int threads = pool ? pool->size() : 1;
   if (strategy == AttnStrategy::Auto) strategy = attention_auto_strategy(n_q, n_heads, n_keys, threads);
   const BlockFn run = block_fn(head_dim);
+  const bool simd = run != attn_block_portable;
   const int64_t qb = query_block(n_q);
   const bool avx512 = active_isa() == Isa::Avx512;
   const bool dot_bf16 = avx512 && g_dot && cpu_features().avx512_bf16;
@@ -316,6 +326,7 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
     b.scale = scale;
     b.dot_bf16 = dot_bf16;
     b.dot_i8 = dot_i8;
+    b.simd = simd;
     return b;
   };
   const int64_t units = n_qb * n_heads;

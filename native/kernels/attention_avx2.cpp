@@ -180,6 +180,36 @@ void scores(const AttnWork& w, const float* qt, const float* kbase, int64_t kstr
     scores_chunk(qt, w.nqp, i0, kbase, kstride, n, hd, const_cast<float*>(w.st), scale, kmul, kmul_stride, qmul);
 }
 
+// attn_widen_tile's values (bf16 widened exactly, int8 as its integers) 8 at a time;
+// head_dim is a multiple of 8 on this path.
+void widen_tile(const KvSpan& s, int64_t j0, int n, int head, int hd, AttnWork& w) {
+  const int64_t hoff = int64_t(head) * hd;
+  for (int j = 0; j < n; ++j) {
+    const int64_t off = (j0 + j) * s.stride + hoff;
+    float* kr = w.kw + j * hd;
+    float* vr = w.vw + j * hd;
+    if (s.type == KvType::BF16) {
+      const uint16_t* k = static_cast<const uint16_t*>(s.k) + off;
+      const uint16_t* v = static_cast<const uint16_t*>(s.v) + off;
+      for (int d = 0; d < hd; d += 8) {
+        const __m256i kh = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + d)));
+        const __m256i vh = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + d)));
+        _mm256_storeu_ps(kr + d, _mm256_castsi256_ps(_mm256_slli_epi32(kh, 16)));
+        _mm256_storeu_ps(vr + d, _mm256_castsi256_ps(_mm256_slli_epi32(vh, 16)));
+      }
+    } else {
+      const int8_t* k = static_cast<const int8_t*>(s.k) + off;
+      const int8_t* v = static_cast<const int8_t*>(s.v) + off;
+      for (int d = 0; d < hd; d += 8) {
+        const __m256i kq = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(k + d)));
+        const __m256i vq = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(v + d)));
+        _mm256_storeu_ps(kr + d, _mm256_cvtepi32_ps(kq));
+        _mm256_storeu_ps(vr + d, _mm256_cvtepi32_ps(vq));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void attn_block_avx2(const AttnBlock& b, AttnWork& w) {
@@ -198,13 +228,13 @@ void attn_block_avx2(const AttnBlock& b, AttnWork& w) {
         break;
       }
       case KvType::BF16:
-        attn_widen_tile(s, kt.j0, n, b.head, b.n_heads, hd, w);
+        widen_tile(s, kt.j0, n, b.head, hd, w);
         scores(w, w.qtb, w.kw, hd, n, hd, b.scale, nullptr, 0, nullptr);
         softmax(w, n, PForm::Bf16Round, nullptr, 0);
         pv_f32(w, b.nq, w.vw, hd, n, hd);
         break;
       case KvType::I8:
-        attn_widen_tile(s, kt.j0, n, b.head, b.n_heads, hd, w);
+        widen_tile(s, kt.j0, n, b.head, hd, w);
         scores(w, w.qti, w.kw, hd, n, hd, 0.f, s.k_scale + kt.j0 * b.n_heads + b.head, b.n_heads, w.qss);
         softmax(w, n, PForm::U8Values, s.v_scale + kt.j0 * b.n_heads + b.head, b.n_heads);
         pv_f32(w, b.nq, w.vw, hd, n, hd);

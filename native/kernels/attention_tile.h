@@ -41,6 +41,7 @@ struct AttnBlock {
   float scale;  // 1/sqrt(head_dim)
   bool dot_bf16 = false;  // AVX-512 block: use the AVX512_BF16 tile pieces for bf16 spans
   bool dot_i8 = false;    // ... and the AVX512_VNNI ones for int8 spans
+  bool simd = true;       // run by attn_block_avx2/avx512 (Qᵀ forms), not attn_block_portable (query rows)
 };
 
 // Per-thread scratch (one per engine thread, allocated once at the largest sizes).
@@ -76,7 +77,7 @@ struct AttnWork {
 // Per-thread scratch of the calling thread.
 AttnWork& attn_work();
 
-// Reset m, l, o for a block and prepare the query forms the block's spans need.
+// Reset m, l, o for a block and prepare the query forms its spans and its kernel read.
 void attn_begin_block(const AttnBlock& b, AttnWork& w);
 // Decode keys/values [j0, j0+n) of one span and head to f32 rows in w.kw / w.vw: bf16
 // widened exactly, int8 as the integer values (scales are applied by the caller).
