@@ -78,7 +78,7 @@ void rope_apply(float* x, int64_t ld, int F, int H, int W, int64_t frame_start, 
 }
 
 void rms_norm_rope(float* x, int64_t rows, int dim, int64_t ld, float eps, const float* weight, int n_heads,
-                   const RopeTable& table, int f) {
+                   const RopeTable& table, int f, int64_t row0) {
   const int W = table.W();
   for (int64_t r = 0; r < rows; ++r) {
     float* xr = x + r * ld;
@@ -86,7 +86,7 @@ void rms_norm_rope(float* x, int64_t rows, int dim, int64_t ld, float eps, const
       const double rr = 1.0 / std::sqrt(sum_squares(xr, dim) / dim + double(eps));
       for (int i = 0; i < dim; ++i) xr[i] = float(xr[i] * rr) * weight[i];
     }
-    table.rotate(xr, n_heads, f, int(r / W), int(r % W));
+    table.rotate(xr, n_heads, f, int((row0 + r) / W), int((row0 + r) % W));
   }
 }
 

@@ -39,10 +39,11 @@ class RopeTable {
 // x: tokens of F frames × H × W in (f, h, w) order, row stride ld, rotated in place.
 void rope_apply(float* x, int64_t ld, int F, int H, int W, int64_t frame_start, int n_heads, int head_dim);
 
-// Fused q/k path for the tokens of one frame f of a block: RMSNorm over the full dim
-// with a learned weight (skipped when weight is null), then the rotation.
+// Fused q/k path for tokens of one frame f of a block: RMSNorm over the full dim with a
+// learned weight (skipped when weight is null), then the rotation. x's first row is row
+// row0 of the frame (rows in (h, w) order), so a frame may be done in chunks.
 void rms_norm_rope(float* x, int64_t rows, int dim, int64_t ld, float eps, const float* weight, int n_heads,
-                   const RopeTable& table, int f);
+                   const RopeTable& table, int f, int64_t row0 = 0);
 
 // The same by the obvious per-element formula (reference for tests).
 void rope_apply_ref(float* x, int64_t ld, int F, int H, int W, int64_t frame_start, int n_heads, int head_dim);

@@ -129,10 +129,28 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     const int64_t tpf = int64_t(q.H / ph) * (q.W / pw);
     row0[s] = T;
     frame0[s] = nF;
-    for (int f = 0; f < q.F; ++f) ws.groups.push_back({T + f * tpf, tpf, s, f});
+    for (int f = 0; f < q.F; ++f) ws.groups.push_back({T + f * tpf, tpf, s, f, int(nF + f), 0});
     ws.rope[size_t(s)].prepare(q.F, q.H / ph, q.W / pw, q.frame_start, hd);
     T += q.F * tpf;
     nF += q.F;
+  }
+  // The per-row work (norms, q/k norm + RoPE, gated residuals) runs over the groups in
+  // parallel. With fewer frames than ~2 per thread (a 1-frame block) a frame alone would
+  // leave the other threads idle, so each frame is split into row chunks of >= 8 rows.
+  {
+    const int threads = pool ? pool->size() : 1;
+    const int64_t parts = std::max<int64_t>(1, (2 * threads + nF - 1) / std::max<int64_t>(nF, 1));
+    if (parts > 1) {
+      std::vector<ForwardWorkspace::Group> split;
+      for (const ForwardWorkspace::Group& g : ws.groups) {
+        const int64_t n = std::max<int64_t>(1, std::min<int64_t>(parts, g.rows / 8));
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t a = g.rows * i / n, b = g.rows * (i + 1) / n;
+          split.push_back({g.row0 + a, b - a, g.seq, g.frame, g.gframe, int(a)});
+        }
+      }
+      ws.groups.swap(split);
+    }
   }
   const int Kp = c.in_dim * ph * pw;
   const int Cx = c.latent_channels();  // channels from x; the rest from cond (i2v's, or the geometry map)
@@ -227,8 +245,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     // --- self-attention on LN(x)·(1+sc1)+sh1
     {
       StageTimer st(times, Stage::Norm);
-      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
-        layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, mod(g, 0), mod(g, 1),
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, mod(gr.gframe, 0), mod(gr.gframe, 1),
                        ws.h.data() + gr.row0 * D, D);
       });
     }
@@ -242,8 +260,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       const float* wk = c.qk_norm ? B.self_attn.norm_k.ptr() : nullptr;
       for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
         const RopeTable& rt = ws.rope[size_t(gr.seq)];
-        rms_norm_rope(ws.q.data() + gr.row0 * D, gr.rows, D, D, eps, wq, nh, rt, gr.frame);
-        rms_norm_rope(ws.k.data() + gr.row0 * D, gr.rows, D, D, eps, wk, nh, rt, gr.frame);
+        rms_norm_rope(ws.q.data() + gr.row0 * D, gr.rows, D, D, eps, wq, nh, rt, gr.frame, gr.frame_row0);
+        rms_norm_rope(ws.k.data() + gr.row0 * D, gr.rows, D, D, eps, wk, nh, rt, gr.frame, gr.frame_row0);
       });
     }
     for (int s = 0; s < n_seqs; ++s) {
@@ -285,8 +303,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     lin(ws.attn.data(), T, B.self_attn.o, ws.y.data(), pool, times);
     {
       StageTimer st(times, Stage::Other);
-      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
-        const float* gate = mod(g, 2);
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        const float* gate = mod(gr.gframe, 2);
         for (int64_t r = gr.row0; r < gr.row0 + gr.rows; ++r)
           for (int i = 0; i < D; ++i) ws.x[r * D + i] += ws.y[r * D + i] * gate[i];
       });
@@ -336,8 +354,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     // --- FFN on LN(x)·(1+sc2)+sh2, x += ffn·g2
     {
       StageTimer st(times, Stage::Norm);
-      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
-        layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, mod(g, 3), mod(g, 4),
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, mod(gr.gframe, 3), mod(gr.gframe, 4),
                        ws.h.data() + gr.row0 * D, D);
       });
     }
@@ -345,8 +363,8 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     lin(ws.ffn.data(), T, B.ffn_2, ws.y.data(), pool, times);
     {
       StageTimer st(times, Stage::Other);
-      for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
-        const float* gate = mod(g, 5);
+      for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+        const float* gate = mod(gr.gframe, 5);
         for (int64_t r = gr.row0; r < gr.row0 + gr.rows; ++r)
           for (int i = 0; i < D; ++i) ws.x[r * D + i] += ws.y[r * D + i] * gate[i];
       });
@@ -361,9 +379,9 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
         ws.head_mods[(g * 2 + ch) * D + i] = m.head_modulation.data[ch * D + i] + ws.e[g * D + i];
   {
     StageTimer st(times, Stage::Norm);
-    for_groups(pool, ws.groups, [&](int g, const ForwardWorkspace::Group& gr) {
-      layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, ws.head_mods.data() + int64_t(g) * 2 * D,
-                     ws.head_mods.data() + (int64_t(g) * 2 + 1) * D, ws.h.data() + gr.row0 * D, D);
+    for_groups(pool, ws.groups, [&](int, const ForwardWorkspace::Group& gr) {
+      layer_norm_mod(ws.x.data() + gr.row0 * D, gr.rows, D, D, eps, ws.head_mods.data() + int64_t(gr.gframe) * 2 * D,
+                     ws.head_mods.data() + (int64_t(gr.gframe) * 2 + 1) * D, ws.h.data() + gr.row0 * D, D);
     });
   }
   const int No = m.head_head.out;  // out_dim · pt · ph · pw

@@ -79,10 +79,12 @@ struct ForwardWorkspace {
     FloatBuffer e;
   };
   std::vector<TimeEmb> time_cache;
-  struct Group {  // the rows of one latent frame of one sequence
+  struct Group {  // rows of one latent frame of one sequence (the whole frame, or a chunk of it)
     int64_t row0, rows;
     int seq;
-    int frame;  // index within its sequence's block
+    int frame;       // index within its sequence's block
+    int gframe;      // index over all sequences' frames (the modulation rows)
+    int frame_row0;  // the chunk's first row within its frame
   };
   std::vector<Group> groups;
 
