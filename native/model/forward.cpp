@@ -111,6 +111,12 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
   ws.rope.resize(std::max<size_t>(ws.rope.size(), size_t(n_seqs)));
   int64_t T = 0, nF = 0;
   ws.groups.clear();
+  // The per-row work (norms, q/k norm + RoPE, gated residuals) runs over the groups in
+  // parallel. With fewer frames than ~2 per thread (a 1-frame block) a frame alone would
+  // leave the other threads idle, so each frame is then split into row chunks (>= 8 rows).
+  int64_t all_frames = 0;
+  for (int s = 0; s < n_seqs; ++s) all_frames += std::max(seqs[s].F, 1);
+  const int64_t parts = std::max<int64_t>(1, (2 * int64_t(pool ? pool->size() : 1) + all_frames - 1) / all_frames);
   for (int s = 0; s < n_seqs; ++s) {
     const SeqInput& q = seqs[s];
     if (!q.x || !q.t || !q.cross) fail(ErrorKind::Argument, "forward: missing input latents, timesteps or prompt");
@@ -129,28 +135,15 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
     const int64_t tpf = int64_t(q.H / ph) * (q.W / pw);
     row0[s] = T;
     frame0[s] = nF;
-    for (int f = 0; f < q.F; ++f) ws.groups.push_back({T + f * tpf, tpf, s, f, int(nF + f), 0});
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(parts, tpf / 8));
+    for (int f = 0; f < q.F; ++f)
+      for (int64_t i = 0; i < chunks; ++i) {
+        const int64_t a = tpf * i / chunks, b = tpf * (i + 1) / chunks;
+        ws.groups.push_back({T + f * tpf + a, b - a, s, f, int(nF + f), int(a)});
+      }
     ws.rope[size_t(s)].prepare(q.F, q.H / ph, q.W / pw, q.frame_start, hd);
     T += q.F * tpf;
     nF += q.F;
-  }
-  // The per-row work (norms, q/k norm + RoPE, gated residuals) runs over the groups in
-  // parallel. With fewer frames than ~2 per thread (a 1-frame block) a frame alone would
-  // leave the other threads idle, so each frame is split into row chunks of >= 8 rows.
-  {
-    const int threads = pool ? pool->size() : 1;
-    const int64_t parts = std::max<int64_t>(1, (2 * threads + nF - 1) / std::max<int64_t>(nF, 1));
-    if (parts > 1) {
-      std::vector<ForwardWorkspace::Group> split;
-      for (const ForwardWorkspace::Group& g : ws.groups) {
-        const int64_t n = std::max<int64_t>(1, std::min<int64_t>(parts, g.rows / 8));
-        for (int64_t i = 0; i < n; ++i) {
-          const int64_t a = g.rows * i / n, b = g.rows * (i + 1) / n;
-          split.push_back({g.row0 + a, b - a, g.seq, g.frame, g.gframe, int(a)});
-        }
-      }
-      ws.groups.swap(split);
-    }
   }
   const int Kp = c.in_dim * ph * pw;
   const int Cx = c.latent_channels();  // channels from x; the rest from cond (i2v's, or the geometry map)
