@@ -5,47 +5,34 @@
 namespace wc {
 namespace {
 
-// Eight independent double partial sums: each lane is its own serial chain, so the loop
-// vectorises without reassociation (a single running double sum is one dependent add per
-// element, ~4 cycles each, which made the norms a tenth of a small block's step).
-constexpr int kLanes = 8;
-
-inline void moments(const float* x, int dim, double& mean, double& rstd, float eps) {
+// Σ term(x[i]) in double over eight independent partial sums, then the tail: each lane is
+// its own serial chain, so the loop vectorises without reassociation (a single running
+// double sum is one dependent add per element, ~4 cycles each, which made the norms a
+// tenth of a small block's step).
+template <typename Term>
+inline double lane_sum(const float* x, int n, Term term) {
+  constexpr int kLanes = 8;
   double s[kLanes] = {};
   int i = 0;
-  for (; i + kLanes <= dim; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) s[k] += x[i + k];
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) s[k] += term(x[i + k]);
   double t = 0;
   for (int k = 0; k < kLanes; ++k) t += s[k];
-  for (; i < dim; ++i) t += x[i];
-  mean = t / dim;
-  double v[kLanes] = {};
-  i = 0;
-  for (; i + kLanes <= dim; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) {
-      const double d = x[i + k] - mean;
-      v[k] += d * d;
-    }
-  double u = 0;
-  for (int k = 0; k < kLanes; ++k) u += v[k];
-  for (; i < dim; ++i) {
-    const double d = x[i] - mean;
-    u += d * d;
-  }
-  rstd = 1.0 / std::sqrt(u / dim + double(eps));
+  for (; i < n; ++i) t += term(x[i]);
+  return t;
+}
+
+inline void moments(const float* x, int dim, double& mean, double& rstd, float eps) {
+  mean = lane_sum(x, dim, [](float v) { return double(v); }) / dim;
+  const double m = mean;
+  const double var = lane_sum(x, dim, [m](float v) { const double d = v - m; return d * d; }) / dim;
+  rstd = 1.0 / std::sqrt(var + double(eps));
 }
 
 }  // namespace
 
 double sum_squares(const float* x, int n) {
-  double s[kLanes] = {};
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) s[k] += double(x[i + k]) * x[i + k];
-  double t = 0;
-  for (int k = 0; k < kLanes; ++k) t += s[k];
-  for (; i < n; ++i) t += double(x[i]) * x[i];
-  return t;
+  return lane_sum(x, n, [](float v) { return double(v) * v; });
 }
 
 void layer_norm(const float* x, int64_t rows, int dim, int64_t ld, float eps, const float* weight, const float* bias,
