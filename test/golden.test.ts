@@ -29,7 +29,8 @@ describe('golden: schedule', () => {
 });
 
 for (const c of cases.cases) {
-  describe(`golden: ${c.name} (local_attn_size ${c.local_attn_size}, sink ${c.sink_size}${c.block_frames ? `, blocks of ${c.block_frames} frame(s) by blockFrames` : ''})`, () => {
+  const sizes = c.block_sizes ?? null;
+  describe(`golden: ${c.name} (local_attn_size ${c.local_attn_size}, sink ${c.sink_size}${c.block_frames ? `, blocks of ${c.block_frames} frame(s) by blockFrames` : ''}${sizes ? `, blocks of ${sizes.join(', ')} frames in one session` : ''})`, () => {
     const g = goldenTensors(c);
     // A case with its own block size runs a model loaded with `blockFrames` (the same weights).
     let own: Model | null = null;
@@ -41,9 +42,12 @@ for (const c of cases.cases) {
       }
     });
     afterAll(() => own?.close());
+    // A case of several block sizes: one session of the model's blocks taking blocks down to its smallest.
+    const window = { localAttnSize: c.local_attn_size, sinkSize: c.sink_size, ...(sizes ? { minBlockFrames: Math.min(...sizes) } : {}) };
+    const framesOf = (b: number) => (sizes ? { frames: sizes[b]! } : {});
 
     it('every forward matches, teacher-forced (probe with per-frame timesteps, each denoising step)', async () => {
-      const s = model().createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
+      const s = model().createSession(window);
       let prompt = -1;
       for (let b = 0; b < c.blocks.length; b++) {
         const blk = c.blocks[b]!;
@@ -51,8 +55,8 @@ for (const c of cases.cases) {
           await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
           prompt = blk.prompt;
         }
-        // the KV frames held are exactly the frames this block attends to
-        expect((await s.stats()).kvFrames).toBe(blk.attended_frames.length);
+        // the KV frames held are exactly the frames a block of the session's smallest size would attend to
+        expect((await s.stats()).kvFrames).toBe((blk.held_frames ?? blk.attended_frames).length);
         const act = tensor(g, `block.${b}.actions`);
         if (blk.probe) {
           const v = await s.probe(tensor(g, `block.${b}.probe.x`), tensor(g, `block.${b}.probe.t`), act);
@@ -68,23 +72,46 @@ for (const c of cases.cases) {
       await s.close();
     });
 
-    it('the free-running block loop with the reference noise reproduces every block', async () => {
-      const s = model().createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size });
-      let prompt = -1;
-      for (let b = 0; b < c.blocks.length; b++) {
-        const blk = c.blocks[b]!;
-        if (blk.prompt !== prompt) {
-          await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
-          prompt = blk.prompt;
+    for (const foldCommit of [false, true])
+      it(`the free-running block loop with the reference noise reproduces every block${foldCommit ? ' (commits folded)' : ''}`, async () => {
+        const s = model().createSession({ ...window, foldCommit });
+        let prompt = -1;
+        for (let b = 0; b < c.blocks.length; b++) {
+          const blk = c.blocks[b]!;
+          if (blk.prompt !== prompt) {
+            await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
+            prompt = blk.prompt;
+          }
+          // the pages held are the reference cache's frames (a folded commit joins them in the next forward)
+          if (blk.held_frames && !foldCommit) expect(s.kvPages().map((p) => p.frame), `block ${b}`).toEqual(blk.held_frames);
+          const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
+          const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise, ...framesOf(b) });
+          expect(out.frameStart).toBe(blk.frame_start);
+          expect(out.frames).toBe(blk.frames ?? c.block_frames ?? 3);
+          expect(out.forwards).toBe(blk.steps + (foldCommit ? 0 : 1));
+          expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
         }
-        const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
-        const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise });
-        expect(out.frameStart).toBe(blk.frame_start);
-        expect(out.forwards).toBe(blk.steps + 1);
-        expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
-      }
-      await s.close();
-    });
+        await s.close();
+      });
+
+    if (c.block_frames)
+      it(`a session of the model's own blocks stepping blocks of ${c.block_frames} (minBlockFrames) is the blockFrames ${c.block_frames} model`, async () => {
+        const s = shared.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size, minBlockFrames: c.block_frames! });
+        let prompt = -1;
+        for (let b = 0; b < c.blocks.length; b++) {
+          const blk = c.blocks[b]!;
+          if (blk.prompt !== prompt) {
+            await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
+            prompt = blk.prompt;
+          }
+          expect((await s.stats()).kvFrames).toBe(blk.attended_frames.length);
+          const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
+          const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise, frames: c.block_frames! });
+          expect(out.frameStart).toBe(blk.frame_start);
+          expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
+        }
+        await s.close();
+      });
   });
 }
 

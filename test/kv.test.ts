@@ -175,7 +175,7 @@ describe('admission against the budget', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(KvBudgetError);
-    expect((err as Error).message).toMatch(/KV budget exceeded: a new session \(sink 1, recent 3, f32 pages\) needs 122880 bytes.*budget is 123880 bytes/);
+    expect((err as Error).message).toMatch(/KV budget exceeded: a new session \(local_attn_size 7, sink 1, f32 pages\) needs 122880 bytes.*budget is 123880 bytes/);
     // the admitted windowed session runs forever within its quota
     await ref.step();
     for (let b = 1; b < 12; b++) expect(relErr((await a.step()).latents, (await ref.step()).latents)).toBe(0);

@@ -283,7 +283,7 @@ SessionWrap* ModelWrap::batch_session(Napi::Env env, const Napi::Value& v, const
   return sw;
 }
 
-// stepBatch([{session, actions?, noise?}]) → Promise<[{block} | {error: {code, message}}]>:
+// stepBatch([{session, actions?, geometry?, noise?, frames?}]) → Promise<[{block} | {error: {code, message}}]>:
 // one block for each session, run as batched forwards (stacked tokens in the GEMMs).
 Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -297,6 +297,7 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
       std::vector<std::vector<float>> noise;
       std::vector<const float*> noise_ptrs;
       bool has_noise = false;
+      int frames = 0;
     };
     auto items = std::make_shared<std::vector<Item>>(arr.Length());
     for (uint32_t i = 0; i < arr.Length(); ++i) {
@@ -306,18 +307,19 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
       SessionWrap* sw = batch_session(env, o.Get("session"), "stepBatch", i);
       Item& it = (*items)[i];
       it.s = sw->session();
+      it.frames = sw->frames_arg(env, o.Get("frames"));
       Napi::Value a = o.Get("actions");
       if (!a.IsUndefined() && !a.IsNull()) {
         if (sw->action_size() == 0) throw_arg(env, "this model has no action input");
-        it.actions = sw->actions_arg(env, a);
+        it.actions = sw->actions_arg(env, a, it.frames);
       }
-      it.geometry = sw->geometry_arg(env, o.Get("geometry"));
+      it.geometry = sw->geometry_arg(env, o.Get("geometry"), it.frames);
       Napi::Value nz = o.Get("noise");
       if (!nz.IsUndefined()) {
         if (!nz.IsArray() || int(nz.As<Napi::Array>().Length()) != sw->steps())
           throw_shape(env, "stepBatch: noise must be an array of " + std::to_string(sw->steps()) + " Float32Array");
         for (uint32_t k = 0; k < nz.As<Napi::Array>().Length(); ++k)
-          it.noise.push_back(float_array(env, nz.As<Napi::Array>().Get(k), "noise", sw->numel()));
+          it.noise.push_back(float_array(env, nz.As<Napi::Array>().Get(k), "noise", sw->numel() / sw->frames() * it.frames));
         it.has_noise = true;
       }
     }
@@ -335,6 +337,7 @@ Napi::Value ModelWrap::StepBatch(const Napi::CallbackInfo& info) {
         const int64_t n_act = it.s->model().config.action_row();
         if (!it.actions.empty() && n_act) reqs[size_t(k)].action_rows = int(it.actions.size() / size_t(n_act));
         reqs[size_t(k)].noise = it.has_noise ? &it.noise_ptrs : nullptr;
+        reqs[size_t(k)].frames = it.frames;
       }
       auto outs = std::make_shared<std::vector<wc::BlockOutput>>(size_t(n));
       auto errs = std::make_shared<std::vector<std::exception_ptr>>(size_t(n));

@@ -112,6 +112,7 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
         if (!fc.IsBoolean()) throw_arg(env, "foldCommit must be a boolean");
         so.fold_commit = fc.As<Napi::Boolean>().Value();
       }
+      so.min_block_frames = opt_int(env, o, "minBlockFrames", 0, 1, c.num_frame_per_block);
     }
     // Admission to the KV pool happens here, under the pool's lock: refused up front.
     so.workspace = ctx_->ws;
@@ -124,6 +125,7 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
 void SessionWrap::init_layout() {
   const wc::ModelConfig& c = ctx_->model->config;
   frames_ = session_->block_frames();
+  min_frames_ = session_->min_block_frames();
   channels_ = c.latent_channels();
   height_ = session_->latent_height();
   width_ = session_->latent_width();
@@ -143,10 +145,24 @@ void SessionWrap::check_open(Napi::Env env) const {
   if (ctx_->closed) throw make_error(env, "CLOSED", "model is closed");
 }
 
-std::vector<float> SessionWrap::actions_arg(Napi::Env env, const Napi::Value& v) const {
+int SessionWrap::frames_arg(Napi::Env env, const Napi::Value& v) const {
+  if (v.IsUndefined()) return frames_;
+  return checked_frames(env, v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1, "frames");
+}
+
+int SessionWrap::checked_frames(Napi::Env env, double d, const std::string& what) const {
+  if (!(d >= min_frames_ && d <= frames_) || d != std::floor(d))
+    throw_arg(env, what + " must be an integer " +
+                       (min_frames_ == frames_ ? "equal to " + std::to_string(frames_) +
+                                                     (frames_ > 1 ? " (createSession's minBlockFrames allows smaller blocks)" : "")
+                                               : "in " + std::to_string(min_frames_) + ".." + std::to_string(frames_)));
+  return int(d);
+}
+
+std::vector<float> SessionWrap::actions_arg(Napi::Env env, const Napi::Value& v, int frames) const {
   if (v.IsUndefined() || v.IsNull()) return {};
   if (n_act_ == 0) throw_arg(env, "this model has no action input");
-  if (!per_video_frame_) return float_array(env, v, "actions", int64_t(frames_) * n_act_);
+  if (!per_video_frame_) return float_array(env, v, "actions", int64_t(frames) * n_act_);
   std::vector<float> a = float_array(env, v, "actions");
   if (a.empty() || a.size() % size_t(n_act_))
     throw_shape(env, "actions have " + std::to_string(a.size()) + " values, not a whole number of rows of " +
@@ -154,16 +170,17 @@ std::vector<float> SessionWrap::actions_arg(Napi::Env env, const Napi::Value& v)
   return a;
 }
 
-std::vector<float> SessionWrap::geometry_arg(Napi::Env env, const Napi::Value& v) const {
+std::vector<float> SessionWrap::geometry_arg(Napi::Env env, const Napi::Value& v, int frames) const {
   if (v.IsUndefined() || v.IsNull()) return {};
   if (n_geo_ == 0) throw_arg(env, "this model takes no geometry map");
-  return float_array(env, v, "geometry", n_geo_);
+  return float_array(env, v, "geometry", n_geo_ / frames_ * frames);
 }
 
 Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("frames", frames_);
+  o.Set("minFrames", min_frames_);
   o.Set("channels", channels_);
   o.Set("height", height_);
   o.Set("width", width_);
@@ -181,7 +198,7 @@ Napi::Value SessionWrap::Layout(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionWrap::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_.load()); }
 
-// step({actions?, geometry?, noise?}) → Promise<{x0, frameStart, frames, channels, height, width, forwards, seconds, times}>
+// step({actions?, geometry?, noise?, frames?}) → Promise<{x0, frameStart, frames, channels, height, width, forwards, seconds, times}>
 Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -189,11 +206,13 @@ Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
     std::vector<float> actions, geometry;
     std::vector<std::vector<float>> noise;
     bool has_noise = false;
+    int frames = frames_;
     if (info.Length() > 0 && !info[0].IsUndefined()) {
       if (!info[0].IsObject()) throw_arg(env, "step options must be an object");
       Napi::Object o = info[0].As<Napi::Object>();
-      actions = actions_arg(env, o.Get("actions"));
-      geometry = geometry_arg(env, o.Get("geometry"));
+      frames = frames_arg(env, o.Get("frames"));
+      actions = actions_arg(env, o.Get("actions"), frames);
+      geometry = geometry_arg(env, o.Get("geometry"), frames);
       Napi::Value nz = o.Get("noise");
       if (!nz.IsUndefined()) {
         if (!nz.IsArray()) throw_arg(env, "noise must be an array of Float32Array");
@@ -201,7 +220,7 @@ Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
         if (int(a.Length()) != steps_)
           throw_shape(env, "noise has " + std::to_string(a.Length()) + " tensors, expected " + std::to_string(steps_) +
                                " (one per denoising step)");
-        const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
+        const int64_t n = int64_t(channels_) * frames * height_ * width_;
         for (uint32_t i = 0; i < a.Length(); ++i)
           noise.push_back(float_array(env, a.Get(i), "noise[" + std::to_string(i) + "]", n));
         has_noise = true;
@@ -210,12 +229,12 @@ Napi::Value SessionWrap::Step(const Napi::CallbackInfo& info) {
     auto s = session_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
                      [s, actions = std::move(actions), geometry = std::move(geometry), noise = std::move(noise), has_noise,
-                      n_act = n_act_]() {
+                      n_act = n_act_, frames]() {
                        std::vector<const float*> ptrs;
                        for (auto& n : noise) ptrs.push_back(n.data());
                        auto out = std::make_shared<wc::BlockOutput>();
                        s->step(actions.empty() ? nullptr : actions.data(), has_noise ? &ptrs : nullptr, *out,
-                               rows_of(actions, n_act), geometry.empty() ? nullptr : geometry.data());
+                               rows_of(actions, n_act), geometry.empty() ? nullptr : geometry.data(), frames);
                        return [out](Napi::Env env) -> Napi::Value { return block_to_js(env, *out); };
                      });
   });
@@ -226,19 +245,21 @@ Napi::Value SessionWrap::Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     check_open(env);
-    const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
+    // the block's size is t's length: one timestep per frame
+    std::vector<float> t = float_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "t");
+    const int frames = checked_frames(env, double(t.size()), "t's length (one timestep per frame of the block)");
+    const int64_t n = int64_t(channels_) * frames * height_ * width_;
     std::vector<float> x = float_array(env, info[0], "x", n);
-    std::vector<float> t = float_array(env, info[1], "t", frames_);
-    std::vector<float> actions = actions_arg(env, info.Length() > 2 ? info[2] : env.Undefined());
-    std::vector<float> geometry = geometry_arg(env, info.Length() > 3 ? info[3] : env.Undefined());
+    std::vector<float> actions = actions_arg(env, info.Length() > 2 ? info[2] : env.Undefined(), frames);
+    std::vector<float> geometry = geometry_arg(env, info.Length() > 3 ? info[3] : env.Undefined(), frames);
     auto s = session_;
-    const int out_n = int(ctx_->model->config.out_dim) * frames_ * height_ * width_;
+    const int out_n = int(ctx_->model->config.out_dim) * frames * height_ * width_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
                      [s, x = std::move(x), t = std::move(t), actions = std::move(actions), geometry = std::move(geometry),
-                      out_n, n_act = n_act_]() {
+                      out_n, n_act = n_act_, frames]() {
                        auto v = std::make_shared<std::vector<float>>(out_n);
                        s->probe(x.data(), t.data(), actions.empty() ? nullptr : actions.data(), v->data(),
-                                rows_of(actions, n_act), geometry.empty() ? nullptr : geometry.data());
+                                rows_of(actions, n_act), geometry.empty() ? nullptr : geometry.data(), frames);
                        return [v](Napi::Env env) -> Napi::Value { return to_float32(env, std::move(*v)); };
                      });
   });
@@ -249,15 +270,21 @@ Napi::Value SessionWrap::Commit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     check_open(env);
-    const int64_t n = int64_t(channels_) * frames_ * height_ * width_;
-    std::vector<float> x0 = float_array(env, info[0], "x0", n);
-    std::vector<float> actions = actions_arg(env, info.Length() > 1 ? info[1] : env.Undefined());
-    std::vector<float> geometry = geometry_arg(env, info.Length() > 2 ? info[2] : env.Undefined());
+    // the block's size is x0's: whole frames of [channels, H, W]
+    std::vector<float> x0 = float_array(env, info[0], "x0");
+    const int64_t frame = int64_t(channels_) * height_ * width_;
+    if (x0.size() % size_t(frame))
+      throw_shape(env, "x0 has " + std::to_string(x0.size()) + " values, not whole latent frames of " + std::to_string(frame) +
+                           " (" + std::to_string(channels_) + " x " + std::to_string(height_) + " x " + std::to_string(width_) + ")");
+    const int frames = checked_frames(env, double(x0.size() / size_t(frame)), "x0's latent frames");
+    std::vector<float> actions = actions_arg(env, info.Length() > 1 ? info[1] : env.Undefined(), frames);
+    std::vector<float> geometry = geometry_arg(env, info.Length() > 2 ? info[2] : env.Undefined(), frames);
     auto s = session_;
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, x0 = std::move(x0), actions = std::move(actions), geometry = std::move(geometry), n_act = n_act_]() {
+                     [s, x0 = std::move(x0), actions = std::move(actions), geometry = std::move(geometry), n_act = n_act_,
+                      frames]() {
                        s->commit(x0.data(), actions.empty() ? nullptr : actions.data(), rows_of(actions, n_act),
-                                 geometry.empty() ? nullptr : geometry.data());
+                                 geometry.empty() ? nullptr : geometry.data(), frames);
                        return std::function<Napi::Value(Napi::Env)>();
                      });
   });

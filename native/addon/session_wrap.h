@@ -28,9 +28,13 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   int action_size() const { return n_act_; }
   // Actions of a step/probe/commit call (empty: none); matrix_game takes any whole number of rows
   // (the engine checks them against the block it lands on).
-  std::vector<float> actions_arg(Napi::Env env, const Napi::Value& v) const;
+  // `frames`: the block's latent frames (frames_arg).
+  std::vector<float> actions_arg(Napi::Env env, const Napi::Value& v, int frames) const;
   // A block's geometry map [channels, F, H, W] (empty when not given; its values are checked by the engine).
-  std::vector<float> geometry_arg(Napi::Env env, const Napi::Value& v) const;
+  std::vector<float> geometry_arg(Napi::Env env, const Napi::Value& v, int frames) const;
+  // A step's `frames` option: min_frames_..frames_ (undefined: frames_).
+  int frames_arg(Napi::Env env, const Napi::Value& v) const;
+  int checked_frames(Napi::Env env, double frames, const std::string& what) const;
   int steps() const { return steps_; }
 
  private:
@@ -56,7 +60,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::ObjectReference model_ref_;  // keeps the JS Model alive while its sessions are
   std::shared_ptr<wc::Session> session_;  // touched only on the engine thread
   std::atomic<bool> closed_{false};
-  int frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0, window_ = 0, forwards_per_call_ = 0;
+  int frames_ = 0, min_frames_ = 0, channels_ = 0, height_ = 0, width_ = 0, n_act_ = 0, steps_ = 0, window_ = 0, forwards_per_call_ = 0;
   bool fold_commit_ = false;
   int64_t n_geo_ = 0;  // floats of a block's geometry map (0: the model takes none)
   bool per_video_frame_ = false;  // matrix_game: actions come per video frame (rows vary by block)

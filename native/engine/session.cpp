@@ -43,12 +43,17 @@ Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool
   const Selection sel = Selection::window(o.has_window ? o.local_attn_size : c.local_attn_size,
                                           o.has_window ? o.sink_size : c.sink_size, c.num_frame_per_block,
                                           "session options");
+  if (o.min_block_frames != 0 && o.min_block_frames != c.num_frame_per_block && (c.mg_action() || window_ > 0))
+    fail(ErrorKind::Argument, "blocks of several sizes (minBlockFrames " + std::to_string(o.min_block_frames) +
+                                  ") are for the block loop of additive, t2v and i2v models; this model's " +
+                                  (c.mg_action() ? "matrix_game action module" : "staggered schedule") +
+                                  " takes blocks of " + std::to_string(c.num_frame_per_block) + " frames only");
   if (fold_ && (c.mg_action() || c.i2v))  // folded commits (foldCommit, the staggered schedule) would need the
     // previous block's i2v input and action caches inside the next block's forward: not done yet
     fail(ErrorKind::Argument, "foldCommit and the staggered schedule are not supported yet for models with the "
                               "matrix_game action module or i2v input");
   kv_ = std::make_unique<SessionKv>(pool, page_geometry(c, H_, W_, o.kv_type), sel, c.num_frame_per_block,
-                                    cross_cache_bytes(c));
+                                    cross_cache_bytes(c), o.min_block_frames);
   if (c.mg_action()) {
     // The action module's caches (pipeline/causal_inference.py _initialize_kv_cache_mouse_and_keyboard):
     // per action layer, mouse K/V of every token and one keyboard K/V per latent frame, in
@@ -152,9 +157,8 @@ void Session::set_image_latent(const float* lat, int n) {
   image_frames_ = n;
 }
 
-void Session::prepare_block(int64_t s, const float* actions, int rows) {
+void Session::prepare_block(int64_t s, int F, const float* actions, int rows) {
   const ModelConfig& c = model_->config;
-  const int F = c.num_frame_per_block;
   if (c.i2v) {
     // [mask ‖ image latent] per frame (inference.py generate_videos: mask 1 on latent frame 0)
     if (image_latent_.empty())
@@ -204,8 +208,8 @@ void Session::append_actions() {
   act_count_ += int64_t(act_block_.size() / A);
 }
 
-void Session::kv_begin(int64_t frame_start) {
-  kv_->begin_block(frame_start);
+void Session::kv_begin(int64_t frame_start, int frames) {
+  kv_->begin_block(frame_start, frames);
   try {
     if (mouse_kv_) mouse_kv_->begin_block(frame_start);
     if (kb_kv_) kb_kv_->begin_block(frame_start);
@@ -228,9 +232,9 @@ void Session::kv_end(int64_t next) {
 }
 
 void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, const float* geometry,
-                       int64_t frame_start) {
+                       int64_t frame_start, int frames) {
   in.x = x;
-  in.F = model_->config.num_frame_per_block;
+  in.F = frames;
   in.H = H_;
   in.W = W_;
   in.t = t;
@@ -249,10 +253,10 @@ void Session::fill_seq(SeqInput& in, const float* x, const float* t, const float
   }
 }
 
-void Session::run_forward(const float* x, const float* t, const float* actions, const float* geometry, bool commit,
-                          float* v_out) {
+void Session::run_forward(const float* x, const float* t, const float* actions, const float* geometry, int frames,
+                          bool commit, float* v_out) {
   SeqInput in;
-  fill_seq(in, x, t, actions, geometry, next_frame_);
+  fill_seq(in, x, t, actions, geometry, next_frame_, frames);
   in.commit_to = commit ? kv_.get() : nullptr;
   in.v_out = v_out;
   wan_forward(*model_, &in, 1, *ws_, threads_, &times_);
@@ -262,8 +266,9 @@ void Session::run_forward(const float* x, const float* t, const float* actions, 
 // its K/V written to the pages begun for it. Returns its index in `seqs`.
 int Session::push_pending_commit(std::vector<SeqInput>& seqs) {
   SeqInput in;
+  tctx_.assign(size_t(pending_frames_), float(model_->config.context_noise));
   fill_seq(in, pending_x0_.data(), tctx_.data(), pending_actions_.empty() ? nullptr : pending_actions_.data(),
-           pending_geometry_.empty() ? nullptr : pending_geometry_.data(), pending_start_);
+           pending_geometry_.empty() ? nullptr : pending_geometry_.data(), pending_start_, pending_frames_);
   in.commit_to = kv_.get();
   seqs.push_back(in);
   return int(seqs.size()) - 1;
@@ -271,11 +276,9 @@ int Session::push_pending_commit(std::vector<SeqInput>& seqs) {
 
 void Session::flush() {
   if (!pending_) return;
-  const ModelConfig& c = model_->config;
   cross();
-  kv_->begin_block(pending_start_);
+  kv_->begin_block(pending_start_, pending_frames_);
   try {
-    tctx_.assign(c.num_frame_per_block, float(c.context_noise));
     std::vector<SeqInput> one;
     push_pending_commit(one);
     wan_forward(*model_, one.data(), 1, *ws_, threads_, &times_);
@@ -283,15 +286,15 @@ void Session::flush() {
     kv_->abort_block();
     throw;
   }
-  kv_->end_block(pending_start_ + c.num_frame_per_block);
+  kv_->end_block(pending_start_ + pending_frames_);
   pending_ = false;
 }
 
-void Session::check_actions(const float* actions, int rows) const {
+void Session::check_actions(const float* actions, int rows, int frames) const {
   const ModelConfig& c = model_->config;
   if (!actions) return;
   if (!c.has_action) fail(ErrorKind::Argument, "this model has no action input");
-  const int want = c.action_rows(next_frame_);
+  const int want = c.mg_action() ? c.action_rows(next_frame_) : frames;
   if (rows < 0) rows = want;
   if (rows != want && !(c.mg_action() && rows == 1))
     fail(ErrorKind::Shape, "actions have " + std::to_string(rows) + " rows; this block takes " + std::to_string(want) +
@@ -307,19 +310,20 @@ void Session::check_actions(const float* actions, int rows) const {
 }
 
 // The one check of a block's geometry map (its size is the caller's: [channels, F, H, W]).
-void Session::check_geometry(const float* geometry) const {
+void Session::check_geometry(const float* geometry, int frames) const {
   if (!geometry) return;
   const ModelConfig& c = model_->config;
   if (c.geometry_channels() == 0) fail(ErrorKind::Argument, "this model takes no geometry map");
-  const int64_t n = c.geometry_size(H_, W_);
+  const int64_t n = c.geometry_size(H_, W_, frames);
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(geometry[i])) fail(ErrorKind::Argument, "geometry map contains NaN or infinity");
 }
 
 void Session::step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows,
-                   const float* geometry) {
+                   const float* geometry, int frames) {
   Session* self = this;
   StepRequest req;
+  req.frames = frames;
   req.actions = actions;
   req.action_rows = action_rows;
   req.geometry = geometry;
@@ -337,11 +341,24 @@ const float* Session::noise_for(const Run& r, int i) {
 
 // What every call checks and takes first, whatever the schedule: its actions and noise, then
 // the prompt cache (shared or computed, within the quota).
+int Session::checked_frames(int frames) const {
+  const int F = block_frames();
+  if (frames == 0) return F;
+  if (frames < min_block_frames() || frames > F)
+    fail(ErrorKind::Argument, "a block of " + std::to_string(frames) + " frames; this session steps " +
+                                  (min_block_frames() == F ? std::to_string(F)
+                                                           : std::to_string(min_block_frames()) + ".." + std::to_string(F)) +
+                                  " frames a block" +
+                                  (min_block_frames() == F && F > 1 ? " (createSession's minBlockFrames allows smaller ones)" : ""));
+  return frames;
+}
+
 void Session::begin_call(Run& r) {
   r.t0 = std::chrono::steady_clock::now();
-  check_actions(r.req.actions, r.req.action_rows);
-  check_geometry(r.req.geometry);
-  r.n = block_numel();
+  r.F = checked_frames(r.req.frames);
+  check_actions(r.req.actions, r.req.action_rows, r.F);
+  check_geometry(r.req.geometry, r.F);
+  r.n = block_numel(r.F);
   const int n_steps = int(steps_.size());
   if (r.req.noise && int(r.req.noise->size()) != n_steps)
     fail(ErrorKind::Shape, "supplied noise has " + std::to_string(r.req.noise->size()) +
@@ -355,16 +372,16 @@ void Session::run_begin(Run& r) {
   if (window_ > 0) return staggered_begin(r);
   const ModelConfig& c = model_->config;
   begin_call(r);
-  prepare_block(next_frame_, r.req.actions, r.req.action_rows);
-  const int F = c.num_frame_per_block;
+  const int F = r.F;
+  prepare_block(next_frame_, F, r.req.actions, r.req.action_rows);
   // Then the pages of the block to commit: refused here, before any compute. In fold
   // mode that is the previous block, committed inside this block's first forward.
   r.folded = fold_ && pending_;
   r.commit_now = !fold_;
   {
     TraceScope tr("kv_begin_block", "kv");
-    if (r.folded) kv_begin(pending_start_);
-    else if (r.commit_now) kv_begin(next_frame_);
+    if (r.folded) kv_begin(pending_start_, pending_frames_);
+    else if (r.commit_now) kv_begin(next_frame_, F);
   }
   x_.resize(r.n);
   v_.resize(r.n);
@@ -377,19 +394,21 @@ void Session::run_begin(Run& r) {
 
 void Session::run_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
   if (window_ > 0) return staggered_seqs(r, i, seqs);
-  const int F = model_->config.num_frame_per_block;
+  const int F = r.F;
   for (int f = 0; f < F; ++f) tbuf_[f] = float(steps_[size_t(i)]);
   int attend = -1;
   if (i == 0 && r.folded) {
-    // [previous block at t = context_noise → commit] + [this block at t₀, which also sees it]
+    // [previous block at t = context_noise → commit] + [this block at t₀, which also sees
+    // the frames of it that its window reaches, as it would see them committed]
     attend = push_pending_commit(seqs);
   }
   SeqInput in;
-  fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, r.req.geometry, next_frame_);
+  fill_seq(in, x_.data(), tbuf_.data(), r.req.actions, r.req.geometry, next_frame_, F);
   if (attend >= 0) {
-    fold_fresh_ = FreshFrames{attend, 0, F};
-    in.fresh = &fold_fresh_;
-    in.n_fresh = 1;
+    fold_fresh_.clear();
+    add_fresh(fold_fresh_, attend, pending_start_, pending_frames_, next_frame_, F);
+    in.fresh = fold_fresh_.data();
+    in.n_fresh = int(fold_fresh_.size());
   }
   in.v_out = v_.data();
   seqs.push_back(in);
@@ -414,7 +433,7 @@ void Session::run_commit_seq(Run& r, std::vector<SeqInput>& seqs) {
   if (!r.commit_now) return;
   // Commit: the clean block at t = context_noise writes the K/V later blocks attend to.
   SeqInput in;
-  fill_seq(in, x0_.data(), tctx_.data(), r.req.actions, r.req.geometry, next_frame_);
+  fill_seq(in, x0_.data(), tctx_.data(), r.req.actions, r.req.geometry, next_frame_, r.F);
   in.commit_to = kv_.get();
   seqs.push_back(in);
 }
@@ -432,7 +451,6 @@ void Session::run_abort(Run& r) {
 
 void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
   const ModelConfig& c = model_->config;
-  const int F = c.num_frame_per_block;
   if (window_ > 0) {
     staggered_finish(r, out);
   } else {
@@ -445,20 +463,20 @@ void Session::run_finish(Run& r, const StageTimes& times, BlockOutput& out) {
   out.times.add(times_);  // this session's own prompt-cache work
   total_.add(out.times);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.t0).count();
-  (void)F;
 }
 
 void Session::run_finish_block(Run& r, BlockOutput& out) {
   const ModelConfig& c = model_->config;
-  const int F = c.num_frame_per_block;
+  const int F = r.F;
   out.frame_start = next_frame_;
   if (fold_) {
     pending_ = true;
     pending_start_ = next_frame_;
+    pending_frames_ = F;
     pending_x0_ = x0_;
     if (r.req.actions) pending_actions_.assign(r.req.actions, r.req.actions + F * c.action_row());
     else pending_actions_.clear();
-    if (r.req.geometry) pending_geometry_.assign(r.req.geometry, r.req.geometry + c.geometry_size(H_, W_));
+    if (r.req.geometry) pending_geometry_.assign(r.req.geometry, r.req.geometry + c.geometry_size(H_, W_, F));
     else pending_geometry_.clear();
     next_frame_ += F;
   } else {
@@ -531,7 +549,7 @@ int commit_batch(Session* const* ss, int n, std::exception_ptr* errs, ForwardWor
         if (ss[j] == s) fail(ErrorKind::Argument, "commit_batch: a session appears twice in one batch");
       if (!s->pending_) continue;
       s->cross();
-      s->kv_->begin_block(s->pending_start_);
+      s->kv_->begin_block(s->pending_start_, s->pending_frames_);
       live.push_back(k);
     } catch (...) {
       errs[k] = std::current_exception();
@@ -541,9 +559,7 @@ int commit_batch(Session* const* ss, int n, std::exception_ptr* errs, ForwardWor
   StageTimes times;
   try {
     for (int k : live) {
-      Session* s = ss[k];
-      s->tctx_.assign(size_t(s->model_->config.num_frame_per_block), float(s->model_->config.context_noise));
-      s->push_pending_commit(seqs);
+      ss[k]->push_pending_commit(seqs);
     }
     wan_forward(*model, seqs.data(), int(seqs.size()), ws, threads, &times);
   } catch (...) {
@@ -555,7 +571,7 @@ int commit_batch(Session* const* ss, int n, std::exception_ptr* errs, ForwardWor
   }
   for (int k : live) {
     Session* s = ss[k];
-    s->kv_->end_block(s->pending_start_ + s->model_->config.num_frame_per_block);
+    s->kv_->end_block(s->pending_start_ + s->pending_frames_);
     s->pending_ = false;
     s->total_.add(times);
   }
@@ -563,39 +579,41 @@ int commit_batch(Session* const* ss, int n, std::exception_ptr* errs, ForwardWor
 }
 
 void Session::probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows,
-                    const float* geometry) {
+                    const float* geometry, int frames) {
   if (!flight_.empty()) fail(ErrorKind::Argument, "probe: blocks are in flight in the staggered pipeline");
-  check_actions(actions, action_rows);
-  check_geometry(geometry);
+  const int F = checked_frames(frames);
+  check_actions(actions, action_rows, F);
+  check_geometry(geometry, F);
   flush();
-  prepare_block(next_frame_, actions, action_rows);
+  prepare_block(next_frame_, F, actions, action_rows);
   times_ = StageTimes();
-  run_forward(x, t, actions, geometry, false, v_out);
+  run_forward(x, t, actions, geometry, F, false, v_out);
   total_.add(times_);
 }
 
-void Session::commit(const float* x0, const float* actions, int action_rows, const float* geometry) {
+void Session::commit(const float* x0, const float* actions, int action_rows, const float* geometry, int frames) {
   if (!flight_.empty())
     fail(ErrorKind::Argument, "commit: blocks are in flight in the staggered pipeline (commit known frames before the first step)");
   const ModelConfig& c = model_->config;
-  check_actions(actions, action_rows);
-  check_geometry(geometry);
-  const int64_t n = block_numel();
+  const int F = checked_frames(frames);
+  check_actions(actions, action_rows, F);
+  check_geometry(geometry, F);
+  const int64_t n = block_numel(F);
   for (int64_t j = 0; j < n; ++j)
     if (!std::isfinite(x0[j])) fail(ErrorKind::Argument, "latents contain NaN or infinity");
   flush();
   times_ = StageTimes();
-  prepare_block(next_frame_, actions, action_rows);
+  prepare_block(next_frame_, F, actions, action_rows);
   cross();
-  kv_begin(next_frame_);
+  kv_begin(next_frame_, F);
   try {
-    tbuf_.assign(c.num_frame_per_block, float(c.context_noise));
-    run_forward(x0, tbuf_.data(), actions, geometry, true, nullptr);
+    tbuf_.assign(size_t(F), float(c.context_noise));
+    run_forward(x0, tbuf_.data(), actions, geometry, F, true, nullptr);
   } catch (...) {
     kv_abort();
     throw;
   }
-  next_frame_ += c.num_frame_per_block;
+  next_frame_ += F;
   kv_end(next_frame_);
   append_actions();
   total_.add(times_);
@@ -619,7 +637,7 @@ void Session::staggered_begin(Run& r) {
   r.commit_now = false;
   {
     TraceScope tr("kv_begin_block", "kv");
-    if (r.folded) kv_begin(pending_start_);
+    if (r.folded) kv_begin(pending_start_, pending_frames_);
   }
   r.saved.clear();
   for (const Chunk& k : flight_) r.saved.push_back({k.stage, k.x});
@@ -636,22 +654,20 @@ void Session::staggered_begin(Run& r) {
   std::memcpy(k.x.data(), chunk_noise(k, 0), size_t(r.n) * sizeof(float));
   if (r.req.actions) k.actions.assign(r.req.actions, r.req.actions + F * c.action_row());
   if (r.req.geometry) k.geometry.assign(r.req.geometry, r.req.geometry + c.geometry_size(H_, W_));
-  tctx_.assign(F, float(c.context_noise));
   flight_.push_back(std::move(k));
   r.saved.push_back({0, {}});  // marks that a block was entered
 }
 
-// Fresh frames of sequence `seq` (starting at absolute frame seq_start) that `c` may attend to:
-// the frames its window reaches, as contiguous runs.
-void Session::add_fresh(Chunk& c, int seq, int64_t seq_start) {
-  const int F = model_->config.num_frame_per_block;
+void Session::add_fresh(std::vector<FreshFrames>& out, int seq, int64_t seq_start, int seq_frames, int64_t block_start,
+                        int frames) const {
   const Selection& sel = kv_->selection();
+  const int n = seq_frames;
   int f = 0;
-  while (f < F) {
-    while (f < F && !sel.reachable(seq_start + f, c.start)) ++f;
+  while (f < n) {
+    while (f < n && !sel.reachable(seq_start + f, block_start, frames)) ++f;
     const int b = f;
-    while (f < F && sel.reachable(seq_start + f, c.start)) ++f;
-    if (f > b) c.fresh.push_back(FreshFrames{seq, b, f});
+    while (f < n && sel.reachable(seq_start + f, block_start, frames)) ++f;
+    if (f > b) out.push_back(FreshFrames{seq, b, f});
   }
 }
 
@@ -663,11 +679,12 @@ void Session::staggered_seqs(Run& r, int i, std::vector<SeqInput>& seqs) {
     Chunk& ch = flight_[k];
     std::fill(ch.t.begin(), ch.t.end(), float(steps_[size_t(ch.stage)]));
     ch.fresh.clear();
-    if (commit_seq >= 0) add_fresh(ch, commit_seq, pending_start_);
-    for (size_t j = 0; j < k; ++j) add_fresh(ch, first + int(j), flight_[j].start);
+    const int F = block_frames();
+    if (commit_seq >= 0) add_fresh(ch.fresh, commit_seq, pending_start_, pending_frames_, ch.start, F);
+    for (size_t j = 0; j < k; ++j) add_fresh(ch.fresh, first + int(j), flight_[j].start, F, ch.start, F);
     SeqInput in;
     fill_seq(in, ch.x.data(), ch.t.data(), ch.actions.empty() ? nullptr : ch.actions.data(),
-             ch.geometry.empty() ? nullptr : ch.geometry.data(), ch.start);
+             ch.geometry.empty() ? nullptr : ch.geometry.data(), ch.start, F);
     in.fresh = ch.fresh.data();
     in.n_fresh = int(ch.fresh.size());
     in.v_out = ch.v.data();
@@ -711,6 +728,7 @@ void Session::staggered_finish(Run& r, BlockOutput& out) {
   out.frames = F;
   pending_ = true;  // committed in the next call's first forward (or by flush())
   pending_start_ = done.start;
+  pending_frames_ = F;
   pending_x0_ = std::move(done.x0);
   pending_actions_ = std::move(done.actions);
   pending_geometry_ = std::move(done.geometry);

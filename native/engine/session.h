@@ -54,6 +54,12 @@ struct SessionOptions {
   // batched forward of [block n at t = context_noise, block n+1 at t₀] under the
   // block-causal rule, as MAGI-1 runs chunks), saving one forward per block.
   bool fold_commit = false;
+  // The smallest block this session steps (StepRequest::frames), 1..num_frame_per_block;
+  // 0: num_frame_per_block only. Every block of F frames attends to the window's
+  // local_attn_size − sink − F frames before it (upstream's rolling cache of
+  // local_attn_size frames), so frames stay in the pages as long as a block of this size
+  // could reach them. The block loop of additive/t2v/i2v models only.
+  int min_block_frames = 0;
   // The engine's forward workspace (one per engine thread, shared by its sessions; see
   // ForwardWorkspace). Null: the session makes its own (standalone use).
   std::shared_ptr<ForwardWorkspace> workspace;
@@ -77,6 +83,7 @@ struct StepRequest {
   int action_rows = -1;  // rows of `actions` (-1: the model's count for this block; matrix_game: 1 or its video frames)
   const float* geometry = nullptr;  // geometry models: the block's map [channels, F, H, W], or null (= all zero)
   const std::vector<const float*>* noise = nullptr;
+  int frames = 0;  // latent frames of this block, min_block_frames..num_frame_per_block (0: num_frame_per_block)
 };
 
 // Runs one block for each session with batched forwards (one per denoising step, plus
@@ -101,7 +108,8 @@ class Session {
   struct Run {
     StepRequest req;
     bool folded = false, commit_now = false;
-    int64_t n = 0;
+    int F = 0;      // this block's frames
+    int64_t n = 0;  // its latent values (C·F·H·W)
     std::chrono::steady_clock::time_point t0;
     struct Saved {  // a staggered pipeline's blocks before the call (restored if it fails)
       int stage;
@@ -131,13 +139,16 @@ class Session {
   // exactly `steps` arrays of C·F·H·W floats (item 0 the start, item i the re-noise to step i).
   // geometry: for a model whose action space has a geometry map, the block's map
   // [channels, F, H, W] (null = all zero); it enters as condition channels after the latents.
+  // frames: the block's latent frames (0: the model's block; see SessionOptions::min_block_frames).
   void step(const float* actions, const std::vector<const float*>* noise, BlockOutput& out, int action_rows = -1,
-            const float* geometry = nullptr);
+            const float* geometry = nullptr, int frames = 0);
   // A side-effect-free forward of the next block's position: v = net(x, t) with t per frame.
+  // frames: as step's.
   void probe(const float* x, const float* t, const float* actions, float* v_out, int action_rows = -1,
-             const float* geometry = nullptr);
+             const float* geometry = nullptr, int frames = 0);
   // Append a clean block x0 [C, F, H, W] (commit pass only), e.g. known opening frames.
-  void commit(const float* x0, const float* actions, int action_rows = -1, const float* geometry = nullptr);
+  void commit(const float* x0, const float* actions, int action_rows = -1, const float* geometry = nullptr,
+              int frames = 0);
   // i2v models: the encoded first image [image_channels, N, H, W] (frame f of the session
   // uses latent min(f, N − 1); upstream passes the VAE encoding of the image followed by
   // black frames). Applies from the next block.
@@ -161,9 +172,12 @@ class Session {
   int denoise_forwards() const { return window_ > 0 ? int(steps_.size()) / window_ : int(steps_.size()); }
   int forwards_per_call() const { return denoise_forwards() + (fold_ ? 0 : 1); }
   int block_frames() const { return model_->config.num_frame_per_block; }
+  int min_block_frames() const { return kv_->min_block_frames(); }
   int latent_height() const { return H_; }
   int latent_width() const { return W_; }
-  int64_t block_numel() const { return int64_t(model_->config.latent_channels()) * block_frames() * H_ * W_; }
+  int64_t block_numel(int frames = 0) const {
+    return int64_t(model_->config.latent_channels()) * (frames > 0 ? frames : block_frames()) * H_ * W_;
+  }
   const std::vector<double>& step_list() const { return steps_; }
   const SessionKv& kv() const { return *kv_; }
   const WanModel& model() const { return *model_; }
@@ -189,17 +203,23 @@ class Session {
   void staggered_seqs(Run& r, int i, std::vector<SeqInput>& seqs);
   void staggered_after(Run& r, int i);
   void staggered_finish(Run& r, BlockOutput& out);
-  void add_fresh(Chunk& c, int seq, int64_t seq_start);
+  // The frames of sequence `seq` (seq_frames frames from seq_start) a block of `frames` frames
+  // at block_start attends to, as contiguous runs appended to `out`.
+  void add_fresh(std::vector<FreshFrames>& out, int seq, int64_t seq_start, int seq_frames, int64_t block_start,
+                 int frames) const;
   const CrossKv& cross();
-  void run_forward(const float* x, const float* t, const float* actions, const float* geometry, bool commit, float* v_out);
+  void run_forward(const float* x, const float* t, const float* actions, const float* geometry, int frames, bool commit,
+                   float* v_out);
+  int checked_frames(int frames) const;  // a call's block size (0: the model's), in min_block_frames..block_frames
   void fill_seq(SeqInput& in, const float* x, const float* t, const float* actions, const float* geometry,
-                int64_t frame_start);
-  void check_actions(const float* actions, int rows) const;
-  void check_geometry(const float* geometry) const;
-  // i2v / matrix_game inputs of the block at `frame_start`: cond_ and win_ (actions: `rows` rows or null).
-  void prepare_block(int64_t frame_start, const float* actions, int rows);
+                int64_t frame_start, int frames);
+  void check_actions(const float* actions, int rows, int frames) const;
+  void check_geometry(const float* geometry, int frames) const;
+  // i2v / matrix_game inputs of the block of `frames` frames at `frame_start`: cond_ and win_
+  // (actions: `rows` rows or null).
+  void prepare_block(int64_t frame_start, int frames, const float* actions, int rows);
   void append_actions();  // the prepared block's actions join the video-frame history
-  void kv_begin(int64_t frame_start);  // the self-attention pages and the action caches together
+  void kv_begin(int64_t frame_start, int frames);  // the self-attention pages and the action caches together
   void kv_abort();
   void kv_end(int64_t next_block_start);
 
@@ -228,8 +248,9 @@ class Session {
   bool fold_ = false;
   bool pending_ = false;  // fold mode: the last block's x0 awaits its commit
   int64_t pending_start_ = 0;
+  int pending_frames_ = 0;
   std::vector<float> pending_x0_, pending_actions_, pending_geometry_;
-  FreshFrames fold_fresh_;  // fold mode: the first forward's view of the folded commit
+  std::vector<FreshFrames> fold_fresh_;  // fold mode: the first forward's view of the folded commit
 };
 
 // Geometry of a session's pages for a model, latent size and storage type.

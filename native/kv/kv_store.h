@@ -12,9 +12,9 @@ namespace wc {
 class KvStore {
  public:
   virtual ~KvStore() = default;
-  // Spans for `layer` of the committed frames visible to the block starting at
-  // `block_start`, in frame order (one span per frame page, read in place).
-  virtual void spans(int layer, int64_t block_start, std::vector<KvSpan>& out) const = 0;
+  // Spans for `layer` of the committed frames visible to the block of `block_frames`
+  // frames starting at `block_start`, in frame order (one span per frame page, read in place).
+  virtual void spans(int layer, int64_t block_start, int block_frames, std::vector<KvSpan>& out) const = 0;
   // Store the roped K and V ([n_frames * tokens_per_frame, dim] f32 each) of one layer of
   // the block being committed (converted to the pages' storage type).
   virtual void commit(int layer, int64_t frame_start, int n_frames, const float* k, const float* v) = 0;

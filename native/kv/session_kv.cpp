@@ -7,9 +7,23 @@
 
 namespace wc {
 
-SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int block_frames,
-                     size_t cross_quota)
-    : pool_(pool), geo_(geo), sel_(sel), block_frames_(block_frames), cross_quota_(cross_quota) {
+static int checked_min_block(int max_block, int min_block) {
+  if (max_block < 1) fail(ErrorKind::Internal, "session kv: blocks of " + std::to_string(max_block) + " frames");
+  if (min_block == 0) return max_block;
+  if (min_block < 1 || min_block > max_block)
+    fail(ErrorKind::Argument, "the smallest block (" + std::to_string(min_block) + " frames) must be 1.." +
+                                  std::to_string(max_block) + " frames (the model's block)");
+  return min_block;
+}
+
+SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int max_block_frames,
+                     size_t cross_quota, int min_block_frames)
+    : pool_(pool),
+      geo_(geo),
+      sel_(sel),
+      max_block_(max_block_frames),
+      min_block_(checked_min_block(max_block_frames, min_block_frames)),
+      cross_quota_(cross_quota) {
   std::lock_guard<std::recursive_mutex> lk(pool_.mutex());
   pool_.add_holder(this);
   try {
@@ -20,9 +34,14 @@ SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel
   }
 }
 
-SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int block_frames,
-                     size_t cross_quota, Unchecked)
-    : pool_(pool), geo_(geo), sel_(sel), block_frames_(block_frames), cross_quota_(cross_quota) {
+SessionKv::SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int max_block_frames,
+                     size_t cross_quota, int min_block_frames, Unchecked)
+    : pool_(pool),
+      geo_(geo),
+      sel_(sel),
+      max_block_(max_block_frames),
+      min_block_(min_block_frames),
+      cross_quota_(cross_quota) {
   pool_.add_holder(this);
 }
 
@@ -39,7 +58,7 @@ std::unique_ptr<SessionKv> SessionKv::fork() const {
   if (!pending_.empty()) fail(ErrorKind::Internal, "fork during a block");
   // Built unregistered, then admitted with the shares in place (the parent's pages
   // stop being exclusive, so its reservation grows); destroyed again on refusal.
-  std::unique_ptr<SessionKv> f(new SessionKv(pool_, geo_, sel_, block_frames_, cross_quota_, Unchecked()));
+  std::unique_ptr<SessionKv> f(new SessionKv(pool_, geo_, sel_, max_block_, cross_quota_, min_block_, Unchecked()));
   for (auto& kv : table_) {
     pool_.retain(kv.second);
     f->table_[kv.first] = kv.second;
@@ -52,10 +71,10 @@ std::unique_ptr<SessionKv> SessionKv::fork() const {
   return f;
 }
 
-void SessionKv::spans(int layer, int64_t block_start, std::vector<KvSpan>& out) const {
+void SessionKv::spans(int layer, int64_t block_start, int block_frames, std::vector<KvSpan>& out) const {
   for (auto& kv : table_) {
     if (kv.first >= block_start) break;
-    if (sel_.reachable(kv.first, block_start)) out.push_back(kv.second->span(layer));
+    if (sel_.reachable(kv.first, block_start, block_frames)) out.push_back(kv.second->span(layer));
   }
 }
 
@@ -81,14 +100,18 @@ void SessionKv::commit(int layer, int64_t frame_start, int n_frames, const float
   }
 }
 
-void SessionKv::begin_block(int64_t frame_start) {
+void SessionKv::begin_block(int64_t frame_start, int frames) {
+  if (frames == 0) frames = max_block_;
+  if (frames < min_block_ || frames > max_block_)
+    fail(ErrorKind::Argument, "a block of " + std::to_string(frames) + " frames; this session takes " +
+                                  std::to_string(min_block_) + ".." + std::to_string(max_block_));
   std::lock_guard<std::recursive_mutex> lk(pool_.mutex());
   if (!pending_.empty()) abort_block();
   pending_start_ = frame_start;
-  for (int i = 0; i < block_frames_; ++i) pending_.push_back(pool_.alloc_page(geo_));
+  for (int i = 0; i < frames; ++i) pending_.push_back(pool_.alloc_page(geo_));
   try {
-    pool_.check_budget("the next block (" + std::to_string(block_frames_) + " frame pages)",
-                       size_t(block_frames_) * geo_.page_bytes());
+    pool_.check_budget("the next block (" + std::to_string(frames) + " frame pages)",
+                       size_t(frames) * geo_.page_bytes());
   } catch (...) {
     abort_block();
     throw;
@@ -114,7 +137,7 @@ void SessionKv::end_block(int64_t next_block_start) {
 
 void SessionKv::evict(int64_t next_block_start) {
   for (auto it = table_.begin(); it != table_.end();) {
-    if (!sel_.reachable(it->first, next_block_start)) {
+    if (!sel_.reachable(it->first, next_block_start, min_block_)) {
       pool_.release(it->second);
       it = table_.erase(it);
     } else {
@@ -144,8 +167,8 @@ void SessionKv::set_cross(CrossEntry* e) {
 }
 
 size_t SessionKv::quota_bytes() const {
-  const int64_t mf = sel_.max_frames();
-  const int64_t pages = (mf < 0 ? 0 : mf) + block_frames_;
+  const int64_t mf = sel_.max_frames(min_block_);
+  const int64_t pages = (mf < 0 ? 0 : mf) + max_block_;
   return size_t(pages) * geo_.page_bytes() + cross_quota_;
 }
 

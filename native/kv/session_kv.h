@@ -23,8 +23,10 @@ struct SessionKvPage {  // for inspection
 
 class SessionKv final : public KvStore, public KvHolder {
  public:
-  // Registers with the pool and admits the session's quota (KvBudget error otherwise).
-  SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int block_frames, size_t cross_quota);
+  // Registers with the pool and admits the session's quota (KvBudget error otherwise):
+  // blocks of min_block_frames..max_block_frames frames (0: max_block_frames only).
+  SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int max_block_frames, size_t cross_quota,
+            int min_block_frames = 0);
   ~SessionKv() override;
   SessionKv(const SessionKv&) = delete;
   SessionKv& operator=(const SessionKv&) = delete;
@@ -33,17 +35,20 @@ class SessionKv final : public KvStore, public KvHolder {
   std::unique_ptr<SessionKv> fork() const;
 
   // KvStore
-  void spans(int layer, int64_t block_start, std::vector<KvSpan>& out) const override;
+  void spans(int layer, int64_t block_start, int block_frames, std::vector<KvSpan>& out) const override;
   void commit(int layer, int64_t frame_start, int n_frames, const float* k, const float* v) override;
 
-  // Allocate the pages of the block [frame_start, frame_start + F) before any compute.
-  void begin_block(int64_t frame_start);
+  // Allocate the pages of the block [frame_start, frame_start + frames) before any compute
+  // (frames 0: the largest block).
+  void begin_block(int64_t frame_start, int frames = 0);
   void abort_block();                       // drop the pending pages (nothing else changes)
   void end_block(int64_t next_block_start);  // pending pages join the table; unreachable frames are freed
 
   // New selection; frames it cannot reach from next_block_start are freed now.
   void set_selection(const Selection& sel, int64_t next_block_start);
   const Selection& selection() const { return sel_; }
+  int min_block_frames() const { return min_block_; }
+  int max_block_frames() const { return max_block_; }
 
   // The prompt cache this session uses (retained; the previous one is released).
   void set_cross(CrossEntry* e);
@@ -61,13 +66,13 @@ class SessionKv final : public KvStore, public KvHolder {
 
  private:
   struct Unchecked {};
-  SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int block_frames, size_t cross_quota,
-            Unchecked);  // registered but not yet admitted (fork admits once its shares are in place)
+  SessionKv(KvPool& pool, const PageGeometry& geo, const Selection& sel, int max_block_frames, size_t cross_quota,
+            int min_block_frames, Unchecked);  // registered but not yet admitted (fork admits once its shares are in place)
   void evict(int64_t next_block_start);
   KvPool& pool_;
   PageGeometry geo_;
   Selection sel_;
-  int block_frames_;
+  int max_block_, min_block_;
   size_t cross_quota_;
   std::map<int64_t, Page*> table_;
   std::vector<Page*> pending_;

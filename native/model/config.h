@@ -117,7 +117,10 @@ struct ModelConfig {
   // Floats of one frame's action row: the action vector (matrix_game: per video frame).
   int action_row() const { return has_action ? action.size() : 0; }
   // Floats of a block's geometry map input at H x W ([channels, F, H, W]; 0: none).
-  int64_t geometry_size(int H, int W) const { return int64_t(geometry_channels()) * num_frame_per_block * H * W; }
+  // Values of a block's geometry map [channels, F, H, W] (F 0: num_frame_per_block).
+  int64_t geometry_size(int H, int W, int F = 0) const {
+    return int64_t(geometry_channels()) * (F > 0 ? F : num_frame_per_block) * H * W;
+  }
   // Video frames of actions a block starting at latent frame `frame_start` takes (matrix_game:
   // 1 + r(F-1) for the first block, rF after, as upstream's cond_current; else F latent frames).
   int action_rows(int64_t frame_start) const {

@@ -261,7 +261,7 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       const SeqInput& q = seqs[s];
       const int64_t Ts = q.F * int64_t(q.H / ph) * (q.W / pw);
       ws.spans.clear();
-      if (q.kv) q.kv->spans(l, q.frame_start, ws.spans);
+      if (q.kv) q.kv->spans(l, q.frame_start, q.F, ws.spans);
       for (int a = 0; a < q.n_fresh; ++a) {
         const FreshFrames& fr = q.fresh[a];
         if (fr.seq < 0 || fr.seq >= s) fail(ErrorKind::Internal, "forward: fresh K/V must come from an earlier sequence");

@@ -135,7 +135,7 @@ void matrix_game_action_layer(const WanModel& m, int l, const SeqInput* seqs, in
         else for (int64_t i = 0; i < q.F * S; ++i) task(i, 0);
       }
       std::vector<KvSpan> pages;
-      if (q.act_mouse) q.act_mouse->spans(ai, q.frame_start, pages);
+      if (q.act_mouse) q.act_mouse->spans(ai, q.frame_start, q.F, pages);
       // per spatial token: the block's frames attend to that token's K/V over the window
       StageTimer st(times, Stage::Attention);
       auto task = [&](int64_t r, int) {
@@ -206,7 +206,7 @@ void matrix_game_action_layer(const WanModel& m, int l, const SeqInput* seqs, in
         else for (int64_t i = 0; i < q.F * S; ++i) task(i, 0);
       }
       ws.spans.clear();
-      if (q.act_keyboard) q.act_keyboard->spans(ai, q.frame_start, ws.spans);
+      if (q.act_keyboard) q.act_keyboard->spans(ai, q.frame_start, q.F, ws.spans);
       KvSpan own;
       own.k = ws.mg_kbkv.data() + f0 * 2 * kh;
       own.v = ws.mg_kbkv.data() + f0 * 2 * kh + kh;

@@ -261,6 +261,17 @@ export interface SessionOptions {
    * fp32 rounding (exactly the same K/V with f32 pages). Default false.
    */
   foldCommit?: boolean;
+  /**
+   * The smallest block this session may step ({@link StepOptions.frames}), 1 to the model's
+   * block (config.json `num_frame_per_block`, or `loadModel`'s `blockFrames`). Default: the
+   * model's block only. A block of F frames attends to the window's `local_attn_size −
+   * sink − F` frames before it (upstream's rolling cache of `local_attn_size` frames), so a
+   * session stepping blocks of 1 is exactly a model loaded with `blockFrames: 1`; the KV
+   * pages keep what the smallest block could reach (its reservation grows by the difference).
+   * A game server uses it to trade engine time for input latency block by block. The block
+   * loop of additive, t2v and i2v models (not matrix_game, not a staggered schedule).
+   */
+  minBlockFrames?: number;
   /** Initial prompt: text (resolved by the model's prompt encoder) or an embedding [rows × text_dim] (i2v: the CLIP image tokens). */
   prompt?: Prompt;
   /** i2v models: the encoded first image [image channels × N × H × W] (see {@link Session.setImageLatent}). */
@@ -345,6 +356,11 @@ export interface StepOptions {
   geometry?: Float32Array;
   /** Caller-supplied noise: one (C, F, H, W) tensor per denoising step (item 0 the start). */
   noise?: Float32Array[];
+  /**
+   * Latent frames of this block: from the session's `minBlockFrames` to the model's block
+   * (default: the model's block). Actions, geometry and noise are of this many frames.
+   */
+  frames?: number;
   /** Decode the block into frames when the model has a decoder (default true). */
   decode?: boolean;
   /** Called with each decoded frame, in order, as soon as it is decoded (latent frame by latent frame). */
@@ -481,16 +497,24 @@ export class Session {
     this.#framesOut = framesOut;
   }
   /** @internal The actions of a step, encoded: the action rows and, for geometry models, the block's maps. */
-  encode(actions: StepOptions['actions'], geometry?: Float32Array): { actions?: Float32Array; geometry?: Float32Array } {
+  encode(actions: StepOptions['actions'], geometry?: Float32Array, frames?: number): { actions?: Float32Array; geometry?: Float32Array } {
     if (geometry !== undefined && !(geometry instanceof Float32Array)) throw new ArgumentError('geometry must be a Float32Array [channels, F, H, W]', 'ARGUMENT');
     if (actions instanceof Float32Array || actions === undefined) return { actions, geometry };
     if (!this.actionSpace) throw new ArgumentError('this model has no action input', 'ARGUMENT');
     if (this.actionSpace.mode === 'matrix_game')  // per video frame: one row for all, or one per video frame (the engine checks the count)
       return { actions: encodeActions(actions, this.actionSpace, Array.isArray(actions) ? Math.max(1, actions.length) : 1), geometry };
-    const { frames } = this.layout;
-    const maps = encodeGeometry(actions, this.actionSpace, frames, this.layout);
+    const F = this.#blockFrames(frames);
+    const maps = encodeGeometry(actions, this.actionSpace, F, this.layout);
     if (maps && geometry) throw new ArgumentError('geometry given twice: in the actions and as step({geometry})', 'ARGUMENT');
-    return { actions: encodeActions(actions, this.actionSpace, frames), geometry: maps ?? geometry };
+    return { actions: encodeActions(actions, this.actionSpace, F), geometry: maps ?? geometry };
+  }
+  /** A step's `frames` (undefined: the model's block), checked against the session's range. */
+  #blockFrames(frames: number | undefined): number {
+    const { frames: max, minFrames } = this.layout;
+    if (frames === undefined) return max;
+    if (!Number.isInteger(frames) || frames < minFrames || frames > max)
+      throw new ArgumentError(`frames must be an integer in ${minFrames}..${max}` + (minFrames === max && max > 1 ? " (createSession's minBlockFrames allows smaller blocks)" : ''), 'ARGUMENT');
+    return frames;
   }
   /** Frames per block, latent channels/size, action vector size and the sampler's timesteps. */
   get layout(): SessionLayout {
@@ -509,9 +533,9 @@ export class Session {
     if (wait) await wait; // no await otherwise: the call is queued now, in order
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
-    const encoded = this.encode(actions, opts.geometry);
+    const encoded = this.encode(actions, opts.geometry, opts.frames);
     if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
-    const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ ...encoded, noise })));
+    const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ ...encoded, noise, frames: opts.frames })));
     const block = await this.attachFrames(toBlock(b, t0), opts, t0);
     block.latencyMs = performance.now() - t0;
     return block;
@@ -597,8 +621,8 @@ export class Session {
     await wrapAsync(() => this.#s.commit(x0, actions, opts.geometry));
     const frames: Frame[] = [];
     if (!opts.decode || !this.#decoder) return frames;
-    const { frames: F, channels: C, height: H, width: W } = this.layout;
-    await this.#decode(x0, F, C, H, W, (f) => frames.push(f));
+    const { channels: C, height: H, width: W } = this.layout;
+    await this.#decode(x0, x0.length / (C * H * W), C, H, W, (f) => frames.push(f));
     return frames;
   }
   /**
@@ -795,7 +819,7 @@ export class Model {
       : waits.map(() => null); // nothing to wait for: queued now, in order
     const run = items.flatMap((it, k) => (started[k] === null ? [k] : []));
     const t0 = performance.now();
-    const req = run.map((k) => ({ session: natives[k]!, ...items[k]!.session.encode(items[k]!.actions, items[k]!.geometry), noise: items[k]!.noise }));
+    const req = run.map((k) => ({ session: natives[k]!, ...items[k]!.session.encode(items[k]!.actions, items[k]!.geometry, items[k]!.frames), noise: items[k]!.noise, frames: items[k]!.frames }));
     const res = req.length > 0 ? await wrapAsync(() => this.#m.stepBatch(req)) : [];
     const out: (LatentBlock | WorldcastError)[] = started.map((e) => e as WorldcastError);
     await Promise.all(

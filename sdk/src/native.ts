@@ -44,7 +44,7 @@ export interface NativeSession {
   fork(opts?: { seed?: number | bigint }): Promise<NativeSession>;
   setSelection(sel: KvSelection): Promise<void>;
   kvPages(): KvPage[];
-  step(opts?: { actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[] }): Promise<NativeBlock>;
+  step(opts?: { actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[]; frames?: number }): Promise<NativeBlock>;
   probe(x: Float32Array, t: Float32Array, actions?: Float32Array, geometry?: Float32Array): Promise<Float32Array>;
   commit(x0: Float32Array, actions?: Float32Array, geometry?: Float32Array): Promise<void>;
   setPrompt(embedding: Float32Array): Promise<void>;
@@ -61,12 +61,13 @@ export interface NativeModel {
   config(): Record<string, unknown>;
   info(): ModelInfo;
   kvStats(): KvStats;
-  stepBatch(items: { session: NativeSession; actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[] }[]): Promise<({ block: NativeBlock } | { error: Error })[]>;
+  stepBatch(items: { session: NativeSession; actions?: Float32Array; geometry?: Float32Array; noise?: Float32Array[]; frames?: number }[]): Promise<({ block: NativeBlock } | { error: Error })[]>;
   commitBatch(sessions: NativeSession[]): Promise<{ committed: number; errors: (Error | null)[] }>;
   createSession(opts?: {
     seed?: number | bigint;
     kvDtype?: KvDType;
     foldCommit?: boolean;
+    minBlockFrames?: number;
     localAttnSize?: number;
     sinkSize?: number;
     latentHeight?: number;

@@ -18,8 +18,10 @@ export interface StageTimes {
 
 /** A session's block geometry: frames per block, latent channels and size, action vector size, the sampler's timesteps. */
 export interface SessionLayout {
-  /** Latent frames per block (config.json `num_frame_per_block`). */
+  /** Latent frames per block (config.json `num_frame_per_block`): the most a step takes. */
   frames: number;
+  /** The fewest latent frames a step takes (createSession's `minBlockFrames`; default `frames`). */
+  minFrames: number;
   /** Latent channels of a block (config.json `in_dim`, less the i2v mask and image channels). */
   channels: number;
   /** Latent frame height of this session. */

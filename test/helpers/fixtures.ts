@@ -13,7 +13,11 @@ export interface GoldenBlock {
   steps: number;
   probe: boolean;
   frame_start: number;
+  /** Latent frames of the block (absent in old fixtures: the case's block size). */
+  frames?: number;
   attended_frames: number[];
+  /** The frames the reference's cache holds before the block (what a block of the session's smallest size could attend to). */
+  held_frames?: number[];
   zero_actions: boolean;
 }
 
@@ -24,6 +28,8 @@ export interface GoldenCase {
   sink_size: number;
   /** Frames per block when the case runs the model with the `blockFrames` load option (null: the config's). */
   block_frames?: number | null;
+  /** A case of several block sizes: each block's frames, in one session of the config's blocks (minBlockFrames = the smallest). */
+  block_sizes?: number[] | null;
   num_blocks: number;
   blocks: GoldenBlock[];
 }

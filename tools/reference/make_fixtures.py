@@ -73,6 +73,9 @@ CASES = [
     ("window_sink", 6, 1, [0, 0, 0, 0, 0], 3, None),
     ("prompt_change", -1, 0, [0, 0, 1, 1, 0], 1, None),
     ("blocks_of_one", 6, 1, [0, 0, 0, 0, 0, 0, 0, 1, 1], 4, 1),
+    # a list: the block size of each block, in one session of the config's blocks that
+    # takes blocks down to the smallest of them (the engine's minBlockFrames + step({frames}))
+    ("mixed_blocks", 6, 1, [0, 0, 0, 0, 1, 1, 0, 0, 0], 5, [1, 1, 3, 2, 1, 3, 3, 1, 2]),
 ]
 
 
@@ -106,6 +109,10 @@ def write_model_dir(path, config, state_dict, dtype):
 
 def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block, block_frames=None):
     g = torch.Generator().manual_seed(1000 + case_index)
+    sizes = block_frames if isinstance(block_frames, list) else None
+    if sizes:
+        assert len(sizes) == len(prompts_per_block)
+        block_frames = None
     C, F = cfg["in_dim"], block_frames or cfg["num_frame_per_block"]
     H, Wd = cfg["latent_height"], cfg["latent_width"]
     n_act = W.action_dim(cfg["action"])
@@ -121,9 +128,11 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block,
     over = {"local_attn_size": L, "sink_size": S}
     if block_frames:
         over["num_frame_per_block"] = block_frames
-    rollout = W.Rollout(model, config=over)
+    rollout = W.Rollout(model, config=over, min_frames=min(sizes) if sizes else None)
     blocks_meta = []
     for b, p in enumerate(prompts_per_block):
+        if sizes:
+            F = sizes[b]
         if b == zero_block:
             actions = torch.zeros(F, n_act)
         else:
@@ -134,6 +143,7 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block,
         probe_x = torch.randn(C, F, H, Wd, generator=g)
         probe_t = torch.tensor(PROBE_T[:F], dtype=torch.float64)
         attended = rollout.kv.select(rollout.frame, F)
+        held = rollout.kv.committed_frames
         frame_start = rollout.frame
 
         tensors[f"block.{b}.actions"] = actions
@@ -150,7 +160,7 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block,
             tensors[f"block.{b}.fwd.{i}.t"] = fw["t"]
             tensors[f"block.{b}.fwd.{i}.v"] = fw["v"]
         tensors[f"block.{b}.x0"] = x0
-        blocks_meta.append({"prompt": p, "steps": steps, "probe": True, "frame_start": frame_start,
+        blocks_meta.append({"prompt": p, "steps": steps, "probe": True, "frame_start": frame_start, "frames": F, "held_frames": held,
                             "attended_frames": attended, "zero_actions": b == zero_block})
         print(f"  {name} block {b}: frames {frame_start}..{frame_start + F - 1} attends {attended} "
               f"prompt {p}  |v0|={trace[0]['v'].std():.3f} |x0|={x0.std():.3f} |probe v|={probe_v.std():.3f}")
@@ -160,6 +170,7 @@ def make_case(model, cfg, case_index, name, L, S, prompts_per_block, zero_block,
     tensors = {k: v.to(torch.float32) for k, v in tensors.items()}
     meta = {"name": name, "file": f"{name}.safetensors", "local_attn_size": L, "sink_size": S,
             "block_frames": block_frames,
+            "block_sizes": sizes,
             "num_blocks": len(prompts_per_block),
             "prompts": [{"index": i, "len": ln} for i, ln in enumerate(PROMPT_LENS)],
             "blocks": blocks_meta}

@@ -556,19 +556,26 @@ class Rollout:
     if not last: x = (1 - sigma_{i+1}) * x0 + sigma_{i+1} * noise[i+1].  Then one commit
     forward on x0 at t = context_noise for every frame (output discarded; no noise is
     added to x0 for it, even when context_noise > 0 - as upstream).
+
+    A block's size is its noise's (frames 1..num_frame_per_block; the engine's
+    `minBlockFrames` session): each block of F frames selects the window's
+    local_attn_size - sink - F frames before it, and the cache keeps what a block of
+    `min_frames` (default num_frame_per_block) could still select.
     """
 
-    def __init__(self, model, schedule=None, config=None):
+    def __init__(self, model, schedule=None, config=None, min_frames=None):
         cfg = full_config(dict(model.config, **(config or {})))
         self.model = model
         self.cfg = cfg
         self.schedule = schedule or FlowMatchSchedule.from_config(cfg)
         self.F = int(cfg["num_frame_per_block"])
+        self.min_F = int(min_frames or self.F)
+        assert 1 <= self.min_F <= self.F
         self.kv = model.new_kv_state(cfg["local_attn_size"], cfg["sink_size"])
         self.frame = 0
 
-    def _t(self, value):
-        return torch.full((self.F,), float(value), dtype=torch.float64)
+    def _t(self, value, F=None):
+        return torch.full((F or self.F,), float(value), dtype=torch.float64)
 
     @torch.no_grad()
     def probe(self, x, t, context, actions=None):
@@ -584,19 +591,21 @@ class Rollout:
         assert len(noise) >= len(steps)
         dt = self.model.dtype
         x = torch.as_tensor(noise[0]).to(dt)
+        F = x.shape[1]
+        assert self.min_F <= F <= self.F, f"a block of {F} frames; this rollout takes {self.min_F}..{self.F}"
         x0 = None
         for i, tv in enumerate(steps):
-            t = self._t(tv)
+            t = self._t(tv, F)
             v = self.model.forward_block(x, t, self.frame, context, actions, self.kv, commit=False)
             if trace is not None:
                 trace.append({"x": x.clone(), "t": t.clone(), "v": v.clone()})
             x0 = x - sig[i] * v
             if i + 1 < len(steps):
                 x = (1 - sig[i + 1]) * x0 + sig[i + 1] * torch.as_tensor(noise[i + 1]).to(dt)
-        self.model.forward_block(x0, self._t(self.cfg["context_noise"]), self.frame, context, actions,
+        self.model.forward_block(x0, self._t(self.cfg["context_noise"], F), self.frame, context, actions,
                                  self.kv, commit=True)
-        self.frame += self.F
-        self.kv.prune(self.frame, self.F)
+        self.frame += F
+        self.kv.prune(self.frame, self.min_F)
         return x0
 
 
