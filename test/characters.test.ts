@@ -169,8 +169,8 @@ describe('a room conditions each player on the characters physics has in front o
   beforeAll(async () => {
     engine = await WorldEngine.load({ modelDir: pjoin(fixtures, 'tiny_geometry'), decoderDir: pjoin(fixtures, 'taehv_tiny'), threads: 1 });
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
-    server.define('line', SeeingRoom, { engine, level: lineUp, auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, reconnectGraceSeconds: 0 });
-    server.define('walkers', SeeingRoom, { engine, level: { ...lineUp, walkers: [{ path: [[-3, -3], [3, -3]] }] }, auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, reconnectGraceSeconds: 0 });
+    server.define('line', SeeingRoom, { engine, level: lineUp, auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, blockFrames: 3, reconnectGraceSeconds: 0 });
+    server.define('walkers', SeeingRoom, { engine, level: { ...lineUp, walkers: [{ path: [[-3, -3], [3, -3]] }] }, auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, blockFrames: 3, reconnectGraceSeconds: 0 });
     server.define('weather', WorldRoom, { engine: await WorldEngine.load({ modelDir: pjoin(fixtures, 'tiny'), threads: 1 }), auth: { secret: SECRET }, tickRate: 50, ticksPerBlock: 3, prompt: 'day', promptEncoder: { encode: () => new Float32Array(32).fill(0.1) } });
     const port = await freePort();
     await server.listen(port, '127.0.0.1');

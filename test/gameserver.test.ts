@@ -216,6 +216,7 @@ describe('WorldRoom over loopback', () => {
   let geoEngine: WorldEngine;
   let namedEngine: WorldEngine;
   let singleEngine: WorldEngine;
+  let adaptEngine: WorldEngine & { load: (windowMs?: number) => number };
   let server: Server;
   let colyseus: ColyseusTestServer;
   let sdk: ColyseusSDK;
@@ -224,6 +225,7 @@ describe('WorldRoom over loopback', () => {
   const base: WorldRoomOptions = {
     tickRate: 50,
     ticksPerBlock: 3,
+    blockFrames: 3, // these tests read whole 3-frame blocks; 'auto' has its own tests below
     auth: { secret: SECRET },
     reconnectGraceSeconds: 1,
     maxMessagesPerSecond: 60,
@@ -266,6 +268,7 @@ describe('WorldRoom over loopback', () => {
     namedEngine = await WorldEngine.load({ modelDir: namedDir, threads: 1 }); // the decoder its config names
     geoEngine = await WorldEngine.load({ modelDir: geoDir, decoderDir, threads: 1 });
     singleEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1, blockFrames: 1 });
+    adaptEngine = await WorldEngine.load({ modelDir: tinyDir, decoderDir, threads: 1 });
 
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
     server.define('world', WorldRoom, { ...base, engine });
@@ -279,11 +282,12 @@ describe('WorldRoom over loopback', () => {
     server.define('named', WorldRoom, { ...base, engine: namedEngine });
     server.define('lean', WorldRoom, { ...base, engine: geoEngine, frameActions: false });
     server.define('faulty', FaultyRoom, { ...base, engine });
-    server.define('single', WorldRoom, { ...base, engine: singleEngine, ticksPerBlock: 1 });
+    server.define('single', WorldRoom, { ...base, engine: singleEngine, ticksPerBlock: 1, blockFrames: 'auto' });
     const { ticksPerBlock: _, ...derived } = base;
-    server.define('single-derived', WorldRoom, { ...derived, engine: singleEngine, latentFrameSeconds: 0.1 });
+    server.define('single-derived', WorldRoom, { ...derived, engine: singleEngine, latentFrameSeconds: 0.1, blockFrames: 1 });
     // Fat frames (64 KiB each) fill a paused client's socket quickly.
     const padded = { name: 'padded', encode: (rgb: Uint8Array) => Buffer.alloc(64 * 1024, rgb[0]) };
+    server.define('adaptive', WorldRoom, { ...base, engine: adaptEngine, blockFrames: 'auto', blockSizer: { holdMs: 100, windowMs: 300 } });
     server.define('fat', WorldRoom, { ...base, engine, codec: padded, backpressureBytes: 256 * 1024, maxBufferedBytes: 2 * 1024 * 1024 });
     const port = await freePort();
     await server.listen(port, '127.0.0.1');
@@ -300,6 +304,7 @@ describe('WorldRoom over loopback', () => {
     geoEngine?.close();
     namedEngine?.close();
     singleEngine?.close();
+    adaptEngine?.close();
     rmSync(stagDir, { recursive: true, force: true });
     rmSync(namedDir, { recursive: true, force: true });
   });
@@ -321,6 +326,33 @@ describe('WorldRoom over loopback', () => {
     const state = c.room.state as { players: Map<string, { view: string; connected: boolean }>; mode: string };
     expect(state.mode).toBe('private');
     expect(state.players.get(c.room.sessionId)!.view).toBe(w.view);
+    await c.room.leave();
+  });
+
+  it("blockFrames 'auto': 1-frame blocks while the engine has room, the model's 3 when it is busy, back when it frees", async () => {
+    const c = await join('adaptive', 'ada');
+    await until(() => c.frames.filter((h) => h.block > 0).length >= 12, '12 frames');
+    const w = msgs<{ framesPerBlock: number; minFramesPerBlock: number; frameMs: number }>(c, 'welcome')[0]!;
+    expect([w.framesPerBlock, w.minFramesPerBlock]).toEqual([3, 1]);
+    expect(w.frameMs).toBeCloseTo(60 / 3 / 4, 6); // 3 ticks at 50 Hz per 3 latent frames, 4 decoded frames each
+    // idle tiny engine: every block one latent frame (4 decoded; the stream trims 3 at its start)
+    const blocks = () => [...new Map(c.frames.map((h) => [h.block, h.frames])).entries()];
+    expect(blocks().slice(1).every(([, n]) => n === 4), JSON.stringify(blocks())).toBe(true);
+    // a busy engine (its measured load above `high`): blocks grow to the model's 3 frames
+    const real = adaptEngine.load.bind(adaptEngine);
+    try {
+      adaptEngine.load = () => 0.95;
+      await until(() => blocks().some(([, n]) => n === 12), 'a 3-frame block');
+      const grown = blocks().find(([, n]) => n === 12)![0];
+      expect(blocks().some(([b, n]) => b < grown && n === 8), 'one frame at a time: 1, 2, then 3').toBe(true);
+      adaptEngine.load = () => 0.1;
+      await until(() => blocks().some(([b, n]) => b > grown && n === 4), 'back to 1-frame blocks');
+    } finally {
+      adaptEngine.load = real;
+    }
+    expectInOrder(c.frames);
+    const view = [...serverRoom(c)['views'].values()][0]!;
+    expect(view.session.layout.minFrames).toBe(1);
     await c.room.leave();
   });
 

@@ -22,8 +22,8 @@ export interface DeliveryOptions {
   backpressureBytes: number;
   /** ... and none above this. */
   maxBufferedBytes: number;
-  /** World time one block stands for (s): its frames leave spaced over it. 0 = send at once. */
-  blockSeconds: number;
+  /** World time one latent frame stands for (s): a block's frames leave spaced over its frames' time. 0 = send at once. */
+  latentFrameSeconds: number;
   /** Debug: frame 0 of a block carries its action rows (at most {@link MAX_HEADER_ACTIONS} numbers). */
   frameActions: boolean;
   /** Width of an action row. */
@@ -32,6 +32,8 @@ export interface DeliveryOptions {
   framesPerLatent: number;
   /** Frames a decoder stream drops at its start (its `frames_to_trim`; 0 without a decoder). */
   framesTrimmed: number;
+  /** Told each decode's milliseconds (the engine's load: {@link WorldEngine.noteDecode}). */
+  onDecode?: (ms: number) => void;
 }
 
 /** Encoded frames of one decode. */
@@ -84,7 +86,7 @@ export class FrameDelivery {
     // What the block decodes to: its latent frames × the decoder's frames per latent frame,
     // less those the stream trims at its start (the view's first block).
     const n = b.frames * this.#o.framesPerLatent - (v.blocksDelivered++ === 0 ? this.#o.framesTrimmed : 0);
-    const interval = (this.#o.blockSeconds * 1000) / (b.frames * this.#o.framesPerLatent);
+    const interval = (this.#o.latentFrameSeconds * 1000) / this.#o.framesPerLatent;
     v.pendingDeliveries++;
     v.chain = v.chain
       .then(() => this.#send(v, meta, parts, n, interval))
@@ -112,7 +114,11 @@ export class FrameDelivery {
       // Latent frame f of the (C, F, H, W) block, as a (C, 1, H, W) one.
       const one = new Float32Array(b.channels * plane);
       for (let c = 0; c < b.channels; c++) one.set(b.latents.subarray((c * b.frames + f) * plane, (c * b.frames + f + 1) * plane), c * plane);
-      const decoded = previous.then(() => stream.decode(one, 1, b.height, b.width));
+      const decoded = previous.then(async () => {
+        const d = await stream.decode(one, 1, b.height, b.width);
+        this.#o.onDecode?.(d.seconds * 1000);
+        return d;
+      });
       previous = decoded;
       parts.push(decoded.then((d) => encode(d.frames, d.width, d.height)));
     }

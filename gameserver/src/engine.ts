@@ -118,6 +118,8 @@ export class WorldEngine implements MetricsSource {
   #scheduled = false;
   #closed = false;
   readonly #stats = { batches: 0, blocks: 0, errors: 0, maxBatch: 0, busySeconds: 0 };
+  /** Recent busy spans of the engine thread: [end (ms, performance.now), duration (ms)], oldest first. */
+  readonly #busy: [number, number][] = [];
 
   constructor(model: Model, decoder: Decoder | null, opts: { maxBatch?: number } = {}) {
     this.model = model;
@@ -213,7 +215,9 @@ export class WorldEngine implements MetricsSource {
       await new Promise((r) => setImmediate(r));
       if (this.#queue.length === 0) await this.#commit(batch);
     } finally {
-      this.#stats.busySeconds += (performance.now() - t0) / 1000;
+      const t1 = performance.now();
+      this.#stats.busySeconds += (t1 - t0) / 1000;
+      this.#noteBusy(t1, t1 - t0);
       this.#running = false;
       this.#schedule();
     }
@@ -289,6 +293,32 @@ export class WorldEngine implements MetricsSource {
       worldMetrics.blockErrors.inc();
       p.reject(r);
     } else p.resolve(r);
+  }
+
+  /**
+   * A decode the rooms ran (ms). The decoder runs on the model's engine thread unless it
+   * was given threads of its own, so its decodes and the steps share that thread's time.
+   */
+  noteDecode(ms: number): void {
+    if (ms > 0) this.#noteBusy(performance.now(), ms);
+  }
+
+  #noteBusy(end: number, ms: number): void {
+    this.#busy.push([end, ms]);
+    while (this.#busy.length > 0 && this.#busy[0]![0] < end - 10_000) this.#busy.shift();
+  }
+
+  /**
+   * The share of the last `windowMs` the engine was busy: its batched steps and commits,
+   * and the decodes the rooms reported ({@link noteDecode}); up to 1 and more when decodes
+   * ran on a thread of their own. What a room's {@link BlockSizer} sizes its blocks by.
+   */
+  load(windowMs = 2000): number {
+    const now = performance.now();
+    const from = now - windowMs;
+    let busy = 0;
+    for (const [end, ms] of this.#busy) if (end > from) busy += Math.min(ms, end - from);
+    return busy / windowMs;
   }
 
   get stats(): EngineStats {

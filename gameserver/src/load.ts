@@ -8,7 +8,7 @@
  *
  *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
  *                   [--url ws://127.0.0.1:2567 --secret S]   (default: start a server child)
- *                   [--max-batch N] [--block-frames N] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared]
+ *                   [--max-batch N] [--block-frames auto|N] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared]
  *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
 import type { ChildProcess } from 'node:child_process';
@@ -38,6 +38,8 @@ interface Sim {
   /** Every byte received on the socket after joining: WebSocket frame headers + message data. */
   wireBytes: number;
   firstFrameAt: number;
+  /** Decoded frames of each block seen (by block index). */
+  blockFrames: Map<number, number>;
   lastFrameAt: number;
   latencies: number[];
   sent: Map<number, number>;
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
+    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--block-frames auto|N] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
     return;
   }
   const nClients = Math.min(MAX_CLIENTS, Math.max(1, Number(values.clients) | 0));
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
   const joinErrors: string[] = [];
   for (let i = 0; i < nClients; i++) {
     const sim: Sim = {
-      id: i, room: null, frames: 0, bytes: 0, headerBytes: 0, wireBytes: 0, firstFrameAt: 0, lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
+      id: i, room: null, frames: 0, bytes: 0, headerBytes: 0, wireBytes: 0, firstFrameAt: 0, blockFrames: new Map(), lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
       lastMeasured: 0, lastSeq: -1, gaps: 0, droppedByServer: 0, errors: [], left: false,
     };
     sims.push(sim);
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
         sim.headerBytes += b.length - payload.length;
         if (sim.lastSeq >= 0 && header.seq > sim.lastSeq + 1) sim.gaps += header.seq - sim.lastSeq - 1;
         sim.lastSeq = header.seq;
+        sim.blockFrames.set(header.block, header.frames);
         sim.droppedByServer = header.dropped;
         // Every input up to the block's newest one is now visible: its latency ends here.
         for (let k = sim.lastMeasured + 1; k <= header.input; k++) {
@@ -218,6 +221,9 @@ async function main(): Promise<void> {
     `bytes received per client: ${(wire / Math.max(1, live.length) / elapsed / 1024).toFixed(1)} KiB/s in all; per frame ${(wire / frames).toFixed(0)} B on the wire = ` +
       `${(pay / frames).toFixed(0)} B payload + ${(hdr / frames).toFixed(0)} B envelope header + ${((wire - pay - hdr) / frames).toFixed(0)} B WebSocket/Colyseus framing and other messages`,
   );
+  const sizes = new Map<number, number>();
+  for (const s of live) for (const [b, n] of s.blockFrames) if (b > 0) sizes.set(n, (sizes.get(n) ?? 0) + 1);
+  console.log(`blocks by decoded frames (all clients, the first block of each view left out): ${[...sizes].sort((a, b) => a[0] - b[0]).map(([n, c]) => `${n}: ${c}`).join(', ')}`);
   console.log(`dropped frames (server backpressure): ${sims.reduce((a, s) => a + s.droppedByServer, 0)}; sequence gaps seen: ${sims.reduce((a, s) => a + s.gaps, 0)}`);
   if (startStats && endStats) {
     console.log(`server RSS: start ${mb(startStats.server.rss)}, end ${mb(endStats.server.rss)}; samples ${rss.map(mb).join(', ')}`);

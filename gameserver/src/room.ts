@@ -27,6 +27,7 @@ import { FrameDelivery } from './delivery.js';
 import { log, worldMetrics } from './metrics.js';
 import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
+import { BlockSizer, type SizerOptions } from './block_size.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
 import { PhysicsWorld, type CharacterParams, type TickMotion } from '../../world/src/physics.js';
 import { CHARACTER_COLORS, type CharacterShape } from '../../world/src/render.js';
@@ -54,8 +55,18 @@ export interface WorldRoomOptions {
   tickRate?: number;
   /** Game time one latent frame stands for (s); a block is submitted every frames × this (default: 1 / the model's `latent_fps`, else 0.25). */
   latentFrameSeconds?: number;
-  /** Override: ticks between blocks of a view. */
+  /** Override: ticks between blocks of a view (of the model's block size; smaller blocks take their share). */
   ticksPerBlock?: number;
+  /**
+   * Latent frames per block. 'auto' (default, where the model's sessions take blocks of
+   * several sizes, {@link Model.minBlockFrames}): each block takes the fewest frames the
+   * engine keeps up with ({@link BlockSizer}) — 1-frame blocks, the least wait for an
+   * input, while the engine has room; up to the model's block when it is busy (more
+   * players). A number: blocks of that many frames, from the model's smallest to its block.
+   */
+  blockFrames?: number | 'auto';
+  /** The 'auto' block sizer's thresholds (see {@link SizerOptions}). */
+  blockSizer?: SizerOptions;
   /** Blocks of a view stepped but not yet sent before it waits (default 2). */
   maxPendingDeliveries?: number;
   /** Options of each world session (default: the model's window, or 12 recent + 3 sink frames for global-attention models). */
@@ -103,7 +114,7 @@ export interface WorldRoomOptions {
   patchRate?: number;
 }
 
-type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits' | 'frameActions'>> & {
+type Resolved = Required<Omit<WorldRoomOptions, 'engine' | 'model' | 'level' | 'auth' | 'session' | 'prompt' | 'promptEncoder' | 'codec' | 'conditioning' | 'character' | 'ticksPerBlock' | 'jpegQuality' | 'limits' | 'frameActions' | 'blockFrames' | 'blockSizer'>> & {
   prompt: string | undefined;
   session: Omit<SessionOptions, 'prompt'>;
   limits: IdentityLimits | null;
@@ -124,9 +135,12 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected options!: Resolved;
   protected conditioningParams!: ConditioningParams;
   protected actionSpace: ActionSpace | null = null;
-  /** Latent frames per block. */
+  /** Latent frames of the model's block: the most a block takes. */
   protected framesPerBlock = 1;
+  /** Ticks of world time a block of framesPerBlock frames stands for. */
   protected ticksPerBlock = 1;
+  /** The size of the room's blocks (fixed, or chosen block by block: the blockFrames option). */
+  protected sizer!: BlockSizer;
   protected readonly players = new Map<string, PlayerRecord>();
   protected readonly views = new Map<string, WorldView>();
   /** The level's scripted walkers (NPCs), moved every tick through the character controller. */
@@ -197,12 +211,19 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     checkGeometrySpace(cfg.action);
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
+    const bf = o.blockFrames ?? 'auto';
+    if (bf !== 'auto' && !(Number.isInteger(bf) && bf >= model.minBlockFrames && bf <= this.framesPerBlock))
+      throw new Error(`WorldRoom: blockFrames must be 'auto' or an integer in ${model.minBlockFrames}..${this.framesPerBlock} for this model, not ${describeValue(bf)}`);
+    this.sizer = bf === 'auto' ? new BlockSizer(model.minBlockFrames, this.framesPerBlock, o.blockSizer) : new BlockSizer(bf, bf);
+    // sessions take blocks down to the sizer's smallest (their KV pages keep what it reaches)
+    if (this.sizer.min < this.framesPerBlock) this.options.session = { minBlockFrames: this.sizer.min, ...this.options.session };
     const actionWidth = cfg.action && cfg.action.mode === 'additive' ? actionSize(cfg.action) : 0;
     this.delivery = new FrameDelivery({
       codec: this.codec,
       backpressureBytes: this.options.backpressureBytes,
       maxBufferedBytes: this.options.maxBufferedBytes,
-      blockSeconds: this.#blockMs / 1000,
+      latentFrameSeconds: this.#frameMs / 1000,
+      onDecode: (ms) => this.engine.noteDecode(ms),
       frameActions: o.frameActions === true,
       actionWidth,
       framesPerLatent: this.engine.decoder?.config.t_upscale ?? 1,
@@ -441,6 +462,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       tickRate: this.options.tickRate,
       ticksPerBlock: this.ticksPerBlock,
       framesPerBlock: this.framesPerBlock,
+      // blocks of minFramesPerBlock..framesPerBlock latent frames; each frame stands for frameMs of world time
+      minFramesPerBlock: this.sizer.min,
+      frameMs: this.#frameMs / (this.engine.decoder?.config.t_upscale ?? 1),
       latent: { height: cfg.latent_height, width: cfg.latent_width },
       decoder: this.engine.decoder !== null,
       codec: this.codec.name,
@@ -560,31 +584,32 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     // first frame would be due — so it carries the newest input. Views of the room share one
     // block grid and one lead (the longest), so they come due in the same tick and their
     // blocks share one batched step.
-    let lead = 0;
-    for (const v of this.views.values()) if (!v.ended && !v.closed && v.watched) lead = Math.max(lead, this.#leadMs(v));
     const now = nowMs();
+    const frames = this.sizer.next(this.engine.load(this.sizer.windowMs), now);
+    let lead = 0;
+    for (const v of this.views.values()) if (!v.ended && !v.closed && v.watched) lead = Math.max(lead, this.#leadMs(v, frames));
     for (const v of this.views.values()) {
       if (v.ended || v.closed) continue;
       if (v.kind === 'shared' && (!v.driver || !v.driver.connected)) this.#setDriver(v, this.#firstConnected(v));
       if (!v.watched) continue;
       if (v.busy || v.pendingDeliveries >= this.options.maxPendingDeliveries) continue;
-      if (v.clock === 0 || now >= v.clock - lead) this.#submit(v);
+      if (v.clock === 0 || now >= v.clock - lead) this.#submit(v, frames);
     }
   }
 
-  /** World time of one block (ms). */
-  get #blockMs(): number {
-    return (this.ticksPerBlock / this.options.tickRate) * 1000;
+  /** World time of one latent frame (ms): a block of F frames stands for F of them. */
+  get #frameMs(): number {
+    return (this.ticksPerBlock / this.options.tickRate / this.framesPerBlock) * 1000;
   }
 
-  /** How long before its first frame is due a view's block must be submitted (ms). */
-  #leadMs(v: WorldView): number {
-    return WorldView.estimate(v.stepTimes) + WorldView.estimate(v.decodeTimes) + 500 / this.options.tickRate;
+  /** How long before its first frame is due a view's block of `frames` frames must be submitted (ms). */
+  #leadMs(v: WorldView, frames: number): number {
+    return v.stepEstimate(frames) + WorldView.estimate(v.decodeTimes) + 500 / this.options.tickRate;
   }
 
-  /** The first point of the room's block grid at or after `t` (ms). */
+  /** The first point of the room's frame grid at or after `t` (ms). */
   #onGrid(t: number): number {
-    const ms = this.#blockMs;
+    const ms = this.#frameMs;
     return this.#epoch + Math.ceil((t - this.#epoch) / ms - 1e-6) * ms;
   }
 
@@ -608,7 +633,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
     const view = this.conditioningParams.view;
     const params = view && this.actionSpace?.geometry ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(v.driver) } } : this.conditioningParams;
-    return motionToConditioning(ticks, this.framesPerBlock, this.actionSpace, params, v.driver?.character?.pose());
+    return motionToConditioning(ticks, v.blockFrames, this.actionSpace, params, v.driver?.character?.pose());
   }
 
   /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there) and the walkers. */
@@ -627,7 +652,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
   /** Called when a block is submitted, with its conditioning. Default: nothing. */
   protected onBlockSubmitted(_v: WorldView, _meta: BlockMeta): void {}
 
-  #submit(v: WorldView): void {
+  #submit(v: WorldView, frames: number): void {
+    v.blockFrames = frames;
     const driver = v.driver;
     const ticks = driver ? driver.motion.splice(0) : [];
     for (const s of v.subscribers) if (s !== driver) s.motion.length = 0;
@@ -652,7 +678,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     };
     let item: BatchItem;
     try {
-      item = { session: v.session, actions: conditioning.encoded, geometry: conditioning.geometry, ...this.stepOptions(v, meta) };
+      item = { session: v.session, actions: conditioning.encoded, geometry: conditioning.geometry, frames, ...this.stepOptions(v, meta) };
       this.onBlockSubmitted(v, meta);
     } catch (e) {
       this.#endView(v, e);
@@ -673,7 +699,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     v.busy = false;
     if (v.closed || v.ended) return;
     const now = nowMs();
-    WorldView.record(v.stepTimes, now - v.callSubmittedAt);
+    v.recordStep(b.frames || v.blockFrames, now - v.callSubmittedAt);
+    if (b.frames > 0) this.sizer.record(b.frames, b.seconds);
     // The block that came out is the oldest in flight (the one just submitted, for the block
     // loop); a staggered-schedule model returns none while its pipeline fills.
     v.inFlight.push(submitted);
@@ -686,8 +713,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     // rather than losing a whole block period — or, for its first block or a view more than a
     // block behind, as soon as it can be decoded, on the room's block grid.
     const ready = now + WorldView.estimate(v.decodeTimes);
-    meta.dueAt = v.clock > 0 && ready <= v.clock + this.#blockMs ? v.clock : this.#onGrid(ready);
-    v.clock = meta.dueAt + this.#blockMs;
+    const span = b.frames * this.#frameMs;
+    meta.dueAt = v.clock > 0 && ready <= v.clock + span ? v.clock : this.#onGrid(ready);
+    v.clock = meta.dueAt + span;
     v.state.latentFrames = b.frameStart + b.frames;
     this.delivery.enqueue(v, meta, b, (e: unknown) => this.#endView(v, e));
   }

@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames auto|N]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -313,6 +313,7 @@ async function main(): Promise<void> {
   const secret = values.secret ?? process.env.WORLDCAST_SECRET ?? randomBytes(24).toString('base64url');
   const auth: WorldRoomOptions['auth'] = values['no-auth'] ? false : { secret };
   const codec = values.codec as WorldRoomOptions['codec'];
+  const blockFrames = blockFramesArg(values['block-frames']);
   const ws = await startWorldServer({
     port: Number(values.port),
     host: values.host,
@@ -324,9 +325,8 @@ async function main(): Promise<void> {
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
       weights: weightsArg(values.weights),
       decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'), // default: the engine's
-      blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
     },
-    rooms: { world: { mode, auth, codec }, 'world-shared': { mode: 'shared', auth, codec } },
+    rooms: { world: { mode, auth, codec, blockFrames }, 'world-shared': { mode: 'shared', auth, codec, blockFrames } },
     gracefullyShutdown: true,
     redis: values.redis,
     publicAddress: values['public-address'],
@@ -345,6 +345,14 @@ async function main(): Promise<void> {
     if (generated) console.log(`auth: HMAC secret (generated; set WORLDCAST_SECRET to fix it): ${secret}`);
     console.log(`a token to join with (1 h): ${signToken(secret, { sub: 'dev', ttlSeconds: 3600 })}`);
   }
+}
+
+/** The --block-frames flag: 'auto' (the rooms' default: the fewest frames the engine keeps up with) or a fixed size. */
+function blockFramesArg(v: string | undefined): WorldRoomOptions['blockFrames'] {
+  if (v === undefined || v === 'auto') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--block-frames must be auto or a positive integer, not ${v}`);
+  return n;
 }
 
 /** The --weights flag: the linear layers' storage (default: the engine's, defaultServerWeights). */

@@ -104,9 +104,28 @@ export class WorldView {
   clock = 0;
   /** When the engine call now running was submitted (ms). */
   callSubmittedAt = 0;
-  /** Recent engine-call times, and stepped → first frame decoded and encoded (ms), newest last. */
-  readonly stepTimes: number[] = [];
+  /** Latent frames of the block being submitted (the room's block size then). */
+  blockFrames = 1;
+  /** Recent engine-call times by block size, and stepped → first frame decoded and encoded (ms), newest last. */
+  readonly stepTimes = new Map<number, number[]>();
   readonly decodeTimes: number[] = [];
+  /** An engine call of a block of `frames` frames took `ms`. */
+  recordStep(frames: number, ms: number): void {
+    const w = this.stepTimes.get(frames) ?? [];
+    WorldView.record(w, ms);
+    this.stepTimes.set(frames, w);
+  }
+  /** What an engine call of a block of `frames` frames will take (the nearest measured size's when this one is not yet; 0: none). */
+  stepEstimate(frames: number): number {
+    let best: number[] | undefined;
+    let dist = Infinity;
+    for (const [f, w] of this.stepTimes)
+      if (w.length > 0 && (Math.abs(f - frames) < dist || (Math.abs(f - frames) === dist && f > frames))) {
+        best = w;
+        dist = Math.abs(f - frames);
+      }
+    return best ? WorldView.estimate(best) : 0;
+  }
   /** Record a time in a bounded window of recent ones. */
   static record(window: number[], ms: number): void {
     window.push(ms);

@@ -717,6 +717,15 @@ export class Model {
     const c = this.config;
     return c.model_type !== 'i2v' && !c.image_latent && c.action?.mode !== 'matrix_game';
   }
+  /**
+   * The smallest block a session of this model may step (createSession's `minBlockFrames`):
+   * 1 for the block loop of additive, t2v and i2v models; the model's block for Matrix-Game
+   * actions and staggered schedules.
+   */
+  get minBlockFrames(): number {
+    const c = this.config;
+    return c.action?.mode === 'matrix_game' || c.schedule?.type === 'staggered' ? c.num_frame_per_block : 1;
+  }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): ModelInfo {
     return this.#m.info();

@@ -47,7 +47,11 @@ interface Welcome {
   view: string;
   tickRate: number;
   ticksPerBlock: number;
+  /** Latent frames of the model's block; blocks take minFramesPerBlock..framesPerBlock of them. */
   framesPerBlock: number;
+  minFramesPerBlock?: number;
+  /** World time of one decoded frame (ms). */
+  frameMs?: number;
   decoder: boolean;
   codec: string;
   /** The model's prompt vocabulary (empty: any text). */
@@ -106,8 +110,8 @@ let showProfile = false;
 
 // ------------------------------------------------------------------ drawing
 //
-// The server sends a block's frames together (a block stands for ticksPerBlock / tickRate
-// seconds of game time). Frames are decoded as they arrive, in order (raw RGB → ImageData,
+// The server sends a block's frames paced over its game time (each frame stands for the
+// welcome's frameMs; blocks vary in size). Frames are decoded as they arrive, in order (raw RGB → ImageData,
 // JPEG → createImageBitmap), and shown paced over the block's game time. Nothing stale
 // piles up: at most one block's worth of frames waits; older ones are skipped (counted),
 // frames whose decode has not started while newer ones are that far ahead are not decoded,
@@ -212,9 +216,10 @@ function dropReady(): void {
   for (const r of ready.splice(0)) if (r.image instanceof ImageBitmap) r.image.close();
 }
 
-/** Milliseconds between frames: the block's game time over its frames. */
+/** Milliseconds between frames: the world time of one frame (blocks vary in size). */
 function frameInterval(h: FrameHeader): number {
   const w = live.welcome;
+  if (w?.frameMs) return w.frameMs;
   const blockMs = w ? (1000 * w.ticksPerBlock) / w.tickRate : 750;
   return blockMs / Math.max(1, h.frames);
 }
