@@ -63,6 +63,11 @@ describe('GET /metrics', () => {
     expect(m.get('worldcast_batches_total')! - m.get('worldcast_step_seconds_count')!).toBeLessThanOrEqual(1); // one may be running
     expect(m.get('worldcast_batches_total')).toBeGreaterThanOrEqual(blocks);
     expect(m.get('worldcast_decode_seconds_count')).toBeGreaterThanOrEqual(blocks);
+    expect(m.get('worldcast_block_frames_count')).toBeGreaterThanOrEqual(blocks);
+    expect(m.get('worldcast_block_frames_sum')).toBeGreaterThanOrEqual(m.get('worldcast_block_frames_count')!); // ≥ 1 frame a block
+    const load = m.get(`worldcast_engine_load${model}`)!;
+    expect(load).toBeGreaterThan(0); // it has been stepping and decoding
+    expect(load).toBeLessThan(2);
     expect(m.get('worldcast_input_to_frame_seconds_count')).toBeGreaterThan(0);
     expect(m.get('worldcast_input_to_frame_seconds_bucket{le="+Inf"}')).toBe(m.get('worldcast_input_to_frame_seconds_count'));
     expect(m.get('worldcast_frames_sent_total')).toBeGreaterThanOrEqual(received);

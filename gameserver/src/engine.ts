@@ -135,7 +135,7 @@ export class WorldEngine implements MetricsSource {
   /** @internal The gauges of the process metrics (read when they are scraped). */
   sample(): ReturnType<MetricsSource['sample']> {
     const kv = this.model.closed ? null : this.model.kvStats();
-    return { sessions: kv?.sessions ?? 0, kvUsedBytes: kv?.usedBytes ?? 0, kvReservedBytes: kv?.reservedBytes ?? 0, kvBudgetBytes: kv?.budgetBytes ?? 0, queued: this.#queue.length };
+    return { sessions: kv?.sessions ?? 0, kvUsedBytes: kv?.usedBytes ?? 0, kvReservedBytes: kv?.reservedBytes ?? 0, kvBudgetBytes: kv?.budgetBytes ?? 0, queued: this.#queue.length, load: this.load() };
   }
 
   /** Load a model and its decoder (the model's own: closed with it). */

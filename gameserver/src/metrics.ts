@@ -13,7 +13,7 @@ export interface MetricsSource {
   /** A label for this source (e.g. the model directory). */
   readonly metricsLabel: string;
   /** Current values. */
-  sample(): { sessions: number; kvUsedBytes: number; kvReservedBytes: number; kvBudgetBytes: number; queued: number };
+  sample(): { sessions: number; kvUsedBytes: number; kvReservedBytes: number; kvBudgetBytes: number; queued: number; load: number };
 }
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5];
@@ -25,6 +25,7 @@ export class WorldMetrics {
   readonly blockErrors = new Counter({ name: 'worldcast_block_errors_total', help: 'Blocks whose step failed', registers: [this.registry] });
   readonly batches = new Counter({ name: 'worldcast_batches_total', help: 'Batched steps (stepMany calls)', registers: [this.registry] });
   readonly stepSeconds = new Histogram({ name: 'worldcast_step_seconds', help: 'Wall time of one batched step (all its blocks)', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly blockFrames = new Histogram({ name: 'worldcast_block_frames', help: "Latent frames of one stepped block (a room's 'auto' block size follows the engine's load)", buckets: [1, 2, 3, 4, 6, 8, 16], registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'worldcast_batch_size', help: 'Blocks in one batched step', buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32], registers: [this.registry] });
   readonly commitSeconds = new Histogram({ name: 'worldcast_commit_seconds', help: 'Wall time of one batched eager commit (the commit passes of the previous batch, run while the engine idles)', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly decodeSeconds = new Histogram({ name: 'worldcast_decode_seconds', help: 'Decode time of one block on its view stream (queued to decoded)', buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -55,6 +56,7 @@ export class WorldMetrics {
     new Gauge({ name: 'worldcast_kv_used_bytes', help: 'KV pool bytes in use', labelNames: ['model'] as const, registers: [this.registry], collect: read((s) => s.kvUsedBytes) });
     new Gauge({ name: 'worldcast_kv_reserved_bytes', help: 'KV pool bytes reserved by admitted sessions and not yet used', labelNames: ['model'] as const, registers: [this.registry], collect: read((s) => s.kvReservedBytes) });
     new Gauge({ name: 'worldcast_kv_budget_bytes', help: 'KV pool byte budget', labelNames: ['model'] as const, registers: [this.registry], collect: read((s) => s.kvBudgetBytes) });
+    new Gauge({ name: 'worldcast_engine_load', help: "Share of the last 2 s the engine thread was busy (steps, commits, the decodes on it): what 'auto' block sizes follow", labelNames: ['model'] as const, registers: [this.registry], collect: read((s) => s.load) });
     new Gauge({ name: 'worldcast_blocks_queued', help: 'Blocks waiting for the next batched step', labelNames: ['model'] as const, registers: [this.registry], collect: read((s) => s.queued) });
   }
 

@@ -700,7 +700,10 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (v.closed || v.ended) return;
     const now = nowMs();
     v.recordStep(b.frames || v.blockFrames, now - v.callSubmittedAt);
-    if (b.frames > 0) this.sizer.record(b.frames, b.seconds);
+    if (b.frames > 0) {
+      this.sizer.record(b.frames, b.seconds);
+      worldMetrics.blockFrames.observe(b.frames);
+    }
     // The block that came out is the oldest in flight (the one just submitted, for the block
     // loop); a staggered-schedule model returns none while its pipeline fills.
     v.inFlight.push(submitted);
