@@ -153,6 +153,7 @@ describe('blocks of several sizes', () => {
     const stag = await loadModel(dir, { threads: 1 });
     const mg = await loadModel(join(fixtures, 'mg2_tiny'), { threads: 1 });
     try {
+      expect([model.minBlockFrames, stag.minBlockFrames, mg.minBlockFrames]).toEqual([1, 3, 3]);
       expect(() => stag.createSession({ minBlockFrames: 1 })).toThrow(/staggered schedule takes blocks of 3 frames only/);
       expect(() => mg.createSession({ minBlockFrames: 1 })).toThrow(/matrix_game action module takes blocks of 3 frames only/);
       (await Promise.resolve(stag.createSession({ minBlockFrames: 3 }))).close(); // its own size is fine

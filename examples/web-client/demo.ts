@@ -3,7 +3,7 @@
  * world model (models/default: a world model of the game's own level, with its decoder),
  * serve the page over HTTP on localhost, print the URL. Ctrl-C stops everything.
  *
- *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]  [--block-frames N] [--decoder-precision f32|bf16]
+ *   npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N]  [--block-frames auto|N] [--decoder-precision f32|bf16]
  *                   [--codec auto|jpeg|raw] [--no-build]
  *
  * The page joins the `world` room (one private world per player); `?room=world-shared` joins
@@ -55,8 +55,8 @@ export interface DemoOptions {
   modelDir?: string;
   decoderDir?: string | null;
   threads?: number;
-  /** Latent frames per block instead of the model's (the engine's `blockFrames`: lower input-to-frame latency). */
-  blockFrames?: number;
+  /** The rooms' block size: 'auto' (default: the fewest frames the engine keeps up with) or a fixed number of latent frames. */
+  blockFrames?: number | 'auto';
   /** Decoder arithmetic (default: the engine's, bf16 where the CPU has bf16 dot products). */
   decoderPrecision?: 'f32' | 'bf16';
   /** Build the client with Vite first (default true); else serve what `outDir` holds. */
@@ -111,12 +111,11 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       // undefined: the decoder the model names (models/default/decoder)
       decoderDir: opts.decoderDir === null ? null : opts.decoderDir === undefined ? undefined : resolve(repo, opts.decoderDir),
       threads: opts.threads,
-      blockFrames: opts.blockFrames,
       decoderPrecision: opts.decoderPrecision,
     },
     rooms: {
-      world: { mode: 'private', auth, ...opts.room },
-      'world-shared': { mode: 'shared', auth, ...opts.room },
+      world: { mode: 'private', auth, blockFrames: opts.blockFrames, ...opts.room },
+      'world-shared': { mode: 'shared', auth, blockFrames: opts.blockFrames, ...opts.room },
       ...Object.fromEntries(Object.entries(opts.extraRooms ?? {}).map(([k, o]) => [k, { ...o, auth }])),
     },
   });
@@ -188,7 +187,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames N] [--decoder-precision f32|bf16] [--codec auto|jpeg|raw] [--no-build]');
+    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames auto|N] [--decoder-precision f32|bf16] [--codec auto|jpeg|raw] [--no-build]');
     return;
   }
   if (!values['no-build']) console.log('building the web client (vite)…');
@@ -198,7 +197,7 @@ async function main(): Promise<void> {
     modelDir: values.model,
     decoderDir: values.decoder === 'none' ? null : values.decoder,
     threads: values.threads ? Number(values.threads) : undefined,
-    blockFrames: values['block-frames'] ? Number(values['block-frames']) : undefined,
+    blockFrames: values['block-frames'] === undefined || values['block-frames'] === 'auto' ? values['block-frames'] : Number(values['block-frames']),
     decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'),
     build: !values['no-build'],
     room: { codec: values.codec as WorldRoomOptions['codec'] },

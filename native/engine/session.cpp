@@ -43,10 +43,10 @@ Session::Session(std::shared_ptr<const WanModel> model, KvPool& pool, ThreadPool
   const Selection sel = Selection::window(o.has_window ? o.local_attn_size : c.local_attn_size,
                                           o.has_window ? o.sink_size : c.sink_size, c.num_frame_per_block,
                                           "session options");
-  if (o.min_block_frames != 0 && o.min_block_frames != c.num_frame_per_block && (c.mg_action() || window_ > 0))
+  if (o.min_block_frames != 0 && o.min_block_frames != c.num_frame_per_block && (c.mg_action() || c.i2v || window_ > 0))
     fail(ErrorKind::Argument, "blocks of several sizes (minBlockFrames " + std::to_string(o.min_block_frames) +
-                                  ") are for the block loop of additive, t2v and i2v models; this model's " +
-                                  (c.mg_action() ? "matrix_game action module" : "staggered schedule") +
+                                  ") are for t2v models with the block loop; this model's " +
+                                  (c.mg_action() ? "matrix_game action module" : c.i2v ? "image input" : "staggered schedule") +
                                   " takes blocks of " + std::to_string(c.num_frame_per_block) + " frames only");
   if (fold_ && (c.mg_action() || c.i2v))  // folded commits (foldCommit, the staggered schedule) would need the
     // previous block's i2v input and action caches inside the next block's forward: not done yet

@@ -58,7 +58,7 @@ struct SessionOptions {
   // 0: num_frame_per_block only. Every block of F frames attends to the window's
   // local_attn_size − sink − F frames before it (upstream's rolling cache of
   // local_attn_size frames), so frames stay in the pages as long as a block of this size
-  // could reach them. The block loop of additive/t2v/i2v models only.
+  // could reach them. t2v models with the block loop only (as loadModel's blockFrames).
   int min_block_frames = 0;
   // The engine's forward workspace (one per engine thread, shared by its sessions; see
   // ForwardWorkspace). Null: the session makes its own (standalone use).

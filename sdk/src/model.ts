@@ -268,8 +268,9 @@ export interface SessionOptions {
    * sink − F` frames before it (upstream's rolling cache of `local_attn_size` frames), so a
    * session stepping blocks of 1 is exactly a model loaded with `blockFrames: 1`; the KV
    * pages keep what the smallest block could reach (its reservation grows by the difference).
-   * A game server uses it to trade engine time for input latency block by block. The block
-   * loop of additive, t2v and i2v models (not matrix_game, not a staggered schedule).
+   * A game server uses it to trade engine time for input latency block by block. t2v models
+   * with the block loop ({@link Model.minBlockFrames}: not image input, matrix_game or a
+   * staggered schedule).
    */
   minBlockFrames?: number;
   /** Initial prompt: text (resolved by the model's prompt encoder) or an embedding [rows × text_dim] (i2v: the CLIP image tokens). */
@@ -719,12 +720,13 @@ export class Model {
   }
   /**
    * The smallest block a session of this model may step (createSession's `minBlockFrames`):
-   * 1 for the block loop of additive, t2v and i2v models; the model's block for Matrix-Game
-   * actions and staggered schedules.
+   * 1 for t2v models with the block loop (the models `blockFrames` applies to); the model's
+   * block for image input, Matrix-Game actions and staggered schedules.
    */
   get minBlockFrames(): number {
     const c = this.config;
-    return c.action?.mode === 'matrix_game' || c.schedule?.type === 'staggered' ? c.num_frame_per_block : 1;
+    const one = c.model_type !== 'i2v' && !c.image_latent && c.action?.mode !== 'matrix_game' && c.schedule?.type !== 'staggered';
+    return one ? 1 : c.num_frame_per_block;
   }
   /** Where the weights came from, the SIMD level in use, thread count, weight bytes. */
   info(): ModelInfo {
