@@ -204,16 +204,17 @@ describe('admission against the budget', () => {
 
 describe('property: page ownership under random create/step/fork/close/setWindow/setPrompt', () => {
   type Op =
-    | { op: 'create'; window: number; prompt: number }
-    | { op: 'step'; s: number }
+    | { op: 'create'; window: number; prompt: number; min: number }
+    | { op: 'step'; s: number; frames: number }
     | { op: 'fork'; s: number }
     | { op: 'close'; s: number }
     | { op: 'window'; s: number; window: number }
     | { op: 'prompt'; s: number; prompt: number };
   const windows = [-1, 7, 5]; // -1 global; (7, sink 1) → recent 3; (5, sink 0) → recent 2
   const opArb: fc.Arbitrary<Op> = fc.oneof(
-    { arbitrary: fc.record({ op: fc.constant('create' as const), window: fc.nat(2), prompt: fc.nat(1) }), weight: 2 },
-    { arbitrary: fc.record({ op: fc.constant('step' as const), s: fc.nat(20) }), weight: 6 },
+    { arbitrary: fc.record({ op: fc.constant('create' as const), window: fc.nat(2), prompt: fc.nat(1), min: fc.constantFrom(1, 2, 3) }), weight: 2 },
+    // blocks of 1..3 frames (a session takes min..3: smaller ones step at its min)
+    { arbitrary: fc.record({ op: fc.constant('step' as const), s: fc.nat(20), frames: fc.integer({ min: 1, max: 3 }) }), weight: 6 },
     { arbitrary: fc.record({ op: fc.constant('fork' as const), s: fc.nat(20) }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('close' as const), s: fc.nat(20) }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('window' as const), s: fc.nat(20), window: fc.nat(2) }), weight: 1 },
@@ -224,14 +225,15 @@ describe('property: page ownership under random create/step/fork/close/setWindow
     frames: Map<number, string>; // frame → page key
     next: number;
     sink: number;
-    recent: number; // -1 = global
+    span: number; // local_attn_size − sink (-1 = global): a block of F frames sees span − F frames before it
+    min: number; // the smallest block the session takes: it keeps the span − min frames before the next block
     prompt: number;
     cross: number | null; // prompt whose cache the session holds
   }
-  const sel = (w: number) => (windows[w]! < 0 ? { sink: 0, recent: -1 } : { sink: w === 1 ? 1 : 0, recent: windows[w]! - (w === 1 ? 1 : 0) - 3 });
+  const sel = (w: number) => (windows[w]! < 0 ? { sink: 0, span: -1 } : { sink: w === 1 ? 1 : 0, span: windows[w]! - (w === 1 ? 1 : 0) });
   const evict = (m: M) => {
-    if (m.recent < 0) return;
-    for (const f of [...m.frames.keys()]) if (!(f < m.sink || f >= m.next - m.recent)) m.frames.delete(f);
+    if (m.span < 0) return;
+    for (const f of [...m.frames.keys()]) if (!(f < m.sink || f >= m.next - (m.span - m.min))) m.frames.delete(f);
   };
 
   it('matches a model of expected ownership: no leak, no double free, exact refcounts and stats', async () => {
@@ -244,17 +246,18 @@ describe('property: page ownership under random create/step/fork/close/setWindow
         for (const o of ops) {
           if (o.op === 'create') {
             const w = windows[o.window]!;
-            const s = model.createSession({ seed: run, prompt: prompts[o.prompt], ...(w > 0 ? { localAttnSize: w, sinkSize: o.window === 1 ? 1 : 0 } : {}) });
-            live.push({ s, m: { frames: new Map(), next: 0, ...sel(o.window), prompt: o.prompt, cross: null } });
+            const s = model.createSession({ seed: run, prompt: prompts[o.prompt], minBlockFrames: o.min, ...(w > 0 ? { localAttnSize: w, sinkSize: o.window === 1 ? 1 : 0 } : {}) });
+            live.push({ s, m: { frames: new Map(), next: 0, ...sel(o.window), min: o.min, prompt: o.prompt, cross: null } });
             continue;
           }
           if (live.length === 0) continue;
           const i = o.s % live.length;
           const { s, m } = live[i]!;
           if (o.op === 'step') {
-            await s.step();
-            for (let f = m.next; f < m.next + 3; f++) m.frames.set(f, `p${pageSeq++}`);
-            m.next += 3;
+            const F = Math.max(o.frames, m.min);
+            expect((await s.step({ frames: F })).frames).toBe(F);
+            for (let f = m.next; f < m.next + F; f++) m.frames.set(f, `p${pageSeq++}`);
+            m.next += F;
             m.cross = m.prompt;
             evict(m);
           } else if (o.op === 'fork') {

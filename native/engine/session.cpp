@@ -339,8 +339,6 @@ const float* Session::noise_for(const Run& r, int i) {
   return eps_.data();
 }
 
-// What every call checks and takes first, whatever the schedule: its actions and noise, then
-// the prompt cache (shared or computed, within the quota).
 int Session::checked_frames(int frames) const {
   const int F = block_frames();
   if (frames == 0) return F;
@@ -353,6 +351,8 @@ int Session::checked_frames(int frames) const {
   return frames;
 }
 
+// What every call checks and takes first, whatever the schedule: its block size, actions and
+// noise, then the prompt cache (shared or computed, within the quota).
 void Session::begin_call(Run& r) {
   r.t0 = std::chrono::steady_clock::now();
   r.F = checked_frames(r.req.frames);
