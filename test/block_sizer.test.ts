@@ -5,20 +5,22 @@ import { describe, expect, it } from 'vitest';
 import { BlockSizer } from '../gameserver/src/block_size.js';
 
 describe('BlockSizer', () => {
-  it('starts at the smallest block, grows a frame at a time above `high`, waits `holdMs` between changes', () => {
+  it('starts at the largest block, shrinks a frame at a time with room, grows a frame at a time above `high`, waits `holdMs` between changes', () => {
     const s = new BlockSizer(1, 3, { high: 0.85, low: 0.7, holdMs: 1000 });
-    expect(s.frames).toBe(1);
-    expect(s.next(0.5, 0)).toBe(1);
-    expect(s.next(0.9, 10)).toBe(2);
-    expect(s.next(0.99, 500)).toBe(2); // held
-    expect(s.next(0.99, 1011)).toBe(3);
-    expect(s.next(0.99, 5000)).toBe(3); // the most it takes
+    expect(s.frames).toBe(3);
+    expect(s.next(0.9, 0)).toBe(3); // busy: stays
+    expect(s.next(0.2, 10)).toBe(2); // 0.2 × 3/2 = 0.3 < low
+    expect(s.next(0.2, 500)).toBe(2); // held
+    expect(s.next(0.2, 1011)).toBe(1);
+    expect(s.next(0.1, 3000)).toBe(1); // the least it takes
+    expect(s.next(0.9, 4100)).toBe(2);
+    expect(s.next(0.99, 4500)).toBe(2); // held
+    expect(s.next(0.99, 5101)).toBe(3);
+    expect(s.next(0.99, 9000)).toBe(3); // the most it takes
   });
 
   it('shrinks only when the smaller block is predicted to stay under `low`, from the measured cost per frame', () => {
     const s = new BlockSizer(1, 3, { high: 0.85, low: 0.7, holdMs: 0 });
-    s.next(0.9, 0);
-    s.next(0.9, 1); // now 3
     expect(s.frames).toBe(3);
     // unmeasured 2: as if all cost were per block (3/2 the load): 0.5 → 0.75, not under 0.7
     expect(s.predict(0.5, 2)).toBeCloseTo(0.75, 9);

@@ -14,6 +14,10 @@
  *     unmeasured: as if all of a block's cost were per block, the cautious guess) — stays
  *     under `low`;
  *   - after a change it waits `holdMs`, so the load it measures is that of the new size.
+ *
+ * It starts at the largest block, the cautious end: a room that opens on a busy engine adds
+ * the least load, and smaller blocks come once the load says there is room (a 1-frame
+ * block's quality is a little below the model's own block size: the README's figures).
  */
 export interface SizerOptions {
   /** Load above which blocks grow (default 0.85). */
@@ -48,7 +52,7 @@ export class BlockSizer {
     this.holdMs = o.holdMs ?? 1500;
     this.windowMs = o.windowMs ?? 2000;
     if (!(this.low > 0 && this.low <= this.high && this.high <= 1)) throw new RangeError(`BlockSizer: need 0 < low <= high <= 1, not ${this.low}, ${this.high}`);
-    this.frames = min;
+    this.frames = max;
   }
 
   /** A block of `frames` frames took `seconds` of engine time (its batch's). */
