@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 
-import { loadModel, type Model } from '../sdk/src/index.js';
+import { loadModel, type Model, type Session } from '../sdk/src/index.js';
 import { fixtures, goldenCases, goldenTensors, relErr, tensor, tinyDir } from './helpers/fixtures.js';
 
 const TOL = 1e-5;
@@ -44,10 +44,9 @@ for (const c of cases.cases) {
     afterAll(() => own?.close());
     // A case of several block sizes: one session of the model's blocks taking blocks down to its smallest.
     const window = { localAttnSize: c.local_attn_size, sinkSize: c.sink_size, ...(sizes ? { minBlockFrames: Math.min(...sizes) } : {}) };
-    const framesOf = (b: number) => (sizes ? { frames: sizes[b]! } : {});
 
-    it('every forward matches, teacher-forced (probe with per-frame timesteps, each denoising step)', async () => {
-      const s = model().createSession(window);
+    /** Each block of the case in order, the session's prompt switched where the case switches it. */
+    async function eachBlock(s: Session, fn: (b: number, blk: (typeof c.blocks)[number]) => Promise<void>): Promise<void> {
       let prompt = -1;
       for (let b = 0; b < c.blocks.length; b++) {
         const blk = c.blocks[b]!;
@@ -55,6 +54,14 @@ for (const c of cases.cases) {
           await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
           prompt = blk.prompt;
         }
+        await fn(b, blk);
+      }
+      await s.close();
+    }
+
+    it('every forward matches, teacher-forced (probe with per-frame timesteps, each denoising step)', async () => {
+      const s = model().createSession(window);
+      await eachBlock(s, async (b, blk) => {
         // the KV frames held are exactly the frames a block of the session's smallest size would attend to
         expect((await s.stats()).kvFrames).toBe((blk.held_frames ?? blk.attended_frames).length);
         const act = tensor(g, `block.${b}.actions`);
@@ -68,50 +75,29 @@ for (const c of cases.cases) {
           expect(relErr(v, tensor(g, `block.${b}.fwd.${i}.v`)), `block ${b} step ${i}`).toBeLessThan(TOL);
         }
         await s.commit(tensor(g, `block.${b}.x0`), act);
-      }
-      await s.close();
+      });
     });
 
-    for (const foldCommit of [false, true])
-      it(`the free-running block loop with the reference noise reproduces every block${foldCommit ? ' (commits folded)' : ''}`, async () => {
-        const s = model().createSession({ ...window, foldCommit });
-        let prompt = -1;
-        for (let b = 0; b < c.blocks.length; b++) {
-          const blk = c.blocks[b]!;
-          if (blk.prompt !== prompt) {
-            await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
-            prompt = blk.prompt;
-          }
-          // the pages held are the reference cache's frames (a folded commit joins them in the next forward)
-          if (blk.held_frames && !foldCommit) expect(s.kvPages().map((p) => p.frame), `block ${b}`).toEqual(blk.held_frames);
-          const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
-          const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise, ...framesOf(b) });
-          expect(out.frameStart).toBe(blk.frame_start);
-          expect(out.frames).toBe(blk.frames ?? c.block_frames ?? 3);
-          expect(out.forwards).toBe(blk.steps + (foldCommit ? 0 : 1));
-          expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
-        }
-        await s.close();
+    /** The free-running block loop with the reference noise: every block's latents, frames and (unfolded) pages. */
+    const freeRun = (s: Session, frames: (b: number) => number | undefined, foldCommit: boolean) =>
+      eachBlock(s, async (b, blk) => {
+        // the pages held are the reference cache's frames (a folded commit joins them in the next forward)
+        if (!foldCommit) expect(s.kvPages().map((p) => p.frame), `block ${b}`).toEqual(blk.held_frames ?? blk.attended_frames);
+        const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
+        const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise, frames: frames(b) });
+        expect(out.frameStart).toBe(blk.frame_start);
+        expect(out.frames).toBe(blk.frames ?? c.block_frames ?? 3);
+        expect(out.forwards).toBe(blk.steps + (foldCommit ? 0 : 1));
+        expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
       });
 
+    for (const foldCommit of [false, true])
+      it(`the free-running block loop with the reference noise reproduces every block${foldCommit ? ' (commits folded)' : ''}`, () =>
+        freeRun(model().createSession({ ...window, foldCommit }), (b) => sizes?.[b], foldCommit));
+
     if (c.block_frames)
-      it(`a session of the model's own blocks stepping blocks of ${c.block_frames} (minBlockFrames) is the blockFrames ${c.block_frames} model`, async () => {
-        const s = shared.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size, minBlockFrames: c.block_frames! });
-        let prompt = -1;
-        for (let b = 0; b < c.blocks.length; b++) {
-          const blk = c.blocks[b]!;
-          if (blk.prompt !== prompt) {
-            await s.setPrompt(tensor(g, `prompt.${blk.prompt}`));
-            prompt = blk.prompt;
-          }
-          expect((await s.stats()).kvFrames).toBe(blk.attended_frames.length);
-          const noise = Array.from({ length: blk.steps }, (_, i) => tensor(g, `block.${b}.noise.${i}`));
-          const out = await s.step({ actions: tensor(g, `block.${b}.actions`), noise, frames: c.block_frames! });
-          expect(out.frameStart).toBe(blk.frame_start);
-          expect(relErr(out.latents, tensor(g, `block.${b}.x0`)), `block ${b}`).toBeLessThan(TOL);
-        }
-        await s.close();
-      });
+      it(`a session of the model's own blocks stepping blocks of ${c.block_frames} (minBlockFrames) is the blockFrames ${c.block_frames} model`, () =>
+        freeRun(shared.createSession({ localAttnSize: c.local_attn_size, sinkSize: c.sink_size, minBlockFrames: c.block_frames! }), () => c.block_frames!, false));
   });
 }
 
