@@ -22,10 +22,10 @@ describe('BlockSizer', () => {
   it('shrinks only when the smaller block is predicted to stay under `low`, from the measured cost per frame', () => {
     const s = new BlockSizer(1, 3, { high: 0.85, low: 0.7, holdMs: 0 });
     expect(s.frames).toBe(3);
-    // unmeasured 2: as if all cost were per block (3/2 the load): 0.5 → 0.75, not under 0.7
-    expect(s.predict(0.5, 2)).toBeCloseTo(0.75, 9);
-    expect(s.next(0.5, 2)).toBe(3);
-    expect(s.next(0.4, 3)).toBe(2); // 0.6
+    // unmeasured 2: guessed at (3/2)^(1/3) the time per frame: 0.62 → 0.71, not under 0.7
+    expect(s.predict(0.62, 2)).toBeCloseTo(0.62 * Math.cbrt(1.5), 9);
+    expect(s.next(0.62, 2)).toBe(3);
+    expect(s.next(0.6, 3)).toBe(2); // 0.687
     // measured: a 1-frame block costs 1.6× a 2-frame block's per frame
     s.record(2, 0.1); // 50 ms a frame
     s.record(1, 0.08); // 80 ms a frame
