@@ -239,6 +239,10 @@ describe('decoder stream', () => {
     // loadModel's decoderPrecision: checked whether or not a decoder gets loaded, and not for a Decoder already loaded
     await expect(loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: null, decoderPrecision: 'f16' as never })).rejects.toBeInstanceOf(ArgumentError);
     await expect(loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: dec, decoderPrecision: 'f32' })).rejects.toThrow(/keeps the precision it was loaded with/);
+    // f32: the 3x3 convs with >= 8 outputs run Winograd off AVX-512; the RGB head and TGrow's 1x1 stay direct
+    const convs = dec.info().convolutions;
+    expect(convs.direct).toBeGreaterThan(0);
+    expect(convs.winograd > 0).toBe(dec.info().isa !== 'avx512');
     if (!fast) {
       await expect(loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: tinyDir, decoderPrecision: 'bf16' })).rejects.toThrow(ConfigError);
       await expect(loadDecoder(tinyDir, { threads: 2, precision: 'bf16' })).rejects.toThrow(ConfigError);
@@ -246,6 +250,7 @@ describe('decoder stream', () => {
     }
     const d16 = await loadDecoder(tinyDir, { threads: 2, precision: 'bf16' });
     expect([d16.info().precision, dec.info().precision]).toEqual(['bf16', 'f32']);
+    expect(d16.info().convolutions.winograd).toBe(0); // bf16 runs the direct VDPBF16PS kernels
     const m16 = await loadModel(join(fixtures, 'tiny'), { threads: 1, decoder: tinyDir, decoderPrecision: 'bf16' });
     expect(m16.decoder!.info().precision).toBe('bf16');
     m16.close();
@@ -349,14 +354,14 @@ describe('conv2d kernels', () => {
     { cin: [24], cout: 16, H: 13, W: 50, k: 3 },
   ];
   for (const isa of isas) {
-    it(`${isa} matches the scalar reference at odd shapes (concat, x2 upsampled input, residual, relu)`, () => {
+    it(`${isa} direct kernels match the scalar reference at odd shapes (concat, x2 upsampled input, residual, relu)`, () => {
       const seed = { next: 1 };
       for (const sh of shapes) {
         const { inputs, w, bias, residual } = convCase(sh, seed);
         for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
           const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true });
-          const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa });
-          const single = T.conv2d(inputs, sh.H, sh.W, w, null, sh.cout, sh.k, { ...opts, isa, threads: 1 });
+          const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, algo: 'direct' });
+          const single = T.conv2d(inputs, sh.H, sh.W, w, null, sh.cout, sh.k, { ...opts, isa, algo: 'direct', threads: 1 });
           const refNoBias = T.conv2d(inputs, sh.H, sh.W, w, null, sh.cout, sh.k, { ...opts, ref: true });
           expect(relErr(fast, ref), `${JSON.stringify(sh)} ${JSON.stringify(Object.keys(opts))}`).toBeLessThan(1e-5);
           expect(relErr(single, refNoBias)).toBeLessThan(1e-5);
@@ -364,6 +369,50 @@ describe('conv2d kernels', () => {
       }
     });
   }
+
+  // Winograd F(4x4, 3x3): another order of operations, with transform coefficients up to 8
+  // and 1/24, so its rounding error is ~10x the direct kernel's (measured 2e-6 to 1e-5 of the
+  // output's scale at these shapes, growing with cin); it must stay within the 1e-4 the
+  // decoder's f32 frames are held to (TOL). Shapes: image sizes not multiples of the 4x4
+  // tile, cin and cout not multiples of the 8-channel vectors, concatenated inputs of both
+  // kinds inside one 8-channel block, enough tiles for several chunks on both threads.
+  const winoShapes: ConvShape[] = [
+    ...shapes.filter((sh) => sh.k === 3),
+    { cin: [3, 2], up: [false, true], cout: 6, H: 4, W: 6, k: 3 },
+    { cin: [5, 6], up: [true, false], cout: 13, H: 18, W: 14, k: 3 },
+    { cin: [48, 48], cout: 48, H: 32, W: 32, k: 3 },
+    { cin: [16], up: [true], cout: 24, H: 66, W: 30, k: 3 },
+    { cin: [64, 64], cout: 64, H: 16, W: 16, k: 3 },
+    { cin: [1], cout: 8, H: 2, W: 3, k: 3 },
+  ];
+  for (const isa of isas) {
+    it(`${isa} Winograd matches the scalar reference within the decoder's tolerance, and is the default where it runs`, () => {
+      const seed = { next: 50 };
+      for (const sh of winoShapes) {
+        const { inputs, w, bias, residual } = convCase(sh, seed);
+        for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
+          const what = `${JSON.stringify(sh)} ${JSON.stringify(Object.keys(opts))}`;
+          const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true });
+          const wino = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, algo: 'winograd' });
+          const single = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, algo: 'winograd', threads: 1 });
+          expect(relErr(wino, ref), what).toBeLessThan(TOL);
+          expect(relErr(single, ref), what).toBeLessThan(TOL);
+          const auto = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa });
+          const direct = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, algo: 'direct' });
+          // Auto is Winograd for >= 8 outputs off AVX-512, else direct (bit for bit the one it is)
+          const wantWino = sh.cout >= 8 && isa !== 'avx512';
+          expect(Buffer.from(auto.buffer).equals(Buffer.from((wantWino ? wino : direct).buffer)), what).toBe(true);
+        }
+      }
+    });
+  }
+
+  it('Winograd takes f32 3x3 convolutions only', () => {
+    const one = [{ data: new Float32Array(16), channels: 1 }];
+    expect(() => T.conv2d(one, 4, 4, new Float32Array(8), null, 8, 1, { algo: 'winograd' })).toThrow(/f32 3x3 convolutions only/);
+    expect(() => T.conv2d(one, 4, 4, new Float32Array(72), null, 8, 3, { algo: 'winograd', precision: 'bf16' })).toThrow(/f32 3x3 convolutions only/);
+    expect(() => T.conv2d(one, 4, 4, new Float32Array(72), null, 8, 3, { algo: 'fft' })).toThrow(/algo must be/);
+  });
 
   // bf16 precision: weights and input rounded to bf16, products summed in f32. At avx512 on
   // a CPU with AVX512_BF16 the VDPBF16PS kernels run, elsewhere the scalar twin; both match

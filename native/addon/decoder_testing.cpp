@@ -32,7 +32,8 @@ wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
 }
 
 // conv2d(inputs: {data, channels, up2?}[], H, W, weight, bias|null, cout, k,
-//        {isa?, residual?, relu?, ref?, threads?, precision?: 'f32' | 'bf16'}) → Float32Array
+//        {isa?, residual?, relu?, ref?, threads?, precision?: 'f32' | 'bf16',
+//         algo?: 'auto' | 'direct' | 'winograd'}) → Float32Array
 // [cout, H, W]. With precision bf16 and ref, the reference runs on the bf16-rounded weights
 // and input (what the bf16 kernels compute).
 Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
@@ -77,6 +78,13 @@ Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
       if (ps == "bf16") prec = wc::ConvPrecision::Bf16;
       else if (ps != "f32") throw_arg(env, "precision must be f32 or bf16");
     }
+    wc::ConvAlgo algo = wc::ConvAlgo::Auto;
+    if (!opts.Get("algo").IsUndefined()) {
+      const std::string as = string_arg(env, opts.Get("algo"), "algo");
+      if (as == "direct") algo = wc::ConvAlgo::Direct;
+      else if (as == "winograd") algo = wc::ConvAlgo::Winograd;
+      else if (as != "auto") throw_arg(env, "algo must be auto, direct or winograd");
+    }
     if (prec == wc::ConvPrecision::Bf16 && ref) {
       auto round_all = [](std::vector<float>& v) { for (float& x : v) x = wc::bf16_to_f32(wc::f32_to_bf16(x)); };
       for (auto& d : datas) round_all(d);
@@ -97,7 +105,7 @@ Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
                      res.empty() ? nullptr : res.data(), act);
     } else {
       wc::PackedConv pc;
-      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, int(cin), k, isa, pc, prec);
+      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, int(cin), k, isa, pc, prec, algo);
       wc::ConvScratch scratch;
       wc::conv2d(ins.data(), int(ins.size()), H, W, pc, out.data(), res.empty() ? nullptr : res.data(), act,
                  single ? nullptr : &test_pool(), scratch);

@@ -120,6 +120,10 @@ Napi::Value DecoderWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("precision", ctx_->weights->conv1.precision == wc::ConvPrecision::Bf16 ? "bf16" : "f32");
   o.Set("threads", ctx_->executor->threads());
   o.Set("weightBytes", double(ctx_->weights->weight_bytes));
+  Napi::Object convs = Napi::Object::New(env);
+  convs.Set("direct", ctx_->weights->direct_convs);
+  convs.Set("winograd", ctx_->weights->winograd_convs);
+  o.Set("convolutions", convs);
   return o;
 }
 

@@ -27,6 +27,15 @@ void run(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int)>& f
 
 }  // namespace
 
+// conv2d_winograd.cpp
+void pack_winograd(const float* W, const float* bias, int cout, int cin, PackedConv& out);
+void conv2d_winograd(const ConvInput* inputs, int n_inputs, int H, int W, const PackedConv& w, float* out,
+                     const float* residual, ConvAct act, ThreadPool* pool, ConvScratch& scratch);
+
+bool conv_winograd_default(int cout, int k, Isa isa, ConvPrecision precision) {
+  return k == 3 && cout >= 8 && precision == ConvPrecision::F32 && isa != Isa::Avx512;
+}
+
 ConvTileKernel conv_tile_shape(Isa isa, int cout, int& co_tile, int& px_tile) {
   switch (isa) {
     case Isa::Avx512:
@@ -86,7 +95,7 @@ void conv_tile_scalar(const float* in, int64_t cs, int cin, const int64_t* taps,
 }
 
 void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out,
-               ConvPrecision precision) {
+               ConvPrecision precision, ConvAlgo algo) {
   if (k != 1 && k != 3) fail(ErrorKind::Argument, "conv2d: kernel size must be 1 or 3, not " + std::to_string(k));
   if (cout <= 0 || cin <= 0) fail(ErrorKind::Argument, "conv2d: channel counts must be positive");
   if (int(isa) > int(best_isa())) fail(ErrorKind::Argument, std::string("conv2d: this CPU lacks ") + isa_name(isa));
@@ -95,6 +104,16 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
   out.k = k;
   out.isa = isa;
   out.precision = precision;
+  if (algo == ConvAlgo::Auto) algo = conv_winograd_default(cout, k, isa, precision) ? ConvAlgo::Winograd : ConvAlgo::Direct;
+  if (algo == ConvAlgo::Winograd && (k != 3 || precision != ConvPrecision::F32))
+    fail(ErrorKind::Argument, "conv2d: the Winograd algorithm takes f32 3x3 convolutions only");
+  out.algo = algo;
+  out.wu = FloatBuffer();
+  out.cin_p = out.cout_p = 0;
+  if (algo == ConvAlgo::Winograd) {
+    pack_winograd(W, bias, cout, cin, out);
+    return;
+  }
   const bool bf16 = precision == ConvPrecision::Bf16;
   out.kernel = bf16 ? nullptr : conv_tile_shape(isa, cout, out.co_tile, out.px_tile);
   out.kernel_bf16 = bf16 ? conv_tile_shape_bf16(isa, cout, out.co_tile, out.px_tile) : nullptr;
@@ -127,8 +146,8 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
 void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedConv& w, float* out,
             const float* residual, ConvAct act, ThreadPool* pool, ConvScratch& scratch) {
   if (H <= 0 || W <= 0) fail(ErrorKind::Shape, "conv2d: image size must be positive");
-  const bool bf16 = w.precision == ConvPrecision::Bf16;
-  if ((w.k != 1 && w.k != 3) || !(bf16 ? bool(w.kernel_bf16) : bool(w.kernel)))
+  const bool bf16 = w.precision == ConvPrecision::Bf16, wino = w.algo == ConvAlgo::Winograd;
+  if ((w.k != 1 && w.k != 3) || !(wino ? w.wu.size() > 0 : bf16 ? bool(w.kernel_bf16) : bool(w.kernel)))
     fail(ErrorKind::Internal, "conv2d: weights are not packed");
   int cin = 0;
   for (int i = 0; i < n_inputs; ++i) {
@@ -139,6 +158,10 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
   if (cin != w.cin)
     fail(ErrorKind::Shape, "conv2d: inputs have " + std::to_string(cin) + " channels, the weights take " +
                                std::to_string(w.cin));
+  if (wino) {
+    conv2d_winograd(inputs, n_inputs, H, W, w, out, residual, act, pool, scratch);
+    return;
+  }
 
   const int p = w.k / 2, kk = w.k * w.k;
   const int64_t Wp = W + 2 * p, Hp = H + 2 * p, cs = Hp * Wp;

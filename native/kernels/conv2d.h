@@ -18,6 +18,21 @@
 // summed in f32 (VDPBF16PS where the CPU has AVX512_BF16, a scalar twin elsewhere); its
 // reference is conv2d_ref on the bf16-rounded weights and input.
 //
+// Algorithm Winograd (ConvAlgo::Winograd, f32 3x3 only): F(4x4, 3x3) (Lavin & Gray 2016,
+// points 0, +-1, +-2, inf). The output is cut into 4x4 tiles; each tile's 6x6 input patch
+// d becomes V = B^T d B, the weights U = G g G^T (packed once), and the tile's output is
+// A^T [sum over ci of U (.) V] A: 36 multiply-adds per input channel where the direct
+// kernel does 144, plus the two transforms. The input is copied once into a zero-bordered
+// HWC image (channels padded to 8) so a tile's patch is 36 contiguous channel vectors; tiles
+// are transformed and multiplied in chunks of T (a multiple of 6) that stay in L2:
+// V [36][T][cinP] x U [36][cinP][coP] -> M [36][T][coP], 36 small GEMMs. It is not the
+// direct kernel's order of additions: the transforms' coefficients (up to 8 and 1/24)
+// raise the rounding error by about an order of magnitude (measured ~1e-6 of the output's
+// scale at the decoder's shapes, against ~1e-7 direct), well inside the decoder's 1e-4.
+// ConvAlgo::Auto picks it for f32 3x3 convs with at least 8 outputs where it was measured
+// to be faster (AVX2 and scalar); AVX-512 keeps its direct kernels (the 8x48 f32 tile and
+// VDPBF16PS), not yet measured against it.
+//
 // conv2d_ref is the plain scalar reference (double accumulation) every variant is tested
 // against.  Summation order of the fast path: for each input channel in order, the k*k
 // taps in row-major order, one fp32 FMA each; bias and residual are added at the end.
@@ -32,6 +47,7 @@ namespace wc {
 
 enum class ConvAct : int { None = 0, Relu = 1 };
 enum class ConvPrecision : int { F32 = 0, Bf16 = 1 };
+enum class ConvAlgo : int { Auto = 0, Direct = 1, Winograd = 2 };
 
 // bf16 micro-kernels: tile[co][j] = sum over cp < cpairs, t < ntaps of the two products of
 // the bf16 pair wp[(cp * ntaps + t) * co_tile + co] with the pair in[cp * cs + taps[t] + j].
@@ -43,19 +59,29 @@ struct PackedConv {
   int co_tile = 0, px_tile = 0;  // micro-tile (conv_tile_shape)
   Isa isa = Isa::Scalar;
   ConvPrecision precision = ConvPrecision::F32;
+  ConvAlgo algo = ConvAlgo::Direct;  // Direct or Winograd once packed
+  int cin_p = 0, cout_p = 0;         // Winograd: channel counts padded to 8
   void (*kernel)(const float*, int64_t, int, const int64_t*, int, const float*, float*) = nullptr;
   ConvTileKernelBf16 kernel_bf16 = nullptr;
   FloatBuffer w;                 // f32: [ceil(cout/co_tile)][cin][k*k][co_tile], zero padded
   AlignedBuffer<uint32_t> wb;    // bf16: [ceil(cout/co_tile)][ceil(cin/2)][k*k][co_tile] pairs
-  FloatBuffer bias;              // cout (zeros when the conv has none)
-  size_t bytes() const { return (w.size() + bias.size()) * sizeof(float) + wb.size() * sizeof(uint32_t); }
+  FloatBuffer wu;                // Winograd: U = G g G^T as [36][cin_p][cout_p], zero padded
+  FloatBuffer bias;              // cout (zeros when the conv has none); Winograd: cout_p
+  size_t bytes() const {
+    return (w.size() + wu.size() + bias.size()) * sizeof(float) + wb.size() * sizeof(uint32_t);
+  }
 };
 
 // Pack W [cout][cin][k][k] (nn.Conv2d layout) and bias (may be null) for `isa` at
 // `precision`. Bf16 runs VDPBF16PS at Isa::Avx512 on a CPU with AVX512_BF16, else its
 // scalar twin (see conv_bf16_fast).
+// `algo` Auto: Winograd where conv_winograd_default says so, else Direct; Winograd is
+// refused for k = 1 and for bf16.
 void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa isa, PackedConv& out,
-               ConvPrecision precision = ConvPrecision::F32);
+               ConvPrecision precision = ConvPrecision::F32, ConvAlgo algo = ConvAlgo::Auto);
+
+// Whether ConvAlgo::Auto takes Winograd for this conv at `isa`.
+bool conv_winograd_default(int cout, int k, Isa isa, ConvPrecision precision);
 
 // Whether bf16 convolutions run with bf16 dot products at `isa` on this CPU (else they
 // take the scalar twin: correct, and slower than f32).
@@ -71,7 +97,8 @@ struct ConvInput {
 
 // Reusable scratch of conv2d (the padded input image); grows, never shrinks.
 struct ConvScratch {
-  FloatBuffer pad;
+  FloatBuffer pad;   // direct: CHW padded planes; Winograd: the HWC padded image
+  FloatBuffer wino;  // Winograd: per thread, one chunk's V and M
   AlignedBuffer<uint32_t> padb;  // bf16 precision: the padded input as channel pairs
 };
 
@@ -107,6 +134,27 @@ void conv_tile_bf16_avx512(const uint32_t* in, int64_t cs, int cpairs, const int
                            const uint32_t* wp, float* tile);  // 8 x 48
 void conv_tile_bf16_avx512_narrow(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
                                   const uint32_t* wp, float* tile);  // 4 x 96, for cout <= 4
+
+// Winograd F(4x4, 3x3) pieces, one set per ISA (scalar, AVX2; AVX-512 hosts run the AVX2
+// set). hwc is the padded image [Hq][Wq][cin_p] (one zero row/column above and left); a
+// tile (ty, tx) reads rows 4 ty .. 4 ty + 5 and columns 4 tx .. 4 tx + 5 of it.
+//   input:  V[xi * vs + c] = (B^T d B)[xi] of the tile's patch, for every channel c < cin_p.
+//   gemm:   M[xi][t][co] = sum over c of V[xi][t][c] * U[xi][c][co] for t < rows (a
+//           multiple of 6), co < cout_p (a multiple of 8); V rows are cin_p apart, M rows cout_p.
+//   output: the tile's 4x4 pixels (A^T m A) of channels co < cout, from M[xi * ms + co],
+//           plus bias[co] and residual, ReLU'd, stored to the valid ny x nx corner of out (CHW).
+//   fill:   the image row of input row y (all Wq columns, borders zero) from the planes
+//           base[c] (null: a zero channel) of H x W, or of (H/2) x (W/2) read at (y/2, x/2)
+//           when up2[c].
+struct WinogradOps {
+  void (*input)(const float* hwc, int64_t Wq, int cin_p, int ty, int tx, float* V, int64_t vs);
+  void (*gemm)(const float* V, const float* U, float* M, int rows, int cin_p, int cout_p);
+  void (*output)(const float* M, int64_t ms, int cout, const float* bias, int ty, int tx, int H, int W,
+                 float* out, const float* residual, bool relu);
+  void (*fill_row)(const float* const* base, const bool* up2, int cin_p, int W, int y, float* row);
+};
+extern const WinogradOps winograd_scalar;
+extern const WinogradOps winograd_avx2;
 
 // out[i] = bf16(a[i]) | bf16(b[i]) << 16 (round to nearest even; b null: zero high half).
 void bf16_pairs_scalar(const float* a, const float* b, int64_t n, uint32_t* out);

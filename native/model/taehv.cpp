@@ -159,6 +159,7 @@ std::shared_ptr<TaehvWeights> load_taehv(const std::string& dir, Isa isa, ConvPr
     }
     pack_conv(w, b, int(cout), int(cin), int(k), isa, out, precision);
     m->weight_bytes += out.bytes();
+    ++(out.algo == ConvAlgo::Winograd ? m->winograd_convs : m->direct_convs);
   };
   conv("decoder.1", true, m->conv1);
   for (int s = 0; s < 3; ++s) {

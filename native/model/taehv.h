@@ -74,6 +74,7 @@ struct TaehvWeights {
   TaehvStage stage[3];
   PackedConv conv22;  // decoder.22: n_f[3] -> image_channels * patch_size^2, bias
   size_t weight_bytes = 0;
+  int direct_convs = 0, winograd_convs = 0;  // how each packed conv runs (ConvAlgo)
 };
 
 // Loads dir/config.json and every dir/*.safetensors (F32/F16/BF16/F64, converted to f32,

@@ -67,6 +67,12 @@ export interface DecoderInfo {
   threads: number;
   /** Bytes of the loaded (packed) weights in memory. */
   weightBytes: number;
+  /**
+   * How many convolutions run each algorithm: `winograd` F(4×4, 3×3) (f32 3×3 convs with at
+   * least 8 outputs on AVX2 and scalar hosts; ~2.3× faster there, rounding ~1e-6 of the
+   * output's scale instead of ~1e-7) or `direct` (1×1 convs, the RGB head, bf16, AVX-512).
+   */
+  convolutions: { direct: number; winograd: number };
 }
 
 /** The frames one decode call produced. */

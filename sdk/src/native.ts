@@ -99,7 +99,7 @@ export interface NativeDecoderStream {
 
 export interface NativeDecoder {
   config(): DecoderConfig;
-  info(): { dir: string; isa: string; precision: 'f32' | 'bf16'; threads: number; weightBytes: number };
+  info(): { dir: string; isa: string; precision: 'f32' | 'bf16'; threads: number; weightBytes: number; convolutions: { direct: number; winograd: number } };
   createStream(): NativeDecoderStream;
   close(): void;
   readonly closed: boolean;
