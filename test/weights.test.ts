@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ConfigError, WeightsError, decodeSafetensors, encodeSafetensors, loadModel, type Tensor } from '../sdk/src/index.js';
+import { ArgumentError, ConfigError, WeightsError, decodeSafetensors, encodeSafetensors, loadModel, type Tensor } from '../sdk/src/index.js';
+import { denoisingStepsArg } from '../sdk/src/model.js';
 import { nativeTesting } from './helpers/native_testing.js';
 import { fixtures, root, tinyDir } from './helpers/fixtures.js';
 
@@ -170,6 +171,65 @@ describe('config.json', () => {
     const e = await loadError(modelDir(tinyTensors(), JSON.stringify({ ...base, in_dim: 7, action: { ...(base.action as object), geometry: { channels: 3 } } })));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/patch_embedding\.weight/);
+  });
+  it('denoisingSteps samples with other timesteps: the same as a config.json naming them, checked the same way', async () => {
+    const steps = [1000, 500];
+    const dir = modelDir(tinyTensors());
+    const viaConfig = modelDir(tinyTensors(), JSON.stringify({ ...base, denoising_step_list: steps }));
+    const a = await loadModel(dir, { threads: 1, denoisingSteps: steps });
+    const b = await loadModel(viaConfig, { threads: 1 });
+    const plain = await loadModel(dir, { threads: 1 });
+    try {
+      const sa = a.createSession({ seed: 7 });
+      const sb = b.createSession({ seed: 7 });
+      const sp = plain.createSession({ seed: 7 });
+      expect(sa.layout.timesteps).toEqual(sb.layout.timesteps); // the tiny model warps its steps through the shifted schedule
+      expect(sa.layout.timesteps.length).toBe(steps.length);
+      expect(sa.layout.forwardsPerCall).toBe(steps.length + 1);
+      expect(sp.layout.timesteps.length).not.toBe(steps.length);
+      const actions = new Float32Array(sa.layout.frames * sa.layout.actionSize).fill(0.25);
+      for (let k = 0; k < 3; k++) {
+        const [ra, rb, rp] = [await sa.step({ actions }), await sb.step({ actions }), await sp.step({ actions })];
+        expect(ra.forwards).toBe(steps.length + 1);
+        expect(Buffer.from(ra.latents.buffer, ra.latents.byteOffset, ra.latents.byteLength).equals(Buffer.from(rb.latents.buffer, rb.latents.byteOffset, rb.latents.byteLength))).toBe(true);
+        expect(ra.latents).not.toEqual(rp.latents); // another sampler, other latents
+      }
+    } finally {
+      a.close();
+      b.close();
+      plain.close();
+    }
+    for (const [bad, re] of [
+      [[500, 1000], /denoisingSteps must be strictly decreasing/],
+      [[1000, 1000], /denoisingSteps must be strictly decreasing/],
+      [[1000, 0], /denoisingSteps entries must be numbers in \(0, 1000\]/],
+      [[1001], /denoisingSteps entries must be numbers in \(0, 1000\]/],
+      [[Number.NaN], /denoisingSteps entries must be numbers in \(0, 1000\]/],
+    ] as const) {
+      const e = await loadModel(dir, { threads: 1, denoisingSteps: bad as unknown as number[] }).then(() => null, (x: Error) => x);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(e!.message).toMatch(re);
+    }
+    for (const [bad, re] of [
+      [[], /denoisingSteps must have 1 to 64 timesteps/],
+      ['1000,500', /denoisingSteps must be an array of timesteps/],
+      [[1000, '500'], /denoisingSteps entries must be numbers/],
+      [new Array(65).fill(0).map((_, i) => 1000 - i), /denoisingSteps must have 1 to 64 timesteps/],
+    ] as const) {
+      const e = await loadModel(dir, { threads: 1, denoisingSteps: bad as unknown as number[] }).then(() => null, (x: Error) => x);
+      expect(e).toBeInstanceOf(ArgumentError);
+      expect(e!.message).toMatch(re);
+    }
+    // the command lines' --denoising-steps
+    expect(denoisingStepsArg('1000, 500', '--denoising-steps')).toEqual([1000, 500]);
+    expect(denoisingStepsArg(undefined, '--denoising-steps')).toBeUndefined();
+    for (const bad of ['', '1000;500', '1000,', '-5', '1e3', '1000,abc', '0x10'])
+      expect(() => denoisingStepsArg(bad, '--denoising-steps')).toThrow(/--denoising-steps must be comma-separated timesteps/);
+    // a model that warps its steps (the tiny one does) indexes the shifted schedule: integers only
+    expect(base.warp_denoising_step).toBe(true);
+    const w = await loadModel(dir, { threads: 1, denoisingSteps: [999.5] }).then(() => null, (x: Error) => x);
+    expect(w).toBeInstanceOf(ConfigError);
+    expect(w!.message).toMatch(/denoisingSteps must be integers for a model that warps its steps/);
   });
   it('blockFrames runs a model on other blocks, checked like the config\'s own block size', async () => {
     const dir = modelDir(tinyTensors());

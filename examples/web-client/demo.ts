@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { WorldEngine, WorldRoom, signToken, startWorldServer, type WorldRoomOptions, type WorldServer } from '../../gameserver/src/index.js';
 import type { PlayerRecord } from '../../gameserver/src/index.js';
 import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
+import { denoisingStepsArg } from '../../sdk/src/model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -59,6 +60,8 @@ export interface DemoOptions {
   blockFrames?: number | 'auto';
   /** Decoder arithmetic (default: the engine's, bf16 where the CPU has bf16 dot products). */
   decoderPrecision?: 'f32' | 'bf16';
+  /** The sampler's timesteps instead of the model's (loadModel's `denoisingSteps`). */
+  denoisingSteps?: number[];
   /** Build the client with Vite first (default true); else serve what `outDir` holds. */
   build?: boolean;
   outDir?: string;
@@ -112,6 +115,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       decoderDir: opts.decoderDir === null ? null : opts.decoderDir === undefined ? undefined : resolve(repo, opts.decoderDir),
       threads: opts.threads,
       decoderPrecision: opts.decoderPrecision,
+      denoisingSteps: opts.denoisingSteps,
     },
     rooms: {
       world: { mode: 'private', auth, blockFrames: opts.blockFrames, ...opts.room },
@@ -181,13 +185,14 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       'block-frames': { type: 'string' },
       'decoder-precision': { type: 'string' },
+      'denoising-steps': { type: 'string' },
       codec: { type: 'string', default: 'auto' },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames auto|N] [--decoder-precision f32|bf16] [--codec auto|jpeg|raw] [--no-build]');
+    console.log('npm run demo -- [--port 8080] [--server-port 2567] [--model DIR] [--decoder DIR|none] [--threads N] [--block-frames auto|N] [--decoder-precision f32|bf16] [--denoising-steps 1000,500] [--codec auto|jpeg|raw] [--no-build]');
     return;
   }
   if (!values['no-build']) console.log('building the web client (vite)…');
@@ -199,6 +204,7 @@ async function main(): Promise<void> {
     threads: values.threads ? Number(values.threads) : undefined,
     blockFrames: values['block-frames'] === undefined || values['block-frames'] === 'auto' ? values['block-frames'] : Number(values['block-frames']),
     decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'),
+    denoisingSteps: denoisingStepsArg(values['denoising-steps'], '--denoising-steps'),
     build: !values['no-build'],
     room: { codec: values.codec as WorldRoomOptions['codec'] },
   });

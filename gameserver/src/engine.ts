@@ -56,6 +56,11 @@ export interface EngineOptions {
    * takes it, at more engine time per frame (see the README's game server figures).
    */
   blockFrames?: number;
+  /**
+   * The sampler's timesteps instead of the model's (the SDK's {@link LoadOptions.denoisingSteps}):
+   * a forward less per block for each step left out.
+   */
+  denoisingSteps?: number[];
   /** Most sessions in one batched step (default 32). */
   maxBatch?: number;
 }
@@ -149,6 +154,7 @@ export class WorldEngine implements MetricsSource {
       decoderThreads: opts.decoderThreads,
       decoderPrecision: opts.decoderPrecision ?? defaultServerDecoderPrecision(),
       blockFrames: opts.blockFrames,
+      denoisingSteps: opts.denoisingSteps,
     });
     return new WorldEngine(model, model.decoder, { maxBatch: opts.maxBatch });
   }
@@ -159,7 +165,7 @@ export class WorldEngine implements MetricsSource {
   static shared(opts: EngineOptions): Promise<WorldEngine> {
     // (JSON turns NaN into null, the key of no override: refuse it before it can match)
     if (opts.blockFrames !== undefined && !Number.isInteger(opts.blockFrames)) return Promise.reject(new TypeError(`blockFrames must be an integer, not ${opts.blockFrames}`));
-    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.decoderThreads, opts.decoderPrecision ?? defaultServerDecoderPrecision(), opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch, opts.blockFrames]);
+    const key = JSON.stringify([resolve(opts.modelDir), opts.decoderDir === undefined ? '(auto)' : opts.decoderDir && resolve(opts.decoderDir), opts.threads, opts.decoderThreads, opts.decoderPrecision ?? defaultServerDecoderPrecision(), opts.kv, opts.weights ?? defaultServerWeights(), opts.maxBatch, opts.blockFrames, opts.denoisingSteps]);
     let p = WorldEngine.#shared.get(key);
     if (!p) {
       p = WorldEngine.load(opts);

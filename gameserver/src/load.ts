@@ -8,7 +8,7 @@
  *
  *   npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world]
  *                   [--url ws://127.0.0.1:2567 --secret S]   (default: start a server child)
- *                   [--max-batch N] [--block-frames auto|N] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared]
+ *                   [--max-batch N] [--block-frames auto|N] [--denoising-steps 1000,500] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared]
  *                   [--model DIR] [--decoder DIR|none]   (server child; default models/default)
  */
 import type { ChildProcess } from 'node:child_process';
@@ -25,7 +25,7 @@ import { freePort } from './server.js';
 const MAX_CLIENTS = 64;
 const MAX_SECONDS = 900;
 /** The flags that configure the server child `load` starts (passed through as given). */
-const SERVER_FLAGS = ['threads', 'decoder-threads', 'decoder-precision', 'weights', 'max-batch', 'block-frames', 'model', 'decoder'] as const;
+const SERVER_FLAGS = ['threads', 'decoder-threads', 'decoder-precision', 'weights', 'max-batch', 'block-frames', 'denoising-steps', 'model', 'decoder'] as const;
 
 interface Sim {
   id: number;
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       secret: { type: 'string' },
       'max-batch': { type: 'string' },
       'block-frames': { type: 'string' },
+      'denoising-steps': { type: 'string' },
       threads: { type: 'string' },
       'decoder-threads': { type: 'string' },
       'decoder-precision': { type: 'string' },
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--block-frames auto|N] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
+    console.log('npm run load -- [--clients 8] [--duration 60] [--input-hz 20] [--room world] [--url ws://127.0.0.1:PORT --secret S] [--max-batch N] [--block-frames auto|N] [--denoising-steps 1000,500] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--mode private|shared] [--model DIR] [--decoder DIR|none]');
     return;
   }
   const nClients = Math.min(MAX_CLIENTS, Math.max(1, Number(values.clients) | 0));

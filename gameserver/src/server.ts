@@ -26,6 +26,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 
 import { signToken } from './auth.js';
 import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
+import { denoisingStepsArg } from '../../sdk/src/model.js';
 import { defaultModelDir } from '../../sdk/src/index.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { worldMetrics } from './metrics.js';
@@ -295,6 +296,7 @@ async function main(): Promise<void> {
       codec: { type: 'string', default: 'auto' },
       'max-batch': { type: 'string' },
       'block-frames': { type: 'string' },
+      'denoising-steps': { type: 'string' },
       redis: { type: 'string' },
       'public-address': { type: 'string' },
       'list-rooms': { type: 'boolean', default: false },
@@ -303,7 +305,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames auto|N]\n' +
+      'npm run server -- [--port 2567 (0: a free one)] [--host 127.0.0.1] [--model DIR] [--decoder DIR|none] [--mode private|shared] [--threads N] [--decoder-threads N] [--decoder-precision f32|bf16] [--weights f32|bf16|int8] [--secret S | --no-auth] [--codec auto|jpeg|raw] [--max-batch N] [--block-frames auto|N] [--denoising-steps 1000,500]\n' +
         '                  [--redis redis://HOST:PORT (or WORLDCAST_REDIS_URL): several processes share rooms] [--public-address HOST:PORT] [--list-rooms (GET /worldcast/rooms)]',
     );
     return;
@@ -325,6 +327,7 @@ async function main(): Promise<void> {
       maxBatch: values['max-batch'] ? Number(values['max-batch']) : undefined,
       weights: weightsArg(values.weights),
       decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'), // default: the engine's
+      denoisingSteps: denoisingStepsArg(values['denoising-steps'], '--denoising-steps'), // default: the model's
     },
     rooms: { world: { mode, auth, codec, blockFrames }, 'world-shared': { mode: 'shared', auth, codec, blockFrames } },
     gracefullyShutdown: true,

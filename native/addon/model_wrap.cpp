@@ -60,6 +60,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     wc::KvType kv_type = wc::KvType::BF16;  // the documented default (README: KV memory)
     wc::WeightType weights = wc::WeightType::F32;  // storage of the linears' weights
     int block_frames = 0;                          // 0: config.json's num_frame_per_block
+    std::vector<double> denoising_steps;          // empty: config.json's denoising_step_list
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Value kv = info[1].As<Napi::Object>().Get("kv");
       if (!kv.IsUndefined()) {
@@ -87,6 +88,17 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
         if (!(d >= 1 && d <= 64) || d != double(int(d))) throw_arg(env, "blockFrames must be an integer in [1, 64]");
         block_frames = int(d);
       }
+      Napi::Value ds = info[1].As<Napi::Object>().Get("denoisingSteps");
+      if (!ds.IsUndefined()) {
+        if (!ds.IsArray()) throw_arg(env, "denoisingSteps must be an array of timesteps");
+        Napi::Array a = ds.As<Napi::Array>();
+        if (a.Length() == 0 || a.Length() > 64) throw_arg(env, "denoisingSteps must have 1 to 64 timesteps");
+        for (uint32_t i = 0; i < a.Length(); ++i) {
+          Napi::Value e = a.Get(i);
+          if (!e.IsNumber()) throw_arg(env, "denoisingSteps entries must be numbers");
+          denoising_steps.push_back(e.As<Napi::Number>().DoubleValue());
+        }
+      }
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) {
         if (!t.IsNumber()) throw_arg(env, "threads must be a number");
@@ -99,7 +111,8 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     wc::LoadOptions lo;
     lo.isa = wc::active_isa();
     lo.weights = weights;
-    lo.block_frames = block_frames;
+    lo.config.block_frames = block_frames;
+    lo.config.denoising_steps = std::move(denoising_steps);
     ctx->model = wc::load_wan_model(info[0].As<Napi::String>().Utf8Value(), lo);
     ctx->pool = std::make_unique<wc::KvPool>(budget);
     ctx->kv_type = kv_type;

@@ -187,7 +187,8 @@ void validate_window(int L, int S, int F, const std::string& where) {
                      ") + num_frame_per_block (" + std::to_string(F) + ") so at least one past frame stays visible");
 }
 
-ModelConfig parse_model_config(const Json& j, const std::string& where, int block_frames) {
+ModelConfig parse_model_config(const Json& j, const std::string& where, const ConfigOverrides& o) {
+  int block_frames = o.block_frames;
   if (!j.is_object()) cerr_(where, "config must be a JSON object");
   ModelConfig c;
   if (const Json* v = get(j, "model_type", Json::Type::String, where)) c.model_type = v->as_string();
@@ -243,6 +244,16 @@ ModelConfig parse_model_config(const Json& j, const std::string& where, int bloc
   get_bool(j, "warp_denoising_step", c.warp_denoising_step, where);
   get_num(j, "timestep_shift", c.timestep_shift, where);
   get_int(j, "num_train_timesteps", c.num_train_timesteps, where, 1, 1 << 20);
+  if (!o.denoising_steps.empty()) {
+    if (o.denoising_steps.size() > 64) cerr_(where, "denoisingSteps takes at most 64 steps");
+    for (size_t i = 0; i < o.denoising_steps.size(); ++i) {
+      const double t = o.denoising_steps[i];
+      if (!(t > 0 && t <= 1000)) cerr_(where, "denoisingSteps entries must be numbers in (0, 1000]");
+      if (i > 0 && !(t < o.denoising_steps[i - 1])) cerr_(where, "denoisingSteps must be strictly decreasing");
+      if (c.warp_denoising_step && t != std::floor(t)) cerr_(where, "denoisingSteps must be integers for a model that warps its steps");
+    }
+    c.denoising_step_list = o.denoising_steps;
+  }
   get_num(j, "context_noise", c.context_noise, where);
   if (const Json* sch = j.find("schedule"); sch && !sch->is_null()) {
     const std::string sw = where + " schedule";
@@ -378,14 +389,14 @@ ModelConfig parse_model_config(const Json& j, const std::string& where, int bloc
   return c;
 }
 
-ModelConfig load_model_config(const std::string& path, int block_frames) {
+ModelConfig load_model_config(const std::string& path, const ConfigOverrides& o) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(ErrorKind::Config, path + ": cannot open");
   std::stringstream ss;
   ss << f.rdbuf();
   std::string text = ss.str();
   if (text.size() > (16u << 20)) fail(ErrorKind::Config, path + ": file is too large for a config");
-  return parse_model_config(Json::parse(text, path), path, block_frames);
+  return parse_model_config(Json::parse(text, path), path, o);
 }
 
 }  // namespace wc

@@ -131,11 +131,19 @@ struct ModelConfig {
   int patch_numel() const { return patch_t * patch_h * patch_w; }
 };
 
-// `block_frames` > 0 runs the model on blocks of that many latent frames instead of
-// config.json's num_frame_per_block (the window, sink and schedule are validated against
-// it; t2v models with the block loop only).
-ModelConfig parse_model_config(const Json& j, const std::string& where, int block_frames = 0);
-ModelConfig load_model_config(const std::string& path, int block_frames = 0);
+// What a loader may set instead of config.json (loadModel's options).
+struct ConfigOverrides {
+  // > 0: run the model on blocks of that many latent frames instead of config.json's
+  // num_frame_per_block (the window, sink and schedule are validated against it; t2v
+  // models with the block loop only).
+  int block_frames = 0;
+  // Non-empty: the sampler's timesteps instead of config.json's denoising_step_list
+  // (strictly decreasing, in (0, 1000]; integers when the model warps its steps). Fewer
+  // steps than the model was distilled with cost quality; the README measures it.
+  std::vector<double> denoising_steps;
+};
+ModelConfig parse_model_config(const Json& j, const std::string& where, const ConfigOverrides& o = {});
+ModelConfig load_model_config(const std::string& path, const ConfigOverrides& o = {});
 // Checks a window/sink pair against the block size (shared by config and session options).
 void validate_window(int local_attn_size, int sink_size, int num_frame_per_block, const std::string& where);
 

@@ -97,7 +97,7 @@ std::shared_ptr<WanModel> load_wan_model(const std::string& dir, const LoadOptio
   auto m = std::make_shared<WanModel>();
   m->dir = dir;
   m->weights = opts.weights;
-  m->config = load_model_config(dir + "/config.json", opts.block_frames);
+  m->config = load_model_config(dir + "/config.json", opts.config);
   const ModelConfig& c = m->config;
 
   // Every *.safetensors file of the directory, validated as a whole before converting anything.

@@ -72,8 +72,8 @@ struct LoadOptions {
   Isa isa = Isa::Scalar;  // layout the linears are packed for (normally active_isa())
   // Storage of every linear's weight (norm weights, modulation and biases stay f32).
   WeightType weights = WeightType::F32;
-  // Latent frames per block instead of config.json's (0: the config's); see parse_model_config.
-  int block_frames = 0;
+  // Instead of config.json's block size / denoising steps (ConfigOverrides, config.h).
+  ConfigOverrides config;
 };
 
 // Loads `dir/config.json` and every `dir/*.safetensors` (upstream names; F32/F16/BF16/F64

@@ -45,6 +45,14 @@ export interface LoadOptions {
    * refuses it.
    */
   blockFrames?: number;
+  /**
+   * The sampler's timesteps instead of config.json's `denoising_step_list` (strictly
+   * decreasing, in (0, 1000]; integers when the model warps its steps). One forward per
+   * step, plus the commit: on the default world (distilled with [1000, 750, 500, 250]),
+   * [1000, 667, 333] is 4 forwards per block instead of 5 and measures within 0.4 dB of
+   * 4 steps at 1 / 5 / 30 s (README, game server). Also what `Session.layout.timesteps` says.
+   */
+  denoisingSteps?: number[];
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */
   promptEncoder?: PromptEncoder;
   /**
@@ -921,6 +929,18 @@ function readOpenings(dir: string, c: ModelConfig, blockFrames?: number): Map<st
     out.set(name, t.data);
   }
   return out;
+}
+
+/**
+ * A command line's `--denoising-steps 1000,500` as {@link LoadOptions.denoisingSteps}
+ * (undefined: the model's own); loadModel checks the values themselves.
+ */
+export function denoisingStepsArg(v: string | undefined, what: string): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((p) => p.trim());
+  if (parts.length > 64 || !parts.every((p) => /^\d{1,4}(\.\d{1,6})?$/.test(p)))
+    throw new ArgumentError(`${what} must be comma-separated timesteps in (0, 1000], largest first (e.g. 1000,500), not ${JSON.stringify(v.slice(0, 80))}`, 'ARGUMENT');
+  return parts.map(Number);
 }
 
 /** Load a model directory (config.json + *.safetensors with upstream tensor names). */

@@ -109,7 +109,7 @@ export interface NativeDecoder {
 export const nativeModels = new WeakMap<object, NativeModel>();
 
 export interface NativeAddon {
-  Model: new (dir: string, opts?: { threads?: number; weights?: WeightType; blockFrames?: number; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
+  Model: new (dir: string, opts?: { threads?: number; weights?: WeightType; blockFrames?: number; denoisingSteps?: number[]; kv?: { budgetBytes?: number; dtype?: KvDType } }) => NativeModel;
   Session: unknown;
   Decoder: new (dir: string, opts?: { threads?: number; engine?: NativeModel; precision?: 'f32' | 'bf16' }) => NativeDecoder;
   DecoderStream: unknown;

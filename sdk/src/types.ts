@@ -35,8 +35,9 @@ export interface SessionLayout {
   /** Denoising steps per block (the length of `timesteps`). */
   steps: number;
   /**
-   * The timestep of each denoising step, in order: config.json `denoising_step_list`,
-   * mapped through the shifted schedule when `warp_denoising_step` is set.
+   * The timestep of each denoising step, in order: config.json `denoising_step_list` (or
+   * loadModel's `denoisingSteps`), mapped through the shifted schedule when
+   * `warp_denoising_step` is set.
    */
   timesteps: number[];
   /**

@@ -64,7 +64,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
-import { loadModel, type Model } from '../../sdk/src/model.js';
+import { denoisingStepsArg, loadModel, type Model } from '../../sdk/src/model.js';
 import { actionSize, encodeGeometry, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
 import { poseInputs } from '../../world/src/conditioning.js';
 import { defaultLevel, type Level } from '../../world/src/levels/index.js';
@@ -133,6 +133,8 @@ interface Settings {
   weights?: 'f32' | 'bf16' | 'int8';
   /** Arithmetic of the decoder's convolutions (default f32). */
   decoderPrecision?: 'f32' | 'bf16';
+  /** The sampler's timesteps instead of the model's (default: the model's). */
+  denoisingSteps?: number[];
   spawns: number[] | null;
   pose: boolean;
   geometry: boolean;
@@ -140,7 +142,7 @@ interface Settings {
 }
 
 const USAGE =
-  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--character-episodes N] [--character-seconds S] [--detector-scenes N] [--seed N] [--threads N] [--weights f32|bf16|int8] [--decoder-precision f32|bf16] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick] [--only horizons,drift,switches,characters,detector]';
+  'usage: npm run eval -- [--model DIR] [--out DIR] [--episodes N] [--seconds S] [--drift-seconds S] [--switches K] [--character-episodes N] [--character-seconds S] [--detector-scenes N] [--seed N] [--threads N] [--weights f32|bf16|int8] [--decoder-precision f32|bf16] [--denoising-steps 1000,500] [--spawns 0,1] [--no-pose] [--no-geometry] [--quick] [--only horizons,drift,switches,characters,detector]';
 
 function weightsOf(v: string | undefined): Settings['weights'] {
   if (v === undefined || v === 'f32' || v === 'bf16' || v === 'int8') return v;
@@ -166,6 +168,7 @@ function parseSettings(argv: string[]): Settings {
       threads: { type: 'string' },
       weights: { type: 'string' },
       'decoder-precision': { type: 'string' },
+      'denoising-steps': { type: 'string' },
       spawns: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-pose': { type: 'boolean', default: false },
@@ -207,6 +210,7 @@ function parseSettings(argv: string[]): Settings {
     threads: values.threads === undefined ? undefined : int(values.threads, 1, 'threads'),
     weights: weightsOf(values.weights),
     decoderPrecision: checkDecoderPrecision(values['decoder-precision'], '--decoder-precision'),
+    denoisingSteps: denoisingStepsArg(values['denoising-steps'], '--denoising-steps'),
     spawns: values.spawns === undefined ? null : values.spawns.split(',').map((x) => int(x.trim(), 0, 'spawns', 0)),
     pose: !values['no-pose'],
     geometry: !values['no-geometry'],
@@ -575,7 +579,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const spawnOk = (p: EpisodePlan): boolean => st.spawns === null || st.spawns.includes(p.spawnIndex);
   if (st.spawns) for (const i of st.spawns) if (i >= level.spawns.length) throw new Error(`--spawns: the level has spawns 0..${level.spawns.length - 1}`);
 
-  const model = await loadModel(st.model, { threads: st.threads, weights: st.weights, decoderPrecision: st.decoderPrecision });
+  const model = await loadModel(st.model, { threads: st.threads, weights: st.weights, decoderPrecision: st.decoderPrecision, denoisingSteps: st.denoisingSteps });
   try {
     const c = model.config;
     const F = c.num_frame_per_block;
@@ -922,7 +926,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       version: 1,
       createdAt: new Date().toISOString(),
       model: { dir: resolve(st.model), info: model.info() },
-      settings: { ...st, parts: [...st.parts], model: resolve(st.model), out: resolve(st.out), fps, frameSize: size, framesPerBlock: F, openingFrames, horizons: HORIZONS, switchEpisodeSeconds: SWITCH_EPISODE_SECONDS },
+      settings: { ...st, parts: [...st.parts], model: resolve(st.model), out: resolve(st.out), fps, frameSize: size, framesPerBlock: F, openingFrames, horizons: HORIZONS, switchEpisodeSeconds: SWITCH_EPISODE_SECONDS, denoisingSteps: model.config.denoising_step_list },
       wallSeconds,
       engine: {
         frames: e.frames,
