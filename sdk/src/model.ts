@@ -48,9 +48,9 @@ export interface LoadOptions {
   /**
    * The sampler's timesteps instead of config.json's `denoising_step_list` (strictly
    * decreasing, in (0, 1000]; integers when the model warps its steps). One forward per
-   * step, plus the commit: on the default world (distilled with [1000, 750, 500, 250]),
-   * [1000, 667, 333] is 4 forwards per block instead of 5 and measures within 0.4 dB of
-   * 4 steps at 1 / 5 / 30 s (README, game server). Also what `Session.layout.timesteps` says.
+   * step, plus the commit. The default world samples [1000, 500]; its 4-step list
+   * [1000, 750, 500, 250] measures within 0.5 dB at 1 / 5 / 30 s for 5 forwards a block
+   * instead of 3 (README, "Two denoising steps"). `Session.layout.timesteps` tells the result.
    */
   denoisingSteps?: number[];
   /** Resolves string prompts (default: the model directory's prompts.safetensors, if any). */

@@ -64,7 +64,9 @@ DIT_CONFIG = {
     "num_frame_per_block": 3,
     "local_attn_size": 12,
     "sink_size": 0,
-    "denoising_step_list": [1000, 750, 500, 250],
+    # The sampler, not the training: diffusion forcing trains every noise level. Two steps
+    # measure within 0.5 dB of four for 3 forwards a block instead of 5 (MODEL_CARD, "Sampler").
+    "denoising_step_list": [1000, 500],
     "warp_denoising_step": False,
     "timestep_shift": 5.0,
     "num_train_timesteps": 1000,
