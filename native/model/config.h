@@ -139,7 +139,7 @@ struct ConfigOverrides {
   int block_frames = 0;
   // Non-empty: the sampler's timesteps instead of config.json's denoising_step_list
   // (strictly decreasing, in (0, 1000]; integers when the model warps its steps). Fewer
-  // steps than the model was distilled with cost quality; the README measures it.
+  // steps cost quality; the README measures it for the default world.
   std::vector<double> denoising_steps;
 };
 ModelConfig parse_model_config(const Json& j, const std::string& where, const ConfigOverrides& o = {});
