@@ -114,6 +114,21 @@ describe('character detector: detection', () => {
     expect(detectCharacters(c, S, S, 'day', { level: open, pitch: 0 }).map((d) => d.color)).toEqual([0]);
   });
 
+  it('a wide fringe of its colour just above a character does not hide it (parts merge only into an upright shape)', () => {
+    // A blurred model frame paints the top of a distant wall against the sky in about a blue
+    // character's colour: a flat band a few rows above the character's head.
+    const f = renderView(open, eye, 'day', S, S, undefined, [at(-3, 1)]);
+    const [d] = detectCharacters(f, S, S, 'day', { level: open, pitch: 0 });
+    expect(d).toBeDefined();
+    const { x0, y0, x1 } = d!.box;
+    const c = Math.round(d!.cy) * S + Math.round(d!.cx); // a pixel of the character's body
+    const banded = f.slice();
+    for (let y = y0 - 6; y <= y0 - 4; y++) for (let x = Math.max(0, x0 - 30); x <= Math.min(S - 1, x1 + 30); x++) banded.set(f.subarray(3 * c, 3 * c + 3), 3 * (y * S + x));
+    const got = detectCharacters(banded, S, S, 'day', { level: open, pitch: 0 });
+    expect(got.map((g) => g.color)).toEqual([1]);
+    expect(got[0]!.box).toEqual(d!.box); // the character alone; the band is no detection
+  });
+
   it('scores: found = a detection of its colour with its centre in the box; false = no character of its colour there', () => {
     const truth: TruthCharacter[] = [
       { index: 0, color: 0, pixels: 100, visiblePixels: 90, box: { x0: 10, y0: 10, x1: 20, y1: 40 }, visible: true },

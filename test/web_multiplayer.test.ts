@@ -162,7 +162,8 @@ describe.skipIf(!haveChromium)("headless Chromium: page A sees page B's player w
     const gone = await watchA(20);
     expect(gone.some((s) => s.truth)).toBe(false); // the scenario: B is out of A's view
     const still = gone.filter((s) => s.shown).length;
-    console.log(`A's page: B shown in ${shown}/${standing.length} samples while B stood in view, in ${still}/${gone.length} after B left`);
+    const marks = (xs: { shown: boolean }[]): string => xs.map((s) => (s.shown ? 'B' : '.')).join('');
+    console.log(`A's page: B shown in ${shown}/${standing.length} samples while B stood in view (${marks(standing)}), in ${still}/${gone.length} after B left (${marks(gone)})`);
     expect(pageErrors).toEqual([]);
     seen = { standing, gone };
     await b.close();

@@ -17,7 +17,7 @@
  * fit that leaves less than `minFog` of the character's own colour is the fog's. Character
  * pixels of one colour are grouped into 8-connected components, the parts of one character
  * split by its light visor band are merged (same colour, overlapping columns, a small vertical
- * gap), and a group is a detection when it has ≥ `minPixels` pixels, is upright (≥ 3 px tall
+ * gap, upright together), and a group is a detection when it has ≥ `minPixels` pixels, is upright (≥ 3 px tall
  * and wide, no wider than tall + 2), stands out from the pixels around it (its mean colour
  * differs from theirs by ≥ `minContrast` of their distance from the fog's colour) and — given
  * the camera's pitch — stands on the floor across the horizon. The last two keep a blurred
@@ -468,7 +468,12 @@ export function detectCharacters(rgb: ArrayLike<number>, width: number, height: 
       }
     }
   }
-  // Merge the parts of one character: same colour, columns overlapping by half the narrower part, a vertical gap of at most max(2, half the narrower width) rows.
+  // a character is upright: at least 3 rows tall, 3 columns wide and no wider than tall (+2 px) (a flat
+  // patch is a surface's edge mixed with another: a wall's top against the sky, a crate's side)
+  const upright = (b: Box): boolean => b.y1 - b.y0 >= 2 && b.x1 - b.x0 >= 2 && b.x1 - b.x0 <= b.y1 - b.y0 + 2;
+  // Merge the parts of one character: same colour, columns overlapping by half the narrower part, a vertical gap of at
+  // most max(2, half the narrower width) rows, and together still upright (a character's parts make a character's
+  // shape; a capsule next to a wide fringe of its colour, a wall's top against the sky, stays a capsule).
   const groups = parts.map((p, i) => ({ ...p, box: { ...p.box }, parts: [i] }));
   for (let merged = true; merged; ) {
     merged = false;
@@ -481,7 +486,9 @@ export function detectCharacters(rgb: ArrayLike<number>, width: number, height: 
         const narrow = Math.min(A.box.x1 - A.box.x0, B.box.x1 - B.box.x0) + 1;
         const gap = Math.max(A.box.y0, B.box.y0) - Math.min(A.box.y1, B.box.y1) - 1;
         if (overlap < narrow / 2 || gap > Math.max(2, narrow / 2)) continue;
-        A.box = { x0: Math.min(A.box.x0, B.box.x0), y0: Math.min(A.box.y0, B.box.y0), x1: Math.max(A.box.x1, B.box.x1), y1: Math.max(A.box.y1, B.box.y1) };
+        const box = { x0: Math.min(A.box.x0, B.box.x0), y0: Math.min(A.box.y0, B.box.y0), x1: Math.max(A.box.x1, B.box.x1), y1: Math.max(A.box.y1, B.box.y1) };
+        if (!upright(box)) continue;
+        A.box = box;
         A.sx += B.sx;
         A.sy += B.sy;
         A.n += B.n;
@@ -490,10 +497,7 @@ export function detectCharacters(rgb: ArrayLike<number>, width: number, height: 
         merged = true;
       }
   }
-  // a character is upright: at least 3 rows tall, 3 columns wide and no wider than tall (+2 px) (a flat
-  // patch is a surface's edge mixed with another: a wall's top against the sky, a crate's side)
-  const upright = (b: Box): boolean => b.y1 - b.y0 >= 2 && b.x1 - b.x0 >= 2 && b.x1 - b.x0 <= b.y1 - b.y0 + 2;
-  // and, given the camera's pitch, it stands on the floor: its feet below the horizon, its top near it
+  // a detection is upright (above), and, given the camera's pitch, it stands on the floor: its feet below the horizon, its top near it
   const h = opts.pitch === undefined ? null : horizonRow(opts.pitch, height);
   const standing = (b: Box): boolean => h === null || (b.y1 > h && b.y0 <= h + STANDING_TOP * (b.y1 - h) + HORIZON_SLACK);
   // and it stands out from what is around it (not a patch of a larger surface of about its colour)
