@@ -8,7 +8,7 @@
 //
 // The second test holds A's page to it: B's player on A's page in >= 80% of the samples while
 // B stands in view, in <= 10% after B left. (The default weights before their sharp stage drew
-// no detectable character, 0 of 24 samples; these show it in 23 of 24 with the server's JPEG
+// no detectable character, 0 of 24 samples; these show it in 24 of 24 with the server's JPEG
 // quality 85 — at 80 the 8x8 quantisation lost it in up to half of them, see codec.ts.)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
