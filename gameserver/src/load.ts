@@ -1,6 +1,9 @@
 /**
  * `npm run load`: N simulated players (real @colyseus/sdk clients) over loopback for a
- * bounded time. Prints frames/s delivered per client, input-to-frame latency (p50/p99:
+ * bounded time. Prints frames/s delivered per client while it plays (the frames received
+ * from the run's start — every client joined — or its first frame, whichever is later, to
+ * the end, over that time), how long its first frame took after it joined (the session's
+ * start), and frames/s over the whole run (start-up included); input-to-frame latency (p50/p99:
  * from sending an input to receiving the first frame whose conditioning includes it),
  * every byte each client receives (all WebSocket messages with their frame headers — state
  * patches and messages included — and, of the frames, envelope header vs payload bytes),
@@ -37,7 +40,11 @@ interface Sim {
   headerBytes: number;
   /** Every byte received on the socket after joining: WebSocket frame headers + message data. */
   wireBytes: number;
+  /** When joinOrCreate resolved, and when the first frame arrived (performance.now(); 0: not yet). */
+  joinedAt: number;
   firstFrameAt: number;
+  /** Frames received from `runStart` on (the run's start or the first frame, the later). */
+  framesPlaying: number;
   /** Decoded frames of each block seen (by block index). */
   blockFrames: Map<number, number>;
   lastFrameAt: number;
@@ -115,11 +122,15 @@ async function main(): Promise<void> {
     console.log(`started server pid ${child.pid} at ${url}`);
   }
 
+  /** The run's start (every client joined); 0 until then. */
+  let t0 = 0;
+  /** The world time one decoded frame stands for (the welcome's frameMs). */
+  let frameMs = 0;
   const sims: Sim[] = [];
   const joinErrors: string[] = [];
   for (let i = 0; i < nClients; i++) {
     const sim: Sim = {
-      id: i, room: null, frames: 0, bytes: 0, headerBytes: 0, wireBytes: 0, firstFrameAt: 0, blockFrames: new Map(), lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
+      id: i, room: null, frames: 0, bytes: 0, headerBytes: 0, wireBytes: 0, joinedAt: 0, firstFrameAt: 0, framesPlaying: 0, blockFrames: new Map(), lastFrameAt: 0, latencies: [], sent: new Map(), seq: 0,
       lastMeasured: 0, lastSeq: -1, gaps: 0, droppedByServer: 0, errors: [], left: false,
     };
     sims.push(sim);
@@ -127,6 +138,7 @@ async function main(): Promise<void> {
     sdk.auth.token = signToken(secret, { sub: `load-${i}`, ttlSeconds: seconds + 600 });
     try {
       const room = await sdk.joinOrCreate(values.room, {});
+      sim.joinedAt = performance.now();
       room.reconnection.enabled = false;
       sim.room = room;
       room.onMessage('frame', (b: Uint8Array) => {
@@ -134,6 +146,7 @@ async function main(): Promise<void> {
         const { header, payload } = decodeEnvelope(b);
         if (sim.frames === 0) sim.firstFrameAt = now;
         sim.frames++;
+        if (t0 > 0 && now >= t0) sim.framesPlaying++;
         sim.lastFrameAt = now;
         sim.bytes += payload.length;
         sim.headerBytes += b.length - payload.length;
@@ -154,7 +167,10 @@ async function main(): Promise<void> {
       countWireBytes(room, (n) => (sim.wireBytes += n));
       room.onMessage('error', (m: { message?: string }) => sim.errors.push(`error: ${m?.message}`));
       room.onMessage('session_ended', (m: { message?: string }) => sim.errors.push(`session ended: ${m?.message}`));
-      for (const t of ['welcome', 'prompt', 'stats']) room.onMessage(t, () => undefined);
+      room.onMessage('welcome', (m: { frameMs?: unknown }) => {
+        if (typeof m?.frameMs === 'number' && m.frameMs > 0) frameMs = m.frameMs;
+      });
+      for (const t of ['prompt', 'stats']) room.onMessage(t, () => undefined);
       room.onError((code: number, message?: string) => sim.errors.push(`room error ${code}: ${message}`));
       room.onLeave((code: number) => {
         sim.left = true;
@@ -171,7 +187,7 @@ async function main(): Promise<void> {
 
   // Inputs: each client wanders: a key pattern changing every second, small mouse moves.
   const patterns = [1, 1, 1 | 8, 1 | 2, 0, 4, 2, 8, 1 | 16];
-  const t0 = performance.now();
+  t0 = performance.now();
   const rss: number[] = startStats ? [startStats.server.rss] : [];
   const inputTimer = setInterval(() => {
     const sec = Math.floor((performance.now() - t0) / 1000);
@@ -199,20 +215,33 @@ async function main(): Promise<void> {
   clearInterval(progress);
   const endStats = probe ? await requestStats(probe) : null;
   if (endStats) rss.push(endStats.server.rss);
-  const elapsed = (performance.now() - t0) / 1000;
+  const tEnd = performance.now();
+  const elapsed = (tEnd - t0) / 1000;
 
-  console.log('\nclient  frames  frames/s  KiB/s (all bytes)  hdr B/frame  p50 ms  p99 ms  dropped  gaps  errors');
+  // While playing: from the run's start, or from the client's first frame when that came later.
+  // (A window that opens at the first frame counts the frames after it: N frames, N − 1 intervals.)
+  const playingFps = (s: Sim): number => {
+    if (s.firstFrameAt === 0) return 0;
+    const from = Math.max(t0, s.firstFrameAt);
+    return (s.framesPlaying - (s.firstFrameAt >= t0 ? 1 : 0)) / Math.max(1e-3, (tEnd - from) / 1000);
+  };
+  const firstMs = (s: Sim): string => (s.firstFrameAt > 0 ? (s.firstFrameAt - s.joinedAt).toFixed(0) : '-');
+  console.log('\nclient  frames  frames/s playing  first frame ms  KiB/s (all bytes)  hdr B/frame  p50 ms  p99 ms  dropped  gaps  errors');
   const all: number[] = [];
   for (const s of sims) {
     all.push(...s.latencies);
-    const fps = s.frames / elapsed;
     console.log(
-      `${String(s.id).padStart(6)}  ${String(s.frames).padStart(6)}  ${fps.toFixed(1).padStart(8)}  ${(s.wireBytes / 1024 / elapsed).toFixed(1).padStart(16)}  ${(s.headerBytes / Math.max(1, s.frames)).toFixed(0).padStart(11)}  ${pct(s.latencies, 50).toFixed(0).padStart(7)}  ${pct(s.latencies, 99).toFixed(0).padStart(6)}  ${String(s.droppedByServer).padStart(7)}  ${String(s.gaps).padStart(4)}  ${String(s.errors.length).padStart(6)}`,
+      `${String(s.id).padStart(6)}  ${String(s.frames).padStart(6)}  ${playingFps(s).toFixed(1).padStart(16)}  ${firstMs(s).padStart(14)}  ${(s.wireBytes / 1024 / elapsed).toFixed(1).padStart(16)}  ${(s.headerBytes / Math.max(1, s.frames)).toFixed(0).padStart(11)}  ${pct(s.latencies, 50).toFixed(0).padStart(7)}  ${pct(s.latencies, 99).toFixed(0).padStart(6)}  ${String(s.droppedByServer).padStart(7)}  ${String(s.gaps).padStart(4)}  ${String(s.errors.length).padStart(6)}`,
     );
   }
   const totalFrames = live.reduce((a, s) => a + s.frames, 0);
   const errors = joinErrors.length + sims.reduce((a, s) => a + s.errors.length, 0);
-  console.log(`\nclients ${live.length}, ${elapsed.toFixed(1)} s: ${(totalFrames / elapsed).toFixed(1)} frames/s in all, ${(totalFrames / elapsed / Math.max(1, live.length)).toFixed(1)} per client`);
+  const playing = live.map(playingFps);
+  console.log(
+    `\nclients ${live.length}, ${elapsed.toFixed(1)} s: ${playing.reduce((a, x) => a + x, 0).toFixed(1)} frames/s in all while playing, ${(playing.reduce((a, x) => a + x, 0) / Math.max(1, live.length)).toFixed(1)} per client; ` +
+      `over the whole run, start-up included, ${(totalFrames / elapsed / Math.max(1, live.length)).toFixed(1)} per client (${totalFrames} frames)`,
+  );
+  if (frameMs > 0) console.log(`world clock: ${(1000 / frameMs).toFixed(1)} frames/s (${frameMs.toFixed(1)} ms a frame)`);
   console.log(`input-to-frame latency over ${all.length} inputs: p50 ${pct(all, 50).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms`);
   const frames = Math.max(1, totalFrames);
   const wire = live.reduce((a, s) => a + s.wireBytes, 0);
