@@ -1,9 +1,10 @@
 // `npm run load` end to end (issue 18): it starts a server child on the tiny fixture model,
 // joins real @colyseus/sdk clients over loopback and reports what each one received. The
 // tiny model steps far faster than the world clock, so every client plays at the clock's
-// rate: the frames/s it prints while playing must be that rate (not inflated by frames that
-// came before the run started, nor deflated by the session's start-up, which is its own
-// column), and every byte and frame is accounted for.
+// rate: the frames/s it prints while playing must be within 10% of that rate, the first
+// frame's delay is its own column, and every byte and frame is accounted for. (With the tiny
+// model the start-up is short, so this does not tell the old whole-run count from the new
+// one; it holds the tool to working end to end.)
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

@@ -43,7 +43,7 @@ interface Sim {
   /** When joinOrCreate resolved, and when the first frame arrived (performance.now(); 0: not yet). */
   joinedAt: number;
   firstFrameAt: number;
-  /** Frames received from `runStart` on (the run's start or the first frame, the later). */
+  /** Frames received from the run's start (t0) on. */
   framesPlaying: number;
   /** Decoded frames of each block seen (by block index). */
   blockFrames: Map<number, number>;
@@ -236,9 +236,9 @@ async function main(): Promise<void> {
   }
   const totalFrames = live.reduce((a, s) => a + s.frames, 0);
   const errors = joinErrors.length + sims.reduce((a, s) => a + s.errors.length, 0);
-  const playing = live.map(playingFps);
+  const playing = live.reduce((a, s) => a + playingFps(s), 0);
   console.log(
-    `\nclients ${live.length}, ${elapsed.toFixed(1)} s: ${playing.reduce((a, x) => a + x, 0).toFixed(1)} frames/s in all while playing, ${(playing.reduce((a, x) => a + x, 0) / Math.max(1, live.length)).toFixed(1)} per client; ` +
+    `\nclients ${live.length}, ${elapsed.toFixed(1)} s: ${playing.toFixed(1)} frames/s in all while playing, ${(playing / Math.max(1, live.length)).toFixed(1)} per client; ` +
       `over the whole run, start-up included, ${(totalFrames / elapsed / Math.max(1, live.length)).toFixed(1)} per client (${totalFrames} frames)`,
   );
   if (frameMs > 0) console.log(`world clock: ${(1000 / frameMs).toFixed(1)} frames/s (${frameMs.toFixed(1)} ms a frame)`);
