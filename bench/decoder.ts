@@ -66,7 +66,7 @@ interface Row {
 }
 
 async function measure(name: string, dir: string, C: number, H: number, W: number, blocks: number): Promise<Row[]> {
-  const precisions: DecoderPrecision[] = gemmPaths().bf16 === 'bf16_dot' ? ['f32', 'bf16'] : ['f32'];
+  const precisions: DecoderPrecision[] = ['bf16_dot', 'bf16_amx'].includes(gemmPaths().bf16) ? ['f32', 'bf16'] : ['f32'];
   const rows: Row[] = [];
   for (const precision of precisions) rows.push(await measureAt(name, dir, C, H, W, blocks, precision));
   const p = runTorchPeer('tools/reference/bench_decoder.py', [dir, '--latent', String(C), String(H), String(W), '--blocks', String(blocks), '--threads', String(THREADS)], 3_600_000);

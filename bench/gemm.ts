@@ -36,7 +36,7 @@ const TYPES = ['f32', 'bf16', 'int8'] as const;
 interface Variant {
   key: string;
   weights: (typeof TYPES)[number];
-  dot?: boolean;
+  dot?: boolean | 'amx';
 }
 
 
@@ -144,6 +144,9 @@ export async function runGemmBench(): Promise<unknown> {
     const variants: Variant[] = TYPES.map((t) => ({ key: t, weights: t }));
     if (/avx512_bf16/.test(cpu.features) && T.gemmPath(cpu.active, 'bf16') !== 'bf16_dot' && T.gemmPath(cpu.active, 'bf16', true) === 'bf16_dot')
       variants.push({ key: 'bf16_dot', weights: 'bf16', dot: true });
+    // Where AMX runs the engine's bf16/int8 (the Auto choice), the AVX512_VNNI path too, for the ratio.
+    if (T.gemmPath(cpu.active, 'int8') === 'int8_amx' && T.gemmPath(cpu.active, 'int8', true) === 'int8_dot')
+      variants.push({ key: 'int8_dot', weights: 'int8', dot: true });
     const keys = variants.map((v) => v.key);
     for (const s of shapes()) {
       const row: Row = { ...s, gflops: {}, paths: {} };
@@ -186,7 +189,7 @@ export async function runGemmBench(): Promise<unknown> {
     const x = rnd(M * K, 1), W = rnd(N * K, 2).map((v) => v * 0.05);
     const f32 = T.gemm(x, M, K, W, N, null, cpu.active, 0, false);
     const numerics = (['bf16', 'int8'] as const).flatMap((t) =>
-      [true, false].map((dot) => ({
+      ([true, false, 'amx'] as const).map((dot) => ({
         weights: t,
         path: T.gemmPath(cpu.active, t, dot),
         ...relErrs(T.gemm(x, M, K, W, N, null, cpu.active, 0, false, { weights: t, dot }), f32),
@@ -195,7 +198,7 @@ export async function runGemmBench(): Promise<unknown> {
 
     const paths = rows[0]!.paths;
     console.log(`\nlinear() GFLOP/s, ${THREADS} threads, ${cpu.active}, median of ${ROUNDS}×${REPS} calls (interleaved rounds); peer: ${peerWhy ? `unavailable: ${peerWhy}` : `${peerName} sgemm, core ${peerCore}`}`);
-    const label = (k: string) => (k === 'bf16_dot' ? 'bf16 (forced bf16_dot)' : `${k} (${paths[k]})`);
+    const label = (k: string) => (k === 'bf16_dot' || k === 'int8_dot' ? `${k.slice(0, 4)} (forced ${k})` : `${k} (${paths[k]})`);
     console.log(`| M | K | N | layer | ${keys.map(label).join(' | ')} | OpenBLAS sgemm | ${keys.map((k) => `${k} / OpenBLAS`).join(' | ')} |`);
     console.log(`|---|---|---|---|${keys.map(() => '---|').join('')}---|${keys.map(() => '---|').join('')}`);
     for (const r of rows) {

@@ -58,9 +58,15 @@ function spansOf(toks: number[], D: number, types: KvType[], seed: number): Span
   }));
 }
 
-type Variant = { isa: (typeof isas)[number]; dot: boolean };
+// dot: false widens bf16/int8 tiles to f32; true runs the AVX512_BF16 / VNNI pieces; 'amx'
+// runs bf16 pages through AMX tiles (head dims that are multiples of 32; the others fall
+// back to the dot pieces) where this process may use them.
+const hasAmx = /amx_usable/.test(T.cpu().features);
+type Variant = { isa: (typeof isas)[number]; dot: boolean | 'amx' };
 const variants: Variant[] = isas.flatMap((isa): Variant[] =>
-  isa === 'avx512' && hasDot ? [{ isa, dot: true }, { isa, dot: false }] : [{ isa, dot: true }],
+  isa === 'avx512' && hasDot
+    ? [{ isa, dot: true }, { isa, dot: false }, ...(hasAmx ? [{ isa, dot: 'amx' as const }] : [])]
+    : [{ isa, dot: true }],
 );
 
 describe('attention kernels vs the scalar reference', () => {
@@ -80,7 +86,7 @@ describe('attention kernels vs the scalar reference', () => {
   for (const { isa, dot } of variants)
     for (const strategy of ['heads', 'sequence'] as const)
       for (const [nq, nh, hd, toks] of cases)
-        it(`${isa}${dot ? '' : ' (no dot products)'} ${strategy}: nQ=${nq} heads=${nh} d=${hd} spans=[${toks}]`, () => {
+        it(`${isa}${dot === 'amx' ? ' (AMX)' : dot ? '' : ' (no dot products)'} ${strategy}: nQ=${nq} heads=${nh} d=${hd} spans=[${toks}]`, () => {
           const D = nh * hd;
           const q = randoms(nq * D, 3 + nq).map((v) => v * 3);
           for (const type of ['f32', 'bf16', 'int8'] as const) {
@@ -140,6 +146,27 @@ describe('attention over the spans a session passes', () => {
       const d = diff(a, b);
       expect(d.mean, type).toBeLessThan(type === 'bf16' ? 1e-5 : 2e-6);
     }
+  });
+  it('the AMX piece agrees with the AVX512_BF16 one on bf16 pages (same numerics), over many tiles', () => {
+    if (!hasAmx) return;
+    // 3 query blocks (an odd 16-row tile count in the last), 40 key tiles with a 7-key tail
+    // and a 1-key span, a rising key scale so each row's max moves tile after tile.
+    const nh = 2, hd = 128, D = nh * hd, nq = 450;
+    const q = randoms(nq * D, 94).map((v) => v * 3);
+    const spans = spansOf([2567, 1], D, ['bf16'], 700).map((sp) => ({ ...sp, k: sp.k.map((x, i) => x * (1 + i / sp.k.length)) }));
+    const ref = T.attention(q, nq, spans, nh, hd, true);
+    for (const strategy of ['heads', 'sequence'] as const) {
+      const a = T.attention(q, nq, spans, nh, hd, false, { isa: 'avx512', strategy, dot: 'amx' });
+      const b = T.attention(q, nq, spans, nh, hd, false, { isa: 'avx512', strategy, dot: true });
+      expect(diff(a, b).mean, strategy).toBeLessThan(1e-5);
+      expectClose(a, ref, 'bf16', `amx ${strategy}`);
+    }
+    // extreme scores (|s| in the thousands) stay finite
+    const qx = new Float32Array(2 * 32).fill(30);
+    const big = [{ k: randoms(300 * 32, 8).map((x) => x * 40), v: randoms(300 * 32, 9), tokens: 300, type: 'bf16' as const }];
+    const gx = T.attention(qx, 2, big, 1, 32, false, { isa: 'avx512', dot: 'amx' });
+    expect(gx.every(Number.isFinite)).toBe(true);
+    expectClose(gx, T.attention(qx, 2, big, 1, 32, true), 'bf16', 'extreme');
   });
   it('extreme scores do not overflow the online softmax', () => {
     const nh = 1, hd = 16;

@@ -57,11 +57,11 @@ describe('gemm (linear: x·Wᵀ + b, epilogue)', () => {
 describe('gemm weight types: every (isa, weights, path) this CPU has against its reference', () => {
   const types = ['f32', 'bf16', 'int8'] as const;
   // Distinct kernels: the widen paths everywhere, the dot paths (AVX512_BF16 vdpbf16ps,
-  // AVX512_VNNI vpdpbusd) only where the CPU has them.
-  const combos: { isa: string; weights: (typeof types)[number]; dot: boolean; path: string }[] = [];
+  // AVX512_VNNI vpdpbusd) and the AMX paths (TDPBF16PS tiles) only where the CPU has them.
+  const combos: { isa: string; weights: (typeof types)[number]; dot: boolean | 'amx'; path: string }[] = [];
   for (const isa of isas)
     for (const weights of types)
-      for (const dot of [false, true]) {
+      for (const dot of [false, true, 'amx'] as const) {
         const path = T.gemmPath(isa, weights, dot);
         if (!combos.some((c) => c.isa === isa && c.path === path)) combos.push({ isa, weights, dot, path });
       }
@@ -75,7 +75,10 @@ describe('gemm weight types: every (isa, weights, path) this CPU has against its
     [29, 1100, 33],
   ];
   for (const c of combos) {
-    const list = c.path.endsWith('_dot') ? [...shapes, [350, 17000, 20] as [number, number, number]] : shapes;
+    // AMX: partial tiles in rows and columns (M 1..33 around 16 and 32), several 32-row
+    // blocks with a tail, two k-blocks of 1536 (K=3100) with a bias only on the first.
+    const amx: [number, number, number][] = [[16, 32, 16], [17, 64, 33], [31, 96, 31], [33, 40, 64], [200, 3100, 40]];
+    const list = c.path.endsWith('_dot') || c.path.endsWith('_amx') ? [...shapes, [350, 17000, 20] as [number, number, number], ...(c.path.endsWith('_amx') ? amx : [])] : shapes;
     for (const [M, K, N] of list)
       it(`${c.isa} ${c.path} M=${M} K=${K} N=${N}`, () => {
         const x = randoms(M * K, M * 7 + K + 1);
@@ -124,10 +127,20 @@ describe('gemm weight types: every (isa, weights, path) this CPU has against its
       expect(T.gemmPath('avx512', 'bf16', true)).toBe(/avx512_bf16/.test(f) ? 'bf16_dot' : 'bf16_widen');
       expect(T.gemmPath('avx512', 'int8', true)).toBe(/avx512_vnni/.test(f) ? 'int8_dot' : 'int8_widen');
       expect(T.gemmPath('avx512', 'int8', false)).toBe('int8_widen');
-      // The engine's own choice: VNNI whenever present; bf16 dot only where calibrated faster.
-      expect(T.gemmPath('avx512', 'int8')).toBe(/avx512_vnni/.test(f) ? 'int8_dot' : 'int8_widen');
-      expect(['bf16_dot', 'bf16_widen']).toContain(T.gemmPath('avx512', 'bf16'));
+      // The engine's own choice without AMX: VNNI whenever present; bf16 dot only where calibrated faster.
+      if (!/amx_usable/.test(f)) expect(T.gemmPath('avx512', 'int8')).toBe(/avx512_vnni/.test(f) ? 'int8_dot' : 'int8_widen');
+      if (/amx_usable/.test(f)) {
+        // AMX whenever this process may use it, for both storage types.
+        expect(T.gemmPath('avx512', 'bf16')).toBe('bf16_amx');
+        expect(T.gemmPath('avx512', 'int8')).toBe('int8_amx');
+        expect(T.gemmPath('avx512', 'int8', 'amx')).toBe('int8_amx');
+        expect(T.gemmPath('avx512', 'int8', true)).toBe('int8_dot');
+      } else {
+        expect(['bf16_dot', 'bf16_widen']).toContain(T.gemmPath('avx512', 'bf16'));
+        expect(T.gemmPath('avx512', 'bf16', 'amx')).toBe(T.gemmPath('avx512', 'bf16', true));
+      }
     }
+    expect(T.gemmPath('avx2', 'bf16', 'amx')).toBe('bf16_widen'); // AMX only at the AVX-512 level
   });
 });
 

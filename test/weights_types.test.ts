@@ -70,7 +70,7 @@ for (const weights of ['bf16', 'int8'] as const) {
     it('info() reports the type, its kernel path and fewer weight bytes', () => {
       const info = model.info();
       expect(info.weights).toBe(weights);
-      expect(info.gemmPath).toMatch(weights === 'bf16' ? /^bf16_(dot|widen)$/ : /^int8_(dot|widen)$/);
+      expect(info.gemmPath).toMatch(weights === 'bf16' ? /^bf16_(dot|widen|amx)$/ : /^int8_(dot|widen|amx)$/);
       // linear weights shrink to 1/2 (bf16) or ~0.28 (int8 + scales); norms, modulation, biases stay f32
       expect(info.weightBytes).toBeLessThan(f32.info().weightBytes * (weights === 'bf16' ? 0.55 : 0.4));
     });

@@ -67,7 +67,7 @@ export interface EngineOptions {
 
 /**
  * The game server's weights unless told otherwise: 'int8' where this CPU runs int8 GEMMs
- * with dot products (AVX512_VNNI), else 'f32' (widened int8 saves memory, not time). On
+ * with dot products (AVX512_VNNI) or AMX tiles, else 'f32' (widened int8 saves memory, not time). On
  * the default world (`npm run eval -- --weights int8`) int8 frames score the same as f32
  * on the held-out episodes (PSNR at 1/5/30 s 30.05/27.60/29.70 dB against 30.04/27.61/
  * 29.69, every episode within 0.1 dB, SSIM within 0.0003) and a block steps ~1.7× faster,
@@ -75,18 +75,20 @@ export interface EngineOptions {
  * The SDK's own default stays f32.
  */
 export function defaultServerWeights(): NonNullable<LoadOptions['weights']> {
-  return gemmPaths().int8 === 'int8_dot' ? 'int8' : 'f32';
+  // int8_amx (AMX tiles on widened int8) steps the default world as fast as bf16_amx
+  // (27.3 against 27.0 ms a block of 3; int8_dot 28.9) in half bf16's weight bytes.
+  return ['int8_dot', 'int8_amx'].includes(gemmPaths().int8) ? 'int8' : 'f32';
 }
 
 /**
  * The game server's decoder precision unless told otherwise: 'bf16' where this CPU runs
- * bf16 dot products (AVX512_BF16, the same test as the bf16 GEMM path), else 'f32'. On the
+ * bf16 dot products (AVX512_BF16: the bf16 GEMM path is bf16_dot or bf16_amx), else 'f32'. On the
  * default world a block's decode takes ~0.58× the f32 time (10.1 → 5.8 ms a frame here)
  * and the frames stay within 4/255 of f32's (PSNR 56–61 dB against them; the README's
  * decoder figures), far inside the model's own error against the truth (~28–30 dB).
  */
 export function defaultServerDecoderPrecision(): NonNullable<LoadOptions['decoderPrecision']> {
-  return gemmPaths().bf16 === 'bf16_dot' ? 'bf16' : 'f32';
+  return ['bf16_dot', 'bf16_amx'].includes(gemmPaths().bf16) ? 'bf16' : 'f32';
 }
 
 /** Counters of the batcher. */

@@ -82,10 +82,15 @@ wc::WeightType weight_type_arg(Napi::Env env, const Napi::Value& v) {
   throw_arg(env, "weights must be 'f32', 'bf16' or 'int8'");
 }
 
-// dot: true → the dot-product paths wherever the CPU has them, false → never,
+// dot: true → the AVX-512 dot-product paths wherever the CPU has them, false → never,
+// 'amx' → the AMX paths where this process may use them (else as true),
 // undefined → the engine's own choice (DotPolicy::Auto).
 wc::DotPolicy dot_arg(const Napi::Value& v) {
   if (v.IsUndefined() || v.IsNull()) return wc::DotPolicy::Auto;
+  if (v.IsString()) {
+    if (v.As<Napi::String>().Utf8Value() == "amx") return wc::DotPolicy::Amx;
+    throw_arg(v.Env(), "dot must be a boolean or 'amx'");
+  }
   return v.ToBoolean() ? wc::DotPolicy::Always : wc::DotPolicy::Never;
 }
 
@@ -118,7 +123,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
       const wc::GemmPath path = wc::gemm_path_for(isa, wt, dot);
       std::vector<float> xr(x.size()), Wr(W.size());
       wc::round_activations(x.data(), M, K, path, xr.data());
-      wc::dequantize_weights(W.data(), N, K, wt, Wr.data());
+      wc::dequantize_weights(W.data(), N, K, wt, Wr.data(), path);
       wc::linear_ref(xr.data(), M, K, Wr.data(), b.empty() ? nullptr : b.data(), N, y.data(), ep);
     } else {
       wc::PackedLinear p;
@@ -255,7 +260,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     // opts: {isa?, strategy?: 'auto'|'heads'|'sequence', dot?: false → AVX-512 widens bf16/int8 tiles}
     wc::AttnStrategy strategy = wc::AttnStrategy::Auto;
     wc::Isa isa = wc::active_isa();
-    bool dot = true;
+    bool dot = true, amx = true;
     if (info.Length() > 6 && !info[6].IsUndefined()) {
       if (!info[6].IsObject()) throw_arg(env, "attention opts must be an object");
       Napi::Object o = info[6].As<Napi::Object>();
@@ -264,8 +269,15 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       if (!o.Get("strategy").IsUndefined()) strategy = strategy_arg(env, o.Get("strategy"));
       Napi::Value dv = o.Get("dot");
       if (!dv.IsUndefined()) {
-        if (!dv.IsBoolean()) throw_arg(env, "attention opts.dot must be a boolean");
-        dot = dv.As<Napi::Boolean>().Value();
+        // false: widen bf16/int8 tiles; true: the AVX-512 dot products, no AMX; 'amx': AMX
+        // for bf16 pages where usable (the engine's default, as when dot is absent).
+        if (dv.IsString() && dv.As<Napi::String>().Utf8Value() == "amx") {
+          dot = amx = true;
+        } else {
+          if (!dv.IsBoolean()) throw_arg(env, "attention opts.dot must be a boolean or 'amx'");
+          dot = dv.As<Napi::Boolean>().Value();
+          amx = false;
+        }
       }
     }
     if (info.Length() > 5 && info[5].ToBoolean()) {
@@ -273,7 +285,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     } else {
       const wc::Isa before = wc::active_isa();
       wc::set_active_isa(isa);
-      wc::attention_set_dot_products(dot);
+      wc::attention_set_dot_products(dot, amx);
       try {
         wc::attention(q.data(), nq, D, spans.data(), int(spans.size()), nh, hd, out.data(), D, &test_pool(), strategy);
       } catch (...) {

@@ -4,6 +4,8 @@
 #include <cpuid.h>
 #include <cstdlib>
 #include <cstring>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace wc {
 namespace {
@@ -12,6 +14,17 @@ uint64_t xgetbv0() {
   uint32_t eax, edx;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (uint64_t(edx) << 32) | eax;
+}
+
+// Linux keeps the AMX tile data state off until a process asks for it (kernel ≥ 5.16);
+// the grant is process-wide, for every thread. Elsewhere: no AMX.
+bool request_amx_permission() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 
 CpuFeatures probe() {
@@ -42,9 +55,13 @@ CpuFeatures probe() {
       f.avx512_fp16 = d & (1u << 23);
     }
     f.amx_tile = os_amx && (d & (1u << 24));
+    f.amx_bf16 = f.amx_tile && (d & (1u << 22));
+    f.amx_int8 = f.amx_tile && (d & (1u << 25));
     __cpuid_count(7, 1, a, b, c, d);
     if (os_zmm) f.avx512_bf16 = a & (1u << 5);
   }
+  f.amx = f.amx_bf16 && f.avx512_bf16 && request_amx_permission();
+  if (const char* e = std::getenv("WORLDCAST_AMX")) f.amx = f.amx && e[0] != '0';
   return f;
 }
 
@@ -107,7 +124,8 @@ std::string cpu_features_string() {
   add(f.sse42, "sse4.2"); add(f.avx, "avx"); add(f.avx2, "avx2"); add(f.fma, "fma"); add(f.f16c, "f16c");
   add(f.avx512f, "avx512f"); add(f.avx512bw, "avx512bw"); add(f.avx512vl, "avx512vl"); add(f.avx512dq, "avx512dq");
   add(f.avx512_bf16, "avx512_bf16"); add(f.avx512_vnni, "avx512_vnni"); add(f.avx512_fp16, "avx512_fp16");
-  add(f.amx_tile, "amx_tile");
+  add(f.amx_tile, "amx_tile"); add(f.amx_bf16, "amx_bf16"); add(f.amx_int8, "amx_int8");
+  add(f.amx, "amx_usable");
   return s;
 }
 

@@ -78,6 +78,8 @@ void attn_begin_block(const AttnBlock& b, AttnWork& w) {
         const uint16_t h = i < nq ? f32_to_bf16(qrow(i)[d]) : uint16_t(0);
         if (!b.simd) {
           if (i < nq) w.qrow_b[i * hd + d] = bf16_to_f32(h);
+        } else if (b.amx) {
+          w.qrow_h[i * hd + d] = h;
         } else if (b.dot_bf16) {
           if (d % 2 == 0) w.q2[(d / 2) * nqp + i] = h;
           else w.q2[(d / 2) * nqp + i] |= uint32_t(h) << 16;
@@ -259,9 +261,13 @@ AttnStrategy attention_auto_strategy(int64_t n_q, int n_heads, int64_t n_keys, i
 
 namespace {
 std::atomic<bool> g_dot{true};
+std::atomic<bool> g_amx{true};
 }
 
-void attention_set_dot_products(bool use) { g_dot = use; }
+void attention_set_dot_products(bool use, bool amx) {
+  g_dot = use;
+  g_amx = use && amx;
+}
 
 namespace {
 
@@ -308,6 +314,7 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
   const bool avx512 = active_isa() == Isa::Avx512;
   const bool dot_bf16 = avx512 && g_dot && cpu_features().avx512_bf16;
   const bool dot_i8 = avx512 && g_dot && cpu_features().avx512_vnni;
+  const bool amx = simd && avx512 && g_amx && cpu_features().amx && head_dim % 32 == 0;
   const int64_t n_qb = (n_q + qb - 1) / qb;
   const int n_tiles = int(tiles.size());
   const AttnKeyTile* tl = tiles.data();
@@ -327,6 +334,7 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
     b.dot_bf16 = dot_bf16;
     b.dot_i8 = dot_i8;
     b.simd = simd;
+    b.amx = amx;
     return b;
   };
   const int64_t units = n_qb * n_heads;

@@ -12,7 +12,7 @@
 // vector exp, and for bf16 the rounding of P):
 //  - f32 pages: s = q·k / sqrt(d), softmax, Σ p v — all fp32.
 //  - bf16 pages: the query is rounded to bf16 (round-to-nearest-even) for q·k (AVX512_BF16
-//    dot products; bf16 × bf16 products are exact, sums fp32); the softmax weights p are
+//    dot products or AMX tiles; bf16 × bf16 products are exact, sums fp32); the softmax weights p are
 //    rounded to bf16 for P·V (and the normaliser sums the rounded weights). The reference
 //    keeps p exact, so the two differ by at most 2⁻⁹ · max|v| (relative rounding of p).
 //  - int8 pages: the query row of each head is quantised like a key (scale = max|q|/127,
@@ -58,8 +58,9 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
 
 // Whether the AVX-512 kernels use the AVX512_BF16 / AVX512_VNNI dot products for bf16 /
 // int8 pages where the CPU has them (default), or widen those tiles to f32 (tests compare
-// both paths; the numerics are the same).
-void attention_set_dot_products(bool use);
+// both paths; the numerics are the same); and whether bf16 pages go through AMX tiles
+// where this process may use them (default; head_dim a multiple of 32). Process-wide.
+void attention_set_dot_products(bool use, bool amx = true);
 
 // Bytes of the attention kernels' scratch per compute thread (allocated once per thread).
 size_t attention_scratch_bytes();

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/attention_tile.h"
+#include "kernels/exp_avx512.h"
 
 namespace wc {
 namespace {
@@ -23,24 +24,6 @@ namespace {
 // AVX-512 and must not be merged (ODR) with baseline copies used elsewhere.
 inline int mini(int a, int b) { return a < b ? a : b; }
 
-// exp(x); Cephes-style range reduction + degree-6 polynomial, relative error ~2 ulp;
-// inputs below -87 flush towards 0.
-inline __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-  x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
-  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-  return _mm512_scalef_ps(y, fx);
-}
 
 // Sᵀ[j][i0 + 0..16C) for the keys j < n (rows of K at kbase + j·kstride, the last row
 // repeated past n): raw dot products × qmul[i] (if given) × kmul_j, where kmul_j is
@@ -235,7 +218,9 @@ void attn_block_avx512(const AttnBlock& b, AttnWork& w) {
         break;
       }
       case KvType::BF16:
-        if (b.dot_bf16) {
+        if (b.amx) {
+          attn_tile_bf16_amx(b, w, s, kt.j0, n);
+        } else if (b.dot_bf16) {
           attn_scores_bf16_avx512bf16(b, w, s, kt.j0, n);
           softmax(w, n, PForm::Bf16Pairs, nullptr, 0);
           attn_pv_bf16_avx512bf16(b, w, s, kt.j0, n);

@@ -42,6 +42,7 @@ struct AttnBlock {
   bool dot_bf16 = false;  // AVX-512 block: use the AVX512_BF16 tile pieces for bf16 spans
   bool dot_i8 = false;    // ... and the AVX512_VNNI ones for int8 spans
   bool simd = true;       // run by attn_block_avx2/avx512 (Qᵀ forms), not attn_block_portable (query rows)
+  bool amx = false;       // AVX-512 block: bf16 spans through the AMX tile piece (head_dim % 32 == 0)
 };
 
 // Per-thread scratch (one per engine thread, allocated once at the largest sizes).
@@ -72,6 +73,10 @@ struct AttnWork {
   alignas(64) float vw[kKTile * kMaxHeadDim];  // widened value tile
   alignas(64) uint32_t vi[kKTile / 2 * kMaxHeadDim];  // interleaved values: bf16 pairs / int8 quads
   alignas(64) float zero[kMaxHeadDim] = {};
+  // AMX (bf16 spans): query rows, keys transposed into pairs, P rows
+  alignas(64) uint16_t qrow_h[kQBlock * kMaxHeadDim];     // bf16 query rows [nqp][head_dim]
+  alignas(64) uint32_t kt[kMaxHeadDim / 2 * kKTile];      // Kᵀ pairs [head_dim/2][kKTile]
+  alignas(64) uint16_t prow[kQBlock * kKTile];            // bf16 P rows [nqp][kKTile]
 };
 
 // Per-thread scratch of the calling thread.
@@ -87,6 +92,14 @@ void attn_widen_tile(const KvSpan& s, int64_t j0, int n, int head, int n_heads, 
 void attn_block_portable(const AttnBlock& b, AttnWork& w);
 void attn_block_avx2(const AttnBlock& b, AttnWork& w);
 void attn_block_avx512(const AttnBlock& b, AttnWork& w);
+
+// AMX-BF16 tile piece for one bf16 key tile (scores, online softmax, P·V), used by
+// attn_block_avx512 when b.amx. Scores S = Q·Kᵀ on 16×16 tiles (the block's bf16 query
+// rows × the tile's keys transposed into (even, odd) element pairs), the softmax along
+// each query's row with P rounded to bf16 (as the AVX512_BF16 piece), O += P·V with the
+// value rows interleaved in pairs, accumulated in O's tiles in place (a row whose max
+// moves is rescaled first). The same numerics as the AVX512_BF16 piece.
+void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n);
 
 // AVX512_BF16 / AVX512_VNNI tile pieces, used by attn_block_avx512 when the CPU has them.
 // Scores: w.st[j][i] for j < n (rows n..kKTile-1 are left undefined).

@@ -9,8 +9,9 @@
 //     pool's threads get equal shares (each task re-reads its A block once per panel
 //     group, so groups are only split when rows alone cannot feed every thread).
 // Widen paths expand each (k-block, panel) of bf16/int8 weights to f32 in a per-thread
-// buffer, once per MC rows. Dot paths first convert the activations of a chunk of rows
-// (bf16 or u8 + scales, in parallel) into a per-caller buffer that the tasks read.
+// buffer, once per MC rows (I8Amx: to bf16 pairs for the AMX kernel). Dot and AMX paths
+// first convert the activations of a chunk of rows (bf16 or u8 + scales, in parallel)
+// into a per-caller buffer that the tasks read.
 #include "kernels/gemm.h"
 
 #include <algorithm>
@@ -60,6 +61,13 @@ Kernels kernels_for(const PackedLinear& w) {
     k.panel = gemm::panel_i8dot_avx512;
     k.mr = 6;
     k.kc = 1024;
+  } else if (gemm_path_amx(w.path)) {
+    k.panel = gemm::panel_bf16amx;
+    k.mr = 32;
+    // KC 1536: one pass over C for the 1.3B model's K = 1536 (C's f32 traffic, not the
+    // tiles, bounds a k-blocked AMX GEMM); MC 128 keeps the A block in L2.
+    k.kc = 1536;
+    k.mc = 128;
   }
   return k;
 }
@@ -89,6 +97,7 @@ int pick_groups(int64_t n_mb, int np, int threads, int64_t macs_per_panel) {
 // Scratch that lives as long as its thread: the widened weight block of each worker,
 // the converted activations of each caller (engine threads call linear one at a time).
 thread_local FloatBuffer t_widen;
+thread_local AlignedBuffer<uint16_t> t_widen_bf16;  // I8Amx: a k-block of a panel as bf16 pairs
 thread_local AlignedBuffer<uint8_t> t_act;
 thread_local FloatBuffer t_act_scale;
 
@@ -101,7 +110,9 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
   const int nr = w.nr, K = w.in, N = w.out, kp = w.k_pad, np = w.n_panels();
   const int nb = kp / kQ8Block;  // int8 blocks per row (I8 paths)
   const size_t pb = w.panel_bytes();
-  const bool dot = w.path == GemmPath::Bf16Dot || w.path == GemmPath::I8Dot;
+  const bool amx = gemm_path_amx(w.path);
+  const bool bf16_act = w.path == GemmPath::Bf16Dot || amx;  // activations converted to bf16 rows
+  const bool dot = bf16_act || w.path == GemmPath::I8Dot;
   const bool small = double(M) * N * K < double(1 << 18);
   const int threads = pool && !small ? pool->size() : 1;
   auto run = [&](int64_t n, const std::function<void(int64_t, int)>& fn) {
@@ -114,12 +125,18 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
   const int kc_step = n_kb == 1 ? kp : int(std::min<int64_t>(kp, ceil_div(ceil_div(kp, n_kb), 32) * 32));
 
   // Dot paths convert activations chunk by chunk (bounded scratch: ~8 MB or one row block).
-  const size_t act_row = dot ? size_t(kp) * (w.path == GemmPath::Bf16Dot ? 2 : 1) : 0;
+  const size_t act_row = dot ? size_t(kp) * (bf16_act ? 2 : 1) : 0;
   int64_t chunk = M;
   if (dot) {
     chunk = std::max<int64_t>(kn.mc, int64_t((size_t(8) << 20) / act_row) / kn.mc * kn.mc);
     chunk = std::min(chunk, M);
-    t_act.resize(act_row * chunk);
+    // AMX tiles read whole 16-row tiles: up to 31 rows past a chunk's end stay addressable
+    // (zeros; their results are never stored).
+    const size_t slack = amx ? 32 * act_row : 0;
+    if (t_act.size() < act_row * chunk + slack) {
+      t_act.resize(act_row * chunk + slack);
+      t_act.zero();
+    }
     if (w.path == GemmPath::I8Dot) t_act_scale.resize(size_t(nb) * chunk);
   }
   uint8_t* act = dot ? t_act.data() : nullptr;
@@ -133,7 +150,7 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
       const int64_t n_slices = threads > 1 ? std::min<int64_t>(rows, 4 * threads) : 1;
       run(n_slices, [&](int64_t s, int) {
         const int64_t a = rows * s / n_slices, b = rows * (s + 1) / n_slices;
-        if (w.path == GemmPath::Bf16Dot) {
+        if (bf16_act) {
           uint16_t* d = reinterpret_cast<uint16_t*>(act) + a * kp;
           if (avx512) gemm::convert_rows_bf16_avx512(x + (r0 + a) * ldx, ldx, b - a, K, kp, d);
           else gemm::convert_rows_bf16_scalar(x + (r0 + a) * ldx, ldx, b - a, K, kp, d);
@@ -158,9 +175,13 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
       const int p0 = g * per_group, p1 = std::min(np, p0 + per_group);
       if (p0 >= p1) return;
       float* wide = nullptr;
+      uint16_t* wide_bf16 = nullptr;
       if (w.path == GemmPath::Bf16Widen || w.path == GemmPath::I8Widen) {
         t_widen.resize(size_t(kc_step) * nr);
         wide = t_widen.data();
+      } else if (w.path == GemmPath::I8Amx) {
+        t_widen_bf16.resize(size_t(kc_step) * nr);
+        wide_bf16 = t_widen_bf16.data();
       }
       for (int k0 = 0; k0 < kp; k0 += kc_step) {
         const int kc = std::min(kc_step, kp - k0);
@@ -171,7 +192,7 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
         if (dot) {
           a.kc = kc;
           a.lda = kp;
-          if (w.path == GemmPath::Bf16Dot) a.a = reinterpret_cast<const uint16_t*>(act) + m0 * kp + k0;
+          if (bf16_act) a.a = reinterpret_cast<const uint16_t*>(act) + m0 * kp + k0;
           else {
             a.a = act + m0 * kp + k0;
             a.a_scale = act_scale + m0 * nb + k0 / kQ8Block;
@@ -196,7 +217,13 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
                           wide);
               a.b = wide;
               break;
-            case GemmPath::Bf16Dot: a.b = reinterpret_cast<const uint16_t*>(panel) + size_t(k0) * nr; break;
+            case GemmPath::Bf16Dot:
+            case GemmPath::Bf16Amx: a.b = reinterpret_cast<const uint16_t*>(panel) + size_t(k0) * nr; break;
+            case GemmPath::I8Amx:
+              gemm::widen_i8_bf16pairs_avx512(reinterpret_cast<const int8_t*>(panel) + size_t(k0) * nr,
+                                              w.scales.data() + sb, kc, nr, wide_bf16);
+              a.b = wide_bf16;
+              break;
             case GemmPath::I8Dot:
               a.b = reinterpret_cast<const int8_t*>(panel) + size_t(k0) * nr;
               a.b_scale = w.scales.data() + sb;

@@ -37,8 +37,16 @@ constexpr int kQ8Block = 32;                 // int8 block length along K (weigh
 //   I8Dot:     AVX512_VNNI vpdpbusd: each row of x is quantised per block of 32 along K
 //              exactly as the weights are (own scale, q ∈ [-127,127], stored +128 as u8);
 //              integer dot products per block are exact, then scaled by d_x·d_w in f32.
-enum class GemmPath : int { F32 = 0, Bf16Widen = 1, I8Widen = 2, Bf16Dot = 3, I8Dot = 4 };
-const char* gemm_path_name(GemmPath p);  // "f32", "bf16_widen", "int8_widen", "bf16_dot", "int8_dot"
+//   Bf16Amx:   AMX-BF16 TDPBF16PS on 16×16 tiles: the same operands and rounding as
+//              Bf16Dot (x rounded to bf16, bf16·bf16 exact, f32 accumulation); K padded
+//              to 32 (one tile row).
+//   I8Amx:     int8 weights widened per cache block to bf16 (bf16(q·d), RNE, as
+//              VCVTNE2PS2BF16 rounds) and run as Bf16Amx: the result is
+//              x_bf16 · bf16(q·d). The stored weights and their bytes are int8's; the
+//              activations keep bf16's precision, not int8's.
+enum class GemmPath : int { F32 = 0, Bf16Widen = 1, I8Widen = 2, Bf16Dot = 3, I8Dot = 4, Bf16Amx = 5, I8Amx = 6 };
+const char* gemm_path_name(GemmPath p);  // "f32", "bf16_widen", "int8_widen", "bf16_dot", "int8_dot", "bf16_amx", "int8_amx"
+bool gemm_path_amx(GemmPath p);           // Bf16Amx or I8Amx
 
 // Whether bf16/int8 weights use the dot-product instructions (where the CPU has them).
 //   Auto:   int8 → I8Dot whenever AVX512_VNNI exists (4 MACs per lane per instruction).
@@ -48,8 +56,11 @@ const char* gemm_path_name(GemmPath p);  // "f32", "bf16_widen", "int8_widen", "
 //           the widen path wins there (and is more accurate); where VDPBF16PS issues as
 //           fast as FMA (2× the MACs) the dot path wins.
 //           WORLDCAST_BF16_DOT=1/0 overrides the calibration.
-//   Never:  the widen paths.   Always: the dot paths whenever the CPU has them.
-enum class DotPolicy : int { Auto = 0, Never = 1, Always = 2 };
+//           Where the process may use AMX (cpu_features().amx), Auto picks the AMX
+//           paths for both (TDPBF16PS: 16 times VDPBF16PS's MACs per instruction).
+//   Never:  the widen paths.   Always: the AVX-512 dot paths whenever the CPU has them.
+//   Amx:    the AMX paths where usable, else as Always.
+enum class DotPolicy : int { Auto = 0, Never = 1, Always = 2, Amx = 3 };
 GemmPath gemm_path_for(Isa isa, WeightType wt, DotPolicy dot = DotPolicy::Auto);
 bool bf16_dot_pays();  // the Auto decision for bf16 (calibrated once per process)
 
@@ -85,9 +96,10 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
 void linear_ref(const float* x, int64_t M, int K, const float* W, const float* bias, int N, float* y,
                 Epilogue ep = Epilogue::None);
 
-// W[N,K] as storage type `wt` holds it, back in f32 (what the kernels multiply by).
-void dequantize_weights(const float* W, int N, int K, WeightType wt, float* out);
-// x[M,K] as `path`'s kernels see it, back in f32 (unchanged except for Bf16Dot / I8Dot).
+// W[N,K] as storage type `wt` holds it, back in f32 (what the kernels multiply by); for
+// I8Amx the int8 value widened to bf16 as its kernel does.
+void dequantize_weights(const float* W, int N, int K, WeightType wt, float* out, GemmPath path = GemmPath::F32);
+// x[M,K] as `path`'s kernels see it, back in f32 (unchanged except for the dot and AMX paths).
 void round_activations(const float* x, int64_t M, int K, GemmPath path, float* out);
 
 // Apply an epilogue to n values in place: PyTorch's formulas in double (the reference,

@@ -42,6 +42,14 @@ void panel_bf16dot_avx512(const PanelArgs& p);
 // I8Dot: panel [kc/4][32][4] int8, A u8 rows (q+128), per-block scales.
 void panel_i8dot_avx512(const PanelArgs& p);
 
+// Bf16Amx / I8Amx: panel [kc/2][32][2] bf16 (kc % 32 == 0), A bf16 rows; tiles of 16
+// rows × 16 columns (TDPBF16PS). A may be read up to 31 rows past m (the caller keeps
+// them addressable); only rows < m and columns < n_valid of C are written.
+void panel_bf16amx(const PanelArgs& p);
+// I8Amx: int8 [kc/2][nr][2] with scales [kc/32][nr] → bf16 [kc/2][nr][2], bf16(q·d).
+void widen_i8_bf16pairs_avx512(const int8_t* q, const float* scales, int kc, int nr, uint16_t* dst);
+void widen_i8_bf16pairs_scalar(const int8_t* q, const float* scales, int kc, int nr, uint16_t* dst);
+
 // Widen a stored block to f32 for the f32 panel kernels.
 // bf16: n contiguous values. int8: [kc][nr] values with scales [kc/32][nr] (kc % 32 == 0).
 void widen_bf16_scalar(const uint16_t* src, int64_t n, float* dst);

@@ -5,6 +5,8 @@
 //   Bf16Dot    [k_pad/2][nr][2] bf16   (k pairs interleaved for vdpbf16ps; k_pad = K rounded to 2)
 //   I8Widen    [k_pad][nr] int8        (k_pad = K rounded to 32)
 //   I8Dot      [k_pad/4][nr][4] int8   (k quads interleaved for vpdpbusd)
+//   Bf16Amx    [k_pad/2][nr][2] bf16   (as Bf16Dot; k_pad = K rounded to 32, a tile row)
+//   I8Amx      [k_pad/2][nr][2] int8   (k pairs, widened per cache block to Bf16Amx's layout)
 // int8 layouts also carry scales [k_pad/32][nr] (and I8Dot wsum = 128·Σq, the correction
 // for storing activations as q+128). Columns past N and k past K are zero (scale 0).
 #include <cmath>
@@ -30,9 +32,13 @@ const char* gemm_path_name(GemmPath p) {
     case GemmPath::I8Widen: return "int8_widen";
     case GemmPath::Bf16Dot: return "bf16_dot";
     case GemmPath::I8Dot: return "int8_dot";
+    case GemmPath::Bf16Amx: return "bf16_amx";
+    case GemmPath::I8Amx: return "int8_amx";
     default: return "f32";
   }
 }
+
+bool gemm_path_amx(GemmPath p) { return p == GemmPath::Bf16Amx || p == GemmPath::I8Amx; }
 
 int panel_width(Isa isa) {
   switch (isa) {
@@ -46,7 +52,8 @@ size_t PackedLinear::panel_bytes() const {
   switch (path) {
     case GemmPath::F32: return size_t(k_pad) * nr * 4;
     case GemmPath::Bf16Widen:
-    case GemmPath::Bf16Dot: return size_t(k_pad) * nr * 2;
+    case GemmPath::Bf16Dot:
+    case GemmPath::Bf16Amx: return size_t(k_pad) * nr * 2;
     default: return size_t(k_pad) * nr;
   }
 }
@@ -78,7 +85,9 @@ void pack_linear(const float* W, const float* bias, int N, int K, Isa isa, Packe
   switch (out.path) {
     case GemmPath::Bf16Dot: out.k_pad = (K + 1) / 2 * 2; break;
     case GemmPath::I8Widen:
-    case GemmPath::I8Dot: out.k_pad = (K + kQ8Block - 1) / kQ8Block * kQ8Block; break;
+    case GemmPath::I8Dot:
+    case GemmPath::Bf16Amx:
+    case GemmPath::I8Amx: out.k_pad = (K + kQ8Block - 1) / kQ8Block * kQ8Block; break;
     default: out.k_pad = K;
   }
   const int kp = out.k_pad, np = out.n_panels(), nb = kp / kQ8Block;
@@ -104,7 +113,8 @@ void pack_linear(const float* W, const float* bias, int N, int K, Isa isa, Packe
           for (int k = 0; k < K; ++k) d[size_t(k) * nr + j] = f32_to_bf16(src[k]);
           break;
         }
-        case GemmPath::Bf16Dot: {
+        case GemmPath::Bf16Dot:
+        case GemmPath::Bf16Amx: {
           uint16_t* d = reinterpret_cast<uint16_t*>(dst);
           for (int k = 0; k < K; ++k) d[(size_t(k / 2) * nr + j) * 2 + (k & 1)] = f32_to_bf16(src[k]);
           break;
@@ -133,6 +143,7 @@ void pack_linear(const float* W, const float* bias, int N, int K, Isa isa, Packe
         for (int i = 0; i < kQ8Block; ++i) {
           const int k = k0 + i;
           if (out.path == GemmPath::I8Dot) d[(size_t(k / 4) * nr + j) * 4 + (k & 3)] = q[i];
+          else if (out.path == GemmPath::I8Amx) d[(size_t(k / 2) * nr + j) * 2 + (k & 1)] = q[i];
           else d[size_t(k) * nr + j] = q[i];
           sum += q[i];
         }

@@ -21,7 +21,7 @@ void linear_ref(const float* x, int64_t M, int K, const float* W, const float* b
   }
 }
 
-void dequantize_weights(const float* W, int N, int K, WeightType wt, float* out) {
+void dequantize_weights(const float* W, int N, int K, WeightType wt, float* out, GemmPath path) {
   if (wt == WeightType::BF16) {
     for (size_t i = 0; i < size_t(N) * K; ++i) out[i] = bf16_to_f32(f32_to_bf16(W[i]));
   } else if (wt == WeightType::I8) {
@@ -32,13 +32,20 @@ void dequantize_weights(const float* W, int N, int K, WeightType wt, float* out)
         const float d = quantize_block_q8(W + size_t(n) * K + k0, len, q);
         for (int i = 0; i < len; ++i) out[size_t(n) * K + k0 + i] = float(q[i]) * d;
       }
+    if (path == GemmPath::I8Amx) {  // the kernel widens q·d to bf16 (denormals flushed)
+      std::vector<uint16_t> row(static_cast<size_t>(K));
+      for (int n = 0; n < N; ++n) {
+        gemm::convert_rows_bf16_scalar(out + size_t(n) * K, K, 1, K, K, row.data());
+        for (int k = 0; k < K; ++k) out[size_t(n) * K + k] = bf16_to_f32(row[k]);
+      }
+    }
   } else {
     for (size_t i = 0; i < size_t(N) * K; ++i) out[i] = W[i];
   }
 }
 
 void round_activations(const float* x, int64_t M, int K, GemmPath path, float* out) {
-  if (path == GemmPath::Bf16Dot) {
+  if (path == GemmPath::Bf16Dot || gemm_path_amx(path)) {
     std::vector<uint16_t> row(size_t(K) + 1);
     for (int64_t m = 0; m < M; ++m) {
       gemm::convert_rows_bf16_scalar(x + m * K, K, 1, K, K, row.data());

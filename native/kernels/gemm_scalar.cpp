@@ -57,6 +57,16 @@ void convert_rows_bf16_scalar(const float* x, int64_t ldx, int64_t rows, int K, 
   }
 }
 
+void widen_i8_bf16pairs_scalar(const int8_t* q, const float* scales, int kc, int nr, uint16_t* dst) {
+  for (int k = 0; k < kc; ++k) {
+    const float* s = scales + size_t(k / kQ8Block) * nr;
+    for (int j = 0; j < nr; ++j) {
+      const size_t i = (size_t(k / 2) * nr + j) * 2 + (k & 1);
+      dst[i] = bf16_daz(float(q[i]) * s[j]);
+    }
+  }
+}
+
 void quantize_rows_u8_scalar(const float* x, int64_t ldx, int64_t rows, int K, int k_pad, uint8_t* dst,
                              float* scales) {
   const int nb = k_pad / kQ8Block;

@@ -65,9 +65,12 @@ bool bf16_dot_pays() {
 GemmPath gemm_path_for(Isa isa, WeightType wt, DotPolicy dot) {
   const CpuFeatures& f = cpu_features();
   const bool dot512 = dot != DotPolicy::Never && isa == Isa::Avx512;
+  if (dot512 && f.amx && (dot == DotPolicy::Auto || dot == DotPolicy::Amx) && wt != WeightType::F32)
+    return wt == WeightType::BF16 ? GemmPath::Bf16Amx : GemmPath::I8Amx;
   switch (wt) {
     case WeightType::BF16:
-      return dot512 && f.avx512_bf16 && (dot == DotPolicy::Always || bf16_dot_pays()) ? GemmPath::Bf16Dot
+      return dot512 && f.avx512_bf16 && (dot == DotPolicy::Always || dot == DotPolicy::Amx || bf16_dot_pays())
+                 ? GemmPath::Bf16Dot
                                                                                       : GemmPath::Bf16Widen;
     case WeightType::I8: return dot512 && f.avx512_vnni ? GemmPath::I8Dot : GemmPath::I8Widen;
     default: return GemmPath::F32;

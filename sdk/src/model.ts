@@ -889,8 +889,9 @@ export class Model {
 /**
  * The GEMM kernel family each weight storage ({@link LoadOptions.weights}) runs on this
  * CPU, as {@link ModelInfo.gemmPath} would say of a model loaded with it: 'f32';
- * 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI dot products: the fast paths) or
- * 'bf16_widen' / 'int8_widen' (weights widened to f32 per block: less memory, no faster).
+ * 'bf16_amx' / 'int8_amx' (AMX tiles, where the CPU and OS allow them: the fastest),
+ * 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI dot products) or 'bf16_widen' /
+ * 'int8_widen' (weights widened to f32 per block: less memory, no faster).
  */
 export function gemmPaths(): Record<WeightType, string> {
   return native().gemmPaths();

@@ -142,7 +142,7 @@ export interface ModelInfo {
   isa: string;
   /** Storage of the linears' weights (LoadOptions.weights). */
   weights: WeightType;
-  /** The GEMM kernel family they run: 'f32', 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI, activations converted too) or 'bf16_widen' / 'int8_widen' (weights widened to f32). */
+  /** The GEMM kernel family they run: 'f32', 'bf16_amx' / 'int8_amx' (AMX tiles; activations converted to bf16, int8 weights widened to bf16), 'bf16_dot' / 'int8_dot' (AVX512_BF16 / AVX512_VNNI, activations converted too) or 'bf16_widen' / 'int8_widen' (weights widened to f32). */
   gemmPath: string;
   /** The CPU's detected features, space-separated (e.g. 'sse4.2 avx avx2 fma f16c avx512f …'). */
   cpuFeatures: string;

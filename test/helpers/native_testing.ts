@@ -20,10 +20,10 @@ import type { KvDType } from '../../sdk/src/kvtypes.js';
 export interface NativeTesting {
   cpu(): { features: string; best: string; active: string };
   setIsa(isa: 'scalar' | 'avx2' | 'avx512'): string;
-  gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean, opts?: { weights?: WeightType; dot?: boolean }): Float32Array;
-  gemmPath(isa: string | null, weights: WeightType, dot?: boolean): string;
-  benchGemm(M: number, K: number, N: number, weights: WeightType, threads: number, reps: number, dot?: boolean, epilogue?: number): { seconds: number[]; path: string; isa: string };
-  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean, opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; strategy?: 'auto' | 'heads' | 'sequence'; dot?: boolean }): Float32Array;
+  gemm(x: Float32Array, M: number, K: number, W: Float32Array, N: number, bias: Float32Array | null, isa: string | null, epilogue: number, ref?: boolean, opts?: { weights?: WeightType; dot?: boolean | 'amx' }): Float32Array;
+  gemmPath(isa: string | null, weights: WeightType, dot?: boolean | 'amx'): string;
+  benchGemm(M: number, K: number, N: number, weights: WeightType, threads: number, reps: number, dot?: boolean | 'amx', epilogue?: number): { seconds: number[]; path: string; isa: string };
+  attention(q: Float32Array, nQ: number, spans: { k: Float32Array; v: Float32Array; tokens: number; type?: KvDType }[], nHeads: number, headDim: number, ref?: boolean, opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; strategy?: 'auto' | 'heads' | 'sequence'; dot?: boolean | 'amx' }): Float32Array;
   benchAttention(nQ: number, frames: number, tokensPerFrame: number, heads: number, headDim: number, type: KvDType, reps: number, strategy?: 'auto' | 'heads' | 'sequence', threads?: number, opts?: { samples?: number; which?: 'both' | 'paged' | 'contiguous'; compare?: false }): { pagesSec: number; contiguousSec: number; pagesSamples: number[]; contiguousSamples: number[]; auto: 'heads' | 'sequence' };
   /** Both strategies over the pages and Auto's over one contiguous span, interleaved sample by sample (medians; ratios are medians of per-sample ratios). */
   benchAttention(nQ: number, frames: number, tokensPerFrame: number, heads: number, headDim: number, type: KvDType, reps: number, strategy: undefined, threads: number | undefined, opts: { samples?: number; compare: true }): { headsSec: number; sequenceSec: number; contiguousSec: number; autoOverOther: number; pagedOverContiguous: number; auto: 'heads' | 'sequence' };

@@ -1,0 +1,236 @@
+// AMX-BF16 tile piece of the AVX-512 attention block kernel, for bf16 pages
+// (attn_tile_bf16_amx, see attention_tile.h). Per key tile of up to 64 keys and a block of
+// nqp queries of one head:
+//  1. Kᵀ in pairs: the tile's key rows (read in place) transposed as 32-bit (even, odd)
+//     element pairs, 16×16 at a time in registers → w.kt [head_dim/2][64], the B operand
+//     of TDPBF16PS; the values interleaved in key pairs → w.vi [32][head_dim].
+//  2. S = Q·Kᵀ: 16×16 f32 tiles, 2 query tiles × 2 key tiles per pass (4 C, 2 A, 2 B
+//     registers), A = the block's bf16 query rows (w.qrow_h), stored as rows [nqp][64].
+//  3. Softmax along each query's row of the tile: scaled by 1/sqrt(d), max, p = e^{s−m}
+//     rounded to bf16 (VCVTNE2PS2BF16) into w.prow [nqp][64], l += Σ p̂ (a VDPBF16PS
+//     against ones: the exact sum of the rounded weights). Where the tile raises a row's
+//     max, that row of O and l is rescaled by e^{m_old − m_new} here (rows whose max
+//     stays are not touched), so step 4 accumulates into O's tiles in place.
+//  4. O += P·V: C = O's 16×16 tiles loaded in place, A = P rows (32 keys), B = value pairs.
+// Keys past n are zero in Kᵀ, P and the value pairs (no reads past the span).
+// Compiled with -mamx-tile -mamx-bf16 (+AVX-512 BF16); called only where
+// cpu_features().amx.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/attention_tile.h"
+#include "kernels/exp_avx512.h"
+
+namespace wc {
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+inline void configure_tiles() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.rows[t] = 16;
+    c.colsb[t] = 64;
+  }
+  _tile_loadconfig(&c);
+}
+
+// The tile intrinsics' asm declares no memory inputs: keep earlier stores before them.
+inline void mem_barrier() { __asm__ volatile("" ::: "memory"); }
+
+inline __mmask16 lane_mask(int n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+
+// 16×16 transpose of 32-bit elements: r[i] row i in, r[c] column c out.
+inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  __m512i u[16];  // u[4i+c], 128-bit lane L: column 4L+c of rows 4i..4i+3
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44);
+    const __m512i v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+}
+
+inline __m512i bh_bits(__m512bh v) {
+  __m512i r;
+  std::memcpy(&r, &v, sizeof r);
+  return r;
+}
+
+}  // namespace
+
+void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n) {
+  const int hd = b.head_dim, hp = hd / 2, nqp = w.nqp, nqt = nqp / 16;
+  const uint16_t* k = static_cast<const uint16_t*>(s.k) + j0 * s.stride + int64_t(b.head) * hd;
+  const uint16_t* v = static_cast<const uint16_t*>(s.v) + j0 * s.stride + int64_t(b.head) * hd;
+  const int nkt = (n + 15) / 16;  // 16-key column tiles of S
+  const int nks = (n + 31) / 32;  // 32-key steps of P·V
+
+  // 1. Kᵀ pairs and value pairs.
+  for (int kg = 0; kg < nkt * 16; kg += 16)
+    for (int dg = 0; dg < hp; dg += 16) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = kg + i < n ? _mm512_loadu_si512(k + (kg + i) * s.stride + 2 * dg) : _mm512_setzero_si512();
+      transpose16(r);
+      for (int i = 0; i < 16; ++i) _mm512_store_si512(w.kt + (dg + i) * kKTile + kg, r[i]);
+    }
+  for (int jp = 0; jp < nks * 16; ++jp) {
+    const bool has0 = 2 * jp < n, has1 = 2 * jp + 1 < n;
+    const uint16_t* r0 = v + (2 * jp) * s.stride;
+    const uint16_t* r1 = v + (2 * jp + 1) * s.stride;
+    uint32_t* dst = w.vi + jp * hd;
+    for (int d = 0; d < hd; d += 16) {
+      const __m512i lo = has0 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + d)))
+                              : _mm512_setzero_si512();
+      const __m512i hi = has1 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + d)))
+                              : _mm512_setzero_si512();
+      _mm512_store_si512(dst + d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
+  }
+  mem_barrier();
+  configure_tiles();
+
+  // 2. S = Q·Kᵀ into w.st as rows [nqp][64].
+  const int64_t sq = int64_t(hd) * 2;  // bytes per query row (bf16)
+  for (int qt = 0; qt < nqt; qt += 2) {
+    const bool two_q = qt + 1 < nqt;
+    const uint16_t* a0 = w.qrow_h + int64_t(qt) * 16 * hd;
+    const uint16_t* a1 = a0 + 16 * hd;
+    float* s0 = w.st + int64_t(qt) * 16 * kKTile;
+    float* s1 = s0 + 16 * kKTile;
+    for (int ct = 0; ct < nkt; ct += 2) {
+      const bool two_k = ct + 1 < nkt;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int d = 0; d < hd; d += 32) {
+        const uint32_t* bk = w.kt + (d / 2) * kKTile + ct * 16;
+        _tile_loadd(4, a0 + d, sq);
+        _tile_loadd(6, bk, kKTile * 4);
+        _tile_dpbf16ps(0, 4, 6);
+        if (two_k) {
+          _tile_loadd(7, bk + 16, kKTile * 4);
+          _tile_dpbf16ps(1, 4, 7);
+        }
+        if (two_q) {
+          _tile_loadd(5, a1 + d, sq);
+          _tile_dpbf16ps(2, 5, 6);
+          if (two_k) _tile_dpbf16ps(3, 5, 7);
+        }
+      }
+      _tile_stored(0, s0 + ct * 16, kKTile * 4);
+      if (two_k) _tile_stored(1, s0 + ct * 16 + 16, kKTile * 4);
+      if (two_q) {
+        _tile_stored(2, s1 + ct * 16, kKTile * 4);
+        if (two_k) _tile_stored(3, s1 + ct * 16 + 16, kKTile * 4);
+      }
+    }
+  }
+
+  // 3. Softmax along rows; P as bf16 rows; lazy running max.
+  const __m512 scale = _mm512_set1_ps(b.scale), neg_inf = _mm512_set1_ps(-INFINITY);
+  __m512bh ones;
+  {
+    const __m512i one_pairs = _mm512_set1_epi32(0x3f803f80);  // (1.0, 1.0) in bf16
+    std::memcpy(&ones, &one_pairs, sizeof ones);
+  }
+  __mmask16 km[4];
+  for (int c = 0; c < 4; ++c) km[c] = lane_mask(n - 16 * c);
+  for (int i = 0; i < nqp; ++i) {
+    const float* srow = w.st + int64_t(i) * kKTile;
+    __m512 sv[4];
+    __m512 mxv = neg_inf;
+    for (int c = 0; c < 4; ++c) {
+      sv[c] = _mm512_mask_mul_ps(neg_inf, km[c], _mm512_load_ps(srow + 16 * c), scale);
+      mxv = _mm512_max_ps(mxv, sv[c]);
+    }
+    const float mx = _mm512_reduce_max_ps(mxv);
+    float m = w.m[i];
+    if (mx > m) {  // the max moved: rescale this row's O and l (nothing yet on the first tile)
+      if (m != -INFINITY) {
+        const float corr = _mm512_cvtss_f32(exp512(_mm512_set1_ps(m - mx)));
+        w.l[i] *= corr;
+        float* o = w.o + int64_t(i) * hd;
+        const __m512 cv = _mm512_set1_ps(corr);
+        for (int d = 0; d < hd; d += 16) _mm512_store_ps(o + d, _mm512_mul_ps(_mm512_load_ps(o + d), cv));
+      }
+      m = mx;
+      w.m[i] = m;
+    }
+    const __m512 mv = _mm512_set1_ps(m);
+    __m512 p[4];
+    for (int c = 0; c < 4; ++c) p[c] = _mm512_maskz_mov_ps(km[c], exp512(_mm512_sub_ps(sv[c], mv)));
+    const __m512bh lo = _mm512_cvtne2ps_pbh(p[1], p[0]);
+    const __m512bh hi = _mm512_cvtne2ps_pbh(p[3], p[2]);
+    uint16_t* prow = w.prow + int64_t(i) * kKTile;
+    _mm512_store_si512(prow, bh_bits(lo));
+    _mm512_store_si512(prow + 32, bh_bits(hi));
+    const __m512 sum = _mm512_dpbf16_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), lo, ones), hi, ones);
+    w.l[i] += _mm512_reduce_add_ps(sum);
+  }
+  mem_barrier();
+
+  // 4. O += P·V in place.
+  const int64_t so = int64_t(hd) * 4;  // bytes per O row
+  for (int qt = 0; qt < nqt; qt += 2) {
+    const bool two_q = qt + 1 < nqt;
+    float* o0 = w.o + int64_t(qt) * 16 * hd;
+    float* o1 = o0 + 16 * hd;
+    const uint16_t* p0 = w.prow + int64_t(qt) * 16 * kKTile;
+    const uint16_t* p1 = p0 + 16 * kKTile;
+    for (int dt = 0; dt < hd; dt += 32) {
+      _tile_loadd(0, o0 + dt, so);
+      _tile_loadd(1, o0 + dt + 16, so);
+      if (two_q) {
+        _tile_loadd(2, o1 + dt, so);
+        _tile_loadd(3, o1 + dt + 16, so);
+      }
+      for (int ks = 0; ks < nks; ++ks) {
+        const uint32_t* bv = w.vi + int64_t(ks) * 16 * hd + dt;
+        _tile_loadd(4, p0 + ks * 32, kKTile * 2);
+        _tile_loadd(6, bv, so);
+        _tile_loadd(7, bv + 16, so);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (two_q) {
+          _tile_loadd(5, p1 + ks * 32, kKTile * 2);
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+        }
+      }
+      _tile_stored(0, o0 + dt, so);
+      _tile_stored(1, o0 + dt + 16, so);
+      if (two_q) {
+        _tile_stored(2, o1 + dt, so);
+        _tile_stored(3, o1 + dt + 16, so);
+      }
+    }
+  }
+}
+
+}  // namespace wc
