@@ -59,8 +59,9 @@ function spansOf(toks: number[], D: number, types: KvType[], seed: number): Span
 }
 
 // dot: false widens bf16/int8 tiles to f32; true runs the AVX512_BF16 / VNNI pieces; 'amx'
-// runs bf16 pages through AMX tiles (head dims that are multiples of 32; the others fall
-// back to the dot pieces) where this process may use them.
+// runs bf16 pages through AMX tiles (head dims that are multiples of 32) and int8 pages
+// through AMX-INT8 ones (multiples of 64; other head dims fall back to the dot pieces)
+// where this process may use them.
 const hasAmx = /amx_usable/.test(T.cpu().features);
 type Variant = { isa: (typeof isas)[number]; dot: boolean | 'amx' };
 const variants: Variant[] = isas.flatMap((isa): Variant[] =>
@@ -147,26 +148,30 @@ describe('attention over the spans a session passes', () => {
       expect(d.mean, type).toBeLessThan(type === 'bf16' ? 1e-5 : 2e-6);
     }
   });
-  it('the AMX piece agrees with the AVX512_BF16 one on bf16 pages (same numerics), over many tiles', () => {
+  it('the AMX pieces agree with the AVX512_BF16 / VNNI ones (same numerics), over many tiles', () => {
     if (!hasAmx) return;
     // 3 query blocks (an odd 16-row tile count in the last), 40 key tiles with a 7-key tail
     // and a 1-key span, a rising key scale so each row's max moves tile after tile.
     const nh = 2, hd = 128, D = nh * hd, nq = 450;
     const q = randoms(nq * D, 94).map((v) => v * 3);
-    const spans = spansOf([2567, 1], D, ['bf16'], 700).map((sp) => ({ ...sp, k: sp.k.map((x, i) => x * (1 + i / sp.k.length)) }));
-    const ref = T.attention(q, nq, spans, nh, hd, true);
-    for (const strategy of ['heads', 'sequence'] as const) {
-      const a = T.attention(q, nq, spans, nh, hd, false, { isa: 'avx512', strategy, dot: 'amx' });
-      const b = T.attention(q, nq, spans, nh, hd, false, { isa: 'avx512', strategy, dot: true });
-      expect(diff(a, b).mean, strategy).toBeLessThan(1e-5);
-      expectClose(a, ref, 'bf16', `amx ${strategy}`);
+    for (const type of ['bf16', 'int8'] as const) {
+      const spans = spansOf([2567, 1], D, [type], 700).map((sp) => ({ ...sp, k: sp.k.map((x, i) => x * (1 + i / sp.k.length)) }));
+      const ref = T.attention(q, nq, spans, nh, hd, true);
+      for (const strategy of ['heads', 'sequence'] as const) {
+        const a = T.attention(q, nq, spans, nh, hd, false, { isa: 'avx512', strategy, dot: 'amx' });
+        const b = T.attention(q, nq, spans, nh, hd, false, { isa: 'avx512', strategy, dot: true });
+        expect(diff(a, b).mean, `${type} ${strategy}`).toBeLessThan(type === 'bf16' ? 1e-5 : 1e-6);
+        expectClose(a, ref, type, `amx ${type} ${strategy}`);
+      }
     }
     // extreme scores (|s| in the thousands) stay finite
-    const qx = new Float32Array(2 * 32).fill(30);
-    const big = [{ k: randoms(300 * 32, 8).map((x) => x * 40), v: randoms(300 * 32, 9), tokens: 300, type: 'bf16' as const }];
-    const gx = T.attention(qx, 2, big, 1, 32, false, { isa: 'avx512', dot: 'amx' });
-    expect(gx.every(Number.isFinite)).toBe(true);
-    expectClose(gx, T.attention(qx, 2, big, 1, 32, true), 'bf16', 'extreme');
+    const qx = new Float32Array(2 * 64).fill(30);
+    for (const type of ['bf16', 'int8'] as const) {
+      const big = [{ k: randoms(300 * 64, 8).map((x) => x * 40), v: randoms(300 * 64, 9), tokens: 300, type }];
+      const gx = T.attention(qx, 2, big, 1, 64, false, { isa: 'avx512', dot: 'amx' });
+      expect(gx.every(Number.isFinite), type).toBe(true);
+      expectClose(gx, T.attention(qx, 2, big, 1, 64, true), type, `extreme ${type}`);
+    }
   });
   it('extreme scores do not overflow the online softmax', () => {
     const nh = 1, hd = 16;

@@ -95,7 +95,7 @@ void attn_begin_block(const AttnBlock& b, AttnWork& w) {
       if (i < nq) attn_quantize_query(qrow(i), hd, q8, &qs);
       else std::memset(q8, 0, size_t(hd));
       w.qss[i] = qs * b.scale;
-      if (!b.simd) continue;  // the portable kernel reads qrow_i
+      if (!b.simd || b.amx_i8) continue;  // the portable kernel and the AMX piece read qrow_i
       if (!b.dot_i8) {
         for (int d = 0; d < hd; ++d) w.qti[d * nqp + i] = float(q8[d]);
         continue;
@@ -315,6 +315,7 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
   const bool dot_bf16 = avx512 && g_dot && cpu_features().avx512_bf16;
   const bool dot_i8 = avx512 && g_dot && cpu_features().avx512_vnni;
   const bool amx = simd && avx512 && g_amx && cpu_features().amx && head_dim % 32 == 0;
+  const bool amx_i8 = amx && cpu_features().amx_int8 && head_dim % 64 == 0;
   const int64_t n_qb = (n_q + qb - 1) / qb;
   const int n_tiles = int(tiles.size());
   const AttnKeyTile* tl = tiles.data();
@@ -335,6 +336,7 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
     b.dot_i8 = dot_i8;
     b.simd = simd;
     b.amx = amx;
+    b.amx_i8 = amx_i8;
     return b;
   };
   const int64_t units = n_qb * n_heads;

@@ -13,8 +13,16 @@
 //     stays are not touched), so step 4 accumulates into O's tiles in place.
 //  4. O += P·V: C = O's 16×16 tiles loaded in place, A = P rows (32 keys), B = value pairs.
 // Keys past n are zero in Kᵀ, P and the value pairs (no reads past the span).
-// Compiled with -mamx-tile -mamx-bf16 (+AVX-512 BF16); called only where
-// cpu_features().amx.
+//
+// attn_tile_i8_amx, the same for int8 pages with AMX-INT8 and the VNNI piece's numerics:
+// S = Q8·K8ᵀ as exact int32 (TDPBSSD: the block's int8 query rows × the key tile
+// transposed into quads), scaled by the query's and the key's scales; the softmax with
+// w = p·vscale quantised to u8 per row against the row's largest w (rows [nqp][64]); the
+// tile's Σ u·v8 as exact int32 (TDPBUSD against the value quads), then
+// O = O·corr + (w*/255)·Σ in vector code (the per-row factor changes every tile, so O
+// cannot stay in the tiles).
+// Compiled with -mamx-tile -mamx-bf16 -mamx-int8 (+AVX-512 BF16); called only where
+// cpu_features().amx (and amx_int8 for the int8 piece).
 #include <immintrin.h>
 
 #include <cmath>
@@ -74,6 +82,20 @@ inline void transpose16(__m512i r[16]) {
   }
 }
 
+// Kᵀ in 32-bit groups: w.kt[c][key] = the c-th 32-bit word of key row `key` (zero past n),
+// for the keys [0, 16·ceil(n/16)) and words [0, words).
+inline void transpose_keys(const uint8_t* k, int64_t stride_bytes, int n, int words, AttnWork& w) {
+  const int nkt = (n + 15) / 16;
+  for (int kg = 0; kg < nkt * 16; kg += 16)
+    for (int dg = 0; dg < words; dg += 16) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = kg + i < n ? _mm512_loadu_si512(k + (kg + i) * stride_bytes + 4 * dg) : _mm512_setzero_si512();
+      transpose16(r);
+      for (int i = 0; i < 16; ++i) _mm512_store_si512(w.kt + (dg + i) * kKTile + kg, r[i]);
+    }
+}
+
 inline __m512i bh_bits(__m512bh v) {
   __m512i r;
   std::memcpy(&r, &v, sizeof r);
@@ -90,14 +112,7 @@ void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_
   const int nks = (n + 31) / 32;  // 32-key steps of P·V
 
   // 1. Kᵀ pairs and value pairs.
-  for (int kg = 0; kg < nkt * 16; kg += 16)
-    for (int dg = 0; dg < hp; dg += 16) {
-      __m512i r[16];
-      for (int i = 0; i < 16; ++i)
-        r[i] = kg + i < n ? _mm512_loadu_si512(k + (kg + i) * s.stride + 2 * dg) : _mm512_setzero_si512();
-      transpose16(r);
-      for (int i = 0; i < 16; ++i) _mm512_store_si512(w.kt + (dg + i) * kKTile + kg, r[i]);
-    }
+  transpose_keys(reinterpret_cast<const uint8_t*>(k), s.stride * 2, n, hp, w);
   for (int jp = 0; jp < nks * 16; ++jp) {
     const bool has0 = 2 * jp < n, has1 = 2 * jp + 1 < n;
     const uint16_t* r0 = v + (2 * jp) * s.stride;
@@ -229,6 +244,156 @@ void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_
         _tile_stored(2, o1 + dt, so);
         _tile_stored(3, o1 + dt + 16, so);
       }
+    }
+  }
+}
+
+void attn_tile_i8_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n) {
+  const int hd = b.head_dim, nqp = w.nqp, nqt = nqp / 16;
+  const int8_t* k = static_cast<const int8_t*>(s.k) + j0 * s.stride + int64_t(b.head) * hd;
+  const int8_t* v = static_cast<const int8_t*>(s.v) + j0 * s.stride + int64_t(b.head) * hd;
+  const int nkt = (n + 15) / 16;
+
+  // 1. Kᵀ quads; value quads vi[jq][d] = bytes v[4jq..4jq+3][d] for the 16 quads of the
+  //    tile (rows past n repeated: their u is 0, and int8 · 0 adds nothing).
+  transpose_keys(reinterpret_cast<const uint8_t*>(k), s.stride, n, hd / 4, w);
+  for (int jq = 0; jq < 16; ++jq) {
+    const int8_t* r[4];
+    for (int c = 0; c < 4; ++c) r[c] = v + (4 * jq + c < n ? 4 * jq + c : n - 1) * s.stride;
+    uint32_t* dst = w.vi + jq * hd;
+    for (int d = 0; d < hd; d += 16) {
+      __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[0] + d)));
+      for (int c = 1; c < 4; ++c)
+        q = _mm512_or_si512(q, _mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[c] + d))), 8 * c));
+      _mm512_store_si512(dst + d, q);
+    }
+  }
+  alignas(64) float ks[kKTile], vs[kKTile];
+  for (int j = 0; j < kKTile; ++j) {
+    ks[j] = j < n ? s.k_scale[(j0 + j) * b.n_heads + b.head] : 0.f;
+    vs[j] = j < n ? s.v_scale[(j0 + j) * b.n_heads + b.head] : 0.f;
+  }
+  mem_barrier();
+  configure_tiles();
+
+  // 2. S = Q8·K8ᵀ (int32) into w.st as rows [nqp][64].
+  int32_t* st = reinterpret_cast<int32_t*>(w.st);
+  for (int qt = 0; qt < nqt; qt += 2) {
+    const bool two_q = qt + 1 < nqt;
+    const int8_t* a0 = w.qrow_i + int64_t(qt) * 16 * hd;
+    const int8_t* a1 = a0 + 16 * hd;
+    int32_t* s0 = st + int64_t(qt) * 16 * kKTile;
+    int32_t* s1 = s0 + 16 * kKTile;
+    for (int ct = 0; ct < nkt; ct += 2) {
+      const bool two_k = ct + 1 < nkt;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int d = 0; d < hd; d += 64) {
+        const uint32_t* bk = w.kt + (d / 4) * kKTile + ct * 16;
+        _tile_loadd(4, a0 + d, hd);
+        _tile_loadd(6, bk, kKTile * 4);
+        _tile_dpbssd(0, 4, 6);
+        if (two_k) {
+          _tile_loadd(7, bk + 16, kKTile * 4);
+          _tile_dpbssd(1, 4, 7);
+        }
+        if (two_q) {
+          _tile_loadd(5, a1 + d, hd);
+          _tile_dpbssd(2, 5, 6);
+          if (two_k) _tile_dpbssd(3, 5, 7);
+        }
+      }
+      _tile_stored(0, s0 + ct * 16, kKTile * 4);
+      if (two_k) _tile_stored(1, s0 + ct * 16 + 16, kKTile * 4);
+      if (two_q) {
+        _tile_stored(2, s1 + ct * 16, kKTile * 4);
+        if (two_k) _tile_stored(3, s1 + ct * 16 + 16, kKTile * 4);
+      }
+    }
+  }
+
+  // 3. Softmax along rows: s = (Σ · qscale·1/√d) · kscale; u8 rows of w = p·vscale.
+  const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+  __mmask16 km[4];
+  __m512 ksv[4], vsv[4];
+  for (int c = 0; c < 4; ++c) {
+    km[c] = lane_mask(n - 16 * c);
+    ksv[c] = _mm512_load_ps(ks + 16 * c);
+    vsv[c] = _mm512_load_ps(vs + 16 * c);
+  }
+  uint8_t* prow = reinterpret_cast<uint8_t*>(w.prow);  // [nqp][64] u8
+  for (int i = 0; i < nqp; ++i) {
+    const int32_t* srow = st + int64_t(i) * kKTile;
+    const __m512 qs = _mm512_set1_ps(w.qss[i]);
+    __m512 sv[4];
+    __m512 mxv = neg_inf;
+    for (int c = 0; c < 4; ++c) {
+      const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(srow + 16 * c)), qs);
+      sv[c] = _mm512_mask_mul_ps(neg_inf, km[c], x, ksv[c]);
+      mxv = _mm512_max_ps(mxv, sv[c]);
+    }
+    const float mo = w.m[i];
+    const float tmax = _mm512_reduce_max_ps(mxv);
+    const float mx = tmax > mo ? tmax : mo;
+    w.corr[i] = mo == -INFINITY ? 0.f : _mm512_cvtss_f32(exp512(_mm512_set1_ps(mo - mx)));
+    w.m[i] = mx;
+    const __m512 mv = _mm512_set1_ps(mx);
+    __m512 wv[4];
+    __m512 sum = _mm512_setzero_ps(), wmax = _mm512_setzero_ps();
+    for (int c = 0; c < 4; ++c) {
+      const __m512 p = _mm512_maskz_mov_ps(km[c], exp512(_mm512_sub_ps(sv[c], mv)));
+      sum = _mm512_add_ps(sum, p);
+      wv[c] = _mm512_mul_ps(p, vsv[c]);
+      wmax = _mm512_max_ps(wmax, wv[c]);
+    }
+    const float wm = _mm512_reduce_max_ps(wmax);
+    const __m512 inv = _mm512_set1_ps(wm > 0.f ? 255.f / wm : 0.f);
+    w.post[i] = wm / 255.f;
+    for (int c = 0; c < 4; ++c) {
+      const __m512i u = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(wv[c], inv)), _mm512_set1_epi32(255));
+      _mm_store_si128(reinterpret_cast<__m128i*>(prow + int64_t(i) * kKTile + 16 * c), _mm512_cvtepi32_epi8(u));
+    }
+    w.l[i] = __builtin_fmaf(w.l[i], w.corr[i], _mm512_reduce_add_ps(sum));
+  }
+  mem_barrier();
+
+  // 4. Σ u·v8 (int32) per 32 query rows into scratch, then O = O·corr + post·Σ.
+  int32_t* acc = reinterpret_cast<int32_t*>(w.vw);  // [32][hd]
+  for (int qt = 0; qt < nqt; qt += 2) {
+    const bool two_q = qt + 1 < nqt;
+    const uint8_t* p0 = prow + int64_t(qt) * 16 * kKTile;
+    const uint8_t* p1 = p0 + 16 * kKTile;
+    for (int dt = 0; dt < hd; dt += 32) {
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_loadd(4, p0, kKTile);
+      _tile_loadd(6, w.vi + dt, hd * 4);
+      _tile_loadd(7, w.vi + dt + 16, hd * 4);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      _tile_stored(0, acc + dt, hd * 4);
+      _tile_stored(1, acc + dt + 16, hd * 4);
+      if (two_q) {
+        _tile_zero(2);
+        _tile_zero(3);
+        _tile_loadd(5, p1, kKTile);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+        _tile_stored(2, acc + 16 * hd + dt, hd * 4);
+        _tile_stored(3, acc + 16 * hd + dt + 16, hd * 4);
+      }
+    }
+    const int rows = two_q ? 32 : 16;
+    for (int r = 0; r < rows; ++r) {
+      const int i = qt * 16 + r;
+      float* o = w.o + int64_t(i) * hd;
+      const int32_t* a = acc + int64_t(r) * hd;
+      const __m512 cr = _mm512_set1_ps(w.corr[i]), po = _mm512_set1_ps(w.post[i]);
+      for (int d = 0; d < hd; d += 16)
+        _mm512_store_ps(o + d, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(a + d)), po,
+                                               _mm512_mul_ps(_mm512_load_ps(o + d), cr)));
     }
   }
 }

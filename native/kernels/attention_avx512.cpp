@@ -233,7 +233,9 @@ void attn_block_avx512(const AttnBlock& b, AttnWork& w) {
         break;
       case KvType::I8: {
         const float* vs = s.v_scale + kt.j0 * b.n_heads + b.head;
-        if (b.dot_i8) {
+        if (b.amx_i8) {
+          attn_tile_i8_amx(b, w, s, kt.j0, n);
+        } else if (b.dot_i8) {
           attn_scores_i8_avx512vnni(b, w, s, kt.j0, n);
           softmax(w, n, PForm::U8Quads, vs, b.n_heads);
           attn_pv_i8_avx512vnni(b, w, s, kt.j0, n);

@@ -43,6 +43,7 @@ struct AttnBlock {
   bool dot_i8 = false;    // ... and the AVX512_VNNI ones for int8 spans
   bool simd = true;       // run by attn_block_avx2/avx512 (Qᵀ forms), not attn_block_portable (query rows)
   bool amx = false;       // AVX-512 block: bf16 spans through the AMX tile piece (head_dim % 32 == 0)
+  bool amx_i8 = false;    // ... and int8 spans through the AMX-INT8 one (head_dim % 64 == 0)
 };
 
 // Per-thread scratch (one per engine thread, allocated once at the largest sizes).
@@ -100,6 +101,9 @@ void attn_block_avx512(const AttnBlock& b, AttnWork& w);
 // value rows interleaved in pairs, accumulated in O's tiles in place (a row whose max
 // moves is rescaled first). The same numerics as the AVX512_BF16 piece.
 void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n);
+// The same for an int8 key tile with AMX-INT8 (exact integer sums for Q8·K8ᵀ and for
+// Σ u·v8) and the AVX512_VNNI piece's numerics; O is updated in vector code per tile.
+void attn_tile_i8_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n);
 
 // AVX512_BF16 / AVX512_VNNI tile pieces, used by attn_block_avx512 when the CPU has them.
 // Scores: w.st[j][i] for j < n (rows n..kKTile-1 are left undefined).
