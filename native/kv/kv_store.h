@@ -18,6 +18,9 @@ class KvStore {
   // Store the roped K and V ([n_frames * tokens_per_frame, dim] f32 each) of one layer of
   // the block being committed (converted to the pages' storage type).
   virtual void commit(int layer, int64_t frame_start, int n_frames, const float* k, const float* v) = 0;
+  // The pages' storage type. The forward stores the block's own K/V in it too while the
+  // block attends to itself, so a block sees its own keys as it will see them committed.
+  virtual KvType type() const = 0;
 };
 
 }  // namespace wc

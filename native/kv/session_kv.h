@@ -36,6 +36,7 @@ class SessionKv final : public KvStore, public KvHolder {
 
   // KvStore
   void spans(int layer, int64_t block_start, int block_frames, std::vector<KvSpan>& out) const override;
+  KvType type() const override { return geo_.type; }
   void commit(int layer, int64_t frame_start, int n_frames, const float* k, const float* v) override;
 
   // Allocate the pages of the block [frame_start, frame_start + frames) before any compute

@@ -11,6 +11,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "kernels/rope.h"
+#include "kv/quantize.h"
 #include "model/matrix_game.h"
 
 namespace wc {
@@ -84,6 +85,7 @@ size_t ForwardWorkspace::bytes() const {
                                &mg_kbe, &mg_kbkv, &mg_q})
     b += f->capacity_bytes();
   for (const TimeEmb& t : time_cache) b += t.e.capacity_bytes();
+  b += own_kv.capacity_bytes() + own_scales.capacity_bytes();
   b += spans.capacity() * sizeof(KvSpan) + (row0.capacity() + frame0.capacity()) * sizeof(int64_t) +
        groups.capacity() * sizeof(Group) + rope.capacity() * sizeof(RopeTable);
   for (const RopeTable& r : rope) b += r.bytes();
@@ -281,6 +283,30 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       own.v = ws.v.data() + row0[s] * D;
       own.tokens = Ts;
       own.stride = D;
+      // A bf16 / int8 session reads its own block in the pages' type, converted as commit
+      // converts it: the keys of this block as later blocks will see them (and on AMX the
+      // same fast kernel as its pages).
+      const KvType own_type = q.kv ? q.kv->type() : KvType::F32;
+      if (own_type != KvType::F32) {
+        StageTimer st(times, Stage::Other);
+        const size_t n = size_t(Ts) * D, elem = own_type == KvType::BF16 ? 2 : 1;
+        ws.own_kv.resize(2 * n * elem);
+        own.type = own_type;
+        own.k = ws.own_kv.data();
+        own.v = ws.own_kv.data() + n * elem;
+        const float* src_k = ws.k.data() + row0[s] * D;
+        const float* src_v = ws.v.data() + row0[s] * D;
+        if (own_type == KvType::BF16) {
+          to_bf16(src_k, int64_t(n), reinterpret_cast<uint16_t*>(ws.own_kv.data()));
+          to_bf16(src_v, int64_t(n), reinterpret_cast<uint16_t*>(ws.own_kv.data() + n * elem));
+        } else {
+          ws.own_scales.resize(2 * size_t(Ts) * nh);
+          own.k_scale = ws.own_scales.data();
+          own.v_scale = ws.own_scales.data() + size_t(Ts) * nh;
+          quantize_i8(src_k, Ts, nh, hd, reinterpret_cast<int8_t*>(ws.own_kv.data()), ws.own_scales.data());
+          quantize_i8(src_v, Ts, nh, hd, reinterpret_cast<int8_t*>(ws.own_kv.data() + n), ws.own_scales.data() + size_t(Ts) * nh);
+        }
+      }
       ws.spans.push_back(own);
       {
         TraceScope tr("self_attention", "kernel");

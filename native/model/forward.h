@@ -71,6 +71,8 @@ struct ForwardWorkspace {
 
   FloatBuffer patches, x, h, q, k, v, attn, y, ffn, sinus, te, e, e0, act_h, mods, head_mods, out;
   std::vector<KvSpan> spans;
+  AlignedBuffer<uint8_t> own_kv;  // a bf16 / int8 session's block K and V in its page type
+  FloatBuffer own_scales;         // int8: their per-token, per-head scales (K then V)
   FloatBuffer mg_in, mg_h, mg_h2, mg_qkv, mg_att, mg_k, mg_v, mg_kb, mg_kbe, mg_kbkv, mg_q;  // matrix_game action module
   std::vector<int64_t> row0, frame0;
   std::vector<RopeTable> rope;  // one per sequence, rebuilt only when its layout changes
