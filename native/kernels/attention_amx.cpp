@@ -29,30 +29,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/attention_tile.h"
 #include "kernels/exp_avx512.h"
 
 namespace wc {
 namespace {
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-inline void configure_tiles() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) {
-    c.rows[t] = 16;
-    c.colsb[t] = 64;
-  }
-  _tile_loadconfig(&c);
-}
-
-// The tile intrinsics' asm declares no memory inputs: keep earlier stores before them.
-inline void mem_barrier() { __asm__ volatile("" ::: "memory"); }
 
 inline __mmask16 lane_mask(int n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
 
@@ -96,6 +78,53 @@ inline void transpose_keys(const uint8_t* k, int64_t stride_bytes, int n, int wo
     }
 }
 
+// S = Q·Kᵀ for a block and a key tile on 16×16 tiles, 2 query tiles × 2 key tiles per pass
+// (4 C, 2 A, 2 B registers): A = the block's query rows (`row_bytes` each: bf16 or int8),
+// B = w.kt (one 32-bit word of each key per row), 64 bytes of each row per step; C stored
+// as rows [nqp][64] (f32 for bf16, int32 for int8) into w.st.
+template <bool kInt8>
+void scores_tiles(const uint8_t* q, int row_bytes, int nqt, int nkt, AttnWork& w) {
+  uint8_t* st = reinterpret_cast<uint8_t*>(w.st);
+  constexpr int64_t kSRow = kKTile * 4;  // bytes per row of S
+  for (int qt = 0; qt < nqt; qt += 2) {
+    const bool two_q = qt + 1 < nqt;
+    const uint8_t* a0 = q + int64_t(qt) * 16 * row_bytes;
+    const uint8_t* a1 = a0 + 16 * row_bytes;
+    uint8_t* s0 = st + int64_t(qt) * 16 * kSRow;
+    uint8_t* s1 = s0 + 16 * kSRow;
+    for (int ct = 0; ct < nkt; ct += 2) {
+      const bool two_k = ct + 1 < nkt;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int d = 0; d < row_bytes; d += 64) {
+        const uint32_t* bk = w.kt + (d / 4) * kKTile + ct * 16;
+        _tile_loadd(4, a0 + d, row_bytes);
+        _tile_loadd(6, bk, kKTile * 4);
+        if constexpr (kInt8) _tile_dpbssd(0, 4, 6); else _tile_dpbf16ps(0, 4, 6);
+        if (two_k) {
+          _tile_loadd(7, bk + 16, kKTile * 4);
+          if constexpr (kInt8) _tile_dpbssd(1, 4, 7); else _tile_dpbf16ps(1, 4, 7);
+        }
+        if (two_q) {
+          _tile_loadd(5, a1 + d, row_bytes);
+          if constexpr (kInt8) _tile_dpbssd(2, 5, 6); else _tile_dpbf16ps(2, 5, 6);
+          if (two_k) {
+            if constexpr (kInt8) _tile_dpbssd(3, 5, 7); else _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+      }
+      _tile_stored(0, s0 + ct * 64, kSRow);
+      if (two_k) _tile_stored(1, s0 + ct * 64 + 64, kSRow);
+      if (two_q) {
+        _tile_stored(2, s1 + ct * 64, kSRow);
+        if (two_k) _tile_stored(3, s1 + ct * 64 + 64, kSRow);
+      }
+    }
+  }
+}
+
 inline __m512i bh_bits(__m512bh v) {
   __m512i r;
   std::memcpy(&r, &v, sizeof r);
@@ -130,44 +159,9 @@ void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_
   configure_tiles();
 
   // 2. S = Q·Kᵀ into w.st as rows [nqp][64].
-  const int64_t sq = int64_t(hd) * 2;  // bytes per query row (bf16)
-  for (int qt = 0; qt < nqt; qt += 2) {
-    const bool two_q = qt + 1 < nqt;
-    const uint16_t* a0 = w.qrow_h + int64_t(qt) * 16 * hd;
-    const uint16_t* a1 = a0 + 16 * hd;
-    float* s0 = w.st + int64_t(qt) * 16 * kKTile;
-    float* s1 = s0 + 16 * kKTile;
-    for (int ct = 0; ct < nkt; ct += 2) {
-      const bool two_k = ct + 1 < nkt;
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
-      for (int d = 0; d < hd; d += 32) {
-        const uint32_t* bk = w.kt + (d / 2) * kKTile + ct * 16;
-        _tile_loadd(4, a0 + d, sq);
-        _tile_loadd(6, bk, kKTile * 4);
-        _tile_dpbf16ps(0, 4, 6);
-        if (two_k) {
-          _tile_loadd(7, bk + 16, kKTile * 4);
-          _tile_dpbf16ps(1, 4, 7);
-        }
-        if (two_q) {
-          _tile_loadd(5, a1 + d, sq);
-          _tile_dpbf16ps(2, 5, 6);
-          if (two_k) _tile_dpbf16ps(3, 5, 7);
-        }
-      }
-      _tile_stored(0, s0 + ct * 16, kKTile * 4);
-      if (two_k) _tile_stored(1, s0 + ct * 16 + 16, kKTile * 4);
-      if (two_q) {
-        _tile_stored(2, s1 + ct * 16, kKTile * 4);
-        if (two_k) _tile_stored(3, s1 + ct * 16 + 16, kKTile * 4);
-      }
-    }
-  }
+  scores_tiles<false>(reinterpret_cast<const uint8_t*>(w.qrow_h), hd * 2, nqt, nkt, w);
 
-  // 3. Softmax along rows; P as bf16 rows; lazy running max.
+  // 3. Softmax along rows; P as bf16 rows.
   const __m512 scale = _mm512_set1_ps(b.scale), neg_inf = _mm512_set1_ps(-INFINITY);
   __m512bh ones;
   {
@@ -277,42 +271,8 @@ void attn_tile_i8_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t 
   configure_tiles();
 
   // 2. S = Q8·K8ᵀ (int32) into w.st as rows [nqp][64].
-  int32_t* st = reinterpret_cast<int32_t*>(w.st);
-  for (int qt = 0; qt < nqt; qt += 2) {
-    const bool two_q = qt + 1 < nqt;
-    const int8_t* a0 = w.qrow_i + int64_t(qt) * 16 * hd;
-    const int8_t* a1 = a0 + 16 * hd;
-    int32_t* s0 = st + int64_t(qt) * 16 * kKTile;
-    int32_t* s1 = s0 + 16 * kKTile;
-    for (int ct = 0; ct < nkt; ct += 2) {
-      const bool two_k = ct + 1 < nkt;
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
-      for (int d = 0; d < hd; d += 64) {
-        const uint32_t* bk = w.kt + (d / 4) * kKTile + ct * 16;
-        _tile_loadd(4, a0 + d, hd);
-        _tile_loadd(6, bk, kKTile * 4);
-        _tile_dpbssd(0, 4, 6);
-        if (two_k) {
-          _tile_loadd(7, bk + 16, kKTile * 4);
-          _tile_dpbssd(1, 4, 7);
-        }
-        if (two_q) {
-          _tile_loadd(5, a1 + d, hd);
-          _tile_dpbssd(2, 5, 6);
-          if (two_k) _tile_dpbssd(3, 5, 7);
-        }
-      }
-      _tile_stored(0, s0 + ct * 16, kKTile * 4);
-      if (two_k) _tile_stored(1, s0 + ct * 16 + 16, kKTile * 4);
-      if (two_q) {
-        _tile_stored(2, s1 + ct * 16, kKTile * 4);
-        if (two_k) _tile_stored(3, s1 + ct * 16 + 16, kKTile * 4);
-      }
-    }
-  }
+  scores_tiles<true>(reinterpret_cast<const uint8_t*>(w.qrow_i), hd, nqt, nkt, w);
+  const int32_t* st = reinterpret_cast<const int32_t*>(w.st);
 
   // 3. Softmax along rows: s = (Σ · qscale·1/√d) · kscale; u8 rows of w = p·vscale.
   const __m512 neg_inf = _mm512_set1_ps(-INFINITY);

@@ -14,34 +14,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernels.h"
 
 namespace wc {
 namespace gemm {
 namespace {
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Every tile 16 rows × 64 bytes. Loaded on each call: cheap next to a panel's work, and
-// no state is assumed to survive between calls.
-inline void configure_tiles() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) {
-    c.rows[t] = 16;
-    c.colsb[t] = 64;
-  }
-  _tile_loadconfig(&c);
-}
-
-// The tile intrinsics' asm declares no memory inputs: a compiler barrier keeps stores
-// to a buffer before the tile load that reads it.
-inline void mem_barrier() { __asm__ volatile("" ::: "memory"); }
 
 // The tile intrinsics name their register in the asm text (a literal, not a template
 // argument): these switch on a constant that inlining folds.
