@@ -424,15 +424,29 @@ describe('conv2d kernels', () => {
     { cin: [16], cout: 3, H: 20, W: 100, k: 3 }, // the RGB head's narrow tile
     { cin: [9], up: [true], cout: 12, H: 32, W: 34, k: 3 }, // odd cin, upsampled, threaded
   ];
-  for (const isa of isas) {
-    it(`${isa} bf16 precision matches the reference on bf16-rounded weights and input`, () => {
+  // AMX tiles: 16 pair planes per block (cin 33..64: a padded second block), 32 or 16
+  // output channels per tile (cout 40: a partial second block; 17: just over one 16-tile),
+  // 1x1 convs, and images whose rows end inside a tile.
+  const amxShapes = [
+    { cin: [64], cout: 64, H: 17, W: 23, k: 3 },
+    { cin: [40, 9], up: [false, true], cout: 40, H: 10, W: 14, k: 3 },
+    { cin: [33], cout: 17, H: 9, W: 70, k: 3 },
+    { cin: [64], cout: 48, H: 12, W: 12, k: 1 },
+    { cin: [16], cout: 3, H: 31, W: 37, k: 3 },
+  ];
+  // Where the process may use AMX, avx512 bf16 runs the AMX tile kernels by default and the
+  // VDPBF16PS ones with amx: false; both against the reference.
+  const hasAmx = /amx_usable/.test(nativeTesting().testing.cpu().features);
+  const bf16Variants = isas.flatMap((isa) => (isa === 'avx512' && hasAmx ? [{ isa, amx: true }, { isa, amx: false }] : [{ isa, amx: true }]));
+  for (const { isa, amx } of bf16Variants) {
+    it(`${isa}${isa === 'avx512' && hasAmx ? (amx ? ' (AMX)' : ' (VDPBF16PS)') : ''} bf16 precision matches the reference on bf16-rounded weights and input`, () => {
       const seed = { next: 100 };
-      for (const sh of bf16Shapes) {
+      for (const sh of [...bf16Shapes, ...(amx && hasAmx ? amxShapes : [])]) {
         const { inputs, w, bias, residual } = convCase(sh, seed);
         for (const opts of [{}, { relu: true }, { residual, relu: true }]) {
           const ref = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true, precision: 'bf16' as const });
-          const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, precision: 'bf16' as const });
-          const single = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, precision: 'bf16' as const, threads: 1 });
+          const fast = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, amx, precision: 'bf16' as const });
+          const single = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, isa, amx, precision: 'bf16' as const, threads: 1 });
           const f32 = T.conv2d(inputs, sh.H, sh.W, w, bias, sh.cout, sh.k, { ...opts, ref: true });
           const what = `${JSON.stringify(sh)} ${JSON.stringify(Object.keys(opts))}`;
           expect(relErr(fast, ref), what).toBeLessThan(1e-5);

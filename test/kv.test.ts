@@ -64,11 +64,18 @@ describe('pages and stats', () => {
       await s.close();
     }
     expect(PAGE_F32 / PAGE_I8).toBeGreaterThan(3.5);
-    // Block 0 has no past frames, but a bf16 / int8 session reads even its own block's K/V in
-    // the pages' type (as later blocks will see them): close to f32, not equal.
-    expect(relErr(out.bf16![0]!, out.f32![0]!)).toBeGreaterThan(0);
-    expect(relErr(out.bf16![0]!, out.f32![0]!)).toBeLessThan(2e-3);
-    expect(relErr(out.int8![0]!, out.f32![0]!)).toBeLessThan(5e-2);
+    // Block 0 has no past frames. Where AMX runs bf16 pages (this model's head dim is 32), a
+    // bf16 session reads even its own block's K/V as bf16 (as later blocks will see them):
+    // close to f32, not equal. Elsewhere, and for int8 here (its AMX piece takes head dims
+    // of 64), the own block stays f32: block 0 is exactly f32's.
+    const amx = /amx_usable/.test(nativeTesting().testing.cpu().features);
+    if (amx) {
+      expect(relErr(out.bf16![0]!, out.f32![0]!)).toBeGreaterThan(0);
+      expect(relErr(out.bf16![0]!, out.f32![0]!)).toBeLessThan(2e-3);
+    } else {
+      expect(relErr(out.bf16![0]!, out.f32![0]!)).toBe(0);
+    }
+    expect(relErr(out.int8![0]!, out.f32![0]!)).toBe(0);
     for (let b = 1; b < 4; b++) {
       expect(relErr(out.bf16![b]!, out.f32![b]!)).toBeLessThan(2e-2);
       expect(relErr(out.int8![b]!, out.f32![b]!)).toBeLessThan(5e-2);

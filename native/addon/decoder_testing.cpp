@@ -33,7 +33,7 @@ wc::Isa isa_arg(Napi::Env env, const Napi::Value& v) {
 
 // conv2d(inputs: {data, channels, up2?}[], H, W, weight, bias|null, cout, k,
 //        {isa?, residual?, relu?, ref?, threads?, precision?: 'f32' | 'bf16',
-//         algo?: 'auto' | 'direct' | 'winograd'}) → Float32Array
+//         algo?: 'auto' | 'direct' | 'winograd', amx?: boolean}) → Float32Array
 // [cout, H, W]. With precision bf16 and ref, the reference runs on the bf16-rounded weights
 // and input (what the bf16 kernels compute).
 Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
@@ -104,8 +104,17 @@ Napi::Value TestConv2d(const Napi::CallbackInfo& info) {
       wc::conv2d_ref(cat.data(), int(cin), H, W, w.data(), b.empty() ? nullptr : b.data(), cout, k, out.data(),
                      res.empty() ? nullptr : res.data(), act);
     } else {
+      // amx: false packs bf16 for the VDPBF16PS kernels even where AMX is usable
+      const bool amx = !opts.Get("amx").IsBoolean() || opts.Get("amx").As<Napi::Boolean>().Value();
       wc::PackedConv pc;
-      wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, int(cin), k, isa, pc, prec, algo);
+      wc::conv_set_amx(amx);
+      try {
+        wc::pack_conv(w.data(), b.empty() ? nullptr : b.data(), cout, int(cin), k, isa, pc, prec, algo);
+      } catch (...) {
+        wc::conv_set_amx(true);
+        throw;
+      }
+      wc::conv_set_amx(true);
       wc::ConvScratch scratch;
       wc::conv2d(ins.data(), int(ins.size()), H, W, pc, out.data(), res.empty() ? nullptr : res.data(), act,
                  single ? nullptr : &test_pool(), scratch);

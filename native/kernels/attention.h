@@ -62,6 +62,11 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
 // where this process may use them (default; head_dim a multiple of 32). Process-wide.
 void attention_set_dot_products(bool use, bool amx = true);
 
+// Whether spans of type `t` (bf16 / int8) go through the AMX tile pieces at this head size
+// on this CPU, with the process-wide settings now in force: the case where they are faster
+// than f32 spans (elsewhere their dot-product or widening kernels are slower than f32's).
+bool attention_amx_for(KvType t, int head_dim);
+
 // Bytes of the attention kernels' scratch per compute thread (allocated once per thread).
 size_t attention_scratch_bytes();
 

@@ -1,6 +1,7 @@
 #include "kernels/conv2d.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -48,7 +49,19 @@ ConvTileKernel conv_tile_shape(Isa isa, int cout, int& co_tile, int& px_tile) {
 
 bool conv_bf16_fast(Isa isa) { return isa == Isa::Avx512 && cpu_features().avx512_bf16; }
 
-ConvTileKernelBf16 conv_tile_shape_bf16(Isa isa, int cout, int& co_tile, int& px_tile) {
+namespace {
+std::atomic<bool> g_conv_amx{true};
+}
+
+void conv_set_amx(bool use) { g_conv_amx = use; }
+
+ConvTileKernelBf16 conv_tile_shape_bf16(Isa isa, int cout, int& co_tile, int& px_tile, bool* amx) {
+  if (amx) *amx = false;
+  if (conv_bf16_fast(isa) && cpu_features().amx && g_conv_amx) {
+    if (amx) *amx = true;
+    if (cout <= 16) { co_tile = 16; px_tile = 64; return conv_tile_bf16_amx16; }
+    co_tile = 32; px_tile = 32; return conv_tile_bf16_amx32;
+  }
   if (conv_bf16_fast(isa)) {
     if (cout <= 4) { co_tile = 4; px_tile = 96; return conv_tile_bf16_avx512_narrow; }
     co_tile = 8; px_tile = 48; return conv_tile_bf16_avx512;
@@ -116,10 +129,11 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
   }
   const bool bf16 = precision == ConvPrecision::Bf16;
   out.kernel = bf16 ? nullptr : conv_tile_shape(isa, cout, out.co_tile, out.px_tile);
-  out.kernel_bf16 = bf16 ? conv_tile_shape_bf16(isa, cout, out.co_tile, out.px_tile) : nullptr;
+  out.kernel_bf16 = bf16 ? conv_tile_shape_bf16(isa, cout, out.co_tile, out.px_tile, &out.amx) : nullptr;
   // The planes the kernel walks: input channels, or (bf16) pairs of them in 32-bit words.
   const int ct = out.co_tile, kk = k * k, n_cob = (cout + ct - 1) / ct, planes = bf16 ? (cin + 1) / 2 : cin;
-  const size_t n = size_t(n_cob) * planes * kk * ct;
+  out.planes_w = out.amx ? (planes + 15) / 16 * 16 : planes;
+  const size_t n = size_t(n_cob) * out.planes_w * kk * ct;
   out.w = FloatBuffer();
   out.wb = AlignedBuffer<uint32_t>();
   if (bf16) {
@@ -134,7 +148,10 @@ void pack_conv(const float* W, const float* bias, int cout, int cin, int k, Isa 
     for (int ci = 0; ci < cin; ++ci)
       for (int t = 0; t < kk; ++t) {
         const float v = W[(size_t(co) * cin + ci) * kk + t];
-        const size_t at = ((size_t(cob) * planes + (bf16 ? ci / 2 : ci)) * kk + t) * ct + cc;
+        const int pl = bf16 ? ci / 2 : ci;
+        // AMX: [cob][pair block][tap][co][16 pairs]; otherwise [cob][plane][tap][co]
+        const size_t at = out.amx ? ((((size_t(cob) * (out.planes_w / 16) + pl / 16) * kk + t) * ct + cc) * 16 + pl % 16)
+                                  : ((size_t(cob) * planes + pl) * kk + t) * ct + cc;
         if (bf16) out.wb[at] |= uint32_t(f32_to_bf16(v)) << (16 * (ci % 2));
         else out.w[at] = v;
       }
@@ -172,8 +189,11 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
   float* pad = nullptr;
   uint32_t* padb = nullptr;
   if (bf16) {
-    scratch.padb.resize(size_t(planes) * size_t(cs) + slack);
+    // AMX kernels read whole blocks of 16 pair planes: the planes past `planes` are zero.
+    scratch.padb.resize(size_t(w.planes_w) * size_t(cs) + slack);
     padb = scratch.padb.data();
+    if (w.planes_w > planes)
+      std::memset(padb + size_t(planes) * size_t(cs), 0, sizeof(uint32_t) * size_t(w.planes_w - planes) * size_t(cs));
   } else {
     scratch.pad.resize(size_t(cin) * size_t(cs) + slack);
     pad = scratch.pad.data();
@@ -223,7 +243,7 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
         }
       }
     });
-    std::memset(padb + size_t(planes) * size_t(cs), 0, sizeof(uint32_t) * slack);
+    std::memset(padb + size_t(w.planes_w) * size_t(cs), 0, sizeof(uint32_t) * slack);
   } else {
     run(fill_pool, cin, [&](int64_t c, int) {
       float* dst = pad + c * cs;
@@ -266,7 +286,7 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
     const int64_t chunk = task / groups, grp = task % groups;
     const int cob0 = int(grp * n_cob / groups), cob1 = int((grp + 1) * n_cob / groups);
     const int64_t t0 = chunk * tiles_per_chunk, t1 = std::min(n_tiles, t0 + tiles_per_chunk);
-    alignas(64) float tile[384];
+    alignas(64) float tile[1024];
     // A tile's valid positions are a few runs of consecutive output pixels (split at row ends).
     struct Run { int j0, n; int64_t o; };
     Run runs[64];  // with padding a row holds >= 3 positions: <= 96 / 3 + 1 runs
@@ -288,7 +308,7 @@ void conv2d(const ConvInput* inputs, int n_inputs, int H, int W, const PackedCon
       if (!nr) continue;
       for (int cob = cob0; cob < cob1; ++cob) {
         if (bf16)
-          w.kernel_bf16(padb + q0, cs, planes, taps, kk, w.wb.data() + size_t(cob) * planes * kk * ct, tile);
+          w.kernel_bf16(padb + q0, cs, planes, taps, kk, w.wb.data() + size_t(cob) * w.planes_w * kk * ct, tile);
         else
           kernel(pad + q0, cs, cin, taps, kk, w.w.data() + size_t(cob) * cin * kk * ct, tile);
         const int nco = std::min(ct, w.cout - cob * ct);

@@ -15,8 +15,9 @@
 //
 // Precision bf16 (ConvPrecision::Bf16): weights and the padded input are rounded to bf16
 // (nearest even) and stored as pairs of input channels in 32-bit words, products exact and
-// summed in f32 (VDPBF16PS where the CPU has AVX512_BF16, a scalar twin elsewhere); its
-// reference is conv2d_ref on the bf16-rounded weights and input.
+// summed in f32 (AMX TDPBF16PS tiles where the process may use AMX, else VDPBF16PS where the
+// CPU has AVX512_BF16, a scalar twin elsewhere); its reference is conv2d_ref on the
+// bf16-rounded weights and input.
 //
 // Algorithm Winograd (ConvAlgo::Winograd, f32 3x3 only): F(4x4, 3x3) (Lavin & Gray 2016,
 // points 0, +-1, +-2, inf). The output is cut into 4x4 tiles; each tile's 6x6 input patch
@@ -57,6 +58,9 @@ using ConvTileKernelBf16 = void (*)(const uint32_t* in, int64_t cs, int cpairs, 
 struct PackedConv {
   int cin = 0, cout = 0, k = 0;  // kernel k x k, padding k / 2
   int co_tile = 0, px_tile = 0;  // micro-tile (conv_tile_shape)
+  bool amx = false;              // bf16 on AMX tiles: weights [cob][ceil(cin/32)][k*k][co_tile][16] pairs
+  int planes_w = 0;              // bf16: pair planes per block of output channels in wb (ceil(cin/2), or
+                                 // rounded up to 16 for AMX, whose input scratch carries zero planes to match
   Isa isa = Isa::Scalar;
   ConvPrecision precision = ConvPrecision::F32;
   ConvAlgo algo = ConvAlgo::Direct;  // Direct or Winograd once packed
@@ -134,6 +138,10 @@ void conv_tile_bf16_avx512(const uint32_t* in, int64_t cs, int cpairs, const int
                            const uint32_t* wp, float* tile);  // 8 x 48
 void conv_tile_bf16_avx512_narrow(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
                                   const uint32_t* wp, float* tile);  // 4 x 96, for cout <= 4
+void conv_tile_bf16_amx32(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                          const uint32_t* wp, float* tile);  // 32 x 32, AMX
+void conv_tile_bf16_amx16(const uint32_t* in, int64_t cs, int cpairs, const int64_t* taps, int ntaps,
+                          const uint32_t* wp, float* tile);  // 16 x 64, AMX, for cout <= 16
 
 // Winograd F(4x4, 3x3) pieces, one set per ISA (scalar, AVX2; AVX-512 hosts run the AVX2
 // set). hwc is the padded image [Hq][Wq][cin_p] (one zero row/column above and left); a
@@ -161,8 +169,12 @@ void bf16_pairs_scalar(const float* a, const float* b, int64_t n, uint32_t* out)
 void bf16_pairs_avx512(const float* a, const float* b, int64_t n, uint32_t* out);
 
 // The micro-tile pack_conv uses for an ISA and output count: (co_tile, px_tile, kernel).
-// co_tile * px_tile <= 384 and px_tile <= 96 for every variant.
+// co_tile * px_tile <= 1024 and px_tile <= 96 for every variant. bf16 at Isa::Avx512 takes
+// the AMX kernels where cpu_features().amx and conv_set_amx has not turned them off (amx).
 ConvTileKernel conv_tile_shape(Isa isa, int cout, int& co_tile, int& px_tile);
-ConvTileKernelBf16 conv_tile_shape_bf16(Isa isa, int cout, int& co_tile, int& px_tile);
+ConvTileKernelBf16 conv_tile_shape_bf16(Isa isa, int cout, int& co_tile, int& px_tile, bool* amx = nullptr);
+// Whether bf16 convolutions packed from now on may use AMX (default true; tests compare the
+// AMX and VDPBF16PS kernels). Process-wide.
+void conv_set_amx(bool use);
 
 }  // namespace wc

@@ -283,10 +283,12 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
       own.v = ws.v.data() + row0[s] * D;
       own.tokens = Ts;
       own.stride = D;
-      // A bf16 / int8 session reads its own block in the pages' type, converted as commit
-      // converts it: the keys of this block as later blocks will see them (and on AMX the
-      // same fast kernel as its pages).
-      const KvType own_type = q.kv ? q.kv->type() : KvType::F32;
+      // Where the AMX pieces take a bf16 / int8 session's pages, its own block is read in the
+      // pages' type too, converted as commit converts it (the keys of this block as later
+      // blocks will see them): at 480p block 0 every key is the block's own, and f32 spans
+      // run at a fifth of AMX's rate. Elsewhere the own block stays f32, whose kernel is
+      // the faster one there (the bf16 / int8 dot-product and widening paths are slower).
+      const KvType own_type = q.kv && attention_amx_for(q.kv->type(), hd) ? q.kv->type() : KvType::F32;
       if (own_type != KvType::F32) {
         StageTimer st(times, Stage::Other);
         const size_t n = size_t(Ts) * D, elem = own_type == KvType::BF16 ? 2 : 1;

@@ -42,7 +42,7 @@ export interface NativeDecoderTesting {
   conv2d(
     inputs: { data: Float32Array; channels: number; up2?: boolean }[],
     H: number, W: number, weight: Float32Array, bias: Float32Array | null, cout: number, k: number,
-    opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; residual?: Float32Array; relu?: boolean; ref?: boolean; threads?: number; precision?: 'f32' | 'bf16'; algo?: 'auto' | 'direct' | 'winograd' | 'fft' },
+    opts?: { isa?: 'scalar' | 'avx2' | 'avx512'; residual?: Float32Array; relu?: boolean; ref?: boolean; threads?: number; precision?: 'f32' | 'bf16'; algo?: 'auto' | 'direct' | 'winograd' | 'fft'; amx?: boolean },
   ): Float32Array;
   upsample2(x: Float32Array, C: number, H: number, W: number): Float32Array;
   frameToU8(x: Float32Array, C: number, H: number, W: number): Uint8Array;
