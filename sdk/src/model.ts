@@ -32,7 +32,7 @@ export interface LoadOptions {
     /** Storage type of a session's KV pages unless {@link SessionOptions.kvDtype} says otherwise (default 'bf16'). */
     dtype?: KvDType;
   };
-  /** Storage of the linear layers' weights, repacked once at load (default 'f32'; norms, modulation and biases stay f32). 'bf16' halves and 'int8' quarters weight memory; on CPUs with AVX512_BF16 / AVX512_VNNI the activations are converted too and the GEMMs run on those instructions. */
+  /** Storage of the linear layers' weights, repacked once at load (default 'f32'; norms, modulation and biases stay f32). 'bf16' halves and 'int8' quarters weight memory; on CPUs with AVX512_BF16 / AVX512_VNNI the activations are converted too and the GEMMs run on those instructions, and on CPUs with AMX (where the OS grants it) both run on AMX tiles with bf16 activations ({@link gemmPaths} says which). */
   weights?: WeightType;
   /**
    * Latent frames per block instead of config.json's `num_frame_per_block` (t2v models with
