@@ -270,9 +270,11 @@ void attention_set_dot_products(bool use, bool amx) {
 }
 
 bool attention_amx_for(KvType t, int head_dim) {
-  if (active_isa() != Isa::Avx512 || !g_amx || !cpu_features().amx || head_dim % 16 != 0) return false;
+  const CpuFeatures& f = cpu_features();
+  if (active_isa() != Isa::Avx512 || !g_amx || !f.amx) return false;
   if (t == KvType::BF16) return head_dim % 32 == 0;
-  if (t == KvType::I8) return cpu_features().amx_int8 && head_dim % 64 == 0;
+  // the int8 piece builds its value quads with the VNNI translation unit's helper
+  if (t == KvType::I8) return f.amx_int8 && f.avx512_vnni && head_dim % 64 == 0;
   return false;
 }
 
@@ -321,8 +323,8 @@ void attention(const float* q, int64_t n_q, int64_t q_stride, const KvSpan* span
   const bool avx512 = active_isa() == Isa::Avx512;
   const bool dot_bf16 = avx512 && g_dot && cpu_features().avx512_bf16;
   const bool dot_i8 = avx512 && g_dot && cpu_features().avx512_vnni;
-  const bool amx = simd && attention_amx_for(KvType::BF16, head_dim);
-  const bool amx_i8 = simd && attention_amx_for(KvType::I8, head_dim);
+  const bool amx = attention_amx_for(KvType::BF16, head_dim);  // implies the AVX-512 block kernel
+  const bool amx_i8 = attention_amx_for(KvType::I8, head_dim);
   const int64_t n_qb = (n_q + qb - 1) / qb;
   const int n_tiles = int(tiles.size());
   const AttnKeyTile* tl = tiles.data();

@@ -12,7 +12,8 @@
 //     max, that row of O and l is rescaled by e^{m_old − m_new} here (rows whose max
 //     stays are not touched), so step 4 accumulates into O's tiles in place.
 //  4. O += P·V: C = O's 16×16 tiles loaded in place, A = P rows (32 keys), B = value pairs.
-// Keys past n are zero in Kᵀ, P and the value pairs (no reads past the span).
+// Keys past n are zero in Kᵀ and P; value rows past n repeat row n−1 (weight 0), so nothing
+// past the span is read.
 //
 // attn_tile_i8_amx, the same for int8 pages with AMX-INT8 and the VNNI piece's numerics:
 // S = Q8·K8ᵀ as exact int32 (TDPBSSD: the block's int8 query rows × the key tile
@@ -142,19 +143,7 @@ void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_
 
   // 1. Kᵀ pairs and value pairs.
   transpose_keys(reinterpret_cast<const uint8_t*>(k), s.stride * 2, n, hp, w);
-  for (int jp = 0; jp < nks * 16; ++jp) {
-    const bool has0 = 2 * jp < n, has1 = 2 * jp + 1 < n;
-    const uint16_t* r0 = v + (2 * jp) * s.stride;
-    const uint16_t* r1 = v + (2 * jp + 1) * s.stride;
-    uint32_t* dst = w.vi + jp * hd;
-    for (int d = 0; d < hd; d += 16) {
-      const __m512i lo = has0 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + d)))
-                              : _mm512_setzero_si512();
-      const __m512i hi = has1 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + d)))
-                              : _mm512_setzero_si512();
-      _mm512_store_si512(dst + d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-    }
-  }
+  attn_value_pairs_avx512(v, s.stride, n, nks * 16, hd, w.vi);
   mem_barrier();
   configure_tiles();
 
@@ -248,20 +237,9 @@ void attn_tile_i8_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t 
   const int8_t* v = static_cast<const int8_t*>(s.v) + j0 * s.stride + int64_t(b.head) * hd;
   const int nkt = (n + 15) / 16;
 
-  // 1. Kᵀ quads; value quads vi[jq][d] = bytes v[4jq..4jq+3][d] for the 16 quads of the
-  //    tile (rows past n repeated: their u is 0, and int8 · 0 adds nothing).
+  // 1. Kᵀ quads; the tile's 16 value quads (rows past n repeat row n−1: their u is 0).
   transpose_keys(reinterpret_cast<const uint8_t*>(k), s.stride, n, hd / 4, w);
-  for (int jq = 0; jq < 16; ++jq) {
-    const int8_t* r[4];
-    for (int c = 0; c < 4; ++c) r[c] = v + (4 * jq + c < n ? 4 * jq + c : n - 1) * s.stride;
-    uint32_t* dst = w.vi + jq * hd;
-    for (int d = 0; d < hd; d += 16) {
-      __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[0] + d)));
-      for (int c = 1; c < 4; ++c)
-        q = _mm512_or_si512(q, _mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[c] + d))), 8 * c));
-      _mm512_store_si512(dst + d, q);
-    }
-  }
+  attn_value_quads_avx512(v, s.stride, n, 16, hd, w.vi);
   alignas(64) float ks[kKTile], vs[kKTile];
   for (int j = 0; j < kKTile; ++j) {
     ks[j] = j < n ? s.k_scale[(j0 + j) * b.n_heads + b.head] : 0.f;

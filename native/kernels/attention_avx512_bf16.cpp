@@ -99,17 +99,7 @@ void attn_pv_bf16_avx512bf16(const AttnBlock& b, AttnWork& w, const KvSpan& s, i
   const int hd = b.head_dim;
   const uint16_t* v = static_cast<const uint16_t*>(s.v) + j0 * s.stride + int64_t(b.head) * hd;
   const int n2 = (n + 1) / 2;
-  // value pairs: vi[jp][d] = v[2jp][d] | v[2jp+1][d] << 16 (the last row repeated past n; its P is 0)
-  for (int jp = 0; jp < n2; ++jp) {
-    const uint16_t* r0 = v + (2 * jp) * s.stride;
-    const uint16_t* r1 = v + mini(2 * jp + 1, n - 1) * s.stride;
-    uint32_t* dst = w.vi + jp * hd;
-    for (int d = 0; d < hd; d += 16) {
-      const __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + d)));
-      const __m512i hi = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + d)));
-      _mm512_store_si512(dst + d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-    }
-  }
+  attn_value_pairs_avx512(v, s.stride, n, n2, hd, w.vi);
   const uint32_t* P = reinterpret_cast<const uint32_t*>(w.p);
   int dc = 0;
   for (; dc + 64 <= hd; dc += 64) pv_cols<4>(w, P, b.nq, n2, dc, hd);
@@ -118,6 +108,19 @@ void attn_pv_bf16_avx512bf16(const AttnBlock& b, AttnWork& w, const KvSpan& s, i
     case 2: pv_cols<2>(w, P, b.nq, n2, dc, hd); break;
     case 1: pv_cols<1>(w, P, b.nq, n2, dc, hd); break;
     default: break;
+  }
+}
+
+void attn_value_pairs_avx512(const uint16_t* v, int64_t stride, int n, int pairs, int hd, uint32_t* vi) {
+  for (int jp = 0; jp < pairs; ++jp) {
+    const uint16_t* r0 = v + mini(2 * jp, n - 1) * stride;
+    const uint16_t* r1 = v + mini(2 * jp + 1, n - 1) * stride;
+    uint32_t* dst = vi + jp * hd;
+    for (int d = 0; d < hd; d += 16) {
+      const __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + d)));
+      const __m512i hi = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + d)));
+      _mm512_store_si512(dst + d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
   }
 }
 

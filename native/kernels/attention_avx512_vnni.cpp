@@ -107,18 +107,7 @@ void attn_pv_i8_avx512vnni(const AttnBlock& b, AttnWork& w, const KvSpan& s, int
   const int hd = b.head_dim;
   const int8_t* v = static_cast<const int8_t*>(s.v) + j0 * s.stride + int64_t(b.head) * hd;
   const int n4 = (n + 3) / 4;
-  // value quads: vi[jq][d] = bytes v[4jq..4jq+3][d] (the last row repeated past n; its P is 0)
-  for (int jq = 0; jq < n4; ++jq) {
-    const int8_t* r[4];
-    for (int k = 0; k < 4; ++k) r[k] = v + mini(4 * jq + k, n - 1) * s.stride;
-    uint32_t* dst = w.vi + jq * hd;
-    for (int d = 0; d < hd; d += 16) {
-      __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[0] + d)));
-      for (int k = 1; k < 4; ++k)
-        q = _mm512_or_si512(q, _mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[k] + d))), 8 * k));
-      _mm512_store_si512(dst + d, q);
-    }
-  }
+  attn_value_quads_avx512(v, s.stride, n, n4, hd, w.vi);
   const uint32_t* P = reinterpret_cast<const uint32_t*>(w.p);
   int dc = 0;
   for (; dc + 64 <= hd; dc += 64) pv_cols<4>(w, P, b.nq, n4, dc, hd);
@@ -127,6 +116,20 @@ void attn_pv_i8_avx512vnni(const AttnBlock& b, AttnWork& w, const KvSpan& s, int
     case 2: pv_cols<2>(w, P, b.nq, n4, dc, hd); break;
     case 1: pv_cols<1>(w, P, b.nq, n4, dc, hd); break;
     default: break;
+  }
+}
+
+void attn_value_quads_avx512(const int8_t* v, int64_t stride, int n, int quads, int hd, uint32_t* vi) {
+  for (int jq = 0; jq < quads; ++jq) {
+    const int8_t* r[4];
+    for (int k = 0; k < 4; ++k) r[k] = v + mini(4 * jq + k, n - 1) * stride;
+    uint32_t* dst = vi + jq * hd;
+    for (int d = 0; d < hd; d += 16) {
+      __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[0] + d)));
+      for (int k = 1; k < 4; ++k)
+        q = _mm512_or_si512(q, _mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[k] + d))), 8 * k));
+      _mm512_store_si512(dst + d, q);
+    }
   }
 }
 

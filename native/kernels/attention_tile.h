@@ -105,6 +105,14 @@ void attn_tile_bf16_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_
 // Σ u·v8) and the AVX512_VNNI piece's numerics; O is updated in vector code per tile.
 void attn_tile_i8_amx(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n);
 
+// The value rows of one head and key tile interleaved for the dot-product B operands, key
+// rows past n repeating row n−1 (their weights are 0): pairs vi[jp][d] = v[2jp][d] |
+// v[2jp+1][d] << 16 for jp < pairs (bf16 rows), quads vi[jq][d] = bytes v[4jq..4jq+3][d]
+// for jq < quads (int8 rows). AVX-512F code (in the bf16 and VNNI translation units); the
+// AMX pieces call them too.
+void attn_value_pairs_avx512(const uint16_t* v, int64_t stride, int n, int pairs, int hd, uint32_t* vi);
+void attn_value_quads_avx512(const int8_t* v, int64_t stride, int n, int quads, int hd, uint32_t* vi);
+
 // AVX512_BF16 / AVX512_VNNI tile pieces, used by attn_block_avx512 when the CPU has them.
 // Scores: w.st[j][i] for j < n (rows n..kKTile-1 are left undefined).
 void attn_scores_bf16_avx512bf16(const AttnBlock& b, AttnWork& w, const KvSpan& s, int64_t j0, int n);

@@ -131,7 +131,8 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedLinear& w, float
     chunk = std::max<int64_t>(kn.mc, int64_t((size_t(8) << 20) / act_row) / kn.mc * kn.mc);
     chunk = std::min(chunk, M);
     // AMX tiles read whole 16-row tiles: up to 31 rows past a chunk's end stay addressable
-    // (zeros; their results are never stored).
+    // (zeroed when the buffer grows, afterwards what an earlier call left; their results are
+    // never stored).
     const size_t slack = amx ? 32 * act_row : 0;
     if (t_act.size() < act_row * chunk + slack) {
       t_act.resize(act_row * chunk + slack);

@@ -71,7 +71,7 @@ GemmPath gemm_path_for(Isa isa, WeightType wt, DotPolicy dot) {
     case WeightType::BF16:
       return dot512 && f.avx512_bf16 && (dot == DotPolicy::Always || dot == DotPolicy::Amx || bf16_dot_pays())
                  ? GemmPath::Bf16Dot
-                                                                                      : GemmPath::Bf16Widen;
+                 : GemmPath::Bf16Widen;
     case WeightType::I8: return dot512 && f.avx512_vnni ? GemmPath::I8Dot : GemmPath::I8Widen;
     default: return GemmPath::F32;
   }

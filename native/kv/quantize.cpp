@@ -1,6 +1,7 @@
 #include "kv/quantize.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/dtype.h"
 
@@ -32,6 +33,15 @@ void dequantize_i8(const int8_t* q, const float* scales, int64_t tokens, int hea
 
 void to_bf16(const float* x, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
+void store_kv(KvType type, const float* x, int64_t tokens, int heads, int head_dim, void* dst, float* scales) {
+  const int64_t n = tokens * heads * head_dim;
+  switch (type) {
+    case KvType::F32: std::memcpy(dst, x, size_t(n) * sizeof(float)); break;
+    case KvType::BF16: to_bf16(x, n, static_cast<uint16_t*>(dst)); break;
+    case KvType::I8: quantize_i8(x, tokens, heads, head_dim, static_cast<int8_t*>(dst), scales); break;
+  }
 }
 
 }  // namespace wc

@@ -1,7 +1,5 @@
 #include "kv/session_kv.h"
 
-#include <cstring>
-
 #include "core/error.h"
 #include "kv/quantize.h"
 
@@ -86,16 +84,8 @@ void SessionKv::commit(int layer, int64_t frame_start, int n_frames, const float
   for (int i = 0; i < n_frames; ++i) {
     Page* p = pending_[size_t(i)];
     for (int which = 0; which < 2; ++which) {
-      const float* src = (which ? v : k) + i * per;
-      uint8_t* dst = which ? p->v(layer) : p->k(layer);
-      switch (geo_.type) {
-        case KvType::F32: std::memcpy(dst, src, size_t(per) * sizeof(float)); break;
-        case KvType::BF16: to_bf16(src, per, reinterpret_cast<uint16_t*>(dst)); break;
-        case KvType::I8:
-          quantize_i8(src, geo_.tokens, geo_.heads, hd, reinterpret_cast<int8_t*>(dst),
-                      which ? p->v_scale(layer) : p->k_scale(layer));
-          break;
-      }
+      store_kv(geo_.type, (which ? v : k) + i * per, geo_.tokens, geo_.heads, hd, which ? p->v(layer) : p->k(layer),
+               geo_.type == KvType::I8 ? (which ? p->v_scale(layer) : p->k_scale(layer)) : nullptr);
     }
   }
 }

@@ -293,21 +293,20 @@ void wan_forward(const WanModel& m, const SeqInput* seqs, int n_seqs, ForwardWor
         StageTimer st(times, Stage::Other);
         const size_t n = size_t(Ts) * D, elem = own_type == KvType::BF16 ? 2 : 1;
         ws.own_kv.resize(2 * n * elem);
+        float* ks = nullptr;
+        float* vs = nullptr;
+        if (own_type == KvType::I8) {
+          ws.own_scales.resize(2 * size_t(Ts) * nh);
+          ks = ws.own_scales.data();
+          vs = ks + size_t(Ts) * nh;
+        }
+        store_kv(own_type, ws.k.data() + row0[s] * D, Ts, nh, hd, ws.own_kv.data(), ks);
+        store_kv(own_type, ws.v.data() + row0[s] * D, Ts, nh, hd, ws.own_kv.data() + n * elem, vs);
         own.type = own_type;
         own.k = ws.own_kv.data();
         own.v = ws.own_kv.data() + n * elem;
-        const float* src_k = ws.k.data() + row0[s] * D;
-        const float* src_v = ws.v.data() + row0[s] * D;
-        if (own_type == KvType::BF16) {
-          to_bf16(src_k, int64_t(n), reinterpret_cast<uint16_t*>(ws.own_kv.data()));
-          to_bf16(src_v, int64_t(n), reinterpret_cast<uint16_t*>(ws.own_kv.data() + n * elem));
-        } else {
-          ws.own_scales.resize(2 * size_t(Ts) * nh);
-          own.k_scale = ws.own_scales.data();
-          own.v_scale = ws.own_scales.data() + size_t(Ts) * nh;
-          quantize_i8(src_k, Ts, nh, hd, reinterpret_cast<int8_t*>(ws.own_kv.data()), ws.own_scales.data());
-          quantize_i8(src_v, Ts, nh, hd, reinterpret_cast<int8_t*>(ws.own_kv.data() + n), ws.own_scales.data() + size_t(Ts) * nh);
-        }
+        own.k_scale = ks;
+        own.v_scale = vs;
       }
       ws.spans.push_back(own);
       {
