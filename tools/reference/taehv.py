@@ -20,6 +20,15 @@ index in `TaehvDecoder.decoder` is its index in upstream's `nn.Sequential`:
     22 conv3x3 + bias  n_f[3] -> image_channels * patch_size**2
     then pixel_shuffle(patch_size) when patch_size > 1, then clamp to [0, 1].
 
+Geometry (a worldcast extension; config key "geometry": {"channels": G, "scale": s,
+"samples": k, "near": n}): the decoder also takes, per output frame, a map of the view's
+geometry — G channels at (frame height / s, frame width / s), as the world's
+renderGeometry draws it (k x k rays a map pixel, nearness exp(-d / n)) — and each plain
+conv (indices 1, 8, 14, 20, 22: the ones outside the MemBlocks) reads it as G more input
+channels after its own, `conv(cat[x, resize(map)])`: the map average-pooled to the conv's
+input size where that is smaller, repeated (nearest) where larger. Needs a decoder
+without time upscaling (one output frame per latent frame).
+
 MemBlock(n): `relu(conv.4(relu(conv.2(relu(conv.0(cat[x, past]))))) + x)` where all three
 convs are 3x3 with bias (conv.0: 2n -> n) and `past` is the block's *input* at the
 previous frame of the same time resolution (zeros before the stream's first frame).
@@ -72,7 +81,38 @@ def normalize_config(cfg=None):
         raise ValueError(f"decoder type {c['type']!r} is not 'taehv'")
     if len(c["n_f"]) != 4 or len(tu) != 3 or len(c["decoder_space_upscale"]) != 3:
         raise ValueError("n_f needs 4 entries, decoder_time_upscale 2 or 3, decoder_space_upscale 3")
+    g = c.get("geometry")
+    if g is not None:
+        g = {"channels": int(g["channels"]), "scale": int(g.get("scale", 1)), "samples": int(g.get("samples", 1)),
+             "near": float(g.get("near", 8.0))}
+        if g["channels"] < 1 or g["scale"] < 1 or g["samples"] < 1 or not g["near"] > 0:
+            raise ValueError(f"bad decoder geometry {g}")
+        if any(tu):
+            raise ValueError("a decoder that takes geometry has no time upscaling")
+        c["geometry"] = g
     return c
+
+
+def geometry_channels(cfg):
+    g = cfg.get("geometry")
+    return g["channels"] if g else 0
+
+
+GEOMETRY_CONVS = (1, 8, 14, 20, 22)
+
+
+def resize_map(g, h, w):
+    """A geometry map [N, G, Hm, Wm] at a conv's input size (h, w): average-pooled by Hm / h
+    where smaller, repeated (nearest) h / Hm times where larger; the ratios must be integers."""
+    hm, wm = g.shape[-2:]
+    if (hm, wm) == (h, w):
+        return g
+    if hm >= h and wm >= w and hm % h == 0 and wm % w == 0 and hm // h == wm // w:
+        return F.avg_pool2d(g, hm // h)
+    if h >= hm and w >= wm and h % hm == 0 and w % wm == 0 and h // hm == w // wm:
+        r = h // hm
+        return g.repeat_interleave(r, dim=-2).repeat_interleave(r, dim=-1)
+    raise ValueError(f"a {hm}x{wm} geometry map does not resize to {h}x{w} by an integer factor")
 
 
 def t_upscale(cfg):
@@ -130,12 +170,13 @@ class TaehvDecoder(nn.Module):
         super().__init__()
         self.cfg = c = normalize_config(cfg)
         nf, tu, su = c["n_f"], c["decoder_time_upscale"], c["decoder_space_upscale"]
-        layers = [Clamp(), nn.Conv2d(c["latent_channels"], nf[0], 3, padding=1), nn.ReLU()]
+        G = geometry_channels(c)
+        layers = [Clamp(), nn.Conv2d(c["latent_channels"] + G, nf[0], 3, padding=1), nn.ReLU()]
         for s in range(3):
             layers += [MemBlock(nf[s]), MemBlock(nf[s]), MemBlock(nf[s]),
                        Nearest2x(su[s]), TGrow(nf[s], 2 if tu[s] else 1),
-                       nn.Conv2d(nf[s], nf[s + 1], 3, padding=1, bias=False)]
-        layers += [nn.ReLU(), nn.Conv2d(nf[3], c["image_channels"] * c["patch_size"] ** 2, 3, padding=1)]
+                       nn.Conv2d(nf[s] + G, nf[s + 1], 3, padding=1, bias=False)]
+        layers += [nn.ReLU(), nn.Conv2d(nf[3] + G, c["image_channels"] * c["patch_size"] ** 2, 3, padding=1)]
         self.decoder = nn.Sequential(*layers)
         assert len(self.decoder) == 23
 
@@ -151,7 +192,28 @@ class TaehvDecoder(nn.Module):
     def new_stream(self):
         return {"memory": [None] * len(self.decoder), "produced": 0}
 
-    def _run(self, x, i, state, out):
+    def _layer(self, i, x, g):
+        """Layer i on x; a geometry decoder's plain convs read the map g [N, G, Hm, Wm] too."""
+        if g is not None and i in GEOMETRY_CONVS:
+            x = torch.cat([x, resize_map(g, x.shape[-2], x.shape[-1]).to(x.dtype)], dim=-3)
+        return self.decoder[i](x)
+
+    def _check_map(self, g, n, lat_h, lat_w):
+        G = geometry_channels(self.cfg)
+        if not G:
+            if g is not None:
+                raise ValueError("this decoder takes no geometry map")
+            return None
+        if g is None:
+            raise ValueError("this decoder takes a geometry map per frame")
+        s = self.cfg["geometry"]["scale"]
+        scale = 2 ** sum(self.cfg["decoder_space_upscale"]) * self.cfg["patch_size"]
+        want = (n, G, lat_h * scale // s, lat_w * scale // s)
+        if tuple(g.shape) != want:
+            raise ValueError(f"geometry map shape {tuple(g.shape)}, expected {want}")
+        return g
+
+    def _run(self, x, i, state, out, g=None):
         """Push one frame x [1, C, H, W] through layers i.. and append finished frames."""
         while i < len(self.decoder):
             layer = self.decoder[i]
@@ -161,32 +223,36 @@ class TaehvDecoder(nn.Module):
                 x = layer(x, torch.zeros_like(x) if past is None else past)
             elif isinstance(layer, TGrow):
                 for sub in layer(x).split(1, dim=0):  # new frames in time order
-                    self._run(sub, i + 1, state, out)
+                    self._run(sub, i + 1, state, out, g)
                 return
             else:
-                x = layer(x)
+                x = self._layer(i, x, g)
             i += 1
         state["produced"] += 1
         if state["produced"] > frames_to_trim(self.cfg):
             out.append(self.finish(x)[0])
 
-    def decode_stream(self, latents, state):
-        """latents [C, F, H, W] (the engine's latent order) -> list of [C_img, H', W'] frames."""
+    def decode_stream(self, latents, state, geometry=None):
+        """latents [C, F, H, W] (the engine's latent order) -> list of [C_img, H', W'] frames;
+        a geometry decoder's maps [F, G, Hm, Wm], one per frame."""
         out = []
+        g = self._check_map(geometry, latents.shape[1], latents.shape[2], latents.shape[3])
         for f in range(latents.shape[1]):
-            self._run(latents[:, f].unsqueeze(0), 0, state, out)
+            self._run(latents[:, f].unsqueeze(0), 0, state, out, None if g is None else g[f:f + 1])
         return out
 
     # ---- whole video at once (breadth first: every layer over all frames) ------------
-    def decode_video(self, latents):
-        """latents [C, T, H, W] -> [T', C_img, H', W'] (the stream's frames, trimmed)."""
+    def decode_video(self, latents, geometry=None):
+        """latents [C, T, H, W] -> [T', C_img, H', W'] (the stream's frames, trimmed);
+        a geometry decoder's maps [T, G, Hm, Wm]."""
+        g = self._check_map(geometry, latents.shape[1], latents.shape[2], latents.shape[3])
         x = latents.permute(1, 0, 2, 3)
-        for layer in self.decoder:
+        for i, layer in enumerate(self.decoder):
             if isinstance(layer, MemBlock):
                 past = torch.cat([torch.zeros_like(x[:1]), x[:-1]], dim=0)
                 x = layer(x, past)
             else:
-                x = layer(x)
+                x = self._layer(i, x, g)
         return self.finish(x)[frames_to_trim(self.cfg):]
 
 
