@@ -20,6 +20,8 @@
  *   geometry.f32 float32 [N, 8, H/8, W/8] (renderGeometry of each frame's pose at the latent size)
  *   meta.json
  *
+ * `npm run dataset -- --frame-geometry D [--samples S] --out DIR` writes frame_geometry.f32 (a
+ * geometry decoder's map at the frames' size / D, S×S rays a pixel, default 1).
  * `npm run dataset -- --geometry --out DIR` (re)writes geometry.f32 of an existing dataset
  * from its poses.f32 and meta.json.
  * Each episode depends only on (seed, episode id), so any --workers gives the same bytes.
@@ -113,6 +115,8 @@ export interface DatasetMeta {
   characters?: boolean;
   /** geometry.f32's map: [GEOMETRY_CHANNELS, height, width] per frame, sampled with these options. */
   geometry?: { channels: number; height: number; width: number; samples: number; near: number };
+  /** frame_geometry.f32's map (`--frame-geometry D`): a geometry decoder's, at the frames' size / D. */
+  frameGeometry?: { channels: number; height: number; width: number; samples: number; near: number };
 }
 
 export interface EpisodeData {
@@ -524,17 +528,22 @@ export const GEOMETRY_DOWNSAMPLE = 8;
  * Write `dir`/geometry.f32: each frame's {@link renderGeometry} map at its pose, at the
  * frames' size / {@link GEOMETRY_DOWNSAMPLE}, and record it in meta.json. Reads the
  * dataset's meta.json and poses.f32; returns the updated meta.
+ *
+ * With `opts.frame`, the map a geometry-conditioned decoder reads instead (a decoder
+ * config's `geometry`): at the frames' size / `opts.downsample`, into frame_geometry.f32,
+ * recorded as meta.json's `frameGeometry`.
  */
-export function writeGeometry(dir: string, opts: { level?: Level; progress?: boolean } & GeometryOptions = {}): DatasetMeta {
+export function writeGeometry(dir: string, opts: { level?: Level; progress?: boolean; frame?: boolean; downsample?: number } & GeometryOptions = {}): DatasetMeta {
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as DatasetMeta;
   const level = opts.level ?? defaultLevel;
   if (meta.level !== level.name) throw new Error(`dataset level "${meta.level}" is not "${level.name}" (pass --level)`);
   const buf = readFileSync(join(dir, 'poses.f32'));
   const poses = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   if (poses.length !== meta.totalFrames * 5) throw new Error(`poses.f32 holds ${poses.length / 5} poses; meta.json says ${meta.totalFrames} frames`);
-  const gh = meta.height / GEOMETRY_DOWNSAMPLE;
-  const gw = meta.width / GEOMETRY_DOWNSAMPLE;
-  if (!Number.isInteger(gh) || !Number.isInteger(gw)) throw new Error(`frame size ${meta.width}x${meta.height} is not a multiple of ${GEOMETRY_DOWNSAMPLE}`);
+  const down = opts.downsample ?? GEOMETRY_DOWNSAMPLE;
+  const gh = meta.height / down;
+  const gw = meta.width / down;
+  if (!Number.isInteger(gh) || !Number.isInteger(gw)) throw new Error(`frame size ${meta.width}x${meta.height} is not a multiple of ${down}`);
   const samples = opts.samples ?? GEOMETRY_DEFAULTS.samples;
   const near = opts.near ?? GEOMETRY_DEFAULTS.near;
   const per = GEOMETRY_CHANNELS * gh * gw;
@@ -549,7 +558,8 @@ export function writeGeometry(dir: string, opts: { level?: Level; progress?: boo
     for (const e of meta.episodes) for (let k = 0; k < e.frames; k++) colorsAt[e.start + k] = (e.others ?? []).map((o) => o.color);
   }
   const rowsAt = (fr: number) => others!.subarray(fr * MAX_OTHERS * OTHER_FLOATS, (fr + 1) * MAX_OTHERS * OTHER_FLOATS);
-  const fd = openSync(join(dir, 'geometry.f32'), 'w');
+  const file = opts.frame ? 'frame_geometry.f32' : 'geometry.f32';
+  const fd = openSync(join(dir, file), 'w');
   const t0 = performance.now();
   try {
     for (let f0 = 0; f0 < meta.totalFrames; f0 += 256) {
@@ -561,13 +571,15 @@ export function writeGeometry(dir: string, opts: { level?: Level; progress?: boo
         renderGeometry(level, cam, gw, gh, { samples, near, characters }, chunk.subarray(i * per, (i + 1) * per));
       }
       writeSync(fd, new Uint8Array(chunk.buffer, 0, n * per * 4));
-      if (opts.progress ?? true) process.stderr.write(`\rgeometry: ${f0 + n}/${meta.totalFrames} frames, ${((f0 + n) / ((performance.now() - t0) / 1000)).toFixed(0)} frames/s`);
+      if (opts.progress ?? true) process.stderr.write(`\r${file}: ${f0 + n}/${meta.totalFrames} frames, ${((f0 + n) / ((performance.now() - t0) / 1000)).toFixed(0)} frames/s`);
     }
     if (opts.progress ?? true) process.stderr.write('\n');
   } finally {
     closeSync(fd);
   }
-  meta.geometry = { channels: GEOMETRY_CHANNELS, height: gh, width: gw, samples, near };
+  const g = { channels: GEOMETRY_CHANNELS, height: gh, width: gw, samples, near };
+  if (opts.frame) meta.frameGeometry = g;
+  else meta.geometry = g;
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
   return meta;
 }
@@ -645,13 +657,19 @@ async function main(): Promise<void> {
       level: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       geometry: { type: 'boolean', default: false },
+      'frame-geometry': { type: 'string' },
+      samples: { type: 'string' },
       characters: { type: 'boolean', default: false },
     },
   });
-  if (values.geometry) {
-    if (!values.out) throw new Error('usage: npm run dataset -- --geometry --out DIR [--level file.json]');
-    const meta = writeGeometry(values.out, { level: values.level ? loadLevelFile(values.level) : undefined, progress: !values.quiet });
-    process.stderr.write(`dataset: wrote geometry.f32 (${meta.totalFrames} frames) to ${resolve(values.out)}\n`);
+  if (values.geometry || values['frame-geometry'] !== undefined) {
+    if (!values.out) throw new Error('usage: npm run dataset -- --geometry | --frame-geometry DOWNSAMPLE [--samples S] --out DIR [--level file.json]');
+    const frame = values['frame-geometry'] !== undefined;
+    const downsample = frame ? Number(values['frame-geometry']) : undefined;
+    const samples = values.samples !== undefined ? Number(values.samples) : frame ? 1 : undefined;
+    if (downsample !== undefined && !(Number.isInteger(downsample) && downsample >= 1)) throw new Error('--frame-geometry takes a positive integer (the frames\' size / the map\'s)');
+    const meta = writeGeometry(values.out, { level: values.level ? loadLevelFile(values.level) : undefined, progress: !values.quiet, frame, downsample, samples });
+    process.stderr.write(`dataset: wrote ${frame ? 'frame_geometry' : 'geometry'}.f32 (${meta.totalFrames} frames) to ${resolve(values.out)}\n`);
     return;
   }
   if (!values.out) throw new Error('usage: npm run dataset -- --out DIR [--episodes N] [--frames T] [--seed S] [--size 128] [--workers 1] [--level file.json] [--characters]');

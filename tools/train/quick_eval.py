@@ -175,9 +175,22 @@ def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_laten
 
 
 @torch.no_grad()
-def decode_all(dec, z):
-    """[T, C, h, w] -> [T, 3, H, W] in [0, 1] (the decoder over the whole stream)."""
-    return train_ae.decode(dec, z[None])[0].clamp(0, 1)
+def frame_maps(dec, data, start, n):
+    """A geometry decoder's maps of dataset frames start.. (frame_geometry.f32), else None."""
+    if not dec.cfg.get("geometry"):
+        return None
+    fg = data.meta.get("frameGeometry")
+    path = os.path.join(data.root, "frame_geometry.f32")
+    if not fg or not os.path.exists(path):
+        raise SystemExit("this decoder takes geometry: the dataset needs frame_geometry.f32 (npm run dataset -- --frame-geometry D)")
+    m = np.memmap(path, np.float32, "r", shape=(data.N, fg["channels"], fg["height"], fg["width"]))
+    return torch.from_numpy(np.ascontiguousarray(m[start:start + n]))
+
+
+def decode_all(dec, z, g=None):
+    """[T, C, h, w] (+ a geometry decoder's maps [T, G, Hm, Wm]) -> [T, 3, H, W] in [0, 1]
+    (the decoder over the whole stream)."""
+    return train_ae.decode(dec, z[None], None if g is None else g[None])[0].clamp(0, 1)
 
 
 def main():
@@ -206,7 +219,7 @@ def main():
     shown, total, fp, fp_total, entries = 0, 0, 0, 0, []
     for k, ep in enumerate(eps):
         z = rollout(model, prompts, openings, data, ep, steps, seed=ep["id"], block_frames=args.block_frames or None)
-        y = decode_all(dec, z)[3:]
+        y = decode_all(dec, z, frame_maps(dec, data, ep["start"], len(z)))[3:]
         s0 = ep["start"]
         fr = np.arange(s0 + 3, s0 + len(z))
         x = torch.from_numpy(np.ascontiguousarray(data.frames[fr])).permute(0, 3, 1, 2).float() / 255

@@ -89,4 +89,23 @@ fi
 
 (cd tools/train && $PY export_default.py --data ../../$C --ae ../../runs/ae_sharp --dit ../../runs/dit_sharp \
   --openings-data ../../data/world --out ../../models/default)
+
+# Geometry-conditioned decoder (issue #19): the decoder also reads each frame's geometry map
+# at half the frame size (64x64, one ray a pixel: the same rays the DiT's 16x16 map averages)
+# in its five plain convs, its last stage widened 16 -> 32; fine-tuned from the sharp stage's
+# decoder (new columns zero: the same function at the start) on the DiT's own rollouts of
+# ROLLOUT_EPISODES training episodes (2-step sampler, as served) and 25% the encoder's latents
+# of the truth, towards the renderer's frames (the characters' pixels x4, Sobel edge + HF
+# losses). The DiT, prompts and openings are unchanged.
+GEO_MINUTES=${GEO_MINUTES:-70}
+ROLLOUT_EPISODES=${ROLLOUT_EPISODES:-40}
+[ -f $C/frame_geometry.f32 ] || npm run dataset -- --frame-geometry 2 --out $C
+if [ ! -f $C/latents.f32.json ]; then
+  (cd tools/train && $PY train_ae.py --data ../../$C --run ../../runs/ae_sharp --encode --encode-episodes "$CHAR_EPISODES")
+fi
+(cd tools/train && $PY train_dec.py --rollouts --model ../../models/default --data ../../$C --run ../../runs/dec_geo \
+  --episodes "$ROLLOUT_EPISODES")
+(cd tools/train && $PY train_dec.py --model ../../models/default --data ../../$C --run ../../runs/dec_geo \
+  --minutes "$GEO_MINUTES" --geometry --widen-last 32 --char-weight 4 --lr 4e-4 --full-frames-last 0)
+cp runs/dec_geo/decoder/config.json runs/dec_geo/decoder/model.safetensors models/default/decoder/
 npm run eval

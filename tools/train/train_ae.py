@@ -75,13 +75,18 @@ class Encoder(nn.Module):
         return run_layers(self.layers, x)
 
 
-def run_layers(layers, x):
+def run_layers(layers, x, g=None):
     """Breadth-first over a batch of clips [B, T, C, H, W]; a MemBlock's past is its
-    input at the previous frame of the clip (zeros at the first)."""
+    input at the previous frame of the clip (zeros at the first). A geometry decoder's
+    maps g [B, T, G, Hm, Wm] go into its plain convs (tools/reference/taehv.py)."""
     B, Tn = x.shape[:2]
     x = x.flatten(0, 1)
-    for layer in layers:
-        if isinstance(layer, T.MemBlock):
+    if g is not None:
+        g = g.flatten(0, 1)
+    for i, layer in enumerate(layers):
+        if g is not None and i in T.GEOMETRY_CONVS:
+            x = layer(torch.cat([x, T.resize_map(g, x.shape[-2], x.shape[-1])], dim=1))
+        elif isinstance(layer, T.MemBlock):
             xb = x.view(B, Tn, *x.shape[1:])
             past = torch.cat([torch.zeros_like(xb[:, :1]), xb[:, :-1]], dim=1).flatten(0, 1)
             x = layer(x, past)
@@ -93,9 +98,10 @@ def run_layers(layers, x):
     return x.view(B, Tn, *x.shape[1:])
 
 
-def decode(dec, z):
-    """z [B, T, C, h, w] -> frames [B, T, 3, H, W] in [0, 1] (unclamped for the loss)."""
-    return run_layers(dec.decoder, z)
+def decode(dec, z, g=None):
+    """z [B, T, C, h, w] (+ a geometry decoder's maps g [B, T, G, Hm, Wm]) -> frames
+    [B, T, 3, H, W] in [0, 1] (unclamped for the loss)."""
+    return run_layers(dec.decoder, z, g)
 
 
 def sample_batch(data, starts, rng, batch, clip, crop, charmask=None):

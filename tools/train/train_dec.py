@@ -12,6 +12,17 @@ are (geometry, pose, actions, prompt); the truth frames are only the training ta
     /usr/bin/python3 tools/train/train_dec.py --model /work/data/candidate --data /work/data/world --run runs/dec --minutes 25
     # 3. runs/dec/decoder/{config.json, model.safetensors}: the decoder to export (export_default.py --decoder)
 
+The geometry-conditioned decoder (issue 19; `--geometry --widen-last 32`): the decoder also
+reads each frame's geometry map of the dataset's frame_geometry.f32 (`npm run dataset --
+--frame-geometry 2`: 64x64 at one ray a pixel, the rays the DiT's 16x16 map averages) in
+its five plain convs (tools/reference/taehv.py), and its last stage is widened; it starts
+as the --model decoder (the new input columns zero) and learns where the map says edges
+and characters are, while the latents say how the scene is lit. The map is geometry only
+(albedo, coverage, nearness, normals), never the truth's pixels or shading.
+    /usr/bin/python3 tools/train/train_dec.py --model models/default --data /work/data/world_chars --run runs/dec_geo \
+        --minutes 70 --geometry --widen-last 32 --char-weight 4 --lr 4e-4 --full-frames-last 0
+    /usr/bin/python3 tools/train/train_dec.py --run runs/dec_geo --export DIR   # a checkpoint's decoder, mid-run
+
 Loss on clips of 4 whole frames (`--crop 64` trains on 64x64 crops, 4x cheaper, but the
 decoder then learns the crops' zero-padded borders: the committed decoder's loss on an 8x8
 latent crop is 2-10x its loss on whole frames, and crop fine-tuning measured 1.5-2 dB lower
@@ -59,6 +70,34 @@ def hf_energy(x):
     return F.avg_pool2d(F.conv2d(Q.luma(x), Q.LAP).abs(), 8, 8, ceil_mode=True)
 
 
+def write_decoder(out, cfg, state):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    safetensors_io.save_file({k: v.float() for k, v in state.items()}, os.path.join(out, "model.safetensors"))
+
+
+def grow_state(dec, base, gen):
+    """`base` (a decoder's state dict) loaded into the possibly larger `dec`: each tensor
+    copied into the leading corner of dec's; the new input columns zero (a geometry map's,
+    or a widened stage's into the last conv), so the function is unchanged; the new output
+    channels of a widened conv random (they must differ to learn anything)."""
+    out = {}
+    for k, v in dec.state_dict().items():
+        b = base[k]
+        if tuple(b.shape) == tuple(v.shape):
+            out[k] = b
+            continue
+        t = torch.zeros_like(v)
+        if v.dim() == 4 and v.shape[0] > b.shape[0]:  # new output channels: fan-in scaled noise
+            t[b.shape[0]:] = torch.randn(v[b.shape[0]:].shape, generator=gen) * (2.0 / v[0].numel()) ** 0.5
+        elif v.dim() == 1 and v.shape[0] > b.shape[0]:
+            pass  # new biases: zero
+        t[tuple(slice(0, n) for n in b.shape)] = b
+        out[k] = t
+    return out
+
+
 def make_rollouts(args, log):
     data = WorldData(args.data)
     model, prompts, openings, _ = Q.load_dir(args.model)
@@ -93,6 +132,8 @@ def main():
     ap.add_argument("--data", default="/work/data/world")
     ap.add_argument("--run", default="runs/dec")
     ap.add_argument("--rollouts", action="store_true", help="make the rollouts and exit")
+    ap.add_argument("--export", default=None, metavar="DIR",
+                    help="write the decoder of --run's last checkpoint to DIR (config.json + model.safetensors) and exit")
     ap.add_argument("--episodes", type=int, default=60)
     ap.add_argument("--frames", type=int, default=0, help="rollouts of the first N frames of each episode only (a smoke test)")
     ap.add_argument("--minutes", type=float, default=25.0)
@@ -107,12 +148,27 @@ def main():
                     help="fraction of clips on the autoencoder's own latents of the truth (noised), from every training "
                          "episode the dataset's latents cover; the rest on the rollouts")
     ap.add_argument("--latent-noise", type=float, default=0.1, help="Gaussian noise added to the clean clips' latents")
+    ap.add_argument("--geometry", action="store_true",
+                    help="make the decoder geometry-conditioned: it reads each frame's map of the dataset's "
+                         "frame_geometry.f32 (npm run dataset -- --frame-geometry D) in its five plain convs; the "
+                         "new input columns start at zero, so it starts as the --model decoder")
+    ap.add_argument("--widen-last", type=int, default=0, help="widen n_f[3] (the last stage's width) to N; the new "
+                    "channels start random into zero columns of the last conv (the same function)")
+    ap.add_argument("--char-weight", type=float, default=1.0,
+                    help="loss weight of the pixels where other characters are (the dataset's charmask16.u8)")
     args = ap.parse_args()
     setup_threads()
     os.makedirs(args.run, exist_ok=True)
     log = Log(os.path.join(args.run, "train.log"))
     if args.rollouts:
         make_rollouts(args, log)
+        return
+    if args.export:
+        ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+        if not ck:
+            raise SystemExit(f"no checkpoint in {args.run}")
+        write_decoder(args.export, ck["config"], ck["decoder"])
+        log(f"exported step {ck['step']} to {args.export}")
         return
     data = WorldData(args.data, need_latents=args.clean > 0)
     with open(os.path.join(args.run, "rollouts.f32.json")) as f:
@@ -135,8 +191,26 @@ def main():
     ddir = os.path.join(args.model, "decoder")
     with open(os.path.join(ddir, "config.json")) as f:
         dcfg = json.load(f)
+    base = {k: v.float() for k, v in safetensors_io.load_file(os.path.join(ddir, "model.safetensors")).items()}
+    fgeo = None
+    if args.geometry:
+        fg = data.meta.get("frameGeometry")
+        if not fg or not os.path.exists(os.path.join(args.data, "frame_geometry.f32")):
+            raise SystemExit("--geometry needs the dataset's frame_geometry.f32 (npm run dataset -- --frame-geometry 2 --out DIR)")
+        fgeo = np.memmap(os.path.join(args.data, "frame_geometry.f32"), np.float32, "r",
+                         shape=(data.N, fg["channels"], fg["height"], fg["width"]))
+        dcfg = dict(dcfg, geometry={"channels": fg["channels"], "scale": data.H // fg["height"],
+                                    "samples": fg["samples"], "near": fg["near"]})
+    if args.widen_last:
+        dcfg = dict(dcfg, n_f=list(dcfg["n_f"][:3]) + [args.widen_last])
     dec = T.TaehvDecoder(dcfg)
-    dec.load_state_dict({k: v.float() for k, v in safetensors_io.load_file(os.path.join(ddir, "model.safetensors")).items()})
+    dec.load_state_dict(grow_state(dec, base, torch.Generator().manual_seed(5)))
+    charmask = None
+    if args.char_weight != 1.0:
+        path = os.path.join(args.data, "charmask16.u8")
+        if not os.path.exists(path):
+            raise SystemExit(f"--char-weight needs {path} (tools/train/char_masks.ts)")
+        charmask = np.fromfile(path, np.uint8).reshape(data.N, data.H // 8, data.W // 8)
     opt = torch.optim.AdamW(dec.parameters(), lr=args.lr, weight_decay=0.0)
     step, spent = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
@@ -156,11 +230,7 @@ def main():
         save_checkpoint(os.path.join(args.run, "ckpt.pt"), decoder=dec.state_dict(), opt=opt.state_dict(), step=step,
                         spent=dl.spent, config=dcfg)
         if final:
-            out = os.path.join(args.run, "decoder")
-            os.makedirs(out, exist_ok=True)
-            with open(os.path.join(out, "config.json"), "w") as f:
-                json.dump(dcfg, f, indent=2)
-            safetensors_io.save_file({k: v.float() for k, v in dec.state_dict().items()}, os.path.join(out, "model.safetensors"))
+            write_decoder(os.path.join(args.run, "decoder"), dcfg, dec.state_dict())
 
     while not dl.over():
         frac = dl.spent / dl.limit
@@ -169,7 +239,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         B = max(1, args.batch // 4) if full else args.batch
-        zs, xs = [], []
+        zs, xs, gs, ms = [], [], [], []
         for _ in range(B):
             if len(clean_starts) and rng.random() < args.clean:
                 fr = int(clean_starts[rng.integers(0, len(clean_starts))])
@@ -179,7 +249,12 @@ def main():
                 r, fr = starts[rng.integers(0, len(starts))]
                 z = torch.from_numpy(np.ascontiguousarray(roll[r:r + args.clip]))
             x = data.frames_tensor(int(fr), args.clip)
-            if not full and args.crop < data.H:
+            if fgeo is not None:
+                gs.append(torch.from_numpy(np.ascontiguousarray(fgeo[int(fr):int(fr) + args.clip])))
+            if charmask is not None:
+                m = torch.from_numpy(np.ascontiguousarray(charmask[int(fr):int(fr) + args.clip])).float()[:, None]
+                ms.append(1.0 + (args.char_weight - 1.0) * m.repeat_interleave(8, 2).repeat_interleave(8, 3))
+            if not full and args.crop < data.H and fgeo is None and charmask is None:
                 c = args.crop // 8
                 i = int(rng.integers(0, z.shape[2] - c + 1))
                 j = int(rng.integers(0, z.shape[3] - c + 1))
@@ -188,9 +263,14 @@ def main():
             zs.append(z)
             xs.append(x)
         z, x = torch.stack(zs), torch.stack(xs)
-        y = train_ae.decode(dec, z)
+        y = train_ae.decode(dec, z, torch.stack(gs) if gs else None)
         yf, xf = y.flatten(0, 1), x.flatten(0, 1)
-        rec = F.mse_loss(yf, xf) + 0.5 * F.l1_loss(yf, xf)
+        if ms:
+            wpx = torch.stack(ms).flatten(0, 1)
+            d = yf - xf
+            rec = (wpx * (d * d + 0.5 * d.abs())).mean() / wpx.mean()
+        else:
+            rec = F.mse_loss(yf, xf) + 0.5 * F.l1_loss(yf, xf)
         edge = F.l1_loss(sobel_xy(yf), sobel_xy(xf))
         hf = F.l1_loss(hf_energy(yf), hf_energy(xf))
         loss = rec + args.edge * edge + args.hf * hf
