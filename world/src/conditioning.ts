@@ -12,7 +12,7 @@
 import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
 import type { CharacterParams, TickMotion } from './physics.js';
-import { eyeFromCharacter, GEOMETRY_CHANNELS, renderGeometry, type CharacterShape } from './render.js';
+import { eyeFromCharacter, GEOMETRY_CHANNELS, geometryPoolFactor, poolGeometry, renderGeometry, type CharacterShape } from './render.js';
 
 /** Which action-space names stand for which motion; names absent from the model's space are skipped. */
 export interface ActionMap {
@@ -74,24 +74,64 @@ export interface GeometryView {
   characters?: readonly CharacterShape[];
 }
 
-/** Throws when a model's geometry map is not the one the game server draws ({@link GEOMETRY_CHANNELS} channels of renderGeometry). */
+/**
+ * Throws when a model's geometry map (the DiT's, `geometry`, or its decoder's,
+ * `frameGeometry`) is not the one the game server draws ({@link GEOMETRY_CHANNELS} channels
+ * of renderGeometry).
+ */
 export function checkGeometrySpace(space: ActionSpace | null | undefined): void {
   const g = space?.geometry;
   if (g && g.channels !== GEOMETRY_CHANNELS)
     throw new Error(`the model takes a ${g.channels}-channel geometry map; the game server draws ${GEOMETRY_CHANNELS} channels (renderGeometry)`);
+  const d = space?.frameGeometry;
+  if (d && d.channels !== GEOMETRY_CHANNELS)
+    throw new Error(`the model's decoder takes a ${d.channels}-channel geometry map; the game server draws ${GEOMETRY_CHANNELS} channels (renderGeometry)`);
 }
+
+/** What {@link poseInputs} gives a frame. */
+export type PoseInputs = Pick<ActionInput, 'pose' | 'geometry' | 'frameGeometry'>;
 
 /**
  * The inputs a frame gets from the character's pose: the pose itself for models whose
- * space has `pose`, and the level's geometry seen from it for models whose space has
- * `geometry` (when `p.view` says where; otherwise none, read as "unknown").
+ * space has `pose`; the level's geometry seen from it (when `p.view` says where; otherwise
+ * none, read as "unknown") for models whose space has `geometry`, at the latent size; and
+ * for models whose decoder takes the geometry (`frameGeometry`), the decoder's finer map at
+ * its own size and sampling. Where the DiT's map is an average pool of the decoder's (the
+ * same rays: {@link geometryPoolFactor} — the default world's 16×16 map at 4×4 rays a pixel
+ * and its decoder's 64×64 at 1), the rays are cast once and the DiT's map is pooled from
+ * the decoder's ({@link poolGeometry}); otherwise each is drawn.
  */
-export function poseInputs(pose: Pose, space: ActionSpace, p: Pick<ConditioningParams, 'view'>): Pick<ActionInput, 'pose' | 'geometry'> {
-  const out: Pick<ActionInput, 'pose' | 'geometry'> = {};
+export function poseInputs(pose: Pose, space: ActionSpace, p: Pick<ConditioningParams, 'view'>): PoseInputs {
+  const out: PoseInputs = {};
   if (space.pose) out.pose = pose;
-  if (space.geometry && p.view)
-    out.geometry = renderGeometry(p.view.level, eyeFromCharacter(pose), p.view.latent.width, p.view.latent.height, { ...space.geometry, characters: p.view.characters });
+  const v = p.view;
+  if (!v) return out;
+  const camera = eyeFromCharacter(pose);
+  const g = space.geometry;
+  const d = space.frameGeometry;
+  let fine: Float32Array | undefined;
+  if (d) out.frameGeometry = fine = renderGeometry(v.level, camera, d.width, d.height, { samples: d.samples, near: d.near, characters: v.characters });
+  if (g) {
+    const { width, height } = v.latent;
+    const k = d && fine && d.channels === g.channels ? geometryPoolFactor(d, { width, height, samples: g.samples, near: g.near }) : 0;
+    out.geometry = k > 0 ? poolGeometry(fine!, GEOMETRY_CHANNELS, d!.width, d!.height, k) : renderGeometry(v.level, camera, width, height, { ...g, characters: v.characters });
+  }
   return out;
+}
+
+/**
+ * Moves the decoder's maps out of a block's per-frame inputs (`frameGeometry`): one per
+ * frame, in order, or undefined when no frame has one. The inputs keep everything else, so
+ * a caller that decodes the block itself (the game server) holds the maps only until each
+ * frame is decoded.
+ */
+export function takeFrameGeometry(c: Conditioning): (Float32Array | undefined)[] | undefined {
+  if (!c.inputs.some((a) => a.frameGeometry !== undefined)) return undefined;
+  return c.inputs.map((a) => {
+    const m = a.frameGeometry;
+    delete a.frameGeometry;
+    return m;
+  });
 }
 
 /** The motion of one latent frame's worth of ticks. */

@@ -18,8 +18,9 @@ export {
   groupMotion,
   motionToConditioning,
   poseInputs,
+  takeFrameGeometry,
 } from './conditioning.js';
-export type { ActionMap, Conditioning, ConditioningParams, FrameMotion, GeometryView } from './conditioning.js';
+export type { ActionMap, Conditioning, ConditioningParams, FrameMotion, GeometryView, PoseInputs } from './conditioning.js';
 export { defaultLevel, defaultWorldActionSpace, loadLevelFile, spawnPose, validateLevel } from './levels/index.js';
 export type { Color, Level, LevelBox, LevelPillar, LevelSpawn, LevelWalker, Vec3 } from './levels/index.js';
 export {
@@ -33,6 +34,8 @@ export {
   VISOR_COLOR,
   castRay,
   eyeFromCharacter,
+  geometryPoolFactor,
+  poolGeometry,
   renderGeometry,
   renderView,
   resolveLighting,

@@ -664,6 +664,59 @@ export function renderGeometry(level: Level, camera: Camera, width: number, heig
   return map;
 }
 
+/**
+ * A {@link renderGeometry} map average-pooled by `factor` along each axis: CHW
+ * [channels, height, width] → [channels, height / factor, width / factor], each output pixel
+ * the mean of its factor × factor input pixels (in float64, stored as float32). Every channel
+ * of a map is a mean over its pixel's rays, so the pool of a map drawn with `samples` rays
+ * per axis is, up to float32 rounding (~1e-7), the map drawn at the smaller size with
+ * `samples × factor` — the very same rays ({@link geometryPoolFactor}).
+ */
+export function poolGeometry(map: Float32Array, channels: number, width: number, height: number, factor: number, out?: Float32Array): Float32Array {
+  for (const [name, v] of [['channels', channels], ['width', width], ['height', height], ['factor', factor]] as const)
+    if (!Number.isInteger(v) || v < 1) throw new Error(`poolGeometry: ${name} must be a positive integer, not ${v}`);
+  if (width % factor !== 0 || height % factor !== 0) throw new Error(`poolGeometry: a ${width}×${height} map does not pool by ${factor}`);
+  if (map.length !== channels * width * height) throw new Error(`poolGeometry: the map holds ${map.length} floats, not ${channels}×${height}×${width}`);
+  const w = width / factor;
+  const h = height / factor;
+  const n = channels * w * h;
+  if (out && out.length < n) throw new Error(`out holds ${out.length} floats; ${n} needed`);
+  const pooled = out ?? new Float32Array(n);
+  const inv = 1 / (factor * factor);
+  for (let c = 0, o = 0; c < channels; c++) {
+    const plane = c * width * height;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++, o++) {
+        let sum = 0;
+        for (let dy = 0; dy < factor; dy++) {
+          const row = plane + (y * factor + dy) * width + x * factor;
+          for (let dx = 0; dx < factor; dx++) sum += map[row + dx]!;
+        }
+        pooled[o] = sum * inv;
+      }
+    }
+  }
+  return pooled;
+}
+
+/**
+ * The factor by which a map of `fine` (size and sampling) pools into the map of `coarse`
+ * with the same rays, or 0 when it does not: the same nearness scale, and per axis
+ * coarse size × coarse samples = fine size × fine samples, with the coarse samples a
+ * multiple of the fine (then each coarse pixel's rays are exactly its fine pixels' rays).
+ */
+export function geometryPoolFactor(
+  fine: { width: number; height: number; samples?: number; near?: number },
+  coarse: { width: number; height: number; samples?: number; near?: number },
+): number {
+  const fs = fine.samples ?? GEOMETRY_DEFAULTS.samples;
+  const cs = coarse.samples ?? GEOMETRY_DEFAULTS.samples;
+  if ((fine.near ?? GEOMETRY_DEFAULTS.near) !== (coarse.near ?? GEOMETRY_DEFAULTS.near)) return 0;
+  if (!Number.isInteger(fs) || !Number.isInteger(cs) || fs < 1 || cs % fs !== 0) return 0;
+  const k = cs / fs;
+  return coarse.width * k === fine.width && coarse.height * k === fine.height ? k : 0;
+}
+
 /** A camera's forward, right and up vectors (right has no y component). */
 interface Basis {
   fx: number;
