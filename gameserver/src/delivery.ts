@@ -69,7 +69,17 @@ export class FrameDelivery {
    * decode/encode failure.
    */
   enqueue(v: WorldView, meta: BlockMeta, b: LatentBlock, onError: (e: unknown) => void): void {
-    const parts = this.#decodeParts(v, b);
+    // A geometry decoder's maps of the block's frames: from here on held only by the decode
+    // of their frame (released as each is decoded, or when the view's stream is closed).
+    const maps = meta.frameGeometry;
+    meta.frameGeometry = null;
+    let parts: Promise<Encoded>[];
+    try {
+      parts = this.#decodeParts(v, b, maps);
+    } catch (e) {
+      onError(e);
+      return;
+    }
     // The lead of the view's next blocks: stepped → first frame encoded.
     void parts[0]!.then(
       () => WorldView.record(v.decodeTimes, nowMs() - meta.stepped),
@@ -96,14 +106,21 @@ export class FrameDelivery {
       });
   }
 
-  /** The block's frames as encoded parts in order: one per latent frame on a decoder stream, one in all for a latent preview. */
-  #decodeParts(v: WorldView, b: LatentBlock): Promise<Encoded>[] {
+  /**
+   * The block's frames as encoded parts in order: one per latent frame on a decoder stream
+   * (with its map, `maps[f]`, for a geometry decoder), one in all for a latent preview.
+   */
+  #decodeParts(v: WorldView, b: LatentBlock, maps: readonly (Float32Array | undefined)[] | null): Promise<Encoded>[] {
     const encode = async (frames: Uint8Array[], width: number, height: number): Promise<Encoded> => {
       const payloads = await Promise.all(frames.map((f) => this.#o.codec.encode(f, width, height)));
       return { payloads, width, height, at: nowMs() };
     };
     const stream = v.stream;
     if (!stream) return [encode(latentPreview(b.latents, b.channels, b.frames, b.height, b.width), b.width, b.height)];
+    // The maps were drawn for the frames submitted: a block that comes out with another count is a bug here.
+    if (maps && maps.length !== b.frames) throw new Error(`block of view ${v.id}: ${b.frames} latent frames came out, but its conditioning drew ${maps.length} decoder maps`);
+    const missing = maps ? maps.findIndex((m) => !m) : -1;
+    if (missing >= 0) throw new Error(`block of view ${v.id}: latent frame ${missing} has no decoder map (a geometry decoder takes one with every frame)`);
     const plane = b.height * b.width;
     const parts: Promise<Encoded>[] = [];
     // Each latent frame goes to the decoder when the one before is decoded, so the views
@@ -114,8 +131,9 @@ export class FrameDelivery {
       // Latent frame f of the (C, F, H, W) block, as a (C, 1, H, W) one.
       const one = new Float32Array(b.channels * plane);
       for (let c = 0; c < b.channels; c++) one.set(b.latents.subarray((c * b.frames + f) * plane, (c * b.frames + f + 1) * plane), c * plane);
+      const geometry = maps?.[f];
       const decoded = previous.then(async () => {
-        const d = await stream.decode(one, 1, b.height, b.width);
+        const d = geometry ? await stream.decode(one, 1, b.height, b.width, { geometry }) : await stream.decode(one, 1, b.height, b.width);
         this.#o.onDecode?.(d.seconds * 1000);
         return d;
       });

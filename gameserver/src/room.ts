@@ -18,14 +18,14 @@
  */
 import { CloseCode, Room, ServerError, matchMaker, type AuthContext, type Client, type StepContext } from '@colyseus/core';
 
-import { KvBudgetError, TablePromptEncoder, actionSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
+import { KvBudgetError, TablePromptEncoder, actionSize, type ActionInput, type ActionSpace, type BatchItem, type LatentBlock, type Model, type Pose, type PromptEncoder, type SessionOptions, type StepOptions } from '../../sdk/src/index.js';
 import type { AuthIdentity, TokenVerifier } from './auth.js';
 import { WORLD_ERRORS } from './errors.js';
 import { authorizeJoin, joinAuthOf, makeVerifier } from './join.js';
 import { resolveCodec, type FrameCodec } from './codec.js';
 import { FrameDelivery } from './delivery.js';
 import { log, worldMetrics } from './metrics.js';
-import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
+import { checkGeometrySpace, conditioningParams, motionToConditioning, poseInputs, takeFrameGeometry, type ActionMap, type Conditioning, type ConditioningParams } from '../../world/src/conditioning.js';
 import { WorldEngine, type EngineOptions } from './engine.js';
 import { BlockSizer, type SizerOptions } from './block_size.js';
 import { defaultLevel, loadLevelFile, spawnPose, validateLevel, type Level } from '../../world/src/levels/index.js';
@@ -632,8 +632,28 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    */
   protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
     const view = this.conditioningParams.view;
-    const params = view && this.actionSpace?.geometry ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(v.driver) } } : this.conditioningParams;
-    return motionToConditioning(ticks, v.blockFrames, this.actionSpace, params, v.driver?.character?.pose());
+    const space = this.actionSpace;
+    const { pose, viewer } = this.#standpoint(v);
+    const params = view && (space?.geometry || space?.frameGeometry) ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(viewer) } } : this.conditioningParams;
+    return motionToConditioning(ticks, v.blockFrames, space, params, pose);
+  }
+
+  /**
+   * Where a view's frames without ticks of their own stand, and whose eyes they are: its
+   * driver's pose now. A geometry decoder needs a map of every frame, so for it a view
+   * without a driver (a shared view watched by spectators while its players are away) stays
+   * where its last block was, with its last driver's eyes (at first, at spawn 0).
+   */
+  #standpoint(v: WorldView): { pose: Pose | undefined; viewer: PlayerRecord | null } {
+    const d = v.driver;
+    const pose = d?.character?.pose();
+    if (d && pose) {
+      v.lastPose = pose;
+      v.lastDriver = d.id;
+    }
+    if (pose || !this.actionSpace?.frameGeometry) return { pose, viewer: d };
+    const sp = this.physics.level.spawns[0];
+    return { pose: v.lastPose ?? (sp ? spawnPose(sp) : undefined), viewer: d ?? (v.lastDriver !== null ? this.players.get(v.lastDriver) ?? null : null) };
   }
 
   /** The characters a player's view shows: every other player's (connected or within its grace period: its body is still there) and the walkers. */
@@ -658,6 +678,8 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     const ticks = driver ? driver.motion.splice(0) : [];
     for (const s of v.subscribers) if (s !== driver) s.motion.length = 0;
     const conditioning = this.conditioningFor(v, ticks);
+    // a geometry decoder's maps travel with the block to its decode, not in its inputs
+    const frameGeometry = takeFrameGeometry(conditioning) ?? null;
     v.lastConditioning = conditioning;
     if (v.pendingPrompt) this.#applyPrompt(v);
     const input = driver?.lastInputSeq ?? -1;
@@ -670,6 +692,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       inputAt: fresh ? driver.lastInputAt : 0,
       prompt: v.promptVersion,
       conditioning,
+      frameGeometry,
       submitted: nowMs(),
       stepped: 0,
       decoded: 0,

@@ -5,7 +5,7 @@
  */
 import type { Client } from '@colyseus/core';
 
-import type { DecoderStream, Session } from '../../sdk/src/index.js';
+import type { DecoderStream, Pose, Session } from '../../sdk/src/index.js';
 import type { Color } from '../../world/src/levels/index.js';
 import type { AuthIdentity } from './auth.js';
 import type { Conditioning } from '../../world/src/conditioning.js';
@@ -63,7 +63,14 @@ export interface BlockMeta {
   /** When the server received that input, if the block is the first to include it (ms, nowMs clock), else 0. */
   inputAt: number;
   prompt: number;
+  /** Its conditioning (per-frame inputs without the decoder's maps: those are in `frameGeometry`). */
   conditioning: Conditioning;
+  /**
+   * A geometry decoder's map of each of the block's frames (taken out of its inputs when it
+   * is submitted), until delivery hands them to the decodes — each map is then held only
+   * until its frame is decoded. null: the model's decoder takes none, or delivery has them.
+   */
+  frameGeometry: (Float32Array | undefined)[] | null;
   submitted: number;
   stepped: number;
   decoded: number;
@@ -146,8 +153,11 @@ export class WorldView {
    * block loop; a staggered-schedule model returns a block W − 1 steps after it entered.
    */
   readonly inFlight: BlockMeta[] = [];
-  /** The newest block's conditioning (for inspection and tests). */
+  /** The newest block's conditioning (for inspection and tests; without the decoder's maps). */
   lastConditioning: Conditioning | null = null;
+  /** The driver's pose at the newest block with one, and who that was (a geometry decoder's maps of a block without a driver are drawn from there). */
+  lastPose: Pose | null = null;
+  lastDriver: string | null = null;
   constructor(id: string, kind: ViewKind, session: Session, stream: DecoderStream | null, state: ViewState) {
     this.id = id;
     this.kind = kind;
