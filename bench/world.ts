@@ -6,12 +6,17 @@
  * block's first frame, and the DiT/decoder split, with the commit pass folded and not.
  * The demo's room paces blocks to the world clock (`latent_fps`, 15 frames/s); frames/s
  * above that is headroom. `npm run load -- --clients 1` measures the paced path end to end.
+ * A model whose decoder takes the view's geometry gets each frame's decoder map with its
+ * actions (drawn before the step, as the room draws it on its tick); the maps' cost on the
+ * game server's thread — the DiT's and the decoder's, as poseInputs draws them — is timed
+ * on its own.
  */
 import { existsSync } from 'node:fs';
 
 import { defaultLevel } from '../world/src/levels/index.js';
-import { eyeFromCharacter, renderGeometry } from '../world/src/render.js';
-import { loadModel, type Model } from '../sdk/src/index.js';
+import { poseInputs } from '../world/src/conditioning.js';
+import { eyeFromCharacter, geometryPoolFactor, renderGeometry } from '../world/src/render.js';
+import { loadModel, type ActionInput, type Model, type Pose } from '../sdk/src/index.js';
 import { median } from './common.js';
 
 const DIR = 'models/default';
@@ -26,11 +31,13 @@ export async function runWorldBench(): Promise<unknown> {
     const s = model.createSession({ seed: 1, prompt: 'day', opening: 'day/0', foldCommit });
     const F = model.config.num_frame_per_block;
     const moves = [{ keys: ['w'] }, { keys: ['w'], mouse: { dx: 0.3 } }, { keys: ['a'] }, { keys: [], mouse: { dx: -0.3 } }];
-    for (let i = 0; i < 3; i++) await s.step({ actions: moves[i % moves.length]! });
+    const blockInputs = (i: number, move: ActionInput): ActionInput | ActionInput[] => (model.config.action?.frameGeometry ? Array.from({ length: F }, (_, f) => withDecoderMap(model.config, move, i * F + f)) : move);
+    for (let i = 0; i < 3; i++) await s.step({ actions: blockInputs(i, moves[i % moves.length]!) });
     const ms: number[] = [], dec: number[] = [], first: number[] = [], stepMs: number[] = [];
     for (let i = 0; i < 60; i++) {
+      const actions = blockInputs(3 + i, moves[(i >> 2) % moves.length]!); // drawn before the step, as the room does on its tick
       const t0 = performance.now();
-      const b = await s.step({ actions: moves[(i >> 2) % moves.length]! });
+      const b = await s.step({ actions });
       ms.push(performance.now() - t0);
       dec.push(b.decodeMs);
       first.push(b.firstFrameMs);
@@ -44,22 +51,51 @@ export async function runWorldBench(): Promise<unknown> {
       `default world (${DIR}), 2 threads, foldCommit ${foldCommit}: ${r.blockMs.toFixed(1)} ms per block of ${F} frames (DiT ${r.stepMs.toFixed(1)} ms, decode ${r.decodeMs.toFixed(1)} ms, first frame after ${r.firstFrameMs.toFixed(1)} ms) → ${r.fps.toFixed(1)} frames/s`,
     );
   }
-  // A geometry-taking model also needs the game server's map of the view for every frame
-  // (renderGeometry at the latent size), drawn on the room's thread while the engine runs.
-  const g = config!.action?.geometry;
+  // A geometry-taking model also needs the game server's maps of the view for every frame —
+  // the DiT's at the latent size, and its decoder's finer one when the decoder takes the
+  // geometry (the DiT's then pooled from it where the rays are the same) — drawn on the
+  // room's thread while the engine runs: poseInputs, as the room calls it.
+  const space = config!.action;
+  const g = space?.geometry;
+  const d = space?.frameGeometry;
   const H = config!.latent_height;
   const W = config!.latent_width;
   let geometryMs: number | null = null;
-  if (g) {
-    const t: number[] = [];
-    const out = new Float32Array(g.channels * H * W);
-    for (let i = 0; i < 200; i++) {
-      const t0 = performance.now();
-      renderGeometry(defaultLevel, eyeFromCharacter({ x: (i % 20) - 10, y: 0, z: 3 - (i % 7), yaw: i * 0.37, pitch: 0.05 }), W, H, g, out);
-      t.push(performance.now() - t0);
-    }
-    geometryMs = median(t);
-    console.log(`geometry map (${g.channels}×${H}×${W}, ${g.samples}² rays per pixel): ${geometryMs.toFixed(3)} ms per frame on the game server's thread`);
+  let geometry: { ditMapMs: number | null; decoderMap: string | null; pooled: boolean; allMapsMs: number } | null = null;
+  if (space && (g || d)) {
+    const view = { level: defaultLevel, latent: { height: H, width: W } };
+    const time = (draw: (pose: Pose) => void): number => {
+      const t: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const pose = benchPose(i);
+        const t0 = performance.now();
+        draw(pose);
+        t.push(performance.now() - t0);
+      }
+      return median(t);
+    };
+    const ditMapMs = g ? time((pose) => renderGeometry(defaultLevel, eyeFromCharacter(pose), W, H, g)) : null;
+    const allMapsMs = time((pose) => poseInputs(pose, space, { view }));
+    const pooled = !!(g && d && geometryPoolFactor(d, { width: W, height: H, samples: g.samples, near: g.near }) > 0);
+    geometryMs = allMapsMs;
+    geometry = { ditMapMs, decoderMap: d ? `${d.channels}×${d.height}×${d.width}, ${d.samples}² rays per pixel` : null, pooled, allMapsMs };
+    if (g && ditMapMs !== null) console.log(`geometry map of the DiT alone (${g.channels}×${H}×${W}, ${g.samples}² rays per pixel): ${ditMapMs.toFixed(3)} ms per frame`);
+    console.log(
+      d
+        ? `geometry maps, the decoder's (${geometry.decoderMap})${g ? (pooled ? ' and the DiT\'s pooled from it' : ' and the DiT\'s drawn on its own') : ''}: ${allMapsMs.toFixed(3)} ms per frame on the game server's thread`
+        : `geometry map (${g!.channels}×${H}×${W}, ${g!.samples}² rays per pixel): ${allMapsMs.toFixed(3)} ms per frame on the game server's thread`,
+    );
   }
-  return { suite: 'world', model: DIR, rows, geometryMs };
+  return { suite: 'world', model: DIR, rows, geometryMs, geometry };
+}
+
+/** The pose of frame i of the bench's walk (over the default level's yard). */
+function benchPose(i: number): Pose {
+  return { x: (i % 20) - 10, y: 0, z: 3 - (i % 7), yaw: i * 0.37, pitch: 0.05 };
+}
+
+/** `move` with the decoder's map of frame i's pose (a model whose decoder takes the geometry needs one with every frame). */
+function withDecoderMap(config: Model['config'], move: ActionInput, i: number): ActionInput {
+  const { frameGeometry } = poseInputs(benchPose(i), config.action!, { view: { level: defaultLevel, latent: { height: config.latent_height, width: config.latent_width } } });
+  return { ...move, frameGeometry };
 }

@@ -14,7 +14,8 @@
  * entry b held for block b (one block of world time = `num_frame_per_block` latent frames),
  * the last entry repeated for later blocks (no script: nothing held). For a model that takes
  * the character's pose or the level's geometry map (config.json `action.pose` / `.geometry`,
- * as the default world does), the entries drive a character through the level exactly as the
+ * as the default world does, or whose decoder takes the map: the decoder's map of each frame
+ * is drawn from the same pose), the entries drive a character through the level exactly as the
  * game server's room drives a player (world/src/driver.ts): keys are held down and a mouse
  * value turns the character at that fraction of its largest turn rate, tick by tick through
  * rapier, and each latent frame is conditioned on the motion physics allowed (walking into a
@@ -205,7 +206,8 @@ export async function render(args: RenderArgs): Promise<RenderResult> {
       throw new ConfigError(`${args.model}: this model names no decoder: pass --decoder DIR (its config.json has no "decoder" and it has no decoder/ directory)`, 'CONFIG');
     const c = model.config;
     const space = c.action;
-    const world = !!space && !!(space.pose || space.geometry);
+    // a model that takes the pose or a geometry map (its DiT's, or its decoder's) drives a character
+    const world = !!space && !!(space.pose || space.geometry || space.frameGeometry);
     if (!world && (args.spawn !== undefined || args.level !== undefined || args.opening === false))
       throw new ArgumentError(`--spawn, --level and --no-opening drive a character through a level: ${args.model} takes no pose or geometry map (config.json action.pose / action.geometry)`, 'ARGUMENT');
     const script = readScript(args.actions, model);

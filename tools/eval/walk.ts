@@ -34,7 +34,8 @@ export async function heldOutWalk(level: Level, prompt: PromptName, frames: numb
 
 /**
  * Run `model` through `ep` from its spawn's opening, block by block with the episode's true
- * keys, mouse and pose, and its geometry maps when `geometry` (else none: the dropout path).
+ * keys, mouse and pose, and its geometry maps when `geometry` (else none: the dropout path);
+ * a model whose decoder takes the geometry gets the decoder's map of every frame either way.
  * Returns the PSNR against the truth of frames 1, 2, …; `onFrame` sees each model frame.
  */
 export async function walkRollout(model: Model, level: Level, ep: EpisodeData, geometry: boolean, onFrame?: (k: number, rgb: Uint8Array) => void): Promise<number[]> {
@@ -53,6 +54,8 @@ export async function walkRollout(model: Model, level: Level, ep: EpisodeData, g
       mouse: Object.fromEntries(space.mouse.map((ax, j) => [ax.name, a[nKeys + j]!])),
       pose: p.pose,
       ...(geometry ? { geometry: p.geometry } : {}),
+      // a geometry decoder's map, either way: "without the map" is the DiT's dropout path
+      ...(p.frameGeometry ? { frameGeometry: p.frameGeometry } : {}),
     };
   };
   const prompt = PROMPTS[ep.prompts[0]!]!;
