@@ -61,7 +61,7 @@ function geometryDecoder(dir: string): void {
   let seed = 1;
   const add = (name: string, shape: number[], scale: number): void => {
     const n = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: 'F32', shape, data: randoms(n, seed++).map((x) => x * scale) };
+    tensors[name] = { shape, data: randoms(n, seed++).map((x) => x * scale) };
   };
   const conv = (name: string, out: number, inp: number, k: number, bias: boolean): void => {
     add(`${name}.weight`, [out, inp, k, k], 1 / Math.sqrt(inp * k * k));
@@ -130,7 +130,7 @@ describe('WorldRoom with a geometry-conditioned decoder', () => {
   const open: ClientRoom[] = [];
   const base: WorldRoomOptions = { tickRate: 50, ticksPerBlock: 3, blockFrames: 3, auth: { secret: SECRET }, reconnectGraceSeconds: 1, codec: 'raw' };
 
-  async function join(name: string, sub: string): Promise<Watched> {
+  async function joinRoom(name: string, sub: string): Promise<Watched> {
     const s = new ColyseusSDK(colyseus.sdk.settings);
     s.auth.token = signToken(SECRET, { sub });
     const room = await s.joinOrCreate(name, {});
@@ -170,14 +170,14 @@ describe('WorldRoom with a geometry-conditioned decoder', () => {
 
   it('the model says its decoder takes an 8-channel map per frame at 12×16, 1 ray a pixel', () => {
     expect(engine.decoder?.info().geometry).toEqual({ channels: G, scale: 4, samples: 1, near: 5 });
-    expect(engine.model.config.action?.frameGeometry).toEqual({ channels: G, ...MAP });
+    expect(engine.model.actionSpace?.frameGeometry).toEqual({ channels: G, ...MAP });
   });
 
   it('decodes every frame with the map of its own latent frame, drawn from the pose of that frame', async () => {
     GeoRoom.conditioned = [];
     GeoRoom.delivered.clear();
-    const a = await join('geo', 'walker');
-    const b = await join('geo', 'other'); // a second player: a character in a's view
+    const a = await joinRoom('geo', 'walker');
+    const b = await joinRoom('geo', 'other'); // a second player: a character in a's view
     let seq = 0;
     // walk and turn: every frame sees another view
     const timer = setInterval(() => {
@@ -262,7 +262,7 @@ describe('WorldRoom with a geometry-conditioned decoder', () => {
   it('keeps decoding a shared view that a spectator watches while its only player is away: its maps stay at the last pose', async () => {
     GeoRoom.conditioned = [];
     GeoRoom.delivered.clear();
-    const host = await join('geo-shared', 'host');
+    const host = await joinRoom('geo-shared', 'host');
     await until(() => host.frames.length >= 6, 'first frames', 20000);
     const room = serverRoom(host);
     const p = room.getPlayer(host.room.sessionId)!;

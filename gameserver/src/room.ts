@@ -207,8 +207,15 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (this.options.promptScope !== 'room' && this.options.promptScope !== 'view') throw new Error(`WorldRoom: promptScope must be 'room' or 'view', not ${describeValue(this.options.promptScope)}`);
     this.#roomPrompt = this.options.prompt;
     if (this.options.mode !== 'private' && this.options.mode !== 'shared') throw new Error(`WorldRoom: mode must be 'private' or 'shared', not ${String(this.options.mode)}`);
-    this.actionSpace = cfg.action;
-    checkGeometrySpace(cfg.action);
+    // the SDK's: config.json's, with the map its decoder takes per frame when it takes one
+    this.actionSpace = model.actionSpace;
+    checkGeometrySpace(this.actionSpace);
+    if (!!this.engine.decoder?.config.geometry !== !!this.actionSpace?.frameGeometry)
+      throw new Error(
+        this.actionSpace?.frameGeometry
+          ? "WorldRoom: the model's decoder takes a geometry map per frame, but the engine's decoder takes none (give the engine the model's own decoder)"
+          : 'WorldRoom: the decoder takes a geometry map per frame, which the room draws from a model action space that has one (the model\'s own decoder: model.actionSpace.frameGeometry)',
+      );
     this.framesPerBlock = cfg.num_frame_per_block;
     this.ticksPerBlock = Math.max(1, o.ticksPerBlock ?? Math.round(this.framesPerBlock * this.options.latentFrameSeconds * this.options.tickRate));
     const bf = o.blockFrames ?? 'auto';
@@ -468,7 +475,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
       latent: { height: cfg.latent_height, width: cfg.latent_width },
       decoder: this.engine.decoder !== null,
       codec: this.codec.name,
-      actionSpace: this.actionSpace,
+      actionSpace: cfg.action,
       // the prompts the model knows when it ships a vocabulary (empty: free text)
       prompts: this.promptEncoder instanceof TablePromptEncoder ? this.promptEncoder.prompts : [],
       prompt: p.view?.state.prompt || this.#roomPrompt || '',
@@ -535,7 +542,9 @@ export class WorldRoom extends Room<{ state: WorldState }> {
     if (!space || (!space.pose && !space.geometry)) return undefined;
     const spawns = this.physics.level.spawns;
     const sp = spawns[Math.max(0, owner?.character?.spawnIndex ?? 0)] ?? spawns[0];
-    return sp ? poseInputs(spawnPose(sp), space, this.conditioningParams) : undefined;
+    if (!sp) return undefined;
+    // the opening is committed, never decoded here: no decoder map
+    return poseInputs(spawnPose(sp), { ...space, frameGeometry: undefined }, this.conditioningParams);
   }
 
   /** Noise seed of a new session (default: random). */
@@ -632,7 +641,7 @@ export class WorldRoom extends Room<{ state: WorldState }> {
    */
   protected conditioningFor(v: WorldView, ticks: readonly TickMotion[]): Conditioning {
     const view = this.conditioningParams.view;
-    const space = this.actionSpace;
+    const space = v.session.actionSpace; // the room's, with the decoder's map at the session's latent size
     const { pose, viewer } = this.#standpoint(v);
     const params = view && (space?.geometry || space?.frameGeometry) ? { ...this.conditioningParams, view: { ...view, characters: this.charactersSeenBy(viewer) } } : this.conditioningParams;
     return motionToConditioning(ticks, v.blockFrames, space, params, pose);
