@@ -205,7 +205,7 @@ export async function render(args: RenderArgs): Promise<RenderResult> {
     if (!model.decoder)
       throw new ConfigError(`${args.model}: this model names no decoder: pass --decoder DIR (its config.json has no "decoder" and it has no decoder/ directory)`, 'CONFIG');
     const c = model.config;
-    const space = c.action;
+    const space = model.actionSpace; // with the map its decoder takes per frame, when it takes one
     // a model that takes the pose or a geometry map (its DiT's, or its decoder's) drives a character
     const world = !!space && !!(space.pose || space.geometry || space.frameGeometry);
     if (!world && (args.spawn !== undefined || args.level !== undefined || args.opening === false))

@@ -82,8 +82,8 @@ export interface GenerateOptions {
 
 /** Whether a model takes the character's pose or the level's geometry map, so its videos drive a character through a level. */
 export function drivesWorld(model: Model): boolean {
-  const a = model.config.action;
-  return !!a && !!(a.pose || a.geometry);
+  const a = model.actionSpace;
+  return !!a && !!(a.pose || a.geometry || a.frameGeometry);
 }
 
 /** The spawn point a video's character starts at: the one its opening names (`'<prompt>/<spawn>'`), else 0. */
@@ -124,7 +124,7 @@ export async function generateVideo(model: Model, video: VideoSpec, run: RunConf
   const t0 = performance.now();
   let prompt = captionAt(video.captions, 0).text;
   const c = model.config;
-  const space = c.action;
+  const space = model.actionSpace; // with the map its decoder takes per frame, when it takes one
   const driver = drivesWorld(model)
     ? await WorldDriver.create(space!, c.latent_fps > 0 ? c.latent_fps : 15, c.num_frame_per_block, {
         level: opts.level ?? defaultLevel,

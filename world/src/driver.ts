@@ -163,9 +163,12 @@ export class WorldDriver {
     return this.#character.pose();
   }
 
-  /** The inputs of an opening's frames: the character standing at its spawn point (as the room gives them). */
+  /**
+   * The inputs of an opening's frames: the character standing at its spawn point (as the
+   * room gives them). An opening is committed, not decoded: no decoder map.
+   */
   openingActions(): ActionInput {
-    return poseInputs(spawnPose(this.level.spawns[this.spawn]!), this.space, this.conditioning);
+    return poseInputs(spawnPose(this.level.spawns[this.spawn]!), { ...this.space, frameGeometry: undefined }, this.conditioning);
   }
 
   /**
