@@ -24,7 +24,7 @@
  * block is exactly the same.
  */
 import { ArgumentError, ConfigError } from '../../sdk/src/errors.js';
-import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
+import { encodeActions, encodeFrameGeometry, encodeGeometry, type ActionInput, type ActionSpace } from '../../sdk/src/actions.js';
 import type { Frame, LatentBlock, Model, Session, SessionOptions } from '../../sdk/src/model.js';
 import { TablePromptEncoder } from '../../sdk/src/prompts.js';
 import { checkGeometrySpace, conditioningParams, frameAction, groupMotion, poseInputs, type ActionMap, type ConditioningParams } from '../../world/src/conditioning.js';
@@ -148,7 +148,7 @@ export class EnvSpec {
     this.ticksPerFrame = tickRate / this.fps;
     if (!Number.isInteger(this.ticksPerFrame) || this.ticksPerFrame < 1) throw new ArgumentError(`tickRate ${tickRate} must be a positive multiple of the model's ${this.fps} latent frames/s`, 'ARGUMENT');
     if (opts.maxEpisodeSteps !== undefined && (!Number.isInteger(opts.maxEpisodeSteps) || opts.maxEpisodeSteps < 1)) throw new ArgumentError('maxEpisodeSteps must be a positive integer', 'ARGUMENT');
-    checkGeometrySpace(c.action);
+    checkGeometrySpace(model.actionSpace);
     const character = { ...defaultCharacterParams, ...opts.character };
     this.maxTurnRate = character.maxTurnRate;
     const h = opts.session?.latentHeight ?? c.latent_height;
@@ -322,6 +322,15 @@ export class Agent {
     return this.character!.pose();
   }
 
+  /**
+   * The action space the frames of its session are conditioned in: its session's (with the
+   * map the decoder takes per frame at the session's latent size, for a model whose decoder
+   * takes one), the env's before the first reset.
+   */
+  get frameSpace(): ActionSpace {
+    return this.session?.actionSpace ?? this.spec.space;
+  }
+
   /** Frees the session (its KV pages) and takes the character out of the world. */
   async release(): Promise<void> {
     const s = this.session;
@@ -434,7 +443,7 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
     const frames = Math.max(...mine.map((a) => (openings.get(a)?.length ?? 1) * spec.frames));
     for (let f = 0; f < frames; f++) {
       const ticks = w.advanceFrame(new Map());
-      for (const a of mine) standing.get(a)?.push(frameAction(groupMotion(ticks.get(a)!, 1)[0]!, spec.space, spec.conditioning));
+      for (const a of mine) standing.get(a)?.push(frameAction(groupMotion(ticks.get(a)!, 1)[0]!, a.frameSpace, spec.conditioning));
     }
   }
   const [C, , H, W] = spec.latentShape;
@@ -445,11 +454,14 @@ export async function resetAgents(agents: readonly Agent[], options: readonly un
   const opened = Promise.all(
     [...openings].map(async ([a, blocks]) => {
       let frames: Frame[] = [];
-      // the opening's frames: the character standing at its spawn point (the pose and the geometry, for models that take them)
-      const stand = spec.space.pose || spec.space.geometry ? poseInputs(spawnPose(spec.level.spawns[a.spawn]!), spec.space, spec.conditioning) : undefined;
-      const acts = stand ? encodeActions(stand, spec.space, spec.frames) : undefined;
-      const geometry = stand && spec.conditioning.view ? encodeGeometry(stand, spec.space, spec.frames, spec.conditioning.view.latent) : undefined;
-      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true, geometry });
+      // the opening's frames: the character standing at its spawn point (the pose and the geometry, for models that take them;
+      // the decoder's map of that view, for a model whose decoder takes one: the opening is decoded)
+      const space = a.frameSpace;
+      const stand = space.pose || space.geometry || space.frameGeometry ? poseInputs(spawnPose(spec.level.spawns[a.spawn]!), space, spec.conditioning) : undefined;
+      const acts = stand ? encodeActions(stand, space, spec.frames) : undefined;
+      const geometry = stand && spec.conditioning.view ? encodeGeometry(stand, space, spec.frames, spec.conditioning.view.latent) : undefined;
+      const frameGeometry = stand ? encodeFrameGeometry(stand, space, spec.frames) : undefined;
+      for (const b of blocks) frames = await a.session!.commit(b, acts, { decode: true, geometry, frameGeometry });
       a.lastObs = first(blocks[blocks.length - 1]!, frames);
       results.set(a, { obs: a.lastObs, info: info(a, false, 0, {}) });
     }),
@@ -508,7 +520,7 @@ export async function stepAgents(agents: readonly Agent[], actions: readonly Spa
       for (const a of mine) {
         const t = ticks.get(a)!;
         a.frame++;
-        a.pending.push(frameAction(groupMotion(t, 1)[0]!, spec.space, spec.conditioning));
+        a.pending.push(frameAction(groupMotion(t, 1)[0]!, a.frameSpace, spec.conditioning));
         const r = acc.get(a)!;
         const blocked = t.some((m) => m.blocked);
         r.blocked ||= blocked;
