@@ -17,7 +17,9 @@
  * pose with the opening), as the game server gives it; `--no-pose` leaves the pose out
  * (all-zero features: the model runs from keys and mouse alone). A model that takes the
  * level's geometry (config `action.geometry`) gets the map of each truth pose
- * (renderGeometry, as the game server computes it); `--no-geometry` leaves it out.
+ * (renderGeometry, as the game server computes it); `--no-geometry` leaves it out. A model
+ * whose decoder takes the geometry gets the decoder's map of each truth pose either way
+ * (every decoded frame needs its map).
  *
  * 1. Horizons: PSNR / SSIM (tools/eval/metrics.ts) at 1, 5 and 30 s: "at h" = the mean over
  *    the block whose last frame is at h (frames in (h − F/fps, h]), and the mean over the frames
@@ -65,9 +67,9 @@ import { parseArgs } from 'node:util';
 
 import { checkDecoderPrecision } from '../../sdk/src/decoder.js';
 import { denoisingStepsArg, loadModel, type Model } from '../../sdk/src/model.js';
-import { actionSize, encodeGeometry, poseFeatures, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
-import { poseInputs } from '../../world/src/conditioning.js';
-import { defaultLevel, type Level } from '../../world/src/levels/index.js';
+import { actionSize, encodeFrameGeometry, encodeGeometry, poseFeatures, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/actions.js';
+import { poseInputs, type PoseInputs } from '../../world/src/conditioning.js';
+import { defaultLevel, spawnPose, type Level } from '../../world/src/levels/index.js';
 import { CHARACTER_COLORS, PROMPTS, eyeFromCharacter, type CharacterShape } from '../../world/src/render.js';
 import {
   FPS as DATASET_FPS,
@@ -285,9 +287,10 @@ interface Context {
   space: ActionSpace;
   /**
    * What a truth pose gives a frame, as the game server gives it (poseInputs): the pose and
-   * its geometry map, for a model that takes them, less what --no-pose / --no-geometry leave out.
+   * its geometry map, for a model that takes them, less what --no-pose / --no-geometry leave
+   * out; and the decoder's map, for a model whose decoder takes one (always: it decodes).
    */
-  truth: (pose: Pose, characters?: readonly CharacterShape[]) => Pick<ActionInput, 'pose' | 'geometry'>;
+  truth: (pose: Pose, characters?: readonly CharacterShape[]) => PoseInputs;
   latent: LatentSize;
   engine: { frames: number; stepSeconds: number; engineSeconds: number; decodeMs: number; blocks: number };
 }
@@ -304,15 +307,16 @@ const blocksOf = (ctx: Context, frames: number): number => Math.floor((frames - 
 
 /**
  * The inputs of episode frames k0 .. k0+n−1: the encoded action rows (the recorded
- * key/mouse row, then the pose features) and, for a geometry model, the maps of the
- * truth poses [channels, n, H, W].
+ * key/mouse row, then the pose features), for a geometry model the maps of the truth poses
+ * [channels, n, H, W] and, for a model whose decoder takes the geometry, the decoder's maps
+ * of those poses [n × channels × h × w].
  */
-function episodeInputs(ctx: Context, ep: EpisodeData, k0: number, n: number): { actions: Float32Array; geometry?: Float32Array } {
+function episodeInputs(ctx: Context, ep: EpisodeData, k0: number, n: number): { actions: Float32Array; geometry?: Float32Array; frameGeometry?: Float32Array } {
   const { space, latent } = ctx;
   const row = space.keys.length + space.mouse.length;
   const A = actionSize(space);
   const out = new Float32Array(n * A);
-  const truths: Pick<ActionInput, 'pose' | 'geometry'>[] = [];
+  const truths: PoseInputs[] = [];
   for (let i = 0; i < n; i++) {
     out.set(ep.actions.subarray((k0 + i) * row, (k0 + i + 1) * row), i * A);
     // the map of a frame shows the other characters where physics has them, as the game server draws it
@@ -320,7 +324,7 @@ function episodeInputs(ctx: Context, ep: EpisodeData, k0: number, n: number): { 
     if (t.pose) poseFeatures(space.pose!, t.pose, out, i * A + row);
     truths.push(t);
   }
-  return { actions: out, geometry: encodeGeometry(truths, space, n, latent) };
+  return { actions: out, geometry: encodeGeometry(truths, space, n, latent), frameGeometry: encodeFrameGeometry(truths, space, n) };
 }
 
 async function rollout(
@@ -335,7 +339,8 @@ async function rollout(
   let current = ep.prompts[0]!;
   const opening = `${PROMPTS[current]}/${ep.meta.spawn.index}`;
   // the opening is the character standing at its spawn point: truth frame 0's pose (and its map)
-  const spawnInputs = ctx.truth(episodePose(ep, 0));
+  // (committed, not decoded: without the decoder's map)
+  const { frameGeometry: _, ...spawnInputs } = ctx.truth(episodePose(ep, 0));
   const openingActions = spawnInputs.pose || spawnInputs.geometry ? spawnInputs : undefined;
   const s = model.createSession({ seed: id, prompt: PROMPTS[current], opening, openingActions });
   const capture = new Set(opts.capture ?? []);
@@ -583,8 +588,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   try {
     const c = model.config;
     const F = c.num_frame_per_block;
-    if (!c.action) throw new Error(`${st.model} takes no actions; the eval needs the default world's action space`);
-    const space = c.action;
+    if (!c.action || !model.actionSpace) throw new Error(`${st.model} takes no actions; the eval needs the default world's action space`);
+    const space = model.actionSpace; // config.json's, with the map its decoder takes per frame when it takes one
     if (!model.decoder) throw new Error(`${st.model} has no decoder: the eval compares decoded frames`);
     if (model.openings.size === 0) throw new Error(`${st.model} ships no openings (openings.safetensors): the eval starts every rollout from one`);
     const latentFrame = c.latent_channels * c.latent_height * c.latent_width;
@@ -613,7 +618,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const first = all[0] ?? planEpisode(level, st.seed, 0, 4);
     const warm = model.createSession({ seed: 0, prompt: PROMPTS[first.prompt0], opening: `${PROMPTS[first.prompt0]}/${first.spawnIndex}` });
     const latent = { height: model.config.latent_height, width: model.config.latent_width };
-    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space)) });
+    // a geometry decoder decodes the block with the maps of the spawn's view (where the opening stands)
+    const warmMaps = poseInputs(spawnPose(level.spawns[first.spawnIndex]!), { ...space, pose: undefined, geometry: undefined }, { view: { level, latent } }).frameGeometry;
+    const wb = await warm.step({ actions: new Float32Array(F * actionSize(space)), ...(warmMaps ? { frameGeometry: encodeFrameGeometry({ frameGeometry: warmMaps }, space, F) } : {}) });
     await warm.close();
     const img0 = wb.images[0];
     if (!img0) throw new Error('the decoder returned no frames');
