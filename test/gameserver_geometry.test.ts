@@ -1,10 +1,11 @@
-// A WorldRoom whose model's decoder takes the view's geometry (a tiny geometry DiT with a
-// tiny geometry TAEHV assembled here: 8 map channels, frames 48×64, maps 12×16 at 1 ray a
-// pixel — the DiT's 6×8 map at 2×2 rays is their pool): every frame a client gets was decoded
-// with the map of its own latent frame, drawn from the driver's pose of that frame (and the
-// other characters where physics has them), and a block's maps are let go of once decoded.
+// A WorldRoom whose model's decoder takes the view's geometry (test/helpers/geometry_model.ts:
+// a tiny geometry DiT with a tiny geometry TAEHV, 8 map channels, frames 48×64, maps 12×16 at
+// 1 ray a pixel — the DiT's 6×8 map at 2×2 rays is their pool): every frame a client gets was
+// decoded with the map of its own latent frame, drawn from the driver's pose of that frame
+// (and the other characters where physics has them), and a block's maps are let go of once
+// decoded; a shared view without a driver keeps its maps at its last pose.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,56 +32,14 @@ import {
   type WorldRoomOptions,
   type WorldView,
 } from '../gameserver/src/index.js';
-import { encodeSafetensors, type LatentBlock, type Pose, type Tensor } from '../sdk/src/index.js';
-import { fixtures, randoms } from './helpers/fixtures.js';
+import type { LatentBlock, Pose } from '../sdk/src/index.js';
+import { GEO_MAP, writeGeometryModel } from './helpers/geometry_model.js';
 import { sleep, until } from './helpers/room_clients.js';
 
 const SECRET = 'geometry-secret-0123456789abcdef';
 const G = GEOMETRY_CHANNELS;
 /** Frames 48×64 (6×8 latents × 8), maps 12×16 (scale 4) at 1 ray a pixel, near 5 (the DiT's). */
-const MAP = { height: 12, width: 16, samples: 1, near: 5 };
-
-/** A tiny TAEHV decoder (n_f 8, 8, 8, 8; 4 latent channels; ×8 in space, none in time) whose five plain convs read an 8-channel map. */
-function geometryDecoder(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      type: 'taehv',
-      latent_channels: 4,
-      image_channels: 3,
-      patch_size: 1,
-      n_f: [8, 8, 8, 8],
-      decoder_time_upscale: [false, false, false],
-      decoder_space_upscale: [true, true, true],
-      trim_first_frames: true,
-      geometry: { channels: G, scale: 4, samples: MAP.samples, near: MAP.near },
-    }),
-  );
-  const tensors: Record<string, Tensor> = {};
-  let seed = 1;
-  const add = (name: string, shape: number[], scale: number): void => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { shape, data: randoms(n, seed++).map((x) => x * scale) };
-  };
-  const conv = (name: string, out: number, inp: number, k: number, bias: boolean): void => {
-    add(`${name}.weight`, [out, inp, k, k], 1 / Math.sqrt(inp * k * k));
-    if (bias) add(`${name}.bias`, [out], 0.1);
-  };
-  const n = 8;
-  conv('decoder.1', n, 4 + G, 3, true);
-  for (let s = 0; s < 3; s++) {
-    for (const m of [3, 4, 5].map((i) => i + 6 * s)) {
-      conv(`decoder.${m}.conv.0`, n, 2 * n, 3, true);
-      conv(`decoder.${m}.conv.2`, n, n, 3, true);
-      conv(`decoder.${m}.conv.4`, n, n, 3, true);
-    }
-    conv(`decoder.${7 + 6 * s}.conv`, n, n, 1, false);
-    conv(`decoder.${8 + 6 * s}`, n, n + G, 3, false);
-  }
-  conv('decoder.22', 3, n + G, 3, true);
-  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
-}
+const { channels: _, ...MAP } = GEO_MAP;
 
 /** What the room handed to delivery, per block: its latents and the decoder maps of its frames. */
 interface Delivered {
@@ -123,7 +82,6 @@ interface Watched {
 describe('WorldRoom with a geometry-conditioned decoder', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'wc-geo-decoder-'));
   const modelDir = join(tmp, 'model');
-  const decoderDir = join(tmp, 'decoder');
   let engine: WorldEngine;
   let server: Server;
   let colyseus: ColyseusTestServer;
@@ -148,11 +106,7 @@ describe('WorldRoom with a geometry-conditioned decoder', () => {
   const serverRoom = (w: Watched): GeoRoom => colyseus.getRoomById(w.room.roomId) as unknown as GeoRoom;
 
   beforeAll(async () => {
-    geometryDecoder(decoderDir);
-    mkdirSync(modelDir);
-    const cfg = JSON.parse(readFileSync(join(fixtures, 'tiny_geometry', 'config.json'), 'utf8'));
-    writeFileSync(join(modelDir, 'config.json'), JSON.stringify({ ...cfg, decoder: decoderDir }));
-    copyFileSync(join(fixtures, 'tiny_geometry', 'model.safetensors'), join(modelDir, 'model.safetensors'));
+    writeGeometryModel(modelDir);
     engine = await WorldEngine.load({ modelDir, threads: 1, decoderPrecision: 'f32' });
     server = new Server({ transport: new WebSocketTransport({ maxPayload: 16 * 1024 }), greet: false, gracefullyShutdown: false });
     server.define('geo', GeoRoom, { ...base, engine });
