@@ -15,6 +15,7 @@ import { checkHeldInput, WorldDriver } from '../world/src/driver.js';
 import { defaultLevel } from '../world/src/levels/index.js';
 import { eyeFromCharacter, renderView } from '../world/src/render.js';
 import { root } from './helpers/fixtures.js';
+import { writeGeometryModel } from './helpers/geometry_model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wc-cli-world-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -107,6 +108,19 @@ describe('worldcast render on the default world', () => {
     expect(() => parseRenderArgs(['render', '--model', 'm', '--spawn', ''])).toThrow(/--spawn must be an integer >= 0/);
     expect(() => parseRenderArgs(['render'])).toThrow(/--model DIR is required/);
   });
+});
+
+describe('worldcast render on a model whose decoder takes the geometry', () => {
+  it('draws the decoder map of every frame from the character\'s pose, from its opening on', async () => {
+    const model = writeGeometryModel(join(dir, 'geo-model'));
+    const r = await render({ model, actions: script, blocks: 3, seed: 1, fps: 15, out: join(dir, 'geo.webp'), progress: false });
+    // 3 blocks of 3 latent frames, one 48×64 frame each (no time upscaling, nothing trimmed)
+    expect([r.frames, r.width, r.height]).toEqual([9, 64, 48]);
+    expect(r.opening).toBe('day/0');
+    expect(r.poses).toHaveLength(9);
+    // walking forward from spawn 0
+    expect(r.poses![8]!.z).not.toBeCloseTo(r.poses![0]!.z, 2);
+  }, 60000);
 });
 
 describe('WorldDriver (world/src/driver.ts)', () => {
