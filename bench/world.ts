@@ -25,13 +25,15 @@ export async function runWorldBench(): Promise<unknown> {
   if (!existsSync(`${DIR}/config.json`)) throw new Error(`${DIR} is missing`);
   const rows = [];
   let config: Model['config'] | undefined;
+  let space: Model['actionSpace'] = null;
   for (const foldCommit of [false, true]) {
     const model = await loadModel(DIR, { threads: 2 });
     config = model.config;
+    space = model.actionSpace; // config.json's, with the map its decoder takes per frame when it takes one
     const s = model.createSession({ seed: 1, prompt: 'day', opening: 'day/0', foldCommit });
     const F = model.config.num_frame_per_block;
     const moves = [{ keys: ['w'] }, { keys: ['w'], mouse: { dx: 0.3 } }, { keys: ['a'] }, { keys: [], mouse: { dx: -0.3 } }];
-    const blockInputs = (i: number, move: ActionInput): ActionInput | ActionInput[] => (model.config.action?.frameGeometry ? Array.from({ length: F }, (_, f) => withDecoderMap(model.config, move, i * F + f)) : move);
+    const blockInputs = (i: number, move: ActionInput): ActionInput | ActionInput[] => (space?.frameGeometry ? Array.from({ length: F }, (_, f) => withDecoderMap(model, move, i * F + f)) : move);
     for (let i = 0; i < 3; i++) await s.step({ actions: blockInputs(i, moves[i % moves.length]!) });
     const ms: number[] = [], dec: number[] = [], first: number[] = [], stepMs: number[] = [];
     for (let i = 0; i < 60; i++) {
@@ -55,7 +57,6 @@ export async function runWorldBench(): Promise<unknown> {
   // the DiT's at the latent size, and its decoder's finer one when the decoder takes the
   // geometry (the DiT's then pooled from it where the rays are the same) — drawn on the
   // room's thread while the engine runs: poseInputs, as the room calls it.
-  const space = config!.action;
   const g = space?.geometry;
   const d = space?.frameGeometry;
   const H = config!.latent_height;
@@ -79,7 +80,7 @@ export async function runWorldBench(): Promise<unknown> {
     const pooled = !!(g && d && geometryPoolFactor(d, { width: W, height: H, samples: g.samples, near: g.near }) > 0);
     geometryMs = allMapsMs;
     geometry = { ditMapMs, decoderMap: d ? `${d.channels}×${d.height}×${d.width}, ${d.samples}² rays per pixel` : null, pooled, allMapsMs };
-    if (g && ditMapMs !== null) console.log(`geometry map of the DiT alone (${g.channels}×${H}×${W}, ${g.samples}² rays per pixel): ${ditMapMs.toFixed(3)} ms per frame`);
+    if (d && g && ditMapMs !== null) console.log(`geometry map of the DiT alone (${g.channels}×${H}×${W}, ${g.samples}² rays per pixel): ${ditMapMs.toFixed(3)} ms per frame`);
     console.log(
       d
         ? `geometry maps, the decoder's (${geometry.decoderMap})${g ? (pooled ? ' and the DiT\'s pooled from it' : ' and the DiT\'s drawn on its own') : ''}: ${allMapsMs.toFixed(3)} ms per frame on the game server's thread`
@@ -95,7 +96,8 @@ function benchPose(i: number): Pose {
 }
 
 /** `move` with the decoder's map of frame i's pose (a model whose decoder takes the geometry needs one with every frame). */
-function withDecoderMap(config: Model['config'], move: ActionInput, i: number): ActionInput {
-  const { frameGeometry } = poseInputs(benchPose(i), config.action!, { view: { level: defaultLevel, latent: { height: config.latent_height, width: config.latent_width } } });
+function withDecoderMap(model: Model, move: ActionInput, i: number): ActionInput {
+  const c = model.config;
+  const { frameGeometry } = poseInputs(benchPose(i), model.actionSpace!, { view: { level: defaultLevel, latent: { height: c.latent_height, width: c.latent_width } } });
   return { ...move, frameGeometry };
 }
