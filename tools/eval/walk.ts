@@ -40,7 +40,7 @@ export async function heldOutWalk(level: Level, prompt: PromptName, frames: numb
  */
 export async function walkRollout(model: Model, level: Level, ep: EpisodeData, geometry: boolean, onFrame?: (k: number, rgb: Uint8Array) => void): Promise<number[]> {
   const c = model.config;
-  const space = c.action;
+  const space = model.actionSpace; // config.json's, with the map its decoder takes per frame when it takes one
   if (!space) throw new Error('the walk needs a model with an action space');
   const F = c.num_frame_per_block;
   const view = { level, latent: { height: c.latent_height, width: c.latent_width } };
@@ -59,7 +59,9 @@ export async function walkRollout(model: Model, level: Level, ep: EpisodeData, g
     };
   };
   const prompt = PROMPTS[ep.prompts[0]!]!;
-  const s = model.createSession({ seed: ep.meta.id, prompt, opening: `${prompt}/${ep.meta.spawn.index}`, openingActions: inputs(0) });
+  // the opening is committed, not decoded: no decoder map
+  const { frameGeometry: _, ...opening } = inputs(0);
+  const s = model.createSession({ seed: ep.meta.id, prompt, opening: `${prompt}/${ep.meta.spawn.index}`, openingActions: opening });
   const fb = SIZE * SIZE * 3;
   const ps: number[] = [];
   try {
