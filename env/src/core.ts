@@ -133,7 +133,7 @@ export class EnvSpec {
   ) {
     const c = model.config;
     if (!c.action) throw new ConfigError('an agent environment needs a model with an action space (config.json "action")', 'CONFIG');
-    this.space = c.action;
+    this.space = model.actionSpace ?? c.action; // the SDK's: with the map its decoder takes per frame, when it takes one
     if (c.schedule.type !== 'block')
       throw new ConfigError(
         `an agent environment needs the block schedule: this model's ${c.schedule.type} pipeline returns a block's frames ${c.schedule.window - 1} step(s) after its actions`,
