@@ -6,8 +6,9 @@
  * jump left the ground, and the mouse axes from the turn rates, scaled into the model's
  * action ranges (`model.config.action`). A player walking into a wall is conditioned as
  * standing still. Models whose action space has `pose` also get the character's pose at
- * the end of each frame's ticks, and models whose space has `geometry` the map of the level
- * seen from that pose ({@link renderGeometry} at the session's latent size).
+ * the end of each frame's ticks, models whose space has `geometry` the map of the level
+ * seen from that pose ({@link renderGeometry} at the session's latent size), and models whose
+ * decoder takes the geometry (`frameGeometry`) the decoder's finer map of that view.
  */
 import { encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type LatentSize, type Pose } from '../../sdk/src/index.js';
 import type { Level } from './levels/index.js';
@@ -218,9 +219,10 @@ export function frameAction(m: FrameMotion, space: ActionSpace, p: ConditioningP
 }
 
 /**
- * The conditioning of one block: per-frame action inputs, the encoded [frames × actionSize]
- * action rows and, for geometry-taking models, the block's maps [channels, frames, H, W]
- * (its own input of the step: `step({actions: encoded, geometry})`).
+ * The conditioning of one block: per-frame action inputs (each with its decoder map,
+ * `frameGeometry`, for a model whose decoder takes one: {@link takeFrameGeometry}), the
+ * encoded [frames × actionSize] action rows and, for geometry-taking models, the block's
+ * maps [channels, frames, H, W] (its own input of the step: `step({actions: encoded, geometry})`).
  */
 export interface Conditioning {
   inputs: ActionInput[];
