@@ -5,7 +5,7 @@
 export { gemmPaths, loadModel, modelDecoderDir, Model, Session } from './model.js';
 export { defaultModelDir } from './package_root.js';
 export { loadDecoder, Decoder, DecoderStream } from './decoder.js';
-export type { DecodedFrames, DecoderInfo, DecoderOptions, DecoderPrecision, DecoderTotals, LatentBlockLike } from './decoder.js';
+export type { DecodedFrames, DecodeOptions, DecoderInfo, DecoderOptions, DecoderPrecision, DecoderTotals, LatentBlockLike } from './decoder.js';
 export { TablePromptEncoder } from './prompts.js';
 export { profiler, Profile } from './profiler.js';
 export type { ProfileEvent, ProfileRow } from './profiler.js';
@@ -15,6 +15,7 @@ export type { ActionAxis, ActionInput, ActionSpace, GeometrySpec, LatentSize, Po
 export type { KvDType, KvSelection } from './kvtypes.js';
 export type {
   DecoderConfig,
+  DecoderGeometry,
   DecoderStreamStats,
   KvPage,
   KvStats,
