@@ -104,7 +104,7 @@ export interface DecodeOptions {
  * @internal Floats of one frame's geometry map for latents of height × width, or 0 when the
  * decoder takes none. A ConfigError when the frame size is not a multiple of the map's scale.
  */
-export function frameGeometrySize(config: DecoderConfig, height: number, width: number): { channels: number; height: number; width: number } | null {
+export function decoderMapSize(config: DecoderConfig, height: number, width: number): { channels: number; height: number; width: number } | null {
   const g = config.geometry;
   if (!g) return null;
   const fh = height * config.space_scale;
@@ -192,7 +192,7 @@ export class DecoderStream {
     if (!(geometry instanceof Float32Array)) throw new ArgumentError('decode: options.geometry must be a Float32Array', 'ARGUMENT');
     // Sizes the native call checks again; a bad one is refused here with the expected shape.
     if (Number.isInteger(frames) && Number.isInteger(height) && Number.isInteger(width) && frames >= 1 && height >= 1 && width >= 1) {
-      const m = frameGeometrySize(this.#config, height, width)!;
+      const m = decoderMapSize(this.#config, height, width)!;
       const want = frames * m.channels * m.height * m.width;
       if (geometry.length !== want)
         throw new ArgumentError(`decode: options.geometry has ${geometry.length} values, expected ${want} (${frames} frames x ${m.channels} x ${m.height} x ${m.width})`, 'ARGUMENT');

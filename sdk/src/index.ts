@@ -10,8 +10,8 @@ export { TablePromptEncoder } from './prompts.js';
 export { profiler, Profile } from './profiler.js';
 export type { ProfileEvent, ProfileRow } from './profiler.js';
 export type { Prompt, PromptEncoder } from './prompts.js';
-export { encodeActions, encodeGeometry, actionSize, geometrySize, poseFeatures, poseWidth } from './actions.js';
-export type { ActionAxis, ActionInput, ActionSpace, GeometrySpec, LatentSize, Pose, PoseSpec } from './actions.js';
+export { encodeActions, encodeGeometry, encodeFrameGeometry, checkFrameGeometry, actionSize, geometrySize, frameGeometrySize, poseFeatures, poseWidth } from './actions.js';
+export type { ActionAxis, ActionInput, ActionSpace, FrameGeometrySpec, GeometrySpec, LatentSize, Pose, PoseSpec } from './actions.js';
 export type { KvDType, KvSelection } from './kvtypes.js';
 export type {
   DecoderConfig,
