@@ -799,25 +799,32 @@ describe('geometry decoder goldens', () => {
   });
 
   it('the map is resized once per size per frame into the workspace, counted in workspaceBytes', async () => {
-    // geo_s2's weights with scale 8 (the same G: the same tensors): its map is the latent
-    // size, so decoder.1 reads it as is and .8 / .14 / .20 take repeated copies; at scale 2
-    // .14 reads it as is and .1 / .8 / .20 take resized ones.
-    const c = geoMeta.cases[0]!;
-    const cfg = JSON.parse(readFileSync(join(fixtures, c.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const dir8 = join(work, 'geo_s2_scale8');
-    cpSync(join(fixtures, c.dir), dir8, { recursive: true });
-    writeFileSync(join(dir8, 'config.json'), JSON.stringify({ ...cfg, geometry: { channels: 3, scale: 8 } }));
-    const bytes = async (dir: string, scale: number) => {
+    // A decoder's weights at another scale (the same G: the same tensors) change only which
+    // conv input sizes need a resized copy of the map, so the workspace differs by exactly those.
+    const bytes = async (c: GeometryCase, scale: number) => {
+      const cfg = JSON.parse(readFileSync(join(fixtures, c.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      const dir = join(work, `${c.name}_scale${scale}`);
+      cpSync(join(fixtures, c.dir), dir, { recursive: true });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, geometry: { channels: c.geometry.channels, scale } }));
       const d = await loadDecoder(dir, { threads: 1 });
       const s = d.createStream();
-      const hm = (c.height * 8) / scale, wm = (c.width * 8) / scale;
-      await s.decodeF32(randoms(4 * c.height * c.width, 3), 1, c.height, c.width, { geometry: randoms(3 * hm * wm, 4) });
+      const ss = d.config.space_scale;
+      const hm = (c.height * ss) / scale, wm = (c.width * ss) / scale;
+      await s.decodeF32(randoms(4 * c.height * c.width, 3), 1, c.height, c.width, { geometry: randoms(c.geometry.channels * hm * wm, 4) });
       const st = await s.stats();
       d.close();
       return st.workspaceBytes;
     };
-    const hw = c.height * c.width; // 4x3 latents: conv inputs of hw, 4hw, 16hw, 64hw pixels
-    expect((await bytes(join(fixtures, c.dir), 2)) - (await bytes(dir8, 8))).toBe(3 * 4 * (hw + 4 * hw + 64 * hw - (4 * hw + 16 * hw + 64 * hw)));
+    // geo_s2 (4x3 latents; conv inputs of hw, 4hw, 16hw, 64hw pixels, G = 3): at scale 2 the
+    // map is 16hw (copies at .1, .8, .20), at scale 8 it is hw (copies at .8, .14, .20)
+    const s2 = geoMeta.cases.find((x) => x.name === 'geo_s2')!;
+    let hw = s2.height * s2.width;
+    expect((await bytes(s2, 2)) - (await bytes(s2, 8))).toBe(3 * 4 * (hw + 4 * hw + 64 * hw - (4 * hw + 16 * hw + 64 * hw)));
+    // geo_p2 (3x2 latents, space upscaling [T, T, F]: .14 and .20 share a size, G = 1): at
+    // scale 4 the map is 4hw (copies at .1 and one for .14 / .20), at scale 2 16hw (.1, .8)
+    const p2 = geoMeta.cases.find((x) => x.name === 'geo_p2')!;
+    hw = p2.height * p2.width;
+    expect((await bytes(p2, 4)) - (await bytes(p2, 2))).toBe(1 * 4 * (hw + 16 * hw - (hw + 4 * hw)));
   });
 });
 

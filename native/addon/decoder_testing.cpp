@@ -198,14 +198,18 @@ Napi::Value TestDecode(const Napi::CallbackInfo& info) {
       const int H = int(int_in_range(env, o.Get("height"), "height", 1, 4096));
       const int W = int(int_in_range(env, o.Get("width"), "width", 1, 4096));
       const std::vector<float> lat = float_array(env, o.Get("latents"), "latents", int64_t(c.latent_channels) * F * H * W);
+      const bool has_geo = !o.Get("geometry").IsUndefined();
       std::vector<float> geo;
-      if (!o.Get("geometry").IsUndefined()) geo = float_array(env, o.Get("geometry"), "geometry");
-      if (c.geometry.channels && !geo.empty()) {
-        int hm = 0, wm = 0;
-        wc::taehv_geometry_size(c, H, W, hm, wm);
-        if (int64_t(geo.size()) != int64_t(F) * c.geometry.channels * hm * wm) throw_shape(env, "geometry has the wrong length");
+      if (has_geo) {
+        geo = float_array(env, o.Get("geometry"), "geometry");
+        if (c.geometry.channels) {
+          int hm = 0, wm = 0;
+          wc::taehv_geometry_size(c, H, W, hm, wm);
+          if (int64_t(geo.size()) != int64_t(F) * c.geometry.channels * hm * wm) throw_shape(env, "geometry has the wrong length");
+        }
       }
-      stream.decode(lat.data(), F, H, W, o.Get("geometry").IsUndefined() ? nullptr : geo.data(), ws, &test_pool(),
+      float none = 0.0f;  // a map given empty is still a map (which a plain decoder refuses)
+      stream.decode(lat.data(), F, H, W, has_geo ? (geo.empty() ? &none : geo.data()) : nullptr, ws, &test_pool(),
                     [&](const float* chw, int C, int h, int wd) { frames.emplace_back(chw, chw + size_t(C) * h * wd); });
     }
     Napi::Array out = Napi::Array::New(env, frames.size());

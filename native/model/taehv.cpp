@@ -350,10 +350,18 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
   ws.zfin.resize(size_t(c.n_f[3]) * hf_ * wf_);
   ws.out.resize(size_t(c.image_channels) * c.patch_size * c.patch_size * hf_ * wf_);
   ws.frame.resize(ws.out.size());
-  // The geometry-reading convs' input sizes: decoder.1, .8, .14, .20 (and .22).
+  // The geometry-reading convs' input sizes: decoder.1, .8, .14, .20 (and .22). Each size
+  // other than the map's own gets one resized copy a frame (in ws.geo at its first index).
   const int conv_h[4] = {height, h_[1], h_[2], hf_}, conv_w[4] = {width, w_px_[1], w_px_[2], wf_};
-  for (int i = 0; G && i < 4; ++i)
-    if (conv_h[i] != hm) ws.geo[i].resize(size_t(G) * conv_h[i] * conv_w[i]);
+  int geo_src[4] = {};  // -1: the map as is; else the index of the copy conv i reads
+  for (int i = 0; G && i < 4; ++i) {
+    geo_src[i] = i;
+    if (conv_h[i] == hm && conv_w[i] == wm) geo_src[i] = -1;
+    else
+      for (int j = 0; j < i; ++j)
+        if (conv_h[j] == conv_h[i] && conv_w[j] == conv_w[i]) { geo_src[i] = j; break; }
+    if (geo_src[i] == i) ws.geo[i].resize(size_t(G) * conv_h[i] * conv_w[i]);
+  }
 
   for (int f = 0; f < frames; ++f) {
     TraceScope trace("decode_frame", "decoder");
@@ -368,12 +376,8 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
     if (G) {
       const float* map = geometry + f * map_n;
       for (int i = 0; i < 4; ++i) {
-        if (conv_h[i] == hm) { geo[i] = map; continue; }
-        int j = 0;
-        while (j < i && conv_h[j] != conv_h[i]) ++j;
-        if (j < i) { geo[i] = geo[j]; continue; }
-        resize_map(map, G, hm, wm, conv_h[i], conv_w[i], ws.geo[i].data());
-        geo[i] = ws.geo[i].data();
+        if (geo_src[i] == i) resize_map(map, G, hm, wm, conv_h[i], conv_w[i], ws.geo[i].data());
+        geo[i] = geo_src[i] < 0 ? map : ws.geo[geo_src[i]].data();
       }
     }
     // decoder.1 + decoder.2: conv3x3 + ReLU
