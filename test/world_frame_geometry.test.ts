@@ -25,6 +25,9 @@ import { motionToConditioning, poseInputs, takeFrameGeometry } from '../world/sr
 import { defaultLevel, defaultWorldActionSpace } from '../world/src/levels/index.js';
 import type { ActionSpace, Pose } from '../sdk/src/index.js';
 import type { TickMotion } from '../world/src/physics.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from './helpers/fixtures.js';
 
 const maxAbs = (a: Float32Array, b: Float32Array): number => {
   expect(a.length).toBe(b.length);
@@ -40,12 +43,17 @@ const characters: CharacterShape[] = [
   { x: -2, y: 0, z: -6, yaw: 0.5, radius: 0.35, height: 1.8, color: CHARACTER_COLORS[1]! },
 ];
 const view = { level: defaultLevel, latent: { height: 16, width: 16 }, characters };
-// The default world's spaces: the DiT's 16×16 map at 4×4 rays, the decoder's 64×64 at 1.
-const dit = { channels: 8, samples: 4, near: 8 };
+// The default world's spaces: the DiT's 16×16 map at 4×4 rays (its config.json), the
+// decoder's 64×64 at 1 (its 128×128 frames over scale 2, near 8).
+const dit = (JSON.parse(readFileSync(join(root, 'models', 'default', 'config.json'), 'utf8')) as { action: { geometry: { channels: number; samples: number; near: number } } }).action.geometry;
 const decoder = { channels: 8, width: 64, height: 64, samples: 1, near: 8 };
 const space = (frameGeometry?: typeof decoder, geometry: typeof dit | null = dit): ActionSpace => ({ ...defaultWorldActionSpace, ...(geometry ? { geometry } : {}), ...(frameGeometry ? { frameGeometry } : {}) });
 
 describe('poolGeometry', () => {
+  it("reads the default world's DiT map: 16×16 latents at 4×4 rays, near 8", () => {
+    expect(dit).toEqual({ channels: 8, samples: 4, near: 8 });
+  });
+
   it('pools a 64×64 map at 1 ray into the 16×16 map at 4×4 rays (the same rays), characters in view', () => {
     const cam = eyeFromCharacter(pose);
     const direct = renderGeometry(defaultLevel, cam, 16, 16, { samples: 4, near: 8, characters });
