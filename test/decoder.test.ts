@@ -599,6 +599,338 @@ describe('decoder loading', () => {
   });
 });
 
+// Geometry-conditioned decoders (config "geometry"; tools/reference/taehv.py GEOMETRY_CONVS):
+// each plain conv (decoder.1, .8, .14, .20, .22) reads a per-frame map as extra input
+// channels, average-pooled or repeated to its input size. Goldens of make_decoder_fixtures.py
+// (--only geometry): geo_s2 (map at half the frame: pooled at .1 / .8, as is at .14, repeated
+// at .20 / .22), geo_s8 (map at the latent size: repeated), geo_p2 (patch_size 2, one channel).
+interface GeometryCase extends DecoderCase {
+  geometry: { channels: number; scale: number; samples: number; near: number; height: number; width: number };
+}
+const geoMeta = JSON.parse(readFileSync(join(fixtures, 'golden', 'taehv_geometry.json'), 'utf8')) as { cases: GeometryCase[] };
+const geoGolden = readSafetensors(join(fixtures, 'golden', 'taehv_geometry.safetensors')).tensors;
+function gg(name: string): Tensor {
+  const t = geoGolden.get(name);
+  if (!t) throw new Error(`golden tensor ${name} missing`);
+  return t;
+}
+/** The error a native call throws synchronously (its arguments are checked before anything is queued). */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to throw');
+}
+/** Concatenate [F_i, ...] maps along the frame axis. */
+function catMaps(maps: Float32Array[]): Float32Array {
+  const out = new Float32Array(maps.reduce((a, m) => a + m.length, 0));
+  let o = 0;
+  for (const m of maps) {
+    out.set(m, o);
+    o += m.length;
+  }
+  return out;
+}
+
+describe('geometry decoder goldens', () => {
+  const T = nativeTesting().decoderTesting;
+  const cpu = nativeTesting().testing.cpu();
+  const best = cpu.best;
+  const isas = (['scalar', 'avx2', 'avx512'] as const).filter(
+    (i) => i === 'scalar' || (i === 'avx2' && best !== 'scalar') || (i === 'avx512' && best === 'avx512'),
+  );
+  const bf16Fast = best === 'avx512' && cpu.features.split(/[ ,]+/).includes('avx512_bf16');
+  const hasAmx = /amx_usable/.test(cpu.features);
+  const blocksOf = (c: GeometryCase) =>
+    c.blocks.map((F, b) => ({
+      latents: gg(`${c.name}.block.${b}.latents`).data,
+      frames: F,
+      height: c.height,
+      width: c.width,
+      geometry: gg(`${c.name}.block.${b}.geometry`).data,
+    }));
+  const goldenFrames = (c: GeometryCase) =>
+    c.blocks.flatMap((_, b) => Array.from({ length: c.frames_per_block[b]! }, (_, i) => goldenFrame(gg(`${c.name}.block.${b}.frames`), i)));
+
+  for (const c of geoMeta.cases) {
+    for (const isa of isas) {
+      it(`${c.name} at ${isa} (f32): streamed blocks ${c.blocks} and the whole video match the reference within 1e-4`, () => {
+        const dir = join(fixtures, c.dir);
+        const want = goldenFrames(c);
+        const blocks = blocksOf(c);
+        const got = T.decode(dir, { isa }, blocks);
+        expect(got.length).toBe(want.length);
+        got.forEach((f, i) => expect(relErr(f, want[i]!), `frame ${i}`).toBeLessThan(TOL));
+        // the whole video at once: the same frames bit for bit
+        const C = c.latent_channels;
+        const hw = c.height * c.width;
+        const all = catFrames(blocks.map((b) => b.latents), c.blocks, C, hw);
+        const whole = T.decode(dir, { isa }, [{ latents: all, frames: want.length, height: c.height, width: c.width, geometry: catMaps(blocks.map((b) => b.geometry)) }]);
+        whole.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.buffer), Buffer.from(got[i]!.buffer)), `frame ${i}`).toBe(0));
+      });
+    }
+    const bf16Variants = bf16Fast ? (hasAmx ? [true, false] : [true]) : [];
+    for (const amx of bf16Variants) {
+      it(`${c.name} at avx512 bf16${hasAmx ? (amx ? ' (AMX)' : ' (VDPBF16PS)') : ''}: within bf16's rounding of the reference`, () => {
+        const want = goldenFrames(c);
+        const got = T.decode(join(fixtures, c.dir), { isa: 'avx512', precision: 'bf16', amx }, blocksOf(c));
+        let worst = 0;
+        got.forEach((f, i) => (worst = Math.max(worst, relErr(f, want[i]!))));
+        expect(worst).toBeGreaterThan(TOL / 10); // it is bf16, not f32
+        expect(worst).toBeLessThan(3e-2);
+      });
+    }
+  }
+
+  it('every conv reads the map: a map changed only where one conv sees it changes the frames', () => {
+    // geo_s2's map is 16x12; decoder.1 sees its 4x4 block means, .8 its 2x2 means, .14 it as
+    // is, .20 / .22 repeated. A pattern with zero 4x4 means but non-zero 2x2 means reaches
+    // .8 onwards and not .1; with zero 2x2 means, .14 onwards only. Each of the three must
+    // change the first frame (so dropping the map at one of those convs fails the goldens).
+    const c = geoMeta.cases.find((x) => x.name === 'geo_s2')!;
+    const { channels: G, height: hm, width: wm } = c.geometry;
+    const lat = gg(`${c.name}.block.2.latents`).data;
+    const base = gg(`${c.name}.block.2.geometry`).data;
+    const dir = join(fixtures, c.dir);
+    const ref = T.decode(dir, {}, [{ latents: lat, frames: 1, height: c.height, width: c.width, geometry: base }])[0]!;
+    const patterns: [string, (y: number, x: number) => number][] = [
+      ['zero 4x4 means', (y, x) => ((y >> 1) % 2 === (x >> 1) % 2 ? 0.25 : -0.25)],
+      ['zero 2x2 means', (y, x) => ((y + x) % 2 ? 0.25 : -0.25)],
+    ];
+    for (const [what, p] of patterns) {
+      const m = base.slice();
+      for (let ch = 0; ch < G; ch++) for (let y = 0; y < hm; y++) for (let x = 0; x < wm; x++) m[(ch * hm + y) * wm + x]! += p(y, x);
+      const out = T.decode(dir, {}, [{ latents: lat, frames: 1, height: c.height, width: c.width, geometry: m }])[0]!;
+      expect(relErr(out, ref), what).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('loads through the SDK: config and info report the geometry; decode / decodeF32 / decodeBlock take the maps', async () => {
+    const c = geoMeta.cases[0]!;
+    const d = await loadDecoder(join(fixtures, c.dir), { threads: 2 });
+    const { height: _h, width: _w, ...spec } = c.geometry;
+    expect(d.config.geometry).toEqual(spec);
+    expect(d.info().geometry).toEqual(spec);
+    const plain = await loadDecoder(tinyDir, { threads: 1 });
+    expect(plain.info().geometry).toBeUndefined();
+    expect(plain.config.geometry).toBeUndefined();
+    plain.close();
+    const s = d.createStream();
+    const s8 = d.createStream();
+    for (let b = 0; b < c.blocks.length; b++) {
+      const lat = gg(`${c.name}.block.${b}.latents`).data;
+      const geometry = gg(`${c.name}.block.${b}.geometry`).data;
+      const out = await s.decodeF32(lat, c.blocks[b]!, c.height, c.width, { geometry });
+      const out8 = await s8.decodeBlock({ latents: lat, frames: c.blocks[b]!, height: c.height, width: c.width }, { geometry });
+      expect(out.frames.length).toBe(c.frames_per_block[b]);
+      expect([out.height, out.width, out8.height, out8.width]).toEqual([c.out_height, c.out_width, c.out_height, c.out_width]);
+      const ref = gg(`${c.name}.block.${b}.frames`);
+      out.frames.forEach((f, i) => {
+        const want = goldenFrame(ref, i);
+        expect(relErr(f, want)).toBeLessThan(TOL);
+        const bytes = out8.frames[i]!;
+        const hw = c.out_height * c.out_width;
+        let off = 0;
+        for (let p = 0; p < hw; p++) for (let ch = 0; ch < 3; ch++) off = Math.max(off, Math.abs(bytes[p * 3 + ch]! - toByte(want[ch * hw + p]!)));
+        expect(off).toBeLessThanOrEqual(1);
+      });
+    }
+    await s.close();
+    await s8.close();
+    d.close();
+  });
+
+  it('a missing, extra or mis-sized map is an ArgumentError before anything is queued; the stream is untouched and usable', async () => {
+    const c = geoMeta.cases[0]!;
+    const d = await loadDecoder(join(fixtures, c.dir), { threads: 2 });
+    const plain = await loadDecoder(tinyDir, { threads: 1 });
+    const s = d.createStream();
+    const lat = gg(`${c.name}.block.0.latents`).data;
+    const geometry = gg(`${c.name}.block.0.geometry`).data;
+    const F = c.blocks[0]!;
+    const bad: [Promise<unknown>, RegExp][] = [
+      [s.decodeF32(lat, F, c.height, c.width), /takes a geometry map per frame/],
+      [s.decode(lat, F, c.height, c.width, {}), /takes a geometry map per frame/],
+      [s.decodeF32(lat, F, c.height, c.width, { geometry: geometry.subarray(1) }), /has \d+ values, expected \d+ \(3 frames x 3 x 16 x 12\)/],
+      [s.decodeF32(lat, F, c.height, c.width, { geometry: new Float32Array(geometry.length + 12) }), /expected/],
+      [s.decodeF32(lat, F, c.height, c.width, { geometry: Array.from(geometry) as unknown as Float32Array }), /must be a Float32Array/],
+      [s.decodeF32(lat, F, c.height, c.width, 7 as never), /options must be an object/],
+      [s.decodeBlock({ latents: lat, frames: F, height: c.height, width: c.width }), /takes a geometry map per frame/],
+    ];
+    for (const [p, re] of bad) {
+      const e = await p.then(() => null, (x: unknown) => x as Error);
+      expect(e).toBeInstanceOf(ArgumentError);
+      expect((e as ArgumentError).code).toBe('ARGUMENT');
+      expect(e!.message).toMatch(re);
+    }
+    // the native call refuses them too (the SDK's check is not the only one)
+    const nat = nativeTesting();
+    const nd = new nat.Decoder(join(fixtures, c.dir), { threads: 1 });
+    const ns = nd.createStream();
+    expect(thrown(() => ns.decodeF32(lat, F, c.height, c.width))).toMatchObject({ code: 'ARGUMENT' });
+    expect(thrown(() => ns.decodeF32(lat, F, c.height, c.width, { geometry: geometry.subarray(3) }))).toMatchObject({ code: 'ARGUMENT' });
+    const pnd = new nat.Decoder(tinyDir, { threads: 1 });
+    expect(thrown(() => pnd.createStream().decodeF32(randoms(4 * 8 * 8, 1), 1, 8, 8, { geometry: new Float32Array(1) }))).toMatchObject({
+      code: 'ARGUMENT',
+      message: expect.stringMatching(/takes no geometry map/),
+    });
+    expect((await ns.stats()).latentFrames).toBe(0);
+    // NaN in the map: refused on the engine thread before the stream changes
+    const nan = geometry.slice();
+    nan[5] = NaN;
+    await expect(s.decodeF32(lat, F, c.height, c.width, { geometry: nan })).rejects.toThrow(/geometry map contains NaN/);
+    // a plain decoder refuses a map
+    const ps = plain.createStream();
+    await expect(ps.decodeF32(randoms(4 * 8 * 8, 1), 1, 8, 8, { geometry: new Float32Array(3 * 16 * 16) })).rejects.toThrow(ArgumentError);
+    expect((await ps.stats()).latentFrames).toBe(0);
+    // nothing reached the stream: it starts at frame 0 and streams the goldens
+    expect((await s.stats()).latentFrames).toBe(0);
+    expect(d.totals.latentFrames).toBe(0);
+    const out = await s.decodeF32(lat, F, c.height, c.width, { geometry });
+    out.frames.forEach((f, i) => expect(relErr(f, goldenFrame(gg(`${c.name}.block.0.frames`), i))).toBeLessThan(TOL));
+    await s.close();
+    await ps.close();
+    d.close();
+    plain.close();
+    nd.close();
+    pnd.close();
+  });
+
+  it('the map is resized once per size per frame into the workspace, counted in workspaceBytes', async () => {
+    // A decoder's weights at another scale (the same G: the same tensors) change only which
+    // conv input sizes need a resized copy of the map, so the workspace differs by exactly those.
+    const bytes = async (c: GeometryCase, scale: number) => {
+      const cfg = JSON.parse(readFileSync(join(fixtures, c.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      const dir = join(work, `${c.name}_scale${scale}`);
+      cpSync(join(fixtures, c.dir), dir, { recursive: true });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, geometry: { channels: c.geometry.channels, scale } }));
+      const d = await loadDecoder(dir, { threads: 1 });
+      const s = d.createStream();
+      const ss = d.config.space_scale;
+      const hm = (c.height * ss) / scale, wm = (c.width * ss) / scale;
+      await s.decodeF32(randoms(4 * c.height * c.width, 3), 1, c.height, c.width, { geometry: randoms(c.geometry.channels * hm * wm, 4) });
+      const st = await s.stats();
+      d.close();
+      return st.workspaceBytes;
+    };
+    // geo_s2 (4x3 latents; conv inputs of hw, 4hw, 16hw, 64hw pixels, G = 3): at scale 2 the
+    // map is 16hw (copies at .1, .8, .20), at scale 8 it is hw (copies at .8, .14, .20)
+    const s2 = geoMeta.cases.find((x) => x.name === 'geo_s2')!;
+    let hw = s2.height * s2.width;
+    expect((await bytes(s2, 2)) - (await bytes(s2, 8))).toBe(3 * 4 * (hw + 4 * hw + 64 * hw - (4 * hw + 16 * hw + 64 * hw)));
+    // geo_p2 (3x2 latents, space upscaling [T, T, F]: .14 and .20 share a size, G = 1): at
+    // scale 4 the map is 4hw (copies at .1 and one for .14 / .20), at scale 2 16hw (.1, .8)
+    const p2 = geoMeta.cases.find((x) => x.name === 'geo_p2')!;
+    hw = p2.height * p2.width;
+    expect((await bytes(p2, 4)) - (await bytes(p2, 2))).toBe(1 * 4 * (hw + 16 * hw - (hw + 4 * hw)));
+  });
+});
+
+describe('geometry decoder config and weights', () => {
+  const T = nativeTesting().decoderTesting;
+  const geoDir = join(fixtures, 'taehv_geo_s2');
+  const geoConfig = JSON.parse(readFileSync(join(geoDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const geoTensors = decodeSafetensors(readFileSync(join(geoDir, 'model.safetensors'))).tensors;
+  const tinyTensors = decodeSafetensors(readFileSync(join(tinyDir, 'model.safetensors'))).tensors;
+  let n = 0;
+  function dirWith(tensors: Map<string, Tensor>, config: unknown): string {
+    const dir = join(work, `g${n++}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(Object.fromEntries(tensors.entries())));
+    return dir;
+  }
+  async function loadError(dir: string): Promise<Error> {
+    try {
+      (await loadDecoder(dir, { threads: 1 })).close();
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected the load to fail');
+  }
+
+  it('parses the geometry key with its defaults and reports it', () => {
+    const base = { latent_channels: 4, n_f: [8, 8, 8, 8], decoder_time_upscale: [false, false, false] };
+    expect(T.parseConfig(JSON.stringify({ ...base, geometry: { channels: 5 } })).geometry).toEqual({ channels: 5, scale: 1, samples: 1, near: 8 });
+    expect(T.parseConfig(JSON.stringify({ ...base, geometry: { channels: 2, scale: 16, samples: 3, near: 0.5 } })).geometry).toEqual({ channels: 2, scale: 16, samples: 3, near: 0.5 });
+    expect(T.parseConfig(JSON.stringify({ ...base, geometry: null })).geometry).toBeUndefined();
+    expect(T.parseConfig(JSON.stringify(base)).geometry).toBeUndefined();
+  });
+
+  it('bad geometry configs are ConfigErrors naming the key', async () => {
+    const base = { ...geoConfig };
+    const bad: [unknown, RegExp][] = [
+      [{ ...base, geometry: 3 }, /"geometry" must be an object/],
+      [{ ...base, geometry: [3] }, /"geometry" must be an object/],
+      [{ ...base, geometry: { scale: 2 } }, /"geometry" needs "channels"/],
+      [{ ...base, geometry: { channels: 0 } }, /geometry\.channels.*integer in \[1, 1024\]/],
+      [{ ...base, geometry: { channels: 1.5 } }, /geometry\.channels/],
+      [{ ...base, geometry: { channels: '3' } }, /geometry\.channels/],
+      [{ ...base, geometry: { channels: 3, scale: 0 } }, /geometry\.scale/],
+      [{ ...base, geometry: { channels: 3, scale: 3 } }, /geometry\.scale" 3.*no integer resize of decoder\.1's input/],
+      [{ ...base, geometry: { channels: 3, scale: 2.5 } }, /geometry\.scale/],
+      [{ ...base, geometry: { channels: 3, samples: 0 } }, /geometry\.samples/],
+      [{ ...base, geometry: { channels: 3, samples: 'many' } }, /geometry\.samples/],
+      [{ ...base, geometry: { channels: 3, near: 0 } }, /geometry\.near.*> 0/],
+      [{ ...base, geometry: { channels: 3, near: -2 } }, /geometry\.near/],
+      [{ ...base, geometry: { channels: 3, near: '8' } }, /geometry\.near/],
+      [{ ...base, decoder_time_upscale: [false, true] }, /takes "geometry" has no time upscaling/],
+      [{ ...base, decoder_time_upscale: [true, false, false] }, /no time upscaling/],
+    ];
+    for (const [cfg, re] of bad) {
+      const e = await loadError(dirWith(geoTensors, cfg));
+      expect(e, JSON.stringify(cfg)).toBeInstanceOf(ConfigError);
+      expect(e.message, JSON.stringify(cfg)).toMatch(re);
+    }
+    // scale 6 with 3 upscalings (8 frame pixels per latent pixel): 8/6 at decoder.1 is no integer factor
+    expect(() => T.parseConfig(JSON.stringify({ ...base, geometry: { channels: 1, scale: 6 } }))).toThrow(/no integer resize/);
+    // scale 16: a map at half the latent size, repeated everywhere (valid for even latent sizes)
+    expect(T.parseConfig(JSON.stringify({ ...base, geometry: { channels: 1, scale: 16 } })).geometry?.scale).toBe(16);
+  });
+
+  it('mis-shaped weights are WeightsErrors: each plain conv takes G more input channels', async () => {
+    // a plain decoder's weights under a geometry config
+    const tinyCfg = JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const e1 = await loadError(dirWith(tinyTensors, { ...tinyCfg, decoder_time_upscale: [false, false, false], geometry: { channels: 2 } }));
+    expect(e1).toBeInstanceOf(WeightsError);
+    expect(e1.message).toMatch(/decoder\.1\.weight.*\[16, 4, 3, 3\].*expected \[16, 6, 3, 3\]/);
+    // a geometry decoder's weights without the key
+    const { geometry: _g, ...noGeo } = geoConfig;
+    const e2 = await loadError(dirWith(geoTensors, noGeo));
+    expect(e2).toBeInstanceOf(WeightsError);
+    expect(e2.message).toMatch(/decoder\.1\.weight.*\[8, 7, 3, 3\].*expected \[8, 4, 3, 3\]/);
+    // one conv's weight without the extra channels
+    for (const name of ['decoder.8.weight', 'decoder.14.weight', 'decoder.20.weight', 'decoder.22.weight']) {
+      const t = new Map(geoTensors);
+      const w = t.get(name)!;
+      t.set(name, { shape: [w.shape[0]!, w.shape[1]! - 3, 3, 3], data: new Float32Array(w.shape[0]! * (w.shape[1]! - 3) * 9) });
+      const e = await loadError(dirWith(t, geoConfig));
+      expect(e, name).toBeInstanceOf(WeightsError);
+      expect(e.message).toMatch(new RegExp(`${name.replace(/\./g, '\\.')}.*expected \\[${w.shape[0]}, ${w.shape[1]}, 3, 3\\]`));
+    }
+  });
+
+  it('a latent size whose frame is not a multiple of the scale is a ConfigError at the first decode; the stream stays usable', async () => {
+    // geo_s8's weights at scale 16: a map of half the latent size, so latents must be even
+    const cfg = JSON.parse(readFileSync(join(fixtures, 'taehv_geo_s8', 'config.json'), 'utf8')) as Record<string, unknown>;
+    const t = decodeSafetensors(readFileSync(join(fixtures, 'taehv_geo_s8', 'model.safetensors'))).tensors;
+    const d = await loadDecoder(dirWith(t, { ...cfg, geometry: { channels: 2, scale: 16 } }), { threads: 1 });
+    const s = d.createStream();
+    await expect(s.decodeF32(randoms(4 * 3 * 5, 1), 1, 3, 5, { geometry: new Float32Array(2) })).rejects.toThrow(ConfigError);
+    await expect(s.decodeF32(randoms(4 * 3 * 5, 1), 1, 3, 5, { geometry: new Float32Array(2) })).rejects.toThrow(/scale 16 does not divide the frame size 24x40/);
+    const nat = new (nativeTesting().Decoder)(dirWith(t, { ...cfg, geometry: { channels: 2, scale: 16 } }), { threads: 1 });
+    expect(thrown(() => nat.createStream().decodeF32(randoms(4 * 3 * 5, 1), 1, 3, 5, { geometry: new Float32Array(2) }))).toMatchObject({ code: 'CONFIG' });
+    nat.close();
+    expect((await s.stats()).latentFrames).toBe(0);
+    const ok = await s.decodeF32(randoms(4 * 2 * 4, 1), 1, 2, 4, { geometry: randoms(2 * 1 * 2, 2) });
+    expect([ok.frames.length, ok.height, ok.width]).toEqual([1, 16, 32]);
+    await s.close();
+    d.close();
+  });
+});
+
 // Optional: the engine against upstream's own taehv.py at upstream's real widths
 // (n_f = [256, 128, 64, 64]), from `check_taehv_upstream.py --dump DIR` (see tools/README.md).
 const upstreamDump = process.env.WORLDCAST_TAEHV_UPSTREAM;

@@ -4,7 +4,10 @@
 // buffer or a null dereference would fail the run).
 import { describe, expect, it } from 'vitest';
 
+import { join } from 'node:path';
+
 import { nativeTesting } from './helpers/native_testing.js';
+import { fixtures } from './helpers/fixtures.js';
 
 const { testing: T, decoderTesting: D } = nativeTesting();
 const f32 = (n: number) => new Float32Array(n).fill(0.5);
@@ -135,6 +138,30 @@ const badDecoder: Record<string, unknown[][]> = {
   upsample2: [[f32(4), -1, -1, 4], [f32(3), 1, 2, 2], [f32(4), 1, 2, 'w']],
   frameToU8: [[f32(4), 5, 1, 1], [f32(3), 1, 2, 2], [f32(4), 1, -2, -2]],
   parseConfig: [[42], [], ['{'], ['{"n_f": "many"}']],
+  decode: (() => {
+    const tiny = join(fixtures, 'taehv_tiny');
+    const geo = join(fixtures, 'taehv_geo_s2'); // 4 latent channels, G = 3, 4x3 latents -> a 3x16x12 map
+    const blk = (o: Record<string, unknown> = {}) => ({ latents: f32(4 * 12), frames: 1, height: 4, width: 3, ...o });
+    return [
+      [],
+      [42, {}, []],
+      [tiny, 'opts', []],
+      [tiny, {}, 'blocks'],
+      [tiny, { isa: 'mmx' }, []],
+      [tiny, { precision: 'f16' }, []],
+      [join(fixtures, 'no-such-decoder'), {}, []],
+      [tiny, {}, [42]],
+      [tiny, {}, [blk({ latents: f32(3) })]],
+      [tiny, {}, [blk({ frames: 0 })]],
+      [tiny, {}, [blk({ height: -1 })]],
+      [tiny, {}, [blk({ geometry: f32(1) })]], // a plain decoder takes no map
+      [tiny, {}, [blk({ geometry: new Float32Array(0) })]],
+      [geo, {}, [blk()]], // a geometry decoder needs one
+      [geo, {}, [blk({ geometry: f32(5) })]],
+      [geo, {}, [blk({ geometry: [1, 2] })]],
+      [geo, {}, [blk({ geometry: new Float32Array(3 * 16 * 12).fill(NaN) })]],
+    ];
+  })(),
 };
 
 describe('test hooks refuse bad arguments with JS errors', () => {

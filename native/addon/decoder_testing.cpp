@@ -158,6 +158,66 @@ Napi::Value TestParseConfig(const Napi::CallbackInfo& info) {
   });
 }
 
+// decode(dir, {isa?, precision?: 'f32' | 'bf16', amx?: boolean}, blocks: {latents, frames,
+//        height, width, geometry?}[]) → Float32Array[]: the decoder loaded at that ISA (amx:
+// false packs bf16 for the VDPBF16PS kernels even where AMX is usable), the blocks decoded one
+// after the other on one stream, synchronously; every frame (C, H, W) in order.
+Napi::Value TestDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsArray())
+      throw_arg(env, "decode(dir, {isa?, precision?, amx?}, blocks)");
+    const std::string dir = string_arg(env, info[0], "dir");
+    Napi::Object opts = info[1].As<Napi::Object>();
+    const wc::Isa isa = isa_arg(env, opts.Get("isa"));
+    wc::ConvPrecision prec = wc::ConvPrecision::F32;
+    if (!opts.Get("precision").IsUndefined()) {
+      const std::string ps = string_arg(env, opts.Get("precision"), "precision");
+      if (ps == "bf16") prec = wc::ConvPrecision::Bf16;
+      else if (ps != "f32") throw_arg(env, "precision must be f32 or bf16");
+    }
+    const bool amx = !opts.Get("amx").IsBoolean() || opts.Get("amx").As<Napi::Boolean>().Value();
+    std::shared_ptr<wc::TaehvWeights> w;
+    wc::conv_set_amx(amx);
+    try {
+      w = wc::load_taehv(dir, isa, prec);
+    } catch (...) {
+      wc::conv_set_amx(true);
+      throw;
+    }
+    wc::conv_set_amx(true);
+    const wc::TaehvConfig& c = w->config;
+    wc::TaehvStream stream(w);
+    wc::TaehvWorkspace ws;
+    std::vector<std::vector<float>> frames;
+    Napi::Array blocks = info[2].As<Napi::Array>();
+    for (uint32_t b = 0; b < blocks.Length(); ++b) {
+      if (!blocks.Get(b).IsObject()) throw_arg(env, "blocks must be objects {latents, frames, height, width, geometry?}");
+      Napi::Object o = blocks.Get(b).As<Napi::Object>();
+      const int F = int(int_in_range(env, o.Get("frames"), "frames", 1, 1 << 12));
+      const int H = int(int_in_range(env, o.Get("height"), "height", 1, 4096));
+      const int W = int(int_in_range(env, o.Get("width"), "width", 1, 4096));
+      const std::vector<float> lat = float_array(env, o.Get("latents"), "latents", int64_t(c.latent_channels) * F * H * W);
+      const bool has_geo = !o.Get("geometry").IsUndefined();
+      std::vector<float> geo;
+      if (has_geo) {
+        geo = float_array(env, o.Get("geometry"), "geometry");
+        if (c.geometry.channels) {
+          int hm = 0, wm = 0;
+          wc::taehv_geometry_size(c, H, W, hm, wm);
+          if (int64_t(geo.size()) != int64_t(F) * c.geometry.channels * hm * wm) throw_shape(env, "geometry has the wrong length");
+        }
+      }
+      float none = 0.0f;  // a map given empty is still a map (which a plain decoder refuses)
+      stream.decode(lat.data(), F, H, W, has_geo ? (geo.empty() ? &none : geo.data()) : nullptr, ws, &test_pool(),
+                    [&](const float* chw, int C, int h, int wd) { frames.emplace_back(chw, chw + size_t(C) * h * wd); });
+    }
+    Napi::Array out = Napi::Array::New(env, frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) out.Set(uint32_t(i), to_float32(env, std::move(frames[i])));
+    return out;
+  });
+}
+
 }  // namespace
 
 Napi::Object decoder_testing_exports(Napi::Env env) {
@@ -166,6 +226,7 @@ Napi::Object decoder_testing_exports(Napi::Env env) {
   t.Set("upsample2", Napi::Function::New(env, TestUpsample2, "upsample2"));
   t.Set("frameToU8", Napi::Function::New(env, TestFrameToU8, "frameToU8"));
   t.Set("parseConfig", Napi::Function::New(env, TestParseConfig, "parseConfig"));
+  t.Set("decode", Napi::Function::New(env, TestDecode, "decode"));
   return t;
 }
 

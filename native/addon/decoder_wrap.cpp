@@ -46,6 +46,14 @@ Napi::Object decoder_config_object(Napi::Env env, const wc::TaehvConfig& c) {
   o.Set("t_upscale", c.t_upscale());
   o.Set("frames_to_trim", c.frames_to_trim());
   o.Set("space_scale", c.space_scale());
+  if (c.geometry.channels) {
+    Napi::Object g = Napi::Object::New(env);
+    g.Set("channels", c.geometry.channels);
+    g.Set("scale", c.geometry.scale);
+    g.Set("samples", c.geometry.samples);
+    g.Set("near", c.geometry.near);
+    o.Set("geometry", g);
+  }
   return o;
 }
 
@@ -124,6 +132,15 @@ Napi::Value DecoderWrap::Info(const Napi::CallbackInfo& info) {
   convs.Set("direct", ctx_->weights->direct_convs);
   convs.Set("winograd", ctx_->weights->winograd_convs);
   o.Set("convolutions", convs);
+  const wc::TaehvGeometry& g = ctx_->weights->config.geometry;
+  if (g.channels) {
+    Napi::Object go = Napi::Object::New(env);
+    go.Set("channels", g.channels);
+    go.Set("scale", g.scale);
+    go.Set("samples", g.samples);
+    go.Set("near", g.near);
+    o.Set("geometry", go);
+  }
   return o;
 }
 
@@ -184,9 +201,11 @@ Napi::Value DecoderStreamWrap::Closed(const Napi::CallbackInfo& info) {
 Napi::Value DecoderStreamWrap::Decode(const Napi::CallbackInfo& info) { return DecodeImpl(info, false); }
 Napi::Value DecoderStreamWrap::DecodeF32(const Napi::CallbackInfo& info) { return DecodeImpl(info, true); }
 
-// decode(latents (C, F, H, W), frames, height, width) → Promise<{frames: Buffer[] (RGB
-// uint8, HWC), channels, width, height, seconds, latentFrames, framesOut}>; decodeF32 gives
-// Float32Array (C, H, W) frames instead.
+// decode(latents (C, F, H, W), frames, height, width, {geometry?}) → Promise<{frames: Buffer[]
+// (RGB uint8, HWC), channels, width, height, seconds, latentFrames, framesOut}>; decodeF32
+// gives Float32Array (C, H, W) frames instead. geometry: a geometry decoder's maps, one per
+// frame (F x G x Hm x Wm, each frame CHW), required there and refused elsewhere (ARGUMENT,
+// before anything is queued).
 Napi::Value DecoderStreamWrap::DecodeImpl(const Napi::CallbackInfo& info, bool f32) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -197,6 +216,30 @@ Napi::Value DecoderStreamWrap::DecodeImpl(const Napi::CallbackInfo& info, bool f
     const int H = int_arg(env, info[2], "height", 1, 4096);
     const int W = int_arg(env, info[3], "width", 1, 4096);
     std::vector<float> lat = float_array(env, info[0], "latents", int64_t(c.latent_channels) * F * H * W);
+    Napi::Value gv = env.Undefined();
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      if (!info[4].IsObject()) throw_arg(env, "decode options must be an object {geometry?}");
+      gv = info[4].As<Napi::Object>().Get("geometry");
+    }
+    std::vector<float> geo;
+    const int G = c.geometry.channels;
+    if (!G && !gv.IsUndefined()) throw_arg(env, "decode: this decoder takes no geometry map");
+    if (G) {
+      if (gv.IsUndefined())
+        throw_arg(env, "decode: this decoder takes a geometry map per frame (options.geometry, F x " + std::to_string(G) +
+                           " x Hm x Wm)");
+      int hm = 0, wm = 0;
+      wc::taehv_geometry_size(c, H, W, hm, wm);
+      const int64_t want = int64_t(F) * G * hm * wm;
+      if (!gv.IsTypedArray() || gv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw_arg(env, "decode: options.geometry must be a Float32Array");
+      const int64_t got = int64_t(gv.As<Napi::Float32Array>().ElementLength());
+      if (got != want)
+        throw_arg(env, "decode: options.geometry has " + std::to_string(got) + " values, expected " + std::to_string(want) +
+                           " (" + std::to_string(F) + " frames x " + std::to_string(G) + " x " + std::to_string(hm) +
+                           " x " + std::to_string(wm) + ")");
+      geo = float_array(env, gv, "options.geometry", want);
+    }
     struct Out {
       std::vector<std::vector<uint8_t>*> u8;
       std::vector<std::vector<float>*> f;
@@ -214,10 +257,10 @@ Napi::Value DecoderStreamWrap::DecodeImpl(const Napi::CallbackInfo& info, bool f
     std::shared_ptr<wc::TaehvWorkspace> ws = ctx_->ws;
     wc::ThreadPool* pool = ctx_->executor->pool();
     return run_async(env, [this](std::function<void()> j) { submit(std::move(j)); },
-                     [s, ws, pool, lat = std::move(lat), F, H, W, f32]() {
+                     [s, ws, pool, lat = std::move(lat), geo = std::move(geo), G, F, H, W, f32]() {
                        auto out = std::make_shared<Out>();
                        const auto t0 = std::chrono::steady_clock::now();
-                       s->decode(lat.data(), F, H, W, *ws, pool,
+                       s->decode(lat.data(), F, H, W, G ? geo.data() : nullptr, *ws, pool,
                                  [&](const float* chw, int C, int h, int w) {
                                    const size_t n = size_t(C) * h * w;
                                    if (f32) {

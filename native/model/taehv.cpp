@@ -53,6 +53,34 @@ std::vector<bool> get_bools(const Json& j, const char* key, const std::string& w
   return out;
 }
 
+// A geometry map [G][hm][wm] at (h, w): the mean of each r x r block where smaller (r = hm / h,
+// summed in double as the float64 reference's avg_pool2d), each pixel repeated r x r where
+// larger (r = h / hm). The factor is an integer (checked by parse_taehv_config).
+void resize_map(const float* map, int G, int hm, int wm, int h, int w, float* out) {
+  if (hm > h) {
+    const int r = hm / h;
+    const double inv = 1.0 / (double(r) * r);
+    for (int c = 0; c < G; ++c)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+          double acc = 0;
+          for (int i = 0; i < r; ++i) {
+            const float* row = map + (int64_t(c) * hm + int64_t(y) * r + i) * wm + int64_t(x) * r;
+            for (int j = 0; j < r; ++j) acc += row[j];
+          }
+          out[(int64_t(c) * h + y) * w + x] = float(acc * inv);
+        }
+  } else {
+    const int r = h / hm;
+    for (int c = 0; c < G; ++c)
+      for (int y = 0; y < h; ++y) {
+        const float* src = map + (int64_t(c) * hm + y / r) * wm;
+        float* dst = out + (int64_t(c) * h + y) * w;
+        for (int x = 0; x < w; ++x) dst[x] = src[x / r];
+      }
+  }
+}
+
 bool is_tgrow(const std::string& name) {
   return name == "decoder.7.conv.weight" || name == "decoder.13.conv.weight" || name == "decoder.19.conv.weight";
 }
@@ -82,7 +110,47 @@ TaehvConfig parse_taehv_config(const Json& j, const std::string& where) {
   auto su = get_bools(j, "decoder_space_upscale", where, 3, 3);
   for (size_t i = 0; i < su.size(); ++i) c.space_upscale[i] = su[i];
   if (const Json* t = get(j, "trim_first_frames", Json::Type::Bool, where)) c.trim_first_frames = t->as_bool();
+  if (const Json* g = j.find("geometry"); g && !g->is_null()) {
+    if (!g->is_object())
+      cfail(where, std::string("decoder \"geometry\" must be an object {channels, scale, samples, near} or null, not a ") +
+                       Json::type_name(g->type()));
+    TaehvGeometry& G = c.geometry;
+    const Json* ch = g->find("channels");
+    if (!ch) cfail(where, "decoder \"geometry\" needs \"channels\" (the map's channel count)");
+    G.channels = as_int(*ch, "\"geometry.channels\"", where, 1, 1024);
+    if (const Json* v = g->find("scale")) G.scale = as_int(*v, "\"geometry.scale\"", where, 1, 4096);
+    if (const Json* v = g->find("samples")) G.samples = as_int(*v, "\"geometry.samples\"", where, 1, 1024);
+    if (const Json* v = g->find("near")) {
+      if (!v->is_number() || !std::isfinite(v->as_number()) || !(v->as_number() > 0))
+        cfail(where, "decoder \"geometry.near\" must be a number > 0");
+      G.near = v->as_number();
+    }
+    if (c.time_upscale[0] || c.time_upscale[1] || c.time_upscale[2])
+      cfail(where, "a decoder that takes \"geometry\" has no time upscaling (decoder_time_upscale must be all false)");
+    // The map is the frame size over `scale`; each reading conv's input is the latent size
+    // times 1, 2, 4 or 8: the two must differ by an integer factor (whatever the latent size).
+    static const char* const kConv[4] = {"decoder.1", "decoder.8", "decoder.14", "decoder.20"};
+    const int64_t num = c.space_scale();  // map pixels per latent pixel = num / scale
+    for (int i = 0; i < 4; ++i) {
+      const int64_t in = int64_t(c.conv_input_scale(i)) * G.scale;  // conv input pixels per latent pixel x scale
+      if (num % in != 0 && in % num != 0)
+        cfail(where, "decoder \"geometry.scale\" " + std::to_string(G.scale) + ": the map (frame size / " +
+                         std::to_string(G.scale) + ") is no integer resize of " + kConv[i] + "'s input (latent size x " +
+                         std::to_string(c.conv_input_scale(i)) + ")");
+    }
+  }
   return c;
+}
+
+void taehv_geometry_size(const TaehvConfig& c, int height, int width, int& hm, int& wm) {
+  if (!c.geometry.channels) fail(ErrorKind::Config, "this decoder takes no geometry map");
+  const int64_t s = c.geometry.scale, fh = int64_t(height) * c.space_scale(), fw = int64_t(width) * c.space_scale();
+  if (fh % s || fw % s)
+    fail(ErrorKind::Config, "decoder geometry scale " + std::to_string(s) + " does not divide the frame size " +
+                                std::to_string(fh) + "x" + std::to_string(fw) + " (latents " + std::to_string(height) +
+                                "x" + std::to_string(width) + ")");
+  hm = int(fh / s);
+  wm = int(fw / s);
 }
 
 TaehvConfig load_taehv_config(const std::string& path) {
@@ -102,7 +170,8 @@ std::vector<ExpectedTensor> taehv_expected_tensors(const TaehvConfig& c) {
     v.push_back({p + ".weight", {out, in, k, k}});
     if (bias) v.push_back({p + ".bias", {out}});
   };
-  conv(1, "", c.n_f[0], c.latent_channels, 3, true);
+  const int64_t G = c.geometry.channels;  // the plain convs read the geometry map too
+  conv(1, "", c.n_f[0], c.latent_channels + G, 3, true);
   for (int s = 0; s < 3; ++s) {
     const int base = 3 + 6 * s;
     const int64_t n = c.n_f[s];
@@ -112,9 +181,9 @@ std::vector<ExpectedTensor> taehv_expected_tensors(const TaehvConfig& c) {
       conv(base + b, ".conv.4", n, n, 3, true);
     }
     conv(base + 4, ".conv", n * (c.time_upscale[s] ? 2 : 1), n, 1, false);
-    conv(base + 5, "", c.n_f[s + 1], n, 3, false);
+    conv(base + 5, "", c.n_f[s + 1], n + G, 3, false);
   }
-  conv(22, "", int64_t(c.image_channels) * c.patch_size * c.patch_size, c.n_f[3], 3, true);
+  conv(22, "", int64_t(c.image_channels) * c.patch_size * c.patch_size, c.n_f[3] + G, 3, true);
   return v;
 }
 
@@ -193,6 +262,7 @@ void frame_to_u8(const float* chw, int C, int H, int W, uint8_t* hwc) {
 size_t TaehvWorkspace::bytes() const {
   size_t n = lat.size() + zfin.size() + out.size() + frame.size() + conv.pad.size() + conv.padb.size();
   for (int s = 0; s < 3; ++s) n += x[s].size() + t1[s].size() + t2[s].size() + y[s].size() + g[s].size();
+  for (auto& b : geo) n += b.size();
   return n * sizeof(float);
 }
 
@@ -218,9 +288,12 @@ int64_t TaehvStream::frames_for(int frames) const {
   return raw - std::min(raw, trim);
 }
 
-void TaehvStream::decode(const float* latents, int frames, int height, int width, TaehvWorkspace& ws,
-                         ThreadPool* pool, const Sink& sink) {
+void TaehvStream::decode(const float* latents, int frames, int height, int width, const float* geometry,
+                         TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink) {
   const TaehvConfig& c = w_->config;
+  const int G = c.geometry.channels;
+  if (G && !geometry) fail(ErrorKind::Argument, "decode: this decoder takes a geometry map per frame");
+  if (!G && geometry) fail(ErrorKind::Argument, "decode: this decoder takes no geometry map");
   if (frames < 1) fail(ErrorKind::Shape, "decode: a block needs at least one latent frame");
   if (height < 1 || width < 1 || height > 4096 || width > 4096)
     fail(ErrorKind::Shape, "decode: latent height and width must be in [1, 4096]");
@@ -231,6 +304,14 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
   const int64_t n_in = int64_t(c.latent_channels) * frames * height * width;
   for (int64_t i = 0; i < n_in; ++i)
     if (!std::isfinite(latents[i])) fail(ErrorKind::Argument, "decode: latents contain NaN or infinity");
+  int hm = 0, wm = 0;
+  int64_t map_n = 0;  // values of one frame's map
+  if (G) {
+    taehv_geometry_size(c, height, width, hm, wm);
+    map_n = int64_t(G) * hm * wm;
+    for (int64_t i = 0; i < map_n * frames; ++i)
+      if (!std::isfinite(geometry[i])) fail(ErrorKind::Argument, "decode: the geometry map contains NaN or infinity");
+  }
   // Refuse sizes whose activations could not be addressed (the largest is n_f[3] x output).
   const int scale = c.space_scale() / c.patch_size;
   if (double(c.n_f[3]) * height * scale * width * scale > 4e9 ||
@@ -269,6 +350,18 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
   ws.zfin.resize(size_t(c.n_f[3]) * hf_ * wf_);
   ws.out.resize(size_t(c.image_channels) * c.patch_size * c.patch_size * hf_ * wf_);
   ws.frame.resize(ws.out.size());
+  // The geometry-reading convs' input sizes: decoder.1, .8, .14, .20 (and .22). Each size
+  // other than the map's own gets one resized copy a frame (in ws.geo at its first index).
+  const int conv_h[4] = {height, h_[1], h_[2], hf_}, conv_w[4] = {width, w_px_[1], w_px_[2], wf_};
+  int geo_src[4] = {};  // -1: the map as is; else the index of the copy conv i reads
+  for (int i = 0; G && i < 4; ++i) {
+    geo_src[i] = i;
+    if (conv_h[i] == hm && conv_w[i] == wm) geo_src[i] = -1;
+    else
+      for (int j = 0; j < i; ++j)
+        if (conv_h[j] == conv_h[i] && conv_w[j] == conv_w[i]) { geo_src[i] = j; break; }
+    if (geo_src[i] == i) ws.geo[i].resize(size_t(G) * conv_h[i] * conv_w[i]);
+  }
 
   for (int f = 0; f < frames; ++f) {
     TraceScope trace("decode_frame", "decoder");
@@ -278,10 +371,19 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
       float* dst = ws.lat.data() + ch * hw0;
       for (int64_t i = 0; i < hw0; ++i) dst[i] = 3.0f * std::tanh(src[i] / 3.0f);
     }
+    // This frame's geometry map at each reading conv's input size (computed once per size).
+    const float* geo[4] = {};
+    if (G) {
+      const float* map = geometry + f * map_n;
+      for (int i = 0; i < 4; ++i) {
+        if (geo_src[i] == i) resize_map(map, G, hm, wm, conv_h[i], conv_w[i], ws.geo[i].data());
+        geo[i] = geo_src[i] < 0 ? map : ws.geo[geo_src[i]].data();
+      }
+    }
     // decoder.1 + decoder.2: conv3x3 + ReLU
-    ConvInput in{ws.lat.data(), C0, false};
-    conv2d(&in, 1, height, width, w_->conv1, ws.x[0].data(), nullptr, ConvAct::Relu, pool, ws.conv);
-    run_stage(0, ws, pool, sink);
+    ConvInput in[2] = {{ws.lat.data(), C0, false}, {geo[0], G, false}};
+    conv2d(in, G ? 2 : 1, height, width, w_->conv1, ws.x[0].data(), nullptr, ConvAct::Relu, pool, ws.conv);
+    run_stage(0, ws, pool, G ? geo : nullptr, sink);
     ++latent_in_;
   }
 }
@@ -289,7 +391,7 @@ void TaehvStream::decode(const float* latents, int frames, int height, int width
 // Stage s on the frame in ws.x[s]: three MemBlocks, TGrow (before the x2 upsampling, which
 // commutes with a 1x1 conv exactly), then for each new frame the upsampled 3x3 conv into the
 // next stage (or the output convs).
-void TaehvStream::run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink) {
+void TaehvStream::run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const float* const* geo, const Sink& sink) {
   const TaehvConfig& c = w_->config;
   const TaehvStage& S = w_->stage[s];
   const int n = c.n_f[s], h = h_[s], w = w_px_[s];
@@ -311,23 +413,26 @@ void TaehvStream::run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const S
   conv2d(&ing, 1, h, w, S.tgrow, ws.g[s].data(), nullptr, ConvAct::None, pool, ws.conv);
   const int h2 = S.up ? 2 * h : h, w2 = S.up ? 2 * w : w;
   for (int j = 0; j < S.stride; ++j) {  // the new frames in time order: channels [j n, (j+1) n)
-    ConvInput in{ws.g[s].data() + size_t(j) * n * h * w, n, S.up};
+    // decoder.8 / .14 / .20 read the geometry map (at their input size h2 x w2) after x
+    const ConvInput in[2] = {{ws.g[s].data() + size_t(j) * n * h * w, n, S.up},
+                             {geo ? geo[s + 1] : nullptr, c.geometry.channels, false}};
+    const int n_in = geo ? 2 : 1;
     if (s < 2) {
       {
         TraceScope trace(kUpNames[s], "decoder");
-        conv2d(&in, 1, h2, w2, S.conv, ws.x[s + 1].data(), nullptr, ConvAct::None, pool, ws.conv);
+        conv2d(in, n_in, h2, w2, S.conv, ws.x[s + 1].data(), nullptr, ConvAct::None, pool, ws.conv);
       }
-      run_stage(s + 1, ws, pool, sink);
+      run_stage(s + 1, ws, pool, geo, sink);
     } else {
       // decoder.20 + decoder.21 (ReLU)
       TraceScope trace(kUpNames[s], "decoder");
-      conv2d(&in, 1, h2, w2, S.conv, ws.zfin.data(), nullptr, ConvAct::Relu, pool, ws.conv);
-      finish(ws, pool, sink);
+      conv2d(in, n_in, h2, w2, S.conv, ws.zfin.data(), nullptr, ConvAct::Relu, pool, ws.conv);
+      finish(ws, pool, geo, sink);
     }
   }
 }
 
-void TaehvStream::finish(TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink) {
+void TaehvStream::finish(TaehvWorkspace& ws, ThreadPool* pool, const float* const* geo, const Sink& sink) {
   const TaehvConfig& c = w_->config;
   ++produced_;
   if (produced_ <= c.frames_to_trim()) {  // dropped start-up frame: its pixels are never needed
@@ -335,8 +440,9 @@ void TaehvStream::finish(TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink)
     return;
   }
   TraceScope trace("out_conv", "decoder");
-  ConvInput in{ws.zfin.data(), c.n_f[3], false};
-  conv2d(&in, 1, hf_, wf_, w_->conv22, ws.out.data(), nullptr, ConvAct::None, pool, ws.conv);
+  // decoder.22 reads the geometry map at decoder.20's size too
+  const ConvInput in[2] = {{ws.zfin.data(), c.n_f[3], false}, {geo ? geo[3] : nullptr, c.geometry.channels, false}};
+  conv2d(in, geo ? 2 : 1, hf_, wf_, w_->conv22, ws.out.data(), nullptr, ConvAct::None, pool, ws.conv);
   // pixel shuffle (patch_size p): out[c][y p + i][x p + j] = conv[c p^2 + i p + j][y][x]; clamp to [0, 1]
   const int p = c.patch_size, C = c.image_channels;
   const int64_t H = int64_t(hf_) * p, W = int64_t(wf_) * p, hw = int64_t(hf_) * wf_;

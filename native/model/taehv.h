@@ -15,6 +15,22 @@
 //   decoder_space_upscale  [true, true, true]  per stage: nearest x2 in H and W
 //   trim_first_frames      true    drop the stream's first t_upscale - 1 frames (upstream's frames_to_trim)
 //   arch_variant           null    ("super" decoders are not supported)
+//   geometry               null    (worldcast) {"channels": G, "scale": s, "samples": k, "near": n}:
+//                                  the decoder also takes, per output frame, a geometry map
+//                                  [G][H / s][W / s] (H x W = the frame size) and each plain conv
+//                                  (decoder.1, .8, .14, .20, .22: the ones outside the MemBlocks)
+//                                  reads it as G more input channels after its own,
+//                                  conv(cat[x, resize(map)]): average-pooled by an integer factor
+//                                  to the conv's input size where that is smaller, repeated
+//                                  (nearest) where larger, as is where equal. channels: integer in
+//                                  [1, 1024] (required); scale: integer in [1, 4096] (default 1),
+//                                  and every conv's input size must be the map's times or divided
+//                                  by an integer; samples (integer in [1, 1024], default 1) and
+//                                  near (number > 0, default 8) are how the world draws the map
+//                                  (k x k rays a map pixel, nearness exp(-d / n)): validated and
+//                                  reported only. Needs decoder_time_upscale all false (one frame
+//                                  out per latent frame). Weights of those five convs then have
+//                                  G more input channels (decoder.8.weight [n_f1, n_f0 + G, 3, 3]).
 // Unknown keys are ignored; a key of the wrong type or out of range is a Config error.
 #pragma once
 #include <cstdint>
@@ -32,6 +48,14 @@
 
 namespace wc {
 
+// The geometry map a decoder takes (config key "geometry"); channels 0 = none.
+struct TaehvGeometry {
+  int channels = 0;
+  int scale = 1;
+  int samples = 1;
+  double near = 8.0;
+};
+
 struct TaehvConfig {
   int latent_channels = 16;
   int image_channels = 3;
@@ -40,12 +64,20 @@ struct TaehvConfig {
   bool time_upscale[3] = {false, true, true};
   bool space_upscale[3] = {true, true, true};
   bool trim_first_frames = true;
+  TaehvGeometry geometry;
 
+  int geometry_channels() const { return geometry.channels; }
   int t_upscale() const { return 1 << (int(time_upscale[0]) + time_upscale[1] + time_upscale[2]); }
   int frames_to_trim() const { return trim_first_frames ? t_upscale() - 1 : 0; }
   // Output pixels per latent pixel along H and W (2 per upscaling stage, times patch_size).
   int space_scale() const {
     return (1 << (int(space_upscale[0]) + space_upscale[1] + space_upscale[2])) * patch_size;
+  }
+  // Input size of the geometry-reading convs, in latent pixels: decoder.1, .8, .14, .20 (= .22's).
+  int conv_input_scale(int i) const {
+    int u = 1;
+    for (int s = 0; s < i && s < 3; ++s) u *= space_upscale[s] ? 2 : 1;
+    return u;
   }
 };
 
@@ -66,6 +98,11 @@ struct TaehvStage {  // stage s: MemBlocks 3+6s..5+6s, Upsample 6+6s, TGrow 7+6s
   bool up = false;
   PackedConv conv;  // 3x3, no bias, n_f[s] -> n_f[s+1]
 };
+
+// The geometry map's size (Hm, Wm) for latent frames of height x width: the frame size over
+// geometry.scale. A Config error when the config takes no geometry, or the frame size is not a
+// multiple of the scale.
+void taehv_geometry_size(const TaehvConfig& c, int height, int width, int& hm, int& wm);
 
 struct TaehvWeights {
   TaehvConfig config;
@@ -93,6 +130,7 @@ void frame_to_u8(const float* chw, int C, int H, int W, uint8_t* hwc);
 // the streams of a decoder that run one at a time; grows to the largest size used.
 struct TaehvWorkspace {
   FloatBuffer lat, x[3], t1[3], t2[3], y[3], g[3], zfin, out, frame;
+  FloatBuffer geo[4];  // a geometry map resized to the input size of decoder.1, .8, .14, .20/.22
   ConvScratch conv;
   size_t bytes() const;
 };
@@ -102,13 +140,17 @@ struct TaehvWorkspace {
 // layout — and calls `sink` with each finished frame (C, H', W') in [0, 1], in order, in a
 // buffer valid during the call. Feeding a video block by block gives exactly the frames of
 // decoding it whole. The latent size is fixed from the first decode until reset().
+// A geometry decoder (config.geometry.channels G > 0) takes `geometry`: one map per latent
+// frame (= output frame), [F][G][Hm][Wm] with Hm x Wm = taehv_geometry_size(config, height, width);
+// others take nullptr. A map that is missing, extra, or does not fit the latent size is an
+// Argument / Config error before anything changes.
 class TaehvStream {
  public:
   using Sink = std::function<void(const float* chw, int channels, int height, int width)>;
   explicit TaehvStream(std::shared_ptr<const TaehvWeights> w);
 
-  void decode(const float* latents, int frames, int height, int width, TaehvWorkspace& ws, ThreadPool* pool,
-              const Sink& sink);
+  void decode(const float* latents, int frames, int height, int width, const float* geometry, TaehvWorkspace& ws,
+              ThreadPool* pool, const Sink& sink);
   void reset();  // forget every MemBlock input and the frame count; frees the state
 
   // Frames decode() will emit for `frames` more latent frames.
@@ -121,8 +163,9 @@ class TaehvStream {
   const TaehvConfig& config() const { return w_->config; }
 
  private:
-  void run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink);
-  void finish(TaehvWorkspace& ws, ThreadPool* pool, const Sink& sink);
+  // geo: this frame's map at the input size of decoder.1, .8, .14, .20/.22 (null: none)
+  void run_stage(int s, TaehvWorkspace& ws, ThreadPool* pool, const float* const* geo, const Sink& sink);
+  void finish(TaehvWorkspace& ws, ThreadPool* pool, const float* const* geo, const Sink& sink);
 
   std::shared_ptr<const TaehvWeights> w_;
   int lat_h_ = 0, lat_w_ = 0;

@@ -48,6 +48,26 @@ export interface GeometrySpec {
   near: number;
 }
 
+/**
+ * The geometry map a model's video decoder takes with each frame (a decoder config's
+ * `geometry`, see DecoderGeometry): `channels` × `height` × `width` floats per frame (CHW),
+ * the frame size over the decoder's scale at the model's (or session's) latent size, drawn
+ * by the world with `samples` × `samples` rays a map pixel and nearness exp(−d / `near`).
+ * The decoder's plain convolutions read it; the DiT never sees it (that is {@link GeometrySpec}).
+ */
+export interface FrameGeometrySpec {
+  /** Channels of the map. */
+  channels: number;
+  /** Map columns (frame width / the decoder's geometry scale). */
+  width: number;
+  /** Map rows (frame height / the decoder's geometry scale). */
+  height: number;
+  /** Rays per map pixel along each axis. */
+  samples: number;
+  /** Distance scale of the nearness channel exp(−d / near). */
+  near: number;
+}
+
 /** A latent frame size (a session's layout has one). */
 export interface LatentSize {
   /** Latent rows. */
@@ -94,6 +114,13 @@ export interface ActionSpace {
   pose?: PoseSpec;
   /** Present when the model also takes the level's geometry in view (a map per frame, its own input; see {@link encodeGeometry}). */
   geometry?: GeometrySpec;
+  /**
+   * Present when the model's video decoder takes a geometry map with each frame (see
+   * {@link FrameGeometrySpec}, {@link ActionInput.frameGeometry}): then every decoded frame
+   * needs its map. Set by the SDK from the decoder (`model.actionSpace`, `session.actionSpace`),
+   * not by config.json.
+   */
+  frameGeometry?: FrameGeometrySpec;
 }
 
 /** The input of one frame: keys held (names, or a name → pressed map) and mouse axis values. */
@@ -114,6 +141,13 @@ export interface ActionInput {
    * Absent: all zero, which a model trained with geometry dropout reads as "unknown".
    */
   geometry?: Float32Array;
+  /**
+   * The geometry map of the frame for the model's video decoder, for models whose space has
+   * `frameGeometry` (an error for others): `channels` × `height` × `width` floats (CHW) of
+   * that spec, all finite. Required for every frame a step decodes (a step that would
+   * decode a frame without one is refused before it runs); ignored with `decode: false`.
+   */
+  frameGeometry?: Float32Array;
 }
 
 /** Number of pose features a spec gives (0 without one). */
@@ -200,6 +234,8 @@ function encodeOne(input: ActionInput, space: ActionSpace, out: Float32Array, of
   }
   if (input.geometry !== undefined && !space.geometry)
     throw new ArgumentError(`${where}: this model takes no geometry (its action space has no "geometry")`, 'ARGUMENT');
+  if (input.frameGeometry !== undefined && !space.frameGeometry)
+    throw new ArgumentError(`${where}: this model's decoder takes no geometry map (its action space has no "frameGeometry")`, 'ARGUMENT');
 }
 
 /**
@@ -247,5 +283,65 @@ export function encodeGeometry(input: ActionInput | readonly ActionInput[], spac
       );
     for (let c = 0; c < g.channels; c++) out.set(m.subarray(c * plane, (c + 1) * plane), (c * frames + f) * plane);
   });
+  return out;
+}
+
+/** Floats of one frame's decoder geometry map (0 for a model whose decoder takes none). */
+export function frameGeometrySize(space: ActionSpace): number {
+  const g = space.frameGeometry;
+  return g ? g.channels * g.height * g.width : 0;
+}
+
+/** `m` as one frame's decoder map of `spec` (a Float32Array of exactly its size, all finite), copied into `out` at `offset`. */
+function putFrameMap(m: unknown, spec: FrameGeometrySpec, out: Float32Array, offset: number, where: string): void {
+  const want = spec.channels * spec.height * spec.width;
+  if (!(m instanceof Float32Array) || m.length !== want)
+    throw new ArgumentError(
+      `${where}: frameGeometry must be a Float32Array of ${spec.channels}x${spec.height}x${spec.width} = ${want} floats (channels x map height x width), not ${m instanceof Float32Array ? m.length : typeof m}`,
+      'ARGUMENT',
+    );
+  for (let i = 0; i < want; i++)
+    if (!Number.isFinite(m[i]!)) throw new ArgumentError(`${where}: frameGeometry[${i}] is ${m[i]}, not a finite number`, 'ARGUMENT');
+  out.set(m, offset);
+}
+
+/**
+ * The decoder geometry maps of a block's inputs, frame-major: [frames × channels × height ×
+ * width] (what a geometry decoder takes for those frames), or undefined when no input has
+ * one. One input applies to every frame, an array gives one per frame; when some frames
+ * have a map every frame must. Sizes and values (finite) are checked here, and the maps
+ * copied (a caller changing its arrays later changes nothing).
+ */
+export function encodeFrameGeometry(input: ActionInput | readonly ActionInput[], space: ActionSpace, frames: number): Float32Array | undefined {
+  const inputs: readonly ActionInput[] = Array.isArray(input) ? input : new Array<ActionInput>(frames).fill(input as ActionInput);
+  if (!inputs.some((a) => a !== null && typeof a === 'object' && a.frameGeometry !== undefined)) return undefined;
+  const g = space.frameGeometry;
+  if (!g) throw new ArgumentError('this model\'s decoder takes no geometry map (its action space has no "frameGeometry")', 'ARGUMENT');
+  if (inputs.length !== frames) throw new ArgumentError(`got actions for ${inputs.length} frames; a block has ${frames}`, 'ARGUMENT');
+  const n = frameGeometrySize(space);
+  const out = new Float32Array(frames * n);
+  inputs.forEach((a, f) => {
+    const m = a?.frameGeometry;
+    if (m === undefined) throw new ArgumentError(`frame ${f}: no frameGeometry (the other frames of the block have one; every frame needs its map)`, 'ARGUMENT');
+    putFrameMap(m, g, out, f * n, `frame ${f}`);
+  });
+  return out;
+}
+
+/**
+ * Decoder geometry maps given as one array for `frames` frames ([frames × channels ×
+ * height × width], frame-major): checked (size, finite values) and copied.
+ */
+export function checkFrameGeometry(maps: unknown, space: ActionSpace | null, frames: number, what = 'frameGeometry'): Float32Array {
+  const g = space?.frameGeometry;
+  if (!g) throw new ArgumentError(`${what}: this model's decoder takes no geometry map`, 'ARGUMENT');
+  const n = g.channels * g.height * g.width;
+  if (!(maps instanceof Float32Array) || maps.length !== frames * n)
+    throw new ArgumentError(
+      `${what} must be a Float32Array of ${frames} frames x ${g.channels}x${g.height}x${g.width} = ${frames * n} floats (frame-major), not ${maps instanceof Float32Array ? maps.length : typeof maps}`,
+      'ARGUMENT',
+    );
+  const out = new Float32Array(maps.length);
+  for (let f = 0; f < frames; f++) putFrameMap(maps.subarray(f * n, (f + 1) * n), g, out, f * n, `${what} frame ${f}`);
   return out;
 }

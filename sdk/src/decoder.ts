@@ -15,13 +15,25 @@
  * drops its first `t_upscale - 1` frames (upstream's alignment with the Wan VAE), so the
  * first block of 3 latents gives 9 frames and every later one 12. Decoding a video block
  * by block gives exactly the frames of decoding it whole.
+ *
+ * A geometry-conditioned decoder (config key `geometry`, {@link DecoderGeometry}; worldcast's
+ * extension, no time upscaling) also takes, with each frame, a map of the view's geometry
+ * (`channels` × frame height / `scale` × frame width / `scale`) that its five plain
+ * convolutions read as extra input channels:
+ *
+ * ```ts
+ * const g = decoder.config.geometry!;               // {channels, scale, samples, near}
+ * const hm = (H * decoder.config.space_scale) / g.scale, wm = (W * decoder.config.space_scale) / g.scale;
+ * const maps = new Float32Array(F * g.channels * hm * wm);  // frame-major, each frame CHW
+ * await stream.decode(latents, F, H, W, { geometry: maps });
+ * ```
  */
-import { ArgumentError, ClosedError, wrapAsync, wrapSync } from './errors.js';
+import { ArgumentError, ClosedError, ConfigError, wrapAsync, wrapSync } from './errors.js';
 import type { Model } from './model.js';
 import { native, nativeModels, type NativeDecoded, type NativeDecoder, type NativeDecoderStream, type NativeModel } from './native.js';
-import type { DecoderConfig, DecoderStreamStats } from './types.js';
+import type { DecoderConfig, DecoderGeometry, DecoderStreamStats } from './types.js';
 
-export type { DecoderConfig, DecoderStreamStats };
+export type { DecoderConfig, DecoderGeometry, DecoderStreamStats };
 
 /**
  * Arithmetic of the decoder's convolutions: 'f32', or 'bf16' — weights and each
@@ -73,6 +85,33 @@ export interface DecoderInfo {
    * output's scale instead of ~1e-7) or `direct` (1×1 convs, the RGB head, bf16, AVX-512).
    */
   convolutions: { direct: number; winograd: number };
+  /** The geometry map the decoder takes with each frame (see {@link DecoderGeometry}); absent for a plain decoder. */
+  geometry?: DecoderGeometry;
+}
+
+/** Options of one {@link DecoderStream.decode} call. */
+export interface DecodeOptions {
+  /**
+   * A geometry decoder's maps, one per latent frame (= output frame): `frames` ×
+   * `channels` × (height × space_scale / scale) × (width × space_scale / scale) floats,
+   * frame-major, each frame in (C, H, W) order. Required by a decoder whose config has
+   * `geometry`, refused by any other (an ArgumentError, before anything is queued).
+   */
+  geometry?: Float32Array;
+}
+
+/**
+ * @internal Floats of one frame's geometry map for latents of height × width, or 0 when the
+ * decoder takes none. A ConfigError when the frame size is not a multiple of the map's scale.
+ */
+export function decoderMapSize(config: DecoderConfig, height: number, width: number): { channels: number; height: number; width: number } | null {
+  const g = config.geometry;
+  if (!g) return null;
+  const fh = height * config.space_scale;
+  const fw = width * config.space_scale;
+  if (fh % g.scale !== 0 || fw % g.scale !== 0)
+    throw new ConfigError(`decoder geometry scale ${g.scale} does not divide the frame size ${fh}x${fw} (latents ${height}x${width})`, 'CONFIG');
+  return { channels: g.channels, height: fh / g.scale, width: fw / g.scale };
 }
 
 /** The frames one decode call produced. */
@@ -130,11 +169,35 @@ function toDecoded<T>(d: NativeDecoded<T>): DecodedFrames<T> {
 export class DecoderStream {
   readonly #s: NativeDecoderStream;
   readonly #totals: DecoderTotals;
+  readonly #config: DecoderConfig;
   /** @internal */
-  constructor(s: NativeDecoderStream, totals: DecoderTotals) {
+  constructor(s: NativeDecoderStream, totals: DecoderTotals, config: DecoderConfig) {
     this.#s = s;
     this.#totals = totals;
+    this.#config = config;
     totals.streams++;
+  }
+  /** The native call's options, checked here (synchronously: nothing is queued on a bad map). */
+  #opts(opts: DecodeOptions | undefined, frames: number, height: number, width: number): { geometry?: Float32Array } | undefined {
+    if (opts !== undefined && (opts === null || typeof opts !== 'object'))
+      throw new ArgumentError('decode options must be an object {geometry?}', 'ARGUMENT');
+    const geometry = opts?.geometry;
+    const g = this.#config.geometry;
+    if (!g) {
+      if (geometry !== undefined) throw new ArgumentError('decode: this decoder takes no geometry map (its config has no "geometry")', 'ARGUMENT');
+      return undefined;
+    }
+    if (geometry === undefined)
+      throw new ArgumentError(`decode: this decoder takes a geometry map per frame (options.geometry: frames x ${g.channels} x height/${g.scale} x width/${g.scale} of the frame)`, 'ARGUMENT');
+    if (!(geometry instanceof Float32Array)) throw new ArgumentError('decode: options.geometry must be a Float32Array', 'ARGUMENT');
+    // Sizes the native call checks again; a bad one is refused here with the expected shape.
+    if (Number.isInteger(frames) && Number.isInteger(height) && Number.isInteger(width) && frames >= 1 && height >= 1 && width >= 1) {
+      const m = decoderMapSize(this.#config, height, width)!;
+      const want = frames * m.channels * m.height * m.width;
+      if (geometry.length !== want)
+        throw new ArgumentError(`decode: options.geometry has ${geometry.length} values, expected ${want} (${frames} frames x ${m.channels} x ${m.height} x ${m.width})`, 'ARGUMENT');
+    }
+    return { geometry };
   }
   #count<T>(latentFrames: number, d: NativeDecoded<T>): NativeDecoded<T> {
     this.#totals.latentFrames += latentFrames;
@@ -150,22 +213,28 @@ export class DecoderStream {
    * `latent_channels`, F = `frames`. The latent size is fixed from the stream's first
    * decode until {@link reset}. Resolves to RGB byte frames (external Buffers, no copy).
    */
-  decode(latents: Float32Array, frames: number, height: number, width: number): Promise<DecodedFrames<Buffer>> {
-    return wrapAsync(async () => toDecoded(this.#count(frames, await this.#s.decode(latents, frames, height, width))));
+  decode(latents: Float32Array, frames: number, height: number, width: number, opts?: DecodeOptions): Promise<DecodedFrames<Buffer>> {
+    return wrapAsync(async () => {
+      const o = this.#opts(opts, frames, height, width);
+      return toDecoded(this.#count(frames, await this.#s.decode(latents, frames, height, width, o)));
+    });
   }
   /** {@link decode} with float frames in (C, H, W) order and [0, 1] (for tests and further processing). */
-  decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<DecodedFrames<Float32Array>> {
-    return wrapAsync(async () => toDecoded(this.#count(frames, await this.#s.decodeF32(latents, frames, height, width))));
+  decodeF32(latents: Float32Array, frames: number, height: number, width: number, opts?: DecodeOptions): Promise<DecodedFrames<Float32Array>> {
+    return wrapAsync(async () => {
+      const o = this.#opts(opts, frames, height, width);
+      return toDecoded(this.#count(frames, await this.#s.decodeF32(latents, frames, height, width, o)));
+    });
   }
-  /** {@link decode} of a block as `Session.step()` returns it. */
-  decodeBlock(block: LatentBlockLike): Promise<DecodedFrames<Buffer>> {
+  /** {@link decode} of a block as `Session.step()` returns it (`opts.geometry`: its frames' maps, for a geometry decoder). */
+  decodeBlock(block: LatentBlockLike, opts?: DecodeOptions): Promise<DecodedFrames<Buffer>> {
     if (block === null || typeof block !== 'object' || !(block.latents instanceof Float32Array))
       throw new ArgumentError('decodeBlock takes {latents: Float32Array, frames, height, width}', 'ARGUMENT');
-    return this.decode(block.latents, block.frames, block.height, block.width);
+    return this.decode(block.latents, block.frames, block.height, block.width, opts);
   }
   /** After the pending decodes, a new stream that continues from this one's temporal state. */
   async fork(): Promise<DecoderStream> {
-    return new DecoderStream(await wrapAsync(() => this.#s.fork()), this.#totals);
+    return new DecoderStream(await wrapAsync(() => this.#s.fork()), this.#totals, this.#config);
   }
   /** Start over after the pending decodes: no temporal state, start-up frames trimmed again, any latent size. */
   reset(): Promise<void> {
@@ -209,7 +278,7 @@ export class Decoder {
   /** A new stream (one per video). Streams share the weights and the engine thread. */
   createStream(): DecoderStream {
     if (this.#d.closed) throw new ClosedError('decoder is closed', 'CLOSED');
-    return new DecoderStream(wrapSync(() => this.#d.createStream()), this.#totals);
+    return new DecoderStream(wrapSync(() => this.#d.createStream()), this.#totals, this.config);
   }
   /** What this decoder has done over all its streams since it was loaded (every decode is counted). */
   get totals(): Readonly<DecoderTotals> {

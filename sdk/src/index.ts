@@ -5,16 +5,17 @@
 export { gemmPaths, loadModel, modelDecoderDir, Model, Session } from './model.js';
 export { defaultModelDir } from './package_root.js';
 export { loadDecoder, Decoder, DecoderStream } from './decoder.js';
-export type { DecodedFrames, DecoderInfo, DecoderOptions, DecoderPrecision, DecoderTotals, LatentBlockLike } from './decoder.js';
+export type { DecodedFrames, DecodeOptions, DecoderInfo, DecoderOptions, DecoderPrecision, DecoderTotals, LatentBlockLike } from './decoder.js';
 export { TablePromptEncoder } from './prompts.js';
 export { profiler, Profile } from './profiler.js';
 export type { ProfileEvent, ProfileRow } from './profiler.js';
 export type { Prompt, PromptEncoder } from './prompts.js';
-export { encodeActions, encodeGeometry, actionSize, geometrySize, poseFeatures, poseWidth } from './actions.js';
-export type { ActionAxis, ActionInput, ActionSpace, GeometrySpec, LatentSize, Pose, PoseSpec } from './actions.js';
+export { encodeActions, encodeGeometry, encodeFrameGeometry, checkFrameGeometry, actionSize, geometrySize, frameGeometrySize, poseFeatures, poseWidth } from './actions.js';
+export type { ActionAxis, ActionInput, ActionSpace, FrameGeometrySpec, GeometrySpec, LatentSize, Pose, PoseSpec } from './actions.js';
 export type { KvDType, KvSelection } from './kvtypes.js';
 export type {
   DecoderConfig,
+  DecoderGeometry,
   DecoderStreamStats,
   KvPage,
   KvStats,

@@ -11,9 +11,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { actionSize, encodeActions, encodeGeometry, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
+import { actionSize, checkFrameGeometry, encodeActions, encodeFrameGeometry, encodeGeometry, frameGeometrySize, type ActionInput, type ActionSpace, type GeometrySpec, type LatentSize } from './actions.js';
 import { ArgumentError, ClosedError, ConfigError, WeightsError, WorldcastError, fromNative, wrapAsync, wrapSync } from './errors.js';
-import { checkDecoderPrecision, loadDecoder, loadDecoderOn, type Decoder, type DecoderPrecision, type DecoderStream } from './decoder.js';
+import { checkDecoderPrecision, decoderMapSize, loadDecoder, loadDecoderOn, type Decoder, type DecoderPrecision, type DecoderStream } from './decoder.js';
 import { profiler } from './profiler.js';
 import { TablePromptEncoder, type Prompt, type PromptEncoder } from './prompts.js';
 import { readSafetensors } from './safetensors.js';
@@ -372,8 +372,28 @@ export interface StepOptions {
   frames?: number;
   /** Decode the block into frames when the model has a decoder (default true). */
   decode?: boolean;
+  /**
+   * Models whose decoder takes a geometry map per frame (`actionSpace.frameGeometry`): the
+   * block's maps as one array [frames × channels × height × width], frame-major — for
+   * encoded action rows; action objects carry theirs per frame in `frameGeometry`. Every
+   * decoded frame needs its map: without them a decoding step is an ArgumentError before it runs.
+   */
+  frameGeometry?: Float32Array;
   /** Called with each decoded frame, in order, as soon as it is decoded (latent frame by latent frame). */
   onFrame?: (frame: Frame) => void;
+}
+
+/**
+ * The action space of a model or session with `frameGeometry` set from its decoder (when the
+ * decoder takes a geometry map) at latent size `latent`; `space` as it is otherwise.
+ */
+function withFrameGeometry(space: ActionSpace | null, decoder: Decoder | null, latent: LatentSize): ActionSpace | null {
+  const g = decoder?.config.geometry;
+  if (!space) return null;
+  const { frameGeometry: _old, ...rest } = space;
+  if (!g) return rest;
+  const m = decoderMapSize(decoder!.config, latent.height, latent.width)!;
+  return { ...rest, frameGeometry: { channels: g.channels, width: m.width, height: m.height, samples: g.samples, near: g.near } };
 }
 
 const nativeOf = new WeakMap<Session, NativeSession>();
@@ -385,6 +405,16 @@ function nativesOf(sessions: readonly Session[], what: string): NativeSession[] 
     if (!n) throw new ArgumentError(`${what}: not a worldcast Session`, 'ARGUMENT');
     return n;
   });
+}
+
+/** The ArgumentError of a decode without each frame's decoder geometry map. */
+function missingMaps(space: ActionSpace | null, frames: number, what = 'step'): ArgumentError {
+  const g = space?.frameGeometry;
+  const size = g ? `${g.channels}x${g.height}x${g.width}` : 'channels x height x width';
+  return new ArgumentError(
+    `${what}: this model's decoder takes a geometry map per frame: give each of the ${frames} frames its ActionInput.frameGeometry (${size}), or frameGeometry for the block, or decode: false`,
+    'ARGUMENT',
+  );
 }
 
 function toBlock(b: NativeBlock, t0: number): LatentBlock {
@@ -425,7 +455,7 @@ export class Session {
   /** @internal */
   constructor(s: NativeSession, actionSpace: ActionSpace | null, encoder: PromptEncoder | null, decoder: Decoder | null) {
     this.#s = s;
-    this.actionSpace = actionSpace;
+    this.actionSpace = withFrameGeometry(actionSpace, decoder, s.layout);
     this.#encoder = encoder;
     this.#decoder = decoder;
     nativeOf.set(this, s);
@@ -469,7 +499,7 @@ export class Session {
     if (this.#startFailure) throw this.#startFailure;
   }
   /** @internal Decode a block into its frames (the session's own decoder stream keeps the temporal state). */
-  async attachFrames(block: LatentBlock, opts: StepOptions, t0: number): Promise<LatentBlock> {
+  async attachFrames(block: LatentBlock, opts: StepOptions, t0: number, maps?: Float32Array): Promise<LatentBlock> {
     if (!this.#decoder || opts.decode === false) return block;
     block.images = [];
     const { latents, frames, channels, height, width } = block;
@@ -477,20 +507,40 @@ export class Session {
       if (block.images.length === 0) block.firstFrameMs = performance.now() - t0;
       block.images.push(frame);
       opts.onFrame?.(frame);
-    });
+    }, maps);
     return block;
   }
-  /** Decode latents (C, F, H, W) through the session's stream; returns the decode milliseconds. */
-  async #decode(latents: Float32Array, F: number, C: number, H: number, W: number, onFrame: (f: Frame) => void): Promise<number> {
+  /**
+   * @internal The decoder geometry maps of a step ([F × channels × h × w], from its action
+   * objects' `frameGeometry` or `opts.frameGeometry`), checked now, before the step runs:
+   * an ArgumentError when the step would decode with a geometry decoder and a frame has no
+   * map. Undefined when the step decodes none.
+   */
+  frameMaps(opts: StepOptions): Float32Array | undefined {
+    const space = this.actionSpace;
+    const F = this.#blockFrames(opts.frames);
+    const { actions } = opts;
+    const fromActions =
+      space && actions !== undefined && !(actions instanceof Float32Array) && space.mode !== 'matrix_game' ? encodeFrameGeometry(actions, space, F) : undefined;
+    if (opts.frameGeometry !== undefined && fromActions) throw new ArgumentError('frameGeometry given twice: in the actions and as step({frameGeometry})', 'ARGUMENT');
+    const maps = fromActions ?? (opts.frameGeometry !== undefined ? checkFrameGeometry(opts.frameGeometry, space, F) : undefined);
+    if (!this.#decoder || opts.decode === false) return undefined;
+    if (this.#decoder.config.geometry && !maps) throw missingMaps(space, F);
+    return maps;
+  }
+  /** Decode latents (C, F, H, W) through the session's stream (with a geometry decoder, each frame's map of `maps`); returns the decode milliseconds. */
+  async #decode(latents: Float32Array, F: number, C: number, H: number, W: number, onFrame: (f: Frame) => void, maps?: Float32Array): Promise<number> {
     const stream = (this.#stream ??= this.#decoder!.createStream());
     // Decode latent frame by latent frame (the stream's temporal state makes that equal to
     // decoding the block at once): all are queued on the decoder's thread now, and each
     // latent's frames (4 for taew2_1) are handed over as soon as that decode settles.
     const plane = H * W;
+    const mapSize = maps ? maps.length / F : 0;
     const decodes = Array.from({ length: F }, (_, f) => {
       const one = new Float32Array(C * plane);
       for (let c = 0; c < C; c++) one.set(latents.subarray((c * F + f) * plane, (c * F + f + 1) * plane), c * plane);
-      return profiler.span('decode', () => stream.decode(one, 1, H, W));
+      const opts = maps ? { geometry: maps.subarray(f * mapSize, (f + 1) * mapSize) } : undefined;
+      return profiler.span('decode', () => stream.decode(one, 1, H, W, opts));
     });
     let ms = 0;
     for (const p of decodes) {
@@ -543,9 +593,10 @@ export class Session {
     const t0 = performance.now();
     const e0 = profiler.active ? profiler.now() : 0;
     const encoded = this.encode(actions, opts.geometry, opts.frames);
+    const maps = this.frameMaps(opts);
     if (profiler.active) profiler.mark('encode_actions', e0, profiler.now());
     const b = await profiler.span('sdk_step', () => wrapAsync(() => this.#s.step({ ...encoded, noise, frames: opts.frames })));
-    const block = await this.attachFrames(toBlock(b, t0), opts, t0);
+    const block = await this.attachFrames(toBlock(b, t0), opts, t0, maps);
     block.latencyMs = performance.now() - t0;
     return block;
   }
@@ -622,16 +673,27 @@ export class Session {
    * Append known clean latents (C, F, H, W) as the next block (commit pass only), with its
    * encoded action rows and, for geometry models, `geometry` maps [channels, F, H, W]. With
    * `decode: true` (and a decoder) they also go through the session's decoder stream, so
-   * the video continues from them without a seam, and their frames are returned.
+   * the video continues from them without a seam, and their frames are returned; a model
+   * whose decoder takes a geometry map per frame then needs `frameGeometry`, the frames'
+   * maps [F × channels × height × width] (`actionSpace.frameGeometry`), checked before the
+   * commit runs.
    */
-  async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean; geometry?: Float32Array } = {}): Promise<Frame[]> {
+  async commit(x0: Float32Array, actions?: Float32Array, opts: { decode?: boolean; geometry?: Float32Array; frameGeometry?: Float32Array } = {}): Promise<Frame[]> {
     const wait = this.pendingStart();
     if (wait) await wait; // no await otherwise: the call is queued now, in order
+    const { channels: C, height: H, width: W } = this.layout;
+    const decode = !!opts.decode && !!this.#decoder;
+    let maps: Float32Array | undefined;
+    if (opts.frameGeometry !== undefined || (decode && this.#decoder!.config.geometry)) {
+      const F = x0 instanceof Float32Array ? x0.length / (C * H * W) : NaN;
+      if (!Number.isInteger(F) || F < 1) throw new ArgumentError(`commit: x0 must be a Float32Array of (C=${C}, F, H=${H}, W=${W}) latents`, 'ARGUMENT');
+      if (opts.frameGeometry === undefined) throw missingMaps(this.actionSpace, F, 'commit({decode: true})');
+      maps = checkFrameGeometry(opts.frameGeometry, this.actionSpace, F, 'commit: frameGeometry');
+    }
     await wrapAsync(() => this.#s.commit(x0, actions, opts.geometry));
     const frames: Frame[] = [];
-    if (!opts.decode || !this.#decoder) return frames;
-    const { channels: C, height: H, width: W } = this.layout;
-    await this.#decode(x0, x0.length / (C * H * W), C, H, W, (f) => frames.push(f));
+    if (!decode) return frames;
+    await this.#decode(x0, x0.length / (C * H * W), C, H, W, (f) => frames.push(f), maps);
     return frames;
   }
   /**
@@ -687,6 +749,13 @@ export class Model {
    * point. Pass a name as `createSession({opening})`. Empty when the model ships none.
    */
   readonly openings: ReadonlyMap<string, Float32Array>;
+  /**
+   * The model's action space (config.json `action`; null when it takes no actions), with
+   * `frameGeometry` when its decoder takes a geometry map per frame: the map's channels and
+   * size at the model's latent size (a session of another latent size has its own in
+   * `session.actionSpace`), and how the world draws it.
+   */
+  readonly actionSpace: ActionSpace | null;
   /** @internal */
   constructor(m: NativeModel, encoder: PromptEncoder | null, decoder: Decoder | null, openings: ReadonlyMap<string, Float32Array> = new Map()) {
     this.#m = m;
@@ -695,6 +764,7 @@ export class Model {
     this.promptEncoder = encoder;
     this.decoder = decoder;
     this.openings = openings;
+    this.actionSpace = withFrameGeometry(this.config.action ?? null, decoder, { height: this.config.latent_height, width: this.config.latent_width });
   }
   /**
    * The conditioning this model declares (from config.json): its context (a text embedding,
@@ -753,7 +823,13 @@ export class Model {
       width: rest.latentWidth ?? this.config.latent_width,
     });
     const ns = wrapSync(() => this.#m.createSession(rest));
-    const s = new Session(ns, this.config.action, this.promptEncoder, this.decoder);
+    let s: Session;
+    try {
+      s = new Session(ns, this.config.action ?? null, this.promptEncoder, this.decoder);
+    } catch (e) {
+      void ns.close(); // e.g. a latent size the decoder's geometry scale does not divide
+      throw e;
+    }
     // Queued on the engine thread now, in order, before anything the caller does next; a
     // failure (a NaN opening, an opening over the KV budget) is kept and rejects the
     // session's next call (Session.ready).
@@ -839,13 +915,14 @@ export class Model {
     const run = items.flatMap((it, k) => (started[k] === null ? [k] : []));
     const t0 = performance.now();
     const req = run.map((k) => ({ session: natives[k]!, ...items[k]!.session.encode(items[k]!.actions, items[k]!.geometry, items[k]!.frames), noise: items[k]!.noise, frames: items[k]!.frames }));
+    const maps = run.map((k) => items[k]!.session.frameMaps(items[k]!)); // checked before anything runs
     const res = req.length > 0 ? await wrapAsync(() => this.#m.stepBatch(req)) : [];
     const out: (LatentBlock | WorldcastError)[] = started.map((e) => e as WorldcastError);
     await Promise.all(
       res.map(async (r, j) => {
         const k = run[j]!;
         if (!('block' in r)) return void (out[k] = fromNative(r.error) as WorldcastError);
-        const block = await items[k]!.session.attachFrames(toBlock(r.block, t0), items[k]!, t0);
+        const block = await items[k]!.session.attachFrames(toBlock(r.block, t0), items[k]!, t0, maps[j]);
         block.latencyMs = performance.now() - t0;
         out[k] = block;
       }),
@@ -972,7 +1049,14 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     m.close();
     throw e;
   }
-  const model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, openings);
+  let model: Model;
+  try {
+    model = new Model(m, promptEncoder ?? TablePromptEncoder.fromModelDir(dir, config.text_dim), decoder, openings);
+  } catch (e) {
+    m.close(); // e.g. a latent size the decoder's geometry scale does not divide
+    if (owns) decoder?.close();
+    throw e;
+  }
   if (owns) model.setOwnsDecoder();
   return model;
 }

@@ -11,6 +11,7 @@ import type { KvDType, KvSelection } from './kvtypes.js';
 import { packageRoot } from './package_root.js';
 import type {
   DecoderConfig,
+  DecoderGeometry,
   DecoderStreamStats,
   KvPage,
   KvStats,
@@ -88,8 +89,8 @@ export interface NativeDecoded<T> {
 }
 
 export interface NativeDecoderStream {
-  decode(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Buffer>>;
-  decodeF32(latents: Float32Array, frames: number, height: number, width: number): Promise<NativeDecoded<Float32Array>>;
+  decode(latents: Float32Array, frames: number, height: number, width: number, opts?: { geometry?: Float32Array }): Promise<NativeDecoded<Buffer>>;
+  decodeF32(latents: Float32Array, frames: number, height: number, width: number, opts?: { geometry?: Float32Array }): Promise<NativeDecoded<Float32Array>>;
   fork(): Promise<NativeDecoderStream>;
   reset(): Promise<void>;
   stats(): Promise<DecoderStreamStats>;
@@ -99,7 +100,7 @@ export interface NativeDecoderStream {
 
 export interface NativeDecoder {
   config(): DecoderConfig;
-  info(): { dir: string; isa: string; precision: 'f32' | 'bf16'; threads: number; weightBytes: number; convolutions: { direct: number; winograd: number } };
+  info(): { dir: string; isa: string; precision: 'f32' | 'bf16'; threads: number; weightBytes: number; convolutions: { direct: number; winograd: number }; geometry?: DecoderGeometry };
   createStream(): NativeDecoderStream;
   close(): void;
   readonly closed: boolean;

@@ -187,6 +187,32 @@ export interface DecoderConfig {
   frames_to_trim: number;
   /** Output pixels per latent pixel along H and W: 2 per space-upscaling stage, times `patch_size`. */
   space_scale: number;
+  /**
+   * Present when the decoder takes a geometry map per frame (config key `geometry`): see
+   * {@link DecoderGeometry}. Absent for a plain TAEHV decoder.
+   */
+  geometry?: DecoderGeometry;
+}
+
+/**
+ * The geometry map a geometry-conditioned decoder takes with each frame (worldcast's
+ * extension of TAEHV): `channels` float planes at the frame size over `scale` (a frame of
+ * H × W pixels takes a map of channels × H/scale × W/scale, CHW), as the world's geometry
+ * renderer draws it with `samples` × `samples` rays a map pixel and nearness
+ * exp(−distance / `near`). Each of the decoder's five plain convolutions (decoder.1, .8, .14,
+ * .20, .22) reads the map as `channels` more input channels after its own, average-pooled or
+ * repeated by an integer factor to its input size. `samples` and `near` do not change the
+ * decoding; they say how the map must be drawn.
+ */
+export interface DecoderGeometry {
+  /** Channels of the map (G). */
+  channels: number;
+  /** Frame pixels per map pixel along H and W. */
+  scale: number;
+  /** Rays per map pixel along each axis when the world draws the map. */
+  samples: number;
+  /** Distance scale of the map's nearness channel: exp(−d / near). */
+  near: number;
 }
 
 /** What a stream holds: counts, bytes of MemBlock state, the decoder's workspace bytes. */

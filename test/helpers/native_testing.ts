@@ -47,6 +47,12 @@ export interface NativeDecoderTesting {
   upsample2(x: Float32Array, C: number, H: number, W: number): Float32Array;
   frameToU8(x: Float32Array, C: number, H: number, W: number): Uint8Array;
   parseConfig(text: string): DecoderConfig;
+  /** A decoder loaded at `isa` / `precision` (amx: false = VDPBF16PS kernels), `blocks` streamed on one stream, synchronously: every frame (C, H, W). */
+  decode(
+    dir: string,
+    opts: { isa?: 'scalar' | 'avx2' | 'avx512'; precision?: 'f32' | 'bf16'; amx?: boolean },
+    blocks: { latents: Float32Array; frames: number; height: number; width: number; geometry?: Float32Array }[],
+  ): Float32Array[];
 }
 
 export interface NativeTestingAddon extends NativeAddon {
