@@ -174,7 +174,6 @@ def rollout(model, prompts, openings, data, ep, steps=None, seed=0, return_laten
     return torch.cat(out, 0)
 
 
-@torch.no_grad()
 def frame_maps(dec, data, start, n):
     """A geometry decoder's maps of dataset frames start.. (frame_geometry.f32), else None."""
     if not dec.cfg.get("geometry"):
@@ -187,6 +186,7 @@ def frame_maps(dec, data, start, n):
     return torch.from_numpy(np.ascontiguousarray(m[start:start + n]))
 
 
+@torch.no_grad()
 def decode_all(dec, z, g=None):
     """[T, C, h, w] (+ a geometry decoder's maps [T, G, Hm, Wm]) -> [T, 3, H, W] in [0, 1]
     (the decoder over the whole stream)."""
