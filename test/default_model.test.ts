@@ -57,8 +57,10 @@ describe('default world model', () => {
     // the game server's conditioning: the spawn pose and its geometry map with the opening and with each frame
     expect(model.config.action?.pose).toBeDefined();
     expect(model.config.action?.geometry?.channels).toBe(GEOMETRY_CHANNELS);
-    const at = poseInputs(pose, model.config.action!, { view });
-    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0', openingActions: at });
+    // (model.actionSpace: with the decoder's map of each frame when the decoder takes one; the opening is not decoded)
+    const at = poseInputs(pose, model.actionSpace!, { view });
+    const { frameGeometry: _, ...opening } = at;
+    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0', openingActions: opening });
     const b = await s.step({ actions: { keys: [], ...at } });
     expect(b.frameStart).toBe(3);
     expect(b.images.length).toBe(3);
@@ -85,11 +87,13 @@ describe('default world model', () => {
 
   it('its prompts change the lighting (night is darker than day)', async () => {
     const bright: Record<string, number> = {};
+    // a decoder that takes the geometry sees the spawn's view with every frame
+    const { frameGeometry } = poseInputs(spawnPose(defaultLevel.spawns[1]!), { ...model.actionSpace!, pose: undefined, geometry: undefined }, { view });
     for (const p of ['day', 'night']) {
       const s = model.createSession({ seed: 3, prompt: p, opening: `${p}/1` });
       let last: Uint8Array | undefined;
       for (let i = 0; i < 2; i++) {
-        const b = await s.step({ actions: { keys: ['w'] } });
+        const b = await s.step({ actions: { keys: ['w'], ...(frameGeometry ? { frameGeometry } : {}) } });
         const f = b.images.at(-1)!;
         last = f.rgb;
       }
