@@ -57,10 +57,9 @@ describe('default world model', () => {
     // the game server's conditioning: the spawn pose and its geometry map with the opening and with each frame
     expect(model.config.action?.pose).toBeDefined();
     expect(model.config.action?.geometry?.channels).toBe(GEOMETRY_CHANNELS);
-    // (model.actionSpace: with the decoder's map of each frame when the decoder takes one; the opening is not decoded)
+    // (model.actionSpace: with the decoder's map of each frame when the decoder takes one; the opening does not use it)
     const at = poseInputs(pose, model.actionSpace!, { view });
-    const { frameGeometry: _, ...opening } = at;
-    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0', openingActions: opening });
+    const s = model.createSession({ seed: 3, prompt: 'day', opening: 'day/0', openingActions: at });
     const b = await s.step({ actions: { keys: [], ...at } });
     expect(b.frameStart).toBe(3);
     expect(b.images.length).toBe(3);

@@ -132,6 +132,18 @@ describe('frameGeometry: a model whose decoder takes a geometry map', () => {
     await s.close();
   });
 
+  it('openingActions may carry the decoder maps (unused: the opening is committed, not decoded)', async () => {
+    const opening = randoms(4 * 3 * 64, 21);
+    const a = model.createSession({ seed: 6, opening, openingActions: inputs(8) });
+    const b = model.createSession({ seed: 6, opening, openingActions: inputs(8).map(({ frameGeometry: _, ...rest }) => rest) });
+    const [x, y] = await Promise.all([a.step({ actions: inputs(9) }), b.step({ actions: inputs(9) })]);
+    expect([x.frameStart, x.images.length]).toEqual([3, 3]);
+    x.images.forEach((f, i) => expect(Buffer.compare(f.rgb, y.images[i]!.rgb)).toBe(0));
+    // a plain model still refuses a map it has no use for
+    expect(() => plain.createSession({ seed: 6, opening, openingActions: inputs(8) })).toThrow(/takes no geometry map/);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('commit({decode: true}) decodes the committed frames with their maps', async () => {
     const s = model.createSession({ seed: 4 });
     const x0 = randoms(4 * 3 * 64, 12);

@@ -295,7 +295,9 @@ export interface SessionOptions {
   /**
    * The actions the opening's frames were seen with: one input for all of them, or one
    * per opening frame (default: the all-zero vector). A model that takes the pose wants
-   * the spawn pose here (`{pose}`), as the game server and the eval give it.
+   * the spawn pose here (`{pose}`), as the game server and the eval give it. An input's
+   * `frameGeometry` (a geometry decoder's map) is allowed and unused: the opening is
+   * committed, not decoded.
    */
   openingActions?: ActionInput | readonly ActionInput[];
 }
@@ -845,7 +847,7 @@ export class Model {
   /** Per opening block: its encoded action rows and geometry maps (undefined = all zero). */
   #openingActions(input: SessionOptions['openingActions'], blocks: number, latent: LatentSize): ({ actions: Float32Array; geometry?: Float32Array } | undefined)[] {
     if (input === undefined || blocks === 0) return new Array<undefined>(blocks).fill(undefined);
-    const space = this.config.action;
+    const space = this.actionSpace; // with the decoder's frameGeometry, so an input may carry its (unused) map
     if (!space || space.mode !== 'additive') throw new ArgumentError('openingActions: this model has no additive action input', 'ARGUMENT');
     const F = this.config.num_frame_per_block;
     if (Array.isArray(input) && input.length !== blocks * F)

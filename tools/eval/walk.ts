@@ -59,8 +59,7 @@ export async function walkRollout(model: Model, level: Level, ep: EpisodeData, g
     };
   };
   const prompt = PROMPTS[ep.prompts[0]!]!;
-  // the opening is committed, not decoded: no decoder map
-  const { frameGeometry: _, ...opening } = inputs(0);
+  const opening = inputs(0); // (its decoder map is unused: the opening is committed, not decoded)
   const s = model.createSession({ seed: ep.meta.id, prompt, opening: `${prompt}/${ep.meta.spawn.index}`, openingActions: opening });
   const fb = SIZE * SIZE * 3;
   const ps: number[] = [];

@@ -339,8 +339,7 @@ async function rollout(
   let current = ep.prompts[0]!;
   const opening = `${PROMPTS[current]}/${ep.meta.spawn.index}`;
   // the opening is the character standing at its spawn point: truth frame 0's pose (and its map)
-  // (committed, not decoded: without the decoder's map)
-  const { frameGeometry: _, ...spawnInputs } = ctx.truth(episodePose(ep, 0));
+  const spawnInputs = ctx.truth(episodePose(ep, 0));
   const openingActions = spawnInputs.pose || spawnInputs.geometry ? spawnInputs : undefined;
   const s = model.createSession({ seed: id, prompt: PROMPTS[current], opening, openingActions });
   const capture = new Set(opts.capture ?? []);
