@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Retrain the default world model (models/default) from nothing, on CPU, in about 8.5 hours
-# of a 2-core machine (the base 5, the characters' stage ~1.3, the sharp stage ~2.4).
+# Retrain the default world model (models/default) from nothing, on CPU, in about 10 hours
+# of a 2-core machine (the base 5, the characters' stage ~1.3, the sharp stage ~2.4, the
+# geometry-conditioned decoder ~1.5).
 # Every stage is resumable: run the script again after an interruption
 # and finished stages are skipped, the running one continues from its last checkpoint.
 #
