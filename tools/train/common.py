@@ -72,6 +72,14 @@ class WorldData:
             n = self.latents.shape[0]
             self.episodes = [e for e in self.episodes if e["start"] + e["frames"] <= n]
 
+    def charmask16(self):
+        """charmask16.u8 (tools/train/char_masks.ts): [N, H/8, W/8] uint8, 1 on the latent
+        cells other characters cover (the training losses weight them up)."""
+        path = os.path.join(self.root, "charmask16.u8")
+        if not os.path.exists(path):
+            raise SystemExit(f"--char-weight needs {path} (tools/train/char_masks.ts)")
+        return np.fromfile(path, np.uint8).reshape(self.N, self.H // 8, self.W // 8)
+
     def split(self, val_every=10):
         """Episode ids for training and validation (every `val_every`-th episode is held out)."""
         tr = [e for e in self.episodes if e["id"] % val_every != val_every - 1]

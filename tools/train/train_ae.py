@@ -220,10 +220,7 @@ def main():
         return
     charmask = None
     if args.char_weight != 1.0:
-        path = os.path.join(args.data, "charmask16.u8")
-        if not os.path.exists(path):
-            raise SystemExit(f"--char-weight needs {path} (tools/train/char_masks.ts)")
-        charmask = np.fromfile(path, np.uint8).reshape(data.N, data.H // 8, data.W // 8)
+        charmask = data.charmask16()
 
     tr, va = data.split()
     tr_starts = data.clip_starts(tr, args.clip)

@@ -207,10 +207,7 @@ def main():
     dec.load_state_dict(grow_state(dec, base, torch.Generator().manual_seed(5)))
     charmask = None
     if args.char_weight != 1.0:
-        path = os.path.join(args.data, "charmask16.u8")
-        if not os.path.exists(path):
-            raise SystemExit(f"--char-weight needs {path} (tools/train/char_masks.ts)")
-        charmask = np.fromfile(path, np.uint8).reshape(data.N, data.H // 8, data.W // 8)
+        charmask = data.charmask16()
     opt = torch.optim.AdamW(dec.parameters(), lr=args.lr, weight_decay=0.0)
     step, spent = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
