@@ -36,7 +36,7 @@ const dir = defaultModelDir();
 assert.equal(realpathSync(dir), join(pkgDir, 'models', 'default'));
 const model = await loadModel(dir, { threads: 2 });
 const view = { level: defaultLevel, latent: { height: model.config.latent_height ?? 16, width: model.config.latent_width ?? 16 } };
-const at = poseInputs(spawnPose(defaultLevel.spawns[0]), model.config.action, { view });
+const at = poseInputs(spawnPose(defaultLevel.spawns[0]), model.actionSpace, { view }); // with the decoder's map of the view
 const session = model.createSession({ seed: 1, prompt: 'dusk', opening: 'dusk/0', openingActions: at });
 const block = await session.step({ actions: { keys: ['w'], mouse: { dx: 0.2 }, ...at } });
 assert.ok(block.images.length >= 1, 'a decoded frame');
