@@ -94,6 +94,24 @@ function toByte(x: number): number {
 const work = mkdtempSync(join(tmpdir(), 'wc-decoder-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+let dirs = 0;
+/** A decoder directory of these tensors and config (a JSON value, or its text as is) under `work`. */
+function decoderDir(tensors: Record<string, Tensor> | Map<string, Tensor>, config: unknown): string {
+  const dir = join(work, `d${dirs++}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors instanceof Map ? Object.fromEntries(tensors.entries()) : tensors));
+  return dir;
+}
+async function loadError(dir: string): Promise<Error> {
+  try {
+    (await loadDecoder(dir, { threads: 1 })).close();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the load to fail');
+}
+
 for (const c of meta.cases) {
   describe(`decoder golden: ${c.name} (${c.dir})`, () => {
     let dec: Decoder;
@@ -485,28 +503,13 @@ describe('conv2d kernels', () => {
 describe('decoder loading', () => {
   const tinyConfig = JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   const tiny = decodeSafetensors(readFileSync(join(tinyDir, 'model.safetensors'))).tensors;
-  let n = 0;
-  function decoderDir(tensors: Record<string, Tensor>, config: unknown = tinyConfig): string {
-    const dir = join(work, `d${n++}`);
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
-    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
-    return dir;
-  }
+  const tinyDecoderDir = (tensors: Record<string, Tensor>, config: unknown = tinyConfig): string => decoderDir(tensors, config);
   const tensors = (): Record<string, Tensor> => Object.fromEntries(tiny.entries());
-  async function loadError(dir: string): Promise<Error> {
-    try {
-      (await loadDecoder(dir, { threads: 1 })).close();
-    } catch (e) {
-      return e as Error;
-    }
-    throw new Error('expected the load to fail');
-  }
 
   it('a missing tensor is a WeightsError naming the file and the tensor', async () => {
     const t = tensors();
     delete t['decoder.10.conv.2.bias'];
-    const e = await loadError(decoderDir(t));
+    const e = await loadError(tinyDecoderDir(t));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/model\.safetensors.*missing tensor.*decoder\.10\.conv\.2\.bias/);
   });
@@ -514,7 +517,7 @@ describe('decoder loading', () => {
   it('a mis-shaped tensor is a WeightsError with both shapes', async () => {
     const t = tensors();
     t['decoder.8.weight'] = { shape: [8, 16, 3, 1], data: new Float32Array(8 * 16 * 3) };
-    const e = await loadError(decoderDir(t));
+    const e = await loadError(tinyDecoderDir(t));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/decoder\.8\.weight.*\[8, 16, 3, 1\].*expected \[8, 16, 3, 3\]/);
   });
@@ -522,12 +525,12 @@ describe('decoder loading', () => {
   it('an unexpected tensor is a WeightsError; encoder.* tensors are ignored', async () => {
     const t = tensors();
     t['decoder.3.skip.weight'] = { shape: [16, 16, 1, 1], data: new Float32Array(256) };
-    const e = await loadError(decoderDir(t));
+    const e = await loadError(tinyDecoderDir(t));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/unexpected tensor.*decoder\.3\.skip\.weight/);
     const t2 = tensors();
     t2['encoder.0.weight'] = { shape: [64, 3, 3, 3], data: new Float32Array(64 * 27) };
-    const d = await loadDecoder(decoderDir(t2), { threads: 1 });
+    const d = await loadDecoder(tinyDecoderDir(t2), { threads: 1 });
     expect(d.config.n_f).toEqual([16, 8, 8, 8]);
     d.close();
   });
@@ -545,7 +548,7 @@ describe('decoder loading', () => {
       [[1, 2], /JSON object/],
     ];
     for (const [cfg, re] of bad) {
-      const e = await loadError(decoderDir(tensors(), cfg));
+      const e = await loadError(tinyDecoderDir(tensors(), cfg));
       expect(e, JSON.stringify(cfg)).toBeInstanceOf(ConfigError);
       expect(e.message).toMatch(re);
     }
@@ -555,18 +558,18 @@ describe('decoder loading', () => {
   });
 
   it('a shape mismatch from the config (latent_channels) is a WeightsError', async () => {
-    const e = await loadError(decoderDir(tensors(), { ...tinyConfig, latent_channels: 16 }));
+    const e = await loadError(tinyDecoderDir(tensors(), { ...tinyConfig, latent_channels: 16 }));
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.message).toMatch(/decoder\.1\.weight.*expected \[16, 16, 3, 3\]/);
   });
 
   it('time upscaling switched off keeps the last TGrow rows (upstream patch_tgrow_layers)', async () => {
     const cfg = { ...tinyConfig, decoder_time_upscale: [false, false, true] };
-    const auto = await loadDecoder(decoderDir(tensors(), cfg), { threads: 1 });
+    const auto = await loadDecoder(tinyDecoderDir(tensors(), cfg), { threads: 1 });
     const t = tensors();
     const w = t['decoder.13.conv.weight']!; // [16, 8, 1, 1] -> last 8 rows
     t['decoder.13.conv.weight'] = { shape: [8, 8, 1, 1], data: w.data.slice(64) };
-    const manual = await loadDecoder(decoderDir(t, cfg), { threads: 1 });
+    const manual = await loadDecoder(tinyDecoderDir(t, cfg), { threads: 1 });
     expect(auto.config.t_upscale).toBe(2);
     const lat = randoms(4 * 3 * 8 * 8, 21);
     const a = await auto.createStream().decodeF32(lat, 3, 8, 8);
@@ -576,13 +579,13 @@ describe('decoder loading', () => {
     // rows that are not a multiple of n_f are still an error
     const t2 = tensors();
     t2['decoder.13.conv.weight'] = { shape: [12, 8, 1, 1], data: new Float32Array(96) };
-    expect(await loadError(decoderDir(t2, cfg))).toBeInstanceOf(WeightsError);
+    expect(await loadError(tinyDecoderDir(t2, cfg))).toBeInstanceOf(WeightsError);
     auto.close();
     manual.close();
   });
 
   it('loads F16 / BF16 checkpoints (converted to f32)', async () => {
-    const dir = join(work, `d${n++}`);
+    const dir = join(work, `d${dirs++}`);
     cpSync(tinyDir, dir, { recursive: true });
     writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors(), 'F16'));
     const d = await loadDecoder(dir, { threads: 1 });
@@ -834,22 +837,6 @@ describe('geometry decoder config and weights', () => {
   const geoConfig = JSON.parse(readFileSync(join(geoDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   const geoTensors = decodeSafetensors(readFileSync(join(geoDir, 'model.safetensors'))).tensors;
   const tinyTensors = decodeSafetensors(readFileSync(join(tinyDir, 'model.safetensors'))).tensors;
-  let n = 0;
-  function dirWith(tensors: Map<string, Tensor>, config: unknown): string {
-    const dir = join(work, `g${n++}`);
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(Object.fromEntries(tensors.entries())));
-    return dir;
-  }
-  async function loadError(dir: string): Promise<Error> {
-    try {
-      (await loadDecoder(dir, { threads: 1 })).close();
-    } catch (e) {
-      return e as Error;
-    }
-    throw new Error('expected the load to fail');
-  }
 
   it('parses the geometry key with its defaults and reports it', () => {
     const base = { latent_channels: 4, n_f: [8, 8, 8, 8], decoder_time_upscale: [false, false, false] };
@@ -880,7 +867,7 @@ describe('geometry decoder config and weights', () => {
       [{ ...base, decoder_time_upscale: [true, false, false] }, /no time upscaling/],
     ];
     for (const [cfg, re] of bad) {
-      const e = await loadError(dirWith(geoTensors, cfg));
+      const e = await loadError(decoderDir(geoTensors, cfg));
       expect(e, JSON.stringify(cfg)).toBeInstanceOf(ConfigError);
       expect(e.message, JSON.stringify(cfg)).toMatch(re);
     }
@@ -893,12 +880,12 @@ describe('geometry decoder config and weights', () => {
   it('mis-shaped weights are WeightsErrors: each plain conv takes G more input channels', async () => {
     // a plain decoder's weights under a geometry config
     const tinyCfg = JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const e1 = await loadError(dirWith(tinyTensors, { ...tinyCfg, decoder_time_upscale: [false, false, false], geometry: { channels: 2 } }));
+    const e1 = await loadError(decoderDir(tinyTensors, { ...tinyCfg, decoder_time_upscale: [false, false, false], geometry: { channels: 2 } }));
     expect(e1).toBeInstanceOf(WeightsError);
     expect(e1.message).toMatch(/decoder\.1\.weight.*\[16, 4, 3, 3\].*expected \[16, 6, 3, 3\]/);
     // a geometry decoder's weights without the key
     const { geometry: _g, ...noGeo } = geoConfig;
-    const e2 = await loadError(dirWith(geoTensors, noGeo));
+    const e2 = await loadError(decoderDir(geoTensors, noGeo));
     expect(e2).toBeInstanceOf(WeightsError);
     expect(e2.message).toMatch(/decoder\.1\.weight.*\[8, 7, 3, 3\].*expected \[8, 4, 3, 3\]/);
     // one conv's weight without the extra channels
@@ -906,7 +893,7 @@ describe('geometry decoder config and weights', () => {
       const t = new Map(geoTensors);
       const w = t.get(name)!;
       t.set(name, { shape: [w.shape[0]!, w.shape[1]! - 3, 3, 3], data: new Float32Array(w.shape[0]! * (w.shape[1]! - 3) * 9) });
-      const e = await loadError(dirWith(t, geoConfig));
+      const e = await loadError(decoderDir(t, geoConfig));
       expect(e, name).toBeInstanceOf(WeightsError);
       expect(e.message).toMatch(new RegExp(`${name.replace(/\./g, '\\.')}.*expected \\[${w.shape[0]}, ${w.shape[1]}, 3, 3\\]`));
     }
@@ -916,11 +903,11 @@ describe('geometry decoder config and weights', () => {
     // geo_s8's weights at scale 16: a map of half the latent size, so latents must be even
     const cfg = JSON.parse(readFileSync(join(fixtures, 'taehv_geo_s8', 'config.json'), 'utf8')) as Record<string, unknown>;
     const t = decodeSafetensors(readFileSync(join(fixtures, 'taehv_geo_s8', 'model.safetensors'))).tensors;
-    const d = await loadDecoder(dirWith(t, { ...cfg, geometry: { channels: 2, scale: 16 } }), { threads: 1 });
+    const d = await loadDecoder(decoderDir(t, { ...cfg, geometry: { channels: 2, scale: 16 } }), { threads: 1 });
     const s = d.createStream();
     await expect(s.decodeF32(randoms(4 * 3 * 5, 1), 1, 3, 5, { geometry: new Float32Array(2) })).rejects.toThrow(ConfigError);
     await expect(s.decodeF32(randoms(4 * 3 * 5, 1), 1, 3, 5, { geometry: new Float32Array(2) })).rejects.toThrow(/scale 16 does not divide the frame size 24x40/);
-    const nat = new (nativeTesting().Decoder)(dirWith(t, { ...cfg, geometry: { channels: 2, scale: 16 } }), { threads: 1 });
+    const nat = new (nativeTesting().Decoder)(decoderDir(t, { ...cfg, geometry: { channels: 2, scale: 16 } }), { threads: 1 });
     expect(thrown(() => nat.createStream().decodeF32(randoms(4 * 3 * 5, 1), 1, 3, 5, { geometry: new Float32Array(2) }))).toMatchObject({ code: 'CONFIG' });
     nat.close();
     expect((await s.stats()).latentFrames).toBe(0);
