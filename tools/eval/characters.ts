@@ -14,14 +14,22 @@
  * colour of anything else (the level's surfaces, the sky's gradient and disc, the visor, the
  * other character colours), and that one is at least `separation` away (scaled down by the
  * fog fraction of the fit and for dark colours: in fog and at night everything is close); a
- * fit that leaves less than `minFog` of the character's own colour is the fog's. Character
+ * fit that leaves less than `minFog` of the character's own colour is the fog's. A character
+ * pixel whose colour lies on the blend of two opposite neighbours that are not of its colour
+ * (within `blendResidual`) is an edge's blend — a soft edge between two other things, whose
+ * mixture can land on any colour — and is dropped. Character
  * pixels of one colour are grouped into 8-connected components, the parts of one character
  * split by its light visor band are merged (same colour, overlapping columns, a small vertical
  * gap, upright together), and a group is a detection when it has ≥ `minPixels` pixels, is upright (≥ 3 px tall
  * and wide, no wider than tall + 2), stands out from the pixels around it (its mean colour
- * differs from theirs by ≥ `minContrast` of their distance from the fog's colour) and — given
- * the camera's pitch — stands on the floor across the horizon. The last two keep a blurred
- * frame's fringes of a wall or a crate of a character-like colour from counting. Detections
+ * differs from that of the ring 2–3 px out, past its edge's blends, by ≥ `minContrast` of
+ * their distance from the fog's colour), — given the camera's pitch — stands on the floor
+ * across the horizon, and is no more fogged than a character of its size can be (one at least
+ * as tall as the group is at most so far away; its median pixel must be within the tolerance of
+ * the character's colours fogged that little). These keep a frame's soft edges, and patches of
+ * a wall, a crate or the sky a few percent off a character-like colour, from counting: the
+ * detector is validated on truth frames blurred, recoloured by ±4% and mottled by ±3%
+ * ({@link detectorRobustness}) as well as exact ones. Detections
  * carry colour, box, centre (the centroid of their pixels) and size.
  *
  * Truth ({@link truthCharacters}): for each character, the pixels whose rays (the renderer's
@@ -67,6 +75,12 @@ export const DETECT_SEPARATION = 0.02;
 export const DETECT_MIN_FOG = 0.08;
 /** Least distance between a detection's mean colour and its surroundings' (within 2 px), relative to the brighter of them. */
 export const DETECT_MIN_CONTRAST = 0.1;
+/** A character-coloured pixel this near (RGB in [0, 1]) the blend of two opposite neighbours of other colours is an edge's blend, not a character's (0: off). */
+export const DETECT_BLEND_RESIDUAL = 0.04;
+/** … when those two neighbours are at least this far apart (an edge, not a flat surface's noise). */
+const BLEND_EDGE = 0.1;
+/** A ray to a character is at most this many times longer than its depth (the frame's corners are ~45° off axis). */
+const FOG_RAY_SLACK = 1.5;
 /** Smallest detection (character pixels after merging). */
 export const DETECT_MIN_PIXELS = 10;
 /** A truth character is visible when at least this many of its pixels … */
@@ -103,6 +117,10 @@ export interface DetectorOptions {
   minFog?: number;
   minPixels?: number;
   minContrast?: number;
+  /** The characters' height (m; default: the default capsule's), which bounds how far away, and so how fogged, a detection of some rows can be. */
+  characterHeight?: number;
+  /** {@link DETECT_BLEND_RESIDUAL}. */
+  blendResidual?: number;
   /**
    * The camera's pitch (rad), when known (the pose the model is given): a detection must then
    * stand on the floor, its box reaching from above the horizon (a character's head is above
@@ -428,7 +446,7 @@ export function characterLabels(rgb: ArrayLike<number>, width: number, height: n
  * comment). Deterministic; a few ms for 128×128 once the colours seen are cached.
  */
 export function detectCharacters(rgb: ArrayLike<number>, width: number, height: number, lighting: Lighting | PromptName, opts: DetectorOptions = {}): Detection[] {
-  const labels = characterLabels(rgb, width, height, lighting, opts);
+  const labels = unblend(rgb, width, height, characterLabels(rgb, width, height, lighting, opts), opts.blendResidual ?? DETECT_BLEND_RESIDUAL);
   const minPixels = opts.minPixels ?? DETECT_MIN_PIXELS;
   // 8-connected components of equal labels
   const comp = new Int32Array(width * height).fill(-1);
@@ -504,28 +522,104 @@ export function detectCharacters(rgb: ArrayLike<number>, width: number, height: 
   const minContrast = opts.minContrast ?? DETECT_MIN_CONTRAST;
   const fog = resolveLighting(lighting).fogColor;
   const contrasted = (g: { box: Box; parts: number[] }): boolean => ringContrast(rgb, width, height, comp, g.parts, g.box, fog) >= minContrast;
+  // and its colours are a character's fogged no more than a character of its size can be: the fog leaves exp(−density · t)
+  // of a colour at distance t, and a character at least as tall as the detection (it may be partly hidden, never
+  // taller) is no farther than FOG_RAY_SLACK · characterHeight · focal / rows (the ray's length off axis). The median
+  // pixel must be within the tolerance of the character's colours fogged that little.
+  const cl = classifier(lighting, opts);
+  const density = resolveLighting(lighting).fogDensity;
+  const focal = height / 2 / Math.tan(FOV_Y / 2);
+  const tall = opts.characterHeight ?? 2 * (defaultCharacterParams.halfHeight + defaultCharacterParams.radius);
+  const fogFit = (g: { color: number; box: Box; parts: number[] }): boolean => {
+    const farthest = (FOG_RAY_SLACK * tall * focal) / (g.box.y1 - g.box.y0 + 1);
+    const own = cl.materials.find((m) => m.label === g.color)!;
+    const least = Math.exp(-density * farthest);
+    if (least <= own.minFog) return true;
+    const near: Material = { ...own, minFog: least };
+    const e: number[] = [];
+    for (let y = g.box.y0; y <= g.box.y1; y++)
+      for (let x = g.box.x0; x <= g.box.x1; x++) {
+        const i = y * width + x;
+        if (g.parts.includes(comp[i]!)) e.push(residual2(near, cl.fog, rgb[3 * i]! / 255, rgb[3 * i + 1]! / 255, rgb[3 * i + 2]! / 255));
+      }
+    e.sort((a, b) => a - b);
+    return Math.sqrt(e[e.length >> 1]!) <= cl.tolerance;
+  };
   return groups
-    .filter((g) => g.n >= minPixels && upright(g.box) && standing(g.box) && contrasted(g))
+    .filter((g) => g.n >= minPixels && upright(g.box) && standing(g.box) && contrasted(g) && fogFit(g))
     .map((g) => ({ color: g.color, box: g.box, cx: g.sx / g.n, cy: g.sy / g.n, pixels: g.n }));
+}
+
+/** Opposite neighbours of a pixel (offsets along a row, a column or a diagonal, at 1 or 2 px, and 1 and 2 px on either side). */
+const BLEND_PAIRS: readonly (readonly [number, number, number, number])[] = (() => {
+  const out: [number, number, number, number][] = [];
+  for (const [dx, dy] of [[1, 0], [0, 1], [1, 1], [1, -1]] as const)
+    for (const [a, b] of [[1, 1], [2, 2], [1, 2], [2, 1]] as const) out.push([-a * dx, -a * dy, b * dx, b * dy]);
+  return out;
+})();
+
+/**
+ * Drops the character labels of edge blends: a labelled pixel p whose colour lies on the segment
+ * between two pixels on opposite sides of it (a pair of BLEND_PAIRS), within `residual` (RGB in
+ * [0, 1]), neither of them of p's label, and those two at least BLEND_EDGE apart. Such a pixel is
+ * what a soft edge between two other things makes — a renderer's sub-pixel rays, a decoder's
+ * blur — however near its colour happens to come to a character's. A character's own edge is a
+ * blend with its own pixels and keeps its label. Returns `labels`, changed in place.
+ */
+function unblend(rgb: ArrayLike<number>, width: number, height: number, labels: Int8Array, residual: number): Int8Array {
+  if (!(residual > 0)) return labels;
+  const drop: number[] = [];
+  const r2 = residual * residual;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const c = labels[i]!;
+      if (c < 0) continue;
+      const p0 = rgb[3 * i]! / 255;
+      const p1 = rgb[3 * i + 1]! / 255;
+      const p2 = rgb[3 * i + 2]! / 255;
+      for (const [ax, ay, bx, by] of BLEND_PAIRS) {
+        const xa = x + ax, ya = y + ay, xb = x + bx, yb = y + by;
+        if (xa < 0 || xa >= width || ya < 0 || ya >= height || xb < 0 || xb >= width || yb < 0 || yb >= height) continue;
+        const ia = ya * width + xa;
+        const ib = yb * width + xb;
+        if (labels[ia] === c || labels[ib] === c) continue;
+        const a0 = rgb[3 * ia]! / 255, a1 = rgb[3 * ia + 1]! / 255, a2 = rgb[3 * ia + 2]! / 255;
+        const d0 = rgb[3 * ib]! / 255 - a0, d1 = rgb[3 * ib + 1]! / 255 - a1, d2 = rgb[3 * ib + 2]! / 255 - a2;
+        const dd = d0 * d0 + d1 * d1 + d2 * d2;
+        if (dd < BLEND_EDGE * BLEND_EDGE) continue;
+        const t = Math.min(1, Math.max(0, ((p0 - a0) * d0 + (p1 - a1) * d1 + (p2 - a2) * d2) / dd));
+        const e0 = a0 + t * d0 - p0, e1 = a1 + t * d1 - p1, e2 = a2 + t * d2 - p2;
+        if (e0 * e0 + e1 * e1 + e2 * e2 <= r2) {
+          drop.push(i);
+          break;
+        }
+      }
+    }
+  for (const i of drop) labels[i] = -1;
+  return labels;
 }
 
 /** The distance from the fog's colour below which {@link ringContrast} is no longer relative to it. */
 const CONTRAST_FLOOR = 0.1;
-/** Width (px) of the ring around a detection that {@link ringContrast} compares it with. */
+/** Width (px) of the ring around a detection that {@link ringContrast} compares it with, … */
 const RING = 2;
+/** … beyond the pixels this near it (its edge: blends of it and its surroundings, which are neither). */
+const RING_GAP = 1;
 
 /**
  * The distance between the mean colour of a group's pixels and the mean colour of the pixels
- * within RING px of them (not in the group), relative to how far the farther of the two is from
+ * RING_GAP + 1 to RING_GAP + RING px from them, relative to how far the farther of the two is from
  * the fog's colour (RGB in [0, 1], at least CONTRAST_FLOOR): everything in fog and at night
  * is close to the fog's colour, and a character stands out there as much as in daylight.
  */
 function ringContrast(rgb: ArrayLike<number>, width: number, height: number, comp: Int32Array, parts: readonly number[], box: Box, fog: Color): number {
   const inGroup = (i: number): boolean => parts.includes(comp[i]!);
-  const x0 = Math.max(0, box.x0 - RING);
-  const x1 = Math.min(width - 1, box.x1 + RING);
-  const y0 = Math.max(0, box.y0 - RING);
-  const y1 = Math.min(height - 1, box.y1 + RING);
+  const R = RING_GAP + RING;
+  const x0 = Math.max(0, box.x0 - R);
+  const x1 = Math.min(width - 1, box.x1 + R);
+  const y0 = Math.max(0, box.y0 - R);
+  const y1 = Math.min(height - 1, box.y1 + R);
   const sum = [0, 0, 0, 0, 0, 0];
   let n = 0;
   let m = 0;
@@ -537,19 +631,17 @@ function ringContrast(rgb: ArrayLike<number>, width: number, height: number, com
         n++;
         continue;
       }
-      let near = false;
-      for (let dy = -RING; dy <= RING && !near; dy++) {
+      // its Chebyshev distance to the group: in the ring when RING_GAP < d ≤ RING_GAP + RING
+      let d = R + 1;
+      for (let dy = -R; dy <= R; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= height) continue;
-        for (let dx = -RING; dx <= RING; dx++) {
+        for (let dx = -R; dx <= R; dx++) {
           const xx = x + dx;
-          if (xx >= 0 && xx < width && inGroup(yy * width + xx)) {
-            near = true;
-            break;
-          }
+          if (xx >= 0 && xx < width && inGroup(yy * width + xx)) d = Math.min(d, Math.max(Math.abs(dx), Math.abs(dy)));
         }
       }
-      if (!near) continue;
+      if (d <= RING_GAP || d > R) continue;
       for (let ch = 0; ch < 3; ch++) sum[3 + ch]! += rgb[3 * i + ch]!;
       m++;
     }
@@ -838,7 +930,16 @@ export class DetectorTally {
  */
 export function detectorValidation(
   level: Level,
-  opts: { scenes: number; seed?: number; size?: number; prompts?: readonly PromptName[]; character?: { radius: number; height: number }; detector?: DetectorOptions },
+  opts: {
+    scenes: number;
+    seed?: number;
+    size?: number;
+    prompts?: readonly PromptName[];
+    character?: { radius: number; height: number };
+    detector?: DetectorOptions;
+    /** Change the truth frames (both renders of a scene) so before detecting: {@link perturbFrame}. */
+    perturb?: Perturbation;
+  },
 ): Record<string, DetectorScore> {
   const size = opts.size ?? 128;
   const prompts = opts.prompts ?? PROMPTS;
@@ -855,14 +956,15 @@ export function detectorValidation(
       const a = yaw + rng.range(-0.6, 0.6);
       return { x: pose.x - Math.sin(a) * d, y: level.floor?.y ?? 0, z: pose.z - Math.cos(a) * d, yaw: rng.range(-Math.PI, Math.PI), radius, height, color: CHARACTER_COLORS[ci]! };
     });
-    for (const p of prompts) {
+    for (const [pi, p] of prompts.entries()) {
       const t = tallies.get(p)!;
       const frame = renderView(level, cam, p, size, size, undefined, chars);
       const empty = renderView(level, cam, p, size, size);
       const truth = truthCharacters(level, cam, chars, frame, empty, size, size);
       const o = { level, pitch: pose.pitch, ...opts.detector };
-      t.add(matchDetections(truth, detectCharacters(frame, size, size, p, o)));
-      t.addEmpty(detectCharacters(empty, size, size, p, o).length);
+      const seen = (f: Uint8Array): Uint8Array => (opts.perturb ? perturbFrame(f, size, size, opts.perturb, s * prompts.length + pi) : f);
+      t.add(matchDetections(truth, detectCharacters(seen(frame), size, size, p, o)));
+      t.addEmpty(detectCharacters(seen(empty), size, size, p, o).length);
     }
   }
   const out: Record<string, DetectorScore> = {};
@@ -872,5 +974,97 @@ export function detectorValidation(
     for (const k of ['frames', 'visible', 'found', 'detections', 'falseDetections', 'emptyFrames', 'emptyDetections'] as const) all[k] += t[k];
   }
   out.all = all.score();
+  return out;
+}
+
+// ------------------------------------------------------------------ robustness
+
+/**
+ * What another renderer than the truth's does to a frame, in kind and about in size: soft edges
+ * (a Gaussian blur of σ 0.5 or 0.8 px), a colour off by 4% (all channels ×0.96 or ×1.04), and a
+ * flat surface's colour wandering by up to ±3% per channel over ~8 px (smooth multiplicative
+ * noise). The detector must keep its recall and its false detections on truth frames so changed
+ * ({@link detectorRobustness}): a model's frames are never exact, and what it finds in them
+ * should be characters, not the instrument's sensitivity to a byte.
+ */
+export const PERTURBATIONS = ['exact', 'blur 0.5 px', 'blur 0.8 px', 'colour ×0.96', 'colour ×1.04', 'mottle ±3%'] as const;
+export type Perturbation = (typeof PERTURBATIONS)[number];
+
+/** A truth frame (HWC bytes) changed by perturbation `p` (deterministic from `seed`; a new array). */
+export function perturbFrame(rgb: ArrayLike<number>, width: number, height: number, p: Perturbation, seed = 0): Uint8Array {
+  switch (p) {
+    case 'exact':
+      return Uint8Array.from(rgb);
+    case 'blur 0.5 px':
+      return gaussianBlur(rgb, width, height, 0.5);
+    case 'blur 0.8 px':
+      return gaussianBlur(rgb, width, height, 0.8);
+    case 'colour ×0.96':
+      return Uint8Array.from(rgb, (v) => Math.round(v * 0.96));
+    case 'colour ×1.04':
+      return Uint8Array.from(rgb, (v) => Math.min(255, Math.round(v * 1.04)));
+    case 'mottle ±3%':
+      return mottle(rgb, width, height, 0.03, MOTTLE_CELL, seed);
+  }
+}
+
+/** Cell (px) of {@link mottle}'s noise grid. */
+const MOTTLE_CELL = 8;
+
+function gaussianBlur(rgb: ArrayLike<number>, width: number, height: number, sigma: number): Uint8Array {
+  const r = Math.ceil(3 * sigma);
+  const w = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const z = w.reduce((a, b) => a + b, 0);
+  const tmp = new Float64Array(width * height * 3);
+  const out = new Uint8Array(width * height * 3);
+  const clamp = (v: number, n: number): number => (v < 0 ? 0 : v >= n ? n - 1 : v);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let ch = 0; ch < 3; ch++) {
+        let a = 0;
+        for (let i = -r; i <= r; i++) a += w[i + r]! * rgb[(y * width + clamp(x + i, width)) * 3 + ch]!;
+        tmp[(y * width + x) * 3 + ch] = a / z;
+      }
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let ch = 0; ch < 3; ch++) {
+        let a = 0;
+        for (let i = -r; i <= r; i++) a += w[i + r]! * tmp[(clamp(y + i, height) * width + x) * 3 + ch]!;
+        out[(y * width + x) * 3 + ch] = Math.round(a / z);
+      }
+  return out;
+}
+
+/** Each channel times 1 + a smooth noise in [−amp, amp]: bilinear between uniform values on a grid of `cell` px. */
+function mottle(rgb: ArrayLike<number>, width: number, height: number, amp: number, cell: number, seed: number): Uint8Array {
+  const gw = Math.ceil(width / cell) + 1;
+  const gh = Math.ceil(height / cell) + 1;
+  const rng = new Rng(seed, 3);
+  const grid = Float64Array.from({ length: gw * gh * 3 }, () => 1 + rng.range(-amp, amp));
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const gx = x / cell;
+      const gy = y / cell;
+      const x0 = Math.floor(gx);
+      const y0 = Math.floor(gy);
+      const tx = gx - x0;
+      const ty = gy - y0;
+      for (let ch = 0; ch < 3; ch++) {
+        const v = (i: number, j: number): number => grid[(j * gw + i) * 3 + ch]!;
+        const k = (1 - tx) * (1 - ty) * v(x0, y0) + tx * (1 - ty) * v(x0 + 1, y0) + (1 - tx) * ty * v(x0, y0 + 1) + tx * ty * v(x0 + 1, y0 + 1);
+        out[(y * width + x) * 3 + ch] = Math.min(255, Math.round(rgb[(y * width + x) * 3 + ch]! * k));
+      }
+    }
+  return out;
+}
+
+/** {@link detectorValidation} on the same seeded scenes, once per perturbation: its figures over all prompts, by perturbation. */
+export function detectorRobustness(
+  level: Level,
+  opts: { scenes: number; seed?: number; size?: number; perturbations?: readonly Perturbation[]; detector?: DetectorOptions },
+): Record<Perturbation, Record<string, DetectorScore>> {
+  const out = {} as Record<Perturbation, Record<string, DetectorScore>>;
+  for (const p of opts.perturbations ?? PERTURBATIONS) out[p] = detectorValidation(level, { ...opts, perturb: p });
   return out;
 }

@@ -48,7 +48,9 @@
  *    block and the next) appears within one block when the model's frames show it in its entry
  *    block or the next; leaves: gone within one block when no detection of its colour is in the
  *    two blocks after the one it left in. The detector is validated the same way on the truth
- *    frames, and on seeded truth scenes (characters.ts detectorValidation).
+ *    frames, and on seeded truth scenes (characters.ts detectorValidation), exact and changed as
+ *    another renderer changes a frame: blurred, recoloured by ±4%, mottled by ±3%
+ *    (characters.ts detectorRobustness).
  * 6. Strips: truth (top) vs model (bottom) PNGs in the out directory; for characters, truth
  *    with its visible characters' boxes (white), the model, and the model with its detections'
  *    boxes (in their colour) and the truth's (white), one column per block around an entry.
@@ -89,7 +91,9 @@ import {
   DetectorTally,
   VISIBLE_CONTRAST,
   VISIBLE_MIN_PIXELS,
+  PERTURBATIONS,
   detectCharacters,
+  detectorRobustness,
   detectorValidation,
   matchDetections,
   viewTruth,
@@ -851,6 +855,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
     const detectorScenes = st.detectorScenes > 0 ? detectorValidation(level, { scenes: st.detectorScenes, seed: st.seed, size }) : null;
     if (detectorScenes) log(`detector on ${st.detectorScenes} seeded truth scenes × ${PROMPTS.length} prompts: recall ${fmt(detectorScenes.all!.recall, 3)}; ${since()}`);
+    // … and on the same scenes changed as another renderer changes a frame (its robustness: the model's frames are never exact)
+    const robust = st.detectorScenes > 0 ? detectorRobustness(level, { scenes: st.detectorScenes, seed: st.seed, size, perturbations: PERTURBATIONS.filter((p) => p !== 'exact') }) : null;
+    const detectorRobust = robust ? Object.fromEntries(Object.entries(robust).map(([p, r]) => [p, r.all!])) : null;
+    if (detectorRobust) log(`detector on perturbed truth scenes: ${Object.entries(detectorRobust).map(([p, x]) => `${p} recall ${fmt(x.recall, 3)} false ${x.falseDetections}/${x.detections}`).join('; ')}; ${since()}`);
 
     // Every prompt needs a centroid: a short truth-only episode for any prompt not seen yet.
     for (let q = 0; q < PROMPTS.length; q++) {
@@ -916,6 +924,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             emptyFrames: `every ${EMPTY_FRAME_STRIDE}th frame of the horizon episodes (no characters): each detection there is false`,
             entries: 'a character absent from the truth in the block before (or the opening) and visible in a block and the next enters there; it appears within one block when the model shows it (found) in that block or the next',
             leaves: 'a character visible in a block and absent from the truth in the next two leaves; it is gone within one block when no detection of its colour is in the second block after',
+            detectorRobust: `(report.detectorRobust) the detector on the seeded truth scenes changed as another renderer changes a frame: ${PERTURBATIONS.filter((p) => p !== 'exact').join(', ')} (characters.ts perturbFrame)`,
           },
           episodes: characterRuns.map((r) => ({ ...describe(r.plan), walkers: r.others.map((o) => ({ kind: o.kind, color: o.color })) })),
           model: tallies(modelTally),
@@ -951,6 +960,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       switches,
       characters,
       detectorScenes,
+      detectorRobust,
       strips: strips.map((p) => resolve(p)),
     };
     const json = JSON.stringify(report, null, 1) + '\n';
@@ -1001,24 +1011,26 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       const c = characters;
       lines.push('');
       lines.push(`characters: ${c.episodes.length} held-out episodes × ${st.characterSeconds} s with ${c.episodes.reduce((a, x) => a + x.walkers.length, 0)} walkers in all; detector colours ${DETECT_COLORS.join(', ')}`);
-      lines.push('frames of        visible  found  recall  detections  false  false rate  empty frames: detections');
+      lines.push(`${'frames of'.padEnd(20)} visible  found  recall  detections  false  false rate  empty frames: detections`);
       const row = (name: string, x: DetectorScore | undefined): string =>
         x
-          ? `${name.padEnd(16)} ${String(x.visible).padStart(7)}  ${String(x.found).padStart(5)}  ${pct(x.recall, 1).padStart(6)}  ${String(x.detections).padStart(10)}  ${String(x.falseDetections).padStart(5)}  ${pct(x.falseRate, 1).padStart(10)}  ${`${x.emptyFrames}: ${x.emptyDetections}`.padStart(10)}`
+          ? `${name.padEnd(20)} ${String(x.visible).padStart(7)}  ${String(x.found).padStart(5)}  ${pct(x.recall, 1).padStart(6)}  ${String(x.detections).padStart(10)}  ${String(x.falseDetections).padStart(5)}  ${pct(x.falseRate, 1).padStart(10)}  ${`${x.emptyFrames}: ${x.emptyDetections}`.padStart(10)}`
           : name;
       for (const q of [...PROMPTS, 'all']) lines.push(row(`model ${q}`, c.model[q]));
       for (const q of [...PROMPTS, 'all']) lines.push(row(`truth ${q}`, c.detectorOnTruth[q]));
       if (detectorScenes) for (const q of [...PROMPTS, 'all']) lines.push(row(`scenes ${q}`, detectorScenes[q]));
+      if (detectorRobust) for (const [p, x] of Object.entries(detectorRobust)) lines.push(row(`scenes ${p}`, x));
       const en = c.entries.entering;
       const at = c.entries.atStart;
       lines.push(
         `entering the view: shown within one block ${en.withinOneBlock}/${en.events} (${pct(en.rate)}; never shown ${en.neverShown}); ` +
           `in view from the start: within one block ${at.withinOneBlock}/${at.events}; leaving: gone within one block ${c.leaves.goneWithinOneBlock}/${c.leaves.events}`,
       );
-      lines.push('(truth = the detector on the truth frames: its validation; scenes = seeded truth scenes, characters.ts detectorValidation)');
+      lines.push('(truth = the detector on the truth frames: its validation; scenes = seeded truth scenes, characters.ts detectorValidation, exact and perturbed: detectorRobustness)');
     } else if (detectorScenes) {
       lines.push('');
       lines.push(`detector on ${st.detectorScenes} seeded truth scenes: ${Object.entries(detectorScenes).map(([q, x]) => `${q} ${x.found}/${x.visible}, false ${x.falseDetections}, empty ${x.emptyDetections}/${x.emptyFrames}`).join('; ')}`);
+      if (detectorRobust) lines.push(`… perturbed: ${Object.entries(detectorRobust).map(([p, x]) => `${p} ${x.found}/${x.visible}, false ${x.falseDetections}, empty ${x.emptyDetections}/${x.emptyFrames}`).join('; ')}`);
     }
     if (events.length || st.parts.has('switches')) {
       lines.push('');
